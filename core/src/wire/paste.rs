@@ -1,0 +1,1 @@
+//! Paste formats: owned by a helper, in progress.
