@@ -1,0 +1,450 @@
+//! The typed message: header, questions, records and EDNS, decoded once (optionally reporting
+//! byte spans to a sink) and encoded with compression, optionally to a byte limit.
+
+use super::edns::Edns;
+use super::encode::Encoder;
+use super::error::{ErrorKind, WireError};
+use super::rdata::{decode_rdata, read_name_spanned, RData};
+use super::spans::{NoSpans, Sink};
+use super::types::{Class, Opcode, RType, Rcode, Section};
+use super::view::{flags, HEADER_LEN};
+use super::Name;
+
+/// The fixed header, without the counts (they follow from the sections).
+#[derive(Clone, Debug, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct Header {
+    pub id: u16,
+    /// QR: this is a response.
+    pub qr: bool,
+    pub opcode: Opcode,
+    pub aa: bool,
+    pub tc: bool,
+    pub rd: bool,
+    pub ra: bool,
+    /// The reserved Z bit, normally zero.
+    pub z: bool,
+    pub ad: bool,
+    pub cd: bool,
+    /// The header's 4-bit RCODE (see [`Message::rcode`] for the EDNS-extended one).
+    pub rcode: u8,
+}
+
+impl Default for Opcode {
+    fn default() -> Self {
+        Opcode::QUERY
+    }
+}
+
+impl Header {
+    pub fn from_flags(id: u16, f: u16) -> Header {
+        Header {
+            id,
+            qr: f & flags::QR != 0,
+            opcode: Opcode(((f >> 11) & 0xf) as u8),
+            aa: f & flags::AA != 0,
+            tc: f & flags::TC != 0,
+            rd: f & flags::RD != 0,
+            ra: f & flags::RA != 0,
+            z: f & flags::Z != 0,
+            ad: f & flags::AD != 0,
+            cd: f & flags::CD != 0,
+            rcode: (f & 0xf) as u8,
+        }
+    }
+
+    pub fn flags(&self) -> u16 {
+        let bit = |b: bool, v: u16| if b { v } else { 0 };
+        bit(self.qr, flags::QR)
+            | u16::from(self.opcode.0 & 0xf) << 11
+            | bit(self.aa, flags::AA)
+            | bit(self.tc, flags::TC)
+            | bit(self.rd, flags::RD)
+            | bit(self.ra, flags::RA)
+            | bit(self.z, flags::Z)
+            | bit(self.ad, flags::AD)
+            | bit(self.cd, flags::CD)
+            | u16::from(self.rcode & 0xf)
+    }
+
+    /// The set flags in dig's order and spelling (`qr aa rd ra`).
+    pub fn flag_names(&self) -> Vec<&'static str> {
+        [(self.qr, "qr"), (self.aa, "aa"), (self.tc, "tc"), (self.rd, "rd"), (self.ra, "ra"), (self.z, "z"), (self.ad, "ad"), (self.cd, "cd")]
+            .into_iter()
+            .filter_map(|(on, n)| on.then_some(n))
+            .collect()
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Question {
+    pub name: Name,
+    #[serde(rename = "type")]
+    pub qtype: RType,
+    #[serde(default = "class_in")]
+    pub class: Class,
+}
+
+fn class_in() -> Class {
+    Class::IN
+}
+
+/// A resource record.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Record {
+    pub name: Name,
+    #[serde(rename = "type")]
+    pub rtype: RType,
+    #[serde(default = "class_in")]
+    pub class: Class,
+    #[serde(default)]
+    pub ttl: u32,
+    pub rdata: RData,
+}
+
+impl Record {
+    /// The record in presentation format: `owner TTL class type rdata`, tab-separated as dig does.
+    pub fn to_text(&self) -> String {
+        format!("{}\t{}\t{}\t{}\t{}", self.name, self.ttl, self.class, self.rtype, self.rdata)
+    }
+
+    /// Writes the whole record.
+    pub fn encode(&self, enc: &mut Encoder) -> Result<(), WireError> {
+        if !self.rdata.fits(self.rtype) {
+            return Err(WireError::invalid(
+                format!("record {} {}", self.name, self.rtype),
+                "RDATA layout does not match the record type",
+            ));
+        }
+        enc.name(&self.name, true);
+        enc.u16(self.rtype.0);
+        enc.u16(self.class.0);
+        enc.u32(self.ttl);
+        let len_at = enc.len();
+        enc.u16(0);
+        self.rdata.encode(self.rtype, enc)?;
+        let len = enc.len() - len_at - 2;
+        let len = u16::try_from(len).map_err(|_| WireError::invalid(format!("record {}", self.name), "RDATA longer than 65535 bytes"))?;
+        enc.set_u16(len_at, len);
+        Ok(())
+    }
+}
+
+/// A DNS message. The OPT record, if any, is lifted out of the additional section into `edns`.
+#[derive(Clone, Debug, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct Message {
+    pub header: Header,
+    pub questions: Vec<Question>,
+    pub answers: Vec<Record>,
+    pub authority: Vec<Record>,
+    pub additional: Vec<Record>,
+    pub edns: Option<Edns>,
+}
+
+/// The outcome of decoding: everything read before the first error, and that error.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Decoded {
+    pub message: Message,
+    pub error: Option<WireError>,
+    /// Offset just after the last byte decoded; bytes past it are trailing.
+    pub end: usize,
+    /// The counts the header announced (QD, AN, NS, AR).
+    pub counts: [u16; 4],
+    /// Offset of the OPT record, if one was read.
+    pub opt_offset: Option<usize>,
+}
+
+impl Message {
+    /// Decodes strictly: any error fails the whole message. Trailing bytes are allowed.
+    pub fn from_wire(bytes: &[u8]) -> Result<Message, WireError> {
+        let d = decode_with(bytes, &mut NoSpans);
+        match d.error {
+            Some(e) => Err(e),
+            None => Ok(d.message),
+        }
+    }
+
+    /// The response code, EDNS extension included.
+    pub fn rcode(&self) -> Rcode {
+        let ext = self.edns.as_ref().map_or(0, |e| u16::from(e.ext_rcode));
+        Rcode(ext << 4 | u16::from(self.header.rcode))
+    }
+
+    /// Sets the response code, using EDNS for values above 15.
+    pub fn set_rcode(&mut self, rcode: Rcode) {
+        self.header.rcode = (rcode.0 & 0xf) as u8;
+        if let Some(e) = &mut self.edns {
+            e.ext_rcode = (rcode.0 >> 4) as u8;
+        }
+    }
+
+    pub fn section(&self, s: Section) -> &[Record] {
+        match s {
+            Section::Question => &[],
+            Section::Answer => &self.answers,
+            Section::Authority => &self.authority,
+            Section::Additional => &self.additional,
+        }
+    }
+
+    pub fn section_mut(&mut self, s: Section) -> Option<&mut Vec<Record>> {
+        match s {
+            Section::Question => None,
+            Section::Answer => Some(&mut self.answers),
+            Section::Authority => Some(&mut self.authority),
+            Section::Additional => Some(&mut self.additional),
+        }
+    }
+
+    /// Encodes with compression.
+    pub fn to_wire(&self) -> Result<Vec<u8>, WireError> {
+        let mut enc = Encoder::new();
+        self.encode(&mut enc, usize::MAX)?;
+        Ok(enc.into_bytes())
+    }
+
+    /// Encodes without any compression pointer (what an upstream like incident 000's sends).
+    pub fn to_wire_uncompressed(&self) -> Result<Vec<u8>, WireError> {
+        let mut enc = Encoder::uncompressed();
+        self.encode(&mut enc, usize::MAX)?;
+        Ok(enc.into_bytes())
+    }
+
+    /// Encodes into `enc`, fitting within `limit` bytes by dropping whole RRsets from the end
+    /// (RFC 2181 9). OPT is kept. TC is set when an answer or authority RRset was dropped;
+    /// dropping only additional data does not set it.
+    pub fn encode(&self, enc: &mut Encoder, limit: usize) -> Result<Truncation, WireError> {
+        let start = enc.len();
+        enc.u16(self.header.id);
+        enc.u16(self.header.flags());
+        let qd = u16::try_from(self.questions.len()).map_err(|_| WireError::invalid("questions", "more than 65535"))?;
+        enc.u16(qd);
+        enc.bytes(&[0; 6]);
+        for q in &self.questions {
+            enc.name(&q.name, true);
+            enc.u16(q.qtype.0);
+            enc.u16(q.class.0);
+        }
+        let reserve = self.edns.as_ref().map_or(0, Edns::wire_len);
+        let mut t = Truncation::default();
+        let mut counts = [0u16; 3];
+        let mut full = false;
+        for (si, section) in [Section::Answer, Section::Authority, Section::Additional].into_iter().enumerate() {
+            let records = self.section(section);
+            let mut i = 0;
+            while i < records.len() {
+                let j = rrset_end(records, i);
+                if !full {
+                    let mark = enc.len();
+                    for r in &records[i..j] {
+                        r.encode(enc)?;
+                    }
+                    if enc.len() - start + reserve > limit {
+                        enc.rollback(mark);
+                        full = true;
+                    } else {
+                        counts[si] += (j - i) as u16;
+                    }
+                }
+                if full {
+                    t.dropped[si] += j - i;
+                }
+                i = j;
+            }
+        }
+        if let Some(e) = &self.edns {
+            e.encode(enc)?;
+        }
+        let arcount = counts[2] + u16::from(self.edns.is_some());
+        enc.set_u16(start + 6, counts[0]);
+        enc.set_u16(start + 8, counts[1]);
+        enc.set_u16(start + 10, arcount);
+        t.tc = t.dropped[0] > 0 || t.dropped[1] > 0;
+        if t.tc {
+            enc.set_u16(start + 2, self.header.flags() | flags::TC);
+        }
+        enc.check_size()?;
+        t.size = enc.len() - start;
+        Ok(t)
+    }
+
+    /// Whether this response says the name does not exist or has no data of the type asked.
+    pub fn is_negative(&self) -> bool {
+        let rc = self.rcode();
+        rc == Rcode::NXDOMAIN || (rc == Rcode::NOERROR && self.header.qr && self.answers.is_empty() && !self.authority.iter().any(|r| r.rtype == RType::NS && !self.authority.iter().any(|s| s.rtype == RType::SOA)))
+    }
+}
+
+/// End (exclusive) of the RRset starting at `i`: consecutive records with the same owner
+/// (case-insensitive), type and class.
+pub fn rrset_end(records: &[Record], i: usize) -> usize {
+    let first = &records[i];
+    let mut j = i + 1;
+    while j < records.len() && records[j].rtype == first.rtype && records[j].class == first.class && records[j].name.eq_ignore_case(&first.name) {
+        j += 1;
+    }
+    j
+}
+
+/// What encoding to a limit dropped.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Truncation {
+    /// Records dropped from the answer, authority and additional sections.
+    pub dropped: [usize; 3],
+    /// Whether TC was set.
+    pub tc: bool,
+    /// The encoded size.
+    pub size: usize,
+}
+
+fn u16_at(b: &[u8], at: usize) -> u16 {
+    u16::from_be_bytes([b[at], b[at + 1]])
+}
+
+fn fixed<S: Sink>(bytes: &[u8], at: usize, len: usize, expected: &'static str) -> Result<(), WireError> {
+    if at + len > bytes.len() {
+        return Err(WireError::truncated(at, expected, len, bytes.len()));
+    }
+    let _ = core::marker::PhantomData::<S>;
+    Ok(())
+}
+
+/// Decodes a message, reporting every field to `sink`, keeping what precedes the first error.
+pub fn decode_with<S: Sink>(bytes: &[u8], sink: &mut S) -> Decoded {
+    let mut d = Decoded { message: Message::default(), error: None, end: 0, counts: [0; 4], opt_offset: None };
+    if bytes.len() < HEADER_LEN {
+        d.error = Some(WireError::truncated(0, "a 12-byte header", HEADER_LEN, bytes.len()));
+        return d;
+    }
+    let id = u16_at(bytes, 0);
+    let f = u16_at(bytes, 2);
+    let header = Header::from_flags(id, f);
+    d.counts = [u16_at(bytes, 4), u16_at(bytes, 6), u16_at(bytes, 8), u16_at(bytes, 10)];
+    if S::ACTIVE {
+        header_spans(sink, &header, d.counts);
+    }
+    d.message.header = header;
+    d.end = HEADER_LEN;
+    let mut pos = HEADER_LEN;
+    if let Err(e) = decode_sections(bytes, &mut pos, sink, &mut d) {
+        d.error = Some(e);
+    }
+    d
+}
+
+fn header_spans<S: Sink>(sink: &mut S, h: &Header, counts: [u16; 4]) {
+    sink.open(0, || "header".into());
+    sink.leaf(0, 2, "ID", || h.id.to_string());
+    sink.open(2, || "flags".into());
+    let bit = |b: bool| u8::from(b);
+    sink.leaf(2, 1, "QR", || format!("{} ({})", bit(h.qr), if h.qr { "response" } else { "query" }));
+    sink.leaf(2, 1, "opcode", || h.opcode.to_string());
+    sink.leaf(2, 1, "AA", || format!("{} (authoritative answer)", bit(h.aa)));
+    sink.leaf(2, 1, "TC", || format!("{} (truncated)", bit(h.tc)));
+    sink.leaf(2, 1, "RD", || format!("{} (recursion desired)", bit(h.rd)));
+    sink.leaf(3, 1, "RA", || format!("{} (recursion available)", bit(h.ra)));
+    sink.leaf(3, 1, "Z", || bit(h.z).to_string());
+    sink.leaf(3, 1, "AD", || format!("{} (authentic data)", bit(h.ad)));
+    sink.leaf(3, 1, "CD", || format!("{} (checking disabled)", bit(h.cd)));
+    sink.leaf(3, 1, "RCODE", || Rcode(u16::from(h.rcode)).to_string());
+    sink.close(4, || format!("0x{:04x} {}", h.flags(), h.flag_names().join(" ")));
+    for (i, label) in ["QDCOUNT", "ANCOUNT", "NSCOUNT", "ARCOUNT"].into_iter().enumerate() {
+        sink.leaf(4 + 2 * i, 2, label, || counts[i].to_string());
+    }
+    sink.close(HEADER_LEN, || format!("id {} {}", h.id, h.flag_names().join(" ")));
+}
+
+fn decode_sections<S: Sink>(bytes: &[u8], pos: &mut usize, sink: &mut S, d: &mut Decoded) -> Result<(), WireError> {
+    if d.counts[0] > 0 {
+        sink.open(*pos, || "question section".into());
+        for i in 0..d.counts[0] {
+            sink.open(*pos, || format!("question #{}", i + 1));
+            let (name, end) = read_name_spanned(bytes, *pos, sink, "name")?;
+            fixed::<S>(bytes, end, 4, "QTYPE and QCLASS")?;
+            let qtype = RType(u16_at(bytes, end));
+            let class = Class(u16_at(bytes, end + 2));
+            sink.leaf(end, 2, "type", || qtype.to_string());
+            sink.leaf(end + 2, 2, "class", || class.to_string());
+            *pos = end + 4;
+            d.end = *pos;
+            let q = Question { name, qtype, class };
+            sink.close(*pos, || format!("{} {} {}", q.name, q.class, q.qtype));
+            d.message.questions.push(q);
+        }
+        sink.close(*pos, || format!("{} question(s)", d.counts[0]));
+    }
+    for (si, section) in [Section::Answer, Section::Authority, Section::Additional].into_iter().enumerate() {
+        let count = d.counts[si + 1];
+        if count == 0 {
+            continue;
+        }
+        sink.open(*pos, || format!("{} section", section.title().to_lowercase()));
+        for i in 0..count {
+            decode_record(bytes, pos, sink, d, section, usize::from(i))?;
+            d.end = *pos;
+        }
+        sink.close(*pos, || format!("{count} record(s)"));
+    }
+    Ok(())
+}
+
+fn decode_record<S: Sink>(bytes: &[u8], pos: &mut usize, sink: &mut S, d: &mut Decoded, section: Section, index: usize) -> Result<(), WireError> {
+    let start = *pos;
+    sink.open(start, || format!("{} #{}", section.title().to_lowercase(), index + 1));
+    let (name, end) = read_name_spanned(bytes, start, sink, "owner")?;
+    fixed::<S>(bytes, end, 10, "TYPE, CLASS, TTL and RDLENGTH")?;
+    let rtype = RType(u16_at(bytes, end));
+    let class = u16_at(bytes, end + 2);
+    let ttl = u32::from_be_bytes([bytes[end + 4], bytes[end + 5], bytes[end + 6], bytes[end + 7]]);
+    let rdlen = usize::from(u16_at(bytes, end + 8));
+    let rdata_at = end + 10;
+    sink.leaf(end, 2, "type", || rtype.to_string());
+    if rtype == RType::OPT {
+        sink.leaf(end + 2, 2, "UDP payload size", || class.to_string());
+        sink.leaf(end + 4, 1, "extended RCODE", || (ttl >> 24).to_string());
+        sink.leaf(end + 5, 1, "EDNS version", || ((ttl >> 16) & 0xff).to_string());
+        sink.leaf(end + 6, 2, "flags", || if ttl & 0x8000 != 0 { "do".into() } else { format!("0x{:04x}", ttl & 0xffff) });
+    } else {
+        sink.leaf(end + 2, 2, "class", || Class(class).to_string());
+        sink.leaf(end + 4, 4, "TTL", || ttl.to_string());
+    }
+    sink.leaf(end + 8, 2, "RDLENGTH", || rdlen.to_string());
+    if rdata_at + rdlen > bytes.len() {
+        return Err(WireError::truncated(rdata_at, "RDATA of RDLENGTH bytes", rdlen, bytes.len()));
+    }
+    if rtype == RType::OPT {
+        if section != Section::Additional {
+            return Err(WireError::new(start, ErrorKind::OptOutsideAdditional));
+        }
+        if let Some(first) = d.opt_offset {
+            return Err(WireError::new(start, ErrorKind::DuplicateOpt { first }));
+        }
+        if !name.is_root() {
+            return Err(WireError::new(start, ErrorKind::OptOwnerNotRoot));
+        }
+    }
+    sink.open(rdata_at, || "RDATA".into());
+    let rdata = decode_rdata(bytes, rdata_at, rdata_at + rdlen, rtype, sink)?;
+    *pos = rdata_at + rdlen;
+    if rtype == RType::OPT {
+        let RData::Opt { options } = rdata else {
+            return Err(WireError::rdata(rdata_at, rtype, "not an option list"));
+        };
+        let edns = Edns::from_ttl(class, ttl, options);
+        sink.close(*pos, || format!("{} option(s)", edns.options.len()));
+        sink.close(*pos, || format!("OPT udp {} version {}{}", edns.udp_size, edns.version, if edns.dnssec_ok { " do" } else { "" }));
+        d.opt_offset = Some(start);
+        d.message.edns = Some(edns);
+        return Ok(());
+    }
+    let record = Record { name, rtype, class: Class(class), ttl, rdata };
+    sink.close(*pos, || record.rdata.to_string());
+    sink.close(*pos, || record.to_text());
+    match section {
+        Section::Answer => d.message.answers.push(record),
+        Section::Authority => d.message.authority.push(record),
+        _ => d.message.additional.push(record),
+    }
+    Ok(())
+}
