@@ -5,4 +5,5 @@
 //! paste formats people bring. It performs no IO, reads no clock and draws no OS randomness.
 #![forbid(unsafe_code)]
 
+pub mod examples;
 pub mod wire;

@@ -27,7 +27,10 @@ fn both_seeds_decode_to_the_same_message() {
     let b = Message::from_wire(&compressed()).unwrap();
     assert_eq!(a, b);
     assert_eq!(a.answers.len(), 20);
-    assert!(a.answers.iter().all(|r| r.rtype == RType::A && r.name.to_string() == "api-push.vivo.com.cn."));
+    assert!(a
+        .answers
+        .iter()
+        .all(|r| r.rtype == RType::A && r.name.to_string() == "api-push.vivo.com.cn."));
     assert_eq!(a.header.id, 30973);
 }
 
@@ -64,7 +67,11 @@ fn analysis_shows_400_lost_bytes_and_the_512_crossing() {
     assert!(a.error.is_none());
     assert_eq!(a.compression.missed.len(), 20);
     assert_eq!(a.compression.lost, 400);
-    assert!(a.compression.missed.iter().all(|m| m.lost == 20 && m.could_point_to == 12));
+    assert!(a
+        .compression
+        .missed
+        .iter()
+        .all(|m| m.lost == 20 && m.could_point_to == 12));
     assert_eq!(a.sizes.compressed, Some(358));
     assert_eq!(a.sizes.uncompressed, Some(758));
     let c512 = a.sizes.crossings.iter().find(|c| c.limit == 512).unwrap();
@@ -80,12 +87,22 @@ fn analysis_shows_400_lost_bytes_and_the_512_crossing() {
     assert_eq!(b.compression.pointers.len(), 20);
     assert_eq!(b.compression.saved, 400);
     assert_eq!(b.compression.lost, 0);
-    assert!(b.sizes.crossings.iter().find(|c| c.limit == 512).unwrap().fits);
+    assert!(
+        b.sizes
+            .crossings
+            .iter()
+            .find(|c| c.limit == 512)
+            .unwrap()
+            .fits
+    );
 }
 
 #[test]
 fn pointer_field_is_explained() {
     let a = analyze(&compressed());
     let json = serde_json::to_string(&a.fields).unwrap();
-    assert!(json.contains(r#"c0 0c -> offset 12 (\"api-push.vivo.com.cn.\"), saves 20 bytes"#), "{json}");
+    assert!(
+        json.contains(r#"c0 0c -> offset 12 (\"api-push.vivo.com.cn.\"), saves 20 bytes"#),
+        "{json}"
+    );
 }

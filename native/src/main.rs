@@ -1,3 +1,124 @@
-fn main() {
-    println!("dnspect");
+//! The `dnspect` binary: command-line analysis of DNS packets (and, later, the forwarder).
+use std::io::{IsTerminal, Read};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use dnspect_core::wire::analyze::Analysis;
+use dnspect_core::wire::dig::analysis_text;
+use dnspect_core::wire::input::{analyze_binary, analyze_paste};
+
+/// DNS packet analyzer and caching DNS forwarder.
+#[derive(Debug, Parser)]
+#[command(name = "dnspect", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Explain a DNS message: dig-style text plus compression, sizes and warnings.
+    ///
+    /// Accepts hex (plain, spaced, 0x-prefixed), tcpdump -X/-xx, xxd, od, Wireshark hex
+    /// streams and dumps, base64 and base64url (DoH ?dns=), with Ethernet/IP/UDP/TCP headers
+    /// stripped. Exits 1 when the message does not decode, 2 when the input cannot be read.
+    Decode {
+        /// The paste itself; without it, --file or standard input is read.
+        text: Option<String>,
+        /// Read the input from a file.
+        #[arg(long, short)]
+        file: Option<PathBuf>,
+        /// The input is raw wire bytes, not text.
+        #[arg(long)]
+        binary: bool,
+        /// Print the analysis as JSON (schema: docs/json-schema.md).
+        #[arg(long)]
+        json: bool,
+        /// Analyze a built-in example instead (`--example list` names them).
+        #[arg(long, conflicts_with_all = ["text", "file", "binary"])]
+        example: Option<String>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Decode {
+            text,
+            file,
+            binary,
+            json,
+            example,
+        } => match example {
+            Some(name) => match dnspect_core::examples::example(&name) {
+                Some(e) => decode(Some(e.hex.to_string()), None, false, json),
+                None => {
+                    let known: Vec<String> = dnspect_core::examples::EXAMPLES
+                        .iter()
+                        .map(|e| format!("  {:<24} {}", e.name, e.title))
+                        .collect();
+                    if name != "list" {
+                        eprintln!("dnspect: no example named {name:?}");
+                    }
+                    eprintln!("examples:\n{}", known.join("\n"));
+                    ExitCode::from(if name == "list" { 0 } else { 2 })
+                }
+            },
+            None => decode(text, file, binary, json),
+        },
+    }
+}
+
+fn decode(text: Option<String>, file: Option<PathBuf>, binary: bool, json: bool) -> ExitCode {
+    let input: Vec<u8> = match (&text, &file) {
+        (Some(_), Some(_)) => {
+            return fail("give the packet either as an argument or with --file, not both")
+        }
+        (Some(t), None) => t.clone().into_bytes(),
+        (None, Some(path)) => match std::fs::read(path) {
+            Ok(b) => b,
+            Err(e) => return fail(&format!("cannot read {}: {e}", path.display())),
+        },
+        (None, None) => {
+            let mut stdin = std::io::stdin();
+            if stdin.is_terminal() {
+                eprintln!("dnspect: reading the packet from standard input (end with Ctrl-D)");
+            }
+            let mut b = Vec::new();
+            if let Err(e) = stdin.read_to_end(&mut b) {
+                return fail(&format!("cannot read standard input: {e}"));
+            }
+            b
+        }
+    };
+    let analysis: Analysis = if binary {
+        analyze_binary(&input)
+    } else {
+        let Ok(text) = std::str::from_utf8(&input) else {
+            return fail("input is not text; use --binary for raw wire bytes");
+        };
+        match analyze_paste(text) {
+            Ok(a) => a,
+            Err(e) => return fail(&format!("cannot read the paste: {e}")),
+        }
+    };
+    if json {
+        match serde_json::to_string_pretty(&analysis) {
+            Ok(s) => println!("{s}"),
+            Err(e) => return fail(&format!("cannot serialize the analysis: {e}")),
+        }
+    } else {
+        print!("{}", analysis_text(&analysis));
+    }
+    if analysis.error.is_some() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn fail(msg: &str) -> ExitCode {
+    eprintln!("dnspect: {msg}");
+    ExitCode::from(2)
 }

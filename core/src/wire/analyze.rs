@@ -6,9 +6,9 @@
 use std::collections::HashMap;
 
 use super::error::WireError;
+use super::input::Source;
 use super::message::{decode_with, Message};
 use super::name::{read_name, walk_name, Step};
-use super::input::Source;
 use super::spans::{Field, FieldTree};
 use super::types::{RType, Rcode, Section};
 use super::view::{read_record, MessageView, HEADER_LEN};
@@ -134,9 +134,18 @@ pub fn analyze(bytes: &[u8]) -> Analysis {
         let n = bytes.len() - d.end;
         warnings.push(Warning {
             offset: Some(d.end),
-            message: format!("{n} trailing byte{} after the last record", if n == 1 { "" } else { "s" }),
+            message: format!(
+                "{n} trailing byte{} after the last record",
+                if n == 1 { "" } else { "s" }
+            ),
         });
-        tree.roots.push(Field { offset: d.end, len: n, label: "trailing bytes".into(), value: format!("{n} bytes not part of the message"), children: vec![] });
+        tree.roots.push(Field {
+            offset: d.end,
+            len: n,
+            label: "trailing bytes".into(),
+            value: format!("{n} bytes not part of the message"),
+            children: vec![],
+        });
     }
     let compression = compression(bytes, &tree.pointers, d.end);
     let sizes = sizes(bytes, &d.message, d.error.is_none(), d.end);
@@ -161,18 +170,28 @@ fn compression(bytes: &[u8], pointers: &[(usize, usize)], end: usize) -> Compres
         if let Ok((suffix, _)) = read_name(bytes, target) {
             let saves = suffix.wire_len().saturating_sub(2);
             c.saved += saves;
-            c.pointers.push(Pointer { offset, target, suffix: suffix.to_string(), saves });
+            c.pointers.push(Pointer {
+                offset,
+                target,
+                suffix: suffix.to_string(),
+                saves,
+            });
         }
     }
     // Replay every compressible name position in order against the suffixes written before it.
     let mut seen: HashMap<Vec<u8>, usize> = HashMap::new();
     for pos in name_positions(bytes, end) {
         let mut steps = Vec::new();
-        let Ok(in_place_end) = walk_name(bytes, pos, |s, in_place| steps.push((s, in_place))) else { continue };
+        let Ok(in_place_end) = walk_name(bytes, pos, |s, in_place| steps.push((s, in_place)))
+        else {
+            continue;
+        };
         let labels: Vec<(usize, &[u8], bool)> = steps
             .iter()
             .filter_map(|&(s, in_place)| match s {
-                Step::Label { offset, label } if !label.is_empty() => Some((offset, label, in_place)),
+                Step::Label { offset, label } if !label.is_empty() => {
+                    Some((offset, label, in_place))
+                }
                 _ => None,
             })
             .collect();
@@ -196,11 +215,24 @@ fn compression(bytes: &[u8], pointers: &[(usize, usize)], end: usize) -> Compres
             }
         }
         if let Some((i, at)) = best {
-            let optimal = labels[..i].iter().map(|(_, l, _)| 1 + l.len()).sum::<usize>() + 2;
+            let optimal = labels[..i]
+                .iter()
+                .map(|(_, l, _)| 1 + l.len())
+                .sum::<usize>()
+                + 2;
             if written > optimal {
-                let name = read_name(bytes, pos).map(|(n, _)| n.to_string()).unwrap_or_default();
+                let name = read_name(bytes, pos)
+                    .map(|(n, _)| n.to_string())
+                    .unwrap_or_default();
                 c.lost += written - optimal;
-                c.missed.push(Missed { offset: pos, name, written, optimal, could_point_to: at, lost: written - optimal });
+                c.missed.push(Missed {
+                    offset: pos,
+                    name,
+                    written,
+                    optimal,
+                    could_point_to: at,
+                    lost: written - optimal,
+                });
             }
         }
         for (i, (offset, _, in_place)) in labels.iter().enumerate() {
@@ -216,10 +248,14 @@ fn compression(bytes: &[u8], pointers: &[(usize, usize)], end: usize) -> Compres
 /// NS, CNAME, PTR, MX and SOA (RFC 3597 4).
 fn name_positions(bytes: &[u8], end: usize) -> Vec<usize> {
     let mut out = Vec::new();
-    let Ok(view) = MessageView::new(bytes) else { return out };
+    let Ok(view) = MessageView::new(bytes) else {
+        return out;
+    };
     let mut pos = HEADER_LEN;
     for _ in 0..view.qdcount() {
-        let Ok(after) = super::name::skip_name(bytes, pos) else { return out };
+        let Ok(after) = super::name::skip_name(bytes, pos) else {
+            return out;
+        };
         out.push(pos);
         pos = after + 4;
     }
@@ -244,12 +280,17 @@ fn name_positions(bytes: &[u8], end: usize) -> Vec<usize> {
 }
 
 fn sizes(bytes: &[u8], msg: &Message, complete: bool, end: usize) -> Sizes {
-    let mut s = Sizes { size: end, ..Sizes::default() };
+    let mut s = Sizes {
+        size: end,
+        ..Sizes::default()
+    };
     if complete {
         s.uncompressed = msg.to_wire_uncompressed().ok().map(|b| b.len());
         s.compressed = msg.to_wire().ok().map(|b| b.len().min(end));
     }
-    let Ok(view) = MessageView::new(bytes) else { return s };
+    let Ok(view) = MessageView::new(bytes) else {
+        return s;
+    };
     let q_end = view.records().position();
     let mut qpos = HEADER_LEN;
     for _ in 0..view.qdcount() {
@@ -260,27 +301,57 @@ fn sizes(bytes: &[u8], msg: &Message, complete: bool, end: usize) -> Sizes {
     }
     let _ = q_end;
     if view.qdcount() > 0 {
-        s.sections.push(SectionSize { section: Section::Question, offset: HEADER_LEN, len: qpos - HEADER_LEN, records: usize::from(view.qdcount()) });
+        s.sections.push(SectionSize {
+            section: Section::Question,
+            offset: HEADER_LEN,
+            len: qpos - HEADER_LEN,
+            records: usize::from(view.qdcount()),
+        });
     }
     let mut index = [0usize; 4];
     let mut pos = qpos;
     let counts = [view.ancount(), view.nscount(), view.arcount()];
-    for (si, section) in [Section::Answer, Section::Authority, Section::Additional].into_iter().enumerate() {
+    for (si, section) in [Section::Answer, Section::Authority, Section::Additional]
+        .into_iter()
+        .enumerate()
+    {
         let start = pos;
         for _ in 0..counts[si] {
-            let Ok(r) = read_record(bytes, pos, section) else { break };
-            s.records.push(RecordSize { section, index: index[si], offset: r.offset, len: r.end() - r.offset, rtype: r.rtype });
+            let Ok(r) = read_record(bytes, pos, section) else {
+                break;
+            };
+            s.records.push(RecordSize {
+                section,
+                index: index[si],
+                offset: r.offset,
+                len: r.end() - r.offset,
+                rtype: r.rtype,
+            });
             index[si] += 1;
             pos = r.end();
         }
         if counts[si] > 0 {
-            s.sections.push(SectionSize { section, offset: start, len: pos - start, records: index[si] });
+            s.sections.push(SectionSize {
+                section,
+                offset: start,
+                len: pos - start,
+                records: index[si],
+            });
         }
     }
     let mut limits = vec![
-        (CLASSIC_LIMIT, "512: the classic UDP limit without EDNS (RFC 1035 4.2.1)".to_string()),
-        (FLAG_DAY_LIMIT, "1232: the DNS Flag Day 2020 EDNS buffer size".to_string()),
-        (ETHERNET_LIMIT, "1472: Ethernet MTU 1500 minus IPv4 and UDP headers".to_string()),
+        (
+            CLASSIC_LIMIT,
+            "512: the classic UDP limit without EDNS (RFC 1035 4.2.1)".to_string(),
+        ),
+        (
+            FLAG_DAY_LIMIT,
+            "1232: the DNS Flag Day 2020 EDNS buffer size".to_string(),
+        ),
+        (
+            ETHERNET_LIMIT,
+            "1472: Ethernet MTU 1500 minus IPv4 and UDP headers".to_string(),
+        ),
     ];
     if let Some(e) = &msg.edns {
         let u = usize::from(e.udp_size);
@@ -291,9 +362,22 @@ fn sizes(bytes: &[u8], msg: &Message, complete: bool, end: usize) -> Sizes {
     limits.sort();
     for (limit, label) in limits {
         let fits = end <= limit;
-        let record = if fits { None } else { s.records.iter().find(|r| r.offset < limit && limit <= r.offset + r.len).cloned() };
+        let record = if fits {
+            None
+        } else {
+            s.records
+                .iter()
+                .find(|r| r.offset < limit && limit <= r.offset + r.len)
+                .cloned()
+        };
         let fits_compressed = s.compressed.is_some_and(|c| c <= limit);
-        s.crossings.push(Crossing { limit, label, fits, fits_compressed, record });
+        s.crossings.push(Crossing {
+            limit,
+            label,
+            fits,
+            fits_compressed,
+            record,
+        });
     }
     s
 }
@@ -301,7 +385,13 @@ fn sizes(bytes: &[u8], msg: &Message, complete: bool, end: usize) -> Sizes {
 fn warn(msg: &Message, counts: [u16; 4], c: &Compression, s: &Sizes, w: &mut Vec<Warning>) {
     let mut add = |offset: Option<usize>, m: String| w.push(Warning { offset, message: m });
     if counts[0] != 1 {
-        add(Some(4), format!("QDCOUNT is {}: almost every server expects exactly one question", counts[0]));
+        add(
+            Some(4),
+            format!(
+                "QDCOUNT is {}: almost every server expects exactly one question",
+                counts[0]
+            ),
+        );
     }
     if !c.missed.is_empty() {
         add(
@@ -330,25 +420,49 @@ fn warn(msg: &Message, counts: [u16; 4], c: &Compression, s: &Sizes, w: &mut Vec
     }
     if let Some(e) = &msg.edns {
         if e.version != 0 {
-            add(None, format!("EDNS version {}: servers answer BADVERS to anything but 0 (RFC 6891 6.1.3)", e.version));
+            add(
+                None,
+                format!(
+                    "EDNS version {}: servers answer BADVERS to anything but 0 (RFC 6891 6.1.3)",
+                    e.version
+                ),
+            );
         }
         if usize::from(e.udp_size) < CLASSIC_LIMIT {
-            add(None, format!("EDNS UDP size {} is below 512 and is treated as 512 (RFC 6891 6.2.3)", e.udp_size));
+            add(
+                None,
+                format!(
+                    "EDNS UDP size {} is below 512 and is treated as 512 (RFC 6891 6.2.3)",
+                    e.udp_size
+                ),
+            );
         }
     }
     if msg.header.tc {
-        add(Some(2), "TC is set: the answer was truncated; a client retries over TCP".into());
+        add(
+            Some(2),
+            "TC is set: the answer was truncated; a client retries over TCP".into(),
+        );
     }
     if msg.header.z {
         add(Some(3), "the reserved Z bit is set".into());
     }
     let rcode = msg.rcode();
-    if msg.header.qr && (rcode == Rcode::NXDOMAIN || (rcode == Rcode::NOERROR && msg.answers.is_empty())) {
+    if msg.header.qr
+        && (rcode == Rcode::NXDOMAIN || (rcode == Rcode::NOERROR && msg.answers.is_empty()))
+    {
         let soa = msg.authority.iter().find(|r| r.rtype == RType::SOA);
         match soa {
             None if !msg.authority.iter().any(|r| r.rtype == RType::NS) => add(
                 None,
-                format!("negative answer ({}) without SOA: RFC 2308 5 says not to cache it", if rcode == Rcode::NXDOMAIN { "NXDOMAIN" } else { "NODATA" }),
+                format!(
+                    "negative answer ({}) without SOA: RFC 2308 5 says not to cache it",
+                    if rcode == Rcode::NXDOMAIN {
+                        "NXDOMAIN"
+                    } else {
+                        "NODATA"
+                    }
+                ),
             ),
             Some(r) => {
                 if let super::rdata::RData::Soa { minimum, .. } = r.rdata {

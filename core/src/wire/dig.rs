@@ -13,7 +13,11 @@ pub fn message_text(m: &Message, size: Option<usize>) -> String {
     let mut o = String::new();
     let h = &m.header;
     let rcode = m.rcode();
-    let _ = writeln!(o, ";; ->>HEADER<<- opcode: {}, status: {}, id: {}", h.opcode, rcode, h.id);
+    let _ = writeln!(
+        o,
+        ";; ->>HEADER<<- opcode: {}, status: {}, id: {}",
+        h.opcode, rcode, h.id
+    );
     let _ = writeln!(
         o,
         ";; flags: {}; QUERY: {}, ANSWER: {}, AUTHORITY: {}, ADDITIONAL: {}",
@@ -32,7 +36,11 @@ pub fn message_text(m: &Message, size: Option<usize>) -> String {
         if e.z != 0 {
             let _ = write!(flags, " MBZ: 0x{:04x},", e.z);
         }
-        let _ = writeln!(o, "; EDNS: version: {}, flags:{}; udp: {}", e.version, flags, e.udp_size);
+        let _ = writeln!(
+            o,
+            "; EDNS: version: {}, flags:{}; udp: {}",
+            e.version, flags, e.udp_size
+        );
         for opt in &e.options {
             let _ = writeln!(o, "; {opt}");
         }
@@ -43,7 +51,11 @@ pub fn message_text(m: &Message, size: Option<usize>) -> String {
             let _ = writeln!(o, ";{}\t\t{}\t{}", q.name, q.class, q.qtype);
         }
     }
-    for (title, records) in [("ANSWER", &m.answers), ("AUTHORITY", &m.authority), ("ADDITIONAL", &m.additional)] {
+    for (title, records) in [
+        ("ANSWER", &m.answers),
+        ("AUTHORITY", &m.authority),
+        ("ADDITIONAL", &m.additional),
+    ] {
         if records.is_empty() {
             continue;
         }
@@ -62,20 +74,42 @@ pub fn message_text(m: &Message, size: Option<usize>) -> String {
 pub fn analysis_text(a: &Analysis) -> String {
     let mut o = String::new();
     if let Some(src) = &a.source {
-        let _ = writeln!(o, ";; INPUT: {:?}, {} bytes decoded", src.format, src.raw_len);
+        let _ = writeln!(
+            o,
+            ";; INPUT: {:?}, {} bytes decoded",
+            src.format, src.raw_len
+        );
         for l in &src.layers {
-            let _ = writeln!(o, ";;   stripped {} bytes at offset {}: {}", l.len, l.offset, l.summary);
+            let _ = writeln!(
+                o,
+                ";;   stripped {} bytes at offset {}: {}",
+                l.len, l.offset, l.summary
+            );
         }
         o.push('\n');
     }
     o.push_str(&message_text(&a.message, Some(a.len)));
     let c = &a.compression;
-    let _ = writeln!(o, "\n;; COMPRESSION: {} pointer(s) saved {} bytes", c.pointers.len(), c.saved);
+    let _ = writeln!(
+        o,
+        "\n;; COMPRESSION: {} pointer(s) saved {} bytes",
+        c.pointers.len(),
+        c.saved
+    );
     for p in &c.pointers {
-        let _ = writeln!(o, ";;   pointer at 0x{:04x} -> offset {} (\"{}\"), saves {} bytes", p.offset, p.target, p.suffix, p.saves);
+        let _ = writeln!(
+            o,
+            ";;   pointer at 0x{:04x} -> offset {} (\"{}\"), saves {} bytes",
+            p.offset, p.target, p.suffix, p.saves
+        );
     }
     if !c.missed.is_empty() {
-        let _ = writeln!(o, ";; MISSED COMPRESSION: {} name(s) written in full, {} bytes lost", c.missed.len(), c.lost);
+        let _ = writeln!(
+            o,
+            ";; MISSED COMPRESSION: {} name(s) written in full, {} bytes lost",
+            c.missed.len(),
+            c.lost
+        );
         for m in &c.missed {
             let _ = writeln!(
                 o,
@@ -94,16 +128,34 @@ pub fn analysis_text(a: &Analysis) -> String {
     }
     o.push('\n');
     for sec in &s.sections {
-        let _ = writeln!(o, ";;   {:<10} {:>5} bytes at {:>5}, {} record(s)", sec.section.title(), sec.len, sec.offset, sec.records);
+        let _ = writeln!(
+            o,
+            ";;   {:<10} {:>5} bytes at {:>5}, {} record(s)",
+            sec.section.title(),
+            sec.len,
+            sec.offset,
+            sec.records
+        );
     }
     for c in &s.crossings {
         let verdict = if c.fits {
             "fits".to_string()
         } else {
             let at = c.record.as_ref().map_or(String::new(), |r| {
-                format!(" inside {} #{} ({}, bytes {}..{})", r.section.title(), r.index + 1, r.rtype, r.offset, r.offset + r.len)
+                format!(
+                    " inside {} #{} ({}, bytes {}..{})",
+                    r.section.title(),
+                    r.index + 1,
+                    r.rtype,
+                    r.offset,
+                    r.offset + r.len
+                )
             });
-            let comp = if c.fits_compressed { "; fits once re-compressed" } else { "" };
+            let comp = if c.fits_compressed {
+                "; fits once re-compressed"
+            } else {
+                ""
+            };
             format!("CROSSED{at}{comp}")
         };
         let _ = writeln!(o, ";;   {:>5}: {verdict}  [{}]", c.limit, c.label);
@@ -127,7 +179,11 @@ pub fn analysis_text(a: &Analysis) -> String {
     }
     if let Some((code, text)) = a.message.edns.as_ref().and_then(|e| e.extended_error()) {
         if a.message.rcode() != Rcode::NOERROR {
-            let _ = writeln!(o, ";; EXTENDED ERROR {code} ({}): {text}", ede_purpose(code).unwrap_or("unknown"));
+            let _ = writeln!(
+                o,
+                ";; EXTENDED ERROR {code} ({}): {text}",
+                ede_purpose(code).unwrap_or("unknown")
+            );
         }
     }
     o

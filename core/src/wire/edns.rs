@@ -33,7 +33,14 @@ pub struct Edns {
 
 impl Edns {
     pub fn new(udp_size: u16) -> Edns {
-        Edns { udp_size, ext_rcode: 0, version: 0, dnssec_ok: false, z: 0, options: vec![] }
+        Edns {
+            udp_size,
+            ext_rcode: 0,
+            version: 0,
+            dnssec_ok: false,
+            z: 0,
+            options: vec![],
+        }
     }
 
     /// The OPT TTL field.
@@ -67,7 +74,8 @@ impl Edns {
         for o in &self.options {
             o.encode(enc)?;
         }
-        let len = u16::try_from(enc.len() - len_at - 2).map_err(|_| WireError::invalid("OPT", "options too long"))?;
+        let len = u16::try_from(enc.len() - len_at - 2)
+            .map_err(|_| WireError::invalid("OPT", "options too long"))?;
         enc.set_u16(len_at, len);
         Ok(())
     }
@@ -152,12 +160,18 @@ impl EdnsOption {
     }
 
     pub fn encode(&self, enc: &mut Encoder) -> Result<(), WireError> {
-        let len = u16::try_from(self.data_len()).map_err(|_| WireError::invalid("EDNS option", "longer than 65535 bytes"))?;
+        let len = u16::try_from(self.data_len())
+            .map_err(|_| WireError::invalid("EDNS option", "longer than 65535 bytes"))?;
         enc.u16(self.code().0);
         enc.u16(len);
         match self {
             EdnsOption::Nsid { id } => enc.bytes(id),
-            EdnsOption::ClientSubnet { family, source_prefix, scope_prefix, address } => {
+            EdnsOption::ClientSubnet {
+                family,
+                source_prefix,
+                scope_prefix,
+                address,
+            } => {
                 enc.u16(*family);
                 enc.u8(*source_prefix);
                 enc.u8(*scope_prefix);
@@ -214,13 +228,24 @@ impl fmt::Display for EdnsOption {
                 }
                 Ok(())
             }
-            EdnsOption::ClientSubnet { family, source_prefix, scope_prefix, address } => {
-                write!(f, "CLIENT-SUBNET: {}/{source_prefix}/{scope_prefix}", ecs_address(*family, address))
+            EdnsOption::ClientSubnet {
+                family,
+                source_prefix,
+                scope_prefix,
+                address,
+            } => {
+                write!(
+                    f,
+                    "CLIENT-SUBNET: {}/{source_prefix}/{scope_prefix}",
+                    ecs_address(*family, address)
+                )
             }
             EdnsOption::Cookie { client, server } => {
                 write!(f, "COOKIE: {}{}", text::hex(client), text::hex(server))
             }
-            EdnsOption::Keepalive { timeout: Some(t) } => write!(f, "TCP-KEEPALIVE: {}.{} secs", t / 10, t % 10),
+            EdnsOption::Keepalive { timeout: Some(t) } => {
+                write!(f, "TCP-KEEPALIVE: {}.{} secs", t / 10, t % 10)
+            }
             EdnsOption::Keepalive { timeout: None } => f.write_str("TCP-KEEPALIVE"),
             EdnsOption::Padding { data } => write!(f, "PADDING: {} bytes", data.len()),
             EdnsOption::ExtendedError { code, text } => {
@@ -233,13 +258,17 @@ impl fmt::Display for EdnsOption {
                 }
                 Ok(())
             }
-            EdnsOption::Unknown { code, data } => write!(f, "{}: {}", OptCode(*code), text::hex(data)),
+            EdnsOption::Unknown { code, data } => {
+                write!(f, "{}: {}", OptCode(*code), text::hex(data))
+            }
         }
     }
 }
 
 /// Decodes the options in the rest of an OPT RDATA.
-pub(crate) fn decode_options<S: Sink>(r: &mut Reader<'_, '_, S>) -> Result<Vec<EdnsOption>, WireError> {
+pub(crate) fn decode_options<S: Sink>(
+    r: &mut Reader<'_, '_, S>,
+) -> Result<Vec<EdnsOption>, WireError> {
     let mut options = Vec::new();
     while r.remaining() > 0 {
         let start = r.pos;
@@ -251,16 +280,27 @@ pub(crate) fn decode_options<S: Sink>(r: &mut Reader<'_, '_, S>) -> Result<Vec<E
                 start,
                 super::error::ErrorKind::BadOption {
                     code,
-                    reason: format!("length {len} runs past the OPT RDATA ({} bytes left)", r.remaining()),
+                    reason: format!(
+                        "length {len} runs past the OPT RDATA ({} bytes left)",
+                        r.remaining()
+                    ),
                 },
             ));
         }
         let data_at = r.pos;
         let bad = |why: &str| {
-            WireError::new(data_at, super::error::ErrorKind::BadOption { code, reason: why.to_string() })
+            WireError::new(
+                data_at,
+                super::error::ErrorKind::BadOption {
+                    code,
+                    reason: why.to_string(),
+                },
+            )
         };
         let o = match OptCode(code) {
-            OptCode::NSID => EdnsOption::Nsid { id: r.bytes(len, "nsid", text::hex)? },
+            OptCode::NSID => EdnsOption::Nsid {
+                id: r.bytes(len, "nsid", text::hex)?,
+            },
             OptCode::CLIENT_SUBNET => {
                 if len < 4 {
                     return Err(bad("client subnet shorter than 4 bytes"));
@@ -269,11 +309,18 @@ pub(crate) fn decode_options<S: Sink>(r: &mut Reader<'_, '_, S>) -> Result<Vec<E
                 let source_prefix = r.u8("source prefix")?;
                 let scope_prefix = r.u8("scope prefix")?;
                 let address = r.bytes(len - 4, "address", text::hex)?;
-                EdnsOption::ClientSubnet { family, source_prefix, scope_prefix, address }
+                EdnsOption::ClientSubnet {
+                    family,
+                    source_prefix,
+                    scope_prefix,
+                    address,
+                }
             }
             OptCode::COOKIE => {
                 if len != 8 && !(16..=40).contains(&len) {
-                    return Err(bad("cookie must be 8 bytes, or 16 to 40 with a server cookie (RFC 7873 4)"));
+                    return Err(bad(
+                        "cookie must be 8 bytes, or 16 to 40 with a server cookie (RFC 7873 4)",
+                    ));
                 }
                 let client = r.bytes(8, "client cookie", text::hex)?;
                 let server = r.bytes(len - 8, "server cookie", text::hex)?;
@@ -281,19 +328,31 @@ pub(crate) fn decode_options<S: Sink>(r: &mut Reader<'_, '_, S>) -> Result<Vec<E
             }
             OptCode::TCP_KEEPALIVE => match len {
                 0 => EdnsOption::Keepalive { timeout: None },
-                2 => EdnsOption::Keepalive { timeout: Some(r.u16("timeout (100 ms units)")?) },
+                2 => EdnsOption::Keepalive {
+                    timeout: Some(r.u16("timeout (100 ms units)")?),
+                },
                 _ => return Err(bad("keepalive must be 0 or 2 bytes")),
             },
-            OptCode::PADDING => EdnsOption::Padding { data: r.bytes(len, "padding", |b| format!("{} bytes", b.len()))? },
+            OptCode::PADDING => EdnsOption::Padding {
+                data: r.bytes(len, "padding", |b| format!("{} bytes", b.len()))?,
+            },
             OptCode::EXTENDED_ERROR => {
                 if len < 2 {
                     return Err(bad("extended error shorter than 2 bytes"));
                 }
                 let code = r.u16("info code")?;
-                let t = r.bytes(len - 2, "extra text", |b| String::from_utf8_lossy(b).into_owned())?;
-                EdnsOption::ExtendedError { code, text: String::from_utf8_lossy(&t).into_owned() }
+                let t = r.bytes(len - 2, "extra text", |b| {
+                    String::from_utf8_lossy(b).into_owned()
+                })?;
+                EdnsOption::ExtendedError {
+                    code,
+                    text: String::from_utf8_lossy(&t).into_owned(),
+                }
             }
-            _ => EdnsOption::Unknown { code, data: r.bytes(len, "data", text::hex)? },
+            _ => EdnsOption::Unknown {
+                code,
+                data: r.bytes(len, "data", text::hex)?,
+            },
         };
         r.sink.close(r.pos, || o.to_string());
         options.push(o);

@@ -23,12 +23,19 @@ pub struct Encoder {
 impl Encoder {
     /// An encoder that compresses names where RFC 3597 allows it.
     pub fn new() -> Self {
-        Encoder { buf: Vec::with_capacity(512), table: Vec::new(), compress: true }
+        Encoder {
+            buf: Vec::with_capacity(512),
+            table: Vec::new(),
+            compress: true,
+        }
     }
 
     /// An encoder that never writes pointers (to measure what compression saves).
     pub fn uncompressed() -> Self {
-        Encoder { compress: false, ..Encoder::new() }
+        Encoder {
+            compress: false,
+            ..Encoder::new()
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -70,8 +77,12 @@ impl Encoder {
 
     /// A character-string: a length byte then up to 255 octets.
     pub fn char_string(&mut self, s: &[u8], field: &str) -> Result<(), WireError> {
-        let len = u8::try_from(s.len())
-            .map_err(|_| WireError::invalid(field, format!("character-string of {} bytes is longer than 255", s.len())))?;
+        let len = u8::try_from(s.len()).map_err(|_| {
+            WireError::invalid(
+                field,
+                format!("character-string of {} bytes is longer than 255", s.len()),
+            )
+        })?;
         self.u8(len);
         self.bytes(s);
         Ok(())

@@ -10,7 +10,11 @@ use super::types::RType;
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ErrorKind {
     /// The message ended before a field did.
-    Truncated { expected: &'static str, needed: usize, available: usize },
+    Truncated {
+        expected: &'static str,
+        needed: usize,
+        available: usize,
+    },
     /// A compression pointer targets its own offset or a later one (RFC 1035 4.1.4: prior only).
     PointerForward { target: usize },
     /// A compression pointer targets an offset inside the name being read: following it would loop.
@@ -55,19 +59,40 @@ impl WireError {
         WireError { offset, kind }
     }
 
-    pub(crate) fn truncated(offset: usize, expected: &'static str, needed: usize, len: usize) -> Self {
+    pub(crate) fn truncated(
+        offset: usize,
+        expected: &'static str,
+        needed: usize,
+        len: usize,
+    ) -> Self {
         WireError::new(
             offset,
-            ErrorKind::Truncated { expected, needed, available: len.saturating_sub(offset) },
+            ErrorKind::Truncated {
+                expected,
+                needed,
+                available: len.saturating_sub(offset),
+            },
         )
     }
 
     pub(crate) fn rdata(offset: usize, rtype: RType, reason: impl Into<String>) -> Self {
-        WireError::new(offset, ErrorKind::BadRdata { rtype, reason: reason.into() })
+        WireError::new(
+            offset,
+            ErrorKind::BadRdata {
+                rtype,
+                reason: reason.into(),
+            },
+        )
     }
 
     pub(crate) fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
-        WireError::new(0, ErrorKind::Invalid { field: field.into(), reason: reason.into() })
+        WireError::new(
+            0,
+            ErrorKind::Invalid {
+                field: field.into(),
+                reason: reason.into(),
+            },
+        )
     }
 }
 
@@ -121,7 +146,11 @@ impl fmt::Display for WireError {
         if let ErrorKind::Invalid { .. } = self.kind {
             return write!(f, "{}", self.kind);
         }
-        write!(f, "at offset {} (0x{:04x}): {}", self.offset, self.offset, self.kind)
+        write!(
+            f,
+            "at offset {} (0x{:04x}): {}",
+            self.offset, self.offset, self.kind
+        )
     }
 }
 

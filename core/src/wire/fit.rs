@@ -12,7 +12,11 @@ use super::types::{RType, Rcode};
 pub fn recompress(bytes: &[u8]) -> Result<Vec<u8>, WireError> {
     let msg = Message::from_wire(bytes)?;
     let out = msg.to_wire()?;
-    Ok(if out.len() < bytes.len() { out } else { bytes.to_vec() })
+    Ok(if out.len() < bytes.len() {
+        out
+    } else {
+        bytes.to_vec()
+    })
 }
 
 /// Drops the authority and additional records that the answer does not need (like BIND's and
@@ -21,13 +25,17 @@ pub fn recompress(bytes: &[u8]) -> Result<Vec<u8>, WireError> {
 pub fn minimize(msg: &mut Message) {
     let rcode = msg.rcode();
     let has_soa = msg.authority.iter().any(|r| r.rtype == RType::SOA);
-    let is_referral = msg.answers.is_empty() && rcode == Rcode::NOERROR && !has_soa && msg.authority.iter().any(|r| r.rtype == RType::NS);
+    let is_referral = msg.answers.is_empty()
+        && rcode == Rcode::NOERROR
+        && !has_soa
+        && msg.authority.iter().any(|r| r.rtype == RType::NS);
     if is_referral {
         return;
     }
     let dnssec = |t: RType| matches!(t, RType::NSEC | RType::NSEC3 | RType::RRSIG);
     if msg.answers.is_empty() {
-        msg.authority.retain(|r| r.rtype == RType::SOA || dnssec(r.rtype));
+        msg.authority
+            .retain(|r| r.rtype == RType::SOA || dnssec(r.rtype));
     } else {
         msg.authority.retain(|r| dnssec(r.rtype));
     }
@@ -59,8 +67,18 @@ pub struct Fitted {
 pub fn fit(bytes: &[u8], limit: usize) -> Result<Fitted, WireError> {
     let mut msg = Message::from_wire(bytes)?;
     let compressed = msg.to_wire()?;
-    let best = if compressed.len() < bytes.len() { compressed } else { bytes.to_vec() };
-    let mut f = Fitted { original: bytes.len(), recompressed: best.len(), minimized: None, truncation: None, bytes: best };
+    let best = if compressed.len() < bytes.len() {
+        compressed
+    } else {
+        bytes.to_vec()
+    };
+    let mut f = Fitted {
+        original: bytes.len(),
+        recompressed: best.len(),
+        minimized: None,
+        truncation: None,
+        bytes: best,
+    };
     if f.bytes.len() <= limit {
         return Ok(f);
     }

@@ -69,10 +69,19 @@ impl Header {
 
     /// The set flags in dig's order and spelling (`qr aa rd ra`).
     pub fn flag_names(&self) -> Vec<&'static str> {
-        [(self.qr, "qr"), (self.aa, "aa"), (self.tc, "tc"), (self.rd, "rd"), (self.ra, "ra"), (self.z, "z"), (self.ad, "ad"), (self.cd, "cd")]
-            .into_iter()
-            .filter_map(|(on, n)| on.then_some(n))
-            .collect()
+        [
+            (self.qr, "qr"),
+            (self.aa, "aa"),
+            (self.tc, "tc"),
+            (self.rd, "rd"),
+            (self.ra, "ra"),
+            (self.z, "z"),
+            (self.ad, "ad"),
+            (self.cd, "cd"),
+        ]
+        .into_iter()
+        .filter_map(|(on, n)| on.then_some(n))
+        .collect()
     }
 }
 
@@ -105,7 +114,10 @@ pub struct Record {
 impl Record {
     /// The record in presentation format: `owner TTL class type rdata`, tab-separated as dig does.
     pub fn to_text(&self) -> String {
-        format!("{}\t{}\t{}\t{}\t{}", self.name, self.ttl, self.class, self.rtype, self.rdata)
+        format!(
+            "{}\t{}\t{}\t{}\t{}",
+            self.name, self.ttl, self.class, self.rtype, self.rdata
+        )
     }
 
     /// Writes the whole record.
@@ -124,7 +136,12 @@ impl Record {
         enc.u16(0);
         self.rdata.encode(self.rtype, enc)?;
         let len = enc.len() - len_at - 2;
-        let len = u16::try_from(len).map_err(|_| WireError::invalid(format!("record {}", self.name), "RDATA longer than 65535 bytes"))?;
+        let len = u16::try_from(len).map_err(|_| {
+            WireError::invalid(
+                format!("record {}", self.name),
+                "RDATA longer than 65535 bytes",
+            )
+        })?;
         enc.set_u16(len_at, len);
         Ok(())
     }
@@ -218,7 +235,8 @@ impl Message {
         let start = enc.len();
         enc.u16(self.header.id);
         enc.u16(self.header.flags());
-        let qd = u16::try_from(self.questions.len()).map_err(|_| WireError::invalid("questions", "more than 65535"))?;
+        let qd = u16::try_from(self.questions.len())
+            .map_err(|_| WireError::invalid("questions", "more than 65535"))?;
         enc.u16(qd);
         enc.bytes(&[0; 6]);
         for q in &self.questions {
@@ -230,7 +248,10 @@ impl Message {
         let mut t = Truncation::default();
         let mut counts = [0u16; 3];
         let mut full = false;
-        for (si, section) in [Section::Answer, Section::Authority, Section::Additional].into_iter().enumerate() {
+        for (si, section) in [Section::Answer, Section::Authority, Section::Additional]
+            .into_iter()
+            .enumerate()
+        {
             let records = self.section(section);
             let mut i = 0;
             while i < records.len() {
@@ -272,7 +293,13 @@ impl Message {
     /// Whether this response says the name does not exist or has no data of the type asked.
     pub fn is_negative(&self) -> bool {
         let rc = self.rcode();
-        rc == Rcode::NXDOMAIN || (rc == Rcode::NOERROR && self.header.qr && self.answers.is_empty() && !self.authority.iter().any(|r| r.rtype == RType::NS && !self.authority.iter().any(|s| s.rtype == RType::SOA)))
+        rc == Rcode::NXDOMAIN
+            || (rc == Rcode::NOERROR
+                && self.header.qr
+                && self.answers.is_empty()
+                && !self.authority.iter().any(|r| {
+                    r.rtype == RType::NS && !self.authority.iter().any(|s| s.rtype == RType::SOA)
+                }))
     }
 }
 
@@ -281,7 +308,11 @@ impl Message {
 pub fn rrset_end(records: &[Record], i: usize) -> usize {
     let first = &records[i];
     let mut j = i + 1;
-    while j < records.len() && records[j].rtype == first.rtype && records[j].class == first.class && records[j].name.eq_ignore_case(&first.name) {
+    while j < records.len()
+        && records[j].rtype == first.rtype
+        && records[j].class == first.class
+        && records[j].name.eq_ignore_case(&first.name)
+    {
         j += 1;
     }
     j
@@ -302,7 +333,12 @@ fn u16_at(b: &[u8], at: usize) -> u16 {
     u16::from_be_bytes([b[at], b[at + 1]])
 }
 
-fn fixed<S: Sink>(bytes: &[u8], at: usize, len: usize, expected: &'static str) -> Result<(), WireError> {
+fn fixed<S: Sink>(
+    bytes: &[u8],
+    at: usize,
+    len: usize,
+    expected: &'static str,
+) -> Result<(), WireError> {
     if at + len > bytes.len() {
         return Err(WireError::truncated(at, expected, len, bytes.len()));
     }
@@ -312,15 +348,31 @@ fn fixed<S: Sink>(bytes: &[u8], at: usize, len: usize, expected: &'static str) -
 
 /// Decodes a message, reporting every field to `sink`, keeping what precedes the first error.
 pub fn decode_with<S: Sink>(bytes: &[u8], sink: &mut S) -> Decoded {
-    let mut d = Decoded { message: Message::default(), error: None, end: 0, counts: [0; 4], opt_offset: None };
+    let mut d = Decoded {
+        message: Message::default(),
+        error: None,
+        end: 0,
+        counts: [0; 4],
+        opt_offset: None,
+    };
     if bytes.len() < HEADER_LEN {
-        d.error = Some(WireError::truncated(0, "a 12-byte header", HEADER_LEN, bytes.len()));
+        d.error = Some(WireError::truncated(
+            0,
+            "a 12-byte header",
+            HEADER_LEN,
+            bytes.len(),
+        ));
         return d;
     }
     let id = u16_at(bytes, 0);
     let f = u16_at(bytes, 2);
     let header = Header::from_flags(id, f);
-    d.counts = [u16_at(bytes, 4), u16_at(bytes, 6), u16_at(bytes, 8), u16_at(bytes, 10)];
+    d.counts = [
+        u16_at(bytes, 4),
+        u16_at(bytes, 6),
+        u16_at(bytes, 8),
+        u16_at(bytes, 10),
+    ];
     if S::ACTIVE {
         header_spans(sink, &header, d.counts);
     }
@@ -338,24 +390,46 @@ fn header_spans<S: Sink>(sink: &mut S, h: &Header, counts: [u16; 4]) {
     sink.leaf(0, 2, "ID", || h.id.to_string());
     sink.open(2, || "flags".into());
     let bit = |b: bool| u8::from(b);
-    sink.leaf(2, 1, "QR", || format!("{} ({})", bit(h.qr), if h.qr { "response" } else { "query" }));
+    sink.leaf(2, 1, "QR", || {
+        format!(
+            "{} ({})",
+            bit(h.qr),
+            if h.qr { "response" } else { "query" }
+        )
+    });
     sink.leaf(2, 1, "opcode", || h.opcode.to_string());
-    sink.leaf(2, 1, "AA", || format!("{} (authoritative answer)", bit(h.aa)));
+    sink.leaf(2, 1, "AA", || {
+        format!("{} (authoritative answer)", bit(h.aa))
+    });
     sink.leaf(2, 1, "TC", || format!("{} (truncated)", bit(h.tc)));
     sink.leaf(2, 1, "RD", || format!("{} (recursion desired)", bit(h.rd)));
-    sink.leaf(3, 1, "RA", || format!("{} (recursion available)", bit(h.ra)));
+    sink.leaf(3, 1, "RA", || {
+        format!("{} (recursion available)", bit(h.ra))
+    });
     sink.leaf(3, 1, "Z", || bit(h.z).to_string());
     sink.leaf(3, 1, "AD", || format!("{} (authentic data)", bit(h.ad)));
     sink.leaf(3, 1, "CD", || format!("{} (checking disabled)", bit(h.cd)));
     sink.leaf(3, 1, "RCODE", || Rcode(u16::from(h.rcode)).to_string());
-    sink.close(4, || format!("0x{:04x} {}", h.flags(), h.flag_names().join(" ")));
-    for (i, label) in ["QDCOUNT", "ANCOUNT", "NSCOUNT", "ARCOUNT"].into_iter().enumerate() {
+    sink.close(4, || {
+        format!("0x{:04x} {}", h.flags(), h.flag_names().join(" "))
+    });
+    for (i, label) in ["QDCOUNT", "ANCOUNT", "NSCOUNT", "ARCOUNT"]
+        .into_iter()
+        .enumerate()
+    {
         sink.leaf(4 + 2 * i, 2, label, || counts[i].to_string());
     }
-    sink.close(HEADER_LEN, || format!("id {} {}", h.id, h.flag_names().join(" ")));
+    sink.close(HEADER_LEN, || {
+        format!("id {} {}", h.id, h.flag_names().join(" "))
+    });
 }
 
-fn decode_sections<S: Sink>(bytes: &[u8], pos: &mut usize, sink: &mut S, d: &mut Decoded) -> Result<(), WireError> {
+fn decode_sections<S: Sink>(
+    bytes: &[u8],
+    pos: &mut usize,
+    sink: &mut S,
+    d: &mut Decoded,
+) -> Result<(), WireError> {
     if d.counts[0] > 0 {
         sink.open(*pos, || "question section".into());
         for i in 0..d.counts[0] {
@@ -374,12 +448,17 @@ fn decode_sections<S: Sink>(bytes: &[u8], pos: &mut usize, sink: &mut S, d: &mut
         }
         sink.close(*pos, || format!("{} question(s)", d.counts[0]));
     }
-    for (si, section) in [Section::Answer, Section::Authority, Section::Additional].into_iter().enumerate() {
+    for (si, section) in [Section::Answer, Section::Authority, Section::Additional]
+        .into_iter()
+        .enumerate()
+    {
         let count = d.counts[si + 1];
         if count == 0 {
             continue;
         }
-        sink.open(*pos, || format!("{} section", section.title().to_lowercase()));
+        sink.open(*pos, || {
+            format!("{} section", section.title().to_lowercase())
+        });
         for i in 0..count {
             decode_record(bytes, pos, sink, d, section, usize::from(i))?;
             d.end = *pos;
@@ -389,29 +468,56 @@ fn decode_sections<S: Sink>(bytes: &[u8], pos: &mut usize, sink: &mut S, d: &mut
     Ok(())
 }
 
-fn decode_record<S: Sink>(bytes: &[u8], pos: &mut usize, sink: &mut S, d: &mut Decoded, section: Section, index: usize) -> Result<(), WireError> {
+fn decode_record<S: Sink>(
+    bytes: &[u8],
+    pos: &mut usize,
+    sink: &mut S,
+    d: &mut Decoded,
+    section: Section,
+    index: usize,
+) -> Result<(), WireError> {
     let start = *pos;
-    sink.open(start, || format!("{} #{}", section.title().to_lowercase(), index + 1));
+    sink.open(start, || {
+        format!("{} #{}", section.title().to_lowercase(), index + 1)
+    });
     let (name, end) = read_name_spanned(bytes, start, sink, "owner")?;
     fixed::<S>(bytes, end, 10, "TYPE, CLASS, TTL and RDLENGTH")?;
     let rtype = RType(u16_at(bytes, end));
     let class = u16_at(bytes, end + 2);
-    let ttl = u32::from_be_bytes([bytes[end + 4], bytes[end + 5], bytes[end + 6], bytes[end + 7]]);
+    let ttl = u32::from_be_bytes([
+        bytes[end + 4],
+        bytes[end + 5],
+        bytes[end + 6],
+        bytes[end + 7],
+    ]);
     let rdlen = usize::from(u16_at(bytes, end + 8));
     let rdata_at = end + 10;
     sink.leaf(end, 2, "type", || rtype.to_string());
     if rtype == RType::OPT {
         sink.leaf(end + 2, 2, "UDP payload size", || class.to_string());
         sink.leaf(end + 4, 1, "extended RCODE", || (ttl >> 24).to_string());
-        sink.leaf(end + 5, 1, "EDNS version", || ((ttl >> 16) & 0xff).to_string());
-        sink.leaf(end + 6, 2, "flags", || if ttl & 0x8000 != 0 { "do".into() } else { format!("0x{:04x}", ttl & 0xffff) });
+        sink.leaf(end + 5, 1, "EDNS version", || {
+            ((ttl >> 16) & 0xff).to_string()
+        });
+        sink.leaf(end + 6, 2, "flags", || {
+            if ttl & 0x8000 != 0 {
+                "do".into()
+            } else {
+                format!("0x{:04x}", ttl & 0xffff)
+            }
+        });
     } else {
         sink.leaf(end + 2, 2, "class", || Class(class).to_string());
         sink.leaf(end + 4, 4, "TTL", || ttl.to_string());
     }
     sink.leaf(end + 8, 2, "RDLENGTH", || rdlen.to_string());
     if rdata_at + rdlen > bytes.len() {
-        return Err(WireError::truncated(rdata_at, "RDATA of RDLENGTH bytes", rdlen, bytes.len()));
+        return Err(WireError::truncated(
+            rdata_at,
+            "RDATA of RDLENGTH bytes",
+            rdlen,
+            bytes.len(),
+        ));
     }
     if rtype == RType::OPT {
         if section != Section::Additional {
@@ -433,12 +539,25 @@ fn decode_record<S: Sink>(bytes: &[u8], pos: &mut usize, sink: &mut S, d: &mut D
         };
         let edns = Edns::from_ttl(class, ttl, options);
         sink.close(*pos, || format!("{} option(s)", edns.options.len()));
-        sink.close(*pos, || format!("OPT udp {} version {}{}", edns.udp_size, edns.version, if edns.dnssec_ok { " do" } else { "" }));
+        sink.close(*pos, || {
+            format!(
+                "OPT udp {} version {}{}",
+                edns.udp_size,
+                edns.version,
+                if edns.dnssec_ok { " do" } else { "" }
+            )
+        });
         d.opt_offset = Some(start);
         d.message.edns = Some(edns);
         return Ok(());
     }
-    let record = Record { name, rtype, class: Class(class), ttl, rdata };
+    let record = Record {
+        name,
+        rtype,
+        class: Class(class),
+        ttl,
+        rdata,
+    };
     sink.close(*pos, || record.rdata.to_string());
     sink.close(*pos, || record.to_text());
     match section {

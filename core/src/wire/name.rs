@@ -38,7 +38,10 @@ impl Name {
         if wire.len() <= INLINE {
             let mut bytes = [0u8; INLINE];
             bytes[..wire.len()].copy_from_slice(wire);
-            Name(Buf::Inline { len: wire.len() as u8, bytes })
+            Name(Buf::Inline {
+                len: wire.len() as u8,
+                bytes,
+            })
         } else {
             Name(Buf::Heap(wire.into()))
         }
@@ -81,7 +84,10 @@ impl Name {
 
     /// The labels from the leftmost, root excluded.
     pub fn labels(&self) -> Labels<'_> {
-        Labels { wire: self.as_wire(), pos: 0 }
+        Labels {
+            wire: self.as_wire(),
+            pos: 0,
+        }
     }
 
     /// Number of labels, root excluded (the RRSIG "labels" count ignores a leading `*`).
@@ -174,7 +180,10 @@ pub(crate) struct NameBuilder {
 
 impl NameBuilder {
     pub(crate) fn new() -> Self {
-        NameBuilder { buf: [0; MAX_NAME_LEN], len: 0 }
+        NameBuilder {
+            buf: [0; MAX_NAME_LEN],
+            len: 0,
+        }
     }
 
     pub(crate) fn push(&mut self, label: &[u8]) -> Result<(), ErrorKind> {
@@ -224,18 +233,32 @@ pub fn walk_name<'a>(
     let mut wire_len = 1usize;
     loop {
         let Some(&b) = msg.get(pos) else {
-            return Err(WireError::truncated(pos, "a label length or compression pointer", 1, msg.len()));
+            return Err(WireError::truncated(
+                pos,
+                "a label length or compression pointer",
+                1,
+                msg.len(),
+            ));
         };
         match b & 0xc0 {
             0x00 => {
                 let l = b as usize;
                 if l == 0 {
-                    visit(Step::Label { offset: pos, label: &[] }, end.is_none());
+                    visit(
+                        Step::Label {
+                            offset: pos,
+                            label: &[],
+                        },
+                        end.is_none(),
+                    );
                     return Ok(end.unwrap_or(pos + 1));
                 }
                 wire_len += 1 + l;
                 if wire_len > MAX_NAME_LEN {
-                    return Err(WireError::new(pos, ErrorKind::NameTooLong { len: wire_len }));
+                    return Err(WireError::new(
+                        pos,
+                        ErrorKind::NameTooLong { len: wire_len },
+                    ));
                 }
                 let Some(label) = msg.get(pos + 1..pos + 1 + l) else {
                     return Err(WireError::truncated(pos + 1, "label octets", l, msg.len()));
@@ -245,7 +268,12 @@ pub fn walk_name<'a>(
             }
             0xc0 => {
                 let Some(&lo) = msg.get(pos + 1) else {
-                    return Err(WireError::truncated(pos, "a 2-byte compression pointer", 2, msg.len()));
+                    return Err(WireError::truncated(
+                        pos,
+                        "a 2-byte compression pointer",
+                        2,
+                        msg.len(),
+                    ));
                 };
                 let target = (usize::from(b & 0x3f) << 8) | usize::from(lo);
                 if target >= msg.len() {
@@ -257,14 +285,25 @@ pub fn walk_name<'a>(
                 if target >= segment {
                     return Err(WireError::new(pos, ErrorKind::PointerLoop { target }));
                 }
-                visit(Step::Pointer { offset: pos, target }, end.is_none());
+                visit(
+                    Step::Pointer {
+                        offset: pos,
+                        target,
+                    },
+                    end.is_none(),
+                );
                 if end.is_none() {
                     end = Some(pos + 2);
                 }
                 segment = target;
                 pos = target;
             }
-            _ => return Err(WireError::new(pos, ErrorKind::ReservedLabelType { byte: b })),
+            _ => {
+                return Err(WireError::new(
+                    pos,
+                    ErrorKind::ReservedLabelType { byte: b },
+                ))
+            }
         }
     }
 }
@@ -367,7 +406,10 @@ impl FromStr for Name {
                         label.push(c);
                         i += 2;
                     } else {
-                        return Err(WireError::invalid(format!("name {s:?}"), "dangling backslash"));
+                        return Err(WireError::invalid(
+                            format!("name {s:?}"),
+                            "dangling backslash",
+                        ));
                     }
                 }
                 c => {
@@ -423,7 +465,10 @@ mod tests {
     fn rejects_bad_pointers() {
         // Pointer to itself.
         let m = msg_with(b"\xc0\x0c", b"");
-        assert!(matches!(read_name(&m, 12).unwrap_err().kind, ErrorKind::PointerForward { target: 12 }));
+        assert!(matches!(
+            read_name(&m, 12).unwrap_err().kind,
+            ErrorKind::PointerForward { target: 12 }
+        ));
         // Pointer into the same name: a loop.
         let m = msg_with(b"\x01a\xc0\x0c", b"");
         let e = read_name(&m, 12).unwrap_err();
@@ -434,11 +479,17 @@ mod tests {
         assert!(read_name(&m, 14).is_err());
         // Past the end.
         let m = msg_with(b"\xc1\x00", b"");
-        assert!(matches!(read_name(&m, 12).unwrap_err().kind, ErrorKind::PointerPastEnd { .. }));
+        assert!(matches!(
+            read_name(&m, 12).unwrap_err().kind,
+            ErrorKind::PointerPastEnd { .. }
+        ));
         // Reserved label types.
         for b in [0x40u8, 0x80] {
             let m = msg_with(&[b, 0], b"");
-            assert!(matches!(read_name(&m, 12).unwrap_err().kind, ErrorKind::ReservedLabelType { .. }));
+            assert!(matches!(
+                read_name(&m, 12).unwrap_err().kind,
+                ErrorKind::ReservedLabelType { .. }
+            ));
         }
     }
 
@@ -465,11 +516,21 @@ mod tests {
 
     #[test]
     fn presentation_round_trip() {
-        for s in ["a.b.", ".", "w\\.w.x.", "sp\\032ace.", "\\000.x.", "a\\\\b."] {
+        for s in [
+            "a.b.",
+            ".",
+            "w\\.w.x.",
+            "sp\\032ace.",
+            "\\000.x.",
+            "a\\\\b.",
+        ] {
             let n: Name = s.parse().unwrap();
             assert_eq!(n.to_string(), s);
         }
-        assert_eq!("example.com".parse::<Name>().unwrap().to_string(), "example.com.");
+        assert_eq!(
+            "example.com".parse::<Name>().unwrap().to_string(),
+            "example.com."
+        );
         assert!("a..b".parse::<Name>().is_err());
         assert!(format!("{}.", "x".repeat(64)).parse::<Name>().is_err());
         let long = vec!["abcdefghi"; 26].join(".");

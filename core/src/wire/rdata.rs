@@ -17,12 +17,29 @@ use super::types::RType;
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum RData {
-    A { address: Ipv4Addr },
-    Aaaa { address: Ipv6Addr },
+    A {
+        address: Ipv4Addr,
+    },
+    Aaaa {
+        address: Ipv6Addr,
+    },
     /// NS, CNAME, DNAME, PTR: a single name.
-    Name { target: Name },
-    Soa { mname: Name, rname: Name, serial: u32, refresh: u32, retry: u32, expire: u32, minimum: u32 },
-    Mx { preference: u16, exchange: Name },
+    Name {
+        target: Name,
+    },
+    Soa {
+        mname: Name,
+        rname: Name,
+        serial: u32,
+        refresh: u32,
+        retry: u32,
+        expire: u32,
+        minimum: u32,
+    },
+    Mx {
+        preference: u16,
+        exchange: Name,
+    },
     /// TXT and SPF: one or more character-strings.
     Txt {
         #[serde(with = "serde_bytes::escaped_list")]
@@ -34,7 +51,12 @@ pub enum RData {
         #[serde(with = "serde_bytes::escaped")]
         os: Vec<u8>,
     },
-    Srv { priority: u16, weight: u16, port: u16, target: Name },
+    Srv {
+        priority: u16,
+        weight: u16,
+        port: u16,
+        target: Name,
+    },
     Naptr {
         order: u16,
         preference: u16,
@@ -81,7 +103,10 @@ pub enum RData {
         #[serde(with = "serde_bytes::base64")]
         signature: Vec<u8>,
     },
-    Nsec { next: Name, types: Vec<RType> },
+    Nsec {
+        next: Name,
+        types: Vec<RType>,
+    },
     Nsec3 {
         hash_algorithm: u8,
         flags: u8,
@@ -114,9 +139,15 @@ pub enum RData {
         fingerprint: Vec<u8>,
     },
     /// SVCB and HTTPS (RFC 9460).
-    Svcb { priority: u16, target: Name, params: Vec<SvcParam> },
+    Svcb {
+        priority: u16,
+        target: Name,
+        params: Vec<SvcParam>,
+    },
     /// OPT met as an ordinary record (the message-level decode lifts it into `Edns`).
-    Opt { options: Vec<EdnsOption> },
+    Opt {
+        options: Vec<EdnsOption>,
+    },
     /// Any other type, as opaque bytes (RFC 3597).
     Unknown {
         #[serde(with = "serde_bytes::hex")]
@@ -128,19 +159,27 @@ pub enum RData {
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "key", rename_all = "kebab-case")]
 pub enum SvcParam {
-    Mandatory { keys: Vec<u16> },
+    Mandatory {
+        keys: Vec<u16>,
+    },
     Alpn {
         #[serde(with = "serde_bytes::escaped_list")]
         ids: Vec<Vec<u8>>,
     },
     NoDefaultAlpn,
-    Port { port: u16 },
-    Ipv4hint { addresses: Vec<Ipv4Addr> },
+    Port {
+        port: u16,
+    },
+    Ipv4hint {
+        addresses: Vec<Ipv4Addr>,
+    },
     Ech {
         #[serde(with = "serde_bytes::base64")]
         config: Vec<u8>,
     },
-    Ipv6hint { addresses: Vec<Ipv6Addr> },
+    Ipv6hint {
+        addresses: Vec<Ipv6Addr>,
+    },
     Dohpath {
         #[serde(with = "serde_bytes::escaped")]
         template: Vec<u8>,
@@ -198,7 +237,10 @@ impl<'a, S: Sink> Reader<'a, '_, S> {
             return Err(WireError::rdata(
                 self.pos,
                 self.rtype,
-                format!("expected {what} ({n} bytes), but only {} bytes of RDATA left", self.end - self.pos),
+                format!(
+                    "expected {what} ({n} bytes), but only {} bytes of RDATA left",
+                    self.end - self.pos
+                ),
             ));
         }
         let s = &self.msg[self.pos..self.pos + n];
@@ -230,7 +272,12 @@ impl<'a, S: Sink> Reader<'a, '_, S> {
     }
 
     /// `n` bytes, shown with `show`.
-    pub fn bytes(&mut self, n: usize, label: &'static str, show: fn(&[u8]) -> String) -> Result<Vec<u8>, WireError> {
+    pub fn bytes(
+        &mut self,
+        n: usize,
+        label: &'static str,
+        show: fn(&[u8]) -> String,
+    ) -> Result<Vec<u8>, WireError> {
         let at = self.pos;
         let b = self.take(n, label)?;
         self.sink.leaf(at, n, label, || show(b));
@@ -238,7 +285,11 @@ impl<'a, S: Sink> Reader<'a, '_, S> {
     }
 
     /// Everything up to the end of the RDATA.
-    pub fn rest(&mut self, label: &'static str, show: fn(&[u8]) -> String) -> Result<Vec<u8>, WireError> {
+    pub fn rest(
+        &mut self,
+        label: &'static str,
+        show: fn(&[u8]) -> String,
+    ) -> Result<Vec<u8>, WireError> {
         self.bytes(self.end - self.pos, label, show)
     }
 
@@ -257,7 +308,11 @@ impl<'a, S: Sink> Reader<'a, '_, S> {
     pub fn name(&mut self, label: &'static str) -> Result<Name, WireError> {
         let (name, end) = read_name_spanned(self.msg, self.pos, self.sink, label)?;
         if end > self.end {
-            return Err(WireError::rdata(self.pos, self.rtype, format!("{label} runs past the end of the RDATA")));
+            return Err(WireError::rdata(
+                self.pos,
+                self.rtype,
+                format!("{label} runs past the end of the RDATA"),
+            ));
         }
         self.pos = end;
         Ok(name)
@@ -272,7 +327,13 @@ impl<'a, S: Sink> Reader<'a, '_, S> {
         let types = decode_type_bitmap(&self.msg[self.pos..self.end])
             .map_err(|(off, why)| WireError::rdata(at + off, self.rtype, why))?;
         let len = self.end - self.pos;
-        self.sink.leaf(at, len, "type bitmap", || types.iter().map(|t| t.to_string()).collect::<Vec<_>>().join(" "));
+        self.sink.leaf(at, len, "type bitmap", || {
+            types
+                .iter()
+                .map(|t| t.to_string())
+                .collect::<Vec<_>>()
+                .join(" ")
+        });
         self.pos = self.end;
         Ok(types)
     }
@@ -297,7 +358,9 @@ pub(crate) fn read_name_spanned<S: Sink>(
     });
     for step in &steps {
         match *step {
-            Step::Label { offset, label: l } if l.is_empty() => sink.leaf(offset, 1, "root", || "00 (end of name)".into()),
+            Step::Label { offset, label: l } if l.is_empty() => {
+                sink.leaf(offset, 1, "root", || "00 (end of name)".into())
+            }
             Step::Label { offset, label: l } => sink.leaf(offset, 1 + l.len(), "label", || {
                 let mut s = String::new();
                 let _ = super::name::write_label(&mut s, l);
@@ -344,18 +407,36 @@ fn show_escaped(b: &[u8]) -> String {
 }
 
 /// Decodes the RDATA of type `rtype` at `msg[start..end]`.
-pub(crate) fn decode_rdata<S: Sink>(msg: &[u8], start: usize, end: usize, rtype: RType, sink: &mut S) -> Result<RData, WireError> {
-    let mut r = Reader { msg, pos: start, end, rtype, sink };
+pub(crate) fn decode_rdata<S: Sink>(
+    msg: &[u8],
+    start: usize,
+    end: usize,
+    rtype: RType,
+    sink: &mut S,
+) -> Result<RData, WireError> {
+    let mut r = Reader {
+        msg,
+        pos: start,
+        end,
+        rtype,
+        sink,
+    };
     let rd = match rtype {
         RType::A => {
-            let b = r.bytes(4, "address", |b| Ipv4Addr::new(b[0], b[1], b[2], b[3]).to_string())?;
-            RData::A { address: Ipv4Addr::new(b[0], b[1], b[2], b[3]) }
+            let b = r.bytes(4, "address", |b| {
+                Ipv4Addr::new(b[0], b[1], b[2], b[3]).to_string()
+            })?;
+            RData::A {
+                address: Ipv4Addr::new(b[0], b[1], b[2], b[3]),
+            }
         }
         RType::AAAA => {
             let b = r.bytes(16, "address", |b| ipv6(b).to_string())?;
             RData::Aaaa { address: ipv6(&b) }
         }
-        RType::NS | RType::CNAME | RType::DNAME | RType::PTR => RData::Name { target: r.name("target")? },
+        RType::NS | RType::CNAME | RType::DNAME | RType::PTR => RData::Name {
+            target: r.name("target")?,
+        },
         RType::SOA => RData::Soa {
             mname: r.name("mname")?,
             rname: r.name("rname")?,
@@ -365,7 +446,10 @@ pub(crate) fn decode_rdata<S: Sink>(msg: &[u8], start: usize, end: usize, rtype:
             expire: r.u32("expire")?,
             minimum: r.u32("minimum")?,
         },
-        RType::MX => RData::Mx { preference: r.u16("preference")?, exchange: r.name("exchange")? },
+        RType::MX => RData::Mx {
+            preference: r.u16("preference")?,
+            exchange: r.name("exchange")?,
+        },
         RType::TXT | RType::SPF => {
             let mut strings = Vec::new();
             while r.remaining() > 0 || strings.is_empty() {
@@ -373,7 +457,10 @@ pub(crate) fn decode_rdata<S: Sink>(msg: &[u8], start: usize, end: usize, rtype:
             }
             RData::Txt { strings }
         }
-        RType::HINFO => RData::Hinfo { cpu: r.char_string("cpu")?, os: r.char_string("os")? },
+        RType::HINFO => RData::Hinfo {
+            cpu: r.char_string("cpu")?,
+            os: r.char_string("os")?,
+        },
         RType::SRV => RData::Srv {
             priority: r.u16("priority")?,
             weight: r.u16("weight")?,
@@ -391,7 +478,11 @@ pub(crate) fn decode_rdata<S: Sink>(msg: &[u8], start: usize, end: usize, rtype:
         RType::CAA => {
             let flags = r.u8("flags")?;
             let tag = r.char_string("tag")?;
-            RData::Caa { flags, tag, value: r.rest("value", show_escaped)? }
+            RData::Caa {
+                flags,
+                tag,
+                value: r.rest("value", show_escaped)?,
+            }
         }
         RType::DS | RType::CDS => RData::Ds {
             key_tag: r.u16("key tag")?,
@@ -416,7 +507,10 @@ pub(crate) fn decode_rdata<S: Sink>(msg: &[u8], start: usize, end: usize, rtype:
             signer: r.name("signer")?,
             signature: r.rest("signature", show_b64)?,
         },
-        RType::NSEC => RData::Nsec { next: r.name("next name")?, types: r.type_bitmap()? },
+        RType::NSEC => RData::Nsec {
+            next: r.name("next name")?,
+            types: r.type_bitmap()?,
+        },
         RType::NSEC3 => {
             let hash_algorithm = r.u8("hash algorithm")?;
             let flags = r.u8("flags")?;
@@ -425,14 +519,26 @@ pub(crate) fn decode_rdata<S: Sink>(msg: &[u8], start: usize, end: usize, rtype:
             let salt = r.bytes(salt_len, "salt", show_hex)?;
             let hash_len = usize::from(r.u8("hash length")?);
             let next_hashed = r.bytes(hash_len, "next hashed owner", show_b32)?;
-            RData::Nsec3 { hash_algorithm, flags, iterations, salt, next_hashed, types: r.type_bitmap()? }
+            RData::Nsec3 {
+                hash_algorithm,
+                flags,
+                iterations,
+                salt,
+                next_hashed,
+                types: r.type_bitmap()?,
+            }
         }
         RType::NSEC3PARAM => {
             let hash_algorithm = r.u8("hash algorithm")?;
             let flags = r.u8("flags")?;
             let iterations = r.u16("iterations")?;
             let salt_len = usize::from(r.u8("salt length")?);
-            RData::Nsec3param { hash_algorithm, flags, iterations, salt: r.bytes(salt_len, "salt", show_hex)? }
+            RData::Nsec3param {
+                hash_algorithm,
+                flags,
+                iterations,
+                salt: r.bytes(salt_len, "salt", show_hex)?,
+            }
         }
         RType::TLSA | RType::SMIMEA => RData::Tlsa {
             usage: r.u8("usage")?,
@@ -454,18 +560,34 @@ pub(crate) fn decode_rdata<S: Sink>(msg: &[u8], start: usize, end: usize, rtype:
                 let at = r.pos;
                 let p = decode_svc_param(&mut r)?;
                 if last.is_some_and(|k| k >= p.key()) {
-                    return Err(WireError::rdata(at, rtype, "SvcParamKeys not in strictly increasing order (RFC 9460 2.2)"));
+                    return Err(WireError::rdata(
+                        at,
+                        rtype,
+                        "SvcParamKeys not in strictly increasing order (RFC 9460 2.2)",
+                    ));
                 }
                 last = Some(p.key());
                 params.push(p);
             }
-            RData::Svcb { priority, target, params }
+            RData::Svcb {
+                priority,
+                target,
+                params,
+            }
         }
-        RType::OPT => RData::Opt { options: super::edns::decode_options(&mut r)? },
-        _ => RData::Unknown { data: r.rest("data", show_hex)? },
+        RType::OPT => RData::Opt {
+            options: super::edns::decode_options(&mut r)?,
+        },
+        _ => RData::Unknown {
+            data: r.rest("data", show_hex)?,
+        },
     };
     if r.pos != end {
-        return Err(WireError::rdata(r.pos, rtype, format!("{} bytes left over after the RDATA fields", end - r.pos)));
+        return Err(WireError::rdata(
+            r.pos,
+            rtype,
+            format!("{} bytes left over after the RDATA fields", end - r.pos),
+        ));
     }
     Ok(rd)
 }
@@ -487,14 +609,21 @@ fn decode_svc_param<S: Sink>(r: &mut Reader<'_, '_, S>) -> Result<SvcParam, Wire
             if v.len() % 2 != 0 || v.is_empty() {
                 return Err(bad("length must be a non-zero multiple of 2"));
             }
-            SvcParam::Mandatory { keys: v.chunks(2).map(|c| u16::from_be_bytes([c[0], c[1]])).collect() }
+            SvcParam::Mandatory {
+                keys: v
+                    .chunks(2)
+                    .map(|c| u16::from_be_bytes([c[0], c[1]]))
+                    .collect(),
+            }
         }
         1 => {
             let mut ids = Vec::new();
             let mut i = 0;
             while i < v.len() {
                 let l = usize::from(v[i]);
-                let id = v.get(i + 1..i + 1 + l).ok_or_else(|| bad("alpn-id runs past the value"))?;
+                let id = v
+                    .get(i + 1..i + 1 + l)
+                    .ok_or_else(|| bad("alpn-id runs past the value"))?;
                 if id.is_empty() {
                     return Err(bad("empty alpn-id"));
                 }
@@ -508,14 +637,21 @@ fn decode_svc_param<S: Sink>(r: &mut Reader<'_, '_, S>) -> Result<SvcParam, Wire
         }
         2 if v.is_empty() => SvcParam::NoDefaultAlpn,
         2 => return Err(bad("value must be empty")),
-        3 if v.len() == 2 => SvcParam::Port { port: u16::from_be_bytes([v[0], v[1]]) },
+        3 if v.len() == 2 => SvcParam::Port {
+            port: u16::from_be_bytes([v[0], v[1]]),
+        },
         3 => return Err(bad("value must be 2 bytes")),
         4 if !v.is_empty() && v.len() % 4 == 0 => SvcParam::Ipv4hint {
-            addresses: v.chunks(4).map(|c| Ipv4Addr::new(c[0], c[1], c[2], c[3])).collect(),
+            addresses: v
+                .chunks(4)
+                .map(|c| Ipv4Addr::new(c[0], c[1], c[2], c[3]))
+                .collect(),
         },
         4 => return Err(bad("value must be a non-zero multiple of 4 bytes")),
         5 => SvcParam::Ech { config: v },
-        6 if !v.is_empty() && v.len() % 16 == 0 => SvcParam::Ipv6hint { addresses: v.chunks(16).map(ipv6).collect() },
+        6 if !v.is_empty() && v.len() % 16 == 0 => SvcParam::Ipv6hint {
+            addresses: v.chunks(16).map(ipv6).collect(),
+        },
         6 => return Err(bad("value must be a non-zero multiple of 16 bytes")),
         7 => SvcParam::Dohpath { template: v },
         number => SvcParam::Unknown { number, value: v },
@@ -538,7 +674,9 @@ pub(crate) fn decode_type_bitmap(b: &[u8]) -> Result<Vec<RType>, (usize, String)
         if !(1..=32).contains(&len) {
             return Err((i + 1, format!("type bitmap length {len} not within 1..32")));
         }
-        let bits = b.get(i + 2..i + 2 + len).ok_or((i + 2, "type bitmap cut short".to_string()))?;
+        let bits = b
+            .get(i + 2..i + 2 + len)
+            .ok_or((i + 2, "type bitmap cut short".to_string()))?;
         for (byte_i, &byte) in bits.iter().enumerate() {
             for bit in 0..8 {
                 if byte & (0x80 >> bit) != 0 {
@@ -577,25 +715,42 @@ impl RData {
     /// Writes the RDATA (without RDLENGTH). Names are compressed only in the types RFC 3597 4
     /// allows (NS, CNAME, SOA, PTR, MX).
     pub fn encode(&self, rtype: RType, enc: &mut Encoder) -> Result<(), WireError> {
-        let compressible = matches!(rtype, RType::NS | RType::CNAME | RType::SOA | RType::PTR | RType::MX);
+        let compressible = matches!(
+            rtype,
+            RType::NS | RType::CNAME | RType::SOA | RType::PTR | RType::MX
+        );
         match self {
             RData::A { address } => enc.bytes(&address.octets()),
             RData::Aaaa { address } => enc.bytes(&address.octets()),
             RData::Name { target } => enc.name(target, compressible),
-            RData::Soa { mname, rname, serial, refresh, retry, expire, minimum } => {
+            RData::Soa {
+                mname,
+                rname,
+                serial,
+                refresh,
+                retry,
+                expire,
+                minimum,
+            } => {
                 enc.name(mname, compressible);
                 enc.name(rname, compressible);
                 for v in [serial, refresh, retry, expire, minimum] {
                     enc.u32(*v);
                 }
             }
-            RData::Mx { preference, exchange } => {
+            RData::Mx {
+                preference,
+                exchange,
+            } => {
                 enc.u16(*preference);
                 enc.name(exchange, compressible);
             }
             RData::Txt { strings } => {
                 if strings.is_empty() {
-                    return Err(WireError::invalid("TXT", "needs at least one character-string"));
+                    return Err(WireError::invalid(
+                        "TXT",
+                        "needs at least one character-string",
+                    ));
                 }
                 for s in strings {
                     enc.char_string(s, "TXT string")?;
@@ -605,13 +760,25 @@ impl RData {
                 enc.char_string(cpu, "HINFO cpu")?;
                 enc.char_string(os, "HINFO os")?;
             }
-            RData::Srv { priority, weight, port, target } => {
+            RData::Srv {
+                priority,
+                weight,
+                port,
+                target,
+            } => {
                 enc.u16(*priority);
                 enc.u16(*weight);
                 enc.u16(*port);
                 enc.name(target, false);
             }
-            RData::Naptr { order, preference, flags, services, regexp, replacement } => {
+            RData::Naptr {
+                order,
+                preference,
+                flags,
+                services,
+                regexp,
+                replacement,
+            } => {
                 enc.u16(*order);
                 enc.u16(*preference);
                 enc.char_string(flags, "NAPTR flags")?;
@@ -624,13 +791,23 @@ impl RData {
                 enc.char_string(tag, "CAA tag")?;
                 enc.bytes(value);
             }
-            RData::Ds { key_tag, algorithm, digest_type, digest } => {
+            RData::Ds {
+                key_tag,
+                algorithm,
+                digest_type,
+                digest,
+            } => {
                 enc.u16(*key_tag);
                 enc.u8(*algorithm);
                 enc.u8(*digest_type);
                 enc.bytes(digest);
             }
-            RData::Dnskey { flags, protocol, algorithm, public_key } => {
+            RData::Dnskey {
+                flags,
+                protocol,
+                algorithm,
+                public_key,
+            } => {
                 enc.u16(*flags);
                 enc.u8(*protocol);
                 enc.u8(*algorithm);
@@ -661,7 +838,14 @@ impl RData {
                 enc.name(next, false);
                 encode_type_bitmap(types, enc);
             }
-            RData::Nsec3 { hash_algorithm, flags, iterations, salt, next_hashed, types } => {
+            RData::Nsec3 {
+                hash_algorithm,
+                flags,
+                iterations,
+                salt,
+                next_hashed,
+                types,
+            } => {
                 enc.u8(*hash_algorithm);
                 enc.u8(*flags);
                 enc.u16(*iterations);
@@ -669,24 +853,42 @@ impl RData {
                 enc.char_string(next_hashed, "NSEC3 next hashed owner")?;
                 encode_type_bitmap(types, enc);
             }
-            RData::Nsec3param { hash_algorithm, flags, iterations, salt } => {
+            RData::Nsec3param {
+                hash_algorithm,
+                flags,
+                iterations,
+                salt,
+            } => {
                 enc.u8(*hash_algorithm);
                 enc.u8(*flags);
                 enc.u16(*iterations);
                 enc.char_string(salt, "NSEC3PARAM salt")?;
             }
-            RData::Tlsa { usage, selector, matching_type, data } => {
+            RData::Tlsa {
+                usage,
+                selector,
+                matching_type,
+                data,
+            } => {
                 enc.u8(*usage);
                 enc.u8(*selector);
                 enc.u8(*matching_type);
                 enc.bytes(data);
             }
-            RData::Sshfp { algorithm, fingerprint_type, fingerprint } => {
+            RData::Sshfp {
+                algorithm,
+                fingerprint_type,
+                fingerprint,
+            } => {
                 enc.u8(*algorithm);
                 enc.u8(*fingerprint_type);
                 enc.bytes(fingerprint);
             }
-            RData::Svcb { priority, target, params } => {
+            RData::Svcb {
+                priority,
+                target,
+                params,
+            } => {
                 enc.u16(*priority);
                 enc.name(target, false);
                 let mut sorted: Vec<&SvcParam> = params.iter().collect();
@@ -710,7 +912,9 @@ impl RData {
         match self {
             RData::A { .. } => rtype == RType::A,
             RData::Aaaa { .. } => rtype == RType::AAAA,
-            RData::Name { .. } => matches!(rtype, RType::NS | RType::CNAME | RType::DNAME | RType::PTR),
+            RData::Name { .. } => {
+                matches!(rtype, RType::NS | RType::CNAME | RType::DNAME | RType::PTR)
+            }
             RData::Soa { .. } => rtype == RType::SOA,
             RData::Mx { .. } => rtype == RType::MX,
             RData::Txt { .. } => matches!(rtype, RType::TXT | RType::SPF),
@@ -760,7 +964,8 @@ fn encode_svc_param(p: &SvcParam, enc: &mut Encoder) -> Result<(), WireError> {
         SvcParam::Dohpath { template } => enc.bytes(template),
         SvcParam::Unknown { value, .. } => enc.bytes(value),
     }
-    let len = u16::try_from(enc.len() - len_at - 2).map_err(|_| WireError::invalid("SvcParam", "value too long"))?;
+    let len = u16::try_from(enc.len() - len_at - 2)
+        .map_err(|_| WireError::invalid("SvcParam", "value too long"))?;
     enc.set_u16(len_at, len);
     Ok(())
 }
@@ -787,7 +992,11 @@ impl fmt::Display for SvcParam {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let join = |v: Vec<String>| v.join(",");
         match self {
-            SvcParam::Mandatory { keys } => write!(f, "mandatory={}", join(keys.iter().map(|k| svc_key_name(*k)).collect())),
+            SvcParam::Mandatory { keys } => write!(
+                f,
+                "mandatory={}",
+                join(keys.iter().map(|k| svc_key_name(*k)).collect())
+            ),
             SvcParam::Alpn { ids } => {
                 f.write_str("alpn=\"")?;
                 write_alpn(f, ids)?;
@@ -795,9 +1004,17 @@ impl fmt::Display for SvcParam {
             }
             SvcParam::NoDefaultAlpn => f.write_str("no-default-alpn"),
             SvcParam::Port { port } => write!(f, "port={port}"),
-            SvcParam::Ipv4hint { addresses } => write!(f, "ipv4hint={}", join(addresses.iter().map(|a| a.to_string()).collect())),
+            SvcParam::Ipv4hint { addresses } => write!(
+                f,
+                "ipv4hint={}",
+                join(addresses.iter().map(|a| a.to_string()).collect())
+            ),
             SvcParam::Ech { config } => write!(f, "ech=\"{}\"", text::base64(config)),
-            SvcParam::Ipv6hint { addresses } => write!(f, "ipv6hint={}", join(addresses.iter().map(|a| a.to_string()).collect())),
+            SvcParam::Ipv6hint { addresses } => write!(
+                f,
+                "ipv6hint={}",
+                join(addresses.iter().map(|a| a.to_string()).collect())
+            ),
             SvcParam::Dohpath { template } => {
                 f.write_str("dohpath=")?;
                 write_quoted(f, template)
@@ -815,7 +1032,11 @@ impl fmt::Display for SvcParam {
 }
 
 fn types_text(types: &[RType]) -> String {
-    types.iter().map(|t| t.to_string()).collect::<Vec<_>>().join(" ")
+    types
+        .iter()
+        .map(|t| t.to_string())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Presentation format of the RDATA (the part after `owner TTL class type`), as dig prints it.
@@ -825,10 +1046,24 @@ impl fmt::Display for RData {
             RData::A { address } => write!(f, "{address}"),
             RData::Aaaa { address } => write!(f, "{address}"),
             RData::Name { target } => write!(f, "{target}"),
-            RData::Soa { mname, rname, serial, refresh, retry, expire, minimum } => {
-                write!(f, "{mname} {rname} {serial} {refresh} {retry} {expire} {minimum}")
+            RData::Soa {
+                mname,
+                rname,
+                serial,
+                refresh,
+                retry,
+                expire,
+                minimum,
+            } => {
+                write!(
+                    f,
+                    "{mname} {rname} {serial} {refresh} {retry} {expire} {minimum}"
+                )
             }
-            RData::Mx { preference, exchange } => write!(f, "{preference} {exchange}"),
+            RData::Mx {
+                preference,
+                exchange,
+            } => write!(f, "{preference} {exchange}"),
             RData::Txt { strings } => {
                 for (i, s) in strings.iter().enumerate() {
                     if i > 0 {
@@ -843,8 +1078,20 @@ impl fmt::Display for RData {
                 f.write_char(' ')?;
                 write_quoted(f, os)
             }
-            RData::Srv { priority, weight, port, target } => write!(f, "{priority} {weight} {port} {target}"),
-            RData::Naptr { order, preference, flags, services, regexp, replacement } => {
+            RData::Srv {
+                priority,
+                weight,
+                port,
+                target,
+            } => write!(f, "{priority} {weight} {port} {target}"),
+            RData::Naptr {
+                order,
+                preference,
+                flags,
+                services,
+                regexp,
+                replacement,
+            } => {
                 write!(f, "{order} {preference} ")?;
                 write_quoted(f, flags)?;
                 f.write_char(' ')?;
@@ -859,11 +1106,29 @@ impl fmt::Display for RData {
                 f.write_char(' ')?;
                 write_quoted(f, value)
             }
-            RData::Ds { key_tag, algorithm, digest_type, digest } => {
-                write!(f, "{key_tag} {algorithm} {digest_type} {}", text::hex_upper(digest))
+            RData::Ds {
+                key_tag,
+                algorithm,
+                digest_type,
+                digest,
+            } => {
+                write!(
+                    f,
+                    "{key_tag} {algorithm} {digest_type} {}",
+                    text::hex_upper(digest)
+                )
             }
-            RData::Dnskey { flags, protocol, algorithm, public_key } => {
-                write!(f, "{flags} {protocol} {algorithm} {}", text::base64(public_key))
+            RData::Dnskey {
+                flags,
+                protocol,
+                algorithm,
+                public_key,
+            } => {
+                write!(
+                    f,
+                    "{flags} {protocol} {algorithm} {}",
+                    text::base64(public_key)
+                )
             }
             RData::Rrsig {
                 type_covered,
@@ -889,25 +1154,70 @@ impl fmt::Display for RData {
                 }
                 Ok(())
             }
-            RData::Nsec3 { hash_algorithm, flags, iterations, salt, next_hashed, types } => {
-                let salt = if salt.is_empty() { "-".to_string() } else { text::hex_upper(salt) };
-                write!(f, "{hash_algorithm} {flags} {iterations} {salt} {}", text::base32hex(next_hashed))?;
+            RData::Nsec3 {
+                hash_algorithm,
+                flags,
+                iterations,
+                salt,
+                next_hashed,
+                types,
+            } => {
+                let salt = if salt.is_empty() {
+                    "-".to_string()
+                } else {
+                    text::hex_upper(salt)
+                };
+                write!(
+                    f,
+                    "{hash_algorithm} {flags} {iterations} {salt} {}",
+                    text::base32hex(next_hashed)
+                )?;
                 if !types.is_empty() {
                     write!(f, " {}", types_text(types))?;
                 }
                 Ok(())
             }
-            RData::Nsec3param { hash_algorithm, flags, iterations, salt } => {
-                let salt = if salt.is_empty() { "-".to_string() } else { text::hex_upper(salt) };
+            RData::Nsec3param {
+                hash_algorithm,
+                flags,
+                iterations,
+                salt,
+            } => {
+                let salt = if salt.is_empty() {
+                    "-".to_string()
+                } else {
+                    text::hex_upper(salt)
+                };
                 write!(f, "{hash_algorithm} {flags} {iterations} {salt}")
             }
-            RData::Tlsa { usage, selector, matching_type, data } => {
-                write!(f, "{usage} {selector} {matching_type} {}", text::hex_upper(data))
+            RData::Tlsa {
+                usage,
+                selector,
+                matching_type,
+                data,
+            } => {
+                write!(
+                    f,
+                    "{usage} {selector} {matching_type} {}",
+                    text::hex_upper(data)
+                )
             }
-            RData::Sshfp { algorithm, fingerprint_type, fingerprint } => {
-                write!(f, "{algorithm} {fingerprint_type} {}", text::hex_upper(fingerprint))
+            RData::Sshfp {
+                algorithm,
+                fingerprint_type,
+                fingerprint,
+            } => {
+                write!(
+                    f,
+                    "{algorithm} {fingerprint_type} {}",
+                    text::hex_upper(fingerprint)
+                )
             }
-            RData::Svcb { priority, target, params } => {
+            RData::Svcb {
+                priority,
+                target,
+                params,
+            } => {
                 write!(f, "{priority} {target}")?;
                 for p in params {
                     write!(f, " {p}")?;

@@ -11,7 +11,13 @@ pub trait Sink {
     /// Starts a group of fields (a section, a record, a name) at `offset`.
     fn open(&mut self, offset: usize, label: impl FnOnce() -> String);
     /// One field of `len` bytes at `offset`.
-    fn leaf(&mut self, offset: usize, len: usize, label: &'static str, value: impl FnOnce() -> String);
+    fn leaf(
+        &mut self,
+        offset: usize,
+        len: usize,
+        label: &'static str,
+        value: impl FnOnce() -> String,
+    );
     /// Ends the innermost group at `end`, with a one-line summary of it.
     fn close(&mut self, end: usize, value: impl FnOnce() -> String);
     /// A compression pointer at `offset` to `target` (in place, not one reached through another).
@@ -70,10 +76,28 @@ impl FieldTree {
 impl Sink for FieldTree {
     const ACTIVE: bool = true;
     fn open(&mut self, offset: usize, label: impl FnOnce() -> String) {
-        self.stack.push(Field { offset, len: 0, label: label(), value: String::new(), children: vec![] });
+        self.stack.push(Field {
+            offset,
+            len: 0,
+            label: label(),
+            value: String::new(),
+            children: vec![],
+        });
     }
-    fn leaf(&mut self, offset: usize, len: usize, label: &'static str, value: impl FnOnce() -> String) {
-        self.push(Field { offset, len, label: label.to_string(), value: value(), children: vec![] });
+    fn leaf(
+        &mut self,
+        offset: usize,
+        len: usize,
+        label: &'static str,
+        value: impl FnOnce() -> String,
+    ) {
+        self.push(Field {
+            offset,
+            len,
+            label: label.to_string(),
+            value: value(),
+            children: vec![],
+        });
     }
     fn close(&mut self, end: usize, value: impl FnOnce() -> String) {
         if let Some(mut f) = self.stack.pop() {

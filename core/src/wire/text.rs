@@ -47,8 +47,13 @@ pub fn unescape(s: &str) -> Result<Vec<u8>, String> {
         }
         let rest = &b[i + 1..];
         if rest.len() >= 3 && rest[..3].iter().all(u8::is_ascii_digit) {
-            let v = u32::from(rest[0] - b'0') * 100 + u32::from(rest[1] - b'0') * 10 + u32::from(rest[2] - b'0');
-            out.push(u8::try_from(v).map_err(|_| format!("escape \\{} above 255 at byte {i}", &s[i + 1..i + 4]))?);
+            let v = u32::from(rest[0] - b'0') * 100
+                + u32::from(rest[1] - b'0') * 10
+                + u32::from(rest[2] - b'0');
+            out.push(
+                u8::try_from(v)
+                    .map_err(|_| format!("escape \\{} above 255 at byte {i}", &s[i + 1..i + 4]))?,
+            );
             i += 4;
         } else if let Some(&c) = rest.first() {
             out.push(c);
@@ -87,7 +92,11 @@ pub fn unhex(s: &str) -> Result<Vec<u8>, String> {
         .chunks(2)
         .enumerate()
         .map(|(i, p)| {
-            let d = |c: u8| (c as char).to_digit(16).ok_or_else(|| format!("{:?} is not a hex digit (digit {})", c as char, i * 2));
+            let d = |c: u8| {
+                (c as char)
+                    .to_digit(16)
+                    .ok_or_else(|| format!("{:?} is not a hex digit (digit {})", c as char, i * 2))
+            };
             Ok((d(p[0])? << 4 | d(p[1])?) as u8)
         })
         .collect()
@@ -99,7 +108,9 @@ pub fn base64(bytes: &[u8]) -> String {
 
 pub fn unbase64(s: &str) -> Result<Vec<u8>, String> {
     let clean: String = s.chars().filter(|c| !c.is_whitespace()).collect();
-    base64::engine::general_purpose::STANDARD.decode(clean).map_err(|e| e.to_string())
+    base64::engine::general_purpose::STANDARD
+        .decode(clean)
+        .map_err(|e| e.to_string())
 }
 
 const B32HEX: &[u8; 32] = b"0123456789ABCDEFGHIJKLMNOPQRSTUV";
@@ -124,7 +135,9 @@ pub fn unbase32hex(s: &str) -> Result<Vec<u8>, String> {
     let mut acc = 0u64;
     let mut bits = 0;
     for c in s.trim_end_matches('=').chars() {
-        let v = c.to_digit(32).ok_or_else(|| format!("{c:?} is not a base32hex digit"))?;
+        let v = c
+            .to_digit(32)
+            .ok_or_else(|| format!("{c:?} is not a base32hex digit"))?;
         acc = acc << 5 | u64::from(v);
         bits += 5;
         if bits >= 8 {
@@ -141,7 +154,12 @@ pub fn rrsig_time(t: u32) -> String {
     let days = secs.div_euclid(86_400);
     let rem = secs.rem_euclid(86_400);
     let (y, m, d) = civil_from_days(days);
-    format!("{y:04}{m:02}{d:02}{:02}{:02}{:02}", rem / 3600, rem % 3600 / 60, rem % 60)
+    format!(
+        "{y:04}{m:02}{d:02}{:02}{:02}{:02}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }
 
 /// Parses YYYYMMDDHHMMSS or a plain number of seconds.
@@ -152,7 +170,8 @@ pub fn parse_rrsig_time(s: &str) -> Result<u32, String> {
         let secs = days * 86_400 + n(8..10)? * 3600 + n(10..12)? * 60 + n(12..14)?;
         return u32::try_from(secs).map_err(|_| format!("time {s} out of range"));
     }
-    s.parse().map_err(|_| format!("expected YYYYMMDDHHMMSS, found {s:?}"))
+    s.parse()
+        .map_err(|_| format!("expected YYYYMMDDHHMMSS, found {s:?}"))
 }
 
 // Howard Hinnant's civil calendar algorithms.
@@ -187,7 +206,9 @@ pub mod serde_bytes {
                 pub fn serialize<S: serde::Serializer>(v: &[u8], s: S) -> Result<S::Ok, S::Error> {
                     s.serialize_str(&$enc(v))
                 }
-                pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+                pub fn deserialize<'de, D: serde::Deserializer<'de>>(
+                    d: D,
+                ) -> Result<Vec<u8>, D::Error> {
                     let s = <std::borrow::Cow<'de, str> as serde::Deserialize>::deserialize(d)?;
                     $dec(&s).map_err(serde::de::Error::custom)
                 }
@@ -195,18 +216,34 @@ pub mod serde_bytes {
         };
     }
     adapter!(hex, crate::wire::text::hex, crate::wire::text::unhex);
-    adapter!(base64, crate::wire::text::base64, crate::wire::text::unbase64);
-    adapter!(base32hex, crate::wire::text::base32hex, crate::wire::text::unbase32hex);
-    adapter!(escaped, crate::wire::text::escaped, crate::wire::text::unescape);
+    adapter!(
+        base64,
+        crate::wire::text::base64,
+        crate::wire::text::unbase64
+    );
+    adapter!(
+        base32hex,
+        crate::wire::text::base32hex,
+        crate::wire::text::unbase32hex
+    );
+    adapter!(
+        escaped,
+        crate::wire::text::escaped,
+        crate::wire::text::unescape
+    );
 
     /// A list of character-strings, each in escaped form.
     pub mod escaped_list {
         pub fn serialize<S: serde::Serializer>(v: &[Vec<u8>], s: S) -> Result<S::Ok, S::Error> {
             s.collect_seq(v.iter().map(|x| crate::wire::text::escaped(x)))
         }
-        pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<Vec<u8>>, D::Error> {
+        pub fn deserialize<'de, D: serde::Deserializer<'de>>(
+            d: D,
+        ) -> Result<Vec<Vec<u8>>, D::Error> {
             let v = <Vec<String> as serde::Deserialize>::deserialize(d)?;
-            v.iter().map(|s| crate::wire::text::unescape(s).map_err(serde::de::Error::custom)).collect()
+            v.iter()
+                .map(|s| crate::wire::text::unescape(s).map_err(serde::de::Error::custom))
+                .collect()
         }
     }
 }

@@ -105,7 +105,12 @@ pub struct Scan {
 impl<'a> MessageView<'a> {
     pub fn new(buf: &'a [u8]) -> Result<Self, WireError> {
         if buf.len() < HEADER_LEN {
-            return Err(WireError::truncated(0, "a 12-byte header", HEADER_LEN, buf.len()));
+            return Err(WireError::truncated(
+                0,
+                "a 12-byte header",
+                HEADER_LEN,
+                buf.len(),
+            ));
         }
         Ok(MessageView { buf })
     }
@@ -196,7 +201,12 @@ impl<'a> MessageView<'a> {
                     return Err(WireError::new(r.offset, ErrorKind::OptOutsideAdditional));
                 }
                 if let Some(first) = &scan.opt {
-                    return Err(WireError::new(r.offset, ErrorKind::DuplicateOpt { first: first.offset }));
+                    return Err(WireError::new(
+                        r.offset,
+                        ErrorKind::DuplicateOpt {
+                            first: first.offset,
+                        },
+                    ));
                 }
                 if self.buf[r.offset] != 0 {
                     return Err(WireError::new(r.offset, ErrorKind::OptOwnerNotRoot));
@@ -256,7 +266,11 @@ fn soa_minimum(buf: &[u8], r: &RecordRef) -> Option<u32> {
 
 /// Copies the name at `start`, lowercased and uncompressed, into `out`; returns its length.
 /// A cache key is built this way without allocating.
-pub fn lowercase_name(buf: &[u8], start: usize, out: &mut [u8; MAX_NAME_LEN]) -> Result<usize, WireError> {
+pub fn lowercase_name(
+    buf: &[u8],
+    start: usize,
+    out: &mut [u8; MAX_NAME_LEN],
+) -> Result<usize, WireError> {
     let mut len = 0;
     walk_name(buf, start, |step, _| {
         if let Step::Label { label, .. } = step {
@@ -281,7 +295,13 @@ fn read_question(buf: &[u8], start: usize) -> Result<QuestionRef, WireError> {
     let name_end = skip_name(buf, start)?;
     let qtype = read_u16(buf, name_end, "a 2-byte QTYPE")?;
     let qclass = read_u16(buf, name_end + 2, "a 2-byte QCLASS")?;
-    Ok(QuestionRef { name_start: start, name_end, qtype: RType(qtype), qclass: Class(qclass), end: name_end + 4 })
+    Ok(QuestionRef {
+        name_start: start,
+        name_end,
+        qtype: RType(qtype),
+        qclass: Class(qclass),
+        end: name_end + 4,
+    })
 }
 
 /// Reads the record at `start`: owner, fixed fields and RDATA bounds.
@@ -301,7 +321,12 @@ pub fn read_record(buf: &[u8], start: usize, section: Section) -> Result<RecordR
     let rdlen = usize::from(u16::from_be_bytes([fixed[8], fixed[9]]));
     let rdata_start = name_end + 10;
     if rdata_start + rdlen > buf.len() {
-        return Err(WireError::truncated(rdata_start, "RDATA of RDLENGTH bytes", rdlen, buf.len()));
+        return Err(WireError::truncated(
+            rdata_start,
+            "RDATA of RDLENGTH bytes",
+            rdlen,
+            buf.len(),
+        ));
     }
     Ok(RecordRef {
         section,
@@ -376,7 +401,10 @@ mod tests {
 
     fn hex(s: &str) -> Vec<u8> {
         let s: String = s.chars().filter(|c| c.is_ascii_hexdigit()).collect();
-        (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
     }
 
     #[test]
