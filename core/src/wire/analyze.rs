@@ -95,7 +95,16 @@ pub struct Sizes {
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Warning {
     pub offset: Option<usize>,
+    /// `warning` for something wrong or risky, `note` for a fact worth knowing.
+    pub severity: Severity,
     pub message: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    Warning,
+    Note,
 }
 
 /// Everything the analyzer knows about one message.
@@ -134,6 +143,7 @@ pub fn analyze(bytes: &[u8]) -> Analysis {
         let n = bytes.len() - d.end;
         warnings.push(Warning {
             offset: Some(d.end),
+            severity: Severity::Warning,
             message: format!(
                 "{n} trailing byte{} after the last record",
                 if n == 1 { "" } else { "s" }
@@ -383,7 +393,21 @@ fn sizes(bytes: &[u8], msg: &Message, complete: bool, end: usize) -> Sizes {
 }
 
 fn warn(msg: &Message, counts: [u16; 4], c: &Compression, s: &Sizes, w: &mut Vec<Warning>) {
-    let mut add = |offset: Option<usize>, m: String| w.push(Warning { offset, message: m });
+    let mut notes = Vec::new();
+    let mut note = |offset: Option<usize>, m: String| {
+        notes.push(Warning {
+            offset,
+            severity: Severity::Note,
+            message: m,
+        })
+    };
+    let mut add = |offset: Option<usize>, m: String| {
+        w.push(Warning {
+            offset,
+            severity: Severity::Warning,
+            message: m,
+        })
+    };
     if counts[0] != 1 {
         add(
             Some(4),
@@ -466,10 +490,11 @@ fn warn(msg: &Message, counts: [u16; 4], c: &Compression, s: &Sizes, w: &mut Vec
             ),
             Some(r) => {
                 if let super::rdata::RData::Soa { minimum, .. } = r.rdata {
-                    add(None, format!("negative answer: cacheable for {} s (min of SOA TTL {} and MINIMUM {}, RFC 2308 5)", r.ttl.min(minimum), r.ttl, minimum));
+                    note(None, format!("negative answer: cacheable for {} s (min of SOA TTL {} and MINIMUM {}, RFC 2308 5)", r.ttl.min(minimum), r.ttl, minimum));
                 }
             }
             None => {}
         }
     }
+    w.extend(notes);
 }

@@ -161,14 +161,18 @@ pub fn analysis_text(a: &Analysis) -> String {
         let _ = writeln!(o, ";;   {:>5}: {verdict}  [{}]", c.limit, c.label);
     }
     if !a.warnings.is_empty() {
-        let _ = writeln!(o, "\n;; WARNINGS:");
+        let _ = writeln!(o, "\n;; WARNINGS AND NOTES:");
         for w in &a.warnings {
+            let kind = match w.severity {
+                super::analyze::Severity::Warning => "warning",
+                super::analyze::Severity::Note => "note",
+            };
             match w.offset {
                 Some(off) => {
-                    let _ = writeln!(o, ";;   at offset {off}: {}", w.message);
+                    let _ = writeln!(o, ";;   {kind} at offset {off}: {}", w.message);
                 }
                 None => {
-                    let _ = writeln!(o, ";;   {}", w.message);
+                    let _ = writeln!(o, ";;   {kind}: {}", w.message);
                 }
             }
         }
