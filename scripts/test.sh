@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# The one test command, locally and in CI (.ci/run execs it):
+#   setup -> cargo fmt --check -> clippy -D warnings -> cargo test -> wasm build -> npm test
+# Stops at the first failing step and says which one.
+# DNSPECT_SKIP_STEPS=fmt,clippy (any of setup, fmt, clippy, test, wasm, npm) skips steps locally;
+# CI sets nothing and runs them all.
+SCRIPT_NAME=test
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$REPO_ROOT"
+
+current_step="start"
+trap 'rc=$?; if [[ $rc -ne 0 ]]; then printf "\n==== [test] FAILED in step: %s (exit %d, t+%ds)\n" "$current_step" "$rc" "$((SECONDS - SECONDS_AT_START))" >&2; fi' EXIT
+step() { current_step="$*"; section "$*"; }
+skip() {
+    if [[ ",${DNSPECT_SKIP_STEPS:-}," == *",$1,"* ]]; then
+        log "skipped (DNSPECT_SKIP_STEPS=$DNSPECT_SKIP_STEPS)"
+        return 0
+    fi
+    return 1
+}
+
+step "setup (scripts/setup.sh)"
+skip setup || bash scripts/setup.sh
+
+step "cargo fmt --all --check"
+skip fmt || run cargo fmt --all --check
+
+step "cargo clippy --workspace --all-targets -- -D warnings"
+skip clippy || run cargo clippy --locked --workspace --all-targets -- -D warnings
+
+step "cargo test --workspace"
+skip test || run cargo test --locked --workspace
+
+step "wasm build (scripts/build-wasm.sh)"
+skip wasm || bash scripts/build-wasm.sh
+
+step "npm test"
+skip npm || run npm test
+
+current_step="done"
+section "all steps passed"
