@@ -281,8 +281,9 @@ pub(crate) fn decode_options<S: Sink>(
                 super::error::ErrorKind::BadOption {
                     code,
                     reason: format!(
-                        "length {len} runs past the OPT RDATA ({} bytes left)",
-                        r.remaining()
+                        "length {len} runs past the OPT RDATA ({} byte{} left)",
+                        r.remaining(),
+                        if r.remaining() == 1 { "" } else { "s" }
                     ),
                 },
             ));

@@ -1,27 +1,41 @@
-//! Temporary stand-in until the paste parser lands.
+//! From what a person pastes (or a capture's bytes) to an analysis: ties the paste parser to the
+//! analyzer and records what was stripped on the way.
+
+use super::analyze::{analyze, Analysis};
+use super::paste::{self, Layer, PasteError, PasteFormat};
+
+/// Where the bytes came from, when they came from a paste.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Source {
-    pub format: String,
-    pub layers: Vec<L>,
+    pub format: PasteFormat,
+    /// Lower-layer headers that were stripped in front of the DNS message.
+    pub layers: Vec<Layer>,
+    /// Bytes decoded from the paste before stripping.
     pub raw_len: usize,
 }
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
-pub struct L {
-    pub offset: usize,
-    pub len: usize,
-    pub summary: String,
+
+/// Parses a paste in any supported format and analyzes the DNS message in it.
+pub fn analyze_paste(text: &str) -> Result<Analysis, PasteError> {
+    let p = paste::parse_paste(text)?;
+    let mut a = analyze(&p.bytes);
+    a.source = Some(Source {
+        format: p.format,
+        layers: p.layers,
+        raw_len: p.raw_len,
+    });
+    Ok(a)
 }
-#[derive(Debug)]
-pub struct PasteError(pub String);
-impl core::fmt::Display for PasteError {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.write_str(&self.0)
+
+/// Analyzes raw wire bytes (lower-layer headers are stripped if present).
+pub fn analyze_binary(bytes: &[u8]) -> Analysis {
+    let p = paste::from_binary(bytes);
+    let mut a = analyze(&p.bytes);
+    if !p.layers.is_empty() {
+        a.source = Some(Source {
+            format: p.format,
+            layers: p.layers,
+            raw_len: p.raw_len,
+        });
     }
-}
-pub fn analyze_paste(text: &str) -> Result<super::analyze::Analysis, PasteError> {
-    let b = super::text::unhex(text).map_err(PasteError)?;
-    Ok(super::analyze::analyze(&b))
-}
-pub fn analyze_binary(bytes: &[u8]) -> super::analyze::Analysis {
-    super::analyze::analyze(bytes)
+    a
 }

@@ -238,8 +238,9 @@ impl<'a, S: Sink> Reader<'a, '_, S> {
                 self.pos,
                 self.rtype,
                 format!(
-                    "expected {what} ({n} bytes), but only {} bytes of RDATA left",
-                    self.end - self.pos
+                    "expected {what} ({}), but only {} of RDATA left",
+                    bytes(n),
+                    bytes(self.end - self.pos)
                 ),
             ));
         }
@@ -358,7 +359,7 @@ pub(crate) fn read_name_spanned<S: Sink>(
     });
     for step in &steps {
         match *step {
-            Step::Label { offset, label: l } if l.is_empty() => {
+            Step::Label { offset, label: [] } => {
                 sink.leaf(offset, 1, "root", || "00 (end of name)".into())
             }
             Step::Label { offset, label: l } => sink.leaf(offset, 1 + l.len(), "label", || {
@@ -373,7 +374,8 @@ pub(crate) fn read_name_spanned<S: Sink>(
                         "{:02x} {:02x} -> offset {target} (\"{suffix}\"), saves {} bytes",
                         msg[offset],
                         msg[offset + 1],
-                        suffix.wire_len() - 2
+                        // A pointer to the root label (1 byte) saves nothing.
+                        suffix.wire_len().saturating_sub(2)
                     ),
                     Err(_) => format!("-> offset {target}"),
                 })
@@ -391,6 +393,11 @@ pub(crate) fn read_name_spanned<S: Sink>(
             Err(e)
         }
     }
+}
+
+/// "1 byte", "2 bytes".
+fn bytes(n: usize) -> String {
+    format!("{n} byte{}", if n == 1 { "" } else { "s" })
 }
 
 fn show_hex(b: &[u8]) -> String {
@@ -586,7 +593,7 @@ pub(crate) fn decode_rdata<S: Sink>(
         return Err(WireError::rdata(
             r.pos,
             rtype,
-            format!("{} bytes left over after the RDATA fields", end - r.pos),
+            format!("{} left over after the RDATA fields", bytes(end - r.pos)),
         ));
     }
     Ok(rd)
@@ -978,7 +985,10 @@ fn write_alpn(f: &mut impl Write, ids: &[Vec<u8>]) -> fmt::Result {
         }
         for &b in id {
             match b {
-                b',' | b'\\' => write!(f, "\\\\{}", b as char)?,
+                // Two levels (RFC 9460 A.1): the value-list escape `\,` / `\\`, then the
+                // zone-file escape of each backslash: `\\,` and `\\\\` in the text.
+                b',' => f.write_str("\\\\,")?,
+                b'\\' => f.write_str("\\\\\\\\")?,
                 b'"' => f.write_str("\\\"")?,
                 0x21..=0x7e => f.write_char(b as char)?,
                 _ => write!(f, "\\{b:03}")?,
