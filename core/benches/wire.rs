@@ -24,49 +24,8 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use dnspect_core::wire::analyze::analyze;
 use dnspect_core::wire::{Message, MessageView};
 
-/// A typical answer to `www.example.com. IN A` through a CDN: the question, a CNAME to
-/// `www.example.com.cdn.cloudflare.net.`, two A records for the target and an OPT record
-/// (UDP 1232, no options). Already optimally compressed, so `to_wire` reproduces it byte for byte.
-fn www_example_com() -> Vec<u8> {
-    let mut m = Vec::with_capacity(124);
-    // Header: id 0x1234, flags qr rd ra (0x8180), QD 1, AN 3, NS 0, AR 1.
-    m.extend_from_slice(&[0x12, 0x34, 0x81, 0x80, 0, 1, 0, 3, 0, 0, 0, 1]);
-    // Question at offset 12: www.example.com. A IN.
-    m.extend_from_slice(b"\x03www\x07example\x03com\x00");
-    m.extend_from_slice(&[0, 1, 0, 1]);
-    // Answer 1 at offset 33: owner -> 12, CNAME IN, TTL 300, RDLENGTH 36.
-    m.extend_from_slice(&[0xc0, 0x0c, 0, 5, 0, 1, 0, 0, 0x01, 0x2c, 0, 36]);
-    // RDATA at offset 45: www.example.com.cdn.cloudflare.net. written in full (36 bytes): no
-    // earlier name is a suffix of it.
-    m.extend_from_slice(b"\x03www\x07example\x03com\x03cdn\x0acloudflare\x03net\x00");
-    // Answers 2 and 3: owner -> 45 (the CNAME target), A IN, TTL 60, RDLENGTH 4.
-    for addr in [[104, 16, 123, 96], [104, 16, 124, 96]] {
-        m.extend_from_slice(&[0xc0, 0x2d, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4]);
-        m.extend_from_slice(&addr);
-    }
-    // OPT: root owner, type 41, UDP size 1232, ext-rcode 0, version 0, flags 0, RDLENGTH 0.
-    m.extend_from_slice(&[0, 0, 41, 0x04, 0xd0, 0, 0, 0, 0, 0, 0]);
-    m
-}
-
-fn unhex(s: &str) -> Vec<u8> {
-    dnspect_core::wire::text::unhex(s.trim()).expect("seed hex")
-}
-
-/// The inputs: (criterion group name, bytes).
-fn inputs() -> Vec<(&'static str, Vec<u8>)> {
-    let un = unhex(include_str!("../tests/data/seed000-uncompressed.hex"));
-    let co = unhex(include_str!("../tests/data/seed000-compressed.hex"));
-    let www = www_example_com();
-    assert_eq!(un.len(), 758, "seed000-uncompressed");
-    assert_eq!(co.len(), 358, "seed000-compressed");
-    assert_eq!(www.len(), 124, "www.example.com response");
-    vec![
-        ("seed000-uncompressed-758", un),
-        ("seed000-compressed-358", co),
-        ("www-example-com-124", www),
-    ]
-}
+#[path = "../examples/common/wire_inputs.rs"]
+mod wire_inputs;
 
 /// Checks, before timing anything, that every operation succeeds on `bytes` and that both
 /// libraries see the same message, so that no benchmark measures an early error exit.
@@ -108,7 +67,7 @@ fn sanity(name: &str, bytes: &[u8]) {
 }
 
 fn wire(c: &mut Criterion) {
-    for (name, bytes) in inputs() {
+    for (name, bytes) in wire_inputs::all() {
         sanity(name, &bytes);
         let msg = Message::from_wire(&bytes).expect("decode");
         let hmsg = hickory_proto::op::Message::from_vec(&bytes).expect("hickory decode");

@@ -5,5 +5,7 @@
 //! paste formats people bring. It performs no IO, reads no clock and draws no OS randomness.
 #![forbid(unsafe_code)]
 
+pub mod cache;
+pub mod engine;
 pub mod examples;
 pub mod wire;

@@ -354,7 +354,13 @@ fn bad_hex(tok: &Tok<'_>) -> PasteError {
 /// like DNS.
 fn decode_plain(lines: &[Line<'_>]) -> Result<(Vec<u8>, PasteFormat), PasteError> {
     let body = array_body(lines);
-    let hex = decode_hex(body.as_deref().unwrap_or(lines));
+    let hex =
+        decode_hex(body.as_deref().unwrap_or(lines)).map(
+            |(bytes, format)| match little_endian_words(lines, &bytes) {
+                Some(swapped) => (swapped, PasteFormat::Od),
+                None => (bytes, format),
+            },
+        );
     let b64 = base64_chars(lines).map(|chars| decode_base64(&chars, false));
     match (hex, b64) {
         (Ok(h), Some(Ok(b))) if !plausible(&h.0) && plausible(&b.0) => Ok(b),
@@ -369,6 +375,23 @@ fn decode_plain(lines: &[Line<'_>]) -> Result<(Vec<u8>, PasteFormat), PasteError
         (Err(he), Some(Err(be))) => Err(if mostly_hex(lines) { he } else { be }),
         (Err(he), None) => Err(he),
     }
+}
+
+/// `od -A n -x` prints little-endian 16-bit words without offsets: when a paste is nothing but
+/// 4-digit groups and only the swapped reading looks like DNS, that is what it was.
+fn little_endian_words(lines: &[Line<'_>], bytes: &[u8]) -> Option<Vec<u8>> {
+    let words = lines
+        .iter()
+        .flat_map(|&l| tokens(l, 0))
+        .all(|t| t.text.len() == 4 && is_group(t.text));
+    if !words || bytes.len() < 12 || plausible(bytes) {
+        return None;
+    }
+    let swapped: Vec<u8> = bytes
+        .chunks(2)
+        .flat_map(|w| w.iter().rev().copied())
+        .collect();
+    plausible(&swapped).then_some(swapped)
 }
 
 /// The inside of a C, Go, JS or Python array (`{ 0x81, 0x80 }`, `[0x81, 0x80]`), when the paste
@@ -870,13 +893,34 @@ fn looks_like_data(line: &Line<'_>) -> bool {
         .all(|c| c.is_ascii_hexdigit() || c.is_whitespace() || matches!(c, ',' | ':' | 'x' | 'X'))
 }
 
+/// tcpdump, xxd, od, hexdump and Wireshark dumps: lines of an offset, hex groups and maybe an
+/// ASCII gutter. Offsets are checked against the bytes before them, so a lost or mangled line is
+/// reported rather than decoded wrong.
 fn decode_dump(
     lines: &[Line<'_>],
     kind: Dump,
     start: usize,
 ) -> Result<(Vec<u8>, PasteFormat), PasteError> {
-    // Lines before the dump (tcpdump's summary line, a shell prompt) are skipped, unless they
-    // could be data.
+    let rows = dump_rows(lines, kind, start)?;
+    let Columns { data, gutters } = dump_data(kind, &rows)?;
+    let raw = dump_bytes(kind, &rows, &data, &gutters)?;
+    let wide = data.iter().flat_map(|d| d.iter()).any(|t| t.text.len() > 2);
+    let digits = rows
+        .first()
+        .and_then(|r| r.head)
+        .map_or(0, |h| h.digits.len());
+    let format = match kind {
+        Dump::Tcpdump => PasteFormat::TcpdumpX,
+        Dump::Xxd => PasteFormat::Xxd,
+        Dump::Bare if wide || matches!(digits, 6 | 7) => PasteFormat::Od,
+        Dump::Bare => PasteFormat::HexDump,
+    };
+    Ok((raw, format))
+}
+
+/// The lines of a dump from its first offset line on. Lines before it (tcpdump's summary line, a
+/// shell prompt) are skipped unless they could be data; every line after must be a dump line.
+fn dump_rows<'a>(lines: &[Line<'a>], kind: Dump, start: usize) -> Result<Vec<Row<'a>>, PasteError> {
     for line in lines.get(..start).unwrap_or_default() {
         if looks_like_data(line) {
             return Err(not_a_dump_line(kind, line));
@@ -901,7 +945,7 @@ fn decode_dump(
             toks: tokens(line, h.data_at),
         });
     }
-
+    // Only xxd has a way to start elsewhere (-s); anything else is a partial copy.
     if let Some((row, h)) = rows.first().and_then(|r| Some((r, r.head?))) {
         if kind != Dump::Xxd && !h.digits.bytes().all(|b| b == b'0') {
             let msg = format!(
@@ -912,7 +956,18 @@ fn decode_dump(
             return Err(PasteError::new(row.line.no, h.col, msg));
         }
     }
+    Ok(rows)
+}
 
+/// Each dump line's hex groups, and its gutter when one was recognised.
+struct Columns<'r, 'a> {
+    data: Vec<&'r [Tok<'a>]>,
+    gutters: Vec<Option<Gutter>>,
+}
+
+/// Separates each line's hex groups from its ASCII gutter; returns the groups, and the gutters
+/// that were recognised by spelling their line's bytes.
+fn dump_data<'r, 'a>(kind: Dump, rows: &'r [Row<'a>]) -> Result<Columns<'r, 'a>, PasteError> {
     let mut min_gap = 2;
     let mut gutters: Vec<Option<Gutter>> = rows
         .iter()
@@ -941,18 +996,22 @@ fn decode_dump(
     for (row, gutter) in rows.iter().zip(&gutters) {
         data.push(data_tokens(row, gutter.as_ref(), gutter_col, min_gap)?);
     }
+    Ok(Columns { data, gutters })
+}
 
+/// The bytes of a dump. Groups wider than a byte are read as written (tcpdump, xxd) unless the
+/// gutters spell them reversed (xxd -e); od and hexdump words are little-endian unless only the
+/// big-endian reading looks like DNS.
+fn dump_bytes(
+    kind: Dump,
+    rows: &[Row<'_>],
+    data: &[&[Tok<'_>]],
+    gutters: &[Option<Gutter>],
+) -> Result<Vec<u8>, PasteError> {
     let wide = data.iter().flat_map(|d| d.iter()).any(|t| t.text.len() > 2);
-    let as_written = gutters
-        .iter()
-        .flatten()
-        .filter(|g| g.as_written && !g.reversed)
-        .count();
-    let reversed = gutters
-        .iter()
-        .flatten()
-        .filter(|g| g.reversed && !g.as_written)
-        .count();
+    let count = |f: fn(&Gutter) -> bool| gutters.iter().flatten().filter(|g| f(g)).count();
+    let as_written = count(|g| g.as_written && !g.reversed);
+    let reversed = count(|g| g.reversed && !g.as_written);
     let digits = rows
         .first()
         .and_then(|r| r.head)
@@ -972,7 +1031,7 @@ fn decode_dump(
         let bytes: Vec<Vec<u8>> = data.iter().map(|toks| group_bytes(toks, reverse)).collect();
         let mut first_err = None;
         for &radix in radices {
-            match join_rows(kind, &rows, &bytes, radix, pad) {
+            match join_rows(kind, rows, &bytes, radix, pad) {
                 Ok(out) => return Ok(out),
                 Err(e) => {
                     first_err.get_or_insert(e);
@@ -981,33 +1040,23 @@ fn decode_dump(
         }
         Err(first_err.unwrap_or_else(|| PasteError::new(1, 1, "expected a dump")))
     };
-    let raw = if !wide || as_written > reversed {
-        assemble(false)?
+    if !wide || as_written > reversed {
+        assemble(false)
     } else if reversed > as_written {
-        assemble(true)?
+        assemble(true)
     } else if kind == Dump::Bare {
         // od -x and hexdump print 16-bit words in host order: little-endian nearly everywhere.
         let little = assemble(true)?;
         if plausible(&little) {
-            little
-        } else {
-            let big = assemble(false)?;
-            if plausible(&big) {
-                big
-            } else {
-                little
-            }
+            return Ok(little);
+        }
+        match assemble(false) {
+            Ok(big) if plausible(&big) => Ok(big),
+            _ => Ok(little),
         }
     } else {
-        assemble(false)?
-    };
-    let format = match kind {
-        Dump::Tcpdump => PasteFormat::TcpdumpX,
-        Dump::Xxd => PasteFormat::Xxd,
-        Dump::Bare if wide || matches!(digits, 6 | 7) => PasteFormat::Od,
-        Dump::Bare => PasteFormat::HexDump,
-    };
-    Ok((raw, format))
+        assemble(false)
+    }
 }
 
 fn not_a_dump_line(kind: Dump, line: &Line<'_>) -> PasteError {
@@ -2405,6 +2454,26 @@ mod tests {
             .collect::<String>()
             + &format!("{:07o}\n", DNS.len());
         assert_eq!(parse_paste(&text).unwrap().bytes, DNS);
+    }
+
+    #[test]
+    fn od_words_without_offsets() {
+        // od -A n -x: little-endian words and no offset column
+        let text: String = DNS
+            .chunks(16)
+            .map(|l| {
+                let words: Vec<String> = l
+                    .chunks(2)
+                    .map(|w| format!("{:02x}{:02x}", w[1], w[0]))
+                    .collect();
+                format!(" {}\n", words.join(" "))
+            })
+            .collect();
+        let p = parse_paste(&text).unwrap();
+        assert_eq!((p.format, p.bytes.as_slice()), (PasteFormat::Od, DNS));
+        // Words in memory order stay as they are.
+        let text: String = DNS.chunks(2).map(|w| hex(w) + " ").collect();
+        assert_eq!(parse_paste(&text).unwrap().format, PasteFormat::Hex);
     }
 
     #[test]

@@ -1,0 +1,19 @@
+//! The forwarder's cache.
+//!
+//! Owns: in [`policy`], how long a response may be kept (RFC 2308 negative caching, RFC 9520
+//! failure caching with backoff, the suspect-negative guard against incident 004) and what to
+//! serve from what is kept (fresh, stale per RFC 8767, negative, cached failure, prefetch).
+//! Every decision returns the rule that made it, for the engine's events.
+//!
+//! Must not know: sockets, the clock, the upstreams or the engine's state machine. Time comes in
+//! as a [`Duration`](core::time::Duration) since an epoch the caller chooses; what the store
+//! remembers about a name reaches the policy as a plain [`policy::NameHistory`] value.
+
+pub mod policy;
+pub mod store;
+
+pub use policy::{
+    cname_chain, lifetime, serve, serve_during_suspicion, should_prefetch, CachePolicy,
+    LastPositive, Lifetime, LifetimeRule, Lookup, NameHistory, NegativeKind, ResponseFacts, Serve,
+    ServeDecision, ServeRule, ServeStale, Shadow, StaleFallback, Stored,
+};

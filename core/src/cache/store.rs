@@ -1,0 +1,589 @@
+//! The cache store: answers kept in wire form, bounded by bytes, evicted by CLOCK (second chance).
+//!
+//! A hit is served by copying the stored bytes, rewriting the ID, the question's letter case and
+//! the RD/CD bits, and aging every TTL in place: the message is never decoded or re-encoded on the
+//! way out. The store decides nothing about lifetimes (that is `policy`); it records what it was
+//! told and reports, for a lookup, how fresh the entry is.
+
+use core::time::Duration;
+use std::collections::HashMap;
+
+use super::policy::{Lookup, Shadow, Stored};
+
+use crate::wire::name::MAX_NAME_LEN;
+use crate::wire::view::{flags, lowercase_name, MessageView, HEADER_LEN};
+use crate::wire::{RType, WireError};
+
+/// Longest key: flags, type, class, name.
+pub const MAX_KEY_LEN: usize = 5 + MAX_NAME_LEN;
+
+/// Cache key: DO and CD bits, QTYPE, QCLASS and the lowercased name, as bytes.
+#[derive(Clone, Copy)]
+pub struct KeyBuf {
+    buf: [u8; MAX_KEY_LEN],
+    len: usize,
+}
+
+impl core::fmt::Debug for KeyBuf {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "KeyBuf({:?})", self.as_bytes())
+    }
+}
+
+impl KeyBuf {
+    /// The key of the first question of `msg`, with the DO and CD bits the client asked for.
+    pub fn for_question(
+        msg: &[u8],
+        dnssec_ok: bool,
+        checking_disabled: bool,
+    ) -> Result<KeyBuf, WireError> {
+        let view = MessageView::new(msg)?;
+        let Some(q) = view.question()? else {
+            return Err(WireError::invalid(
+                "question",
+                "the message has no question",
+            ));
+        };
+        let mut name = [0u8; MAX_NAME_LEN];
+        let n = lowercase_name(msg, q.name_start, &mut name)?;
+        let mut k = KeyBuf {
+            buf: [0; MAX_KEY_LEN],
+            len: 5 + n,
+        };
+        k.buf[0] = u8::from(dnssec_ok) | u8::from(checking_disabled) << 1;
+        k.buf[1..3].copy_from_slice(&q.qtype.0.to_be_bytes());
+        k.buf[3..5].copy_from_slice(&q.qclass.0.to_be_bytes());
+        k.buf[5..5 + n].copy_from_slice(&name[..n]);
+        Ok(k)
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+
+    pub fn qtype(&self) -> RType {
+        RType(u16::from_be_bytes([self.buf[1], self.buf[2]]))
+    }
+
+    /// The lowercased name in wire form.
+    pub fn name_wire(&self) -> &[u8] {
+        &self.buf[5..self.len]
+    }
+}
+
+/// What kind of answer an entry holds; the policy decided it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EntryKind {
+    Positive,
+    Negative,
+    /// A negative answer for a name that answered positively moments ago (incident 004).
+    SuspectNegative,
+    /// SERVFAIL or no answer at all (RFC 9520).
+    Failure,
+}
+
+/// One cached response.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    /// The response without OPT, ID zero, question name lowercased.
+    wire: Box<[u8]>,
+    /// Offsets of every TTL field in `wire`.
+    ttl_offsets: Box<[u16]>,
+    /// The response's extended RCODE bits (from its OPT, which is not stored).
+    pub ext_rcode: u8,
+    pub kind: EntryKind,
+    /// When it was stored, on the caller's clock.
+    pub stored_at: Duration,
+    /// Its lifetime in seconds, as the policy set it.
+    pub ttl: u32,
+    /// Until when the store keeps it (expiry plus the stale or suspect window).
+    pub keep_until: Duration,
+    /// The rule that set the lifetime, for events.
+    pub rule: &'static str,
+}
+
+impl Entry {
+    /// Prepares a response for storing or for answering clients: OPT dropped, ID zeroed,
+    /// question lowercased, TTL offsets found.
+    pub fn new(
+        response: &[u8],
+        kind: EntryKind,
+        now: Duration,
+        ttl: u32,
+        retention: Duration,
+        rule: &'static str,
+    ) -> Result<Entry, WireError> {
+        let (wire, ttl_offsets, ext_rcode) = storable(response)?;
+        let expires = now.saturating_add(Duration::from_secs(u64::from(ttl)));
+        Ok(Entry {
+            wire,
+            ttl_offsets,
+            ext_rcode,
+            kind,
+            stored_at: now,
+            ttl,
+            keep_until: expires.saturating_add(retention),
+            rule,
+        })
+    }
+
+    /// Bytes this entry costs against the budget (wire, offsets and fixed overhead).
+    pub fn cost(&self) -> usize {
+        self.wire.len() + 2 * self.ttl_offsets.len() + core::mem::size_of::<Entry>()
+    }
+
+    /// The stored message (ID zero, no OPT, TTLs as received).
+    pub fn wire(&self) -> &[u8] {
+        &self.wire
+    }
+
+    pub fn expires(&self) -> Duration {
+        self.stored_at
+            .saturating_add(Duration::from_secs(u64::from(self.ttl)))
+    }
+
+    /// The policy's view of it.
+    pub fn stored(&self) -> Stored {
+        Stored {
+            inserted: self.stored_at,
+            ttl: self.ttl,
+        }
+    }
+}
+
+/// What a key holds: its positive answer, and a negative, suspect-negative or failure entry
+/// beside it (the policy's "shadow"). Keeping both is what lets a failure or a suspect negative
+/// never hide a usable positive answer.
+#[derive(Debug, Clone, Default)]
+pub struct Slot {
+    pub positive: Option<Entry>,
+    pub shadow: Option<Entry>,
+}
+
+impl Slot {
+    fn cost(&self) -> usize {
+        self.positive.as_ref().map_or(0, Entry::cost) + self.shadow.as_ref().map_or(0, Entry::cost)
+    }
+
+    fn keep_until(&self) -> Duration {
+        let p = self
+            .positive
+            .as_ref()
+            .map_or(Duration::ZERO, |e| e.keep_until);
+        let s = self
+            .shadow
+            .as_ref()
+            .map_or(Duration::ZERO, |e| e.keep_until);
+        p.max(s)
+    }
+
+    /// The policy's view of this slot.
+    pub fn lookup(&self) -> Lookup {
+        Lookup {
+            positive: self.positive.as_ref().map(Entry::stored),
+            shadow: self.shadow.as_ref().map(|e| match e.kind {
+                EntryKind::Negative | EntryKind::Positive => Shadow::Negative(e.stored()),
+                EntryKind::SuspectNegative => Shadow::SuspectNegative(e.stored()),
+                EntryKind::Failure => Shadow::Failure(e.stored()),
+            }),
+        }
+    }
+}
+
+/// Counters the store keeps for metrics.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct StoreStats {
+    pub keys: usize,
+    pub bytes: usize,
+    pub evictions: u64,
+    pub inserts: u64,
+}
+
+struct Held {
+    key: Box<[u8]>,
+    slot: Slot,
+    referenced: bool,
+}
+
+impl core::fmt::Debug for Held {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Held")
+            .field("key", &self.key)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The store: a hash map from key to slot index, and slots swept by a CLOCK hand.
+#[derive(Debug)]
+pub struct Store {
+    index: HashMap<Box<[u8]>, usize, rustc_hash::FxBuildHasher>,
+    held: Vec<Option<Held>>,
+    free: Vec<usize>,
+    hand: usize,
+    bytes: usize,
+    max_bytes: usize,
+    evictions: u64,
+    inserts: u64,
+}
+
+/// Fixed overhead per key (map entry, slot, key bytes).
+const KEY_OVERHEAD: usize = 64;
+
+impl Store {
+    pub fn new(max_bytes: usize) -> Store {
+        Store {
+            index: HashMap::default(),
+            held: Vec::new(),
+            free: Vec::new(),
+            hand: 0,
+            bytes: 0,
+            max_bytes,
+            evictions: 0,
+            inserts: 0,
+        }
+    }
+
+    pub fn stats(&self) -> StoreStats {
+        StoreStats {
+            keys: self.index.len(),
+            bytes: self.bytes,
+            evictions: self.evictions,
+            inserts: self.inserts,
+        }
+    }
+
+    pub fn max_bytes(&self) -> usize {
+        self.max_bytes
+    }
+
+    /// The slot for a key. Entries past their `keep_until` are still returned; the policy
+    /// decides what they are good for.
+    #[inline]
+    pub fn get(&self, key: &[u8]) -> Option<&Slot> {
+        let &i = self.index.get(key)?;
+        self.held[i].as_ref().map(|h| &h.slot)
+    }
+
+    /// Marks a key as used (its second chance under CLOCK).
+    #[inline]
+    pub fn touch(&mut self, key: &[u8]) {
+        if let Some(&i) = self.index.get(key) {
+            if let Some(h) = &mut self.held[i] {
+                h.referenced = true;
+            }
+        }
+    }
+
+    /// Stores an entry for a key: a positive entry replaces the positive one (and clears a
+    /// shadow that is older); any other kind replaces the shadow. A confirmed negative also
+    /// drops the positive entry. Returns false if the entry alone exceeds the budget.
+    pub fn insert(&mut self, key: &[u8], entry: Entry, now: Duration) -> bool {
+        let cost = entry.cost() + key.len() + KEY_OVERHEAD;
+        if cost > self.max_bytes {
+            return false;
+        }
+        let mut slot = self.remove(key).unwrap_or_default();
+        match entry.kind {
+            EntryKind::Positive => {
+                slot.shadow = None;
+                slot.positive = Some(entry);
+            }
+            EntryKind::Negative => {
+                slot.positive = None;
+                slot.shadow = Some(entry);
+            }
+            EntryKind::SuspectNegative | EntryKind::Failure => slot.shadow = Some(entry),
+        }
+        let total = slot.cost() + key.len() + KEY_OVERHEAD;
+        while self.bytes + total > self.max_bytes && !self.index.is_empty() {
+            self.evict_one(now);
+        }
+        self.bytes += total;
+        self.inserts += 1;
+        let held = Held {
+            key: key.into(),
+            slot,
+            referenced: false,
+        };
+        let i = match self.free.pop() {
+            Some(i) => {
+                self.held[i] = Some(held);
+                i
+            }
+            None => {
+                self.held.push(Some(held));
+                self.held.len() - 1
+            }
+        };
+        self.index.insert(key.into(), i);
+        true
+    }
+
+    /// Removes a key's slot.
+    pub fn remove(&mut self, key: &[u8]) -> Option<Slot> {
+        let i = self.index.remove(key)?;
+        let h = self.held[i].take()?;
+        self.bytes -= h.slot.cost() + h.key.len() + KEY_OVERHEAD;
+        self.free.push(i);
+        Some(h.slot)
+    }
+
+    /// CLOCK: a slot past its keep time goes at once; a referenced one gets a second chance.
+    fn evict_one(&mut self, now: Duration) {
+        let n = self.held.len();
+        for _ in 0..2 * n + 1 {
+            self.hand = (self.hand + 1) % n;
+            let Some(h) = &mut self.held[self.hand] else {
+                continue;
+            };
+            if h.referenced && now < h.slot.keep_until() {
+                h.referenced = false;
+                continue;
+            }
+            let key = h.key.clone();
+            self.remove(&key);
+            self.evictions += 1;
+            return;
+        }
+    }
+}
+
+/// Splits a response into what the store keeps: the bytes without OPT, the TTL offsets, and
+/// the extended RCODE bits. The OPT record must be the last record (it is, in every response
+/// this engine stores, because the engine's own encoder and `fit` put it there); otherwise the
+/// message is re-encoded.
+fn storable(response: &[u8]) -> Result<(Box<[u8]>, Box<[u16]>, u8), WireError> {
+    let view = MessageView::new(response)?;
+    let scan = view.scan()?;
+    let mut offsets = Vec::with_capacity(
+        usize::from(view.ancount()) + usize::from(view.nscount()) + usize::from(view.arcount()),
+    );
+    let mut opt_range = None;
+    for r in view.records() {
+        let r = r?;
+        if r.rtype == RType::OPT {
+            opt_range = Some(r.offset..r.end());
+        } else {
+            offsets.push(
+                u16::try_from(r.ttl_offset)
+                    .map_err(|_| WireError::invalid("response", "larger than 65535 bytes"))?,
+            );
+        }
+    }
+    let ext_rcode = scan.opt.as_ref().map_or(0, |o| o.ext_rcode);
+    let mut wire = response[..scan.end].to_vec();
+    if let Some(range) = opt_range {
+        if range.end == scan.end {
+            wire.truncate(range.start);
+            let ar = view.arcount() - 1;
+            wire[10..12].copy_from_slice(&ar.to_be_bytes());
+        } else {
+            // OPT in the middle of the additional section: rebuild without it.
+            let mut m = crate::wire::Message::from_wire(response)?;
+            m.edns = None;
+            return storable(&m.to_wire()?);
+        }
+    }
+    wire[0] = 0;
+    wire[1] = 0;
+    // Lowercase the question name in place so every client's case can be patched over it.
+    if view.qdcount() > 0 {
+        let mut pos = HEADER_LEN;
+        while pos < wire.len() && wire[pos] != 0 && wire[pos] & 0xc0 == 0 {
+            let l = usize::from(wire[pos]);
+            let end = (pos + 1 + l).min(wire.len());
+            wire[pos + 1..end].make_ascii_lowercase();
+            pos += 1 + l;
+        }
+    }
+    Ok((
+        wire.into_boxed_slice(),
+        offsets.into_boxed_slice(),
+        ext_rcode,
+    ))
+}
+
+/// Writes a cached answer for a client into `out`: ID, the client's question bytes (its letter
+/// case), RD and CD from the query, TTLs aged by the time since storing (or set to `fixed_ttl`
+/// for stale answers, RFC 8767 4), and an OPT record when the client sent one.
+pub fn write_answer(
+    e: &Entry,
+    query: &[u8],
+    now: Duration,
+    fixed_ttl: Option<u32>,
+    opt: Option<OptOut>,
+    out: &mut Vec<u8>,
+) {
+    let start = out.len();
+    out.extend_from_slice(&e.wire);
+    let m = &mut out[start..];
+    m[0] = query[0];
+    m[1] = query[1];
+    let qflags = u16::from_be_bytes([query[2], query[3]]);
+    let mut f = u16::from_be_bytes([m[2], m[3]]);
+    f = (f & !(flags::RD | flags::CD)) | (qflags & (flags::RD | flags::CD));
+    m[2..4].copy_from_slice(&f.to_be_bytes());
+    // The question name occupies the same bytes in both (no pointer can precede offset 12).
+    let mut pos = HEADER_LEN;
+    while pos < m.len() && pos < query.len() && m[pos] != 0 && m[pos] & 0xc0 == 0 {
+        let l = usize::from(m[pos]);
+        if pos + 1 + l > m.len() || pos + 1 + l > query.len() {
+            break;
+        }
+        m[pos + 1..pos + 1 + l].copy_from_slice(&query[pos + 1..pos + 1 + l]);
+        pos += 1 + l;
+    }
+    let aged = u32::try_from(now.saturating_sub(e.stored_at).as_secs()).unwrap_or(u32::MAX);
+    for &off in e.ttl_offsets.iter() {
+        let at = usize::from(off);
+        let t = u32::from_be_bytes([m[at], m[at + 1], m[at + 2], m[at + 3]]);
+        let new = fixed_ttl.unwrap_or_else(|| t.saturating_sub(aged));
+        m[at..at + 4].copy_from_slice(&new.to_be_bytes());
+    }
+    if let Some(o) = opt {
+        o.append(out, start, e.ext_rcode);
+    }
+}
+
+/// The OPT record a response to an EDNS client carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OptOut {
+    pub udp_size: u16,
+    pub dnssec_ok: bool,
+}
+
+impl OptOut {
+    /// Appends the OPT record to the message starting at `start` in `out` and bumps ARCOUNT.
+    pub fn append(self, out: &mut Vec<u8>, start: usize, ext_rcode: u8) {
+        out.push(0);
+        out.extend_from_slice(&RType::OPT.0.to_be_bytes());
+        out.extend_from_slice(&self.udp_size.to_be_bytes());
+        out.push(ext_rcode);
+        out.push(0);
+        out.extend_from_slice(&(if self.dnssec_ok { 0x8000u16 } else { 0 }).to_be_bytes());
+        out.extend_from_slice(&[0, 0]);
+        let ar = u16::from_be_bytes([out[start + 10], out[start + 11]]).wrapping_add(1);
+        out[start + 10..start + 12].copy_from_slice(&ar.to_be_bytes());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::text::unhex;
+    use crate::wire::Message;
+
+    fn seed() -> Vec<u8> {
+        unhex(include_str!("../../tests/data/seed000-compressed.hex").trim()).unwrap()
+    }
+
+    fn query(name: &str, id: u16) -> Vec<u8> {
+        let mut m = Message::default();
+        m.header.id = id;
+        m.header.rd = true;
+        m.questions.push(crate::wire::Question {
+            name: name.parse().unwrap(),
+            qtype: RType::A,
+            class: crate::wire::Class::IN,
+        });
+        m.to_wire().unwrap()
+    }
+
+    fn secs(s: u64) -> Duration {
+        Duration::from_secs(s)
+    }
+
+    #[test]
+    fn hit_rewrites_id_case_and_ages_ttls() {
+        let mut s = Store::new(1 << 20);
+        let q = query("API-push.vivo.com.cn.", 777);
+        let key = KeyBuf::for_question(&q, false, false).unwrap();
+        let e = Entry::new(&seed(), EntryKind::Positive, secs(1), 60, secs(0), "test").unwrap();
+        assert!(s.insert(key.as_bytes(), e, secs(1)));
+        let e = s.get(key.as_bytes()).unwrap().positive.as_ref().unwrap();
+        let mut out = Vec::new();
+        write_answer(e, &q, secs(11), None, None, &mut out);
+        let m = Message::from_wire(&out).unwrap();
+        assert_eq!(m.header.id, 777);
+        assert_eq!(m.questions[0].name.to_string(), "API-push.vivo.com.cn.");
+        assert_eq!(m.answers.len(), 20);
+        assert!(m.answers.iter().all(|r| r.ttl == 50));
+        assert_eq!(out.len(), 358);
+        out.clear();
+        write_answer(
+            e,
+            &q,
+            secs(11),
+            Some(30),
+            Some(OptOut {
+                udp_size: 1232,
+                dnssec_ok: false,
+            }),
+            &mut out,
+        );
+        let m = Message::from_wire(&out).unwrap();
+        assert!(m.answers.iter().all(|r| r.ttl == 30));
+        assert_eq!(m.edns.unwrap().udp_size, 1232);
+    }
+
+    #[test]
+    fn budget_is_respected_and_clock_evicts() {
+        let entry = || Entry::new(&seed(), EntryKind::Positive, secs(0), 60, secs(0), "t").unwrap();
+        let one = {
+            let mut s = Store::new(1 << 20);
+            let k = KeyBuf::for_question(&query("n0.example.", 1), false, false).unwrap();
+            s.insert(k.as_bytes(), entry(), secs(0));
+            s.stats().bytes
+        };
+        let mut s = Store::new(one * 3 + one / 2);
+        let k0 = KeyBuf::for_question(&query("n0.example.", 1), false, false).unwrap();
+        for i in 0..10 {
+            let k =
+                KeyBuf::for_question(&query(&format!("n{i}.example."), 1), false, false).unwrap();
+            assert!(s.insert(k.as_bytes(), entry(), secs(0)));
+            s.touch(k0.as_bytes());
+            assert!(s.stats().bytes <= s.max_bytes());
+        }
+        assert_eq!(s.stats().keys, 3);
+        assert_eq!(s.stats().evictions, 7);
+        assert!(
+            s.get(k0.as_bytes()).is_some(),
+            "the key used on every round survives CLOCK"
+        );
+    }
+
+    #[test]
+    fn failure_sits_beside_the_positive_entry() {
+        let mut s = Store::new(1 << 20);
+        let k = KeyBuf::for_question(&query("n0.example.", 1), false, false).unwrap();
+        s.insert(
+            k.as_bytes(),
+            Entry::new(&seed(), EntryKind::Positive, secs(0), 60, secs(0), "t").unwrap(),
+            secs(0),
+        );
+        s.insert(
+            k.as_bytes(),
+            Entry::new(&seed(), EntryKind::Failure, secs(70), 5, secs(0), "t").unwrap(),
+            secs(70),
+        );
+        let slot = s.get(k.as_bytes()).unwrap();
+        assert!(slot.positive.is_some() && slot.shadow.is_some());
+        assert!(matches!(slot.lookup().shadow, Some(Shadow::Failure(_))));
+        s.insert(
+            k.as_bytes(),
+            Entry::new(&seed(), EntryKind::Negative, secs(80), 5, secs(0), "t").unwrap(),
+            secs(80),
+        );
+        assert!(s.get(k.as_bytes()).unwrap().positive.is_none());
+    }
+
+    #[test]
+    fn keys_ignore_case_but_not_do_cd_or_type() {
+        let a = KeyBuf::for_question(&query("WWW.example.", 1), false, false).unwrap();
+        let b = KeyBuf::for_question(&query("www.EXAMPLE.", 2), false, false).unwrap();
+        let c = KeyBuf::for_question(&query("www.example.", 2), true, false).unwrap();
+        assert_eq!(a.as_bytes(), b.as_bytes());
+        assert_ne!(a.as_bytes(), c.as_bytes());
+    }
+}

@@ -1,0 +1,92 @@
+//! What the engine tells the world: every decision as an event with its reason. The native
+//! server turns them into the query log and metrics; the simulator and the web page into a
+//! timeline. Events are plain data (serde), never formatted log lines.
+
+use core::fmt;
+
+/// An event and the time it happened, in milliseconds on the caller's clock.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Event {
+    pub at_ms: u64,
+    #[serde(flatten)]
+    pub kind: EventKind,
+}
+
+/// What happened.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum EventKind {
+    /// A client query arrived; `limit` is the size its answer must fit.
+    Query { client: u64, name: String, qtype: String, transport: &'static str, edns_size: Option<u16>, dnssec_ok: bool, limit: usize, limit_rule: &'static str },
+    /// A client packet that could not be served as a query.
+    BadQuery { client: u64, rcode: Option<String>, why: String },
+    /// Answered from the cache (fresh, negative, stale or a cached failure).
+    CacheServe { client: u64, name: String, qtype: String, rule: &'static str, why: &'static str, ttl: u32 },
+    /// Not answerable from the cache: the query goes upstream.
+    CacheMiss { name: String, qtype: String, rule: &'static str, why: &'static str },
+    /// Joined an identical query already in flight.
+    Coalesced { client: u64, name: String, qtype: String, waiters: usize },
+    /// A query sent upstream.
+    Forwarded { name: String, qtype: String, upstream: String, transport: &'static str, edns: bool, id: u16, attempt: u16, purpose: &'static str, why: String },
+    /// An upstream's response arrived (before it is judged).
+    UpstreamResponse { upstream: String, transport: &'static str, size: usize, rcode: Option<String>, rtt_ms: u64, outcome: String },
+    /// No response within the attempt timeout.
+    UpstreamTimeout { upstream: String, transport: &'static str, id: u16, after_ms: u64 },
+    /// A response dropped without being used (RFC 5452 matching, late answers).
+    Dropped { upstream: String, why: String },
+    /// Something the upstream did wrong, even if the answer was usable.
+    Nonconforming { upstream: String, what: String },
+    /// What the engine does after an attempt, and why.
+    Fallback { upstream: String, rule: &'static str, next: &'static str, why: &'static str },
+    /// Stored in the cache.
+    Cached { name: String, qtype: String, kind: &'static str, ttl: u32, rule: &'static str, why: &'static str },
+    /// Not stored in the cache.
+    NotCached { name: String, qtype: String, rule: &'static str, why: &'static str },
+    /// The client got its answer.
+    Answered { client: u64, name: String, qtype: String, rcode: String, size: usize, limit: usize, source: &'static str, fit: Option<String> },
+    /// The engine stopped trying.
+    GaveUp { name: String, qtype: String, ede: u16, text: String },
+    /// An active health probe's result.
+    Probe { upstream: String, healthy: bool, why: String },
+}
+
+impl fmt::Display for Event {
+    /// One line per decision, in the spirit of dnsmasq's `-q` log, but saying why.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use EventKind as E;
+        match &self.kind {
+            E::Query { client, name, qtype, transport, edns_size, limit, limit_rule, .. } => {
+                let edns = edns_size.map_or("no EDNS".to_string(), |s| format!("EDNS {s}"));
+                write!(f, "query[{qtype}] {name} from client {client} over {transport} ({edns}; answer limit {limit} B: {limit_rule})")
+            }
+            E::BadQuery { client, rcode, why } => write!(f, "bad query from client {client}: {why}{}", rcode.as_ref().map_or(String::new(), |r| format!(" -> {r}"))),
+            E::CacheServe { name, qtype, rule, why, ttl, .. } => write!(f, "cached {name} {qtype} TTL {ttl} ({rule}: {why})"),
+            E::CacheMiss { name, qtype, rule, why } => write!(f, "miss {name} {qtype} ({rule}: {why})"),
+            E::Coalesced { name, qtype, waiters, .. } => write!(f, "coalesced {name} {qtype} with a query in flight ({waiters} waiting)"),
+            E::Forwarded { name, qtype, upstream, transport, edns, id, attempt, purpose, why } => write!(
+                f,
+                "forwarded {name} {qtype} to {upstream} over {transport}{} id {id} (attempt {attempt}, {purpose}: {why})",
+                if *edns { " with EDNS" } else { " without EDNS" }
+            ),
+            E::UpstreamResponse { upstream, transport, size, rcode, rtt_ms, outcome } => write!(
+                f,
+                "reply from {upstream} over {transport}: {size} B, {} in {rtt_ms} ms ({outcome})",
+                rcode.as_deref().unwrap_or("undecodable")
+            ),
+            E::UpstreamTimeout { upstream, transport, id, after_ms } => write!(f, "timeout: {upstream} over {transport} id {id} after {after_ms} ms"),
+            E::Dropped { upstream, why } => write!(f, "dropped a reply from {upstream}: {why}"),
+            E::Nonconforming { upstream, what } => write!(f, "upstream {upstream}: {what}"),
+            E::Fallback { upstream, rule, next, why } => write!(f, "after {upstream}: {next} ({rule}: {why})"),
+            E::Cached { name, qtype, kind, ttl, rule, why } => write!(f, "cached {name} {qtype} {kind} for {ttl} s ({rule}: {why})"),
+            E::NotCached { name, qtype, rule, why } => write!(f, "not cached {name} {qtype} ({rule}: {why})"),
+            E::Answered { client, name, qtype, rcode, size, limit, source, fit } => write!(
+                f,
+                "reply {name} {qtype} to client {client}: {rcode}, {size} B of {limit} from {source}{}",
+                fit.as_ref().map_or(String::new(), |x| format!(" ({x})"))
+            ),
+            E::GaveUp { name, qtype, ede, text } => write!(f, "gave up on {name} {qtype}: SERVFAIL with EDE {ede} ({text})"),
+            E::Probe { upstream, healthy, why } => write!(f, "probe {upstream}: {} ({why})", if *healthy { "healthy" } else { "unhealthy" }),
+        }?;
+        Ok(())
+    }
+}

@@ -1,0 +1,254 @@
+//! Upstream selection and health: which upstream the next attempt goes to, what each upstream
+//! has done wrong, and when an unreachable one is tried again.
+//!
+//! Passive health: consecutive unreachable attempts mark an upstream down with exponential
+//! backoff; a bad answer is counted but does not mark it down (incident 000's upstream was alive,
+//! just broken for one name). Active probes are ordinary transmits the machine emits; their
+//! results come back through the same `record_*` calls.
+
+use core::time::Duration;
+
+use super::decide::UpstreamVerdict;
+use super::rng::Rng;
+use super::UpstreamId;
+
+/// How the next upstream is chosen.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Policy {
+    /// In configured order; the next one only when earlier ones failed (dnsmasq --strict-order).
+    Sequential,
+    /// Each new query starts at the next upstream.
+    RoundRobin,
+    /// Uniformly at random (CoreDNS's default).
+    #[default]
+    Random,
+    /// Lowest smoothed RTT, exploring another upstream on 1 query in 16 (dnsmasq-like).
+    Fastest,
+}
+
+/// What an upstream did wrong (and right): the per-upstream conformance counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Counters {
+    pub queries: u64,
+    pub answers: u64,
+    /// UDP answers larger than the payload size we advertised.
+    pub oversized: u64,
+    /// Answers that were not compressed although they could have been.
+    pub uncompressed: u64,
+    /// Bytes those answers would have saved compressed.
+    pub uncompressed_bytes_lost: u64,
+    /// Answers without OPT to a query with OPT.
+    pub no_opt: u64,
+    /// NXDOMAIN/NODATA without an SOA (not cacheable by RFC 2308).
+    pub negative_without_soa: u64,
+    /// Answers with a wrong ID or question, dropped (RFC 5452).
+    pub mismatched: u64,
+    pub undecodable: u64,
+    pub timeouts: u64,
+    pub network_errors: u64,
+    pub servfail: u64,
+    pub truncated: u64,
+}
+
+/// One upstream's state.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct UpstreamState {
+    pub label: String,
+    pub force_tcp: bool,
+    /// Learned: it rejects EDNS queries (RFC 6891 6.2.2), until this time.
+    #[serde(skip)]
+    pub no_edns_until: Option<Duration>,
+    /// Smoothed RTT in microseconds (RFC 6298 style, alpha 1/8).
+    pub srtt_us: Option<u64>,
+    pub consecutive_failures: u32,
+    /// Down (skipped) until this time.
+    #[serde(skip)]
+    pub down_until: Option<Duration>,
+    pub counters: Counters,
+}
+
+/// How long a learned no-EDNS verdict lasts before EDNS is tried again.
+pub const NO_EDNS_MEMORY: Duration = Duration::from_secs(600);
+/// Consecutive unreachable attempts that mark an upstream down.
+pub const MAX_FAILS: u32 = 2;
+const BACKOFF_BASE: Duration = Duration::from_millis(500);
+const BACKOFF_MAX: Duration = Duration::from_secs(30);
+
+/// The configured upstreams and their state.
+#[derive(Clone, Debug)]
+pub struct Upstreams {
+    pub list: Vec<UpstreamState>,
+    policy: Policy,
+    next_rr: usize,
+}
+
+impl Upstreams {
+    pub fn new(labels: impl IntoIterator<Item = (String, bool)>, policy: Policy) -> Upstreams {
+        let list = labels
+            .into_iter()
+            .map(|(label, force_tcp)| UpstreamState {
+                label,
+                force_tcp,
+                no_edns_until: None,
+                srtt_us: None,
+                consecutive_failures: 0,
+                down_until: None,
+                counters: Counters::default(),
+            })
+            .collect();
+        Upstreams { list, policy, next_rr: 0 }
+    }
+
+    pub fn len(&self) -> usize {
+        self.list.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+
+    pub fn get(&self, id: UpstreamId) -> &UpstreamState {
+        &self.list[usize::from(id.0)]
+    }
+
+    pub fn get_mut(&mut self, id: UpstreamId) -> &mut UpstreamState {
+        &mut self.list[usize::from(id.0)]
+    }
+
+    fn is_up(&self, i: usize, now: Duration) -> bool {
+        self.list[i].down_until.is_none_or(|t| now >= t)
+    }
+
+    /// Picks the upstream for an attempt, avoiding those in `tried` (a bit per upstream) while
+    /// others remain, and down upstreams while up ones remain. Returns the reason in words.
+    pub fn pick(&mut self, tried: u64, now: Duration, rng: &mut Rng) -> Option<(UpstreamId, &'static str)> {
+        let n = self.list.len();
+        if n == 0 {
+            return None;
+        }
+        let untried = |i: usize| i >= 64 || tried & (1 << i) == 0;
+        let mut candidates: Vec<usize> = (0..n).filter(|&i| untried(i) && self.is_up(i, now)).collect();
+        let mut why = "";
+        if candidates.is_empty() {
+            candidates = (0..n).filter(|&i| untried(i)).collect();
+            why = ", all untried upstreams are down";
+        }
+        if candidates.is_empty() {
+            candidates = (0..n).collect();
+            why = ", every upstream tried already";
+        }
+        let (i, rule) = match self.policy {
+            Policy::Sequential => (candidates[0], "sequential: first upstream in order"),
+            Policy::RoundRobin => {
+                let start = self.next_rr % n;
+                self.next_rr = self.next_rr.wrapping_add(1);
+                let i = candidates.iter().copied().min_by_key(|&i| (i + n - start) % n).unwrap_or(candidates[0]);
+                (i, "round robin")
+            }
+            Policy::Random => (candidates[rng.below(candidates.len() as u32) as usize], "random"),
+            Policy::Fastest => {
+                if candidates.len() > 1 && rng.below(16) == 0 {
+                    (candidates[rng.below(candidates.len() as u32) as usize], "fastest: exploring another upstream (1 in 16)")
+                } else {
+                    // Unmeasured upstreams go first so every one gets an RTT.
+                    let i = candidates.iter().copied().min_by_key(|&i| self.list[i].srtt_us.unwrap_or(0)).unwrap_or(candidates[0]);
+                    (i, "fastest: lowest smoothed RTT")
+                }
+            }
+        };
+        let _ = why;
+        Some((UpstreamId(i as u16), rule))
+    }
+
+    /// Records an attempt's result for health and RTT.
+    pub fn record(&mut self, id: UpstreamId, verdict: UpstreamVerdict, rtt: Option<Duration>, now: Duration) {
+        let u = self.get_mut(id);
+        match verdict {
+            UpstreamVerdict::Unreachable => {
+                u.consecutive_failures += 1;
+                if u.consecutive_failures >= MAX_FAILS {
+                    let exp = (u.consecutive_failures - MAX_FAILS).min(10);
+                    let backoff = BACKOFF_BASE.saturating_mul(1 << exp).min(BACKOFF_MAX);
+                    u.down_until = Some(now + backoff);
+                }
+            }
+            _ => {
+                u.consecutive_failures = 0;
+                u.down_until = None;
+            }
+        }
+        if verdict == UpstreamVerdict::NoEdns {
+            u.no_edns_until = Some(now + NO_EDNS_MEMORY);
+        }
+        if let Some(rtt) = rtt {
+            let sample = rtt.as_micros() as u64;
+            u.srtt_us = Some(match u.srtt_us {
+                None => sample,
+                Some(s) => s - s / 8 + sample / 8,
+            });
+        }
+    }
+
+    /// Whether queries to this upstream should carry EDNS now.
+    pub fn edns_ok(&self, id: UpstreamId, now: Duration) -> bool {
+        self.get(id).no_edns_until.is_none_or(|t| now >= t)
+    }
+
+    pub fn is_down(&self, id: UpstreamId, now: Duration) -> bool {
+        !self.is_up(usize::from(id.0), now)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ups(p: Policy) -> Upstreams {
+        Upstreams::new((0..3).map(|i| (format!("10.0.0.{i}"), false)), p)
+    }
+
+    #[test]
+    fn sequential_skips_tried_and_down() {
+        let mut u = ups(Policy::Sequential);
+        let mut rng = Rng::from_seed([1; 32]);
+        let now = Duration::ZERO;
+        assert_eq!(u.pick(0, now, &mut rng).unwrap().0, UpstreamId(0));
+        assert_eq!(u.pick(0b1, now, &mut rng).unwrap().0, UpstreamId(1));
+        u.record(UpstreamId(0), UpstreamVerdict::Unreachable, None, now);
+        u.record(UpstreamId(0), UpstreamVerdict::Unreachable, None, now);
+        assert!(u.is_down(UpstreamId(0), now));
+        assert_eq!(u.pick(0, now, &mut rng).unwrap().0, UpstreamId(1));
+        // Backoff ends.
+        assert!(!u.is_down(UpstreamId(0), now + Duration::from_secs(1)));
+        // All tried: start over.
+        assert!(u.pick(0b111, now, &mut rng).is_some());
+    }
+
+    #[test]
+    fn round_robin_rotates_and_fastest_prefers_low_rtt() {
+        let mut u = ups(Policy::RoundRobin);
+        let mut rng = Rng::from_seed([1; 32]);
+        let picks: Vec<u16> = (0..6).map(|_| u.pick(0, Duration::ZERO, &mut rng).unwrap().0 .0).collect();
+        assert_eq!(picks, vec![0, 1, 2, 0, 1, 2]);
+        let mut f = ups(Policy::Fastest);
+        for (i, ms) in [(0u16, 50u64), (1, 5), (2, 30)] {
+            f.record(UpstreamId(i), UpstreamVerdict::Answered, Some(Duration::from_millis(ms)), Duration::ZERO);
+        }
+        let mut one = 0;
+        for _ in 0..160 {
+            if f.pick(0, Duration::ZERO, &mut rng).unwrap().0 == UpstreamId(1) {
+                one += 1;
+            }
+        }
+        assert!(one > 130 && one < 160, "{one}");
+    }
+
+    #[test]
+    fn no_edns_is_remembered_for_a_while() {
+        let mut u = ups(Policy::Random);
+        u.record(UpstreamId(2), UpstreamVerdict::NoEdns, None, Duration::ZERO);
+        assert!(!u.edns_ok(UpstreamId(2), Duration::from_secs(1)));
+        assert!(u.edns_ok(UpstreamId(2), NO_EDNS_MEMORY));
+    }
+}
