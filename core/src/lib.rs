@@ -8,4 +8,5 @@
 pub mod cache;
 pub mod engine;
 pub mod examples;
+pub mod sim;
 pub mod wire;

@@ -405,7 +405,7 @@ fn storable(response: &[u8]) -> Result<(Box<[u8]>, Box<[u16]>, u8), WireError> {
 }
 
 /// Writes a cached answer for a client into `out`: ID, the client's question bytes (its letter
-/// case), RD and CD from the query, TTLs aged by the time since storing (or set to `fixed_ttl`
+/// case), RD and CD from the query, TTLs set to the entry's remaining lifetime (or to `fixed_ttl`
 /// for stale answers, RFC 8767 4), and an OPT record when the client sent one.
 pub fn write_answer(
     e: &Entry,
@@ -435,10 +435,13 @@ pub fn write_answer(
         pos += 1 + l;
     }
     let aged = u32::try_from(now.saturating_sub(e.stored_at).as_secs()).unwrap_or(u32::MAX);
+    // Every record shows the entry's remaining lifetime: the policy already took the smallest
+    // TTL, clamped it and capped negatives, so no record outlives what the cache promised.
+    let left = (e.ttl > 0).then(|| e.ttl.saturating_sub(aged));
     for &off in e.ttl_offsets.iter() {
         let at = usize::from(off);
         let t = u32::from_be_bytes([m[at], m[at + 1], m[at + 2], m[at + 3]]);
-        let new = fixed_ttl.unwrap_or_else(|| t.saturating_sub(aged));
+        let new = fixed_ttl.or(left).unwrap_or_else(|| t.saturating_sub(aged));
         m[at..at + 4].copy_from_slice(&new.to_be_bytes());
     }
     if let Some(o) = opt {

@@ -847,9 +847,12 @@ impl Forwarder {
         // bytes are not the best form to keep (uncompressed answers get compressed here).
         msg.edns = None;
         let compact = msg.to_wire().ok();
-        let wire: &[u8] = match &compact {
-            Some(c) if c.len() < bytes.len() => c,
-            _ => bytes,
+        let (wire, recompressed): (&[u8], Option<String>) = match &compact {
+            Some(c) if c.len() < bytes.len() => {
+                self.stats.recompressed += 1;
+                (c, Some(format!("upstream answer of {} B re-compressed to {} B", bytes.len(), c.len())))
+            }
+            _ => (bytes, None),
         };
         let entry = Entry::new(wire, kind.unwrap_or(EntryKind::Positive), now, ttl, retention, rule.as_str());
         let Ok(entry) = entry else {
@@ -887,7 +890,7 @@ impl Forwarder {
             if let Some(o) = w.opt {
                 append_opt(&mut answer, o, e.ext_rcode, ede);
             }
-            self.deliver(now, w, &w.query, answer, source);
+            self.deliver_noted(now, w, &w.query, answer, source, recompressed.clone());
         }
         self.finish(t);
         if verify && purpose != Purpose::Verify {
@@ -1006,15 +1009,19 @@ impl Forwarder {
     }
 
     /// Fits an answer to the client's limit and sends it.
-    fn deliver(&mut self, now: Duration, w: &Waiter, query: &[u8], mut answer: Vec<u8>, source: &'static str) {
-        let mut fit_note = None;
+    fn deliver(&mut self, now: Duration, w: &Waiter, query: &[u8], answer: Vec<u8>, source: &'static str) {
+        self.deliver_noted(now, w, query, answer, source, None);
+    }
+
+    fn deliver_noted(&mut self, now: Duration, w: &Waiter, query: &[u8], mut answer: Vec<u8>, source: &'static str, note: Option<String>) {
+        let mut fit_note = note;
         if answer.len() > w.limit {
             match fit(&answer, w.limit) {
                 Ok(f) => {
                     if f.recompressed < f.original {
                         self.stats.recompressed += 1;
                     }
-                    let mut note = format!("{} B", f.original);
+                    let mut note = fit_note.take().map_or(String::new(), |n| format!("{n}; ")) + &format!("{} B", f.original);
                     if f.recompressed < f.original {
                         note.push_str(&format!(", re-compressed to {} B", f.recompressed));
                     }

@@ -14,6 +14,7 @@ pub mod spans;
 pub mod text;
 pub mod types;
 pub mod view;
+pub mod zone;
 
 pub use edns::{Edns, EdnsOption};
 pub use encode::Encoder;
