@@ -214,6 +214,8 @@ struct Txn {
     stale_fallback: Option<StaleFallback>,
     /// The last attempt's give-up text, for the EDE if the deadline ends it.
     last_problem: Option<(u16, String)>,
+    /// For a verification: the upstream whose negative answer is being checked.
+    verifying: Option<UpstreamId>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -560,6 +562,7 @@ impl Forwarder {
             current: None,
             stale_fallback,
             last_problem: None,
+            verifying: if purpose == Purpose::Verify { only } else { None },
         };
         let t = match self.free_txns.pop() {
             Some(t) => {
@@ -599,7 +602,7 @@ impl Forwarder {
         let (up, pick_why) = match upstream {
             Some(u) => (u, String::new()),
             None => match self.upstreams.pick(tried, now, &mut self.rng) {
-                Some((u, r)) => (u, r.to_string()),
+                Some((u, r)) => (u, r),
                 None => return,
             },
         };
@@ -828,7 +831,7 @@ impl Forwarder {
             }
         }
         facts.other_upstream = self.upstreams.len() > 1;
-        facts.verifies_suspect = purpose == Purpose::Verify;
+        facts.verifies_suspect = purpose == Purpose::Verify && txn.verifying != Some(from);
         let history = self.history(&msg, &key, now);
         let lifetime = policy::lifetime(&facts, &self.cfg.cache, &history, now);
         let name = if self.cfg.events { name_text(&txn.question, 0) } else { String::new() };
@@ -885,12 +888,13 @@ impl Forwarder {
                 Some(p) => (p, Some(stale_ttl), Some((ede::STALE_ANSWER, "negative answer is suspect: last positive answer served")), "last positive answer (suspect negative)"),
                 None => (&entry, None, None, "upstream"),
             };
+            let note = if positive.is_none() { recompressed.clone() } else { None };
             let mut answer = Vec::with_capacity(e.wire().len() + 64);
             write_answer(e, &w.query, now, fixed, None, &mut answer);
             if let Some(o) = w.opt {
                 append_opt(&mut answer, o, e.ext_rcode, ede);
             }
-            self.deliver_noted(now, w, &w.query, answer, source, recompressed.clone());
+            self.deliver_noted(now, w, &w.query, answer, source, note);
         }
         self.finish(t);
         if verify && purpose != Purpose::Verify {

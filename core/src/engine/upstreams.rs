@@ -122,7 +122,7 @@ impl Upstreams {
 
     /// Picks the upstream for an attempt, avoiding those in `tried` (a bit per upstream) while
     /// others remain, and down upstreams while up ones remain. Returns the reason in words.
-    pub fn pick(&mut self, tried: u64, now: Duration, rng: &mut Rng) -> Option<(UpstreamId, &'static str)> {
+    pub fn pick(&mut self, tried: u64, now: Duration, rng: &mut Rng) -> Option<(UpstreamId, String)> {
         let n = self.list.len();
         if n == 0 {
             return None;
@@ -157,8 +157,7 @@ impl Upstreams {
                 }
             }
         };
-        let _ = why;
-        Some((UpstreamId(i as u16), rule))
+        Some((UpstreamId(i as u16), format!("{rule}{why}")))
     }
 
     /// Records an attempt's result for health and RTT.

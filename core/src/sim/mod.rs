@@ -259,12 +259,17 @@ pub struct SimResult {
     pub upstream_queries: usize,
     /// Expectations that did not hold; empty means the scenario passed.
     pub failures: Vec<String>,
+    /// The engine's counters at the end.
+    pub stats: Option<crate::engine::forwarder::Stats>,
+    /// Largest number of transactions in flight and cache bytes seen during the run.
+    pub peak_in_flight: usize,
+    pub peak_cache_bytes: usize,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Action {
     Query { index: usize, tcp: bool },
-    Reply { upstream: u16, tcp: bool, bytes: Vec<u8> },
+    Reply { upstream: u16, tcp: bool, bytes: Vec<u8>, note: String },
     Tick,
 }
 
@@ -325,8 +330,9 @@ pub fn run(s: &Scenario) -> Result<SimResult, String> {
                 });
                 fwd.handle(Input::Query { now, client: ClientId(*index as u64), transport: t, bytes: &queries[*index] });
             }
-            Action::Reply { upstream, tcp, bytes } => {
+            Action::Reply { upstream, tcp, bytes, note } => {
                 let t = if *tcp { Transport::Tcp } else { Transport::Udp };
+                r.trace.push(TraceLine { at_ms: at, actor: "upstream", text: format!("{} {note}", s.upstreams[usize::from(*upstream)].label) });
                 fwd.handle(Input::Response { now, upstream: UpstreamId(*upstream), transport: t, bytes });
             }
             Action::Tick => {
@@ -334,6 +340,8 @@ pub fn run(s: &Scenario) -> Result<SimResult, String> {
                 fwd.handle(Input::Tick { now });
             }
         }
+        r.peak_in_flight = r.peak_in_flight.max(fwd.in_flight());
+        r.peak_cache_bytes = r.peak_cache_bytes.max(fwd.cache_stats().bytes);
         // Drain the engine.
         for _ in 0..100_000 {
             match fwd.poll() {
@@ -347,8 +355,7 @@ pub fn run(s: &Scenario) -> Result<SimResult, String> {
                         let up = &s.upstreams[usize::from(u.0)];
                         let tcp = tx.transport == Transport::Tcp;
                         for (delay, bytes, note) in respond(up, &mut used[usize::from(u.0)], &tx.bytes, tcp, s.seed)? {
-                            r.trace.push(TraceLine { at_ms: at + delay, actor: "upstream", text: format!("{} {note}", up.label) });
-                            push(&mut agenda, at + delay, Action::Reply { upstream: u.0, tcp, bytes });
+                            push(&mut agenda, at + delay, Action::Reply { upstream: u.0, tcp, bytes, note });
                         }
                     }
                     Peer::Client(c) => {
@@ -379,6 +386,7 @@ pub fn run(s: &Scenario) -> Result<SimResult, String> {
         }
     }
     r.failures = check(s, &r, &final_answer);
+    r.stats = Some(fwd.stats().clone());
     Ok(r)
 }
 
