@@ -15,47 +15,94 @@ fn behaviour() -> impl Strategy<Value = Behaviour> {
         Just(("garbage", false, false)),
         Just(("silence", false, false)),
     ];
-    (kinds, 0u64..3000, prop::option::of(prop_oneof![Just("wrong_id"), Just("wrong_question")]), any::<bool>(), any::<bool>()).prop_map(|((kind, tc, rej), delay_ms, spoof, uncompressed, soa)| Behaviour {
-        kind: kind.into(),
-        answer: if kind == "answer" { vec!["n.example. 30 IN A 192.0.2.1".into(), "n.example. 30 IN A 192.0.2.2".into()] } else { vec![] },
-        authority: if soa { vec!["example. 60 IN SOA ns.example. h.example. 1 2 3 4 20".into()] } else { vec![] },
-        tc_over_udp: tc,
-        reject_edns: rej,
-        uncompressed,
-        spoof: spoof.map(String::from),
-        delay_ms,
-        garbage_len: Some(30),
-        ..Behaviour::default()
-    })
+    (
+        kinds,
+        0u64..3000,
+        prop::option::of(prop_oneof![Just("wrong_id"), Just("wrong_question")]),
+        any::<bool>(),
+        any::<bool>(),
+    )
+        .prop_map(
+            |((kind, tc, rej), delay_ms, spoof, uncompressed, soa)| Behaviour {
+                kind: kind.into(),
+                answer: if kind == "answer" {
+                    vec![
+                        "n.example. 30 IN A 192.0.2.1".into(),
+                        "n.example. 30 IN A 192.0.2.2".into(),
+                    ]
+                } else {
+                    vec![]
+                },
+                authority: if soa {
+                    vec!["example. 60 IN SOA ns.example. h.example. 1 2 3 4 20".into()]
+                } else {
+                    vec![]
+                },
+                tc_over_udp: tc,
+                reject_edns: rej,
+                uncompressed,
+                spoof: spoof.map(String::from),
+                delay_ms,
+                garbage_len: Some(30),
+                ..Behaviour::default()
+            },
+        )
 }
 
 fn scenario() -> impl Strategy<Value = Scenario> {
-    let upstream = prop::collection::vec(behaviour(), 1..6).prop_map(|respond| ScriptedUpstream { label: "u".into(), force_tcp: false, rules: vec![Rule { name: None, qtype: None, respond, cycle: true }] });
-    let query = (0u64..20_000, 0usize..3, prop::option::of(prop_oneof![Just(512u16), Just(1232), Just(4096)]), any::<bool>()).prop_map(|(at_ms, n, edns, tcp)| ClientQuery {
-        at_ms,
-        client: 1,
-        name: ["n.example.", "m.example.", "N.EXAMPLE."][n].into(),
-        qtype: "A".into(),
-        edns,
-        dnssec_ok: false,
-        tcp,
-        retry_tcp_on_tc: false,
-        expect: None,
+    let upstream = prop::collection::vec(behaviour(), 1..6).prop_map(|respond| ScriptedUpstream {
+        label: "u".into(),
+        force_tcp: false,
+        rules: vec![Rule {
+            name: None,
+            qtype: None,
+            respond,
+            cycle: true,
+        }],
     });
-    (prop::collection::vec(upstream, 1..4), prop::collection::vec(query, 1..12), any::<u64>(), 1u16..5, 0u32..2).prop_map(|(mut upstreams, queries, seed, max_attempts, neg)| {
-        for (i, u) in upstreams.iter_mut().enumerate() {
-            u.label = format!("10.0.0.{}", i + 1);
-        }
-        Scenario {
-            title: "random".into(),
-            seed,
-            config: SimConfig { max_attempts: Some(max_attempts), max_negative_ttl: neg * 300, cache_bytes: 4096, ..SimConfig::default() },
-            upstreams,
-            queries,
-            run_until_ms: Some(200_000),
-            ..Scenario::default()
-        }
-    })
+    let query = (
+        0u64..20_000,
+        0usize..3,
+        prop::option::of(prop_oneof![Just(512u16), Just(1232), Just(4096)]),
+        any::<bool>(),
+    )
+        .prop_map(|(at_ms, n, edns, tcp)| ClientQuery {
+            at_ms,
+            client: 1,
+            name: ["n.example.", "m.example.", "N.EXAMPLE."][n].into(),
+            qtype: "A".into(),
+            edns,
+            dnssec_ok: false,
+            tcp,
+            retry_tcp_on_tc: false,
+            expect: None,
+        });
+    (
+        prop::collection::vec(upstream, 1..4),
+        prop::collection::vec(query, 1..12),
+        any::<u64>(),
+        1u16..5,
+        0u32..2,
+    )
+        .prop_map(|(mut upstreams, queries, seed, max_attempts, neg)| {
+            for (i, u) in upstreams.iter_mut().enumerate() {
+                u.label = format!("10.0.0.{}", i + 1);
+            }
+            Scenario {
+                title: "random".into(),
+                seed,
+                config: SimConfig {
+                    max_attempts: Some(max_attempts),
+                    max_negative_ttl: neg * 300,
+                    cache_bytes: 4096,
+                    ..SimConfig::default()
+                },
+                upstreams,
+                queries,
+                run_until_ms: Some(200_000),
+                ..Scenario::default()
+            }
+        })
 }
 
 proptest! {

@@ -5,9 +5,17 @@ use dnspect_core::sim::{run, Scenario};
 #[test]
 fn all_scenarios() {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/scenarios");
-    let mut files: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|e| e == "toml")).collect();
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
     files.sort();
-    assert!(files.len() >= 8, "expected the scenario corpus, found {}", files.len());
+    assert!(
+        files.len() >= 8,
+        "expected the scenario corpus, found {}",
+        files.len()
+    );
     let mut failed = Vec::new();
     for f in &files {
         let text = std::fs::read_to_string(f).unwrap();

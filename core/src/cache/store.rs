@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use super::policy::{Lookup, Shadow, Stored};
 
 use crate::wire::name::MAX_NAME_LEN;
-use crate::wire::view::{flags, lowercase_name, MessageView, HEADER_LEN};
+use crate::wire::view::{flags, lowercase_name, MessageView, QuestionRef, HEADER_LEN};
 use crate::wire::{RType, WireError};
 
 /// Longest key: flags, type, class, name.
@@ -44,16 +44,26 @@ impl KeyBuf {
                 "the message has no question",
             ));
         };
-        let mut name = [0u8; MAX_NAME_LEN];
-        let n = lowercase_name(msg, q.name_start, &mut name)?;
+        KeyBuf::from_question(msg, &q, dnssec_ok, checking_disabled)
+    }
+
+    /// The key of an already located question (the per-packet path: no second walk).
+    #[inline]
+    pub fn from_question(
+        msg: &[u8],
+        q: &QuestionRef,
+        dnssec_ok: bool,
+        checking_disabled: bool,
+    ) -> Result<KeyBuf, WireError> {
         let mut k = KeyBuf {
             buf: [0; MAX_KEY_LEN],
-            len: 5 + n,
+            len: 0,
         };
+        let n = lowercase_name(msg, q.name_start, &mut k.buf[5..])?;
+        k.len = 5 + n;
         k.buf[0] = u8::from(dnssec_ok) | u8::from(checking_disabled) << 1;
         k.buf[1..3].copy_from_slice(&q.qtype.0.to_be_bytes());
         k.buf[3..5].copy_from_slice(&q.qclass.0.to_be_bytes());
-        k.buf[5..5 + n].copy_from_slice(&name[..n]);
         Ok(k)
     }
 
@@ -263,6 +273,16 @@ impl Store {
     pub fn get(&self, key: &[u8]) -> Option<&Slot> {
         let &i = self.index.get(key)?;
         self.held[i].as_ref().map(|h| &h.slot)
+    }
+
+    /// The slot for a key, marked as used (its second chance under CLOCK): one hash lookup on
+    /// the hit path.
+    #[inline]
+    pub fn get_touched(&mut self, key: &[u8]) -> Option<&Slot> {
+        let &i = self.index.get(key)?;
+        let h = self.held[i].as_mut()?;
+        h.referenced = true;
+        Some(&h.slot)
     }
 
     /// Marks a key as used (its second chance under CLOCK).

@@ -17,37 +17,124 @@ pub struct Event {
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum EventKind {
     /// A client query arrived; `limit` is the size its answer must fit.
-    Query { client: u64, name: String, qtype: String, transport: &'static str, edns_size: Option<u16>, dnssec_ok: bool, limit: usize, limit_rule: &'static str },
+    Query {
+        client: u64,
+        name: String,
+        qtype: String,
+        transport: &'static str,
+        edns_size: Option<u16>,
+        dnssec_ok: bool,
+        limit: usize,
+        limit_rule: &'static str,
+    },
     /// A client packet that could not be served as a query.
-    BadQuery { client: u64, rcode: Option<String>, why: String },
+    BadQuery {
+        client: u64,
+        rcode: Option<String>,
+        why: String,
+    },
     /// Answered from the cache (fresh, negative, stale or a cached failure).
-    CacheServe { client: u64, name: String, qtype: String, rule: &'static str, why: &'static str, ttl: u32 },
+    CacheServe {
+        client: u64,
+        name: String,
+        qtype: String,
+        rule: &'static str,
+        why: &'static str,
+        ttl: u32,
+    },
     /// Not answerable from the cache: the query goes upstream.
-    CacheMiss { name: String, qtype: String, rule: &'static str, why: &'static str },
+    CacheMiss {
+        name: String,
+        qtype: String,
+        rule: &'static str,
+        why: &'static str,
+    },
     /// Joined an identical query already in flight.
-    Coalesced { client: u64, name: String, qtype: String, waiters: usize },
+    Coalesced {
+        client: u64,
+        name: String,
+        qtype: String,
+        waiters: usize,
+    },
     /// A query sent upstream.
-    Forwarded { name: String, qtype: String, upstream: String, transport: &'static str, edns: bool, id: u16, attempt: u16, purpose: &'static str, why: String },
+    Forwarded {
+        name: String,
+        qtype: String,
+        upstream: String,
+        transport: &'static str,
+        edns: bool,
+        id: u16,
+        attempt: u16,
+        purpose: &'static str,
+        why: String,
+    },
     /// An upstream's response arrived (before it is judged).
-    UpstreamResponse { upstream: String, transport: &'static str, size: usize, rcode: Option<String>, rtt_ms: u64, outcome: String },
+    UpstreamResponse {
+        upstream: String,
+        transport: &'static str,
+        size: usize,
+        rcode: Option<String>,
+        rtt_ms: u64,
+        outcome: String,
+    },
     /// No response within the attempt timeout.
-    UpstreamTimeout { upstream: String, transport: &'static str, id: u16, after_ms: u64 },
+    UpstreamTimeout {
+        upstream: String,
+        transport: &'static str,
+        id: u16,
+        after_ms: u64,
+    },
     /// A response dropped without being used (RFC 5452 matching, late answers).
     Dropped { upstream: String, why: String },
     /// Something the upstream did wrong, even if the answer was usable.
     Nonconforming { upstream: String, what: String },
     /// What the engine does after an attempt, and why.
-    Fallback { upstream: String, rule: &'static str, next: &'static str, why: &'static str },
+    Fallback {
+        upstream: String,
+        rule: &'static str,
+        next: &'static str,
+        why: &'static str,
+    },
     /// Stored in the cache.
-    Cached { name: String, qtype: String, kind: &'static str, ttl: u32, rule: &'static str, why: &'static str },
+    Cached {
+        name: String,
+        qtype: String,
+        kind: &'static str,
+        ttl: u32,
+        rule: &'static str,
+        why: &'static str,
+    },
     /// Not stored in the cache.
-    NotCached { name: String, qtype: String, rule: &'static str, why: &'static str },
+    NotCached {
+        name: String,
+        qtype: String,
+        rule: &'static str,
+        why: &'static str,
+    },
     /// The client got its answer.
-    Answered { client: u64, name: String, qtype: String, rcode: String, size: usize, limit: usize, source: &'static str, fit: Option<String> },
+    Answered {
+        client: u64,
+        name: String,
+        qtype: String,
+        rcode: String,
+        size: usize,
+        limit: usize,
+        source: &'static str,
+        fit: Option<String>,
+    },
     /// The engine stopped trying.
-    GaveUp { name: String, qtype: String, ede: u16, text: String },
+    GaveUp {
+        name: String,
+        qtype: String,
+        ede: u16,
+        text: String,
+    },
     /// An active health probe's result.
-    Probe { upstream: String, healthy: bool, why: String },
+    Probe {
+        upstream: String,
+        healthy: bool,
+        why: String,
+    },
 }
 
 impl fmt::Display for Event {

@@ -11,12 +11,17 @@ use core::cmp::Reverse;
 use core::time::Duration;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
 
-use super::decide::{self, ede, fallback, payload_limit, Attempt, Budget, FallbackLimits, Next, Outcome, UpstreamVerdict};
+use super::decide::{
+    self, ede, fallback, payload_limit, Attempt, Budget, FallbackLimits, Next, Outcome,
+    UpstreamVerdict,
+};
 use super::event::{Event, EventKind};
 use super::rng::Rng;
 use super::upstreams::{Counters, Policy, Upstreams};
 use super::{Transport, Upstream, UpstreamId};
-use crate::cache::policy::{self, CachePolicy, LastPositive, Lifetime, NameHistory, ResponseFacts, Serve, StaleFallback};
+use crate::cache::policy::{
+    self, CachePolicy, LastPositive, Lifetime, NameHistory, ResponseFacts, Serve, StaleFallback,
+};
 use crate::cache::store::{write_answer, Entry, EntryKind, KeyBuf, OptOut, Store};
 use crate::wire::fit::fit;
 use crate::wire::view::{flags, MessageView, HEADER_LEN};
@@ -104,9 +109,19 @@ impl Default for Config {
 #[derive(Clone, Copy, Debug)]
 pub enum Input<'a> {
     /// A client's query.
-    Query { now: Duration, client: ClientId, transport: Transport, bytes: &'a [u8] },
+    Query {
+        now: Duration,
+        client: ClientId,
+        transport: Transport,
+        bytes: &'a [u8],
+    },
     /// Bytes from an upstream (any size up to 65535).
-    Response { now: Duration, upstream: UpstreamId, transport: Transport, bytes: &'a [u8] },
+    Response {
+        now: Duration,
+        upstream: UpstreamId,
+        transport: Transport,
+        bytes: &'a [u8],
+    },
     /// The transmit with this token could not be delivered (ICMP unreachable, refused, reset).
     Failure { now: Duration, token: u64 },
     /// Time passed.
@@ -260,7 +275,10 @@ impl Forwarder {
         if let Some(m) = cfg.max_attempts {
             limits.max_attempts = m.max(1);
         }
-        let upstreams = Upstreams::new(cfg.upstreams.iter().map(|u| (u.label.clone(), u.force_tcp)), cfg.policy);
+        let upstreams = Upstreams::new(
+            cfg.upstreams.iter().map(|u| (u.label.clone(), u.force_tcp)),
+            cfg.policy,
+        );
         Forwarder {
             store: Store::new(cfg.cache_bytes),
             limits,
@@ -296,7 +314,13 @@ impl Forwarder {
             self.limits.max_attempts = m.max(1);
         }
         if cfg.upstreams != self.cfg.upstreams || cfg.policy != self.cfg.policy {
-            let old = core::mem::replace(&mut self.upstreams, Upstreams::new(cfg.upstreams.iter().map(|u| (u.label.clone(), u.force_tcp)), cfg.policy));
+            let old = core::mem::replace(
+                &mut self.upstreams,
+                Upstreams::new(
+                    cfg.upstreams.iter().map(|u| (u.label.clone(), u.force_tcp)),
+                    cfg.policy,
+                ),
+            );
             for (i, u) in old.list.into_iter().enumerate() {
                 if let Some(new) = self.upstreams.list.get_mut(i) {
                     if new.label == u.label {
@@ -313,7 +337,11 @@ impl Forwarder {
     }
 
     pub fn upstream_counters(&self) -> Vec<(String, Counters)> {
-        self.upstreams.list.iter().map(|u| (u.label.clone(), u.counters)).collect()
+        self.upstreams
+            .list
+            .iter()
+            .map(|u| (u.label.clone(), u.counters))
+            .collect()
     }
 
     pub fn cache_stats(&self) -> crate::cache::store::StoreStats {
@@ -336,7 +364,10 @@ impl Forwarder {
     /// Feeds one input.
     pub fn handle(&mut self, input: Input<'_>) {
         let now = match input {
-            Input::Query { now, .. } | Input::Response { now, .. } | Input::Failure { now, .. } | Input::Tick { now } => now,
+            Input::Query { now, .. }
+            | Input::Response { now, .. }
+            | Input::Failure { now, .. }
+            | Input::Tick { now } => now,
         };
         if !self.probes_started {
             self.probes_started = true;
@@ -346,8 +377,18 @@ impl Forwarder {
         }
         self.run_timers(now);
         match input {
-            Input::Query { now, client, transport, bytes } => self.on_query(now, client, transport, bytes),
-            Input::Response { now, upstream, transport, bytes } => self.on_response(now, upstream, transport, bytes),
+            Input::Query {
+                now,
+                client,
+                transport,
+                bytes,
+            } => self.on_query(now, client, transport, bytes),
+            Input::Response {
+                now,
+                upstream,
+                transport,
+                bytes,
+            } => self.on_response(now, upstream, transport, bytes),
             Input::Failure { now, token } => self.on_failure(now, token),
             Input::Tick { .. } => {}
         }
@@ -355,7 +396,10 @@ impl Forwarder {
 
     fn event(&mut self, now: Duration, kind: impl FnOnce() -> EventKind) {
         if self.cfg.events {
-            self.out.push_back(Output::Event(Event { at_ms: ms(now), kind: kind() }));
+            self.out.push_back(Output::Event(Event {
+                at_ms: ms(now),
+                kind: kind(),
+            }));
         }
     }
 
@@ -369,7 +413,12 @@ impl Forwarder {
             let rcode = usize::from(bytes[3] & 0xf);
             self.stats.answers_by_rcode[rcode] += 1;
         }
-        self.out.push_back(Output::Transmit(Transmit { to: Peer::Client(client), transport, bytes, token: 0 }));
+        self.out.push_back(Output::Transmit(Transmit {
+            to: Peer::Client(client),
+            transport,
+            bytes,
+            token: 0,
+        }));
     }
 
     // -----------------------------------------------------------------------------------------
@@ -380,27 +429,65 @@ impl Forwarder {
         self.stats.queries += 1;
         let Ok(view) = MessageView::new(bytes) else {
             self.stats.bad_queries += 1;
-            self.event(now, || EventKind::BadQuery { client: client.0, rcode: None, why: format!("{} bytes: shorter than a DNS header, dropped", bytes.len()) });
+            self.event(now, || EventKind::BadQuery {
+                client: client.0,
+                rcode: None,
+                why: format!("{} bytes: shorter than a DNS header, dropped", bytes.len()),
+            });
             return;
         };
         if view.is_response() {
             self.stats.bad_queries += 1;
-            self.event(now, || EventKind::BadQuery { client: client.0, rcode: None, why: "QR is set: a response, not a query; dropped".into() });
+            self.event(now, || EventKind::BadQuery {
+                client: client.0,
+                rcode: None,
+                why: "QR is set: a response, not a query; dropped".into(),
+            });
             return;
         }
         let scan = match view.scan() {
             Ok(s) => s,
-            Err(e) => return self.reject(now, client, transport, bytes, Rcode::FORMERR, format!("query does not decode: {e}")),
+            Err(e) => {
+                return self.reject(
+                    now,
+                    client,
+                    transport,
+                    bytes,
+                    Rcode::FORMERR,
+                    format!("query does not decode: {e}"),
+                )
+            }
         };
         if view.opcode() != Opcode::QUERY {
-            return self.reject(now, client, transport, bytes, Rcode::NOTIMP, format!("opcode {} is not supported", view.opcode()));
+            return self.reject(
+                now,
+                client,
+                transport,
+                bytes,
+                Rcode::NOTIMP,
+                format!("opcode {} is not supported", view.opcode()),
+            );
         }
         let Some(q) = scan.question.filter(|_| view.qdcount() == 1) else {
-            return self.reject(now, client, transport, bytes, Rcode::FORMERR, format!("{} questions: exactly one is supported", view.qdcount()));
+            return self.reject(
+                now,
+                client,
+                transport,
+                bytes,
+                Rcode::FORMERR,
+                format!("{} questions: exactly one is supported", view.qdcount()),
+            );
         };
         if let Some(o) = &scan.opt {
             if o.version != 0 {
-                return self.reject(now, client, transport, bytes, Rcode::BADVERS, format!("EDNS version {} (RFC 6891 6.1.3)", o.version));
+                return self.reject(
+                    now,
+                    client,
+                    transport,
+                    bytes,
+                    Rcode::BADVERS,
+                    format!("EDNS version {} (RFC 6891 6.1.3)", o.version),
+                );
             }
         }
         let edns = scan.opt.as_ref().map(|o| o.udp_size);
@@ -410,25 +497,64 @@ impl Forwarder {
             Transport::Tcp => (usize::from(u16::MAX), "TCP"),
             Transport::Udp => (usize::from(pl.bytes), pl.rule.as_str()),
         };
-        let opt = edns.map(|_| OptOut { udp_size: self.cfg.max_udp_payload, dnssec_ok });
+        let opt = edns.map(|_| OptOut {
+            udp_size: self.cfg.max_udp_payload,
+            dnssec_ok,
+        });
         let cd = view.checking_disabled();
-        let Ok(key) = KeyBuf::for_question(bytes, dnssec_ok, cd) else {
-            return self.reject(now, client, transport, bytes, Rcode::FORMERR, "question does not decode".into());
+        let Ok(key) = KeyBuf::from_question(bytes, &q, dnssec_ok, cd) else {
+            return self.reject(
+                now,
+                client,
+                transport,
+                bytes,
+                Rcode::FORMERR,
+                "question does not decode".into(),
+            );
         };
         let qtype = q.qtype;
         if self.cfg.events {
             let name = name_text(bytes, q.name_start);
-            self.event(now, || EventKind::Query { client: client.0, name, qtype: qtype.to_string(), transport: transport.as_str(), edns_size: edns, dnssec_ok, limit, limit_rule });
+            self.event(now, || EventKind::Query {
+                client: client.0,
+                name,
+                qtype: qtype.to_string(),
+                transport: transport.as_str(),
+                edns_size: edns,
+                dnssec_ok,
+                limit,
+                limit_rule,
+            });
         }
-        let waiter = Waiter { client, transport, query: Vec::new(), opt, limit };
+        let waiter = Waiter {
+            client,
+            transport,
+            query: Vec::new(),
+            opt,
+            limit,
+        };
         let mut stale_fallback = None;
-        if let Some(slot) = self.store.get(key.as_bytes()) {
+        if let Some(slot) = self.store.get_touched(key.as_bytes()) {
             let d = policy::serve(&slot.lookup(), &self.cfg.cache, now);
             let served = match d.serve {
                 Serve::Fresh { .. } => slot.positive.as_ref().map(|e| (e, None, None, "cache")),
                 Serve::Negative { .. } => slot.shadow.as_ref().map(|e| (e, None, None, "cache")),
-                Serve::Stale { ttl } => slot.positive.as_ref().map(|e| (e, Some(ttl), Some((ede::STALE_ANSWER, d.rule.why())), "stale cache")),
-                Serve::CachedFailure { .. } => slot.shadow.as_ref().map(|e| (e, None, Some((ede::CACHED_ERROR, d.rule.why())), "cached failure")),
+                Serve::Stale { ttl } => slot.positive.as_ref().map(|e| {
+                    (
+                        e,
+                        Some(ttl),
+                        Some((ede::STALE_ANSWER, d.rule.why())),
+                        "stale cache",
+                    )
+                }),
+                Serve::CachedFailure { .. } => slot.shadow.as_ref().map(|e| {
+                    (
+                        e,
+                        None,
+                        Some((ede::CACHED_ERROR, d.rule.why())),
+                        "cached failure",
+                    )
+                }),
                 Serve::Forward { stale_fallback: sf } => {
                     stale_fallback = sf;
                     None
@@ -446,28 +572,59 @@ impl Forwarder {
                     Serve::Stale { .. } => self.stats.stale_answers += 1,
                     _ => self.stats.cache_hits += 1,
                 }
-                self.store.touch(key.as_bytes());
                 if self.cfg.events {
                     let ttl = match d.serve {
-                        Serve::Fresh { ttl, .. } | Serve::Negative { ttl } | Serve::Stale { ttl } | Serve::CachedFailure { ttl } => ttl,
+                        Serve::Fresh { ttl, .. }
+                        | Serve::Negative { ttl }
+                        | Serve::Stale { ttl }
+                        | Serve::CachedFailure { ttl } => ttl,
                         Serve::Forward { .. } => 0,
                     };
                     let name = name_text(bytes, q.name_start);
-                    self.event(now, || EventKind::CacheServe { client: client.0, name, qtype: qtype.to_string(), rule: rule.as_str(), why: rule.why(), ttl });
+                    self.event(now, || EventKind::CacheServe {
+                        client: client.0,
+                        name,
+                        qtype: qtype.to_string(),
+                        rule: rule.as_str(),
+                        why: rule.why(),
+                        ttl,
+                    });
                 }
                 self.deliver(now, &waiter, bytes, answer, source);
                 if prefetch && !self.pending.contains_key(key.as_bytes()) {
                     self.stats.prefetches += 1;
-                    self.start_txn(now, key, bytes, q.name_start, q.end, dnssec_ok, cd, Purpose::Prefetch, None, None, None);
+                    self.start_txn(
+                        now,
+                        key,
+                        bytes,
+                        q.name_start,
+                        q.end,
+                        dnssec_ok,
+                        cd,
+                        Purpose::Prefetch,
+                        None,
+                        None,
+                        None,
+                    );
                 }
                 return;
             }
-            self.event_miss(now, bytes, q.name_start, qtype, d.rule.as_str(), d.rule.why());
+            self.event_miss(
+                now,
+                bytes,
+                q.name_start,
+                qtype,
+                d.rule.as_str(),
+                d.rule.why(),
+            );
         } else {
             self.event_miss(now, bytes, q.name_start, qtype, "miss", "not in the cache");
         }
         self.stats.cache_misses += 1;
-        let waiter = Waiter { query: bytes.to_vec(), ..waiter };
+        let waiter = Waiter {
+            query: bytes.to_vec(),
+            ..waiter
+        };
         if let Some(&t) = self.pending.get(key.as_bytes()) {
             let max = self.cfg.max_waiters;
             if let Some(txn) = self.txns[t].as_mut() {
@@ -480,35 +637,88 @@ impl Forwarder {
                     self.stats.coalesced += 1;
                     if self.cfg.events {
                         let name = name_text(bytes, q.name_start);
-                        self.event(now, || EventKind::Coalesced { client: client.0, name, qtype: qtype.to_string(), waiters: n });
+                        self.event(now, || EventKind::Coalesced {
+                            client: client.0,
+                            name,
+                            qtype: qtype.to_string(),
+                            waiters: n,
+                        });
                     }
                     return;
                 }
             }
             self.stats.busy += 1;
-            return self.servfail(now, &waiter, ede::OTHER, "too many clients waiting for the same answer".into());
+            return self.servfail(
+                now,
+                &waiter,
+                ede::OTHER,
+                "too many clients waiting for the same answer".into(),
+            );
         }
         if self.active >= self.cfg.max_inflight || self.upstreams.is_empty() {
             self.stats.busy += 1;
-            let why = if self.upstreams.is_empty() { "no upstreams configured" } else { "too many queries in flight" };
+            let why = if self.upstreams.is_empty() {
+                "no upstreams configured"
+            } else {
+                "too many queries in flight"
+            };
             return self.servfail(now, &waiter, ede::OTHER, why.into());
         }
-        self.start_txn(now, key, bytes, q.name_start, q.end, dnssec_ok, cd, Purpose::Client, Some(waiter), stale_fallback, None);
+        self.start_txn(
+            now,
+            key,
+            bytes,
+            q.name_start,
+            q.end,
+            dnssec_ok,
+            cd,
+            Purpose::Client,
+            Some(waiter),
+            stale_fallback,
+            None,
+        );
     }
 
-    fn event_miss(&mut self, now: Duration, bytes: &[u8], name_start: usize, qtype: RType, rule: &'static str, why: &'static str) {
+    fn event_miss(
+        &mut self,
+        now: Duration,
+        bytes: &[u8],
+        name_start: usize,
+        qtype: RType,
+        rule: &'static str,
+        why: &'static str,
+    ) {
         if self.cfg.events {
             let name = name_text(bytes, name_start);
-            self.event(now, || EventKind::CacheMiss { name, qtype: qtype.to_string(), rule, why });
+            self.event(now, || EventKind::CacheMiss {
+                name,
+                qtype: qtype.to_string(),
+                rule,
+                why,
+            });
         }
     }
 
     /// Answers a query that cannot be served with `rcode` and no answer.
-    fn reject(&mut self, now: Duration, client: ClientId, transport: Transport, query: &[u8], rcode: Rcode, why: String) {
+    fn reject(
+        &mut self,
+        now: Duration,
+        client: ClientId,
+        transport: Transport,
+        query: &[u8],
+        rcode: Rcode,
+        why: String,
+    ) {
         self.stats.bad_queries += 1;
         let r = rcode;
-        self.event(now, || EventKind::BadQuery { client: client.0, rcode: Some(r.to_string()), why: why.clone() });
-        let q = MessageView::new(query).ok().and_then(|v| v.question().ok().flatten());
+        self.event(now, || EventKind::BadQuery {
+            client: client.0,
+            rcode: Some(r.to_string()),
+            why: why.clone(),
+        });
+        let q = MessageView::new(query)
+            .ok()
+            .and_then(|v| v.question().ok().flatten());
         let mut out = Vec::with_capacity(64);
         out.extend_from_slice(&query[..2]);
         let qf = u16::from_be_bytes([query[2], query[3]]);
@@ -519,9 +729,20 @@ impl Forwarder {
         if let (Some(q), 1) = (q, qd) {
             out.extend_from_slice(&query[HEADER_LEN..q.end]);
         }
-        let has_opt = MessageView::new(query).ok().and_then(|v| v.scan().ok()).is_some_and(|s| s.opt.is_some());
+        let has_opt = MessageView::new(query)
+            .ok()
+            .and_then(|v| v.scan().ok())
+            .is_some_and(|s| s.opt.is_some());
         if has_opt || rcode.0 > 15 {
-            append_opt(&mut out, OptOut { udp_size: self.cfg.max_udp_payload, dnssec_ok: false }, (rcode.0 >> 4) as u8, None);
+            append_opt(
+                &mut out,
+                OptOut {
+                    udp_size: self.cfg.max_udp_payload,
+                    dnssec_ok: false,
+                },
+                (rcode.0 >> 4) as u8,
+                None,
+            );
         }
         self.send_client(client, transport, out);
     }
@@ -562,7 +783,11 @@ impl Forwarder {
             current: None,
             stale_fallback,
             last_problem: None,
-            verifying: if purpose == Purpose::Verify { only } else { None },
+            verifying: if purpose == Purpose::Verify {
+                only
+            } else {
+                None
+            },
         };
         let t = match self.free_txns.pop() {
             Some(t) => {
@@ -596,8 +821,18 @@ impl Forwarder {
     }
 
     /// Sends the next attempt of transaction `t`.
-    fn attempt(&mut self, now: Duration, t: usize, upstream: Option<UpstreamId>, transport: Option<Transport>, edns: Option<bool>, why: &str) {
-        let Some(txn) = self.txns[t].as_ref() else { return };
+    fn attempt(
+        &mut self,
+        now: Duration,
+        t: usize,
+        upstream: Option<UpstreamId>,
+        transport: Option<Transport>,
+        edns: Option<bool>,
+        why: &str,
+    ) {
+        let Some(txn) = self.txns[t].as_ref() else {
+            return;
+        };
         let tried = txn.tried;
         let (up, pick_why) = match upstream {
             Some(u) => (u, String::new()),
@@ -606,9 +841,19 @@ impl Forwarder {
                 None => return,
             },
         };
-        let why = if why.is_empty() { pick_why } else if pick_why.is_empty() { why.to_string() } else { format!("{why}; {pick_why}") };
+        let why = if why.is_empty() {
+            pick_why
+        } else if pick_why.is_empty() {
+            why.to_string()
+        } else {
+            format!("{why}; {pick_why}")
+        };
         let state = self.upstreams.get(up);
-        let transport = transport.unwrap_or(if state.force_tcp { Transport::Tcp } else { Transport::Udp });
+        let transport = transport.unwrap_or(if state.force_tcp {
+            Transport::Tcp
+        } else {
+            Transport::Udp
+        });
         let edns = edns.unwrap_or_else(|| self.upstreams.edns_ok(up, now));
         let mut id = self.rng.next_u16();
         for _ in 0..8 {
@@ -617,7 +862,9 @@ impl Forwarder {
             }
             id = self.rng.next_u16();
         }
-        let Some(txn) = self.txns[t].as_mut() else { return };
+        let Some(txn) = self.txns[t].as_mut() else {
+            return;
+        };
         let mut q = Vec::with_capacity(HEADER_LEN + txn.question.len() + 11);
         q.extend_from_slice(&id.to_be_bytes());
         let f = flags::RD | if txn.checking_disabled { flags::CD } else { 0 };
@@ -625,30 +872,65 @@ impl Forwarder {
         q.extend_from_slice(&[0, 1, 0, 0, 0, 0, 0, 0]);
         q.extend_from_slice(&txn.question);
         if edns {
-            append_opt(&mut q, OptOut { udp_size: self.cfg.upstream_udp_payload, dnssec_ok: txn.dnssec_ok }, 0, None);
+            append_opt(
+                &mut q,
+                OptOut {
+                    udp_size: self.cfg.upstream_udp_payload,
+                    dnssec_ok: txn.dnssec_ok,
+                },
+                0,
+                None,
+            );
         }
         let token = self.next_token;
         self.next_token += 1;
         txn.attempts += 1;
         txn.tried |= bit(up);
-        txn.current = Some(Sent { upstream: up, transport, id, edns, at: now, token });
+        txn.current = Some(Sent {
+            upstream: up,
+            transport,
+            id,
+            edns,
+            at: now,
+            token,
+        });
         let gen = txn.gen;
         let attempt_no = txn.attempts;
         let purpose = txn.purpose;
-        let name = if self.cfg.events { name_text(&txn.question, 0) } else { String::new() };
+        let name = if self.cfg.events {
+            name_text(&txn.question, 0)
+        } else {
+            String::new()
+        };
         let qtype = txn.key.qtype().to_string();
         self.outstanding.insert((up.0, id), (t, gen));
         self.upstreams.get_mut(up).counters.queries += 1;
         let label = self.upstreams.get(up).label.clone();
-        self.event(now, || EventKind::Forwarded { name, qtype, upstream: label, transport: transport.as_str(), edns, id, attempt: attempt_no, purpose: purpose.as_str(), why });
-        self.out.push_back(Output::Transmit(Transmit { to: Peer::Upstream(up), transport, bytes: q, token }));
+        self.event(now, || EventKind::Forwarded {
+            name,
+            qtype,
+            upstream: label,
+            transport: transport.as_str(),
+            edns,
+            id,
+            attempt: attempt_no,
+            purpose: purpose.as_str(),
+            why,
+        });
+        self.out.push_back(Output::Transmit(Transmit {
+            to: Peer::Upstream(up),
+            transport,
+            bytes: q,
+            token,
+        }));
         let timeout = Duration::from_millis(self.cfg.attempt_timeout_ms);
         self.schedule(now + timeout, Timer::Attempt { txn: t, gen, token });
     }
 
     fn on_failure(&mut self, now: Duration, token: u64) {
         let found = self.txns.iter().enumerate().find_map(|(i, t)| {
-            t.as_ref().and_then(|t| t.current.filter(|s| s.token == token).map(|s| (i, s)))
+            t.as_ref()
+                .and_then(|t| t.current.filter(|s| s.token == token).map(|s| (i, s)))
         });
         if let Some((t, sent)) = found {
             self.outstanding.remove(&(sent.upstream.0, sent.id));
@@ -660,7 +942,13 @@ impl Forwarder {
     // Upstream responses
     // -----------------------------------------------------------------------------------------
 
-    fn on_response(&mut self, now: Duration, upstream: UpstreamId, transport: Transport, bytes: &[u8]) {
+    fn on_response(
+        &mut self,
+        now: Duration,
+        upstream: UpstreamId,
+        transport: Transport,
+        bytes: &[u8],
+    ) {
         if usize::from(upstream.0) >= self.upstreams.len() {
             return;
         }
@@ -669,7 +957,10 @@ impl Forwarder {
         if bytes.len() < 2 {
             self.stats.dropped_responses += 1;
             let l = label();
-            self.event(now, || EventKind::Dropped { upstream: l, why: format!("{} bytes: no ID to match", bytes.len()) });
+            self.event(now, || EventKind::Dropped {
+                upstream: l,
+                why: format!("{} bytes: no ID to match", bytes.len()),
+            });
             return;
         }
         let id = u16::from_be_bytes([bytes[0], bytes[1]]);
@@ -677,7 +968,10 @@ impl Forwarder {
             self.stats.dropped_responses += 1;
             self.upstreams.get_mut(upstream).counters.mismatched += 1;
             let l = label();
-            self.event(now, || EventKind::Dropped { upstream: l, why: format!("ID {id} matches no query in flight to this upstream (RFC 5452)") });
+            self.event(now, || EventKind::Dropped {
+                upstream: l,
+                why: format!("ID {id} matches no query in flight to this upstream (RFC 5452)"),
+            });
             return;
         };
         let Some(txn) = self.txns[t].as_ref().filter(|x| x.gen == gen) else {
@@ -689,22 +983,36 @@ impl Forwarder {
         };
         // RFC 5452: the question must match too. A message too broken to show its question is
         // a bad answer from this upstream rather than a spoof, since ID and source matched.
-        let question_ok = MessageView::new(bytes).ok().and_then(|v| v.question().ok().flatten().map(|q| (v, q)));
+        let question_ok = MessageView::new(bytes)
+            .ok()
+            .and_then(|v| v.question().ok().flatten().map(|q| (v, q)));
         if let Some((v, q)) = question_ok {
             let mine = &txn.question;
-            let same = v.bytes().get(q.name_start..q.end).is_some_and(|_| question_matches(bytes, q.name_start, q.end, mine));
+            let same = v
+                .bytes()
+                .get(q.name_start..q.end)
+                .is_some_and(|_| question_matches(bytes, q.name_start, q.end, mine));
             if !same {
                 self.stats.dropped_responses += 1;
                 self.upstreams.get_mut(upstream).counters.mismatched += 1;
                 let l = label();
-                self.event(now, || EventKind::Dropped { upstream: l, why: "question does not match the query (RFC 5452)".into() });
+                self.event(now, || EventKind::Dropped {
+                    upstream: l,
+                    why: "question does not match the query (RFC 5452)".into(),
+                });
                 return;
             }
         }
         self.outstanding.remove(&(upstream.0, id));
         let (outcome, msg) = match Message::from_wire(bytes) {
             Ok(m) => (Outcome::from_response(m.rcode(), m.header.tc), Some(m)),
-            Err(e) => (Outcome::Undecodable { size: bytes.len(), offset: e.offset }, None),
+            Err(e) => (
+                Outcome::Undecodable {
+                    size: bytes.len(),
+                    offset: e.offset,
+                },
+                None,
+            ),
         };
         let rtt = now.saturating_sub(sent.at);
         self.conformance(now, upstream, transport, sent, bytes, msg.as_ref(), outcome);
@@ -712,24 +1020,55 @@ impl Forwarder {
             let l = label();
             let rcode = msg.as_ref().map(|m| m.rcode().to_string());
             let oc = match outcome {
-                Outcome::Undecodable { offset, .. } => format!("does not decode at offset {offset}"),
+                Outcome::Undecodable { offset, .. } => {
+                    format!("does not decode at offset {offset}")
+                }
                 o => format!("{o:?}").to_lowercase(),
             };
-            self.event(now, || EventKind::UpstreamResponse { upstream: l, transport: transport.as_str(), size: bytes.len(), rcode, rtt_ms: ms(rtt), outcome: oc });
+            self.event(now, || EventKind::UpstreamResponse {
+                upstream: l,
+                transport: transport.as_str(),
+                size: bytes.len(),
+                rcode,
+                rtt_ms: ms(rtt),
+                outcome: oc,
+            });
         }
-        self.after_attempt(now, t, Sent { transport, ..sent }, outcome, msg.map(|m| (m, bytes)));
+        self.after_attempt(
+            now,
+            t,
+            Sent { transport, ..sent },
+            outcome,
+            msg.map(|m| (m, bytes)),
+        );
     }
 
     /// Counts what the upstream did wrong and says so.
     #[allow(clippy::too_many_arguments)]
-    fn conformance(&mut self, now: Duration, up: UpstreamId, transport: Transport, sent: Sent, bytes: &[u8], msg: Option<&Message>, outcome: Outcome) {
-        let advertised = if sent.edns { usize::from(self.cfg.upstream_udp_payload) } else { 512 };
+    fn conformance(
+        &mut self,
+        now: Duration,
+        up: UpstreamId,
+        transport: Transport,
+        sent: Sent,
+        bytes: &[u8],
+        msg: Option<&Message>,
+        outcome: Outcome,
+    ) {
+        let advertised = if sent.edns {
+            usize::from(self.cfg.upstream_udp_payload)
+        } else {
+            512
+        };
         let mut notes: Vec<String> = Vec::new();
         let c = &mut self.upstreams.get_mut(up).counters;
         c.answers += 1;
         if transport == Transport::Udp && bytes.len() > advertised {
             c.oversized += 1;
-            notes.push(format!("UDP answer of {} B is larger than the {advertised} B we advertised", bytes.len()));
+            notes.push(format!(
+                "UDP answer of {} B is larger than the {advertised} B we advertised",
+                bytes.len()
+            ));
         }
         match outcome {
             Outcome::Undecodable { .. } => c.undecodable += 1,
@@ -742,8 +1081,12 @@ impl Forwarder {
                 c.no_opt += 1;
                 notes.push("answer without OPT to a query with OPT".into());
             }
-            let negative = m.rcode() == Rcode::NXDOMAIN || (m.rcode() == Rcode::NOERROR && m.answers.is_empty());
-            if negative && !m.authority.iter().any(|r| r.rtype == RType::SOA) && !m.authority.iter().any(|r| r.rtype == RType::NS) {
+            let negative = m.rcode() == Rcode::NXDOMAIN
+                || (m.rcode() == Rcode::NOERROR && m.answers.is_empty());
+            if negative
+                && !m.authority.iter().any(|r| r.rtype == RType::SOA)
+                && !m.authority.iter().any(|r| r.rtype == RType::NS)
+            {
                 c.negative_without_soa += 1;
                 notes.push("negative answer without SOA (not cacheable, RFC 2308 5)".into());
             }
@@ -753,7 +1096,11 @@ impl Forwarder {
                     if comp.len() + 16 <= bytes.len() {
                         c.uncompressed += 1;
                         c.uncompressed_bytes_lost += (bytes.len() - comp.len()) as u64;
-                        notes.push(format!("answer of {} B is not compressed: {} B compressed", bytes.len(), comp.len()));
+                        notes.push(format!(
+                            "answer of {} B is not compressed: {} B compressed",
+                            bytes.len(),
+                            comp.len()
+                        ));
                     }
                 }
             }
@@ -768,26 +1115,67 @@ impl Forwarder {
     }
 
     /// Decides and acts after an attempt ended.
-    fn after_attempt(&mut self, now: Duration, t: usize, sent: Sent, outcome: Outcome, msg: Option<(Message, &[u8])>) {
-        let Some(txn) = self.txns[t].as_mut() else { return };
+    fn after_attempt(
+        &mut self,
+        now: Duration,
+        t: usize,
+        sent: Sent,
+        outcome: Outcome,
+        msg: Option<(Message, &[u8])>,
+    ) {
+        let Some(txn) = self.txns[t].as_mut() else {
+            return;
+        };
         txn.current = None;
         let label = self.upstreams.get(sent.upstream).label.clone();
         if txn.purpose == Purpose::Probe {
             let healthy = matches!(outcome, Outcome::Answer | Outcome::Truncated);
-            let verdict = if healthy { UpstreamVerdict::Answered } else if matches!(outcome, Outcome::Timeout | Outcome::NetworkError) { UpstreamVerdict::Unreachable } else { UpstreamVerdict::BadAnswer };
-            self.upstreams.record(sent.upstream, verdict, Some(now.saturating_sub(sent.at)), now);
+            let verdict = if healthy {
+                UpstreamVerdict::Answered
+            } else if matches!(outcome, Outcome::Timeout | Outcome::NetworkError) {
+                UpstreamVerdict::Unreachable
+            } else {
+                UpstreamVerdict::BadAnswer
+            };
+            self.upstreams.record(
+                sent.upstream,
+                verdict,
+                Some(now.saturating_sub(sent.at)),
+                now,
+            );
             let why = match outcome {
                 Outcome::Answer => "answer came back whole".to_string(),
                 Outcome::Truncated => "answer came back with TC".to_string(),
-                Outcome::Undecodable { size, offset } => format!("answer of {size} B does not decode at offset {offset}"),
+                Outcome::Undecodable { size, offset } => {
+                    format!("answer of {size} B does not decode at offset {offset}")
+                }
                 o => format!("{o:?}").to_lowercase(),
             };
-            self.event(now, || EventKind::Probe { upstream: label, healthy, why });
+            self.event(now, || EventKind::Probe {
+                upstream: label,
+                healthy,
+                why,
+            });
             self.finish(t);
             return;
         }
-        let attempt = Attempt { upstream: Upstream { id: sent.upstream, label: &label }, transport: sent.transport, edns: sent.edns, edns_required: txn.dnssec_ok, outcome };
-        let budget = Budget { attempts: txn.attempts, max_attempts: self.limits.max_attempts, upstreams: self.upstreams.len() as u16, now, deadline: txn.deadline };
+        let attempt = Attempt {
+            upstream: Upstream {
+                id: sent.upstream,
+                label: &label,
+            },
+            transport: sent.transport,
+            edns: sent.edns,
+            edns_required: txn.dnssec_ok,
+            outcome,
+        };
+        let budget = Budget {
+            attempts: txn.attempts,
+            max_attempts: self.limits.max_attempts,
+            upstreams: self.upstreams.len() as u16,
+            now,
+            deadline: txn.deadline,
+        };
         let fb = fallback(&attempt, &budget);
         let rtt = match outcome {
             Outcome::Timeout | Outcome::NetworkError => None,
@@ -798,7 +1186,12 @@ impl Forwarder {
             *self.stats.fallbacks.entry(fb.rule.as_str()).or_insert(0) += 1;
             let (rule, next, why) = (fb.rule.as_str(), fb.next.as_str(), fb.rule.why());
             let l = label.clone();
-            self.event(now, || EventKind::Fallback { upstream: l, rule, next, why });
+            self.event(now, || EventKind::Fallback {
+                upstream: l,
+                rule,
+                next,
+                why,
+            });
         }
         match fb.next {
             Next::Accept => {
@@ -806,11 +1199,28 @@ impl Forwarder {
                     self.accept(now, t, sent.upstream, m, bytes);
                 }
             }
-            Next::RetrySameUpstreamTcp => self.attempt(now, t, Some(sent.upstream), Some(Transport::Tcp), Some(sent.edns), fb.rule.why()),
-            Next::RetrySameUpstreamWithoutEdns => self.attempt(now, t, Some(sent.upstream), Some(sent.transport), Some(false), fb.rule.why()),
+            Next::RetrySameUpstreamTcp => self.attempt(
+                now,
+                t,
+                Some(sent.upstream),
+                Some(Transport::Tcp),
+                Some(sent.edns),
+                fb.rule.why(),
+            ),
+            Next::RetrySameUpstreamWithoutEdns => self.attempt(
+                now,
+                t,
+                Some(sent.upstream),
+                Some(sent.transport),
+                Some(false),
+                fb.rule.why(),
+            ),
             Next::NextUpstream => {
                 if let Some(txn) = self.txns[t].as_mut() {
-                    txn.last_problem = Some((ede::NO_REACHABLE_AUTHORITY, format!("upstream {label}: {}", fb.rule.why())));
+                    txn.last_problem = Some((
+                        ede::NO_REACHABLE_AUTHORITY,
+                        format!("upstream {label}: {}", fb.rule.why()),
+                    ));
                 }
                 self.attempt(now, t, None, None, None, fb.rule.why());
             }
@@ -819,8 +1229,17 @@ impl Forwarder {
     }
 
     /// An answer to pass on: cache it by the policy, then answer every waiting client.
-    fn accept(&mut self, now: Duration, t: usize, from: UpstreamId, mut msg: Message, bytes: &[u8]) {
-        let Some(txn) = self.txns[t].as_ref() else { return };
+    fn accept(
+        &mut self,
+        now: Duration,
+        t: usize,
+        from: UpstreamId,
+        mut msg: Message,
+        bytes: &[u8],
+    ) {
+        let Some(txn) = self.txns[t].as_ref() else {
+            return;
+        };
         let key = txn.key;
         let purpose = txn.purpose;
         let mut facts = ResponseFacts::from_message(&msg);
@@ -834,14 +1253,20 @@ impl Forwarder {
         facts.verifies_suspect = purpose == Purpose::Verify && txn.verifying != Some(from);
         let history = self.history(&msg, &key, now);
         let lifetime = policy::lifetime(&facts, &self.cfg.cache, &history, now);
-        let name = if self.cfg.events { name_text(&txn.question, 0) } else { String::new() };
+        let name = if self.cfg.events {
+            name_text(&txn.question, 0)
+        } else {
+            String::new()
+        };
         let qtype = key.qtype().to_string();
         let retention = self.retention();
         let (kind, ttl) = match lifetime {
             Lifetime::DoNotCache { .. } => (None, 0),
             Lifetime::Positive { ttl, .. } => (Some(EntryKind::Positive), ttl),
             Lifetime::Negative { ttl, .. } => (Some(EntryKind::Negative), ttl),
-            Lifetime::SuspectNegative { ttl, .. } if ttl > 0 => (Some(EntryKind::SuspectNegative), ttl),
+            Lifetime::SuspectNegative { ttl, .. } if ttl > 0 => {
+                (Some(EntryKind::SuspectNegative), ttl)
+            }
             Lifetime::SuspectNegative { .. } => (None, 0),
             Lifetime::Failure { ttl, .. } => (Some(EntryKind::Failure), ttl),
         };
@@ -853,14 +1278,33 @@ impl Forwarder {
         let (wire, recompressed): (&[u8], Option<String>) = match &compact {
             Some(c) if c.len() < bytes.len() => {
                 self.stats.recompressed += 1;
-                (c, Some(format!("upstream answer of {} B re-compressed to {} B", bytes.len(), c.len())))
+                (
+                    c,
+                    Some(format!(
+                        "upstream answer of {} B re-compressed to {} B",
+                        bytes.len(),
+                        c.len()
+                    )),
+                )
             }
             _ => (bytes, None),
         };
-        let entry = Entry::new(wire, kind.unwrap_or(EntryKind::Positive), now, ttl, retention, rule.as_str());
+        let entry = Entry::new(
+            wire,
+            kind.unwrap_or(EntryKind::Positive),
+            now,
+            ttl,
+            retention,
+            rule.as_str(),
+        );
         let Ok(entry) = entry else {
             // Decoded above, so this only fails for a message over 65535 bytes.
-            return self.give_up(now, t, ede::INVALID_DATA, "answer could not be stored".into());
+            return self.give_up(
+                now,
+                t,
+                ede::INVALID_DATA,
+                "answer could not be stored".into(),
+            );
         };
         if let Some(k) = kind {
             let mut stored = entry.clone();
@@ -873,22 +1317,67 @@ impl Forwarder {
                 EntryKind::Failure => "failure",
             };
             let (n, q) = (name.clone(), qtype.clone());
-            self.event(now, || EventKind::Cached { name: n, qtype: q, kind: kind_s, ttl, rule: rule.as_str(), why: rule.why() });
+            self.event(now, || EventKind::Cached {
+                name: n,
+                qtype: q,
+                kind: kind_s,
+                ttl,
+                rule: rule.as_str(),
+                why: rule.why(),
+            });
         } else {
             let (n, q) = (name.clone(), qtype.clone());
-            self.event(now, || EventKind::NotCached { name: n, qtype: q, rule: rule.as_str(), why: rule.why() });
+            self.event(now, || EventKind::NotCached {
+                name: n,
+                qtype: q,
+                rule: rule.as_str(),
+                why: rule.why(),
+            });
         }
-        let waiters = self.txns[t].as_mut().map(|x| core::mem::take(&mut x.waiters)).unwrap_or_default();
-        let keep_positive = matches!(lifetime, Lifetime::SuspectNegative { keep_serving_positive: true, .. });
-        let verify = matches!(lifetime, Lifetime::SuspectNegative { verify_with_another_upstream: true, .. });
+        let waiters = self.txns[t]
+            .as_mut()
+            .map(|x| core::mem::take(&mut x.waiters))
+            .unwrap_or_default();
+        let keep_positive = matches!(
+            lifetime,
+            Lifetime::SuspectNegative {
+                keep_serving_positive: true,
+                ..
+            }
+        );
+        let verify = matches!(
+            lifetime,
+            Lifetime::SuspectNegative {
+                verify_with_another_upstream: true,
+                ..
+            }
+        );
         let stale_ttl = self.cfg.cache.serve_stale.ttl;
         for w in &waiters {
-            let positive = if keep_positive { self.store.get(key.as_bytes()).and_then(|s| s.positive.clone()) } else { None };
+            let positive = if keep_positive {
+                self.store
+                    .get(key.as_bytes())
+                    .and_then(|s| s.positive.clone())
+            } else {
+                None
+            };
             let (e, fixed, ede, source) = match &positive {
-                Some(p) => (p, Some(stale_ttl), Some((ede::STALE_ANSWER, "negative answer is suspect: last positive answer served")), "last positive answer (suspect negative)"),
+                Some(p) => (
+                    p,
+                    Some(stale_ttl),
+                    Some((
+                        ede::STALE_ANSWER,
+                        "negative answer is suspect: last positive answer served",
+                    )),
+                    "last positive answer (suspect negative)",
+                ),
                 None => (&entry, None, None, "upstream"),
             };
-            let note = if positive.is_none() { recompressed.clone() } else { None };
+            let note = if positive.is_none() {
+                recompressed.clone()
+            } else {
+                None
+            };
             let mut answer = Vec::with_capacity(e.wire().len() + 64);
             write_answer(e, &w.query, now, fixed, None, &mut answer);
             if let Some(o) = w.opt {
@@ -904,11 +1393,35 @@ impl Forwarder {
             if let Some(w) = waiters.first() {
                 let q = w.query.clone();
                 if let Ok(Some(qr)) = MessageView::new(&q).and_then(|v| v.question()) {
-                    self.start_txn(now, key, &q, qr.name_start, qr.end, key.as_bytes()[0] & 1 != 0, key.as_bytes()[0] & 2 != 0, Purpose::Verify, None, None, Some(from));
+                    self.start_txn(
+                        now,
+                        key,
+                        &q,
+                        qr.name_start,
+                        qr.end,
+                        key.as_bytes()[0] & 1 != 0,
+                        key.as_bytes()[0] & 2 != 0,
+                        Purpose::Verify,
+                        None,
+                        None,
+                        Some(from),
+                    );
                 }
             } else {
                 let q = self.synth_query(&key);
-                self.start_txn(now, key, &q, HEADER_LEN, q.len(), key.as_bytes()[0] & 1 != 0, key.as_bytes()[0] & 2 != 0, Purpose::Verify, None, None, Some(from));
+                self.start_txn(
+                    now,
+                    key,
+                    &q,
+                    HEADER_LEN,
+                    q.len(),
+                    key.as_bytes()[0] & 1 != 0,
+                    key.as_bytes()[0] & 2 != 0,
+                    Purpose::Verify,
+                    None,
+                    None,
+                    Some(from),
+                );
             }
         }
     }
@@ -924,7 +1437,11 @@ impl Forwarder {
     /// How long the store keeps an entry past its expiry.
     fn retention(&self) -> Duration {
         let c = &self.cfg.cache;
-        let stale = if c.serve_stale.enabled { c.serve_stale.window } else { Duration::ZERO };
+        let stale = if c.serve_stale.enabled {
+            c.serve_stale.window
+        } else {
+            Duration::ZERO
+        };
         stale.max(c.suspect_window)
     }
 
@@ -942,13 +1459,20 @@ impl Forwarder {
             buf[5..5 + w.len()].copy_from_slice(w);
             if let Some(slot) = self.store.get(&buf[..5 + w.len()]) {
                 if let Some(p) = &slot.positive {
-                    let lp = LastPositive { received: p.stored_at, ttl: p.ttl };
+                    let lp = LastPositive {
+                        received: p.stored_at,
+                        ttl: p.ttl,
+                    };
                     if h.last_positive.is_none_or(|x| x.received < lp.received) {
                         h.last_positive = Some(lp);
                     }
                 }
                 if w == key.name_wire() {
-                    if let Some(s) = slot.shadow.as_ref().filter(|s| s.kind == EntryKind::Failure) {
+                    if let Some(s) = slot
+                        .shadow
+                        .as_ref()
+                        .filter(|s| s.kind == EntryKind::Failure)
+                    {
                         h.consecutive_failures = failures_of(s);
                     }
                 }
@@ -961,33 +1485,76 @@ impl Forwarder {
     /// or the stale answer when there is one (RFC 8767).
     fn give_up(&mut self, now: Duration, t: usize, ede_code: u16, text: String) {
         self.stats.gave_up += 1;
-        let Some(txn) = self.txns[t].as_mut() else { return };
+        let Some(txn) = self.txns[t].as_mut() else {
+            return;
+        };
         let key = txn.key;
         let waiters = core::mem::take(&mut txn.waiters);
         let stale_ok = txn.stale_fallback;
         let purpose = txn.purpose;
-        let name = if self.cfg.events { name_text(&txn.question, 0) } else { String::new() };
+        let name = if self.cfg.events {
+            name_text(&txn.question, 0)
+        } else {
+            String::new()
+        };
         let qtype = key.qtype().to_string();
         {
             let (n, q, tx) = (name.clone(), qtype.clone(), text.clone());
-            self.event(now, || EventKind::GaveUp { name: n, qtype: q, ede: ede_code, text: tx });
+            self.event(now, || EventKind::GaveUp {
+                name: n,
+                qtype: q,
+                ede: ede_code,
+                text: tx,
+            });
         }
         if purpose != Purpose::Probe {
-            let prev = self.store.get(key.as_bytes()).and_then(|s| s.shadow.as_ref().filter(|e| e.kind == EntryKind::Failure).map(failures_of)).unwrap_or(0);
-            let history = NameHistory { last_positive: None, consecutive_failures: prev };
-            let lifetime = policy::lifetime(&ResponseFacts::failure(), &self.cfg.cache, &history, now);
+            let prev = self
+                .store
+                .get(key.as_bytes())
+                .and_then(|s| {
+                    s.shadow
+                        .as_ref()
+                        .filter(|e| e.kind == EntryKind::Failure)
+                        .map(failures_of)
+                })
+                .unwrap_or(0);
+            let history = NameHistory {
+                last_positive: None,
+                consecutive_failures: prev,
+            };
+            let lifetime =
+                policy::lifetime(&ResponseFacts::failure(), &self.cfg.cache, &history, now);
             if let Lifetime::Failure { ttl, rule } = lifetime {
                 let q = self.synth_query(&key);
                 let fail = servfail_for(&q, None, ede_code, &text);
-                if let Ok(mut e) = Entry::new(&fail, EntryKind::Failure, now, ttl, Duration::ZERO, rule.as_str()) {
+                if let Ok(mut e) = Entry::new(
+                    &fail,
+                    EntryKind::Failure,
+                    now,
+                    ttl,
+                    Duration::ZERO,
+                    rule.as_str(),
+                ) {
                     e.rule = failure_rule(prev + 1);
                     self.store.insert(key.as_bytes(), e, now);
                     let (n, q) = (name.clone(), qtype.clone());
-                    self.event(now, || EventKind::Cached { name: n, qtype: q, kind: "failure", ttl, rule: rule.as_str(), why: rule.why() });
+                    self.event(now, || EventKind::Cached {
+                        name: n,
+                        qtype: q,
+                        kind: "failure",
+                        ttl,
+                        rule: rule.as_str(),
+                        why: rule.why(),
+                    });
                 }
             }
         }
-        let stale = stale_ok.and_then(|sf| self.store.get(key.as_bytes()).and_then(|s| s.positive.clone()).map(|p| (p, sf.ttl)));
+        let stale = stale_ok.and_then(|sf| {
+            self.store
+                .get(key.as_bytes())
+                .and_then(|s| s.positive.clone())
+                .map(|p| (p, sf.ttl))
+        });
         for w in &waiters {
             match &stale {
                 Some((p, ttl)) => {
@@ -995,7 +1562,12 @@ impl Forwarder {
                     let mut answer = Vec::with_capacity(p.wire().len() + 64);
                     write_answer(p, &w.query, now, Some(*ttl), None, &mut answer);
                     if let Some(o) = w.opt {
-                        append_opt(&mut answer, o, p.ext_rcode, Some((ede::STALE_ANSWER, &text)));
+                        append_opt(
+                            &mut answer,
+                            o,
+                            p.ext_rcode,
+                            Some((ede::STALE_ANSWER, &text)),
+                        );
                     }
                     self.deliver(now, w, &w.query, answer, "stale cache (upstreams failed)");
                 }
@@ -1013,11 +1585,26 @@ impl Forwarder {
     }
 
     /// Fits an answer to the client's limit and sends it.
-    fn deliver(&mut self, now: Duration, w: &Waiter, query: &[u8], answer: Vec<u8>, source: &'static str) {
+    fn deliver(
+        &mut self,
+        now: Duration,
+        w: &Waiter,
+        query: &[u8],
+        answer: Vec<u8>,
+        source: &'static str,
+    ) {
         self.deliver_noted(now, w, query, answer, source, None);
     }
 
-    fn deliver_noted(&mut self, now: Duration, w: &Waiter, query: &[u8], mut answer: Vec<u8>, source: &'static str, note: Option<String>) {
+    fn deliver_noted(
+        &mut self,
+        now: Duration,
+        w: &Waiter,
+        query: &[u8],
+        mut answer: Vec<u8>,
+        source: &'static str,
+        note: Option<String>,
+    ) {
         let mut fit_note = note;
         if answer.len() > w.limit {
             match fit(&answer, w.limit) {
@@ -1025,7 +1612,8 @@ impl Forwarder {
                     if f.recompressed < f.original {
                         self.stats.recompressed += 1;
                     }
-                    let mut note = fit_note.take().map_or(String::new(), |n| format!("{n}; ")) + &format!("{} B", f.original);
+                    let mut note = fit_note.take().map_or(String::new(), |n| format!("{n}; "))
+                        + &format!("{} B", f.original);
                     if f.recompressed < f.original {
                         note.push_str(&format!(", re-compressed to {} B", f.recompressed));
                     }
@@ -1041,15 +1629,37 @@ impl Forwarder {
                 }
                 Err(e) => {
                     fit_note = Some(format!("could not fit: {e}"));
-                    answer = servfail_for(query, w.opt, ede::OTHER, "answer could not be fitted to the client");
+                    answer = servfail_for(
+                        query,
+                        w.opt,
+                        ede::OTHER,
+                        "answer could not be fitted to the client",
+                    );
                 }
             }
         }
         if self.cfg.events {
-            let name = MessageView::new(query).ok().and_then(|v| v.question().ok().flatten()).map(|q| (name_text(query, q.name_start), q.qtype.to_string())).unwrap_or_default();
-            let rcode = if answer.len() >= 4 { Rcode(u16::from(answer[3] & 0xf)).to_string() } else { String::new() };
+            let name = MessageView::new(query)
+                .ok()
+                .and_then(|v| v.question().ok().flatten())
+                .map(|q| (name_text(query, q.name_start), q.qtype.to_string()))
+                .unwrap_or_default();
+            let rcode = if answer.len() >= 4 {
+                Rcode(u16::from(answer[3] & 0xf)).to_string()
+            } else {
+                String::new()
+            };
             let (size, limit, client) = (answer.len(), w.limit, w.client.0);
-            self.event(now, || EventKind::Answered { client, name: name.0, qtype: name.1, rcode, size, limit, source, fit: fit_note });
+            self.event(now, || EventKind::Answered {
+                client,
+                name: name.0,
+                qtype: name.1,
+                rcode,
+                size,
+                limit,
+                source,
+                fit: fit_note,
+            });
         }
         self.send_client(w.client, w.transport, answer);
     }
@@ -1081,13 +1691,18 @@ impl Forwarder {
                 Some(Reverse((at, _, _))) if *at <= now => {}
                 _ => break,
             }
-            let Some(Reverse((at, _, timer))) = self.timers.pop() else { break };
+            let Some(Reverse((at, _, timer))) = self.timers.pop() else {
+                break;
+            };
             self.fire(at.max(Duration::ZERO).min(now), timer);
         }
     }
 
     fn alive(&self, t: usize, gen: u32) -> bool {
-        self.txns.get(t).and_then(Option::as_ref).is_some_and(|x| x.gen == gen)
+        self.txns
+            .get(t)
+            .and_then(Option::as_ref)
+            .is_some_and(|x| x.gen == gen)
     }
 
     fn fire(&mut self, now: Duration, timer: Timer) {
@@ -1096,12 +1711,23 @@ impl Forwarder {
                 if !self.alive(t, gen) {
                     return;
                 }
-                let Some(sent) = self.txns[t].as_ref().and_then(|x| x.current).filter(|s| s.token == token) else { return };
+                let Some(sent) = self.txns[t]
+                    .as_ref()
+                    .and_then(|x| x.current)
+                    .filter(|s| s.token == token)
+                else {
+                    return;
+                };
                 self.outstanding.remove(&(sent.upstream.0, sent.id));
                 self.upstreams.get_mut(sent.upstream).counters.timeouts += 1;
                 let label = self.upstreams.get(sent.upstream).label.clone();
                 let after = ms(now.saturating_sub(sent.at));
-                self.event(now, || EventKind::UpstreamTimeout { upstream: label, transport: sent.transport.as_str(), id: sent.id, after_ms: after });
+                self.event(now, || EventKind::UpstreamTimeout {
+                    upstream: label,
+                    transport: sent.transport.as_str(),
+                    id: sent.id,
+                    after_ms: after,
+                });
                 self.after_attempt(now, t, sent, Outcome::Timeout, None);
             }
             Timer::Deadline { txn: t, gen } => {
@@ -1109,18 +1735,30 @@ impl Forwarder {
                     return;
                 }
                 let timeout = self.cfg.query_timeout_ms;
-                let (code, text) = self.txns[t].as_ref().and_then(|x| x.last_problem.clone()).unwrap_or((ede::NO_REACHABLE_AUTHORITY, String::from("no usable answer")));
+                let (code, text) = self.txns[t]
+                    .as_ref()
+                    .and_then(|x| x.last_problem.clone())
+                    .unwrap_or((
+                        ede::NO_REACHABLE_AUTHORITY,
+                        String::from("no usable answer"),
+                    ));
                 self.give_up(now, t, code, format!("{text}; gave up after {timeout} ms"));
             }
             Timer::StaleAnswer { txn: t, gen } => {
                 if !self.alive(t, gen) {
                     return;
                 }
-                let Some(txn) = self.txns[t].as_mut() else { return };
+                let Some(txn) = self.txns[t].as_mut() else {
+                    return;
+                };
                 let Some(sf) = txn.stale_fallback else { return };
                 let key = txn.key;
                 let waiters = core::mem::take(&mut txn.waiters);
-                let Some(p) = self.store.get(key.as_bytes()).and_then(|s| s.positive.clone()) else {
+                let Some(p) = self
+                    .store
+                    .get(key.as_bytes())
+                    .and_then(|s| s.positive.clone())
+                else {
                     if let Some(txn) = self.txns[t].as_mut() {
                         txn.waiters = waiters;
                     }
@@ -1131,13 +1769,23 @@ impl Forwarder {
                     let mut answer = Vec::with_capacity(p.wire().len() + 64);
                     write_answer(&p, &w.query, now, Some(sf.ttl), None, &mut answer);
                     if let Some(o) = w.opt {
-                        append_opt(&mut answer, o, p.ext_rcode, Some((ede::STALE_ANSWER, "upstream slow: stale answer after the client timer (RFC 8767)")));
+                        append_opt(
+                            &mut answer,
+                            o,
+                            p.ext_rcode,
+                            Some((
+                                ede::STALE_ANSWER,
+                                "upstream slow: stale answer after the client timer (RFC 8767)",
+                            )),
+                        );
                     }
                     self.deliver(now, w, &w.query, answer, "stale cache (client timer)");
                 }
             }
             Timer::Probe => {
-                let Some(p) = self.cfg.probe.clone() else { return };
+                let Some(p) = self.cfg.probe.clone() else {
+                    return;
+                };
                 let name: Result<Name, _> = p.name.parse();
                 let qtype: Result<RType, _> = p.qtype.parse();
                 if let (Ok(name), Ok(qtype)) = (name, qtype) {
@@ -1148,17 +1796,35 @@ impl Forwarder {
                     if let Ok(key) = KeyBuf::for_question(&q, false, false) {
                         for i in 0..self.upstreams.len() {
                             let up = UpstreamId(i as u16);
-                            self.start_txn(now, key, &q, HEADER_LEN, q.len(), false, false, Purpose::Probe, None, None, Some(up));
+                            self.start_txn(
+                                now,
+                                key,
+                                &q,
+                                HEADER_LEN,
+                                q.len(),
+                                false,
+                                false,
+                                Purpose::Probe,
+                                None,
+                                None,
+                                Some(up),
+                            );
                             // Probes carry EDNS only when configured to.
                             if !p.edns {
-                                if let Some(txn) = self.txns.iter_mut().rev().flatten().find(|x| x.purpose == Purpose::Probe && x.current.is_some_and(|s| s.upstream == up)) {
+                                if let Some(txn) = self.txns.iter_mut().rev().flatten().find(|x| {
+                                    x.purpose == Purpose::Probe
+                                        && x.current.is_some_and(|s| s.upstream == up)
+                                }) {
                                     let _ = txn;
                                 }
                             }
                         }
                     }
                 }
-                self.schedule(now + Duration::from_millis(p.interval_ms.max(100)), Timer::Probe);
+                self.schedule(
+                    now + Duration::from_millis(p.interval_ms.max(100)),
+                    Timer::Probe,
+                );
             }
         }
     }
@@ -1202,7 +1868,12 @@ fn failure_rule(n: u32) -> &'static str {
 
 /// The question at `start..end` of `msg` equals `mine` (name case-insensitively, type, class).
 fn question_matches(msg: &[u8], start: usize, end: usize, mine: &[u8]) -> bool {
-    let (Ok(a), Ok(b)) = (crate::wire::name::read_name(msg, start), crate::wire::name::read_name(mine, 0)) else { return false };
+    let (Ok(a), Ok(b)) = (
+        crate::wire::name::read_name(msg, start),
+        crate::wire::name::read_name(mine, 0),
+    ) else {
+        return false;
+    };
     let tail_a = msg.get(end - 4..end);
     let tail_b = mine.get(b.1..b.1 + 4);
     a.0.eq_ignore_case(&b.0) && tail_a.is_some() && tail_a == tail_b
@@ -1210,7 +1881,9 @@ fn question_matches(msg: &[u8], start: usize, end: usize, mine: &[u8]) -> bool {
 
 /// The name at `start` as text (for events).
 fn name_text(msg: &[u8], start: usize) -> String {
-    crate::wire::name::read_name(msg, start).map(|(n, _)| n.to_string()).unwrap_or_else(|_| "<bad name>".into())
+    crate::wire::name::read_name(msg, start)
+        .map(|(n, _)| n.to_string())
+        .unwrap_or_else(|_| "<bad name>".into())
 }
 
 /// Appends an OPT record (with an optional EDE option) to a message and bumps ARCOUNT.
@@ -1239,7 +1912,10 @@ fn append_opt(out: &mut Vec<u8>, o: OptOut, ext_rcode: u8, ede: Option<(u16, &st
 
 /// SERVFAIL for a query, with an EDE when the client speaks EDNS.
 fn servfail_for(query: &[u8], opt: Option<OptOut>, ede_code: u16, text: &str) -> Vec<u8> {
-    let end = MessageView::new(query).ok().and_then(|v| v.question().ok().flatten()).map_or(HEADER_LEN.min(query.len()), |q| q.end);
+    let end = MessageView::new(query)
+        .ok()
+        .and_then(|v| v.question().ok().flatten())
+        .map_or(HEADER_LEN.min(query.len()), |q| q.end);
     let mut out = Vec::with_capacity(end + 64);
     out.extend_from_slice(&query[..end.max(HEADER_LEN).min(query.len())]);
     while out.len() < HEADER_LEN {

@@ -97,7 +97,11 @@ impl Upstreams {
                 counters: Counters::default(),
             })
             .collect();
-        Upstreams { list, policy, next_rr: 0 }
+        Upstreams {
+            list,
+            policy,
+            next_rr: 0,
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -122,13 +126,20 @@ impl Upstreams {
 
     /// Picks the upstream for an attempt, avoiding those in `tried` (a bit per upstream) while
     /// others remain, and down upstreams while up ones remain. Returns the reason in words.
-    pub fn pick(&mut self, tried: u64, now: Duration, rng: &mut Rng) -> Option<(UpstreamId, String)> {
+    pub fn pick(
+        &mut self,
+        tried: u64,
+        now: Duration,
+        rng: &mut Rng,
+    ) -> Option<(UpstreamId, String)> {
         let n = self.list.len();
         if n == 0 {
             return None;
         }
         let untried = |i: usize| i >= 64 || tried & (1 << i) == 0;
-        let mut candidates: Vec<usize> = (0..n).filter(|&i| untried(i) && self.is_up(i, now)).collect();
+        let mut candidates: Vec<usize> = (0..n)
+            .filter(|&i| untried(i) && self.is_up(i, now))
+            .collect();
         let mut why = "";
         if candidates.is_empty() {
             candidates = (0..n).filter(|&i| untried(i)).collect();
@@ -143,16 +154,30 @@ impl Upstreams {
             Policy::RoundRobin => {
                 let start = self.next_rr % n;
                 self.next_rr = self.next_rr.wrapping_add(1);
-                let i = candidates.iter().copied().min_by_key(|&i| (i + n - start) % n).unwrap_or(candidates[0]);
+                let i = candidates
+                    .iter()
+                    .copied()
+                    .min_by_key(|&i| (i + n - start) % n)
+                    .unwrap_or(candidates[0]);
                 (i, "round robin")
             }
-            Policy::Random => (candidates[rng.below(candidates.len() as u32) as usize], "random"),
+            Policy::Random => (
+                candidates[rng.below(candidates.len() as u32) as usize],
+                "random",
+            ),
             Policy::Fastest => {
                 if candidates.len() > 1 && rng.below(16) == 0 {
-                    (candidates[rng.below(candidates.len() as u32) as usize], "fastest: exploring another upstream (1 in 16)")
+                    (
+                        candidates[rng.below(candidates.len() as u32) as usize],
+                        "fastest: exploring another upstream (1 in 16)",
+                    )
                 } else {
                     // Unmeasured upstreams go first so every one gets an RTT.
-                    let i = candidates.iter().copied().min_by_key(|&i| self.list[i].srtt_us.unwrap_or(0)).unwrap_or(candidates[0]);
+                    let i = candidates
+                        .iter()
+                        .copied()
+                        .min_by_key(|&i| self.list[i].srtt_us.unwrap_or(0))
+                        .unwrap_or(candidates[0]);
                     (i, "fastest: lowest smoothed RTT")
                 }
             }
@@ -161,7 +186,13 @@ impl Upstreams {
     }
 
     /// Records an attempt's result for health and RTT.
-    pub fn record(&mut self, id: UpstreamId, verdict: UpstreamVerdict, rtt: Option<Duration>, now: Duration) {
+    pub fn record(
+        &mut self,
+        id: UpstreamId,
+        verdict: UpstreamVerdict,
+        rtt: Option<Duration>,
+        now: Duration,
+    ) {
         let u = self.get_mut(id);
         match verdict {
             UpstreamVerdict::Unreachable => {
@@ -228,11 +259,18 @@ mod tests {
     fn round_robin_rotates_and_fastest_prefers_low_rtt() {
         let mut u = ups(Policy::RoundRobin);
         let mut rng = Rng::from_seed([1; 32]);
-        let picks: Vec<u16> = (0..6).map(|_| u.pick(0, Duration::ZERO, &mut rng).unwrap().0 .0).collect();
+        let picks: Vec<u16> = (0..6)
+            .map(|_| u.pick(0, Duration::ZERO, &mut rng).unwrap().0 .0)
+            .collect();
         assert_eq!(picks, vec![0, 1, 2, 0, 1, 2]);
         let mut f = ups(Policy::Fastest);
         for (i, ms) in [(0u16, 50u64), (1, 5), (2, 30)] {
-            f.record(UpstreamId(i), UpstreamVerdict::Answered, Some(Duration::from_millis(ms)), Duration::ZERO);
+            f.record(
+                UpstreamId(i),
+                UpstreamVerdict::Answered,
+                Some(Duration::from_millis(ms)),
+                Duration::ZERO,
+            );
         }
         let mut one = 0;
         for _ in 0..160 {

@@ -268,16 +268,34 @@ pub struct SimResult {
 
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Action {
-    Query { index: usize, tcp: bool },
-    Reply { upstream: u16, tcp: bool, bytes: Vec<u8>, note: String },
+    Query {
+        index: usize,
+        tcp: bool,
+    },
+    Reply {
+        upstream: u16,
+        tcp: bool,
+        bytes: Vec<u8>,
+        note: String,
+    },
     Tick,
 }
 
 /// Runs a scenario. Errors are problems with the scenario itself (bad names, records).
 pub fn run(s: &Scenario) -> Result<SimResult, String> {
-    let mut cfg = Config { events: true, ..Config::default() };
+    let mut cfg = Config {
+        events: true,
+        ..Config::default()
+    };
     let c = &s.config;
-    cfg.upstreams = s.upstreams.iter().map(|u| UpstreamConfig { label: u.label.clone(), force_tcp: u.force_tcp }).collect();
+    cfg.upstreams = s
+        .upstreams
+        .iter()
+        .map(|u| UpstreamConfig {
+            label: u.label.clone(),
+            force_tcp: u.force_tcp,
+        })
+        .collect();
     cfg.policy = c.policy;
     cfg.max_udp_payload = c.max_udp_payload;
     cfg.upstream_udp_payload = c.upstream_udp_payload;
@@ -297,7 +315,12 @@ pub fn run(s: &Scenario) -> Result<SimResult, String> {
     seed[..8].copy_from_slice(&s.seed.to_le_bytes());
     let mut fwd = Forwarder::new(cfg, seed);
 
-    let queries: Vec<Vec<u8>> = s.queries.iter().enumerate().map(|(i, q)| build_query(q, i)).collect::<Result<_, _>>()?;
+    let queries: Vec<Vec<u8>> = s
+        .queries
+        .iter()
+        .enumerate()
+        .map(|(i, q)| build_query(q, i))
+        .collect::<Result<_, _>>()?;
     let mut used: Vec<Vec<usize>> = s.upstreams.iter().map(|u| vec![0; u.rules.len()]).collect();
     let mut agenda: BinaryHeap<core::cmp::Reverse<(u64, u64, Action)>> = BinaryHeap::new();
     let mut seq = 0u64;
@@ -306,10 +329,20 @@ pub fn run(s: &Scenario) -> Result<SimResult, String> {
         agenda.push(core::cmp::Reverse((at, seq, a)));
     };
     for (i, q) in s.queries.iter().enumerate() {
-        push(&mut agenda, q.at_ms, Action::Query { index: i, tcp: q.tcp });
+        push(
+            &mut agenda,
+            q.at_ms,
+            Action::Query {
+                index: i,
+                tcp: q.tcp,
+            },
+        );
     }
     let until = s.run_until_ms.unwrap_or(86_400_000);
-    let mut r = SimResult { title: s.title.clone(), ..SimResult::default() };
+    let mut r = SimResult {
+        title: s.title.clone(),
+        ..SimResult::default()
+    };
     let mut final_answer: BTreeMap<usize, ClientAnswer> = BTreeMap::new();
     let mut ticks = std::collections::BTreeSet::new();
     let mut steps = 0;
@@ -326,14 +359,40 @@ pub fn run(s: &Scenario) -> Result<SimResult, String> {
                 r.trace.push(TraceLine {
                     at_ms: at,
                     actor: "client",
-                    text: format!("client {} asks {} {} over {t}{}", q.client, q.name, q.qtype, q.edns.map_or(" without EDNS".into(), |e| format!(" with EDNS {e}"))),
+                    text: format!(
+                        "client {} asks {} {} over {t}{}",
+                        q.client,
+                        q.name,
+                        q.qtype,
+                        q.edns
+                            .map_or(" without EDNS".into(), |e| format!(" with EDNS {e}"))
+                    ),
                 });
-                fwd.handle(Input::Query { now, client: ClientId(*index as u64), transport: t, bytes: &queries[*index] });
+                fwd.handle(Input::Query {
+                    now,
+                    client: ClientId(*index as u64),
+                    transport: t,
+                    bytes: &queries[*index],
+                });
             }
-            Action::Reply { upstream, tcp, bytes, note } => {
+            Action::Reply {
+                upstream,
+                tcp,
+                bytes,
+                note,
+            } => {
                 let t = if *tcp { Transport::Tcp } else { Transport::Udp };
-                r.trace.push(TraceLine { at_ms: at, actor: "upstream", text: format!("{} {note}", s.upstreams[usize::from(*upstream)].label) });
-                fwd.handle(Input::Response { now, upstream: UpstreamId(*upstream), transport: t, bytes });
+                r.trace.push(TraceLine {
+                    at_ms: at,
+                    actor: "upstream",
+                    text: format!("{} {note}", s.upstreams[usize::from(*upstream)].label),
+                });
+                fwd.handle(Input::Response {
+                    now,
+                    upstream: UpstreamId(*upstream),
+                    transport: t,
+                    bytes,
+                });
             }
             Action::Tick => {
                 ticks.remove(&at);
@@ -346,7 +405,11 @@ pub fn run(s: &Scenario) -> Result<SimResult, String> {
         for _ in 0..100_000 {
             match fwd.poll() {
                 Output::Event(e) => {
-                    r.trace.push(TraceLine { at_ms: e.at_ms, actor: "engine", text: e.to_string() });
+                    r.trace.push(TraceLine {
+                        at_ms: e.at_ms,
+                        actor: "engine",
+                        text: e.to_string(),
+                    });
                     r.events.push(e);
                 }
                 Output::Transmit(tx) => match tx.to {
@@ -354,8 +417,19 @@ pub fn run(s: &Scenario) -> Result<SimResult, String> {
                         r.upstream_queries += 1;
                         let up = &s.upstreams[usize::from(u.0)];
                         let tcp = tx.transport == Transport::Tcp;
-                        for (delay, bytes, note) in respond(up, &mut used[usize::from(u.0)], &tx.bytes, tcp, s.seed)? {
-                            push(&mut agenda, at + delay, Action::Reply { upstream: u.0, tcp, bytes, note });
+                        for (delay, bytes, note) in
+                            respond(up, &mut used[usize::from(u.0)], &tx.bytes, tcp, s.seed)?
+                        {
+                            push(
+                                &mut agenda,
+                                at + delay,
+                                Action::Reply {
+                                    upstream: u.0,
+                                    tcp,
+                                    bytes,
+                                    note,
+                                },
+                            );
                         }
                     }
                     Peer::Client(c) => {
@@ -364,9 +438,19 @@ pub fn run(s: &Scenario) -> Result<SimResult, String> {
                         r.trace.push(TraceLine {
                             at_ms: at,
                             actor: "client",
-                            text: format!("client {} gets {} B over {}: {}{}, {} answer record(s)", s.queries[index].client, ans.size, ans.transport, ans.rcode, if ans.tc { " TC" } else { "" }, ans.answers.len()),
+                            text: format!(
+                                "client {} gets {} B over {}: {}{}, {} answer record(s)",
+                                s.queries[index].client,
+                                ans.size,
+                                ans.transport,
+                                ans.rcode,
+                                if ans.tc { " TC" } else { "" },
+                                ans.answers.len()
+                            ),
                         });
-                        let retry = ans.tc && tx.transport == Transport::Udp && s.queries[index].retry_tcp_on_tc;
+                        let retry = ans.tc
+                            && tx.transport == Transport::Udp
+                            && s.queries[index].retry_tcp_on_tc;
                         if retry {
                             push(&mut agenda, at + 1, Action::Query { index, tcp: true });
                         }
@@ -395,7 +479,10 @@ fn check(s: &Scenario, r: &SimResult, finals: &BTreeMap<usize, ClientAnswer>) ->
     for (i, q) in s.queries.iter().enumerate() {
         let Some(e) = &q.expect else { continue };
         let Some(a) = finals.get(&i) else {
-            f.push(format!("query #{i} ({} {} at {} ms) got no answer", q.name, q.qtype, q.at_ms));
+            f.push(format!(
+                "query #{i} ({} {} at {} ms) got no answer",
+                q.name, q.qtype, q.at_ms
+            ));
             continue;
         };
         let who = format!("query #{i} ({} {} at {} ms)", q.name, q.qtype, q.at_ms);
@@ -406,7 +493,10 @@ fn check(s: &Scenario, r: &SimResult, finals: &BTreeMap<usize, ClientAnswer>) ->
         }
         if let Some(n) = e.answers {
             if a.answers.len() != n {
-                f.push(format!("{who}: {} answer records but expected {n}", a.answers.len()));
+                f.push(format!(
+                    "{who}: {} answer records but expected {n}",
+                    a.answers.len()
+                ));
             }
         }
         if let Some(m) = e.max_size {
@@ -423,7 +513,9 @@ fn check(s: &Scenario, r: &SimResult, finals: &BTreeMap<usize, ClientAnswer>) ->
             for line in &a.answers {
                 let t: Option<u32> = line.split('\t').nth(1).and_then(|x| x.parse().ok());
                 if t != Some(ttl) {
-                    f.push(format!("{who}: record {line:?} has TTL {t:?}, expected {ttl}"));
+                    f.push(format!(
+                        "{who}: record {line:?} has TTL {t:?}, expected {ttl}"
+                    ));
                 }
             }
         }
@@ -434,29 +526,45 @@ fn check(s: &Scenario, r: &SimResult, finals: &BTreeMap<usize, ClientAnswer>) ->
         }
         for c in &e.contains {
             if !a.answers.iter().any(|l| l.contains(c.as_str())) {
-                f.push(format!("{who}: no answer record contains {c:?} (got {:?})", a.answers));
+                f.push(format!(
+                    "{who}: no answer record contains {c:?} (got {:?})",
+                    a.answers
+                ));
             }
         }
         if let Some(w) = e.within_ms {
             if a.at_ms > q.at_ms + w {
-                f.push(format!("{who}: answered after {} ms, expected within {w}", a.at_ms - q.at_ms));
+                f.push(format!(
+                    "{who}: answered after {} ms, expected within {w}",
+                    a.at_ms - q.at_ms
+                ));
             }
         }
         if let Some(tcp) = e.via_tcp {
             if (a.transport == "TCP") != tcp {
-                f.push(format!("{who}: final answer over {}, expected {}", a.transport, if tcp { "TCP" } else { "UDP" }));
+                f.push(format!(
+                    "{who}: final answer over {}, expected {}",
+                    a.transport,
+                    if tcp { "TCP" } else { "UDP" }
+                ));
             }
         }
     }
     let x = &s.expect;
     if let Some(m) = x.max_upstream_queries {
         if r.upstream_queries > m {
-            f.push(format!("{} upstream queries, expected at most {m}", r.upstream_queries));
+            f.push(format!(
+                "{} upstream queries, expected at most {m}",
+                r.upstream_queries
+            ));
         }
     }
     if let Some(m) = x.min_upstream_queries {
         if r.upstream_queries < m {
-            f.push(format!("{} upstream queries, expected at least {m}", r.upstream_queries));
+            f.push(format!(
+                "{} upstream queries, expected at least {m}",
+                r.upstream_queries
+            ));
         }
     }
     for want in &x.log_contains {
@@ -485,7 +593,11 @@ fn build_query(q: &ClientQuery, i: usize) -> Result<Vec<u8>, String> {
     let mut m = Message::default();
     m.header.id = 0x1000 + i as u16;
     m.header.rd = true;
-    m.questions.push(Question { name, qtype, class: crate::wire::Class::IN });
+    m.questions.push(Question {
+        name,
+        qtype,
+        class: crate::wire::Class::IN,
+    });
     if let Some(size) = q.edns {
         let mut e = Edns::new(size);
         e.dnssec_ok = q.dnssec_ok;
@@ -502,30 +614,60 @@ fn client_answer(index: usize, at: u64, t: Transport, bytes: &[u8]) -> ClientAns
         transport: t.as_str(),
         size: bytes.len(),
         hex: crate::wire::text::hex(bytes),
-        rcode: m.as_ref().map_or("undecodable".into(), |m| m.rcode().to_string()),
+        rcode: m
+            .as_ref()
+            .map_or("undecodable".into(), |m| m.rcode().to_string()),
         tc: m.as_ref().is_some_and(|m| m.header.tc),
-        answers: m.as_ref().map_or(vec![], |m| m.answers.iter().map(Record::to_text).collect()),
-        ede: m.as_ref().and_then(|m| m.edns.as_ref()).and_then(|e| e.extended_error()).map(|(c, t)| (c, t.to_string())),
+        answers: m
+            .as_ref()
+            .map_or(vec![], |m| m.answers.iter().map(Record::to_text).collect()),
+        ede: m
+            .as_ref()
+            .and_then(|m| m.edns.as_ref())
+            .and_then(|e| e.extended_error())
+            .map(|(c, t)| (c, t.to_string())),
     }
 }
 
 /// The scripted upstream's replies to one query: (delay, bytes, what it did).
-fn respond(up: &ScriptedUpstream, used: &mut [usize], query: &[u8], tcp: bool, seed: u64) -> Result<Vec<(u64, Vec<u8>, String)>, String> {
-    let q = Message::from_wire(query).map_err(|e| format!("engine sent an undecodable query: {e}"))?;
-    let Some(question) = q.questions.first() else { return Ok(vec![]) };
+fn respond(
+    up: &ScriptedUpstream,
+    used: &mut [usize],
+    query: &[u8],
+    tcp: bool,
+    seed: u64,
+) -> Result<Vec<(u64, Vec<u8>, String)>, String> {
+    let q =
+        Message::from_wire(query).map_err(|e| format!("engine sent an undecodable query: {e}"))?;
+    let Some(question) = q.questions.first() else {
+        return Ok(vec![]);
+    };
     let rule = up.rules.iter().enumerate().find(|(_, r)| {
-        r.name.as_ref().is_none_or(|n| n.parse::<Name>().is_ok_and(|n| n.eq_ignore_case(&question.name)))
-            && r.qtype.as_ref().is_none_or(|t| t.parse::<RType>().is_ok_and(|t| t == question.qtype))
+        r.name.as_ref().is_none_or(|n| {
+            n.parse::<Name>()
+                .is_ok_and(|n| n.eq_ignore_case(&question.name))
+        }) && r
+            .qtype
+            .as_ref()
+            .is_none_or(|t| t.parse::<RType>().is_ok_and(|t| t == question.qtype))
     });
     let Some((ri, rule)) = rule else {
-        return Ok(vec![(1, servfail_reply(&q), "has no script for it: SERVFAIL".into())]);
+        return Ok(vec![(
+            1,
+            servfail_reply(&q),
+            "has no script for it: SERVFAIL".into(),
+        )]);
     };
     if rule.respond.is_empty() {
         return Ok(vec![]);
     }
     let n = used[ri];
     used[ri] += 1;
-    let b = if rule.cycle { &rule.respond[n % rule.respond.len()] } else { &rule.respond[n.min(rule.respond.len() - 1)] };
+    let b = if rule.cycle {
+        &rule.respond[n % rule.respond.len()]
+    } else {
+        &rule.respond[n.min(rule.respond.len() - 1)]
+    };
     let delay = b.delay_ms.max(1);
     let mut out = Vec::new();
     if let Some(sp) = &b.spoof {
@@ -537,12 +679,18 @@ fn respond(up: &ScriptedUpstream, used: &mut [usize], query: &[u8], tcp: bool, s
             }
             "wrong_question" => {
                 let mut m = Message::from_wire(&fake).map_err(|e| e.to_string())?;
-                m.questions[0].name = "spoofed.invalid.".parse().map_err(|e: crate::wire::WireError| e.to_string())?;
+                m.questions[0].name = "spoofed.invalid."
+                    .parse()
+                    .map_err(|e: crate::wire::WireError| e.to_string())?;
                 fake = m.to_wire().map_err(|e| e.to_string())?;
             }
             other => return Err(format!("unknown spoof {other:?}")),
         }
-        out.push(((delay / 2).max(1), fake, format!("sends a spoofed answer ({sp})")));
+        out.push((
+            (delay / 2).max(1),
+            fake,
+            format!("sends a spoofed answer ({sp})"),
+        ));
     }
     let edns = q.edns.is_some();
     let (bytes, note) = match b.kind.as_str() {
@@ -568,18 +716,40 @@ fn respond(up: &ScriptedUpstream, used: &mut [usize], query: &[u8], tcp: bool, s
             let l = bytes.len();
             (bytes, format!("answers the given {l}-byte packet"))
         }
-        "servfail" => (rcode_reply(&q, Rcode::SERVFAIL), "answers SERVFAIL".to_string()),
-        "refused" => (rcode_reply(&q, Rcode::REFUSED), "answers REFUSED".to_string()),
-        _ if b.reject_edns && edns => (rcode_reply_no_opt(&q, Rcode::FORMERR), "answers FORMERR to a query with EDNS".to_string()),
+        "servfail" => (
+            rcode_reply(&q, Rcode::SERVFAIL),
+            "answers SERVFAIL".to_string(),
+        ),
+        "refused" => (
+            rcode_reply(&q, Rcode::REFUSED),
+            "answers REFUSED".to_string(),
+        ),
+        _ if b.reject_edns && edns => (
+            rcode_reply_no_opt(&q, Rcode::FORMERR),
+            "answers FORMERR to a query with EDNS".to_string(),
+        ),
         _ if b.tc_over_udp && !tcp => {
             let mut m = reply_base(&q);
             m.header.tc = true;
-            (m.to_wire().map_err(|e| e.to_string())?, "answers TC=1 over UDP".to_string())
+            (
+                m.to_wire().map_err(|e| e.to_string())?,
+                "answers TC=1 over UDP".to_string(),
+            )
         }
         _ => {
             let bytes = ok_reply(&q, b)?;
             let l = bytes.len();
-            (bytes, format!("answers {l} B{}", if b.uncompressed { " (uncompressed)" } else { "" }))
+            (
+                bytes,
+                format!(
+                    "answers {l} B{}",
+                    if b.uncompressed {
+                        " (uncompressed)"
+                    } else {
+                        ""
+                    }
+                ),
+            )
         }
     };
     out.push((delay, bytes, note));
@@ -587,7 +757,11 @@ fn respond(up: &ScriptedUpstream, used: &mut [usize], query: &[u8], tcp: bool, s
 }
 
 fn reply_base(q: &Message) -> Message {
-    let mut m = Message { header: q.header.clone(), questions: q.questions.clone(), ..Message::default() };
+    let mut m = Message {
+        header: q.header.clone(),
+        questions: q.questions.clone(),
+        ..Message::default()
+    };
     m.header.qr = true;
     m.header.ra = true;
     if q.edns.is_some() {
@@ -615,7 +789,12 @@ fn servfail_reply(q: &Message) -> Vec<u8> {
 
 fn ok_reply(q: &Message, b: &Behaviour) -> Result<Vec<u8>, String> {
     let mut m = reply_base(q);
-    let parse = |lines: &[String]| -> Result<Vec<Record>, String> { lines.iter().map(|l| Record::from_text(l).map_err(|e| e.to_string())).collect() };
+    let parse = |lines: &[String]| -> Result<Vec<Record>, String> {
+        lines
+            .iter()
+            .map(|l| Record::from_text(l).map_err(|e| e.to_string()))
+            .collect()
+    };
     m.answers = parse(&b.answer)?;
     m.authority = parse(&b.authority)?;
     m.additional = parse(&b.additional)?;
@@ -629,13 +808,22 @@ fn ok_reply(q: &Message, b: &Behaviour) -> Result<Vec<u8>, String> {
         m.edns = None;
     }
     if let Some(e) = &mut m.edns {
-        e.options.retain(|o| !matches!(o, EdnsOption::Padding { .. }));
+        e.options
+            .retain(|o| !matches!(o, EdnsOption::Padding { .. }));
     }
-    let bytes = if b.uncompressed { m.to_wire_uncompressed() } else { m.to_wire() };
+    let bytes = if b.uncompressed {
+        m.to_wire_uncompressed()
+    } else {
+        m.to_wire()
+    };
     bytes.map_err(|e| e.to_string())
 }
 
 /// Parses a scenario's view of a MessageView for tests: the first question's type.
 pub fn question_type(bytes: &[u8]) -> Option<RType> {
-    MessageView::new(bytes).ok()?.question().ok()?.map(|q| q.qtype)
+    MessageView::new(bytes)
+        .ok()?
+        .question()
+        .ok()?
+        .map(|q| q.qtype)
 }

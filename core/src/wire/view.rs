@@ -266,11 +266,8 @@ fn soa_minimum(buf: &[u8], r: &RecordRef) -> Option<u32> {
 
 /// Copies the name at `start`, lowercased and uncompressed, into `out`; returns its length.
 /// A cache key is built this way without allocating.
-pub fn lowercase_name(
-    buf: &[u8],
-    start: usize,
-    out: &mut [u8; MAX_NAME_LEN],
-) -> Result<usize, WireError> {
+pub fn lowercase_name(buf: &[u8], start: usize, out: &mut [u8]) -> Result<usize, WireError> {
+    debug_assert!(out.len() >= MAX_NAME_LEN);
     let mut len = 0;
     walk_name(buf, start, |step, _| {
         if let Step::Label { label, .. } = step {

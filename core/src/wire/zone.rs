@@ -73,17 +73,37 @@ impl Record {
         }
         let rtype = rtype.ok_or_else(|| bad("no record type".into()))?;
         let rest: Vec<&(String, bool)> = toks.iter().skip(toks.len() - it.count()).collect();
-        let rdata = parse_rdata(rtype, &rest).map_err(|why| bad(format!("{rtype} RDATA: {why}")))?;
-        Ok(Record { name: owner, rtype, class, ttl, rdata })
+        let rdata =
+            parse_rdata(rtype, &rest).map_err(|why| bad(format!("{rtype} RDATA: {why}")))?;
+        Ok(Record {
+            name: owner,
+            rtype,
+            class,
+            ttl,
+            rdata,
+        })
     }
 }
 
 fn parse_rdata(rtype: RType, t: &[&(String, bool)]) -> Result<RData, String> {
-    let s = |i: usize| t.get(i).map(|x| x.0.as_str()).ok_or_else(|| format!("missing field {}", i + 1));
-    let num = |i: usize| -> Result<u32, String> { s(i)?.parse::<u32>().map_err(|_| format!("field {} is not a number", i + 1)) };
-    let n16 = |i: usize| -> Result<u16, String> { u16::try_from(num(i)?).map_err(|_| format!("field {} out of range", i + 1)) };
-    let n8 = |i: usize| -> Result<u8, String> { u8::try_from(num(i)?).map_err(|_| format!("field {} out of range", i + 1)) };
-    let name = |i: usize| -> Result<Name, String> { s(i)?.parse::<Name>().map_err(|e| e.to_string()) };
+    let s = |i: usize| {
+        t.get(i)
+            .map(|x| x.0.as_str())
+            .ok_or_else(|| format!("missing field {}", i + 1))
+    };
+    let num = |i: usize| -> Result<u32, String> {
+        s(i)?
+            .parse::<u32>()
+            .map_err(|_| format!("field {} is not a number", i + 1))
+    };
+    let n16 = |i: usize| -> Result<u16, String> {
+        u16::try_from(num(i)?).map_err(|_| format!("field {} out of range", i + 1))
+    };
+    let n8 = |i: usize| -> Result<u8, String> {
+        u8::try_from(num(i)?).map_err(|_| format!("field {} out of range", i + 1))
+    };
+    let name =
+        |i: usize| -> Result<Name, String> { s(i)?.parse::<Name>().map_err(|e| e.to_string()) };
     if t.first().is_some_and(|x| x.0 == "\\#") {
         let len: usize = s(1)?.parse().map_err(|_| "bad \\# length".to_string())?;
         let hex: String = t.iter().skip(2).map(|x| x.0.as_str()).collect();
@@ -93,15 +113,25 @@ fn parse_rdata(rtype: RType, t: &[&(String, bool)]) -> Result<RData, String> {
         }
         return Ok(RData::Unknown { data });
     }
-    let expect = |n: usize| if t.len() == n { Ok(()) } else { Err(format!("expected {n} fields, found {}", t.len())) };
+    let expect = |n: usize| {
+        if t.len() == n {
+            Ok(())
+        } else {
+            Err(format!("expected {n} fields, found {}", t.len()))
+        }
+    };
     Ok(match rtype {
         RType::A => {
             expect(1)?;
-            RData::A { address: s(0)?.parse().map_err(|_| "bad IPv4 address".to_string())? }
+            RData::A {
+                address: s(0)?.parse().map_err(|_| "bad IPv4 address".to_string())?,
+            }
         }
         RType::AAAA => {
             expect(1)?;
-            RData::Aaaa { address: s(0)?.parse().map_err(|_| "bad IPv6 address".to_string())? }
+            RData::Aaaa {
+                address: s(0)?.parse().map_err(|_| "bad IPv6 address".to_string())?,
+            }
         }
         RType::NS | RType::CNAME | RType::DNAME | RType::PTR => {
             expect(1)?;
@@ -109,29 +139,56 @@ fn parse_rdata(rtype: RType, t: &[&(String, bool)]) -> Result<RData, String> {
         }
         RType::MX => {
             expect(2)?;
-            RData::Mx { preference: n16(0)?, exchange: name(1)? }
+            RData::Mx {
+                preference: n16(0)?,
+                exchange: name(1)?,
+            }
         }
         RType::SOA => {
             expect(7)?;
-            RData::Soa { mname: name(0)?, rname: name(1)?, serial: num(2)?, refresh: num(3)?, retry: num(4)?, expire: num(5)?, minimum: num(6)? }
+            RData::Soa {
+                mname: name(0)?,
+                rname: name(1)?,
+                serial: num(2)?,
+                refresh: num(3)?,
+                retry: num(4)?,
+                expire: num(5)?,
+                minimum: num(6)?,
+            }
         }
         RType::TXT | RType::SPF => {
             if t.is_empty() {
                 return Err("no strings".into());
             }
-            RData::Txt { strings: t.iter().map(|x| unescape(&x.0)).collect::<Result<_, _>>()? }
+            RData::Txt {
+                strings: t.iter().map(|x| unescape(&x.0)).collect::<Result<_, _>>()?,
+            }
         }
         RType::SRV => {
             expect(4)?;
-            RData::Srv { priority: n16(0)?, weight: n16(1)?, port: n16(2)?, target: name(3)? }
+            RData::Srv {
+                priority: n16(0)?,
+                weight: n16(1)?,
+                port: n16(2)?,
+                target: name(3)?,
+            }
         }
         RType::CAA => {
             expect(3)?;
-            RData::Caa { flags: n8(0)?, tag: s(1)?.as_bytes().to_vec(), value: unescape(s(2)?)? }
+            RData::Caa {
+                flags: n8(0)?,
+                tag: s(1)?.as_bytes().to_vec(),
+                value: unescape(s(2)?)?,
+            }
         }
         RType::DS | RType::CDS => {
             let digest: String = t.iter().skip(3).map(|x| x.0.as_str()).collect();
-            RData::Ds { key_tag: n16(0)?, algorithm: n8(1)?, digest_type: n8(2)?, digest: unhex(&digest)? }
+            RData::Ds {
+                key_tag: n16(0)?,
+                algorithm: n8(1)?,
+                digest_type: n8(2)?,
+                digest: unhex(&digest)?,
+            }
         }
         _ => return Err(format!("type {rtype} is only accepted as \\# len hex")),
     })

@@ -1,0 +1,187 @@
+//! The engine in process, no sockets: ns and heap allocations per client query for a cache hit
+//! and for a miss followed by an upstream answer. Issue 3's target: a hit costs at most 150 ns
+//! and no allocation beyond the outgoing buffer.
+#![allow(unsafe_code)]
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use dnspect_core::engine::forwarder::{
+    ClientId, Config, Forwarder, Input, Output, Peer, UpstreamConfig,
+};
+use dnspect_core::engine::{Transport, UpstreamId};
+use dnspect_core::wire::{Edns, Message, Question, RType, Record};
+
+struct Counting;
+static ALLOCS: AtomicU64 = AtomicU64::new(0);
+
+// SAFETY: forwards to the system allocator; only counts calls.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        unsafe { System.alloc(l) }
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        unsafe { System.dealloc(p, l) }
+    }
+    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        unsafe { System.realloc(p, l, n) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn query(name: &str, id: u16, edns: bool) -> Vec<u8> {
+    let mut m = Message::default();
+    m.header.id = id;
+    m.header.rd = true;
+    m.questions.push(Question {
+        name: name.parse().unwrap(),
+        qtype: RType::A,
+        class: dnspect_core::wire::Class::IN,
+    });
+    if edns {
+        m.edns = Some(Edns::new(1232));
+    }
+    m.to_wire().unwrap()
+}
+
+fn answer_for(q: &[u8]) -> Vec<u8> {
+    let mut m = Message::from_wire(q).unwrap();
+    m.header.qr = true;
+    m.header.ra = true;
+    m.answers
+        .push(Record::from_text("www.example.com. 300 IN CNAME www.example-cdn.net.").unwrap());
+    m.answers
+        .push(Record::from_text("www.example-cdn.net. 300 IN A 192.0.2.1").unwrap());
+    m.answers
+        .push(Record::from_text("www.example-cdn.net. 300 IN A 192.0.2.2").unwrap());
+    m.to_wire().unwrap()
+}
+
+fn forwarder() -> Forwarder {
+    let cfg = Config {
+        upstreams: vec![UpstreamConfig {
+            label: "127.0.0.1:53".into(),
+            force_tcp: false,
+        }],
+        events: false,
+        ..Config::default()
+    };
+    Forwarder::new(cfg, [7; 32])
+}
+
+/// Runs one miss and its upstream answer; returns the client answer's size.
+fn miss(f: &mut Forwarder, q: &[u8], now: Duration) -> usize {
+    f.handle(Input::Query {
+        now,
+        client: ClientId(1),
+        transport: Transport::Udp,
+        bytes: q,
+    });
+    let mut up = None;
+    let mut size = 0;
+    loop {
+        match f.poll() {
+            Output::Transmit(t) if matches!(t.to, Peer::Upstream(_)) => up = Some(t.bytes),
+            Output::Transmit(t) => size = t.bytes.len(),
+            Output::Wake(_) => break,
+            Output::Event(_) => {}
+        }
+    }
+    if let Some(u) = up {
+        let a = answer_for(&u);
+        f.handle(Input::Response {
+            now,
+            upstream: UpstreamId(0),
+            transport: Transport::Udp,
+            bytes: &a,
+        });
+        loop {
+            match f.poll() {
+                Output::Transmit(t) => size = t.bytes.len(),
+                Output::Wake(_) => break,
+                Output::Event(_) => {}
+            }
+        }
+    }
+    size
+}
+
+fn hit(f: &mut Forwarder, q: &[u8], now: Duration) -> usize {
+    f.handle(Input::Query {
+        now,
+        client: ClientId(1),
+        transport: Transport::Udp,
+        bytes: q,
+    });
+    let mut size = 0;
+    loop {
+        match f.poll() {
+            Output::Transmit(t) => size = t.bytes.len(),
+            Output::Wake(_) => break,
+            Output::Event(_) => {}
+        }
+    }
+    size
+}
+
+fn bench(c: &mut Criterion) {
+    let quick = std::env::var_os("DNSPECT_BENCH_QUICK").is_some();
+    let mut g = c.benchmark_group("engine");
+    if quick {
+        g.warm_up_time(Duration::from_millis(100))
+            .measurement_time(Duration::from_millis(300))
+            .sample_size(10);
+    }
+    for edns in [false, true] {
+        let q = query("www.example.com.", 4242, edns);
+        let mut f = forwarder();
+        let now = Duration::from_secs(1);
+        assert!(miss(&mut f, &q, now) > 0);
+        // Allocations per hit, measured outside criterion.
+        let before = ALLOCS.load(Ordering::Relaxed);
+        let n = 10_000u64;
+        for _ in 0..n {
+            assert!(hit(&mut f, &q, now) > 0);
+        }
+        let per = (ALLOCS.load(Ordering::Relaxed) - before) as f64 / n as f64;
+        eprintln!(
+            "engine/hit edns={edns}: {per:.2} heap allocations per query (the answer buffer is 1)"
+        );
+        g.bench_function(
+            format!("hit/{}", if edns { "edns" } else { "noedns" }),
+            |b| b.iter(|| hit(&mut f, &q, now)),
+        );
+    }
+    let mut i = 0u32;
+    let mut f = forwarder();
+    let before = ALLOCS.load(Ordering::Relaxed);
+    let n = 2000u32;
+    for k in 0..n {
+        let q = query(&format!("n{k}.example.com."), 1, true);
+        miss(&mut f, &q, Duration::from_secs(1));
+    }
+    eprintln!(
+        "engine/miss: {:.1} heap allocations per query",
+        (ALLOCS.load(Ordering::Relaxed) - before) as f64 / f64::from(n)
+    );
+    g.bench_function("miss+answer", |b| {
+        b.iter_batched(
+            || {
+                i = i.wrapping_add(1);
+                query(&format!("m{i}.example.com."), 1, true)
+            },
+            |q| miss(&mut f, &q, Duration::from_secs(1)),
+            criterion::BatchSize::SmallInput,
+        )
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
