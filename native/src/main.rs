@@ -1,4 +1,7 @@
-//! The `dnspect` binary: command-line analysis of DNS packets (and, later, the forwarder).
+//! The `dnspect` binary: command-line analysis of DNS packets, and the caching forwarder.
+mod config;
+mod serve;
+
 use std::io::{IsTerminal, Read};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -18,6 +21,35 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the caching DNS forwarder (UDP and TCP). With no arguments: the embedded default
+    /// configuration (127.0.0.1:5353, upstreams from /etc/resolv.conf, cache on).
+    Serve {
+        /// A TOML configuration file (see `dnspect serve --print-default-config`).
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// Address to serve on, UDP and TCP (repeatable; replaces the file's `listen`).
+        #[arg(long, value_name = "ADDR:PORT")]
+        listen: Vec<String>,
+        /// Upstream resolver (repeatable; replaces the file's `upstreams`).
+        #[arg(long, value_name = "ADDR[:PORT]")]
+        upstream: Vec<String>,
+        /// Metrics, /health and /ready listener ("" turns it off).
+        #[arg(long, value_name = "ADDR:PORT")]
+        metrics: Option<String>,
+        /// One log line per decision, saying why.
+        #[arg(long)]
+        log_queries: bool,
+        /// Worker threads.
+        #[arg(long)]
+        workers: Option<usize>,
+        /// Print the embedded default configuration and exit.
+        #[arg(long)]
+        print_default_config: bool,
+    },
+    /// Check a configuration file; errors name their line and field.
+    CheckConfig {
+        file: PathBuf,
+    },
     /// Explain a DNS message: dig-style text plus compression, sizes and warnings.
     ///
     /// Accepts hex (plain, spaced, 0x-prefixed), tcpdump -X/-xx, xxd, od, Wireshark hex
@@ -44,6 +76,37 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Serve { config, listen, upstream, metrics, log_queries, workers, print_default_config } => {
+            if print_default_config {
+                print!("{}", config::DEFAULT_TOML);
+                return ExitCode::SUCCESS;
+            }
+            let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+            tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+            let overrides = config::Overrides { listen, upstreams: upstream, metrics, log_queries, workers };
+            let loaded = match &config {
+                Some(path) => config::load(path),
+                None => config::parse(config::DEFAULT_TOML, || std::fs::read_to_string("/etc/resolv.conf")),
+            };
+            let settings = match loaded.and_then(|s| overrides.apply(s)) {
+                Ok(s) => s,
+                Err(e) => return fail(&format!("configuration: {}{e}", config.as_ref().map_or(String::new(), |p| format!("{}: ", p.display())))),
+            };
+            match serve::run(settings, config, overrides) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => fail(&format!("{e:#}")),
+            }
+        }
+        Command::CheckConfig { file } => match config::load(&file) {
+            Ok(s) => {
+                println!("{}: OK (listen {:?}, upstreams {:?}, {} worker(s))", file.display(), s.listen, s.upstreams, s.workers);
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("{}: {e}", file.display());
+                ExitCode::from(1)
+            }
+        },
         Command::Decode {
             text,
             file,

@@ -716,34 +716,7 @@ impl Forwarder {
             rcode: Some(r.to_string()),
             why: why.clone(),
         });
-        let q = MessageView::new(query)
-            .ok()
-            .and_then(|v| v.question().ok().flatten());
-        let mut out = Vec::with_capacity(64);
-        out.extend_from_slice(&query[..2]);
-        let qf = u16::from_be_bytes([query[2], query[3]]);
-        let f = flags::QR | (qf & (0x7800 | flags::RD | flags::CD)) | flags::RA | (rcode.0 & 0xf);
-        out.extend_from_slice(&f.to_be_bytes());
-        let qd = u16::from(q.is_some() && rcode != Rcode::FORMERR);
-        out.extend_from_slice(&[0, qd as u8, 0, 0, 0, 0, 0, 0]);
-        if let (Some(q), 1) = (q, qd) {
-            out.extend_from_slice(&query[HEADER_LEN..q.end]);
-        }
-        let has_opt = MessageView::new(query)
-            .ok()
-            .and_then(|v| v.scan().ok())
-            .is_some_and(|s| s.opt.is_some());
-        if has_opt || rcode.0 > 15 {
-            append_opt(
-                &mut out,
-                OptOut {
-                    udp_size: self.cfg.max_udp_payload,
-                    dnssec_ok: false,
-                },
-                (rcode.0 >> 4) as u8,
-                None,
-            );
-        }
+        let out = rcode_answer(query, rcode, self.cfg.max_udp_payload);
         self.send_client(client, transport, out);
     }
 
@@ -1928,6 +1901,31 @@ fn servfail_for(query: &[u8], opt: Option<OptOut>, ede_code: u16, text: &str) ->
     out[6..12].copy_from_slice(&[0; 6]);
     if let Some(o) = opt {
         append_opt(&mut out, o, 0, Some((ede_code, text)));
+    }
+    out
+}
+
+/// An answer with `rcode` and no records to `query` (a header of at least 12 bytes): the
+/// question is echoed unless the query is malformed, and an OPT is added when the query had one
+/// or the rcode needs the EDNS extension. Runtimes use it to REFUSE clients outside the ACL.
+pub fn rcode_answer(query: &[u8], rcode: Rcode, udp_size: u16) -> Vec<u8> {
+    let mut out = Vec::with_capacity(64);
+    if query.len() < HEADER_LEN {
+        return out;
+    }
+    let q = MessageView::new(query).ok().and_then(|v| v.question().ok().flatten());
+    out.extend_from_slice(&query[..2]);
+    let qf = u16::from_be_bytes([query[2], query[3]]);
+    let f = flags::QR | (qf & (0x7800 | flags::RD | flags::CD)) | flags::RA | (rcode.0 & 0xf);
+    out.extend_from_slice(&f.to_be_bytes());
+    let qd = u16::from(q.is_some() && rcode != Rcode::FORMERR);
+    out.extend_from_slice(&[0, qd as u8, 0, 0, 0, 0, 0, 0]);
+    if let (Some(q), 1) = (q, qd) {
+        out.extend_from_slice(&query[HEADER_LEN..q.end]);
+    }
+    let has_opt = MessageView::new(query).ok().and_then(|v| v.scan().ok()).is_some_and(|s| s.opt.is_some());
+    if has_opt || rcode.0 > 15 {
+        append_opt(&mut out, OptOut { udp_size, dnssec_ok: false }, (rcode.0 >> 4) as u8, None);
     }
     out
 }

@@ -1,0 +1,197 @@
+//! Prometheus metrics, /health and /ready on a separate listener. Names follow CoreDNS's where
+//! one exists (docs/metrics.md maps them), with the `dnspect_` prefix.
+
+use std::fmt::Write;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use dnspect_core::engine::forwarder::Forwarder;
+use dnspect_core::engine::upstreams::Counters;
+use dnspect_core::wire::Rcode;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+use super::Shared;
+
+/// Request duration buckets in seconds (CoreDNS's: 0.25 ms doubling to 8 s).
+pub const BUCKETS: [f64; 16] = [0.00025, 0.0005, 0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.064, 0.128, 0.256, 0.512, 1.024, 2.048, 4.096, 8.192];
+
+/// A worker's own counters (the engine keeps the rest).
+#[derive(Debug, Default, Clone)]
+pub struct Metrics {
+    /// By transport: 0 UDP, 1 TCP.
+    pub requests: [u64; 2],
+    pub responses: [[u64; 24]; 2],
+    pub refused_acl: u64,
+    pub malformed: u64,
+    pub duration_buckets: [u64; 16],
+    pub duration_count: u64,
+    pub duration_sum: f64,
+}
+
+impl Metrics {
+    pub fn observe(&mut self, d: Duration) {
+        let s = d.as_secs_f64();
+        for (i, b) in BUCKETS.iter().enumerate() {
+            if s <= *b {
+                self.duration_buckets[i] += 1;
+            }
+        }
+        self.duration_count += 1;
+        self.duration_sum += s;
+    }
+
+    pub fn snapshot(&self, fwd: &Forwarder) -> Snapshot {
+        let st = fwd.stats();
+        let cache = fwd.cache_stats();
+        Snapshot {
+            worker: self.clone(),
+            cache_keys: cache.keys as u64,
+            cache_bytes: cache.bytes as u64,
+            cache_evictions: cache.evictions,
+            cache_hits: st.cache_hits,
+            cache_misses: st.cache_misses,
+            stale: st.stale_answers,
+            prefetches: st.prefetches,
+            coalesced: st.coalesced,
+            recompressed: st.recompressed,
+            truncated: st.truncated,
+            gave_up: st.gave_up,
+            fallbacks: st.fallbacks.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+            upstreams: fwd.upstream_counters(),
+        }
+    }
+}
+
+/// What a worker publishes.
+#[derive(Debug, Default, Clone)]
+pub struct Snapshot {
+    pub worker: Metrics,
+    pub cache_keys: u64,
+    pub cache_bytes: u64,
+    pub cache_evictions: u64,
+    pub cache_hits: u64,
+    pub cache_misses: u64,
+    pub stale: u64,
+    pub prefetches: u64,
+    pub coalesced: u64,
+    pub recompressed: u64,
+    pub truncated: u64,
+    pub gave_up: u64,
+    pub fallbacks: Vec<(String, u64)>,
+    pub upstreams: Vec<(String, Counters)>,
+}
+
+/// The Prometheus text exposition of all workers' snapshots.
+pub fn render(snaps: &[Snapshot]) -> String {
+    let mut o = String::new();
+    let sum = |f: &dyn Fn(&Snapshot) -> u64| snaps.iter().map(f).sum::<u64>();
+    let proto = ["udp", "tcp"];
+    let _ = writeln!(o, "# HELP dnspect_dns_requests_total Client queries received (CoreDNS: coredns_dns_requests_total).\n# TYPE dnspect_dns_requests_total counter");
+    for (i, p) in proto.iter().enumerate() {
+        let _ = writeln!(o, "dnspect_dns_requests_total{{proto=\"{p}\"}} {}", sum(&|s| s.worker.requests[i]));
+    }
+    let _ = writeln!(o, "# HELP dnspect_dns_responses_total Answers sent by rcode (CoreDNS: coredns_dns_responses_total).\n# TYPE dnspect_dns_responses_total counter");
+    for (i, p) in proto.iter().enumerate() {
+        for rc in 0..24 {
+            let n = sum(&|s| s.worker.responses[i][rc]);
+            if n > 0 {
+                let _ = writeln!(o, "dnspect_dns_responses_total{{proto=\"{p}\",rcode=\"{}\"}} {n}", Rcode(rc as u16));
+            }
+        }
+    }
+    let _ = writeln!(o, "# HELP dnspect_dns_request_duration_seconds Time from query to answer (CoreDNS: coredns_dns_request_duration_seconds).\n# TYPE dnspect_dns_request_duration_seconds histogram");
+    for (i, b) in BUCKETS.iter().enumerate() {
+        let _ = writeln!(o, "dnspect_dns_request_duration_seconds_bucket{{le=\"{b}\"}} {}", sum(&|s| s.worker.duration_buckets[i]));
+    }
+    let count = sum(&|s| s.worker.duration_count);
+    let _ = writeln!(o, "dnspect_dns_request_duration_seconds_bucket{{le=\"+Inf\"}} {count}");
+    let _ = writeln!(o, "dnspect_dns_request_duration_seconds_sum {}", snaps.iter().map(|s| s.worker.duration_sum).sum::<f64>());
+    let _ = writeln!(o, "dnspect_dns_request_duration_seconds_count {count}");
+    let simple: [(&str, &str, &str, &dyn Fn(&Snapshot) -> u64); 13] = [
+        ("dnspect_cache_entries", "gauge", "Keys in the cache (CoreDNS: coredns_cache_entries).", &|s| s.cache_keys),
+        ("dnspect_cache_bytes", "gauge", "Bytes the cache uses against its budget.", &|s| s.cache_bytes),
+        ("dnspect_cache_hits_total", "counter", "Answers from the cache (CoreDNS: coredns_cache_hits_total).", &|s| s.cache_hits),
+        ("dnspect_cache_misses_total", "counter", "Queries the cache could not answer (CoreDNS: coredns_cache_misses_total).", &|s| s.cache_misses),
+        ("dnspect_cache_stale_total", "counter", "Stale answers served, RFC 8767 (CoreDNS: coredns_cache_served_stale_total).", &|s| s.stale),
+        ("dnspect_cache_evictions_total", "counter", "Entries evicted for space (CoreDNS: coredns_cache_evictions_total).", &|s| s.cache_evictions),
+        ("dnspect_cache_prefetch_total", "counter", "Refreshes ahead of expiry (CoreDNS: coredns_cache_prefetch_total).", &|s| s.prefetches),
+        ("dnspect_coalesced_total", "counter", "Queries that joined an identical query in flight.", &|s| s.coalesced),
+        ("dnspect_recompressed_total", "counter", "Answers made smaller by re-compression.", &|s| s.recompressed),
+        ("dnspect_truncated_total", "counter", "Answers truncated with TC to fit a client.", &|s| s.truncated),
+        ("dnspect_gave_up_total", "counter", "Client queries answered SERVFAIL after the attempt bound or deadline.", &|s| s.gave_up),
+        ("dnspect_refused_total", "counter", "Queries from clients outside the allow list.", &|s| s.worker.refused_acl),
+        ("dnspect_malformed_total", "counter", "Packets that were not queries, dropped.", &|s| s.worker.malformed),
+    ];
+    for (name, kind, help, f) in simple {
+        let _ = writeln!(o, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {}", sum(f));
+    }
+    let _ = writeln!(o, "# HELP dnspect_fallbacks_total Fallbacks after upstream attempts, by rule.\n# TYPE dnspect_fallbacks_total counter");
+    let mut rules: std::collections::BTreeMap<String, u64> = std::collections::BTreeMap::new();
+    for s in snaps {
+        for (k, v) in &s.fallbacks {
+            *rules.entry(k.clone()).or_default() += v;
+        }
+    }
+    for (k, v) in rules {
+        let _ = writeln!(o, "dnspect_fallbacks_total{{rule=\"{k}\"}} {v}");
+    }
+    let per: [(&str, &str, fn(&Counters) -> u64); 13] = [
+        ("dnspect_upstream_requests_total", "Queries sent upstream (CoreDNS: coredns_forward_requests_total).", |c| c.queries),
+        ("dnspect_upstream_answers_total", "Responses received from upstream.", |c| c.answers),
+        ("dnspect_upstream_oversized_total", "UDP answers larger than the size we advertised.", |c| c.oversized),
+        ("dnspect_upstream_uncompressed_total", "Answers sent without name compression (incident 000).", |c| c.uncompressed),
+        ("dnspect_upstream_uncompressed_bytes_total", "Bytes those answers would have saved compressed.", |c| c.uncompressed_bytes_lost),
+        ("dnspect_upstream_no_opt_total", "Answers without OPT to a query with OPT.", |c| c.no_opt),
+        ("dnspect_upstream_negative_without_soa_total", "Negative answers without SOA (not cacheable).", |c| c.negative_without_soa),
+        ("dnspect_upstream_mismatched_total", "Answers dropped for a wrong ID or question (RFC 5452).", |c| c.mismatched),
+        ("dnspect_upstream_undecodable_total", "Answers that did not decode.", |c| c.undecodable),
+        ("dnspect_upstream_timeouts_total", "Attempts without an answer in time.", |c| c.timeouts),
+        ("dnspect_upstream_network_errors_total", "Attempts that failed in transport.", |c| c.network_errors),
+        ("dnspect_upstream_servfail_total", "SERVFAIL answers (CoreDNS: coredns_forward_responses_total{rcode=\"SERVFAIL\"}).", |c| c.servfail),
+        ("dnspect_upstream_truncated_total", "TC answers.", |c| c.truncated),
+    ];
+    for (name, help, f) in per {
+        let _ = writeln!(o, "# HELP {name} {help}\n# TYPE {name} counter");
+        let mut by: std::collections::BTreeMap<String, u64> = std::collections::BTreeMap::new();
+        for s in snaps {
+            for (label, c) in &s.upstreams {
+                *by.entry(label.clone()).or_default() += f(c);
+            }
+        }
+        for (to, v) in by {
+            let _ = writeln!(o, "{name}{{to=\"{to}\"}} {v}");
+        }
+    }
+    o
+}
+
+/// A tiny HTTP/1.1 server for /metrics, /health and /ready.
+pub async fn serve(listener: TcpListener, shared: Arc<Shared>) {
+    loop {
+        let Ok((mut s, _)) = listener.accept().await else { continue };
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            let mut buf = [0u8; 2048];
+            let n = match tokio::time::timeout(Duration::from_secs(5), s.read(&mut buf)).await {
+                Ok(Ok(n)) => n,
+                _ => return,
+            };
+            let req = String::from_utf8_lossy(&buf[..n]);
+            let path = req.split_whitespace().nth(1).unwrap_or("/");
+            let (status, body) = match path {
+                "/metrics" => {
+                    let snaps = shared.snapshots.lock().map(|v| v.clone()).unwrap_or_default();
+                    ("200 OK", render(&snaps))
+                }
+                "/health" => ("200 OK", "OK\n".to_string()),
+                "/ready" if shared.ready.load(Ordering::SeqCst) => ("200 OK", "OK\n".to_string()),
+                "/ready" => ("503 Service Unavailable", "not ready\n".to_string()),
+                _ => ("404 Not Found", "see /metrics, /health, /ready\n".to_string()),
+            };
+            let resp = format!("HTTP/1.1 {status}\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
+            let _ = s.write_all(resp.as_bytes()).await;
+        });
+    }
+}

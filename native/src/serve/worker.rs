@@ -1,0 +1,372 @@
+//! One worker: its sockets, its engine, and the local tasks that feed the engine.
+
+use std::cell::{Cell, RefCell};
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use dnspect_core::engine::forwarder::{rcode_answer, ClientId, Forwarder, Input, Output, Peer};
+use dnspect_core::engine::{Transport, UpstreamId};
+use dnspect_core::wire::Rcode;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::sync::{mpsc, watch, Notify};
+
+use super::metrics::Metrics;
+use super::{upstream, Control, Shared, DRAIN};
+use crate::config::Settings;
+
+/// Where a client's answer goes.
+#[derive(Debug)]
+enum Reply {
+    Udp { socket: usize, addr: SocketAddr },
+    Tcp(mpsc::Sender<Vec<u8>>),
+}
+
+#[derive(Debug)]
+struct Pending {
+    reply: Reply,
+    started: Instant,
+    tcp: bool,
+}
+
+/// The worker's state, borrowed by its tasks between awaits.
+pub struct State {
+    pub fwd: Forwarder,
+    epoch: Instant,
+    settings: Settings,
+    udp: Vec<Rc<UdpSocket>>,
+    clients: Vec<Option<Pending>>,
+    free: Vec<u32>,
+    gens: Vec<u32>,
+    pub metrics: Metrics,
+    wake: Option<Duration>,
+    timer: Rc<Notify>,
+    me: Option<std::rc::Weak<RefCell<State>>>,
+}
+
+impl State {
+    pub fn now(&self) -> Duration {
+        self.epoch.elapsed()
+    }
+
+    fn client(&mut self, p: Pending) -> ClientId {
+        let slot = match self.free.pop() {
+            Some(s) => {
+                self.clients[s as usize] = Some(p);
+                s
+            }
+            None => {
+                self.clients.push(Some(p));
+                self.gens.push(0);
+                (self.clients.len() - 1) as u32
+            }
+        };
+        self.gens[slot as usize] = self.gens[slot as usize].wrapping_add(1);
+        ClientId(u64::from(self.gens[slot as usize]) << 32 | u64::from(slot))
+    }
+
+    fn take_client(&mut self, id: ClientId) -> Option<Pending> {
+        let slot = (id.0 & 0xffff_ffff) as usize;
+        let gen = (id.0 >> 32) as u32;
+        if self.gens.get(slot) != Some(&gen) {
+            return None;
+        }
+        let p = self.clients.get_mut(slot)?.take()?;
+        self.free.push(slot as u32);
+        Some(p)
+    }
+
+    fn allowed(&self, addr: SocketAddr) -> bool {
+        self.settings.allow.iter().any(|n| n.contains(addr.ip()))
+    }
+
+    /// A query from a client.
+    fn query(&mut self, bytes: &[u8], reply: Reply, peer: SocketAddr, tcp: bool) {
+        self.metrics.requests[usize::from(tcp)] += 1;
+        if !self.allowed(peer) {
+            self.metrics.refused_acl += 1;
+            if !self.settings.refuse_drop && bytes.len() >= 12 && bytes[2] & 0x80 == 0 {
+                let a = rcode_answer(bytes, Rcode::REFUSED, self.settings.engine.max_udp_payload);
+                self.metrics.responses[usize::from(tcp)][5] += 1;
+                self.send(reply, a);
+            }
+            if self.settings.log_queries {
+                tracing::info!(target: "query", "refused {peer}: not in the allow list");
+            }
+            return;
+        }
+        // The engine drops what is not a query at all (no header, QR set) without answering:
+        // no client slot for those. Every other query is answered by its deadline.
+        if bytes.len() < 12 || bytes[2] & 0x80 != 0 {
+            self.metrics.malformed += 1;
+            return;
+        }
+        let now = self.now();
+        let id = self.client(Pending { reply, started: Instant::now(), tcp });
+        let transport = if tcp { Transport::Tcp } else { Transport::Udp };
+        self.fwd.handle(Input::Query { now, client: id, transport, bytes });
+        self.drain();
+    }
+
+    pub fn response(&mut self, upstream: UpstreamId, transport: Transport, bytes: &[u8]) {
+        let now = self.now();
+        self.fwd.handle(Input::Response { now, upstream, transport, bytes });
+        self.drain();
+    }
+
+    pub fn failure(&mut self, token: u64) {
+        let now = self.now();
+        self.fwd.handle(Input::Failure { now, token });
+        self.drain();
+    }
+
+    fn tick(&mut self) {
+        let now = self.now();
+        self.fwd.handle(Input::Tick { now });
+        self.drain();
+    }
+
+    fn send(&mut self, reply: Reply, bytes: Vec<u8>) {
+        match reply {
+            Reply::Udp { socket, addr } => {
+                let s = &self.udp[socket];
+                if let Err(e) = s.try_send_to(&bytes, addr) {
+                    if e.kind() == std::io::ErrorKind::WouldBlock {
+                        let s = s.clone();
+                        tokio::task::spawn_local(async move {
+                            let _ = s.send_to(&bytes, addr).await;
+                        });
+                    }
+                }
+            }
+            Reply::Tcp(tx) => {
+                let _ = tx.try_send(bytes);
+            }
+        }
+    }
+
+    /// Drains the engine's outputs.
+    fn drain(&mut self) {
+        for _ in 0..1_000_000 {
+            match self.fwd.poll() {
+                Output::Transmit(t) => match t.to {
+                    Peer::Client(c) => {
+                        if let Some(p) = self.take_client(c) {
+                            let rcode = usize::from(t.bytes.get(3).map_or(0, |b| b & 0xf));
+                            self.metrics.responses[usize::from(p.tcp)][rcode] += 1;
+                            self.metrics.observe(p.started.elapsed());
+                            self.send(p.reply, t.bytes);
+                        }
+                    }
+                    Peer::Upstream(u) => {
+                        let Some(&addr) = self.settings.upstreams.get(usize::from(u.0)) else { continue };
+                        let timeout = Duration::from_millis(self.settings.engine.attempt_timeout_ms) + Duration::from_millis(500);
+                        if let Some(me) = self.me.as_ref().and_then(std::rc::Weak::upgrade) {
+                            tokio::task::spawn_local(upstream::query(me, u, addr, t.transport, t.bytes, t.token, timeout));
+                        }
+                    }
+                },
+                Output::Event(e) => {
+                    if self.settings.log_queries {
+                        tracing::info!(target: "query", "{e}");
+                    }
+                }
+                Output::Wake(w) => {
+                    if w != self.wake {
+                        self.wake = w;
+                        self.timer.notify_one();
+                    }
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// The worker thread's body.
+pub fn run(
+    index: usize,
+    settings: Settings,
+    udp: Vec<std::net::UdpSocket>,
+    tcp: Vec<std::net::TcpListener>,
+    shared: Arc<Shared>,
+    mut stop: watch::Receiver<bool>,
+    mut control: mpsc::UnboundedReceiver<Control>,
+) {
+    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            tracing::error!("worker {index}: cannot start a runtime: {e}");
+            return;
+        }
+    };
+    let local = tokio::task::LocalSet::new();
+    local.block_on(&rt, async move {
+        let mut seed = [0u8; 32];
+        if getrandom::fill(&mut seed).is_err() {
+            tracing::error!("worker {index}: no OS randomness for upstream IDs; refusing to run");
+            return;
+        }
+        let udp: Vec<Rc<UdpSocket>> = match udp.into_iter().map(UdpSocket::from_std).collect::<Result<Vec<_>, _>>() {
+            Ok(v) => v.into_iter().map(Rc::new).collect(),
+            Err(e) => {
+                tracing::error!("worker {index}: {e}");
+                return;
+            }
+        };
+        let timer = Rc::new(Notify::new());
+        let state = Rc::new(RefCell::new(State {
+            fwd: Forwarder::new(settings.engine.clone(), seed),
+            epoch: Instant::now(),
+            settings: settings.clone(),
+            udp: udp.clone(),
+            clients: Vec::new(),
+            free: Vec::new(),
+            gens: Vec::new(),
+            metrics: Metrics::default(),
+            wake: None,
+            timer: timer.clone(),
+            me: None,
+        }));
+        state.borrow_mut().me = Some(Rc::downgrade(&state));
+        let mut tasks = Vec::new();
+        for (i, s) in udp.iter().enumerate() {
+            tasks.push(tokio::task::spawn_local(udp_loop(state.clone(), s.clone(), i)));
+        }
+        let conns = Rc::new(Cell::new(0usize));
+        for l in tcp {
+            match TcpListener::from_std(l) {
+                Ok(l) => tasks.push(tokio::task::spawn_local(tcp_accept(state.clone(), l, conns.clone()))),
+                Err(e) => tracing::error!("worker {index}: {e}"),
+            }
+        }
+        tokio::task::spawn_local(timer_loop(state.clone(), timer));
+        // Publish metrics twice a second; apply reloads; wait for the stop signal.
+        let mut publish = tokio::time::interval(Duration::from_millis(500));
+        loop {
+            tokio::select! {
+                _ = publish.tick() => publish_snapshot(&state, &shared, index),
+                Some(c) = control.recv() => match c {
+                    Control::Reload(s) => {
+                        let mut st = state.borrow_mut();
+                        st.fwd.reconfigure(s.engine.clone());
+                        st.settings = *s;
+                    }
+                },
+                _ = stop.changed() => break,
+            }
+        }
+        for t in tasks {
+            t.abort();
+        }
+        let until = Instant::now() + DRAIN;
+        while state.borrow().fwd.in_flight() > 0 && Instant::now() < until {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        publish_snapshot(&state, &shared, index);
+    });
+}
+
+fn publish_snapshot(state: &Rc<RefCell<State>>, shared: &Shared, index: usize) {
+    let st = state.borrow();
+    let snap = st.metrics.snapshot(&st.fwd);
+    if let Ok(mut v) = shared.snapshots.lock() {
+        if let Some(x) = v.get_mut(index) {
+            *x = snap;
+        }
+    }
+}
+
+async fn timer_loop(state: Rc<RefCell<State>>, notify: Rc<Notify>) {
+    loop {
+        let wake = state.borrow().wake;
+        let now = state.borrow().now();
+        match wake {
+            Some(w) if w <= now => state.borrow_mut().tick(),
+            Some(w) => {
+                let _ = tokio::time::timeout(w - now, notify.notified()).await;
+            }
+            None => notify.notified().await,
+        }
+    }
+}
+
+async fn udp_loop(state: Rc<RefCell<State>>, socket: Rc<UdpSocket>, index: usize) {
+    let mut buf = vec![0u8; 65535];
+    loop {
+        let Ok((n, peer)) = socket.recv_from(&mut buf).await else { continue };
+        // Answer everything already queued before yielding to other tasks.
+        let mut st = state.borrow_mut();
+        st.query(&buf[..n], Reply::Udp { socket: index, addr: peer }, peer, false);
+        for _ in 0..64 {
+            match socket.try_recv_from(&mut buf) {
+                Ok((n, peer)) => st.query(&buf[..n], Reply::Udp { socket: index, addr: peer }, peer, false),
+                Err(_) => break,
+            }
+        }
+    }
+}
+
+async fn tcp_accept(state: Rc<RefCell<State>>, listener: TcpListener, conns: Rc<Cell<usize>>) {
+    loop {
+        let Ok((stream, peer)) = listener.accept().await else { continue };
+        let (max, allowed, drop_refused) = {
+            let st = state.borrow();
+            (st.settings.tcp_max_connections, st.allowed(peer), st.settings.refuse_drop)
+        };
+        if conns.get() >= max || (!allowed && drop_refused) {
+            drop(stream);
+            continue;
+        }
+        conns.set(conns.get() + 1);
+        let c = conns.clone();
+        let st = state.clone();
+        tokio::task::spawn_local(async move {
+            tcp_conn(st, stream, peer).await;
+            c.set(c.get() - 1);
+        });
+    }
+}
+
+/// One client TCP connection (RFC 7766): pipelined queries, answers written as they complete,
+/// an idle timeout between messages and a deadline for each message.
+async fn tcp_conn(state: Rc<RefCell<State>>, stream: TcpStream, peer: SocketAddr) {
+    let _ = stream.set_nodelay(true);
+    let (mut rd, mut wr) = stream.into_split();
+    let (tx, mut rx) = mpsc::channel::<Vec<u8>>(64);
+    let writer = tokio::task::spawn_local(async move {
+        while let Some(msg) = rx.recv().await {
+            let mut framed = Vec::with_capacity(msg.len() + 2);
+            framed.extend_from_slice(&(msg.len() as u16).to_be_bytes());
+            framed.extend_from_slice(&msg);
+            if wr.write_all(&framed).await.is_err() {
+                break;
+            }
+        }
+        let _ = wr.shutdown().await;
+    });
+    let (idle, read_timeout) = {
+        let st = state.borrow();
+        (st.settings.tcp_idle, st.settings.tcp_read_timeout)
+    };
+    let mut buf = vec![0u8; 65535];
+    loop {
+        let mut len = [0u8; 2];
+        match tokio::time::timeout(idle, rd.read_exact(&mut len)).await {
+            Ok(Ok(_)) => {}
+            _ => break,
+        }
+        let n = usize::from(u16::from_be_bytes(len));
+        match tokio::time::timeout(read_timeout, rd.read_exact(&mut buf[..n])).await {
+            Ok(Ok(_)) => {}
+            _ => break,
+        }
+        state.borrow_mut().query(&buf[..n], Reply::Tcp(tx.clone()), peer, true);
+    }
+    drop(tx);
+    // Answers still in flight are written before the connection closes (bounded by the
+    // engine's query timeout).
+    let _ = tokio::time::timeout(Duration::from_secs(10), writer).await;
+}
