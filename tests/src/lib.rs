@@ -1,1 +1,307 @@
-//! Shared helpers for the end-to-end tests.
+//! Shared helpers for the end-to-end tests: free loopback ports, processes stopped by PID on
+//! drop, a real authoritative upstream (NSD) with generated zones, the dnspect server, a scripted
+//! faulty upstream for what no real server does on demand, and the real clients (dig, kdig,
+//! dnspython). Everything listens on 127.0.0.1 only; every wait is bounded.
+
+use std::net::{SocketAddr, TcpListener, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use dnspect_core::wire::{Message, Record};
+
+/// A port free on 127.0.0.1 for both UDP and TCP (best effort: bound then released).
+pub fn free_port() -> u16 {
+    for _ in 0..100 {
+        let Ok(t) = TcpListener::bind("127.0.0.1:0") else { continue };
+        let Ok(port) = t.local_addr().map(|a| a.port()) else { continue };
+        if UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port on 127.0.0.1");
+}
+
+/// A child process killed (by PID) and reaped when dropped.
+#[derive(Debug)]
+pub struct Proc {
+    pub child: Child,
+    pub name: String,
+    pub log: PathBuf,
+}
+
+impl Proc {
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends a signal (by PID).
+    pub fn signal(&self, sig: &str) {
+        let _ = Command::new("kill").arg(format!("-{sig}")).arg(self.pid().to_string()).status();
+    }
+
+    /// Waits for exit within `limit`; returns the exit status if it exited.
+    pub fn wait_exit(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let until = Instant::now() + limit;
+        while Instant::now() < until {
+            if let Ok(Some(s)) = self.child.try_wait() {
+                return Some(s);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A fresh temporary directory under target/e2e.
+pub fn temp_dir(name: &str) -> PathBuf {
+    let base = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/e2e");
+    let d = base.join(format!("{name}-{}-{}", std::process::id(), free_port()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap_or_else(|e| panic!("cannot create {}: {e}", d.display()));
+    d
+}
+
+/// The dnspect binary built for this workspace (scripts/test.sh builds it before the tests).
+pub fn dnspect_bin() -> PathBuf {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/debug/dnspect");
+    if !p.exists() {
+        let ok = Command::new(env!("CARGO")).args(["build", "-p", "dnspect", "--bin", "dnspect"]).status().is_ok_and(|s| s.success());
+        assert!(ok, "could not build the dnspect binary");
+    }
+    p
+}
+
+/// Requires a tool, with a message that says how to get it.
+pub fn require(tool: &str) -> PathBuf {
+    for dir in ["/usr/bin", "/usr/sbin", "/usr/local/bin", "/usr/local/sbin"] {
+        let p = Path::new(dir).join(tool);
+        if p.exists() {
+            return p;
+        }
+    }
+    panic!("{tool} is not installed: run scripts/setup.sh");
+}
+
+/// Polls until a TCP connect to `addr` succeeds, within `limit`.
+pub fn wait_tcp(addr: SocketAddr, limit: Duration) {
+    let until = Instant::now() + limit;
+    while Instant::now() < until {
+        if std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(100)).is_ok() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(30));
+    }
+    panic!("nothing listens on {addr} after {limit:?}");
+}
+
+/// Starts `dnspect serve` with a config file and flags; waits until it listens.
+pub fn start_dnspect(dir: &Path, config: &str, port: u16, extra: &[&str]) -> Proc {
+    let conf = dir.join("dnspect.toml");
+    std::fs::write(&conf, config).unwrap_or_else(|e| panic!("{e}"));
+    let log = dir.join("dnspect.log");
+    let out = std::fs::File::create(&log).unwrap_or_else(|e| panic!("{e}"));
+    let err = out.try_clone().unwrap_or_else(|e| panic!("{e}"));
+    let child = Command::new(dnspect_bin())
+        .arg("serve")
+        .arg("--config")
+        .arg(&conf)
+        .args(extra)
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start dnspect: {e}"));
+    let p = Proc { child, name: "dnspect".into(), log };
+    wait_tcp(SocketAddr::from(([127, 0, 0, 1], port)), Duration::from_secs(10));
+    p
+}
+
+/// Runs a client command with a hard time limit; returns its output.
+pub fn run(cmd: &mut Command, limit: Duration) -> Output {
+    let mut child = cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    let until = Instant::now() + limit;
+    loop {
+        if let Ok(Some(_)) = child.try_wait() {
+            break;
+        }
+        if Instant::now() > until {
+            let _ = child.kill();
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    child.wait_with_output().unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// `dig @127.0.0.1 -p PORT args...`, stdout as text.
+pub fn dig(port: u16, args: &[&str]) -> String {
+    let out = run(Command::new(require("dig")).arg("@127.0.0.1").arg("-p").arg(port.to_string()).args(["+tries=1", "+time=5"]).args(args), Duration::from_secs(20));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// `kdig @127.0.0.1 -p PORT args...`.
+pub fn kdig(port: u16, args: &[&str]) -> String {
+    let out = run(Command::new(require("kdig")).arg("@127.0.0.1").arg("-p").arg(port.to_string()).args(["+retry=0", "+time=5"]).args(args), Duration::from_secs(20));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The records of dig's ANSWER SECTION.
+pub fn answer_lines(dig_out: &str) -> Vec<String> {
+    let mut on = false;
+    let mut out = Vec::new();
+    for l in dig_out.lines() {
+        if l.starts_with(";; ANSWER SECTION") {
+            on = true;
+            continue;
+        }
+        if on {
+            if l.trim().is_empty() || l.starts_with(";;") {
+                break;
+            }
+            out.push(l.to_string());
+        }
+    }
+    out
+}
+
+/// dig's `status:`.
+pub fn status(dig_out: &str) -> String {
+    dig_out.split("status: ").nth(1).and_then(|s| s.split(',').next()).unwrap_or("none").to_string()
+}
+
+/// NSD serving generated zones on 127.0.0.1:port.
+pub fn start_nsd(dir: &Path, port: u16, zones: &[(&str, String)]) -> Proc {
+    let nsd = require("nsd");
+    let mut conf = format!(
+        "server:\n  ip-address: 127.0.0.1@{port}\n  port: {port}\n  username: \"\"\n  chroot: \"\"\n  zonesdir: \"{d}\"\n  pidfile: \"{d}/nsd.pid\"\n  database: \"\"\n  zonelistfile: \"{d}/zone.list\"\n  xfrdfile: \"{d}/xfrd.state\"\n  xfrdir: \"{d}\"\n  logfile: \"{d}/nsd.log\"\n  server-count: 1\n  verbosity: 1\n  hide-version: yes\n  tcp-count: 100\nremote-control:\n  control-enable: no\n",
+        d = dir.display()
+    );
+    for (origin, text) in zones {
+        let file = format!("{}.zone", origin.trim_end_matches('.'));
+        std::fs::write(dir.join(&file), text).unwrap_or_else(|e| panic!("{e}"));
+        conf.push_str(&format!("zone:\n  name: \"{origin}\"\n  zonefile: \"{file}\"\n"));
+    }
+    let cf = dir.join("nsd.conf");
+    std::fs::write(&cf, conf).unwrap_or_else(|e| panic!("{e}"));
+    let check = run(Command::new(require("nsd-checkconf")).arg(&cf), Duration::from_secs(10));
+    assert!(check.status.success(), "nsd-checkconf: {}", String::from_utf8_lossy(&check.stderr));
+    let log = dir.join("nsd.stderr");
+    let out = std::fs::File::create(&log).unwrap_or_else(|e| panic!("{e}"));
+    let child = Command::new(nsd).arg("-d").arg("-c").arg(&cf).stdin(Stdio::null()).stdout(out.try_clone().unwrap_or_else(|e| panic!("{e}"))).stderr(out).spawn().unwrap_or_else(|e| panic!("cannot start nsd: {e}"));
+    let p = Proc { child, name: "nsd".into(), log };
+    wait_tcp(SocketAddr::from(([127, 0, 0, 1], port)), Duration::from_secs(10));
+    p
+}
+
+/// A scripted upstream on 127.0.0.1 (UDP and TCP): `answer` maps each query to the reply bytes
+/// (or None for silence). Stops when dropped.
+pub struct FakeUpstream {
+    pub port: u16,
+    stop: Arc<AtomicBool>,
+    threads: Vec<JoinHandle<()>>,
+    pub queries: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+type Script = dyn Fn(&Message, &[u8], bool) -> Option<Vec<u8>> + Send + Sync;
+
+impl FakeUpstream {
+    pub fn start(script: impl Fn(&Message, &[u8], bool) -> Option<Vec<u8>> + Send + Sync + 'static) -> FakeUpstream {
+        let port = free_port();
+        let script: Arc<Script> = Arc::new(script);
+        let stop = Arc::new(AtomicBool::new(false));
+        let queries = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let udp = UdpSocket::bind(("127.0.0.1", port)).unwrap_or_else(|e| panic!("{e}"));
+        udp.set_read_timeout(Some(Duration::from_millis(50))).unwrap_or_else(|e| panic!("{e}"));
+        let tcp = TcpListener::bind(("127.0.0.1", port)).unwrap_or_else(|e| panic!("{e}"));
+        tcp.set_nonblocking(true).unwrap_or_else(|e| panic!("{e}"));
+        let (s1, st1, q1) = (script.clone(), stop.clone(), queries.clone());
+        let t1 = std::thread::spawn(move || {
+            let mut buf = vec![0u8; 65535];
+            while !st1.load(Ordering::Relaxed) {
+                let Ok((n, peer)) = udp.recv_from(&mut buf) else { continue };
+                q1.fetch_add(1, Ordering::Relaxed);
+                if let Ok(m) = Message::from_wire(&buf[..n]) {
+                    if let Some(r) = s1(&m, &buf[..n], false) {
+                        let _ = udp.send_to(&r, peer);
+                    }
+                }
+            }
+        });
+        let (s2, st2, q2) = (script, stop.clone(), queries.clone());
+        let t2 = std::thread::spawn(move || {
+            use std::io::{Read, Write};
+            while !st2.load(Ordering::Relaxed) {
+                let Ok((mut c, _)) = tcp.accept() else {
+                    std::thread::sleep(Duration::from_millis(10));
+                    continue;
+                };
+                let _ = c.set_nonblocking(false);
+                let _ = c.set_read_timeout(Some(Duration::from_secs(2)));
+                let mut len = [0u8; 2];
+                while c.read_exact(&mut len).is_ok() {
+                    let mut q = vec![0u8; usize::from(u16::from_be_bytes(len))];
+                    if c.read_exact(&mut q).is_err() {
+                        break;
+                    }
+                    q2.fetch_add(1, Ordering::Relaxed);
+                    let Ok(m) = Message::from_wire(&q) else { break };
+                    if let Some(r) = s2(&m, &q, true) {
+                        let mut f = (r.len() as u16).to_be_bytes().to_vec();
+                        f.extend_from_slice(&r);
+                        let _ = c.write_all(&f);
+                    }
+                }
+            }
+        });
+        FakeUpstream { port, stop, threads: vec![t1, t2], queries }
+    }
+
+    pub fn count(&self) -> usize {
+        self.queries.load(Ordering::Relaxed)
+    }
+}
+
+impl Drop for FakeUpstream {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+/// A response to `q` with these records (presentation lines), compressed or not.
+pub fn reply(q: &Message, answers: &[&str], authority: &[&str], rcode: dnspect_core::wire::Rcode, compressed: bool) -> Vec<u8> {
+    let mut m = Message { header: q.header.clone(), questions: q.questions.clone(), ..Message::default() };
+    m.header.qr = true;
+    m.header.ra = true;
+    m.answers = answers.iter().map(|l| Record::from_text(l).unwrap_or_else(|e| panic!("{e}"))).collect();
+    m.authority = authority.iter().map(|l| Record::from_text(l).unwrap_or_else(|e| panic!("{e}"))).collect();
+    m.set_rcode(rcode);
+    if q.edns.is_some() {
+        m.edns = Some(dnspect_core::wire::Edns::new(1232));
+    }
+    let b = if compressed { m.to_wire() } else { m.to_wire_uncompressed() };
+    b.unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The minimal config for a test server.
+pub fn config(port: u16, upstreams: &[u16], extra: &str) -> String {
+    let ups: Vec<String> = upstreams.iter().map(|p| format!("\"127.0.0.1:{p}\"")).collect();
+    format!("listen = [\"127.0.0.1:{port}\"]\nupstreams = [{}]\nmetrics = \"\"\nlog_queries = true\n{extra}\n", ups.join(", "))
+}
