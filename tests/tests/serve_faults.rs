@@ -1,0 +1,219 @@
+//! The incidents and faults end to end, with real dig as the client and a scripted upstream for
+//! what no real server does on demand.
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use dnspect_core::wire::{Message, RType, Rcode};
+use dnspect_tests::*;
+
+const SEED: &str = include_str!("../../core/tests/data/seed000-uncompressed.hex");
+
+#[test]
+fn incident_000_dig_noedns_gets_all_20_records() {
+    let seed = dnspect_core::wire::text::unhex(SEED.trim()).unwrap();
+    let up = FakeUpstream::start(move |q, _, _| {
+        // The incident's upstream: the 758-byte uncompressed answer, whatever EDNS we sent.
+        let mut r = seed.clone();
+        r[..2].copy_from_slice(&q.header.id.to_be_bytes());
+        Some(r)
+    });
+    let dir = temp_dir("incident000");
+    let port = free_port();
+    let server = start_dnspect(&dir, &config(port, &[up.port], ""), port, &[]);
+    let out = dig(port, &["api-push.vivo.com.cn", "A", "+noedns", "+ignore"]);
+    assert_eq!(status(&out), "NOERROR", "{out}");
+    assert_eq!(answer_lines(&out).len(), 20, "{out}");
+    assert!(out.contains("MSG SIZE  rcvd: 358"), "{out}");
+    assert_eq!(up.count(), 1, "one upstream query, no retry loop");
+    let log = server.log_text();
+    assert!(log.contains("answer of 758 B is not compressed: 358 B compressed"), "{log}");
+}
+
+#[test]
+fn incident_004_flapping_upstream_never_stops_the_name() {
+    // Upstream 1 flaps: the chain, then NODATA at its end, then SERVFAIL; upstream 2 answers.
+    let n1 = Arc::new(AtomicUsize::new(0));
+    let c1 = n1.clone();
+    let chain = ["repo1.maven.org. 2 IN CNAME central.maven.org.", "central.maven.org. 2 IN CNAME sonatype.map.fastly.net."];
+    let full = ["repo1.maven.org. 2 IN CNAME central.maven.org.", "central.maven.org. 2 IN CNAME sonatype.map.fastly.net.", "sonatype.map.fastly.net. 2 IN A 151.101.36.209"];
+    let soa = ["fastly.net. 300 IN SOA ns1.fastly.net. hostmaster.fastly.com. 1 3600 600 604800 300"];
+    let up1 = FakeUpstream::start(move |q, _, _| {
+        Some(match c1.fetch_add(1, Ordering::SeqCst) % 3 {
+            0 => reply(q, &full, &[], Rcode::NOERROR, true),
+            1 => reply(q, &chain, &soa, Rcode::NOERROR, true),
+            _ => reply(q, &[], &[], Rcode::SERVFAIL, true),
+        })
+    });
+    let up2 = FakeUpstream::start(move |q, _, _| Some(reply(q, &full, &[], Rcode::NOERROR, true)));
+    let dir = temp_dir("incident004");
+    let port = free_port();
+    let server = start_dnspect(&dir, &config(port, &[up1.port, up2.port], "[engine]\npolicy = \"sequential\"\n"), port, &[]);
+    for round in 0..8 {
+        let out = dig(port, &["repo1.maven.org", "A"]);
+        assert_eq!(status(&out), "NOERROR", "round {round}: {out}\n{}", server.log_text());
+        assert!(out.contains("151.101.36.209"), "round {round}: the name stopped resolving\n{out}\n{}", server.log_text());
+        std::thread::sleep(Duration::from_millis(1100));
+    }
+    assert!(n1.load(Ordering::SeqCst) >= 3, "the flapping upstream was asked again");
+}
+
+#[test]
+fn faults_garbage_silence_tc_formerr_spoofed() {
+    let up = FakeUpstream::start(|q, raw, tcp| {
+        let name = q.questions[0].name.to_string();
+        let a = |ip: &str| reply(q, &[&format!("{name} 60 IN A {ip}")], &[], Rcode::NOERROR, true);
+        match name.as_str() {
+            "garbage.test." => {
+                let mut g = raw[..2].to_vec();
+                g.extend_from_slice(&[0x81, 0x80, 0, 1, 0, 9, 0, 0, 0, 0, 0xde, 0xad, 0xbe, 0xef]);
+                Some(g)
+            }
+            "silent.test." => None,
+            "tc.test." if !tcp => {
+                let mut m = Message::from_wire(&a("192.0.2.3")).unwrap();
+                m.answers.clear();
+                m.header.tc = true;
+                Some(m.to_wire().unwrap())
+            }
+            "tc.test." => Some(a("192.0.2.3")),
+            "oldserver.test." if q.edns.is_some() => Some(reply(q, &[], &[], Rcode::FORMERR, true)),
+            "oldserver.test." => Some(a("192.0.2.4")),
+            "spoof.test." => {
+                // Wrong ID first is dropped; then nothing: the engine must time out, not accept it.
+                let mut r = a("6.6.6.6");
+                let id = u16::from_be_bytes([r[0], r[1]]).wrapping_add(1);
+                r[..2].copy_from_slice(&id.to_be_bytes());
+                Some(r)
+            }
+            _ => Some(a("192.0.2.1")),
+        }
+    });
+    let dir = temp_dir("faults");
+    let port = free_port();
+    let server = start_dnspect(&dir, &config(port, &[up.port], "[engine]\nattempt_timeout_ms = 400\nquery_timeout_ms = 1500\n"), port, &[]);
+    let out = dig(port, &["garbage.test", "A"]);
+    assert_eq!(status(&out), "SERVFAIL", "{out}");
+    assert!(out.contains("EDE: 24"), "{out}");
+    let out = dig(port, &["silent.test", "A"]);
+    assert_eq!(status(&out), "SERVFAIL", "{out}");
+    let out = dig(port, &["tc.test", "A"]);
+    assert!(out.contains("192.0.2.3"), "{out}");
+    let out = dig(port, &["oldserver.test", "A"]);
+    assert!(out.contains("192.0.2.4"), "{out}");
+    let out = dig(port, &["spoof.test", "A"]);
+    assert!(!out.contains("6.6.6.6"), "a spoofed answer was accepted: {out}");
+    let log = server.log_text();
+    assert!(log.contains("truncated-over-udp") && log.contains("edns-rejected") && log.contains("RFC 5452"), "{log}");
+}
+
+#[test]
+fn malformed_clients_acl_and_flood() {
+    let up = FakeUpstream::start(|q, _, _| {
+        let name = q.questions[0].name.to_string();
+        Some(reply(q, &[&format!("{name} 60 IN A 192.0.2.1")], &[], Rcode::NOERROR, true))
+    });
+    let dir = temp_dir("malformed");
+    let port = free_port();
+    let server = start_dnspect(&dir, &config(port, &[up.port], "allow = [\"10.0.0.0/8\"]\n"), port, &[]);
+    // Not in the allow list: REFUSED.
+    let out = dig(port, &["x.test", "A"]);
+    assert_eq!(status(&out), "REFUSED", "{out}");
+    drop(server);
+    let server = start_dnspect(&dir, &config(port, &[up.port], ""), port, &[]);
+    let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.set_read_timeout(Some(Duration::from_millis(500))).unwrap();
+    let target = ("127.0.0.1", port);
+    // Garbage of every short length, a response, a header with a broken question.
+    for n in 0..40usize {
+        let g: Vec<u8> = (0..n).map(|i| (i * 37 + n) as u8).collect();
+        sock.send_to(&g, target).unwrap();
+    }
+    let mut broken = vec![0x12, 0x34, 0x01, 0x00, 0x00, 0x01, 0, 0, 0, 0, 0, 0, 0xc0, 0x0c, 0, 1, 0, 1];
+    sock.send_to(&broken, target).unwrap();
+    let mut buf = [0u8; 512];
+    let mut formerr = false;
+    for _ in 0..50 {
+        match sock.recv_from(&mut buf) {
+            Ok((n, _)) if n >= 4 && buf[0] == 0x12 && buf[1] == 0x34 => {
+                formerr = buf[3] & 0xf == 1;
+                break;
+            }
+            Ok(_) => continue,
+            Err(_) => break,
+        }
+    }
+    assert!(formerr, "a query with a looping name gets FORMERR");
+    broken.clear();
+    // A flood from one client: 2000 queries for 50 names, all answered.
+    let mut q = Message::default();
+    q.header.rd = true;
+    let mut sent = 0;
+    for i in 0..2000u16 {
+        q.header.id = i;
+        q.questions = vec![dnspect_core::wire::Question { name: format!("n{}.flood.test.", i % 50).parse().unwrap(), qtype: RType::A, class: dnspect_core::wire::Class::IN }];
+        sock.send_to(&q.to_wire().unwrap(), target).unwrap();
+        sent += 1;
+    }
+    let mut got = std::collections::HashSet::new();
+    sock.set_read_timeout(Some(Duration::from_millis(1500))).unwrap();
+    while let Ok((n, _)) = sock.recv_from(&mut buf) {
+        if n >= 2 {
+            got.insert(u16::from_be_bytes([buf[0], buf[1]]));
+        }
+        if got.len() == sent {
+            break;
+        }
+    }
+    assert!(got.len() * 100 >= sent * 99, "answered {} of {sent}", got.len());
+    // Still alive.
+    assert_eq!(status(&dig(port, &["alive.test", "A"])), "NOERROR");
+    drop(server);
+}
+
+#[test]
+fn reload_shutdown_and_idle_tcp_connections() {
+    let up = FakeUpstream::start(|q, _, _| {
+        let name = q.questions[0].name.to_string();
+        Some(reply(q, &[&format!("{name} 300 IN A 192.0.2.1")], &[], Rcode::NOERROR, true))
+    });
+    let dir = temp_dir("reload");
+    let port = free_port();
+    let mut server = start_dnspect(&dir, &config(port, &[up.port], "[tcp]\nidle_timeout_ms = 1000\nmax_connections = 2000\n"), port, &[]);
+    assert_eq!(status(&dig(port, &["cached.test", "A"])), "NOERROR");
+    // A bad config is rejected and the old one stays.
+    std::fs::write(dir.join("dnspect.toml"), "workers = 0\n").unwrap();
+    server.signal("HUP");
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(server.log_text().contains("configuration rejected"), "{}", server.log_text());
+    assert_eq!(status(&dig(port, &["cached.test", "A"])), "NOERROR");
+    // A good config is taken; the cache survives (no new upstream query).
+    std::fs::write(dir.join("dnspect.toml"), config(port, &[up.port], "[tcp]\nidle_timeout_ms = 1000\nmax_connections = 2000\n[cache]\nmax_negative_ttl = 10\n")).unwrap();
+    let before = up.count();
+    server.signal("HUP");
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(server.log_text().contains("configuration reloaded"), "{}", server.log_text());
+    assert_eq!(status(&dig(port, &["cached.test", "A"])), "NOERROR");
+    assert_eq!(up.count(), before, "the cache survived the reload");
+    // 1000 idle TCP connections are reclaimed by the idle timeout.
+    let mut conns = Vec::new();
+    for _ in 0..1000 {
+        conns.push(std::net::TcpStream::connect(("127.0.0.1", port)).unwrap());
+    }
+    std::thread::sleep(Duration::from_millis(2500));
+    let mut closed = 0;
+    for c in &mut conns {
+        use std::io::Read;
+        c.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
+        let mut b = [0u8; 1];
+        if matches!(c.read(&mut b), Ok(0)) {
+            closed += 1;
+        }
+    }
+    assert_eq!(closed, 1000, "idle connections closed by the server");
+    assert_eq!(status(&dig(port, &["after.test", "A", "+tcp"])), "NOERROR");
+    // SIGTERM: stops within the drain bound, exit status 0.
+    server.signal("TERM");
+    let st = server.wait_exit(Duration::from_secs(8)).expect("dnspect did not stop on SIGTERM");
+    assert!(st.success(), "{st:?}");
+}
