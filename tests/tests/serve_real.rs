@@ -135,3 +135,21 @@ print("ok")
     let out = run(std::process::Command::new("python3").arg("-c").arg(script), Duration::from_secs(20));
     assert!(String::from_utf8_lossy(&out.stdout).contains("ok"), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
 }
+
+#[test]
+fn ipv6_listener() {
+    if std::net::UdpSocket::bind("[::1]:0").is_err() {
+        eprintln!("no IPv6 loopback on this machine: skipping the [::1] listener check");
+        return;
+    }
+    let dir = temp_dir("ipv6");
+    let nsd_port = free_port();
+    let _nsd = start_nsd(&dir, nsd_port, &[("example.test.", zone())]);
+    let port = free_port();
+    let _server = start_dnspect(&dir, &config(port, &[nsd_port], ""), port, &["--listen", &format!("127.0.0.1:{port}"), "--listen", &format!("[::1]:{port}")]);
+    for tcp in ["+notcp", "+tcp"] {
+        let out = run(std::process::Command::new(require("dig")).args(["@::1", "-p", &port.to_string(), "+tries=1", "+time=5", tcp, "h9.example.test", "A"]), Duration::from_secs(15));
+        let out = String::from_utf8_lossy(&out.stdout);
+        assert!(out.contains("10.0.0.9"), "{tcp}: {out}");
+    }
+}
