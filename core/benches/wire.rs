@@ -16,6 +16,7 @@
 //! those into a table with the ratios against hickory.
 //!
 //! `DNSPECT_BENCH_QUICK=1` shrinks warm-up and measurement to a smoke run of a few seconds.
+#![allow(clippy::unwrap_used)]
 
 use std::hint::black_box;
 use std::time::Duration;

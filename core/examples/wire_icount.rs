@@ -12,6 +12,7 @@
 //! needs) is the same whatever `<iters>` is, so the difference between two runs with different
 //! counts, divided by the difference in counts, is the cost of one operation. `bench/wire.sh`
 //! does that.
+#![allow(clippy::unwrap_used)]
 use std::hint::black_box;
 use std::process::ExitCode;
 

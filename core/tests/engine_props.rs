@@ -1,6 +1,7 @@
 //! Properties of the engine under random upstream behaviour: it never sends more upstream
 //! queries than the attempt bound allows, never answers a client twice, never answers after the
 //! query's deadline, and stays within its memory bounds.
+#![allow(clippy::unwrap_used)]
 use dnspect_core::sim::{run, Behaviour, ClientQuery, Rule, Scenario, ScriptedUpstream, SimConfig};
 use proptest::prelude::*;
 

@@ -1,5 +1,6 @@
 //! Golden output for the shipped examples: the dig-style analysis text, reviewed by a person and
 //! kept as insta snapshots. A change in wording or numbers shows up as a snapshot diff.
+#![allow(clippy::unwrap_used)]
 use dnspect_core::examples::EXAMPLES;
 use dnspect_core::wire::analyze::analyze;
 use dnspect_core::wire::dig::analysis_text;

@@ -2,6 +2,7 @@
 //! reports, checks that the error's Display reads well ("at offset N (0x...): ..."), and that
 //! `analyze()` does not panic and keeps what was decoded before the error (the partial message,
 //! the same error, a field tree).
+#![allow(clippy::unwrap_used)]
 
 use dnspect_core::wire::analyze::analyze;
 use dnspect_core::wire::spans::NoSpans;

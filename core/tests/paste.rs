@@ -1,6 +1,7 @@
 //! Paste fixtures (tests/data/paste, made by generate.py there from the seed messages with real
 //! xxd, od, hexdump and base64, and faithful tcpdump/Wireshark renderers): every one decodes to the
 //! seed message, in the right format, with the right headers stripped.
+#![allow(clippy::unwrap_used)]
 
 use std::path::PathBuf;
 

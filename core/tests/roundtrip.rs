@@ -9,6 +9,7 @@
 //!
 //! The case count defaults to a moderate number so the file runs in a few seconds in debug;
 //! `PROPTEST_CASES=10000 cargo test -p dnspect-core --test roundtrip` runs a longer campaign.
+#![allow(clippy::unwrap_used)]
 
 use std::collections::BTreeSet;
 use std::net::{Ipv4Addr, Ipv6Addr};

@@ -1,5 +1,6 @@
 //! Runs every scenario in tests/scenarios/*.toml through the simulator: each file states the
 //! clients' queries, the upstreams' behaviour over time and what the clients must get.
+#![allow(clippy::unwrap_used)]
 use dnspect_core::sim::{run, Scenario};
 
 #[test]

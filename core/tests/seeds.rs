@@ -1,4 +1,5 @@
 //! Golden tests on the incident packets: the analysis must make incident 000 obvious.
+#![allow(clippy::unwrap_used)]
 use dnspect_core::wire::analyze::analyze;
 use dnspect_core::wire::dig::analysis_text;
 use dnspect_core::wire::fit::{fit, recompress};

@@ -127,7 +127,11 @@ pub struct TcpKnobs {
 
 impl Default for TcpKnobs {
     fn default() -> Self {
-        TcpKnobs { idle_timeout_ms: 10_000, max_connections: 1024, read_timeout_ms: 5_000 }
+        TcpKnobs {
+            idle_timeout_ms: 10_000,
+            max_connections: 1024,
+            read_timeout_ms: 5_000,
+        }
     }
 }
 
@@ -162,11 +166,19 @@ impl Net {
         };
         match (self.addr, ip) {
             (IpAddr::V4(n), IpAddr::V4(a)) => {
-                let mask = if self.prefix == 0 { 0 } else { u32::MAX << (32 - u32::from(self.prefix)) };
+                let mask = if self.prefix == 0 {
+                    0
+                } else {
+                    u32::MAX << (32 - u32::from(self.prefix))
+                };
                 u32::from(n) & mask == u32::from(a) & mask
             }
             (IpAddr::V6(n), IpAddr::V6(a)) => {
-                let mask = if self.prefix == 0 { 0 } else { u128::MAX << (128 - u32::from(self.prefix)) };
+                let mask = if self.prefix == 0 {
+                    0
+                } else {
+                    u128::MAX << (128 - u32::from(self.prefix))
+                };
                 u128::from(n) & mask == u128::from(a) & mask
             }
             _ => false,
@@ -211,26 +223,41 @@ impl std::error::Error for ConfigError {}
 
 /// The line where `key` is set in `text`, for errors found after parsing.
 fn line_of(text: &str, key: &str) -> Option<usize> {
-    text.lines().position(|l| {
-        let t = l.trim_start();
-        t.starts_with(key) && t[key.len()..].trim_start().starts_with('=')
-    }).map(|i| i + 1)
+    text.lines()
+        .position(|l| {
+            let t = l.trim_start();
+            t.starts_with(key) && t[key.len()..].trim_start().starts_with('=')
+        })
+        .map(|i| i + 1)
 }
 
 /// Parses and validates configuration text. `resolv_conf` supplies upstreams when none are set.
-pub fn parse(text: &str, resolv_conf: impl FnOnce() -> std::io::Result<String>) -> Result<Settings, ConfigError> {
+pub fn parse(
+    text: &str,
+    resolv_conf: impl FnOnce() -> std::io::Result<String>,
+) -> Result<Settings, ConfigError> {
     let file: File = toml::from_str(text).map_err(|e| {
-        let line = e.span().map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
+        let line = e
+            .span()
+            .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
         let message = e.message().to_string();
         let field = message.split('`').nth(1).unwrap_or("").to_string();
-        ConfigError { line, field, message }
+        ConfigError {
+            line,
+            field,
+            message,
+        }
     })?;
     settle(file, text, resolv_conf)
 }
 
 fn err(text: &str, key: &str, message: impl Into<String>) -> ConfigError {
     let leaf = key.rsplit('.').next().unwrap_or(key);
-    ConfigError { line: line_of(text, leaf), field: key.into(), message: message.into() }
+    ConfigError {
+        line: line_of(text, leaf),
+        field: key.into(),
+        message: message.into(),
+    }
 }
 
 fn socket(text: &str, key: &str, s: &str, default_port: u16) -> Result<SocketAddr, ConfigError> {
@@ -240,7 +267,11 @@ fn socket(text: &str, key: &str, s: &str, default_port: u16) -> Result<SocketAdd
     if let Ok(ip) = s.trim_matches(|c| c == '[' || c == ']').parse::<IpAddr>() {
         return Ok(SocketAddr::new(ip, default_port));
     }
-    Err(err(text, key, format!("{s:?} is not an address (expected IP:PORT, [IPv6]:PORT or IP)")))
+    Err(err(
+        text,
+        key,
+        format!("{s:?} is not an address (expected IP:PORT, [IPv6]:PORT or IP)"),
+    ))
 }
 
 /// The nameservers of a resolv.conf, port 53.
@@ -255,8 +286,16 @@ pub fn resolv_nameservers(text: &str) -> Vec<SocketAddr> {
         .collect()
 }
 
-fn settle(f: File, text: &str, resolv_conf: impl FnOnce() -> std::io::Result<String>) -> Result<Settings, ConfigError> {
-    let listen = f.listen.iter().map(|s| socket(text, "listen", s, 53)).collect::<Result<Vec<_>, _>>()?;
+fn settle(
+    f: File,
+    text: &str,
+    resolv_conf: impl FnOnce() -> std::io::Result<String>,
+) -> Result<Settings, ConfigError> {
+    let listen = f
+        .listen
+        .iter()
+        .map(|s| socket(text, "listen", s, 53))
+        .collect::<Result<Vec<_>, _>>()?;
     if listen.is_empty() {
         return Err(err(text, "listen", "at least one address is needed"));
     }
@@ -269,30 +308,63 @@ fn settle(f: File, text: &str, resolv_conf: impl FnOnce() -> std::io::Result<Str
         };
         let addr = socket(text, "upstreams", a, 53)?;
         upstreams.push(addr);
-        ucfg.push(UpstreamConfig { label: addr.to_string(), force_tcp });
+        ucfg.push(UpstreamConfig {
+            label: addr.to_string(),
+            force_tcp,
+        });
     }
     if upstreams.is_empty() {
-        let rc = resolv_conf().map_err(|e| err(text, "upstreams", format!("none configured and /etc/resolv.conf is unreadable: {e}")))?;
+        let rc = resolv_conf().map_err(|e| {
+            err(
+                text,
+                "upstreams",
+                format!("none configured and /etc/resolv.conf is unreadable: {e}"),
+            )
+        })?;
         upstreams = resolv_nameservers(&rc);
         if upstreams.is_empty() {
-            return Err(err(text, "upstreams", "none configured and /etc/resolv.conf lists no nameserver"));
+            return Err(err(
+                text,
+                "upstreams",
+                "none configured and /etc/resolv.conf lists no nameserver",
+            ));
         }
-        ucfg = upstreams.iter().map(|a| UpstreamConfig { label: a.to_string(), force_tcp: false }).collect();
+        ucfg = upstreams
+            .iter()
+            .map(|a| UpstreamConfig {
+                label: a.to_string(),
+                force_tcp: false,
+            })
+            .collect();
     }
     if upstreams.len() > 64 {
         return Err(err(text, "upstreams", "at most 64 upstreams"));
     }
-    let metrics = if f.metrics.is_empty() { None } else { Some(socket(text, "metrics", &f.metrics, 9153)?) };
+    let metrics = if f.metrics.is_empty() {
+        None
+    } else {
+        Some(socket(text, "metrics", &f.metrics, 9153)?)
+    };
     let allow = f
         .allow
         .iter()
         .map(|n| {
-            let (a, p) = n.split_once('/').map_or((n.as_str(), None), |(a, p)| (a, Some(p)));
-            let addr: IpAddr = a.parse().map_err(|_| err(text, "allow", format!("{n:?} is not a network (expected ADDR/PREFIX)")))?;
+            let (a, p) = n
+                .split_once('/')
+                .map_or((n.as_str(), None), |(a, p)| (a, Some(p)));
+            let addr: IpAddr = a.parse().map_err(|_| {
+                err(
+                    text,
+                    "allow",
+                    format!("{n:?} is not a network (expected ADDR/PREFIX)"),
+                )
+            })?;
             let max = if addr.is_ipv4() { 32 } else { 128 };
             let prefix = match p {
                 None => max,
-                Some(p) => p.parse::<u8>().ok().filter(|&x| x <= max).ok_or_else(|| err(text, "allow", format!("{n:?}: prefix must be 0..={max}")))?,
+                Some(p) => p.parse::<u8>().ok().filter(|&x| x <= max).ok_or_else(|| {
+                    err(text, "allow", format!("{n:?}: prefix must be 0..={max}"))
+                })?,
             };
             Ok(Net { addr, prefix })
         })
@@ -300,7 +372,13 @@ fn settle(f: File, text: &str, resolv_conf: impl FnOnce() -> std::io::Result<Str
     let refuse_drop = match f.refuse.as_str() {
         "refused" => false,
         "drop" => true,
-        other => return Err(err(text, "refuse", format!("{other:?}: expected \"refused\" or \"drop\""))),
+        other => {
+            return Err(err(
+                text,
+                "refuse",
+                format!("{other:?}: expected \"refused\" or \"drop\""),
+            ))
+        }
     };
     if f.workers == 0 || f.workers > 256 {
         return Err(err(text, "workers", "must be 1..=256"));
@@ -310,7 +388,11 @@ fn settle(f: File, text: &str, resolv_conf: impl FnOnce() -> std::io::Result<Str
         return Err(err(text, "engine.max_udp_payload", "must be at least 512"));
     }
     if e.attempt_timeout_ms == 0 || e.query_timeout_ms == 0 {
-        return Err(err(text, "engine.query_timeout_ms", "timeouts must be above 0"));
+        return Err(err(
+            text,
+            "engine.query_timeout_ms",
+            "timeouts must be above 0",
+        ));
     }
     let c = &f.cache;
     let mut engine = EngineConfig {
@@ -357,7 +439,11 @@ fn settle(f: File, text: &str, resolv_conf: impl FnOnce() -> std::io::Result<Str
 
 /// Reads a config file.
 pub fn load(path: &Path) -> Result<Settings, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|e| ConfigError { line: None, field: String::new(), message: format!("cannot read {}: {e}", path.display()) })?;
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+        line: None,
+        field: String::new(),
+        message: format!("cannot read {}: {e}", path.display()),
+    })?;
     parse(&text, || std::fs::read_to_string("/etc/resolv.conf"))
 }
 
@@ -372,18 +458,31 @@ mod tests {
     #[test]
     fn default_config_is_valid_and_uses_resolv_conf() {
         let s = parse(DEFAULT_TOML, rc).unwrap();
-        assert_eq!(s.listen, vec!["127.0.0.1:5353".parse::<SocketAddr>().unwrap()]);
+        assert_eq!(
+            s.listen,
+            vec!["127.0.0.1:5353".parse::<SocketAddr>().unwrap()]
+        );
         assert_eq!(s.upstreams.len(), 2);
         assert_eq!(s.upstreams[1].port(), 53);
-        assert!(s.allow.iter().any(|n| n.contains("127.0.0.1".parse().unwrap())));
-        assert!(!s.allow.iter().any(|n| n.contains("192.0.2.1".parse().unwrap())));
+        assert!(s
+            .allow
+            .iter()
+            .any(|n| n.contains("127.0.0.1".parse().unwrap())));
+        assert!(!s
+            .allow
+            .iter()
+            .any(|n| n.contains("192.0.2.1".parse().unwrap())));
     }
 
     #[test]
     fn errors_name_line_and_field() {
         let e = parse("listen = [\"127.0.0.1:53\"]\nworkers = 0\n", rc).unwrap_err();
         assert_eq!((e.line, e.field.as_str()), (Some(2), "workers"));
-        let e = parse("listen = [\"127.0.0.1:53\"]\n\n[cache]\nmax_ttl = \"x\"\n", rc).unwrap_err();
+        let e = parse(
+            "listen = [\"127.0.0.1:53\"]\n\n[cache]\nmax_ttl = \"x\"\n",
+            rc,
+        )
+        .unwrap_err();
         assert_eq!(e.line, Some(4), "{e}");
         let e = parse("bogus = 1\n", rc).unwrap_err();
         assert_eq!(e.line, Some(1), "{e}");
@@ -396,11 +495,17 @@ mod tests {
 
     #[test]
     fn networks() {
-        let n = Net { addr: "10.0.0.0".parse().unwrap(), prefix: 8 };
+        let n = Net {
+            addr: "10.0.0.0".parse().unwrap(),
+            prefix: 8,
+        };
         assert!(n.contains("10.1.2.3".parse().unwrap()));
         assert!(n.contains("::ffff:10.1.2.3".parse().unwrap()));
         assert!(!n.contains("11.0.0.1".parse().unwrap()));
-        let all = Net { addr: "::".parse().unwrap(), prefix: 0 };
+        let all = Net {
+            addr: "::".parse().unwrap(),
+            prefix: 0,
+        };
         assert!(all.contains("2001:db8::1".parse().unwrap()));
     }
 }
@@ -417,16 +522,39 @@ pub struct Overrides {
 
 impl Overrides {
     pub fn apply(&self, mut s: Settings) -> Result<Settings, ConfigError> {
-        let flag = |name: &str, m: String| ConfigError { line: None, field: format!("--{name}"), message: m };
+        let flag = |name: &str, m: String| ConfigError {
+            line: None,
+            field: format!("--{name}"),
+            message: m,
+        };
         if !self.listen.is_empty() {
-            s.listen = self.listen.iter().map(|a| socket("", "--listen", a, 53).map_err(|e| flag("listen", e.message))).collect::<Result<_, _>>()?;
+            s.listen = self
+                .listen
+                .iter()
+                .map(|a| socket("", "--listen", a, 53).map_err(|e| flag("listen", e.message)))
+                .collect::<Result<_, _>>()?;
         }
         if !self.upstreams.is_empty() {
-            s.upstreams = self.upstreams.iter().map(|a| socket("", "--upstream", a, 53).map_err(|e| flag("upstream", e.message))).collect::<Result<_, _>>()?;
-            s.engine.upstreams = s.upstreams.iter().map(|a| UpstreamConfig { label: a.to_string(), force_tcp: false }).collect();
+            s.upstreams = self
+                .upstreams
+                .iter()
+                .map(|a| socket("", "--upstream", a, 53).map_err(|e| flag("upstream", e.message)))
+                .collect::<Result<_, _>>()?;
+            s.engine.upstreams = s
+                .upstreams
+                .iter()
+                .map(|a| UpstreamConfig {
+                    label: a.to_string(),
+                    force_tcp: false,
+                })
+                .collect();
         }
         if let Some(m) = &self.metrics {
-            s.metrics = if m.is_empty() { None } else { Some(socket("", "--metrics", m, 9153).map_err(|e| flag("metrics", e.message))?) };
+            s.metrics = if m.is_empty() {
+                None
+            } else {
+                Some(socket("", "--metrics", m, 9153).map_err(|e| flag("metrics", e.message))?)
+            };
         }
         if self.log_queries {
             s.log_queries = true;

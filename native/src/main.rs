@@ -47,9 +47,7 @@ enum Command {
         print_default_config: bool,
     },
     /// Check a configuration file; errors name their line and field.
-    CheckConfig {
-        file: PathBuf,
-    },
+    CheckConfig { file: PathBuf },
     /// Explain a DNS message: dig-style text plus compression, sizes and warnings.
     ///
     /// Accepts hex (plain, spaced, 0x-prefixed), tcpdump -X/-xx, xxd, od, Wireshark hex
@@ -76,21 +74,48 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Serve { config, listen, upstream, metrics, log_queries, workers, print_default_config } => {
+        Command::Serve {
+            config,
+            listen,
+            upstream,
+            metrics,
+            log_queries,
+            workers,
+            print_default_config,
+        } => {
             if print_default_config {
                 print!("{}", config::DEFAULT_TOML);
                 return ExitCode::SUCCESS;
             }
-            let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-            tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
-            let overrides = config::Overrides { listen, upstreams: upstream, metrics, log_queries, workers };
+            let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+            tracing_subscriber::fmt()
+                .with_env_filter(filter)
+                .with_writer(std::io::stderr)
+                .init();
+            let overrides = config::Overrides {
+                listen,
+                upstreams: upstream,
+                metrics,
+                log_queries,
+                workers,
+            };
             let loaded = match &config {
                 Some(path) => config::load(path),
-                None => config::parse(config::DEFAULT_TOML, || std::fs::read_to_string("/etc/resolv.conf")),
+                None => config::parse(config::DEFAULT_TOML, || {
+                    std::fs::read_to_string("/etc/resolv.conf")
+                }),
             };
             let settings = match loaded.and_then(|s| overrides.apply(s)) {
                 Ok(s) => s,
-                Err(e) => return fail(&format!("configuration: {}{e}", config.as_ref().map_or(String::new(), |p| format!("{}: ", p.display())))),
+                Err(e) => {
+                    return fail(&format!(
+                        "configuration: {}{e}",
+                        config
+                            .as_ref()
+                            .map_or(String::new(), |p| format!("{}: ", p.display()))
+                    ))
+                }
             };
             match serve::run(settings, config, overrides) {
                 Ok(()) => ExitCode::SUCCESS,
@@ -99,7 +124,13 @@ fn main() -> ExitCode {
         }
         Command::CheckConfig { file } => match config::load(&file) {
             Ok(s) => {
-                println!("{}: OK (listen {:?}, upstreams {:?}, {} worker(s))", file.display(), s.listen, s.upstreams, s.workers);
+                println!(
+                    "{}: OK (listen {:?}, upstreams {:?}, {} worker(s))",
+                    file.display(),
+                    s.listen,
+                    s.upstreams,
+                    s.workers
+                );
                 ExitCode::SUCCESS
             }
             Err(e) => {

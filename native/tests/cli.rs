@@ -1,4 +1,5 @@
 //! The CLI as a user runs it: arguments, stdin, files, exit codes.
+#![allow(clippy::unwrap_used)]
 use std::io::Write;
 use std::process::{Command, Stdio};
 

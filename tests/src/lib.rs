@@ -16,8 +16,12 @@ use dnspect_core::wire::{Message, Record};
 /// A port free on 127.0.0.1 for both UDP and TCP (best effort: bound then released).
 pub fn free_port() -> u16 {
     for _ in 0..100 {
-        let Ok(t) = TcpListener::bind("127.0.0.1:0") else { continue };
-        let Ok(port) = t.local_addr().map(|a| a.port()) else { continue };
+        let Ok(t) = TcpListener::bind("127.0.0.1:0") else {
+            continue;
+        };
+        let Ok(port) = t.local_addr().map(|a| a.port()) else {
+            continue;
+        };
         if UdpSocket::bind(("127.0.0.1", port)).is_ok() {
             return port;
         }
@@ -40,7 +44,10 @@ impl Proc {
 
     /// Sends a signal (by PID).
     pub fn signal(&self, sig: &str) {
-        let _ = Command::new("kill").arg(format!("-{sig}")).arg(self.pid().to_string()).status();
+        let _ = Command::new("kill")
+            .arg(format!("-{sig}"))
+            .arg(self.pid().to_string())
+            .status();
     }
 
     /// Waits for exit within `limit`; returns the exit status if it exited.
@@ -80,7 +87,10 @@ pub fn temp_dir(name: &str) -> PathBuf {
 pub fn dnspect_bin() -> PathBuf {
     let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/debug/dnspect");
     if !p.exists() {
-        let ok = Command::new(env!("CARGO")).args(["build", "-p", "dnspect", "--bin", "dnspect"]).status().is_ok_and(|s| s.success());
+        let ok = Command::new(env!("CARGO"))
+            .args(["build", "-p", "dnspect", "--bin", "dnspect"])
+            .status()
+            .is_ok_and(|s| s.success());
         assert!(ok, "could not build the dnspect binary");
     }
     p
@@ -126,14 +136,26 @@ pub fn start_dnspect(dir: &Path, config: &str, port: u16, extra: &[&str]) -> Pro
         .stderr(err)
         .spawn()
         .unwrap_or_else(|e| panic!("cannot start dnspect: {e}"));
-    let p = Proc { child, name: "dnspect".into(), log };
-    wait_tcp(SocketAddr::from(([127, 0, 0, 1], port)), Duration::from_secs(10));
+    let p = Proc {
+        child,
+        name: "dnspect".into(),
+        log,
+    };
+    wait_tcp(
+        SocketAddr::from(([127, 0, 0, 1], port)),
+        Duration::from_secs(10),
+    );
     p
 }
 
 /// Runs a client command with a hard time limit; returns its output.
 pub fn run(cmd: &mut Command, limit: Duration) -> Output {
-    let mut child = cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
     let until = Instant::now() + limit;
     loop {
         if let Ok(Some(_)) = child.try_wait() {
@@ -150,13 +172,29 @@ pub fn run(cmd: &mut Command, limit: Duration) -> Output {
 
 /// `dig @127.0.0.1 -p PORT args...`, stdout as text.
 pub fn dig(port: u16, args: &[&str]) -> String {
-    let out = run(Command::new(require("dig")).arg("@127.0.0.1").arg("-p").arg(port.to_string()).args(["+tries=1", "+time=5"]).args(args), Duration::from_secs(20));
+    let out = run(
+        Command::new(require("dig"))
+            .arg("@127.0.0.1")
+            .arg("-p")
+            .arg(port.to_string())
+            .args(["+tries=1", "+time=5"])
+            .args(args),
+        Duration::from_secs(20),
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// `kdig @127.0.0.1 -p PORT args...`.
 pub fn kdig(port: u16, args: &[&str]) -> String {
-    let out = run(Command::new(require("kdig")).arg("@127.0.0.1").arg("-p").arg(port.to_string()).args(["+retry=0", "+time=5"]).args(args), Duration::from_secs(20));
+    let out = run(
+        Command::new(require("kdig"))
+            .arg("@127.0.0.1")
+            .arg("-p")
+            .arg(port.to_string())
+            .args(["+retry=0", "+time=5"])
+            .args(args),
+        Duration::from_secs(20),
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -181,7 +219,12 @@ pub fn answer_lines(dig_out: &str) -> Vec<String> {
 
 /// dig's `status:`.
 pub fn status(dig_out: &str) -> String {
-    dig_out.split("status: ").nth(1).and_then(|s| s.split(',').next()).unwrap_or("none").to_string()
+    dig_out
+        .split("status: ")
+        .nth(1)
+        .and_then(|s| s.split(',').next())
+        .unwrap_or("none")
+        .to_string()
 }
 
 /// NSD serving generated zones on 127.0.0.1:port.
@@ -194,22 +237,47 @@ pub fn start_nsd(dir: &Path, port: u16, zones: &[(&str, String)]) -> Proc {
     for (origin, text) in zones {
         let file = format!("{}.zone", origin.trim_end_matches('.'));
         std::fs::write(dir.join(&file), text).unwrap_or_else(|e| panic!("{e}"));
-        conf.push_str(&format!("zone:\n  name: \"{origin}\"\n  zonefile: \"{file}\"\n"));
+        conf.push_str(&format!(
+            "zone:\n  name: \"{origin}\"\n  zonefile: \"{file}\"\n"
+        ));
     }
     let cf = dir.join("nsd.conf");
     std::fs::write(&cf, conf).unwrap_or_else(|e| panic!("{e}"));
-    let check = run(Command::new(require("nsd-checkconf")).arg(&cf), Duration::from_secs(10));
-    assert!(check.status.success(), "nsd-checkconf: {}", String::from_utf8_lossy(&check.stderr));
+    let check = run(
+        Command::new(require("nsd-checkconf")).arg(&cf),
+        Duration::from_secs(10),
+    );
+    assert!(
+        check.status.success(),
+        "nsd-checkconf: {}",
+        String::from_utf8_lossy(&check.stderr)
+    );
     let log = dir.join("nsd.stderr");
     let out = std::fs::File::create(&log).unwrap_or_else(|e| panic!("{e}"));
-    let child = Command::new(nsd).arg("-d").arg("-c").arg(&cf).stdin(Stdio::null()).stdout(out.try_clone().unwrap_or_else(|e| panic!("{e}"))).stderr(out).spawn().unwrap_or_else(|e| panic!("cannot start nsd: {e}"));
-    let p = Proc { child, name: "nsd".into(), log };
-    wait_tcp(SocketAddr::from(([127, 0, 0, 1], port)), Duration::from_secs(10));
+    let child = Command::new(nsd)
+        .arg("-d")
+        .arg("-c")
+        .arg(&cf)
+        .stdin(Stdio::null())
+        .stdout(out.try_clone().unwrap_or_else(|e| panic!("{e}")))
+        .stderr(out)
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start nsd: {e}"));
+    let p = Proc {
+        child,
+        name: "nsd".into(),
+        log,
+    };
+    wait_tcp(
+        SocketAddr::from(([127, 0, 0, 1], port)),
+        Duration::from_secs(10),
+    );
     p
 }
 
 /// A scripted upstream on 127.0.0.1 (UDP and TCP): `answer` maps each query to the reply bytes
 /// (or None for silence). Stops when dropped.
+#[derive(Debug)]
 pub struct FakeUpstream {
     pub port: u16,
     stop: Arc<AtomicBool>,
@@ -220,20 +288,25 @@ pub struct FakeUpstream {
 type Script = dyn Fn(&Message, &[u8], bool) -> Option<Vec<u8>> + Send + Sync;
 
 impl FakeUpstream {
-    pub fn start(script: impl Fn(&Message, &[u8], bool) -> Option<Vec<u8>> + Send + Sync + 'static) -> FakeUpstream {
+    pub fn start(
+        script: impl Fn(&Message, &[u8], bool) -> Option<Vec<u8>> + Send + Sync + 'static,
+    ) -> FakeUpstream {
         let port = free_port();
         let script: Arc<Script> = Arc::new(script);
         let stop = Arc::new(AtomicBool::new(false));
         let queries = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let udp = UdpSocket::bind(("127.0.0.1", port)).unwrap_or_else(|e| panic!("{e}"));
-        udp.set_read_timeout(Some(Duration::from_millis(50))).unwrap_or_else(|e| panic!("{e}"));
+        udp.set_read_timeout(Some(Duration::from_millis(50)))
+            .unwrap_or_else(|e| panic!("{e}"));
         let tcp = TcpListener::bind(("127.0.0.1", port)).unwrap_or_else(|e| panic!("{e}"));
         tcp.set_nonblocking(true).unwrap_or_else(|e| panic!("{e}"));
         let (s1, st1, q1) = (script.clone(), stop.clone(), queries.clone());
         let t1 = std::thread::spawn(move || {
             let mut buf = vec![0u8; 65535];
             while !st1.load(Ordering::Relaxed) {
-                let Ok((n, peer)) = udp.recv_from(&mut buf) else { continue };
+                let Ok((n, peer)) = udp.recv_from(&mut buf) else {
+                    continue;
+                };
                 q1.fetch_add(1, Ordering::Relaxed);
                 if let Ok(m) = Message::from_wire(&buf[..n]) {
                     if let Some(r) = s1(&m, &buf[..n], false) {
@@ -268,7 +341,12 @@ impl FakeUpstream {
                 }
             }
         });
-        FakeUpstream { port, stop, threads: vec![t1, t2], queries }
+        FakeUpstream {
+            port,
+            stop,
+            threads: vec![t1, t2],
+            queries,
+        }
     }
 
     pub fn count(&self) -> usize {
@@ -286,22 +364,45 @@ impl Drop for FakeUpstream {
 }
 
 /// A response to `q` with these records (presentation lines), compressed or not.
-pub fn reply(q: &Message, answers: &[&str], authority: &[&str], rcode: dnspect_core::wire::Rcode, compressed: bool) -> Vec<u8> {
-    let mut m = Message { header: q.header.clone(), questions: q.questions.clone(), ..Message::default() };
+pub fn reply(
+    q: &Message,
+    answers: &[&str],
+    authority: &[&str],
+    rcode: dnspect_core::wire::Rcode,
+    compressed: bool,
+) -> Vec<u8> {
+    let mut m = Message {
+        header: q.header.clone(),
+        questions: q.questions.clone(),
+        ..Message::default()
+    };
     m.header.qr = true;
     m.header.ra = true;
-    m.answers = answers.iter().map(|l| Record::from_text(l).unwrap_or_else(|e| panic!("{e}"))).collect();
-    m.authority = authority.iter().map(|l| Record::from_text(l).unwrap_or_else(|e| panic!("{e}"))).collect();
+    m.answers = answers
+        .iter()
+        .map(|l| Record::from_text(l).unwrap_or_else(|e| panic!("{e}")))
+        .collect();
+    m.authority = authority
+        .iter()
+        .map(|l| Record::from_text(l).unwrap_or_else(|e| panic!("{e}")))
+        .collect();
     m.set_rcode(rcode);
     if q.edns.is_some() {
         m.edns = Some(dnspect_core::wire::Edns::new(1232));
     }
-    let b = if compressed { m.to_wire() } else { m.to_wire_uncompressed() };
+    let b = if compressed {
+        m.to_wire()
+    } else {
+        m.to_wire_uncompressed()
+    };
     b.unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// The minimal config for a test server.
 pub fn config(port: u16, upstreams: &[u16], extra: &str) -> String {
-    let ups: Vec<String> = upstreams.iter().map(|p| format!("\"127.0.0.1:{p}\"")).collect();
+    let ups: Vec<String> = upstreams
+        .iter()
+        .map(|p| format!("\"127.0.0.1:{p}\""))
+        .collect();
     format!("listen = [\"127.0.0.1:{port}\"]\nupstreams = [{}]\nmetrics = \"\"\nlog_queries = true\n{extra}\n", ups.join(", "))
 }

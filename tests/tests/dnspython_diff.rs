@@ -23,6 +23,7 @@
 //! exactly. One difference of meaning is allowed and reported apart: a TTL with its most
 //! significant bit set, which dnspython reads as 0 (RFC 2181 8) and dnspect as on the wire.
 //! A missing dnspython fails the test with a pointer to scripts/setup.sh.
+#![allow(clippy::unwrap_used)]
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;

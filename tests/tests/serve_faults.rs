@@ -1,5 +1,6 @@
 //! The incidents and faults end to end, with real dig as the client and a scripted upstream for
 //! what no real server does on demand.
+#![allow(clippy::unwrap_used)]
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,7 +28,10 @@ fn incident_000_dig_noedns_gets_all_20_records() {
     assert!(out.contains("MSG SIZE  rcvd: 358"), "{out}");
     assert_eq!(up.count(), 1, "one upstream query, no retry loop");
     let log = server.log_text();
-    assert!(log.contains("answer of 758 B is not compressed: 358 B compressed"), "{log}");
+    assert!(
+        log.contains("answer of 758 B is not compressed: 358 B compressed"),
+        "{log}"
+    );
 }
 
 #[test]
@@ -35,9 +39,17 @@ fn incident_004_flapping_upstream_never_stops_the_name() {
     // Upstream 1 flaps: the chain, then NODATA at its end, then SERVFAIL; upstream 2 answers.
     let n1 = Arc::new(AtomicUsize::new(0));
     let c1 = n1.clone();
-    let chain = ["repo1.maven.org. 2 IN CNAME central.maven.org.", "central.maven.org. 2 IN CNAME sonatype.map.fastly.net."];
-    let full = ["repo1.maven.org. 2 IN CNAME central.maven.org.", "central.maven.org. 2 IN CNAME sonatype.map.fastly.net.", "sonatype.map.fastly.net. 2 IN A 151.101.36.209"];
-    let soa = ["fastly.net. 300 IN SOA ns1.fastly.net. hostmaster.fastly.com. 1 3600 600 604800 300"];
+    let chain = [
+        "repo1.maven.org. 2 IN CNAME central.maven.org.",
+        "central.maven.org. 2 IN CNAME sonatype.map.fastly.net.",
+    ];
+    let full = [
+        "repo1.maven.org. 2 IN CNAME central.maven.org.",
+        "central.maven.org. 2 IN CNAME sonatype.map.fastly.net.",
+        "sonatype.map.fastly.net. 2 IN A 151.101.36.209",
+    ];
+    let soa =
+        ["fastly.net. 300 IN SOA ns1.fastly.net. hostmaster.fastly.com. 1 3600 600 604800 300"];
     let up1 = FakeUpstream::start(move |q, _, _| {
         Some(match c1.fetch_add(1, Ordering::SeqCst) % 3 {
             0 => reply(q, &full, &[], Rcode::NOERROR, true),
@@ -48,21 +60,50 @@ fn incident_004_flapping_upstream_never_stops_the_name() {
     let up2 = FakeUpstream::start(move |q, _, _| Some(reply(q, &full, &[], Rcode::NOERROR, true)));
     let dir = temp_dir("incident004");
     let port = free_port();
-    let server = start_dnspect(&dir, &config(port, &[up1.port, up2.port], "[engine]\npolicy = \"sequential\"\n"), port, &[]);
+    let server = start_dnspect(
+        &dir,
+        &config(
+            port,
+            &[up1.port, up2.port],
+            "[engine]\npolicy = \"sequential\"\n",
+        ),
+        port,
+        &[],
+    );
     for round in 0..8 {
         let out = dig(port, &["repo1.maven.org", "A"]);
-        assert_eq!(status(&out), "NOERROR", "round {round}: {out}\n{}", server.log_text());
-        assert!(out.contains("151.101.36.209"), "round {round}: the name stopped resolving\n{out}\n{}", server.log_text());
+        assert_eq!(
+            status(&out),
+            "NOERROR",
+            "round {round}: {out}\n{}",
+            server.log_text()
+        );
+        assert!(
+            out.contains("151.101.36.209"),
+            "round {round}: the name stopped resolving\n{out}\n{}",
+            server.log_text()
+        );
         std::thread::sleep(Duration::from_millis(1100));
     }
-    assert!(n1.load(Ordering::SeqCst) >= 3, "the flapping upstream was asked again");
+    assert!(
+        n1.load(Ordering::SeqCst) >= 3,
+        "the flapping upstream was asked again"
+    );
 }
 
 #[test]
 fn faults_garbage_silence_tc_formerr_spoofed() {
     let up = FakeUpstream::start(|q, raw, tcp| {
         let name = q.questions[0].name.to_string();
-        let a = |ip: &str| reply(q, &[&format!("{name} 60 IN A {ip}")], &[], Rcode::NOERROR, true);
+        let a = |ip: &str| {
+            reply(
+                q,
+                &[&format!("{name} 60 IN A {ip}")],
+                &[],
+                Rcode::NOERROR,
+                true,
+            )
+        };
         match name.as_str() {
             "garbage.test." => {
                 let mut g = raw[..2].to_vec();
@@ -91,7 +132,16 @@ fn faults_garbage_silence_tc_formerr_spoofed() {
     });
     let dir = temp_dir("faults");
     let port = free_port();
-    let server = start_dnspect(&dir, &config(port, &[up.port], "[engine]\nattempt_timeout_ms = 400\nquery_timeout_ms = 1500\n"), port, &[]);
+    let server = start_dnspect(
+        &dir,
+        &config(
+            port,
+            &[up.port],
+            "[engine]\nattempt_timeout_ms = 400\nquery_timeout_ms = 1500\n",
+        ),
+        port,
+        &[],
+    );
     let out = dig(port, &["garbage.test", "A"]);
     assert_eq!(status(&out), "SERVFAIL", "{out}");
     assert!(out.contains("EDE: 24"), "{out}");
@@ -102,34 +152,56 @@ fn faults_garbage_silence_tc_formerr_spoofed() {
     let out = dig(port, &["oldserver.test", "A"]);
     assert!(out.contains("192.0.2.4"), "{out}");
     let out = dig(port, &["spoof.test", "A"]);
-    assert!(!out.contains("6.6.6.6"), "a spoofed answer was accepted: {out}");
+    assert!(
+        !out.contains("6.6.6.6"),
+        "a spoofed answer was accepted: {out}"
+    );
     let log = server.log_text();
-    assert!(log.contains("truncated-over-udp") && log.contains("edns-rejected") && log.contains("RFC 5452"), "{log}");
+    assert!(
+        log.contains("truncated-over-udp")
+            && log.contains("edns-rejected")
+            && log.contains("RFC 5452"),
+        "{log}"
+    );
 }
 
 #[test]
 fn malformed_clients_acl_and_flood() {
     let up = FakeUpstream::start(|q, _, _| {
         let name = q.questions[0].name.to_string();
-        Some(reply(q, &[&format!("{name} 60 IN A 192.0.2.1")], &[], Rcode::NOERROR, true))
+        Some(reply(
+            q,
+            &[&format!("{name} 60 IN A 192.0.2.1")],
+            &[],
+            Rcode::NOERROR,
+            true,
+        ))
     });
     let dir = temp_dir("malformed");
     let port = free_port();
-    let server = start_dnspect(&dir, &config(port, &[up.port], "allow = [\"10.0.0.0/8\"]\n"), port, &[]);
+    let server = start_dnspect(
+        &dir,
+        &config(port, &[up.port], "allow = [\"10.0.0.0/8\"]\n"),
+        port,
+        &[],
+    );
     // Not in the allow list: REFUSED.
     let out = dig(port, &["x.test", "A"]);
     assert_eq!(status(&out), "REFUSED", "{out}");
     drop(server);
     let server = start_dnspect(&dir, &config(port, &[up.port], ""), port, &[]);
     let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-    sock.set_read_timeout(Some(Duration::from_millis(500))).unwrap();
+    sock.set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
     let target = ("127.0.0.1", port);
     // Garbage of every short length, a response, a header with a broken question.
     for n in 0..40usize {
         let g: Vec<u8> = (0..n).map(|i| (i * 37 + n) as u8).collect();
         sock.send_to(&g, target).unwrap();
     }
-    let mut broken = vec![0x12, 0x34, 0x01, 0x00, 0x00, 0x01, 0, 0, 0, 0, 0, 0, 0xc0, 0x0c, 0, 1, 0, 1];
+    let mut broken = vec![
+        0x12, 0x34, 0x01, 0x00, 0x00, 0x01, 0, 0, 0, 0, 0, 0, 0xc0, 0x0c, 0, 1, 0, 1,
+    ];
     sock.send_to(&broken, target).unwrap();
     let mut buf = [0u8; 512];
     let mut formerr = false;
@@ -151,12 +223,17 @@ fn malformed_clients_acl_and_flood() {
     let mut sent = 0;
     for i in 0..2000u16 {
         q.header.id = i;
-        q.questions = vec![dnspect_core::wire::Question { name: format!("n{}.flood.test.", i % 50).parse().unwrap(), qtype: RType::A, class: dnspect_core::wire::Class::IN }];
+        q.questions = vec![dnspect_core::wire::Question {
+            name: format!("n{}.flood.test.", i % 50).parse().unwrap(),
+            qtype: RType::A,
+            class: dnspect_core::wire::Class::IN,
+        }];
         sock.send_to(&q.to_wire().unwrap(), target).unwrap();
         sent += 1;
     }
     let mut got = std::collections::HashSet::new();
-    sock.set_read_timeout(Some(Duration::from_millis(1500))).unwrap();
+    sock.set_read_timeout(Some(Duration::from_millis(1500)))
+        .unwrap();
     while let Ok((n, _)) = sock.recv_from(&mut buf) {
         if n >= 2 {
             got.insert(u16::from_be_bytes([buf[0], buf[1]]));
@@ -165,7 +242,11 @@ fn malformed_clients_acl_and_flood() {
             break;
         }
     }
-    assert!(got.len() * 100 >= sent * 99, "answered {} of {sent}", got.len());
+    assert!(
+        got.len() * 100 >= sent * 99,
+        "answered {} of {sent}",
+        got.len()
+    );
     // Still alive.
     assert_eq!(status(&dig(port, &["alive.test", "A"])), "NOERROR");
     drop(server);
@@ -175,24 +256,47 @@ fn malformed_clients_acl_and_flood() {
 fn reload_shutdown_and_idle_tcp_connections() {
     let up = FakeUpstream::start(|q, _, _| {
         let name = q.questions[0].name.to_string();
-        Some(reply(q, &[&format!("{name} 300 IN A 192.0.2.1")], &[], Rcode::NOERROR, true))
+        Some(reply(
+            q,
+            &[&format!("{name} 300 IN A 192.0.2.1")],
+            &[],
+            Rcode::NOERROR,
+            true,
+        ))
     });
     let dir = temp_dir("reload");
     let port = free_port();
-    let mut server = start_dnspect(&dir, &config(port, &[up.port], "[tcp]\nidle_timeout_ms = 1000\nmax_connections = 2000\n"), port, &[]);
+    let mut server = start_dnspect(
+        &dir,
+        &config(
+            port,
+            &[up.port],
+            "[tcp]\nidle_timeout_ms = 1000\nmax_connections = 2000\n",
+        ),
+        port,
+        &[],
+    );
     assert_eq!(status(&dig(port, &["cached.test", "A"])), "NOERROR");
     // A bad config is rejected and the old one stays.
     std::fs::write(dir.join("dnspect.toml"), "workers = 0\n").unwrap();
     server.signal("HUP");
     std::thread::sleep(Duration::from_millis(300));
-    assert!(server.log_text().contains("configuration rejected"), "{}", server.log_text());
+    assert!(
+        server.log_text().contains("configuration rejected"),
+        "{}",
+        server.log_text()
+    );
     assert_eq!(status(&dig(port, &["cached.test", "A"])), "NOERROR");
     // A good config is taken; the cache survives (no new upstream query).
     std::fs::write(dir.join("dnspect.toml"), config(port, &[up.port], "[tcp]\nidle_timeout_ms = 1000\nmax_connections = 2000\n[cache]\nmax_negative_ttl = 10\n")).unwrap();
     let before = up.count();
     server.signal("HUP");
     std::thread::sleep(Duration::from_millis(300));
-    assert!(server.log_text().contains("configuration reloaded"), "{}", server.log_text());
+    assert!(
+        server.log_text().contains("configuration reloaded"),
+        "{}",
+        server.log_text()
+    );
     assert_eq!(status(&dig(port, &["cached.test", "A"])), "NOERROR");
     assert_eq!(up.count(), before, "the cache survived the reload");
     // 1000 idle TCP connections are reclaimed by the idle timeout.
@@ -214,6 +318,8 @@ fn reload_shutdown_and_idle_tcp_connections() {
     assert_eq!(status(&dig(port, &["after.test", "A", "+tcp"])), "NOERROR");
     // SIGTERM: stops within the drain bound, exit status 0.
     server.signal("TERM");
-    let st = server.wait_exit(Duration::from_secs(8)).expect("dnspect did not stop on SIGTERM");
+    let st = server
+        .wait_exit(Duration::from_secs(8))
+        .expect("dnspect did not stop on SIGTERM");
     assert!(st.success(), "{st:?}");
 }

@@ -1,5 +1,6 @@
 //! dnspect serve between real clients (dig, kdig, dnspython) and a real authoritative upstream
 //! (NSD) with generated zones.
+#![allow(clippy::unwrap_used)]
 use std::fmt::Write;
 use std::time::Duration;
 
@@ -32,13 +33,23 @@ fn setup(name: &str) -> Setup {
     let nsd = start_nsd(&dir, nsd_port, &[("example.test.", zone())]);
     let port = free_port();
     let server = start_dnspect(&dir, &config(port, &[nsd_port], ""), port, &[]);
-    Setup { _nsd: nsd, server, port }
+    Setup {
+        _nsd: nsd,
+        server,
+        port,
+    }
 }
 
 #[test]
 fn dig_over_udp_and_tcp_with_and_without_edns() {
     let s = setup("dig");
-    for flags in [vec![], vec!["+noedns"], vec!["+tcp"], vec!["+dnssec"], vec!["+noedns", "+tcp"]] {
+    for flags in [
+        vec![],
+        vec!["+noedns"],
+        vec!["+tcp"],
+        vec!["+dnssec"],
+        vec!["+noedns", "+tcp"],
+    ] {
         let mut args = vec!["h7.example.test", "A"];
         args.extend(flags.iter().copied());
         let out = dig(s.port, &args);
@@ -46,7 +57,11 @@ fn dig_over_udp_and_tcp_with_and_without_edns() {
         assert_eq!(answer_lines(&out).len(), 1, "{out}");
         assert!(out.contains("10.0.0.7"), "{out}");
         let has_opt = out.contains("OPT PSEUDOSECTION");
-        assert_eq!(has_opt, !flags.contains(&"+noedns"), "OPT mirrors the client's: {flags:?}\n{out}");
+        assert_eq!(
+            has_opt,
+            !flags.contains(&"+noedns"),
+            "OPT mirrors the client's: {flags:?}\n{out}"
+        );
     }
     // CNAME chain, NODATA, NXDOMAIN.
     let out = dig(s.port, &["www.example.test", "A"]);
@@ -60,22 +75,39 @@ fn dig_over_udp_and_tcp_with_and_without_edns() {
     // Second time from the cache.
     let out = dig(s.port, &["nothere.example.test", "A"]);
     assert_eq!(status(&out), "NXDOMAIN", "{out}");
-    assert!(s.server.log_text().contains("negative answer (RFC 2308)"), "{}", s.server.log_text());
+    assert!(
+        s.server.log_text().contains("negative answer (RFC 2308)"),
+        "{}",
+        s.server.log_text()
+    );
 }
 
 #[test]
 fn twenty_records_without_edns_and_a_big_answer_over_tcp() {
     let s = setup("sizes");
     let out = dig(s.port, &["twenty.example.test", "A", "+noedns", "+ignore"]);
-    assert_eq!(answer_lines(&out).len(), 20, "all 20 records fit in 512 bytes compressed: {out}");
+    assert_eq!(
+        answer_lines(&out).len(),
+        20,
+        "all 20 records fit in 512 bytes compressed: {out}"
+    );
     assert!(!out.contains(" tc"), "{out}");
     // Larger than 1232: TC over UDP, then dig retries over TCP and gets everything.
     let out = dig(s.port, &["big.example.test", "TXT"]);
     assert_eq!(answer_lines(&out).len(), 60, "{out}");
-    assert!(out.contains("Truncated, retrying in TCP mode") || out.contains("(TCP)"), "{out}");
-    let udp_only = dig(s.port, &["big.example.test", "TXT", "+ignore", "+bufsize=1232"]);
+    assert!(
+        out.contains("Truncated, retrying in TCP mode") || out.contains("(TCP)"),
+        "{out}"
+    );
+    let udp_only = dig(
+        s.port,
+        &["big.example.test", "TXT", "+ignore", "+bufsize=1232"],
+    );
     assert!(udp_only.contains(" tc"), "{udp_only}");
-    assert!(udp_only.contains("MSG SIZE  rcvd: ") && !udp_only.contains("rcvd: 2"), "{udp_only}");
+    assert!(
+        udp_only.contains("MSG SIZE  rcvd: ") && !udp_only.contains("rcvd: 2"),
+        "{udp_only}"
+    );
 }
 
 #[test]
@@ -112,8 +144,16 @@ print("ok", len(got))
 "#,
         port = s.port
     );
-    let out = run(std::process::Command::new("python3").arg("-c").arg(script), Duration::from_secs(20));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("ok 20"), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let out = run(
+        std::process::Command::new("python3").arg("-c").arg(script),
+        Duration::from_secs(20),
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("ok 20"),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
@@ -132,8 +172,16 @@ print("ok")
 "#,
         port = s.port
     );
-    let out = run(std::process::Command::new("python3").arg("-c").arg(script), Duration::from_secs(20));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("ok"), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let out = run(
+        std::process::Command::new("python3").arg("-c").arg(script),
+        Duration::from_secs(20),
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("ok"),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
@@ -146,9 +194,31 @@ fn ipv6_listener() {
     let nsd_port = free_port();
     let _nsd = start_nsd(&dir, nsd_port, &[("example.test.", zone())]);
     let port = free_port();
-    let _server = start_dnspect(&dir, &config(port, &[nsd_port], ""), port, &["--listen", &format!("127.0.0.1:{port}"), "--listen", &format!("[::1]:{port}")]);
+    let _server = start_dnspect(
+        &dir,
+        &config(port, &[nsd_port], ""),
+        port,
+        &[
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--listen",
+            &format!("[::1]:{port}"),
+        ],
+    );
     for tcp in ["+notcp", "+tcp"] {
-        let out = run(std::process::Command::new(require("dig")).args(["@::1", "-p", &port.to_string(), "+tries=1", "+time=5", tcp, "h9.example.test", "A"]), Duration::from_secs(15));
+        let out = run(
+            std::process::Command::new(require("dig")).args([
+                "@::1",
+                "-p",
+                &port.to_string(),
+                "+tries=1",
+                "+time=5",
+                tcp,
+                "h9.example.test",
+                "A",
+            ]),
+            Duration::from_secs(15),
+        );
         let out = String::from_utf8_lossy(&out.stdout);
         assert!(out.contains("10.0.0.9"), "{tcp}: {out}");
     }

@@ -373,7 +373,10 @@ impl Store {
 /// the extended RCODE bits. The OPT record must be the last record (it is, in every response
 /// this engine stores, because the engine's own encoder and `fit` put it there); otherwise the
 /// message is re-encoded.
-fn storable(response: &[u8]) -> Result<(Box<[u8]>, Box<[u16]>, u8), WireError> {
+/// The stored bytes, the TTL offsets and the extended RCODE bits.
+type Storable = (Box<[u8]>, Box<[u16]>, u8);
+
+fn storable(response: &[u8]) -> Result<Storable, WireError> {
     let view = MessageView::new(response)?;
     let scan = view.scan()?;
     let mut offsets = Vec::with_capacity(

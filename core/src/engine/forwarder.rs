@@ -1361,8 +1361,6 @@ impl Forwarder {
         self.finish(t);
         if verify && purpose != Purpose::Verify {
             self.stats.verifications += 1;
-            let question = self.txns.get(t).and_then(|_| None::<Vec<u8>>);
-            let _ = question;
             if let Some(w) = waiters.first() {
                 let q = w.query.clone();
                 if let Ok(Some(qr)) = MessageView::new(&q).and_then(|v| v.question()) {
@@ -1913,7 +1911,9 @@ pub fn rcode_answer(query: &[u8], rcode: Rcode, udp_size: u16) -> Vec<u8> {
     if query.len() < HEADER_LEN {
         return out;
     }
-    let q = MessageView::new(query).ok().and_then(|v| v.question().ok().flatten());
+    let q = MessageView::new(query)
+        .ok()
+        .and_then(|v| v.question().ok().flatten());
     out.extend_from_slice(&query[..2]);
     let qf = u16::from_be_bytes([query[2], query[3]]);
     let f = flags::QR | (qf & (0x7800 | flags::RD | flags::CD)) | flags::RA | (rcode.0 & 0xf);
@@ -1923,9 +1923,20 @@ pub fn rcode_answer(query: &[u8], rcode: Rcode, udp_size: u16) -> Vec<u8> {
     if let (Some(q), 1) = (q, qd) {
         out.extend_from_slice(&query[HEADER_LEN..q.end]);
     }
-    let has_opt = MessageView::new(query).ok().and_then(|v| v.scan().ok()).is_some_and(|s| s.opt.is_some());
+    let has_opt = MessageView::new(query)
+        .ok()
+        .and_then(|v| v.scan().ok())
+        .is_some_and(|s| s.opt.is_some());
     if has_opt || rcode.0 > 15 {
-        append_opt(&mut out, OptOut { udp_size, dnssec_ok: false }, (rcode.0 >> 4) as u8, None);
+        append_opt(
+            &mut out,
+            OptOut {
+                udp_size,
+                dnssec_ok: false,
+            },
+            (rcode.0 >> 4) as u8,
+            None,
+        );
     }
     out
 }

@@ -59,7 +59,7 @@ impl Record {
         let mut ttl = 0u32;
         let mut class = Class::IN;
         let mut rtype = None;
-        while let Some(t) = it.next() {
+        for t in it.by_ref() {
             if let Ok(v) = t.parse::<u32>() {
                 ttl = v;
             } else if let Some(c) = Class::from_mnemonic(t) {

@@ -15,7 +15,10 @@ use tokio::net::TcpListener;
 use super::Shared;
 
 /// Request duration buckets in seconds (CoreDNS's: 0.25 ms doubling to 8 s).
-pub const BUCKETS: [f64; 16] = [0.00025, 0.0005, 0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.064, 0.128, 0.256, 0.512, 1.024, 2.048, 4.096, 8.192];
+pub const BUCKETS: [f64; 16] = [
+    0.00025, 0.0005, 0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.064, 0.128, 0.256, 0.512, 1.024,
+    2.048, 4.096, 8.192,
+];
 
 /// A worker's own counters (the engine keeps the rest).
 #[derive(Debug, Default, Clone)]
@@ -58,7 +61,11 @@ impl Metrics {
             recompressed: st.recompressed,
             truncated: st.truncated,
             gave_up: st.gave_up,
-            fallbacks: st.fallbacks.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+            fallbacks: st
+                .fallbacks
+                .iter()
+                .map(|(k, v)| (k.to_string(), *v))
+                .collect(),
             upstreams: fwd.upstream_counters(),
         }
     }
@@ -83,6 +90,11 @@ pub struct Snapshot {
     pub upstreams: Vec<(String, Counters)>,
 }
 
+/// (name, type, help, value) of a metric summed over workers.
+type SimpleMetric<'a> = (&'a str, &'a str, &'a str, &'a dyn Fn(&Snapshot) -> u64);
+/// (name, help, value) of a per-upstream counter.
+type UpstreamMetric = (&'static str, &'static str, fn(&Counters) -> u64);
+
 /// The Prometheus text exposition of all workers' snapshots.
 pub fn render(snaps: &[Snapshot]) -> String {
     let mut o = String::new();
@@ -90,42 +102,130 @@ pub fn render(snaps: &[Snapshot]) -> String {
     let proto = ["udp", "tcp"];
     let _ = writeln!(o, "# HELP dnspect_dns_requests_total Client queries received (CoreDNS: coredns_dns_requests_total).\n# TYPE dnspect_dns_requests_total counter");
     for (i, p) in proto.iter().enumerate() {
-        let _ = writeln!(o, "dnspect_dns_requests_total{{proto=\"{p}\"}} {}", sum(&|s| s.worker.requests[i]));
+        let _ = writeln!(
+            o,
+            "dnspect_dns_requests_total{{proto=\"{p}\"}} {}",
+            sum(&|s| s.worker.requests[i])
+        );
     }
     let _ = writeln!(o, "# HELP dnspect_dns_responses_total Answers sent by rcode (CoreDNS: coredns_dns_responses_total).\n# TYPE dnspect_dns_responses_total counter");
     for (i, p) in proto.iter().enumerate() {
         for rc in 0..24 {
             let n = sum(&|s| s.worker.responses[i][rc]);
             if n > 0 {
-                let _ = writeln!(o, "dnspect_dns_responses_total{{proto=\"{p}\",rcode=\"{}\"}} {n}", Rcode(rc as u16));
+                let _ = writeln!(
+                    o,
+                    "dnspect_dns_responses_total{{proto=\"{p}\",rcode=\"{}\"}} {n}",
+                    Rcode(rc as u16)
+                );
             }
         }
     }
     let _ = writeln!(o, "# HELP dnspect_dns_request_duration_seconds Time from query to answer (CoreDNS: coredns_dns_request_duration_seconds).\n# TYPE dnspect_dns_request_duration_seconds histogram");
     for (i, b) in BUCKETS.iter().enumerate() {
-        let _ = writeln!(o, "dnspect_dns_request_duration_seconds_bucket{{le=\"{b}\"}} {}", sum(&|s| s.worker.duration_buckets[i]));
+        let _ = writeln!(
+            o,
+            "dnspect_dns_request_duration_seconds_bucket{{le=\"{b}\"}} {}",
+            sum(&|s| s.worker.duration_buckets[i])
+        );
     }
     let count = sum(&|s| s.worker.duration_count);
-    let _ = writeln!(o, "dnspect_dns_request_duration_seconds_bucket{{le=\"+Inf\"}} {count}");
-    let _ = writeln!(o, "dnspect_dns_request_duration_seconds_sum {}", snaps.iter().map(|s| s.worker.duration_sum).sum::<f64>());
+    let _ = writeln!(
+        o,
+        "dnspect_dns_request_duration_seconds_bucket{{le=\"+Inf\"}} {count}"
+    );
+    let _ = writeln!(
+        o,
+        "dnspect_dns_request_duration_seconds_sum {}",
+        snaps.iter().map(|s| s.worker.duration_sum).sum::<f64>()
+    );
     let _ = writeln!(o, "dnspect_dns_request_duration_seconds_count {count}");
-    let simple: [(&str, &str, &str, &dyn Fn(&Snapshot) -> u64); 13] = [
-        ("dnspect_cache_entries", "gauge", "Keys in the cache (CoreDNS: coredns_cache_entries).", &|s| s.cache_keys),
-        ("dnspect_cache_bytes", "gauge", "Bytes the cache uses against its budget.", &|s| s.cache_bytes),
-        ("dnspect_cache_hits_total", "counter", "Answers from the cache (CoreDNS: coredns_cache_hits_total).", &|s| s.cache_hits),
-        ("dnspect_cache_misses_total", "counter", "Queries the cache could not answer (CoreDNS: coredns_cache_misses_total).", &|s| s.cache_misses),
-        ("dnspect_cache_stale_total", "counter", "Stale answers served, RFC 8767 (CoreDNS: coredns_cache_served_stale_total).", &|s| s.stale),
-        ("dnspect_cache_evictions_total", "counter", "Entries evicted for space (CoreDNS: coredns_cache_evictions_total).", &|s| s.cache_evictions),
-        ("dnspect_cache_prefetch_total", "counter", "Refreshes ahead of expiry (CoreDNS: coredns_cache_prefetch_total).", &|s| s.prefetches),
-        ("dnspect_coalesced_total", "counter", "Queries that joined an identical query in flight.", &|s| s.coalesced),
-        ("dnspect_recompressed_total", "counter", "Answers made smaller by re-compression.", &|s| s.recompressed),
-        ("dnspect_truncated_total", "counter", "Answers truncated with TC to fit a client.", &|s| s.truncated),
-        ("dnspect_gave_up_total", "counter", "Client queries answered SERVFAIL after the attempt bound or deadline.", &|s| s.gave_up),
-        ("dnspect_refused_total", "counter", "Queries from clients outside the allow list.", &|s| s.worker.refused_acl),
-        ("dnspect_malformed_total", "counter", "Packets that were not queries, dropped.", &|s| s.worker.malformed),
+    let simple: [SimpleMetric; 13] = [
+        (
+            "dnspect_cache_entries",
+            "gauge",
+            "Keys in the cache (CoreDNS: coredns_cache_entries).",
+            &|s| s.cache_keys,
+        ),
+        (
+            "dnspect_cache_bytes",
+            "gauge",
+            "Bytes the cache uses against its budget.",
+            &|s| s.cache_bytes,
+        ),
+        (
+            "dnspect_cache_hits_total",
+            "counter",
+            "Answers from the cache (CoreDNS: coredns_cache_hits_total).",
+            &|s| s.cache_hits,
+        ),
+        (
+            "dnspect_cache_misses_total",
+            "counter",
+            "Queries the cache could not answer (CoreDNS: coredns_cache_misses_total).",
+            &|s| s.cache_misses,
+        ),
+        (
+            "dnspect_cache_stale_total",
+            "counter",
+            "Stale answers served, RFC 8767 (CoreDNS: coredns_cache_served_stale_total).",
+            &|s| s.stale,
+        ),
+        (
+            "dnspect_cache_evictions_total",
+            "counter",
+            "Entries evicted for space (CoreDNS: coredns_cache_evictions_total).",
+            &|s| s.cache_evictions,
+        ),
+        (
+            "dnspect_cache_prefetch_total",
+            "counter",
+            "Refreshes ahead of expiry (CoreDNS: coredns_cache_prefetch_total).",
+            &|s| s.prefetches,
+        ),
+        (
+            "dnspect_coalesced_total",
+            "counter",
+            "Queries that joined an identical query in flight.",
+            &|s| s.coalesced,
+        ),
+        (
+            "dnspect_recompressed_total",
+            "counter",
+            "Answers made smaller by re-compression.",
+            &|s| s.recompressed,
+        ),
+        (
+            "dnspect_truncated_total",
+            "counter",
+            "Answers truncated with TC to fit a client.",
+            &|s| s.truncated,
+        ),
+        (
+            "dnspect_gave_up_total",
+            "counter",
+            "Client queries answered SERVFAIL after the attempt bound or deadline.",
+            &|s| s.gave_up,
+        ),
+        (
+            "dnspect_refused_total",
+            "counter",
+            "Queries from clients outside the allow list.",
+            &|s| s.worker.refused_acl,
+        ),
+        (
+            "dnspect_malformed_total",
+            "counter",
+            "Packets that were not queries, dropped.",
+            &|s| s.worker.malformed,
+        ),
     ];
     for (name, kind, help, f) in simple {
-        let _ = writeln!(o, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {}", sum(f));
+        let _ = writeln!(
+            o,
+            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {}",
+            sum(f)
+        );
     }
     let _ = writeln!(o, "# HELP dnspect_fallbacks_total Fallbacks after upstream attempts, by rule.\n# TYPE dnspect_fallbacks_total counter");
     let mut rules: std::collections::BTreeMap<String, u64> = std::collections::BTreeMap::new();
@@ -137,20 +237,70 @@ pub fn render(snaps: &[Snapshot]) -> String {
     for (k, v) in rules {
         let _ = writeln!(o, "dnspect_fallbacks_total{{rule=\"{k}\"}} {v}");
     }
-    let per: [(&str, &str, fn(&Counters) -> u64); 13] = [
-        ("dnspect_upstream_requests_total", "Queries sent upstream (CoreDNS: coredns_forward_requests_total).", |c| c.queries),
-        ("dnspect_upstream_answers_total", "Responses received from upstream.", |c| c.answers),
-        ("dnspect_upstream_oversized_total", "UDP answers larger than the size we advertised.", |c| c.oversized),
-        ("dnspect_upstream_uncompressed_total", "Answers sent without name compression (incident 000).", |c| c.uncompressed),
-        ("dnspect_upstream_uncompressed_bytes_total", "Bytes those answers would have saved compressed.", |c| c.uncompressed_bytes_lost),
-        ("dnspect_upstream_no_opt_total", "Answers without OPT to a query with OPT.", |c| c.no_opt),
-        ("dnspect_upstream_negative_without_soa_total", "Negative answers without SOA (not cacheable).", |c| c.negative_without_soa),
-        ("dnspect_upstream_mismatched_total", "Answers dropped for a wrong ID or question (RFC 5452).", |c| c.mismatched),
-        ("dnspect_upstream_undecodable_total", "Answers that did not decode.", |c| c.undecodable),
-        ("dnspect_upstream_timeouts_total", "Attempts without an answer in time.", |c| c.timeouts),
-        ("dnspect_upstream_network_errors_total", "Attempts that failed in transport.", |c| c.network_errors),
-        ("dnspect_upstream_servfail_total", "SERVFAIL answers (CoreDNS: coredns_forward_responses_total{rcode=\"SERVFAIL\"}).", |c| c.servfail),
-        ("dnspect_upstream_truncated_total", "TC answers.", |c| c.truncated),
+    let per: [UpstreamMetric; 13] = [
+        (
+            "dnspect_upstream_requests_total",
+            "Queries sent upstream (CoreDNS: coredns_forward_requests_total).",
+            |c| c.queries,
+        ),
+        (
+            "dnspect_upstream_answers_total",
+            "Responses received from upstream.",
+            |c| c.answers,
+        ),
+        (
+            "dnspect_upstream_oversized_total",
+            "UDP answers larger than the size we advertised.",
+            |c| c.oversized,
+        ),
+        (
+            "dnspect_upstream_uncompressed_total",
+            "Answers sent without name compression (incident 000).",
+            |c| c.uncompressed,
+        ),
+        (
+            "dnspect_upstream_uncompressed_bytes_total",
+            "Bytes those answers would have saved compressed.",
+            |c| c.uncompressed_bytes_lost,
+        ),
+        (
+            "dnspect_upstream_no_opt_total",
+            "Answers without OPT to a query with OPT.",
+            |c| c.no_opt,
+        ),
+        (
+            "dnspect_upstream_negative_without_soa_total",
+            "Negative answers without SOA (not cacheable).",
+            |c| c.negative_without_soa,
+        ),
+        (
+            "dnspect_upstream_mismatched_total",
+            "Answers dropped for a wrong ID or question (RFC 5452).",
+            |c| c.mismatched,
+        ),
+        (
+            "dnspect_upstream_undecodable_total",
+            "Answers that did not decode.",
+            |c| c.undecodable,
+        ),
+        (
+            "dnspect_upstream_timeouts_total",
+            "Attempts without an answer in time.",
+            |c| c.timeouts,
+        ),
+        (
+            "dnspect_upstream_network_errors_total",
+            "Attempts that failed in transport.",
+            |c| c.network_errors,
+        ),
+        (
+            "dnspect_upstream_servfail_total",
+            "SERVFAIL answers (CoreDNS: coredns_forward_responses_total{rcode=\"SERVFAIL\"}).",
+            |c| c.servfail,
+        ),
+        ("dnspect_upstream_truncated_total", "TC answers.", |c| {
+            c.truncated
+        }),
     ];
     for (name, help, f) in per {
         let _ = writeln!(o, "# HELP {name} {help}\n# TYPE {name} counter");
@@ -170,7 +320,9 @@ pub fn render(snaps: &[Snapshot]) -> String {
 /// A tiny HTTP/1.1 server for /metrics, /health and /ready.
 pub async fn serve(listener: TcpListener, shared: Arc<Shared>) {
     loop {
-        let Ok((mut s, _)) = listener.accept().await else { continue };
+        let Ok((mut s, _)) = listener.accept().await else {
+            continue;
+        };
         let shared = shared.clone();
         tokio::spawn(async move {
             let mut buf = [0u8; 2048];
@@ -182,13 +334,20 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>) {
             let path = req.split_whitespace().nth(1).unwrap_or("/");
             let (status, body) = match path {
                 "/metrics" => {
-                    let snaps = shared.snapshots.lock().map(|v| v.clone()).unwrap_or_default();
+                    let snaps = shared
+                        .snapshots
+                        .lock()
+                        .map(|v| v.clone())
+                        .unwrap_or_default();
                     ("200 OK", render(&snaps))
                 }
                 "/health" => ("200 OK", "OK\n".to_string()),
                 "/ready" if shared.ready.load(Ordering::SeqCst) => ("200 OK", "OK\n".to_string()),
                 "/ready" => ("503 Service Unavailable", "not ready\n".to_string()),
-                _ => ("404 Not Found", "see /metrics, /health, /ready\n".to_string()),
+                _ => (
+                    "404 Not Found",
+                    "see /metrics, /health, /ready\n".to_string(),
+                ),
             };
             let resp = format!("HTTP/1.1 {status}\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
             let _ = s.write_all(resp.as_bytes()).await;

@@ -47,7 +47,8 @@ fn bind_udp(addr: SocketAddr) -> anyhow::Result<std::net::UdpSocket> {
     let _ = s.set_recv_buffer_size(8 << 20);
     let _ = s.set_send_buffer_size(4 << 20);
     s.set_nonblocking(true)?;
-    s.bind(&addr.into()).with_context(|| format!("cannot bind UDP {addr}"))?;
+    s.bind(&addr.into())
+        .with_context(|| format!("cannot bind UDP {addr}"))?;
     Ok(s.into())
 }
 
@@ -59,15 +60,23 @@ fn bind_tcp(addr: SocketAddr) -> anyhow::Result<std::net::TcpListener> {
     s.set_reuse_address(true)?;
     s.set_reuse_port(true)?;
     s.set_nonblocking(true)?;
-    s.bind(&addr.into()).with_context(|| format!("cannot bind TCP {addr}"))?;
+    s.bind(&addr.into())
+        .with_context(|| format!("cannot bind TCP {addr}"))?;
     s.listen(1024)?;
     Ok(s.into())
 }
 
 /// Runs the server until SIGTERM or SIGINT.
-pub fn run(settings: Settings, config_path: Option<PathBuf>, overrides: config::Overrides) -> anyhow::Result<()> {
+pub fn run(
+    settings: Settings,
+    config_path: Option<PathBuf>,
+    overrides: config::Overrides,
+) -> anyhow::Result<()> {
     let shared = Arc::new(Shared::default());
-    *shared.snapshots.lock().map_err(|_| anyhow::anyhow!("poisoned"))? = vec![Snapshot::default(); settings.workers];
+    *shared
+        .snapshots
+        .lock()
+        .map_err(|_| anyhow::anyhow!("poisoned"))? = vec![Snapshot::default(); settings.workers];
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut controls = Vec::new();
     let mut threads = Vec::new();
@@ -90,9 +99,15 @@ pub fn run(settings: Settings, config_path: Option<PathBuf>, overrides: config::
         );
     }
     for a in &settings.listen {
-        tracing::info!("serving DNS on {a} (UDP and TCP) with {} worker(s), forwarding to {:?}", settings.workers, settings.upstreams);
+        tracing::info!(
+            "serving DNS on {a} (UDP and TCP) with {} worker(s), forwarding to {:?}",
+            settings.workers,
+            settings.upstreams
+        );
     }
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     rt.block_on(async move {
         if let Some(m) = settings.metrics {
             let listener = tokio::net::TcpListener::bind(m).await.with_context(|| format!("cannot bind metrics {m}"))?;

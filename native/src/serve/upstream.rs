@@ -12,7 +12,15 @@ use tokio::net::{TcpStream, UdpSocket};
 
 use super::worker::State;
 
-pub async fn query(state: Rc<RefCell<State>>, up: UpstreamId, addr: SocketAddr, transport: Transport, bytes: Vec<u8>, token: u64, timeout: Duration) {
+pub async fn query(
+    state: Rc<RefCell<State>>,
+    up: UpstreamId,
+    addr: SocketAddr,
+    transport: Transport,
+    bytes: Vec<u8>,
+    token: u64,
+    timeout: Duration,
+) {
     let r = match transport {
         Transport::Udp => tokio::time::timeout(timeout, udp(&state, up, addr, &bytes)).await,
         Transport::Tcp => tokio::time::timeout(timeout, tcp(&state, up, addr, &bytes)).await,
@@ -28,8 +36,17 @@ pub async fn query(state: Rc<RefCell<State>>, up: UpstreamId, addr: SocketAddr, 
     }
 }
 
-async fn udp(state: &Rc<RefCell<State>>, up: UpstreamId, addr: SocketAddr, bytes: &[u8]) -> std::io::Result<()> {
-    let local: SocketAddr = if addr.is_ipv6() { "[::]:0".parse().map_err(std::io::Error::other)? } else { "0.0.0.0:0".parse().map_err(std::io::Error::other)? };
+async fn udp(
+    state: &Rc<RefCell<State>>,
+    up: UpstreamId,
+    addr: SocketAddr,
+    bytes: &[u8],
+) -> std::io::Result<()> {
+    let local: SocketAddr = if addr.is_ipv6() {
+        "[::]:0".parse().map_err(std::io::Error::other)?
+    } else {
+        "0.0.0.0:0".parse().map_err(std::io::Error::other)?
+    };
     let sock = UdpSocket::bind(local).await?;
     // Connected: the kernel drops datagrams from any other address or port (RFC 5452).
     sock.connect(addr).await?;
@@ -49,7 +66,12 @@ async fn udp(state: &Rc<RefCell<State>>, up: UpstreamId, addr: SocketAddr, bytes
     Ok(())
 }
 
-async fn tcp(state: &Rc<RefCell<State>>, up: UpstreamId, addr: SocketAddr, bytes: &[u8]) -> std::io::Result<()> {
+async fn tcp(
+    state: &Rc<RefCell<State>>,
+    up: UpstreamId,
+    addr: SocketAddr,
+    bytes: &[u8],
+) -> std::io::Result<()> {
     let mut s = TcpStream::connect(addr).await?;
     s.set_nodelay(true)?;
     let mut framed = Vec::with_capacity(bytes.len() + 2);

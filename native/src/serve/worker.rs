@@ -104,15 +104,29 @@ impl State {
             return;
         }
         let now = self.now();
-        let id = self.client(Pending { reply, started: Instant::now(), tcp });
+        let id = self.client(Pending {
+            reply,
+            started: Instant::now(),
+            tcp,
+        });
         let transport = if tcp { Transport::Tcp } else { Transport::Udp };
-        self.fwd.handle(Input::Query { now, client: id, transport, bytes });
+        self.fwd.handle(Input::Query {
+            now,
+            client: id,
+            transport,
+            bytes,
+        });
         self.drain();
     }
 
     pub fn response(&mut self, upstream: UpstreamId, transport: Transport, bytes: &[u8]) {
         let now = self.now();
-        self.fwd.handle(Input::Response { now, upstream, transport, bytes });
+        self.fwd.handle(Input::Response {
+            now,
+            upstream,
+            transport,
+            bytes,
+        });
         self.drain();
     }
 
@@ -161,10 +175,22 @@ impl State {
                         }
                     }
                     Peer::Upstream(u) => {
-                        let Some(&addr) = self.settings.upstreams.get(usize::from(u.0)) else { continue };
-                        let timeout = Duration::from_millis(self.settings.engine.attempt_timeout_ms) + Duration::from_millis(500);
+                        let Some(&addr) = self.settings.upstreams.get(usize::from(u.0)) else {
+                            continue;
+                        };
+                        let timeout =
+                            Duration::from_millis(self.settings.engine.attempt_timeout_ms)
+                                + Duration::from_millis(500);
                         if let Some(me) = self.me.as_ref().and_then(std::rc::Weak::upgrade) {
-                            tokio::task::spawn_local(upstream::query(me, u, addr, t.transport, t.bytes, t.token, timeout));
+                            tokio::task::spawn_local(upstream::query(
+                                me,
+                                u,
+                                addr,
+                                t.transport,
+                                t.bytes,
+                                t.token,
+                                timeout,
+                            ));
                         }
                     }
                 },
@@ -195,7 +221,10 @@ pub fn run(
     mut stop: watch::Receiver<bool>,
     mut control: mpsc::UnboundedReceiver<Control>,
 ) {
-    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             tracing::error!("worker {index}: cannot start a runtime: {e}");
@@ -209,7 +238,11 @@ pub fn run(
             tracing::error!("worker {index}: no OS randomness for upstream IDs; refusing to run");
             return;
         }
-        let udp: Vec<Rc<UdpSocket>> = match udp.into_iter().map(UdpSocket::from_std).collect::<Result<Vec<_>, _>>() {
+        let udp: Vec<Rc<UdpSocket>> = match udp
+            .into_iter()
+            .map(UdpSocket::from_std)
+            .collect::<Result<Vec<_>, _>>()
+        {
             Ok(v) => v.into_iter().map(Rc::new).collect(),
             Err(e) => {
                 tracing::error!("worker {index}: {e}");
@@ -233,12 +266,20 @@ pub fn run(
         state.borrow_mut().me = Some(Rc::downgrade(&state));
         let mut tasks = Vec::new();
         for (i, s) in udp.iter().enumerate() {
-            tasks.push(tokio::task::spawn_local(udp_loop(state.clone(), s.clone(), i)));
+            tasks.push(tokio::task::spawn_local(udp_loop(
+                state.clone(),
+                s.clone(),
+                i,
+            )));
         }
         let conns = Rc::new(Cell::new(0usize));
         for l in tcp {
             match TcpListener::from_std(l) {
-                Ok(l) => tasks.push(tokio::task::spawn_local(tcp_accept(state.clone(), l, conns.clone()))),
+                Ok(l) => tasks.push(tokio::task::spawn_local(tcp_accept(
+                    state.clone(),
+                    l,
+                    conns.clone(),
+                ))),
                 Err(e) => tracing::error!("worker {index}: {e}"),
             }
         }
@@ -296,13 +337,31 @@ async fn timer_loop(state: Rc<RefCell<State>>, notify: Rc<Notify>) {
 async fn udp_loop(state: Rc<RefCell<State>>, socket: Rc<UdpSocket>, index: usize) {
     let mut buf = vec![0u8; 65535];
     loop {
-        let Ok((n, peer)) = socket.recv_from(&mut buf).await else { continue };
+        let Ok((n, peer)) = socket.recv_from(&mut buf).await else {
+            continue;
+        };
         // Answer everything already queued before yielding to other tasks.
         let mut st = state.borrow_mut();
-        st.query(&buf[..n], Reply::Udp { socket: index, addr: peer }, peer, false);
+        st.query(
+            &buf[..n],
+            Reply::Udp {
+                socket: index,
+                addr: peer,
+            },
+            peer,
+            false,
+        );
         for _ in 0..64 {
             match socket.try_recv_from(&mut buf) {
-                Ok((n, peer)) => st.query(&buf[..n], Reply::Udp { socket: index, addr: peer }, peer, false),
+                Ok((n, peer)) => st.query(
+                    &buf[..n],
+                    Reply::Udp {
+                        socket: index,
+                        addr: peer,
+                    },
+                    peer,
+                    false,
+                ),
                 Err(_) => break,
             }
         }
@@ -311,10 +370,16 @@ async fn udp_loop(state: Rc<RefCell<State>>, socket: Rc<UdpSocket>, index: usize
 
 async fn tcp_accept(state: Rc<RefCell<State>>, listener: TcpListener, conns: Rc<Cell<usize>>) {
     loop {
-        let Ok((stream, peer)) = listener.accept().await else { continue };
+        let Ok((stream, peer)) = listener.accept().await else {
+            continue;
+        };
         let (max, allowed, drop_refused) = {
             let st = state.borrow();
-            (st.settings.tcp_max_connections, st.allowed(peer), st.settings.refuse_drop)
+            (
+                st.settings.tcp_max_connections,
+                st.allowed(peer),
+                st.settings.refuse_drop,
+            )
         };
         if conns.get() >= max || (!allowed && drop_refused) {
             drop(stream);
@@ -363,7 +428,9 @@ async fn tcp_conn(state: Rc<RefCell<State>>, stream: TcpStream, peer: SocketAddr
             Ok(Ok(_)) => {}
             _ => break,
         }
-        state.borrow_mut().query(&buf[..n], Reply::Tcp(tx.clone()), peer, true);
+        state
+            .borrow_mut()
+            .query(&buf[..n], Reply::Tcp(tx.clone()), peer, true);
     }
     drop(tx);
     // Answers still in flight are written before the connection closes (bounded by the
