@@ -526,7 +526,9 @@ fn decode_record<S: Sink>(
         if let Some(first) = d.opt_offset {
             return Err(WireError::new(start, ErrorKind::DuplicateOpt { first }));
         }
-        if !name.is_root() {
+        // The owner must be the single root byte: a pointer to a root label is rejected too,
+        // as the zero-copy view does (RFC 6891 6.1.2: NAME "MUST be 0").
+        if !name.is_root() || bytes[start] != 0 {
             return Err(WireError::new(start, ErrorKind::OptOwnerNotRoot));
         }
     }
