@@ -789,7 +789,12 @@ impl Forwarder {
             }
             self.attempt(now, t, None, None, None, "verify with another upstream");
         } else {
-            self.attempt(now, t, only, None, None, "");
+            let why = if purpose == Purpose::Probe {
+                "the answer must come back whole or with TC"
+            } else {
+                ""
+            };
+            self.attempt(now, t, only, None, None, why);
         }
     }
 
@@ -827,7 +832,12 @@ impl Forwarder {
         } else {
             Transport::Udp
         });
-        let edns = edns.unwrap_or_else(|| self.upstreams.edns_ok(up, now));
+        let probe_edns = (self.txns[t].as_ref().map(|x| x.purpose) == Some(Purpose::Probe))
+            .then(|| self.cfg.probe.as_ref().map(|p| p.edns))
+            .flatten();
+        let edns = edns
+            .or(probe_edns)
+            .unwrap_or_else(|| self.upstreams.edns_ok(up, now));
         let mut id = self.rng.next_u16();
         for _ in 0..8 {
             if !self.outstanding.contains_key(&(up.0, id)) {
@@ -1054,8 +1064,9 @@ impl Forwarder {
                 c.no_opt += 1;
                 notes.push("answer without OPT to a query with OPT".into());
             }
-            let negative = m.rcode() == Rcode::NXDOMAIN
-                || (m.rcode() == Rcode::NOERROR && m.answers.is_empty());
+            let negative = !m.header.tc
+                && (m.rcode() == Rcode::NXDOMAIN
+                    || (m.rcode() == Rcode::NOERROR && m.answers.is_empty()));
             if negative
                 && !m.authority.iter().any(|r| r.rtype == RType::SOA)
                 && !m.authority.iter().any(|r| r.rtype == RType::NS)
@@ -1103,12 +1114,12 @@ impl Forwarder {
         let label = self.upstreams.get(sent.upstream).label.clone();
         if txn.purpose == Purpose::Probe {
             let healthy = matches!(outcome, Outcome::Answer | Outcome::Truncated);
+            // A probe that comes back broken counts like an unreachable upstream: the point of
+            // checking content is that "it answers" is not "it answers usably" (incident 000).
             let verdict = if healthy {
                 UpstreamVerdict::Answered
-            } else if matches!(outcome, Outcome::Timeout | Outcome::NetworkError) {
-                UpstreamVerdict::Unreachable
             } else {
-                UpstreamVerdict::BadAnswer
+                UpstreamVerdict::Unreachable
             };
             self.upstreams.record(
                 sent.upstream,
@@ -1780,15 +1791,6 @@ impl Forwarder {
                                 None,
                                 Some(up),
                             );
-                            // Probes carry EDNS only when configured to.
-                            if !p.edns {
-                                if let Some(txn) = self.txns.iter_mut().rev().flatten().find(|x| {
-                                    x.purpose == Purpose::Probe
-                                        && x.current.is_some_and(|s| s.upstream == up)
-                                }) {
-                                    let _ = txn;
-                                }
-                            }
                         }
                     }
                 }

@@ -54,6 +54,8 @@ pub struct SimConfig {
     pub serve_stale: bool,
     pub prefetch: bool,
     pub cache_bytes: usize,
+    /// Active health probes (see the engine's `ProbeConfig`).
+    pub probe: Option<crate::engine::forwarder::ProbeConfig>,
 }
 
 impl Default for SimConfig {
@@ -74,6 +76,7 @@ impl Default for SimConfig {
             serve_stale: p.serve_stale.enabled,
             prefetch: p.prefetch,
             cache_bytes: c.cache_bytes,
+            probe: None,
         }
     }
 }
@@ -311,6 +314,7 @@ pub fn run(s: &Scenario) -> Result<SimResult, String> {
     }
     cfg.cache.serve_stale.enabled = c.serve_stale;
     cfg.cache.prefetch = c.prefetch;
+    cfg.probe = c.probe.clone();
     let mut seed = [0u8; 32];
     seed[..8].copy_from_slice(&s.seed.to_le_bytes());
     let mut fwd = Forwarder::new(cfg, seed);
@@ -328,6 +332,8 @@ pub fn run(s: &Scenario) -> Result<SimResult, String> {
         seq += 1;
         agenda.push(core::cmp::Reverse((at, seq, a)));
     };
+    // The runtime starts the engine's clock at 0: probes and other timers begin there.
+    push(&mut agenda, 0, Action::Tick);
     for (i, q) in s.queries.iter().enumerate() {
         push(
             &mut agenda,

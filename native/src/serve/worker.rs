@@ -264,6 +264,8 @@ pub fn run(
             me: None,
         }));
         state.borrow_mut().me = Some(Rc::downgrade(&state));
+        // Start the engine's clock: probes and other timers begin now, not at the first query.
+        state.borrow_mut().tick();
         let mut tasks = Vec::new();
         for (i, s) in udp.iter().enumerate() {
             tasks.push(tokio::task::spawn_local(udp_loop(
