@@ -59,7 +59,17 @@ impl KeyBuf {
             buf: [0; MAX_KEY_LEN],
             len: 0,
         };
-        let n = lowercase_name(msg, q.name_start, &mut k.buf[5..])?;
+        // Fast path: a name written entirely in place (every question at offset 12 without a
+        // pointer) is copied once and lowercased in one pass; length bytes are at most 63 and
+        // never ASCII letters, so lowercasing them too is harmless.
+        let name = msg.get(q.name_start..q.name_end).unwrap_or_default();
+        let n = if in_place(name) {
+            k.buf[5..5 + name.len()].copy_from_slice(name);
+            k.buf[5..5 + name.len()].make_ascii_lowercase();
+            name.len()
+        } else {
+            lowercase_name(msg, q.name_start, &mut k.buf[5..])?
+        };
         k.len = 5 + n;
         k.buf[0] = u8::from(dnssec_ok) | u8::from(checking_disabled) << 1;
         k.buf[1..3].copy_from_slice(&q.qtype.0.to_be_bytes());
@@ -79,6 +89,22 @@ impl KeyBuf {
     pub fn name_wire(&self) -> &[u8] {
         &self.buf[5..self.len]
     }
+}
+
+/// Whether `name` is a whole name without pointers, ending exactly at its root label.
+#[inline]
+fn in_place(name: &[u8]) -> bool {
+    let mut i = 0;
+    while let Some(&l) = name.get(i) {
+        if l == 0 {
+            return i + 1 == name.len() && name.len() <= MAX_NAME_LEN;
+        }
+        if l & 0xc0 != 0 {
+            return false;
+        }
+        i += 1 + usize::from(l);
+    }
+    false
 }
 
 /// What kind of answer an entry holds; the policy decided it.

@@ -149,7 +149,8 @@ pub struct Transmit {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Output {
     Transmit(Transmit),
-    Event(Event),
+    /// Boxed: events are rare on the hot path (off unless asked for) and large.
+    Event(Box<Event>),
     /// Nothing more to do until this time (or until new input); `None`: no timer pending.
     Wake(Option<Duration>),
 }
@@ -396,10 +397,10 @@ impl Forwarder {
 
     fn event(&mut self, now: Duration, kind: impl FnOnce() -> EventKind) {
         if self.cfg.events {
-            self.out.push_back(Output::Event(Event {
+            self.out.push_back(Output::Event(Box::new(Event {
                 at_ms: ms(now),
                 kind: kind(),
-            }));
+            })));
         }
     }
 

@@ -416,7 +416,7 @@ pub fn run(s: &Scenario) -> Result<SimResult, String> {
                         actor: "engine",
                         text: e.to_string(),
                     });
-                    r.events.push(e);
+                    r.events.push(*e);
                 }
                 Output::Transmit(tx) => match tx.to {
                     Peer::Upstream(u) => {

@@ -1,0 +1,83 @@
+//! Runs N cache hits through the engine, for `valgrind --tool=callgrind` instruction counts:
+//! `cargo build --release --example engine_icount && valgrind --tool=callgrind
+//! target/release/examples/engine_icount 10000`.
+#![allow(clippy::unwrap_used)]
+use std::time::Duration;
+
+use dnspect_core::engine::forwarder::{
+    ClientId, Config, Forwarder, Input, Output, Peer, UpstreamConfig,
+};
+use dnspect_core::engine::{Transport, UpstreamId};
+use dnspect_core::wire::{Message, Question, RType, Record};
+
+fn main() {
+    let n: usize = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(1000);
+    let cfg = Config {
+        upstreams: vec![UpstreamConfig {
+            label: "u".into(),
+            force_tcp: false,
+        }],
+        events: false,
+        ..Config::default()
+    };
+    let mut f = Forwarder::new(cfg, [7; 32]);
+    let mut m = Message::default();
+    m.header.id = 1;
+    m.header.rd = true;
+    m.questions.push(Question {
+        name: "www.example.com.".parse().unwrap(),
+        qtype: RType::A,
+        class: dnspect_core::wire::Class::IN,
+    });
+    let q = m.to_wire().unwrap();
+    let now = Duration::from_secs(1);
+    f.handle(Input::Query {
+        now,
+        client: ClientId(1),
+        transport: Transport::Udp,
+        bytes: &q,
+    });
+    let mut up = None;
+    loop {
+        match f.poll() {
+            Output::Transmit(t) if matches!(t.to, Peer::Upstream(_)) => up = Some(t.bytes),
+            Output::Wake(_) => break,
+            _ => {}
+        }
+    }
+    let mut a = Message::from_wire(&up.unwrap()).unwrap();
+    a.header.qr = true;
+    a.answers
+        .push(Record::from_text("www.example.com. 300 IN CNAME www.example-cdn.net.").unwrap());
+    a.answers
+        .push(Record::from_text("www.example-cdn.net. 300 IN A 192.0.2.1").unwrap());
+    a.answers
+        .push(Record::from_text("www.example-cdn.net. 300 IN A 192.0.2.2").unwrap());
+    f.handle(Input::Response {
+        now,
+        upstream: UpstreamId(0),
+        transport: Transport::Udp,
+        bytes: &a.to_wire().unwrap(),
+    });
+    while !matches!(f.poll(), Output::Wake(_)) {}
+    let mut total = 0usize;
+    for _ in 0..n {
+        f.handle(Input::Query {
+            now,
+            client: ClientId(2),
+            transport: Transport::Udp,
+            bytes: &q,
+        });
+        loop {
+            match f.poll() {
+                Output::Transmit(t) => total += t.bytes.len(),
+                Output::Wake(_) => break,
+                Output::Event(_) => {}
+            }
+        }
+    }
+    println!("{n} hits, {} bytes answered", total);
+}
