@@ -44,6 +44,8 @@ pub struct State {
     wake: Option<Duration>,
     timer: Rc<Notify>,
     me: Option<std::rc::Weak<RefCell<State>>>,
+    /// One reused, pipelined TCP connection per upstream (RFC 7766 6.2.1).
+    pub tcp_pool: std::collections::HashMap<u16, mpsc::UnboundedSender<(Vec<u8>, u64)>>,
 }
 
 impl State {
@@ -181,16 +183,33 @@ impl State {
                         let timeout =
                             Duration::from_millis(self.settings.engine.attempt_timeout_ms)
                                 + Duration::from_millis(500);
-                        if let Some(me) = self.me.as_ref().and_then(std::rc::Weak::upgrade) {
-                            tokio::task::spawn_local(upstream::query(
-                                me,
-                                u,
-                                addr,
-                                t.transport,
-                                t.bytes,
-                                t.token,
-                                timeout,
-                            ));
+                        let Some(me) = self.me.as_ref().and_then(std::rc::Weak::upgrade) else {
+                            continue;
+                        };
+                        match t.transport {
+                            Transport::Udp => {
+                                tokio::task::spawn_local(upstream::query(
+                                    me, u, addr, t.bytes, t.token, timeout,
+                                ));
+                            }
+                            Transport::Tcp => {
+                                let live = self.tcp_pool.get(&u.0).filter(|c| !c.is_closed());
+                                let sender = match live {
+                                    Some(c) => c.clone(),
+                                    None => {
+                                        let c = upstream::connect_tcp(me, u, addr);
+                                        self.tcp_pool.insert(u.0, c.clone());
+                                        c
+                                    }
+                                };
+                                if let Err(mpsc::error::SendError((_, token))) =
+                                    sender.send((t.bytes, t.token))
+                                {
+                                    self.tcp_pool.remove(&u.0);
+                                    let now = self.now();
+                                    self.fwd.handle(Input::Failure { now, token });
+                                }
+                            }
                         }
                     }
                 },
@@ -262,6 +281,7 @@ pub fn run(
             wake: None,
             timer: timer.clone(),
             me: None,
+            tcp_pool: std::collections::HashMap::new(),
         }));
         state.borrow_mut().me = Some(Rc::downgrade(&state));
         // Start the engine's clock: probes and other timers begin now, not at the first query.
