@@ -29,6 +29,10 @@ log "toolchain: route $WASM_ROUTE, $("$WASM_RUSTC" --version), wasm-bindgen $hav
 export CARGO_PROFILE_RELEASE_DEBUG="${CARGO_PROFILE_RELEASE_DEBUG:-0}"
 export CARGO_PROFILE_RELEASE_LTO="${CARGO_PROFILE_RELEASE_LTO:-true}"
 export CARGO_PROFILE_RELEASE_CODEGEN_UNITS="${CARGO_PROFILE_RELEASE_CODEGEN_UNITS:-1}"
+# opt-level s: the .wasm is ~300 KB gzipped instead of ~370 KB at 3 (the npm package's target), for
+# ~15-25% slower decode and encode (bench/results/npm-*.md; z is smaller still but twice as slow).
+# Per-crate levels did not help: core at 3 with this crate at s or z measured slower or bigger.
+export CARGO_PROFILE_RELEASE_OPT_LEVEL="${CARGO_PROFILE_RELEASE_OPT_LEVEL:-s}"
 
 t0=$SECONDS
 run wasm_cargo build --locked --release --target "$WASM_TARGET" -p dnspect-wasm </dev/null
@@ -71,6 +75,8 @@ for target in nodejs web; do
     # Tell Node how to read the generated .js whatever wasm/package.json says.
     printf '{\n  "type": "%s"\n}\n' "$type" >"$out/package.json"
 done
+# The CommonJS twin of the package's glue (wasm/js/api.mjs -> pkg/node/api.cjs).
+run node "$REPO_ROOT/wasm/js/build-cjs.cjs"
 
 # Loads both builds in Node and calls version(): proves the wasm instantiates and runs.
 smoke_test() {

@@ -1,5 +1,6 @@
 // Run before the package's tests: fails early, with the fix, when the generated half of the package
-// (wasm/pkg, built by scripts/build-wasm.sh and not checked in) is missing.
+// (wasm/pkg, built by scripts/build-wasm.sh and not checked in) is missing, and regenerates
+// pkg/node/api.cjs from js/api.mjs so that the CommonJS entry never runs stale glue.
 "use strict";
 const fs = require("node:fs");
 const path = require("node:path");
@@ -14,3 +15,4 @@ if (missing.length > 0) {
   );
   process.exit(1);
 }
+require("./build-cjs.cjs").build();

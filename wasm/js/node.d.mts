@@ -1,8 +1,8 @@
-// Types for js/node.mjs: the generated declarations of the Node build, plus no-op init functions
-// that mirror the browser build's, so one piece of code can run in both.
-export * from "../pkg/node/dnspect.js";
+// Types of the ES module entry for Node (js/node.mjs).
+export * from "./dnspect.js";
 
-/** A no-op in Node (the wasm is instantiated on load); the browser build needs `await init()`. */
-export default function init(_moduleOrPath?: unknown): Promise<void>;
-/** A no-op in Node; the browser build's `initSync({ module })` instantiates the wasm synchronously. */
-export function initSync(_module?: unknown): void;
+/** A no-op in Node (the wasm is ready on load); the browser build needs `await init()`. */
+export declare function init(input?: unknown): Promise<void>;
+/** A no-op in Node; the browser build's `initSync({ module })` instantiates synchronously. */
+export declare function initSync(input?: unknown): void;
+export default init;

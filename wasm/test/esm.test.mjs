@@ -1,10 +1,10 @@
-// The package loaded by name through ESM `import` in Node: the `node` + `import` export condition,
-// i.e. js/node.mjs over the CommonJS build. Ready at once, no init needed.
+// The package loaded by name through ESM `import` in Node: the `node` + `import` condition, i.e.
+// js/node.mjs over the CommonJS entry. Ready at once, no init needed.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 
-import init, { initSync, version } from "dnspect";
+import init, { decode, initSync, version } from "dnspect";
 
 const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8"));
 
@@ -17,4 +17,9 @@ test("init() and initSync() exist and do nothing in Node, so isomorphic code can
   assert.equal(await init(), undefined);
   assert.equal(initSync(), undefined);
   assert.equal(version(), pkg.version);
+});
+
+test("import resolves to js/node.mjs", () => {
+  assert.match(import.meta.resolve("dnspect"), /\/js\/node\.mjs$/);
+  assert.equal(decode(new Uint8Array(12)).header.id, 0);
 });

@@ -4,11 +4,13 @@
 use super::edns::Edns;
 use super::encode::Encoder;
 use super::error::{ErrorKind, WireError};
+use super::name::{read_name_fast, read_owner_fast, Seen};
 use super::rdata::{decode_rdata, read_name_spanned, RData};
 use super::spans::{NoSpans, Sink};
 use super::types::{Class, Opcode, RType, Rcode, Section};
 use super::view::{flags, HEADER_LEN};
 use super::Name;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 /// The fixed header, without the counts (they follow from the sections).
 #[derive(Clone, Debug, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
@@ -175,11 +177,10 @@ pub struct Decoded {
 impl Message {
     /// Decodes strictly: any error fails the whole message. Trailing bytes are allowed.
     pub fn from_wire(bytes: &[u8]) -> Result<Message, WireError> {
-        let d = decode_with(bytes, &mut NoSpans);
-        match d.error {
-            Some(e) => Err(e),
-            None => Ok(d.message),
+        if let Some(m) = decode_fast(bytes) {
+            return Ok(m);
         }
+        from_wire_checked(bytes)
     }
 
     /// The response code, EDNS extension included.
@@ -244,9 +245,48 @@ impl Message {
             enc.u16(q.qtype.0);
             enc.u16(q.class.0);
         }
-        let reserve = self.edns.as_ref().map_or(0, Edns::wire_len);
         let mut t = Truncation::default();
         let mut counts = [0u16; 3];
+        if limit == usize::MAX {
+            // Nothing can be dropped: no RRset grouping, no rollback marks.
+            for (si, records) in [&self.answers, &self.authority, &self.additional]
+                .into_iter()
+                .enumerate()
+            {
+                for r in records {
+                    r.encode(enc)?;
+                }
+                counts[si] = records.len() as u16;
+            }
+        } else {
+            self.encode_records(enc, start, limit, &mut t, &mut counts)?;
+        }
+        if let Some(e) = &self.edns {
+            e.encode(enc)?;
+        }
+        let arcount = counts[2] + u16::from(self.edns.is_some());
+        enc.set_u16(start + 6, counts[0]);
+        enc.set_u16(start + 8, counts[1]);
+        enc.set_u16(start + 10, arcount);
+        t.tc = t.dropped[0] > 0 || t.dropped[1] > 0;
+        if t.tc {
+            enc.set_u16(start + 2, self.header.flags() | flags::TC);
+        }
+        enc.check_size()?;
+        t.size = enc.len() - start;
+        Ok(t)
+    }
+
+    /// The records of [`Message::encode`] to a limit, whole RRsets at a time.
+    fn encode_records(
+        &self,
+        enc: &mut Encoder,
+        start: usize,
+        limit: usize,
+        t: &mut Truncation,
+        counts: &mut [u16; 3],
+    ) -> Result<(), WireError> {
+        let reserve = self.edns.as_ref().map_or(0, Edns::wire_len);
         let mut full = false;
         for (si, section) in [Section::Answer, Section::Authority, Section::Additional]
             .into_iter()
@@ -274,20 +314,7 @@ impl Message {
                 i = j;
             }
         }
-        if let Some(e) = &self.edns {
-            e.encode(enc)?;
-        }
-        let arcount = counts[2] + u16::from(self.edns.is_some());
-        enc.set_u16(start + 6, counts[0]);
-        enc.set_u16(start + 8, counts[1]);
-        enc.set_u16(start + 10, arcount);
-        t.tc = t.dropped[0] > 0 || t.dropped[1] > 0;
-        if t.tc {
-            enc.set_u16(start + 2, self.header.flags() | flags::TC);
-        }
-        enc.check_size()?;
-        t.size = enc.len() - start;
-        Ok(t)
+        Ok(())
     }
 
     /// Whether this response says the name does not exist or has no data of the type asked.
@@ -301,6 +328,150 @@ impl Message {
                     r.rtype == RType::NS && !self.authority.iter().any(|s| s.rtype == RType::SOA)
                 }))
     }
+}
+
+/// [`Message::from_wire`] step by step, reporting the first error: what `from_wire` runs when
+/// its fast path found something wrong or unusual.
+#[cold]
+#[inline(never)]
+fn from_wire_checked(bytes: &[u8]) -> Result<Message, WireError> {
+    let d = decode_with(bytes, &mut NoSpans);
+    match d.error {
+        Some(e) => Err(e),
+        None => Ok(d.message),
+    }
+}
+
+/// The fast path of [`Message::from_wire`]: the same message for one it accepts, `None` for any
+/// error and for the unusual. Reports no error or span, stops at compression pointers to names
+/// it already read, copies names in whole runs and sizes the section vectors once.
+#[inline(always)]
+fn decode_fast(bytes: &[u8]) -> Option<Message> {
+    let header = bytes.first_chunk::<HEADER_LEN>()?;
+    let word = |at: usize| u16::from_be_bytes([header[at], header[at + 1]]);
+    let (qd, an, ns, ar) = (word(4), word(6), word(8), word(10));
+    let mut seen = Seen::new();
+    let mut m = Message {
+        header: Header::from_flags(word(0), word(2)),
+        ..Message::default()
+    };
+    let mut pos = HEADER_LEN;
+    if qd > 0 {
+        // The smallest question is 5 bytes: a forged count does not reserve much.
+        m.questions = Vec::with_capacity(usize::from(qd).min((bytes.len() - pos) / 5));
+        for _ in 0..qd {
+            let name = read_name_fast::<true>(bytes, pos, &mut seen)?;
+            let f = bytes.get(name.end..)?.first_chunk::<4>()?;
+            m.questions.push(Question {
+                name: name.build(bytes),
+                qtype: RType(u16::from_be_bytes([f[0], f[1]])),
+                class: Class(u16::from_be_bytes([f[2], f[3]])),
+            });
+            pos = name.end + 4;
+        }
+    }
+    m.answers = records_fast(bytes, &mut pos, &mut seen, an, None)?;
+    m.authority = records_fast(bytes, &mut pos, &mut seen, ns, None)?;
+    m.additional = records_fast(bytes, &mut pos, &mut seen, ar, Some(&mut m.edns))?;
+    Some(m)
+}
+
+/// `count` records from `*pos` for [`decode_fast`]. `edns`: where an OPT record goes; `None`
+/// outside the additional section, where OPT is not allowed.
+#[inline(always)]
+fn records_fast(
+    bytes: &[u8],
+    pos: &mut usize,
+    seen: &mut Seen,
+    count: u16,
+    mut edns: Option<&mut Option<Edns>>,
+) -> Option<Vec<Record>> {
+    let mut records = Vec::new();
+    // The last owner, when entirely in place (see owner_fast).
+    let mut prev: &[u8] = &[];
+    for i in 0..count {
+        let start = *pos;
+        let name = read_owner_fast(bytes, start, seen, &mut prev)?;
+        let name_end = name.end;
+        let rdata_start = name_end + 10;
+        if rdata_start > bytes.len() {
+            return None;
+        }
+        let f = &bytes[name_end..rdata_start];
+        let rtype = RType(u16::from_be_bytes([f[0], f[1]]));
+        let class = u16::from_be_bytes([f[2], f[3]]);
+        let ttl = u32::from_be_bytes([f[4], f[5], f[6], f[7]]);
+        let rdlen = usize::from(u16::from_be_bytes([f[8], f[9]]));
+        if rdlen > bytes.len() - rdata_start {
+            return None;
+        }
+        let end = rdata_start + rdlen;
+        *pos = end;
+        // Each kind of RDATA builds its record where it is pushed, so that the record is
+        // written once, into the vector.
+        macro_rules! push {
+            ($rdata:expr) => {{
+                // Sized once for the rest of the section (OPT aside), within what the bytes hold.
+                if records.capacity() == 0 {
+                    let left = usize::from(count - i).min((bytes.len() - start) / 11);
+                    records.reserve_exact(left);
+                }
+                records.push(Record {
+                    name: name.build(bytes),
+                    rtype,
+                    class: Class(class),
+                    ttl,
+                    rdata: $rdata,
+                });
+            }};
+        }
+        match rtype {
+            RType::A => {
+                let address = Ipv4Addr::from(*bytes[rdata_start..end].first_chunk::<4>()?);
+                if rdlen != 4 {
+                    return None;
+                }
+                push!(RData::A { address });
+            }
+            RType::AAAA => {
+                let address = Ipv6Addr::from(*bytes[rdata_start..end].first_chunk::<16>()?);
+                if rdlen != 16 {
+                    return None;
+                }
+                push!(RData::Aaaa { address });
+            }
+            RType::CNAME | RType::NS | RType::PTR | RType::DNAME => {
+                let target = read_name_fast::<true>(bytes, rdata_start, seen)?;
+                if target.end != end {
+                    return None;
+                }
+                push!(RData::Name {
+                    target: target.build(bytes)
+                });
+            }
+            RType::OPT => {
+                // Only in the additional section, only once, owned by the root byte.
+                let slot = edns.as_deref_mut()?;
+                if slot.is_some() || bytes[start] != 0 {
+                    return None;
+                }
+                let options = if rdlen == 0 {
+                    Vec::new()
+                } else {
+                    match decode_rdata(bytes, rdata_start, end, rtype, &mut NoSpans) {
+                        Ok(RData::Opt { options }) => options,
+                        _ => return None,
+                    }
+                };
+                *slot = Some(Edns::from_ttl(class, ttl, options));
+            }
+            _ => {
+                let rdata = decode_rdata(bytes, rdata_start, end, rtype, &mut NoSpans).ok()?;
+                push!(rdata);
+            }
+        }
+    }
+    Some(records)
 }
 
 /// End (exclusive) of the RRset starting at `i`: consecutive records with the same owner
@@ -568,4 +739,319 @@ fn decode_record<S: Sink>(
         _ => d.message.additional.push(record),
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::edns::EdnsOption;
+    use crate::wire::name::{read_name_walk, skip_name_fast, skip_name_walk};
+    use crate::wire::text::unhex;
+    use crate::wire::view::MessageView;
+
+    struct Rng(u64);
+
+    impl Rng {
+        fn below(&mut self, n: u64) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0 % n.max(1)
+        }
+    }
+
+    fn random_name(rng: &mut Rng) -> Name {
+        let labels: [&[u8]; 7] = [b"www", b"Example", b"com", b"net", b"a", b"cdn-1", b"x"];
+        let n = rng.below(5) as usize;
+        let picked: Vec<&[u8]> = (0..n).map(|_| labels[rng.below(7) as usize]).collect();
+        Name::from_labels(&picked).unwrap()
+    }
+
+    fn random_record(rng: &mut Rng) -> Record {
+        let name = random_name(rng);
+        let (rtype, rdata) = match rng.below(10) {
+            0 => (
+                RType::AAAA,
+                RData::Aaaa {
+                    address: Ipv6Addr::from(rng.below(1 << 40) as u128),
+                },
+            ),
+            1 => (
+                RType::CNAME,
+                RData::Name {
+                    target: random_name(rng),
+                },
+            ),
+            2 => (
+                RType::NS,
+                RData::Name {
+                    target: random_name(rng),
+                },
+            ),
+            3 => (
+                RType::MX,
+                RData::Mx {
+                    preference: 10,
+                    exchange: random_name(rng),
+                },
+            ),
+            4 => (
+                RType::SOA,
+                RData::Soa {
+                    mname: random_name(rng),
+                    rname: random_name(rng),
+                    serial: 1,
+                    refresh: 2,
+                    retry: 3,
+                    expire: 4,
+                    minimum: rng.below(1000) as u32,
+                },
+            ),
+            5 => (
+                RType::TXT,
+                RData::Txt {
+                    strings: vec![b"hello".to_vec(), vec![]],
+                },
+            ),
+            6 => (
+                RType(65280),
+                RData::Unknown {
+                    data: vec![1, 2, 3],
+                },
+            ),
+            _ => (
+                RType::A,
+                RData::A {
+                    address: Ipv4Addr::from(rng.below(1 << 32) as u32),
+                },
+            ),
+        };
+        Record {
+            name,
+            rtype,
+            class: Class::IN,
+            ttl: rng.below(100_000) as u32,
+            rdata,
+        }
+    }
+
+    fn random_message(rng: &mut Rng) -> Message {
+        let mut m = Message::default();
+        m.header.id = rng.below(65536) as u16;
+        m.header.qr = true;
+        for _ in 0..rng.below(3) {
+            m.questions.push(Question {
+                name: random_name(rng),
+                qtype: [RType::A, RType::ANY, RType::MX][rng.below(3) as usize],
+                class: Class::IN,
+            });
+        }
+        for _ in 0..rng.below(6) {
+            m.answers.push(random_record(rng));
+        }
+        for _ in 0..rng.below(3) {
+            m.authority.push(random_record(rng));
+        }
+        for _ in 0..rng.below(3) {
+            m.additional.push(random_record(rng));
+        }
+        if rng.below(2) == 0 {
+            let mut e = Edns::new(1232);
+            if rng.below(2) == 0 {
+                e.options.push(EdnsOption::Cookie {
+                    client: vec![7; 8],
+                    server: vec![],
+                });
+            }
+            m.edns = Some(e);
+        }
+        m
+    }
+
+    fn mutate(rng: &mut Rng, b: &mut Vec<u8>) {
+        for _ in 0..1 + rng.below(3) {
+            if b.is_empty() {
+                return;
+            }
+            let at = rng.below(b.len() as u64) as usize;
+            match rng.below(8) {
+                0 => b.truncate(at),
+                1 | 2 => b[at] = 0xc0 | rng.below(4) as u8,
+                3 => b[at] = rng.below(64) as u8,
+                4 => b.push(rng.below(256) as u8),
+                5 if b.len() > 12 => b[4 + rng.below(8) as usize] = rng.below(4) as u8,
+                _ => b[at] = rng.below(256) as u8,
+            }
+        }
+    }
+
+    /// A message whose names come near or past 255 bytes through pointers: a long question
+    /// name, then A records whose owners add labels in front of a pointer to an earlier name.
+    fn long_names(rng: &mut Rng) -> Vec<u8> {
+        let records = 1 + rng.below(6) as usize;
+        let mut b = vec![0, 1, 0x81, 0x80, 0, 1, 0, records as u8, 0, 0, 0, 0];
+        let mut starts = vec![b.len()];
+        let mut len = 0;
+        while len < 120 + rng.below(130) as usize {
+            let l = 1 + rng.below(63) as usize;
+            b.push(l as u8);
+            b.extend(std::iter::repeat_n(b'q', l));
+            len += 1 + l;
+        }
+        b.extend_from_slice(&[0, 0, 1, 0, 1]);
+        for _ in 0..records {
+            starts.push(b.len());
+            for _ in 0..rng.below(3) {
+                let l = 1 + rng.below(63) as usize;
+                b.push(l as u8);
+                b.extend(std::iter::repeat_n(b'r', l));
+            }
+            let to = starts[rng.below(starts.len() as u64 - 1) as usize];
+            b.extend_from_slice(&[0xc0 | (to >> 8) as u8, to as u8]);
+            b.extend_from_slice(&[0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 192, 0, 2, 1]);
+        }
+        b
+    }
+
+    /// A message whose owners repeat the previous owner's bytes, or are in place, or labels
+    /// then a pointer, or a pointer, at random.
+    fn mixed_owners(rng: &mut Rng) -> Vec<u8> {
+        let labels: [&[u8]; 4] = [b"api-push", b"vivo", b"c", b"Example"];
+        let records = 1 + rng.below(8) as usize;
+        let mut b = vec![0, 1, 0x81, 0x80, 0, 1, 0, records as u8, 0, 0, 0, 0];
+        let mut names = vec![b.len()];
+        let push_labels = |b: &mut Vec<u8>, rng: &mut Rng| {
+            for _ in 0..rng.below(4) {
+                let l = labels[rng.below(4) as usize];
+                b.push(l.len() as u8);
+                b.extend_from_slice(l);
+            }
+        };
+        push_labels(&mut b, rng);
+        b.push(0);
+        b.extend_from_slice(&[0, 1, 0, 1]);
+        let mut prev = names[0]..b.len() - 4;
+        for _ in 0..records {
+            let start = b.len();
+            match rng.below(4) {
+                0 => b.extend_from_within(prev.clone()),
+                1 => {
+                    push_labels(&mut b, rng);
+                    b.push(0);
+                }
+                k => {
+                    if k == 2 {
+                        push_labels(&mut b, rng);
+                    }
+                    let to = names[rng.below(names.len() as u64) as usize];
+                    b.extend_from_slice(&[0xc0 | (to >> 8) as u8, to as u8]);
+                }
+            }
+            names.push(start);
+            prev = start..b.len();
+            b.extend_from_slice(&[0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 192, 0, 2, 1]);
+        }
+        b
+    }
+
+    /// The fast paths (`from_wire`, `scan`, the name readers with their memory of names seen)
+    /// against the step-by-step code that reports errors, on valid messages and on mutants of
+    /// them: same results, same errors.
+    fn check(b: &[u8]) {
+        assert_eq!(Message::from_wire(b), from_wire_checked(b), "{b:02x?}");
+        if let Ok(v) = MessageView::new(b) {
+            assert_eq!(v.scan(), v.scan_checked(), "{b:02x?}");
+            // The iterator (remembering names) against records read one by one.
+            let mut expected = vec![];
+            let mut pos = HEADER_LEN;
+            let mut failed = false;
+            for _ in 0..v.qdcount() {
+                match skip_name_walk(b, pos) {
+                    Ok(end) if end + 4 <= b.len() => pos = end + 4,
+                    _ => failed = true,
+                }
+                if failed {
+                    break;
+                }
+            }
+            let counts = [v.ancount(), v.nscount(), v.arcount()];
+            let sections = [Section::Answer, Section::Authority, Section::Additional];
+            for (section, count) in sections.into_iter().zip(counts) {
+                for _ in 0..count {
+                    if failed {
+                        break;
+                    }
+                    let r = crate::wire::view::read_record(b, pos, section);
+                    failed = r.is_err();
+                    if let Ok(r) = &r {
+                        pos = r.end();
+                    }
+                    expected.push(r.map_err(|_| ()));
+                }
+            }
+            let got: Vec<_> = v.records().map(|r| r.map_err(|_| ())).collect();
+            if !(failed && v.qdcount() > 0 && expected.is_empty()) {
+                assert_eq!(got, expected, "{b:02x?}");
+            }
+        }
+        let mut seen = Seen::new();
+        let mut seen_skip = Seen::new();
+        for start in 0..b.len() {
+            let slow = read_name_walk(b, start).ok();
+            let fast = if start % 2 == 0 {
+                read_name_fast::<true>(b, start, &mut seen)
+            } else {
+                read_name_fast::<false>(b, start, &mut seen)
+            };
+            assert_eq!(
+                fast.map(|n| (n.build(b), n.end)),
+                slow,
+                "{start} in {b:02x?}"
+            );
+            let fast = skip_name_fast::<true>(b, start, &mut seen_skip);
+            assert_eq!(fast, skip_name_walk(b, start).ok(), "{start} in {b:02x?}");
+            assert_eq!(
+                crate::wire::name::read_name(b, start),
+                read_name_walk(b, start)
+            );
+            assert_eq!(
+                crate::wire::name::skip_name(b, start),
+                skip_name_walk(b, start)
+            );
+        }
+    }
+
+    #[test]
+    fn fast_paths_match_the_checked_ones() {
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        let mut corpus: Vec<Vec<u8>> = [
+            "cname-a",
+            "nodata-soa",
+            "seed000-compressed",
+            "seed000-uncompressed",
+        ]
+        .iter()
+        .map(|f| {
+            let path = format!("{}/tests/data/{f}.hex", env!("CARGO_MANIFEST_DIR"));
+            unhex(std::fs::read_to_string(path).unwrap().trim()).unwrap()
+        })
+        .collect();
+        for _ in 0..150 {
+            let m = random_message(&mut rng);
+            corpus.push(m.to_wire().unwrap());
+            corpus.push(m.to_wire_uncompressed().unwrap());
+        }
+        for _ in 0..60 {
+            corpus.push(long_names(&mut rng));
+            corpus.push(mixed_owners(&mut rng));
+        }
+        for b in &corpus {
+            check(b);
+            for _ in 0..60 {
+                let mut m = b.clone();
+                mutate(&mut rng, &mut m);
+                check(&m);
+            }
+        }
+    }
 }

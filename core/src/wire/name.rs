@@ -47,6 +47,32 @@ impl Name {
         }
     }
 
+    /// Builds a name of `len` wire bytes from runs of `msg` already validated by `walk_fast`.
+    fn from_runs(msg: &[u8], runs: &[(usize, usize)], len: usize) -> Name {
+        if len > INLINE {
+            return Name::from_runs_heap(msg, runs, len);
+        }
+        let mut bytes = [0u8; INLINE];
+        let mut at = 0;
+        for &(s, l) in runs {
+            bytes[at..at + l].copy_from_slice(&msg[s..s + l]);
+            at += l;
+        }
+        Name(Buf::Inline {
+            len: len as u8,
+            bytes,
+        })
+    }
+
+    #[cold]
+    fn from_runs_heap(msg: &[u8], runs: &[(usize, usize)], len: usize) -> Name {
+        let mut v = Vec::with_capacity(len);
+        for &(s, l) in runs {
+            v.extend_from_slice(&msg[s..s + l]);
+        }
+        Name(Buf::Heap(v.into_boxed_slice()))
+    }
+
     /// Validates an uncompressed wire-form name (no pointers).
     pub fn from_wire(wire: &[u8]) -> Result<Name, WireError> {
         let (name, end) = read_name(wire, 0)?;
@@ -311,6 +337,14 @@ pub fn walk_name<'a>(
 /// Reads the (possibly compressed) name at `start`; returns it and the offset after it.
 #[inline]
 pub fn read_name(msg: &[u8], start: usize) -> Result<(Name, usize), WireError> {
+    match read_name_fast::<false>(msg, start, &mut Seen::new()) {
+        Some(name) => Ok((name.build(msg), name.end)),
+        None => read_name_walk(msg, start),
+    }
+}
+
+/// [`read_name`] label by label through [`walk_name`]: what reports why a name is invalid.
+pub(crate) fn read_name_walk(msg: &[u8], start: usize) -> Result<(Name, usize), WireError> {
     let mut buf = [0u8; MAX_NAME_LEN];
     let mut len = 0;
     let end = walk_name(msg, start, |step, _| {
@@ -327,7 +361,400 @@ pub fn read_name(msg: &[u8], start: usize) -> Result<(Name, usize), WireError> {
 /// Skips the name at `start` without building it, validating it fully; returns the offset after it.
 #[inline]
 pub fn skip_name(msg: &[u8], start: usize) -> Result<usize, WireError> {
+    match skip_name_fast::<false>(msg, start, &mut Seen::new()) {
+        Some(end) => Ok(end),
+        None => skip_name_walk(msg, start),
+    }
+}
+
+/// [`skip_name`] through [`walk_name`]: what reports why a name is invalid.
+pub(crate) fn skip_name_walk(msg: &[u8], start: usize) -> Result<usize, WireError> {
     walk_name(msg, start, |_, _| {})
+}
+
+/// Largest offset a compression pointer can reach (14 bits).
+const MAX_TARGET: usize = 0x3fff;
+/// How many validated names [`Seen`] remembers (a power of two: it is direct-mapped).
+const SEEN: usize = 16;
+/// Flag in [`Seen`]'s info: the name at that offset has no compression pointer.
+const CONTIGUOUS: u32 = 0x100;
+
+/// Names of one message already validated, by offset, with their expanded wire length: a reader
+/// that meets a compression pointer to one of them can stop there (and, when that name has no
+/// pointer of its own, copy its bytes in one go) instead of walking and checking it again.
+///
+/// Sound because a name's validity does not depend on how it was reached: following a pointer
+/// to `t` continues exactly as a walk starting at `t` would (its loop checks start afresh at
+/// `t`), except for the running length, which the caller checks against the remembered one.
+#[derive(Debug, Clone)]
+pub(crate) struct Seen {
+    /// Direct-mapped by offset: `offset << 16 | info`, where info is the expanded wire length of
+    /// the name at that offset, `| CONTIGUOUS` when it has no pointer. `u32::MAX` is empty (no
+    /// offset is that large: they are at most [`MAX_TARGET`]).
+    slots: [u32; SEEN],
+}
+
+impl Seen {
+    pub(crate) fn new() -> Seen {
+        Seen {
+            slots: [u32::MAX; SEEN],
+        }
+    }
+
+    #[inline(always)]
+    fn get(&self, offset: usize) -> Option<u32> {
+        let e = self.slots[offset % SEEN];
+        (e >> 16 == offset as u32).then_some(e & 0xffff)
+    }
+
+    #[inline(always)]
+    fn insert(&mut self, offset: usize, info: u32) {
+        if offset <= MAX_TARGET {
+            self.slots[offset % SEEN] = (offset as u32) << 16 | info;
+        }
+    }
+}
+
+/// Where [`walk_fast`] reports the contiguous pieces of a name: [`Runs`] when reading it, `()`
+/// when only skipping it.
+pub(crate) trait Pieces {
+    const COLLECT: bool;
+    fn push(&mut self, start: usize, len: usize);
+}
+
+impl Pieces for () {
+    const COLLECT: bool = false;
+    #[inline(always)]
+    fn push(&mut self, _: usize, _: usize) {}
+}
+
+/// Where a name read by [`read_name_fast`] is in the message: its first two contiguous pieces
+/// (offset, length; the root label ends the last one) and how many there are. Names of more
+/// pieces (chains of pointers) are rare and built by [`read_name_walk`].
+#[derive(Clone, Copy)]
+pub(crate) struct Runs {
+    a: (usize, usize),
+    b: (usize, usize),
+    n: u32,
+}
+
+impl Pieces for Runs {
+    const COLLECT: bool = true;
+    #[inline(always)]
+    fn push(&mut self, start: usize, len: usize) {
+        match self.n {
+            0 => self.a = (start, len),
+            1 => self.b = (start, len),
+            _ => {}
+        }
+        self.n += 1;
+    }
+}
+
+/// A name found valid by [`read_name_fast`], not built yet.
+#[derive(Clone, Copy)]
+pub(crate) struct NameAt {
+    start: usize,
+    /// Offset just after the name's in-place part.
+    pub(crate) end: usize,
+    len: usize,
+    runs: Runs,
+}
+
+impl NameAt {
+    /// Builds the name (where the caller wants it, when inlined).
+    #[inline(always)]
+    pub(crate) fn build(&self, msg: &[u8]) -> Name {
+        let Runs { a, b, n } = self.runs;
+        if n == 1 && self.len <= INLINE {
+            if let Some(chunk) = msg.get(a.0..).and_then(<[u8]>::first_chunk::<INLINE>) {
+                // One fixed-size copy; what lies past `len` in the inline buffer is never read.
+                return Name(Buf::Inline {
+                    len: self.len as u8,
+                    bytes: *chunk,
+                });
+            }
+        }
+        NameAt::build_slow(msg, self.start, self.len, a, b, n)
+    }
+
+    #[inline(never)]
+    fn build_slow(
+        msg: &[u8],
+        start: usize,
+        len: usize,
+        a: (usize, usize),
+        b: (usize, usize),
+        n: u32,
+    ) -> Name {
+        match n {
+            1 => Name::from_runs(msg, &[a], len),
+            2 => Name::from_runs(msg, &[a, b], len),
+            // Valid (walk_fast said so): read_name_walk succeeds.
+            _ => read_name_walk(msg, start).map_or_else(|_| Name::root(), |(name, _)| name),
+        }
+    }
+}
+
+/// Whether `x` and `y`, of the same length (at least 8), are equal: up to 24 bytes as three
+/// overlapping 8-byte words.
+#[inline(always)]
+fn same_bytes(x: &[u8], y: &[u8]) -> bool {
+    let n = x.len();
+    if n != y.len() || n.wrapping_sub(8) > 16 {
+        return x == y;
+    }
+    let word = |s: &[u8], i: usize| {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&s[i..i + 8]);
+        u64::from_ne_bytes(w)
+    };
+    let mid = if n > 16 { 8 } else { 0 };
+    word(x, 0) == word(y, 0) && word(x, mid) == word(y, mid) && word(x, n - 8) == word(y, n - 8)
+}
+
+/// Skips the labels from `pos` to the first root label or pointer; returns its offset and byte.
+/// `None` past the end of `msg`. Label lengths are not checked against the name's limit here.
+#[inline(always)]
+fn labels_end(msg: &[u8], mut pos: usize) -> Option<(usize, u8)> {
+    loop {
+        let b = *msg.get(pos)?;
+        // Neither the root (0) nor a pointer or reserved type (0x40 and up).
+        if b.wrapping_sub(1) >= 0x3f {
+            return Some((pos, b));
+        }
+        pos += 1 + usize::from(b);
+    }
+}
+
+/// The fast path of [`walk_name`]: returns the offset after the name's in-place part, its
+/// expanded wire length and whether it lies entirely in place, reporting its byte runs to
+/// `runs`. Returns `None` for any error, whatever its kind; the caller then runs the full
+/// [`walk_name`], which reports it exactly. `Some` exactly when [`walk_name`] succeeds, with the
+/// same end.
+///
+/// It checks the name's length once per contiguous run rather than per label (the length only
+/// grows, so a name within the limit at the end never crossed it), does not re-check a pointer
+/// target remembered in `seen`, and remembers every pointer target it validates (with
+/// `REMEMBER`, names read entirely in place too).
+#[inline(always)]
+fn walk_fast<R: Pieces, const REMEMBER: bool>(
+    msg: &[u8],
+    start: usize,
+    seen: &mut Seen,
+    runs: &mut R,
+) -> Option<(usize, usize, bool)> {
+    let (pos, b) = labels_end(msg, start)?;
+    // Bytes of the labels in place.
+    let in_place = pos - start;
+    if b == 0 {
+        let len = in_place + 1;
+        if len > MAX_NAME_LEN {
+            return None;
+        }
+        if R::COLLECT {
+            runs.push(start, len);
+        }
+        if REMEMBER {
+            seen.insert(start, len as u32 | CONTIGUOUS);
+        }
+        return Some((pos + 1, len, true));
+    }
+    if b < 0xc0 {
+        return None;
+    }
+    let lo = *msg.get(pos + 1)?;
+    let target = (usize::from(b & 0x3f) << 8) | usize::from(lo);
+    // Below the name's start implies before `pos` and inside the message (see walk_name).
+    if target >= start {
+        return None;
+    }
+    // The common case: a pointer to a name met before.
+    if let Some(info) = seen.get(target) {
+        if !R::COLLECT || info & CONTIGUOUS != 0 {
+            let rest = (info & 0xff) as usize;
+            let len = in_place + rest;
+            if len > MAX_NAME_LEN {
+                return None;
+            }
+            if R::COLLECT {
+                if in_place > 0 {
+                    runs.push(start, in_place);
+                }
+                runs.push(target, rest);
+            }
+            if REMEMBER && in_place > 0 {
+                seen.insert(start, len as u32);
+            }
+            return Some((pos + 2, len, false));
+        }
+    }
+    let (end, len) = follow::<R, REMEMBER>(msg, start, pos, target, seen, runs)?;
+    Some((end, len, false))
+}
+
+/// The rest of [`walk_fast`] once it has followed a first pointer, at `pos` to `target`, that
+/// `seen` could not resolve.
+#[inline(never)]
+fn follow<R: Pieces, const REMEMBER: bool>(
+    msg: &[u8],
+    start: usize,
+    mut pos: usize,
+    mut target: usize,
+    seen: &mut Seen,
+    runs: &mut R,
+) -> Option<(usize, usize)> {
+    let end = pos + 2;
+    // Expanded length so far, root label included. Checked against the limit once per segment:
+    // it only grows, so a name within the limit at the end never crossed it on the way.
+    let in_place_len = pos - start + 1;
+    let mut len = in_place_len;
+    let first_target = target;
+    let mut first = true;
+    if R::COLLECT && pos > start {
+        runs.push(start, pos - start);
+    }
+    loop {
+        // `target` is below the current segment, hence before `pos` and inside the message.
+        if let Some(info) = seen.get(target) {
+            if !R::COLLECT || info & CONTIGUOUS != 0 {
+                let rest = (info & 0xff) as usize;
+                let total = len + rest - 1;
+                if total > MAX_NAME_LEN {
+                    return None;
+                }
+                if R::COLLECT {
+                    runs.push(target, rest);
+                }
+                if !first {
+                    seen.insert(first_target, (total + 1 - in_place_len) as u32);
+                }
+                if REMEMBER && in_place_len > 1 {
+                    seen.insert(start, total as u32);
+                }
+                return Some((end, total));
+            }
+        }
+        let b;
+        (pos, b) = labels_end(msg, target)?;
+        len += pos - target;
+        if len > MAX_NAME_LEN {
+            return None;
+        }
+        if b == 0 {
+            if R::COLLECT {
+                runs.push(target, pos + 1 - target);
+            }
+            let contiguous = if first { CONTIGUOUS } else { 0 };
+            seen.insert(first_target, (len + 1 - in_place_len) as u32 | contiguous);
+            if REMEMBER && in_place_len > 1 {
+                seen.insert(start, len as u32);
+            }
+            return Some((end, len));
+        }
+        if b < 0xc0 {
+            return None;
+        }
+        let lo = *msg.get(pos + 1)?;
+        let next = (usize::from(b & 0x3f) << 8) | usize::from(lo);
+        // Pointer targets must stay below the start of the current segment (see walk_name).
+        if next >= target {
+            return None;
+        }
+        if R::COLLECT && pos > target {
+            runs.push(target, pos - target);
+        }
+        first = false;
+        target = next;
+    }
+}
+
+/// Skips the name at `start` if it is valid, remembering validated names in `seen` and stopping
+/// at pointers to names remembered there; `None` if it is not (or is unusual), for
+/// [`skip_name`] to tell why. With `REMEMBER`, a name entirely in place is remembered too (the
+/// question: answers point to it); pointer targets always are.
+#[inline(always)]
+pub(crate) fn skip_name_fast<const REMEMBER: bool>(
+    msg: &[u8],
+    start: usize,
+    seen: &mut Seen,
+) -> Option<usize> {
+    walk_fast::<(), REMEMBER>(msg, start, seen, &mut ()).map(|(end, _, _)| end)
+}
+
+/// The owner of a record: the same bytes as the previous owner when that one lay entirely in
+/// place (`prev`, kept up to date here), else as [`skip_name_fast`]. A name in place is
+/// position-independent, so the owners of an uncompressed RRset are checked by one comparison
+/// instead of a walk. `(end, length)`, `None` as [`skip_name_fast`].
+#[inline(always)]
+pub(crate) fn owner_fast<'a, R: Pieces>(
+    msg: &'a [u8],
+    start: usize,
+    seen: &mut Seen,
+    prev: &mut &'a [u8],
+    runs: &mut R,
+) -> Option<(usize, usize)> {
+    let n = prev.len();
+    if n >= 8
+        && msg
+            .get(start..start + n)
+            .is_some_and(|here| same_bytes(prev, here))
+    {
+        runs.push(start, n);
+        return Some((start + n, n));
+    }
+    let (end, len, in_place) = walk_fast::<R, false>(msg, start, seen, runs)?;
+    *prev = if in_place && len >= 8 {
+        &msg[start..end]
+    } else {
+        &[]
+    };
+    Some((end, len))
+}
+
+/// Checks the name at `start`, remembering validated names in `seen` and stopping at pointers
+/// to names remembered there; where it lies if it is valid, `None` if it is not (or is
+/// unusual), for [`read_name`] to tell why. `REMEMBER` as in [`skip_name_fast`].
+#[inline(always)]
+pub(crate) fn read_name_fast<const REMEMBER: bool>(
+    msg: &[u8],
+    start: usize,
+    seen: &mut Seen,
+) -> Option<NameAt> {
+    let mut runs = Runs {
+        a: (0, 0),
+        b: (0, 0),
+        n: 0,
+    };
+    let (end, len, _) = walk_fast::<Runs, REMEMBER>(msg, start, seen, &mut runs)?;
+    Some(NameAt {
+        start,
+        end,
+        len,
+        runs,
+    })
+}
+
+/// [`read_name_fast`] for an owner name, with [`owner_fast`]'s shortcut.
+#[inline(always)]
+pub(crate) fn read_owner_fast<'a>(
+    msg: &'a [u8],
+    start: usize,
+    seen: &mut Seen,
+    prev: &mut &'a [u8],
+) -> Option<NameAt> {
+    let mut runs = Runs {
+        a: (0, 0),
+        b: (0, 0),
+        n: 0,
+    };
+    let (end, len) = owner_fast(msg, start, seen, prev, &mut runs)?;
+    Some(NameAt {
+        start,
+        end,
+        len,
+        runs,
+    })
 }
 
 /// Writes one label in presentation form (RFC 1035 5.1 escapes).

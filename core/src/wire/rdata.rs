@@ -285,6 +285,20 @@ impl<'a, S: Sink> Reader<'a, '_, S> {
         Ok(b.to_vec())
     }
 
+    /// `N` bytes without allocating (addresses), shown with `show`.
+    pub fn array<const N: usize>(
+        &mut self,
+        label: &'static str,
+        show: fn(&[u8]) -> String,
+    ) -> Result<[u8; N], WireError> {
+        let at = self.pos;
+        let b = self.take(N, label)?;
+        self.sink.leaf(at, N, label, || show(b));
+        let mut a = [0u8; N];
+        a.copy_from_slice(b);
+        Ok(a)
+    }
+
     /// Everything up to the end of the RDATA.
     pub fn rest(
         &mut self,
@@ -430,16 +444,18 @@ pub(crate) fn decode_rdata<S: Sink>(
     };
     let rd = match rtype {
         RType::A => {
-            let b = r.bytes(4, "address", |b| {
+            let b = r.array::<4>("address", |b| {
                 Ipv4Addr::new(b[0], b[1], b[2], b[3]).to_string()
             })?;
             RData::A {
-                address: Ipv4Addr::new(b[0], b[1], b[2], b[3]),
+                address: Ipv4Addr::from(b),
             }
         }
         RType::AAAA => {
-            let b = r.bytes(16, "address", |b| ipv6(b).to_string())?;
-            RData::Aaaa { address: ipv6(&b) }
+            let b = r.array::<16>("address", |b| ipv6(b).to_string())?;
+            RData::Aaaa {
+                address: Ipv6Addr::from(b),
+            }
         }
         RType::NS | RType::CNAME | RType::DNAME | RType::PTR => RData::Name {
             target: r.name("target")?,

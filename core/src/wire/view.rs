@@ -4,7 +4,9 @@
 use core::ops::Range;
 
 use super::error::{ErrorKind, WireError};
-use super::name::{skip_name, walk_name, Step, MAX_NAME_LEN};
+use super::name::{
+    owner_fast, skip_name, skip_name_fast, skip_name_walk, walk_name, Seen, Step, MAX_NAME_LEN,
+};
 use super::types::{Class, Opcode, RType, Section};
 
 /// Size of the fixed header (RFC 1035 4.1.1).
@@ -72,19 +74,6 @@ pub struct OptRef {
     pub version: u8,
     pub dnssec_ok: bool,
     pub rdata: Range<usize>,
-}
-
-impl OptRef {
-    fn from_record(r: &RecordRef) -> OptRef {
-        OptRef {
-            offset: r.offset,
-            udp_size: r.class,
-            ext_rcode: (r.ttl >> 24) as u8,
-            version: (r.ttl >> 16) as u8,
-            dnssec_ok: r.ttl & 0x8000 != 0,
-            rdata: r.rdata.clone(),
-        }
-    }
 }
 
 /// What one pass over a message learns: enough to forward, cache and age it.
@@ -178,11 +167,23 @@ impl<'a> MessageView<'a> {
             counts: [self.ancount(), self.nscount(), self.arcount()],
             section: 0,
             failed: false,
+            seen: Seen::new(),
         }
     }
 
     /// One pass over the whole message.
     pub fn scan(&self) -> Result<Scan, WireError> {
+        match scan_fast(self.buf) {
+            Some(scan) => Ok(scan),
+            None => self.scan_checked(),
+        }
+    }
+
+    /// [`MessageView::scan`] step by step, reporting the first error. `scan` runs this only when
+    /// its fast path found something wrong or unusual.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn scan_checked(&self) -> Result<Scan, WireError> {
         let question = self.question()?;
         let mut scan = Scan {
             question,
@@ -211,7 +212,14 @@ impl<'a> MessageView<'a> {
                 if self.buf[r.offset] != 0 {
                     return Err(WireError::new(r.offset, ErrorKind::OptOwnerNotRoot));
                 }
-                scan.opt = Some(OptRef::from_record(&r));
+                scan.opt = Some(OptRef {
+                    offset: r.offset,
+                    udp_size: r.class,
+                    ext_rcode: (r.ttl >> 24) as u8,
+                    version: (r.ttl >> 16) as u8,
+                    dnssec_ok: r.ttl & 0x8000 != 0,
+                    rdata: r.rdata.clone(),
+                });
                 continue;
             }
             scan.min_ttl = Some(scan.min_ttl.map_or(r.ttl, |m| m.min(r.ttl)));
@@ -227,7 +235,7 @@ impl<'a> MessageView<'a> {
                     }
                 }
                 Section::Authority if r.rtype == RType::SOA && scan.soa.is_none() => {
-                    scan.soa = soa_minimum(self.buf, &r).map(|min| (r.ttl, min));
+                    scan.soa = soa_minimum(self.buf, r.rdata.clone()).map(|min| (r.ttl, min));
                 }
                 _ => {}
             }
@@ -254,13 +262,155 @@ impl<'a> MessageView<'a> {
     }
 }
 
-/// The SOA MINIMUM field (last 4 bytes of its RDATA), if the RDATA holds two names and 20 bytes.
-fn soa_minimum(buf: &[u8], r: &RecordRef) -> Option<u32> {
-    let after_names = skip_name(buf, skip_name(buf, r.rdata.start).ok()?).ok()?;
-    if after_names + 20 != r.rdata.end {
+/// The fast path of [`MessageView::scan`]: the same result for a message it accepts; `None` for
+/// any error and for the unusual (then `scan_checked` runs). It keeps few values live, reports
+/// no error and stops at compression pointers to names it already checked.
+#[inline(always)]
+fn scan_fast(buf: &[u8]) -> Option<Scan> {
+    let header = buf.first_chunk::<HEADER_LEN>()?;
+    let count = |at: usize| u16::from_be_bytes([header[at], header[at + 1]]);
+    let (qd, an, ns, ar) = (count(4), count(6), count(8), count(10));
+    let mut seen = Seen::new();
+    let mut pos = HEADER_LEN;
+    let mut question = None;
+    if qd > 0 {
+        let q = question_fast(buf, pos, &mut seen)?;
+        question = Some(q);
+        pos = q.end;
+        for _ in 1..qd {
+            pos = question_fast(buf, pos, &mut seen)?.end;
+        }
+    }
+    // The last owner, when entirely in place (see owner_fast).
+    let mut prev: &[u8] = &[];
+    // A record's type counts as an answer when it equals `wanted` (0x1_0000: no question).
+    let wanted = question.map_or(0x1_0000, |q| u32::from(q.qtype.0));
+    let mut min_ttl = u64::MAX;
+    let mut answer_records = 0u16;
+    if wanted == u32::from(RType::ANY.0) {
+        for _ in 0..an {
+            let r = record_fast(buf, &mut pos, &mut seen, &mut prev)?;
+            if r.rtype == RType::OPT.0 {
+                return None;
+            }
+            min_ttl = min_ttl.min(u64::from(r.ttl));
+        }
+        answer_records = an;
+    } else {
+        for _ in 0..an {
+            let r = record_fast(buf, &mut pos, &mut seen, &mut prev)?;
+            if r.rtype == RType::OPT.0 {
+                return None;
+            }
+            min_ttl = min_ttl.min(u64::from(r.ttl));
+            if u32::from(r.rtype) == wanted
+                || r.rtype == RType::CNAME.0
+                || r.rtype == RType::DNAME.0
+            {
+                answer_records += 1;
+            }
+        }
+    }
+    let mut soa = None;
+    for _ in 0..ns {
+        let r = record_fast(buf, &mut pos, &mut seen, &mut prev)?;
+        if r.rtype == RType::OPT.0 {
+            return None;
+        }
+        min_ttl = min_ttl.min(u64::from(r.ttl));
+        if r.rtype == RType::SOA.0 && soa.is_none() {
+            soa = soa_minimum(buf, r.rdata_start..pos).map(|min| (r.ttl, min));
+        }
+    }
+    let mut opt = None;
+    for _ in 0..ar {
+        let start = pos;
+        let r = record_fast(buf, &mut pos, &mut seen, &mut prev)?;
+        if r.rtype == RType::OPT.0 {
+            if opt.is_some() || buf[start] != 0 {
+                return None;
+            }
+            opt = Some(OptRef {
+                offset: start,
+                udp_size: r.class,
+                ext_rcode: (r.ttl >> 24) as u8,
+                version: (r.ttl >> 16) as u8,
+                dnssec_ok: r.ttl & 0x8000 != 0,
+                rdata: r.rdata_start..pos,
+            });
+            continue;
+        }
+        min_ttl = min_ttl.min(u64::from(r.ttl));
+    }
+    let records = an != 0 || ns != 0 || ar != 0;
+    Some(Scan {
+        question,
+        opt,
+        min_ttl: u32::try_from(min_ttl).ok(),
+        end: match question {
+            Some(q) if !records => q.end,
+            _ => pos,
+        },
+        answer_records,
+        soa,
+    })
+}
+
+#[inline(always)]
+fn question_fast(buf: &[u8], start: usize, seen: &mut Seen) -> Option<QuestionRef> {
+    let name_end = skip_name_fast::<true>(buf, start, seen)?;
+    let f = buf.get(name_end..)?.first_chunk::<4>()?;
+    Some(QuestionRef {
+        name_start: start,
+        name_end,
+        qtype: RType(u16::from_be_bytes([f[0], f[1]])),
+        qclass: Class(u16::from_be_bytes([f[2], f[3]])),
+        end: name_end + 4,
+    })
+}
+
+/// A record's fixed fields as [`scan_fast`] needs them.
+struct ScannedRecord {
+    rtype: u16,
+    class: u16,
+    ttl: u32,
+    rdata_start: usize,
+}
+
+/// Reads the record at `*pos` and moves `*pos` past it; `None` if it is not valid.
+#[inline(always)]
+fn record_fast<'a>(
+    buf: &'a [u8],
+    pos: &mut usize,
+    seen: &mut Seen,
+    prev: &mut &'a [u8],
+) -> Option<ScannedRecord> {
+    let (name_end, _) = owner_fast(buf, *pos, seen, prev, &mut ())?;
+    let rdata_start = name_end + 10;
+    if rdata_start > buf.len() {
         return None;
     }
-    let m = &buf[r.rdata.end - 4..r.rdata.end];
+    let fixed = &buf[name_end..rdata_start];
+    let rdlen = usize::from(u16::from_be_bytes([fixed[8], fixed[9]]));
+    if rdlen > buf.len() - rdata_start {
+        return None;
+    }
+    *pos = rdata_start + rdlen;
+    Some(ScannedRecord {
+        rtype: u16::from_be_bytes([fixed[0], fixed[1]]),
+        class: u16::from_be_bytes([fixed[2], fixed[3]]),
+        ttl: u32::from_be_bytes([fixed[4], fixed[5], fixed[6], fixed[7]]),
+        rdata_start,
+    })
+}
+
+/// The SOA MINIMUM field (last 4 bytes of its RDATA), if the RDATA holds two names and 20 bytes.
+fn soa_minimum(buf: &[u8], rdata: Range<usize>) -> Option<u32> {
+    let after_names = skip_name(buf, skip_name(buf, rdata.start).ok()?).ok()?;
+    if after_names + 20 != rdata.end {
+        return None;
+    }
+    let m = &buf[rdata.end - 4..rdata.end];
     Some(u32::from_be_bytes([m[0], m[1], m[2], m[3]]))
 }
 
@@ -288,8 +438,26 @@ fn read_u16(buf: &[u8], at: usize, what: &'static str) -> Result<u16, WireError>
     }
 }
 
+/// [`skip_name`], stopping at pointers to names remembered in `seen` (the question too, when
+/// `REMEMBER`).
+#[inline]
+fn skip_seen<const REMEMBER: bool>(
+    buf: &[u8],
+    start: usize,
+    seen: &mut Seen,
+) -> Result<usize, WireError> {
+    match skip_name_fast::<REMEMBER>(buf, start, seen) {
+        Some(end) => Ok(end),
+        None => skip_name_walk(buf, start),
+    }
+}
+
 fn read_question(buf: &[u8], start: usize) -> Result<QuestionRef, WireError> {
-    let name_end = skip_name(buf, start)?;
+    read_question_at(buf, start, &mut Seen::new())
+}
+
+fn read_question_at(buf: &[u8], start: usize, seen: &mut Seen) -> Result<QuestionRef, WireError> {
+    let name_end = skip_seen::<true>(buf, start, seen)?;
     let qtype = read_u16(buf, name_end, "a 2-byte QTYPE")?;
     let qclass = read_u16(buf, name_end + 2, "a 2-byte QCLASS")?;
     Ok(QuestionRef {
@@ -303,14 +471,18 @@ fn read_question(buf: &[u8], start: usize) -> Result<QuestionRef, WireError> {
 
 /// Reads the record at `start`: owner, fixed fields and RDATA bounds.
 pub fn read_record(buf: &[u8], start: usize, section: Section) -> Result<RecordRef, WireError> {
-    let name_end = skip_name(buf, start)?;
+    read_record_at(buf, start, section, &mut Seen::new())
+}
+
+fn read_record_at(
+    buf: &[u8],
+    start: usize,
+    section: Section,
+    seen: &mut Seen,
+) -> Result<RecordRef, WireError> {
+    let name_end = skip_seen::<false>(buf, start, seen)?;
     let Some(fixed) = buf.get(name_end..name_end + 10) else {
-        return Err(WireError::truncated(
-            name_end,
-            "TYPE, CLASS, TTL and RDLENGTH",
-            10,
-            buf.len(),
-        ));
+        return Err(fixed_fields_truncated(buf, name_end));
     };
     let rtype = RType(u16::from_be_bytes([fixed[0], fixed[1]]));
     let class = u16::from_be_bytes([fixed[2], fixed[3]]);
@@ -318,12 +490,7 @@ pub fn read_record(buf: &[u8], start: usize, section: Section) -> Result<RecordR
     let rdlen = usize::from(u16::from_be_bytes([fixed[8], fixed[9]]));
     let rdata_start = name_end + 10;
     if rdata_start + rdlen > buf.len() {
-        return Err(WireError::truncated(
-            rdata_start,
-            "RDATA of RDLENGTH bytes",
-            rdlen,
-            buf.len(),
-        ));
+        return Err(rdata_truncated(buf, rdata_start, rdlen));
     }
     Ok(RecordRef {
         section,
@@ -336,6 +503,16 @@ pub fn read_record(buf: &[u8], start: usize, section: Section) -> Result<RecordR
     })
 }
 
+#[cold]
+fn fixed_fields_truncated(buf: &[u8], at: usize) -> WireError {
+    WireError::truncated(at, "TYPE, CLASS, TTL and RDLENGTH", 10, buf.len())
+}
+
+#[cold]
+fn rdata_truncated(buf: &[u8], at: usize, rdlen: usize) -> WireError {
+    WireError::truncated(at, "RDATA of RDLENGTH bytes", rdlen, buf.len())
+}
+
 /// Iterator over records; stops after the first error.
 #[derive(Debug)]
 pub struct Records<'a> {
@@ -345,6 +522,8 @@ pub struct Records<'a> {
     counts: [u16; 3],
     section: usize,
     failed: bool,
+    /// Names checked so far, so that pointers to them are not followed again.
+    seen: Seen,
 }
 
 impl Records<'_> {
@@ -362,7 +541,7 @@ impl Iterator for Records<'_> {
             return None;
         }
         while self.questions_left > 0 {
-            match read_question(self.buf, self.pos) {
+            match read_question_at(self.buf, self.pos, &mut self.seen) {
                 Ok(q) => self.pos = q.end,
                 Err(e) => {
                     self.failed = true;
@@ -379,7 +558,7 @@ impl Iterator for Records<'_> {
         }
         self.counts[self.section] -= 1;
         let section = [Section::Answer, Section::Authority, Section::Additional][self.section];
-        match read_record(self.buf, self.pos, section) {
+        match read_record_at(self.buf, self.pos, section, &mut self.seen) {
             Ok(r) => {
                 self.pos = r.end();
                 Some(Ok(r))

@@ -1,0 +1,773 @@
+// Types of the npm package `dnspect`: every export and every object it returns or accepts.
+//
+// Written by hand from the Rust types they mirror (named next to each): the package's values cross
+// the boundary as the core's serde JSON form (docs/json-schema.md), which no generator sees whole.
+// test/types.test.mjs compiles test/types/*.ts against these declarations with `tsc --noEmit`, and
+// the runtime tests check that the objects really have these shapes.
+
+// ---- messages (dnspect_core::wire::message) ---------------------------------------------------------
+
+/** The header without its counts (they follow from the sections). `rcode` is the 4-bit header RCODE. */
+export interface Header {
+  id: number;
+  /** QR: this is a response. */
+  qr: boolean;
+  /** `"QUERY"`, `"NOTIFY"`, `"UPDATE"`, ... or `"OPCODE9"`. */
+  opcode: string;
+  aa: boolean;
+  tc: boolean;
+  rd: boolean;
+  ra: boolean;
+  /** The reserved Z bit, normally zero. */
+  z: boolean;
+  ad: boolean;
+  cd: boolean;
+  rcode: number;
+}
+
+export interface Question {
+  /** Absolute presentation text with RFC 1035 escapes: `"www.example.com."`, `"a\\.b."`. */
+  name: string;
+  /** Mnemonic (`"A"`, `"HTTPS"`) or `"TYPE65280"`. */
+  type: string;
+  /** `"IN"`, `"CH"`, ... or `"CLASS3"`. */
+  class: string;
+}
+
+export interface ResourceRecord<D extends RData = RData> {
+  name: string;
+  type: string;
+  class: string;
+  ttl: number;
+  rdata: D;
+}
+
+/** Typed RDATA, tagged by `kind` (dnspect_core::wire::rdata::RData). Byte strings are lowercase hex unless noted. */
+export type RData =
+  | { kind: "a"; address: string }
+  | { kind: "aaaa"; address: string }
+  /** NS, CNAME, DNAME, PTR. */
+  | { kind: "name"; target: string }
+  | {
+      kind: "soa";
+      mname: string;
+      rname: string;
+      serial: number;
+      refresh: number;
+      retry: number;
+      expire: number;
+      minimum: number;
+    }
+  | { kind: "mx"; preference: number; exchange: string }
+  /** TXT, SPF: escaped character-strings (`\"`, `\\`, `\DDD`). */
+  | { kind: "txt"; strings: string[] }
+  | { kind: "hinfo"; cpu: string; os: string }
+  | { kind: "srv"; priority: number; weight: number; port: number; target: string }
+  | {
+      kind: "naptr";
+      order: number;
+      preference: number;
+      flags: string;
+      services: string;
+      regexp: string;
+      replacement: string;
+    }
+  | { kind: "caa"; flags: number; tag: string; value: string }
+  /** DS, CDS. */
+  | { kind: "ds"; key_tag: number; algorithm: number; digest_type: number; digest: string }
+  /** DNSKEY, CDNSKEY; `public_key` is base64. */
+  | { kind: "dnskey"; flags: number; protocol: number; algorithm: number; public_key: string }
+  /** Times in seconds since the epoch; `signature` is base64. */
+  | {
+      kind: "rrsig";
+      type_covered: string;
+      algorithm: number;
+      labels: number;
+      original_ttl: number;
+      expiration: number;
+      inception: number;
+      key_tag: number;
+      signer: string;
+      signature: string;
+    }
+  | { kind: "nsec"; next: string; types: string[] }
+  /** `next_hashed` is base32hex. */
+  | {
+      kind: "nsec3";
+      hash_algorithm: number;
+      flags: number;
+      iterations: number;
+      salt: string;
+      next_hashed: string;
+      types: string[];
+    }
+  | { kind: "nsec3param"; hash_algorithm: number; flags: number; iterations: number; salt: string }
+  /** TLSA, SMIMEA. */
+  | { kind: "tlsa"; usage: number; selector: number; matching_type: number; data: string }
+  | { kind: "sshfp"; algorithm: number; fingerprint_type: number; fingerprint: string }
+  /** SVCB, HTTPS (RFC 9460). */
+  | { kind: "svcb"; priority: number; target: string; params: SvcParam[] }
+  /** OPT met outside its place (a message's own OPT is lifted into `edns`). */
+  | { kind: "opt"; options: EdnsOption[] }
+  /** Any other type (RFC 3597). */
+  | { kind: "unknown"; data: string };
+
+/** The `kind`s of RData. */
+export type RDataKind = RData["kind"];
+
+/** One SVCB/HTTPS parameter (RFC 9460 14.3.2). */
+export type SvcParam =
+  | { key: "mandatory"; keys: number[] }
+  /** Escaped ALPN ids. */
+  | { key: "alpn"; ids: string[] }
+  | { key: "no-default-alpn" }
+  | { key: "port"; port: number }
+  | { key: "ipv4hint"; addresses: string[] }
+  /** base64. */
+  | { key: "ech"; config: string }
+  | { key: "ipv6hint"; addresses: string[] }
+  | { key: "dohpath"; template: string }
+  | { key: "unknown"; number: number; value: string };
+
+/** One EDNS option (dnspect_core::wire::edns::EdnsOption). Byte strings are lowercase hex. */
+export type EdnsOption =
+  | { option: "nsid"; id: string }
+  | { option: "client_subnet"; family: number; source_prefix: number; scope_prefix: number; address: string }
+  | { option: "cookie"; client: string; server: string }
+  /** In units of 100 ms; null (absent) in queries. */
+  | { option: "keepalive"; timeout: number | null }
+  | { option: "padding"; data: string }
+  /** RFC 8914 Extended DNS Error. */
+  | { option: "extended_error"; code: number; text: string }
+  | { option: "unknown"; code: number; data: string };
+
+/** The OPT record, lifted out of the additional section. */
+export interface Edns {
+  udp_size: number;
+  /** Upper 8 bits of the 12-bit RCODE. */
+  ext_rcode: number;
+  version: number;
+  /** The DO bit. */
+  dnssec_ok: boolean;
+  /** The other 15 flag bits. */
+  z: number;
+  options: EdnsOption[];
+}
+
+/** A DNS message as `decode()` returns it (docs/json-schema.md, "message"). */
+export interface Message {
+  header: Header;
+  questions: Question[];
+  answers: ResourceRecord[];
+  authority: ResourceRecord[];
+  additional: ResourceRecord[];
+  edns: Edns | null;
+}
+
+/** A message with the byte-by-byte field tree, from `decode(bytes, { spans: true })`. */
+export interface MessageWithFields extends Message {
+  fields: Field[];
+}
+
+/**
+ * What `encode()` and `toText()` accept: the shape `decode()` returns, where missing fields take
+ * their defaults (header fields false/0/QUERY, class IN, TTL 0, empty sections, no EDNS) and types,
+ * classes and opcodes may be numbers.
+ */
+export interface MessageInput {
+  header?: Partial<Omit<Header, "opcode">> & { opcode?: string | number };
+  questions?: QuestionInput[];
+  answers?: RecordInput[];
+  authority?: RecordInput[];
+  additional?: RecordInput[];
+  edns?: EdnsInput | null;
+}
+
+export interface QuestionInput {
+  name: string;
+  type: string | number;
+  class?: string | number;
+}
+
+export interface RecordInput {
+  name: string;
+  type: string | number;
+  class?: string | number;
+  ttl?: number;
+  rdata: RData;
+}
+
+export interface EdnsInput {
+  udp_size: number;
+  ext_rcode?: number;
+  version?: number;
+  dnssec_ok?: boolean;
+  z?: number;
+  options?: EdnsOption[];
+}
+
+// ---- the analysis (dnspect_core::wire::analyze, docs/json-schema.md) --------------------------------
+
+/** How a paste was recognised (`binary`: wire bytes given as they are). */
+export type PasteFormat =
+  | "hex"
+  | "tcpdump_x"
+  | "xxd"
+  | "od"
+  | "hex_stream"
+  | "hex_dump"
+  | "base64"
+  | "base64_url"
+  | "binary";
+
+export type LayerKind =
+  | "ethernet"
+  | "vlan"
+  | "linux_sll"
+  | "loopback"
+  | "ipv4"
+  | "ipv6"
+  | "udp"
+  | "tcp"
+  | "tcp_length_prefix"
+  | "trailer";
+
+/** A header (or trailer) stripped from around the DNS message. */
+export interface Layer {
+  kind: LayerKind;
+  /** Offset in the raw decoded bytes. */
+  offset: number;
+  len: number;
+  summary: string;
+}
+
+export interface Source {
+  format: PasteFormat;
+  layers: Layer[];
+  /** Bytes decoded from the paste before stripping. */
+  raw_len: number;
+}
+
+/** What went wrong decoding, at which byte (dnspect_core::wire::error::WireError). */
+export type WireErrorDetail = { offset: number } & (
+  | { kind: "truncated"; expected: string; needed: number; available: number }
+  | { kind: "pointer_forward" | "pointer_loop" | "pointer_past_end"; target: number }
+  | { kind: "reserved_label_type"; byte: number }
+  | { kind: "label_too_long" | "name_too_long"; len: number }
+  | { kind: "empty_label" | "opt_owner_not_root" | "opt_outside_additional" | "too_large" }
+  | { kind: "bad_rdata"; rtype: string; reason: string }
+  | { kind: "duplicate_opt"; first: number }
+  | { kind: "bad_option"; code: number; reason: string }
+  | { kind: "invalid"; field: string; reason: string }
+);
+
+/** One node of the field tree: a byte range, what it is, what it means. */
+export interface Field {
+  offset: number;
+  len: number;
+  /** `header`, `ID`, `QR`, `question #1`, `owner`, `label`, `pointer`, `TTL`, `RDATA`, ... */
+  label: string;
+  value: string;
+  children?: Field[];
+}
+
+export interface CompressionPointer {
+  offset: number;
+  target: number;
+  suffix: string;
+  saves: number;
+}
+
+export interface MissedCompression {
+  offset: number;
+  name: string;
+  written: number;
+  optimal: number;
+  could_point_to: number;
+  lost: number;
+}
+
+export interface Compression {
+  pointers: CompressionPointer[];
+  saved: number;
+  missed: MissedCompression[];
+  lost: number;
+}
+
+export type SectionName = "question" | "answer" | "authority" | "additional";
+
+export interface RecordSize {
+  section: SectionName;
+  index: number;
+  offset: number;
+  len: number;
+  type: string;
+}
+
+export interface SectionSize {
+  section: SectionName;
+  offset: number;
+  len: number;
+  records: number;
+}
+
+/** A size limit (512, 1232, 1472, the advertised EDNS size) and where the message crosses it. */
+export interface Crossing {
+  limit: number;
+  label: string;
+  fits: boolean;
+  fits_compressed: boolean;
+  record: RecordSize | null;
+}
+
+export interface Sizes {
+  size: number;
+  uncompressed: number | null;
+  compressed: number | null;
+  sections: SectionSize[];
+  records: RecordSize[];
+  crossings: Crossing[];
+}
+
+export interface Warning {
+  offset: number | null;
+  severity: "warning" | "note";
+  message: string;
+}
+
+/** Everything the analyzer knows about one message (schema 1). */
+export interface Analysis {
+  schema: 1;
+  source: Source | null;
+  len: number;
+  hex: string;
+  /** Partial when `error` is set. */
+  message: Message;
+  error: WireErrorDetail | null;
+  fields: Field[];
+  compression: Compression;
+  sizes: Sizes;
+  warnings: Warning[];
+}
+
+/** A paste read by `parsePaste()`: the DNS message with lower-layer headers stripped. */
+export interface Paste {
+  bytes: Uint8Array;
+  format: PasteFormat;
+  layers: Layer[];
+  raw_len: number;
+}
+
+export interface Example {
+  name: string;
+  title: string;
+  hex: string;
+}
+
+// ---- the engine and the simulator (dnspect_core::engine, dnspect_core::sim) ------------------------
+
+/** How the next upstream is chosen. */
+export type UpstreamPolicy = "sequential" | "round_robin" | "random" | "fastest";
+
+export interface UpstreamConfig {
+  /** How events name it (its address). */
+  label: string;
+  /** Always use TCP. */
+  force_tcp?: boolean;
+}
+
+export interface ProbeConfig {
+  interval_ms: number;
+  name: string;
+  qtype: string;
+  edns?: boolean;
+}
+
+/** Cache knobs (dnspect_core::cache::policy::CachePolicy), as the simulator names them. */
+export interface CacheConfig {
+  min_ttl?: number;
+  max_ttl?: number;
+  max_negative_ttl?: number;
+  suspect_window_s?: number;
+  suspect_negative_max_ttl?: number;
+  failure_min_ttl?: number;
+  failure_max_ttl?: number;
+  serve_stale?: boolean;
+  prefetch?: boolean;
+}
+
+/** The engine's Config (dnspect_core::engine::forwarder::Config); every field has a default. */
+export interface ForwarderConfig {
+  upstreams?: UpstreamConfig[];
+  policy?: UpstreamPolicy;
+  max_udp_payload?: number;
+  upstream_udp_payload?: number;
+  attempt_timeout_ms?: number;
+  query_timeout_ms?: number;
+  max_attempts?: number | null;
+  cache_bytes?: number;
+  max_inflight?: number;
+  max_waiters?: number;
+  probe?: ProbeConfig | null;
+  /** Emit events (default true). */
+  events?: boolean;
+  cache?: CacheConfig;
+}
+
+export type Transport = "udp" | "tcp";
+
+/** An engine event (dnspect_core::engine::event::Event): when, what, and why. */
+export type EngineEvent = { at_ms: number } & (
+  | {
+      event: "query";
+      client: number;
+      name: string;
+      qtype: string;
+      transport: string;
+      edns_size: number | null;
+      dnssec_ok: boolean;
+      limit: number;
+      limit_rule: string;
+    }
+  | { event: "bad_query"; client: number; rcode: string | null; why: string }
+  | { event: "cache_serve"; client: number; name: string; qtype: string; rule: string; why: string; ttl: number }
+  | { event: "cache_miss"; name: string; qtype: string; rule: string; why: string }
+  | { event: "coalesced"; client: number; name: string; qtype: string; waiters: number }
+  | {
+      event: "forwarded";
+      name: string;
+      qtype: string;
+      upstream: string;
+      transport: string;
+      edns: boolean;
+      id: number;
+      attempt: number;
+      purpose: string;
+      why: string;
+    }
+  | {
+      event: "upstream_response";
+      upstream: string;
+      transport: string;
+      size: number;
+      rcode: string | null;
+      rtt_ms: number;
+      outcome: string;
+    }
+  | { event: "upstream_timeout"; upstream: string; transport: string; id: number; after_ms: number }
+  | { event: "dropped"; upstream: string; why: string }
+  | { event: "nonconforming"; upstream: string; what: string }
+  | { event: "fallback"; upstream: string; rule: string; next: string; why: string }
+  | { event: "cached"; name: string; qtype: string; kind: string; ttl: number; rule: string; why: string }
+  | { event: "not_cached"; name: string; qtype: string; rule: string; why: string }
+  | {
+      event: "answered";
+      client: number;
+      name: string;
+      qtype: string;
+      rcode: string;
+      size: number;
+      limit: number;
+      source: string;
+      fit: string | null;
+    }
+  | { event: "gave_up"; name: string; qtype: string; ede: number; text: string }
+  | { event: "probe"; upstream: string; healthy: boolean; why: string }
+);
+
+export type EngineEventName = EngineEvent["event"];
+
+/** What `Forwarder.poll()` returns. */
+export type ForwarderOutput =
+  | {
+      type: "transmit";
+      to: { client: number } | { upstream: number };
+      transport: Transport;
+      bytes: Uint8Array;
+      /** Identifies an upstream transmit for `handleFailure`; 0 for answers to clients. */
+      token: number;
+    }
+  | { type: "event"; event: EngineEvent; /** The event as one log line. */ text: string }
+  /** Nothing more to do until `at` (ms on your clock) or new input; null: no timer pending. */
+  | { type: "wake"; at: number | null };
+
+/** The engine's counters (dnspect_core::engine::forwarder::Stats). */
+export interface EngineStats {
+  queries: number;
+  bad_queries: number;
+  cache_hits: number;
+  cache_misses: number;
+  stale_answers: number;
+  coalesced: number;
+  prefetches: number;
+  verifications: number;
+  /** Answers sent to clients, by RCODE. */
+  answers_by_rcode: number[];
+  recompressed: number;
+  truncated: number;
+  gave_up: number;
+  dropped_responses: number;
+  busy: number;
+  /** Fallback decisions, by rule. */
+  fallbacks: Record<string, number>;
+}
+
+/** One upstream's conformance counters (dnspect_core::engine::upstreams::Counters). */
+export interface UpstreamCounters {
+  label: string;
+  queries: number;
+  answers: number;
+  oversized: number;
+  uncompressed: number;
+  uncompressed_bytes_lost: number;
+  no_opt: number;
+  negative_without_soa: number;
+  mismatched: number;
+  undecodable: number;
+  timeouts: number;
+  network_errors: number;
+  servfail: number;
+  truncated: number;
+}
+
+export interface ForwarderStats extends EngineStats {
+  upstreams: UpstreamCounters[];
+  cache: { keys: number; bytes: number; evictions: number; inserts: number };
+  in_flight: number;
+}
+
+/** The simulator's engine knobs (dnspect_core::sim::SimConfig). */
+export interface SimConfig {
+  policy?: UpstreamPolicy;
+  max_udp_payload?: number;
+  upstream_udp_payload?: number;
+  attempt_timeout_ms?: number;
+  query_timeout_ms?: number;
+  max_attempts?: number | null;
+  min_ttl?: number;
+  max_ttl?: number;
+  max_negative_ttl?: number;
+  suspect_window_s?: number | null;
+  serve_stale?: boolean;
+  prefetch?: boolean;
+  cache_bytes?: number;
+}
+
+/** One scripted reaction of an upstream to a query. */
+export interface Behaviour {
+  /** `answer` (default), `hex`, `garbage`, `silence`, `servfail`, `refused`, `nxdomain`. */
+  kind?: "answer" | "hex" | "garbage" | "silence" | "servfail" | "refused" | "nxdomain" | "";
+  rcode?: string | null;
+  /** Records in zone-file text: `"www.example. 60 IN A 192.0.2.1"`. */
+  answer?: string[];
+  authority?: string[];
+  additional?: string[];
+  /** Encode without name compression (incident 000's upstream). */
+  uncompressed?: boolean;
+  /** Over UDP, answer with TC=1 and no records. */
+  tc_over_udp?: boolean;
+  /** Answer FORMERR to any query carrying OPT. */
+  reject_edns?: boolean;
+  /** Leave OPT out of the answer. */
+  no_opt?: boolean;
+  /** First send a spoofed answer. */
+  spoof?: "wrong_id" | "wrong_question" | null;
+  /** For `kind: "hex"`: the packet, sent with the query's ID. */
+  hex?: string | null;
+  /** For `kind: "garbage"`. */
+  garbage_len?: number | null;
+  delay_ms?: number;
+}
+
+export interface Rule {
+  /** Match this name (any when absent). */
+  name?: string | null;
+  type?: string | null;
+  /** One behaviour per matching query, in turn; the last repeats (or the list restarts with `cycle`). */
+  respond: Behaviour[];
+  cycle?: boolean;
+}
+
+export interface ScriptedUpstream {
+  label: string;
+  force_tcp?: boolean;
+  rules: Rule[];
+}
+
+export interface ExpectAnswer {
+  rcode?: string | null;
+  answers?: number | null;
+  max_size?: number | null;
+  tc?: boolean | null;
+  ttl?: number | null;
+  ede?: number | null;
+  contains?: string[];
+  within_ms?: number | null;
+  via_tcp?: boolean | null;
+}
+
+export interface ClientQuery {
+  at_ms: number;
+  client?: number;
+  name: string;
+  type?: string;
+  /** The client's EDNS UDP size; null/absent: no EDNS. */
+  edns?: number | null;
+  dnssec_ok?: boolean;
+  tcp?: boolean;
+  /** Retry over TCP on TC (default true). */
+  retry_tcp_on_tc?: boolean;
+  expect?: ExpectAnswer | null;
+}
+
+export interface Expect {
+  max_upstream_queries?: number | null;
+  min_upstream_queries?: number | null;
+  log_contains?: string[];
+  log_lacks?: string[];
+  no_servfail?: boolean;
+}
+
+/** A scenario for `simulate()` (dnspect_core::sim::Scenario; see core/tests/scenarios/*.toml). */
+export interface Scenario {
+  title: string;
+  description?: string;
+  seed?: number;
+  config?: SimConfig;
+  upstreams: ScriptedUpstream[];
+  queries: ClientQuery[];
+  /** Stop the clock here (default: when nothing is left, at most one day). */
+  run_until_ms?: number | null;
+  expect?: Expect;
+}
+
+export interface TraceLine {
+  at_ms: number;
+  actor: "client" | "upstream" | "engine";
+  text: string;
+}
+
+/** What a client received in the end. */
+export interface ClientAnswer {
+  /** Index into `scenario.queries`. */
+  query: number;
+  at_ms: number;
+  transport: "UDP" | "TCP";
+  size: number;
+  hex: string;
+  rcode: string;
+  tc: boolean;
+  /** Answer records in presentation form. */
+  answers: string[];
+  /** Extended DNS Error: [code, text]. */
+  ede: [number, string] | null;
+}
+
+export interface SimResult {
+  title: string;
+  events: EngineEvent[];
+  trace: TraceLine[];
+  answers: ClientAnswer[];
+  upstream_queries: number;
+  /** Expectations that did not hold; empty: the scenario passed. */
+  failures: string[];
+  stats: EngineStats | null;
+  peak_in_flight: number;
+  peak_cache_bytes: number;
+}
+
+// ---- errors ------------------------------------------------------------------------------------------
+
+/**
+ * `truncated`, `pointer_forward`, ... (a wire error, with `offset`), `paste` (with `line` and
+ * `column`), `invalid` (a value that cannot be encoded, or a config or scenario that does not read),
+ * `scenario`, `argument` (a wrong argument), `init` (browser build used before `init()`), `internal`.
+ */
+export type DnspectErrorKind =
+  | WireErrorDetail["kind"]
+  | "paste"
+  | "scenario"
+  | "argument"
+  | "init"
+  | "internal";
+
+/** Thrown by every function of the package. The wasm instance stays usable afterwards. */
+export declare class DnspectError extends Error {
+  constructor(message: string, info?: { kind?: DnspectErrorKind; offset?: number; line?: number; column?: number; detail?: WireErrorDetail; cause?: unknown });
+  name: "DnspectError";
+  kind: DnspectErrorKind;
+  /** Byte offset in the DNS message (wire errors). */
+  offset?: number;
+  /** 1-based line of the paste (paste errors). */
+  line?: number;
+  /** 1-based column (in characters) of the paste (paste errors). */
+  column?: number;
+  /** The wire error as in the analysis' `error` (wire errors). */
+  detail?: WireErrorDetail;
+}
+
+// ---- the functions -----------------------------------------------------------------------------------
+
+/** The package version. */
+export declare function version(): string;
+
+/** Decodes wire bytes (strictly: any error throws, with its byte offset). */
+export declare function decode(bytes: Uint8Array, options: { spans: true }): MessageWithFields;
+export declare function decode(bytes: Uint8Array, options?: { spans?: false }): Message;
+export declare function decode(bytes: Uint8Array, options?: { spans?: boolean }): Message | MessageWithFields;
+
+/**
+ * Encodes a message with optimal name compression. With `limit`, drops whole RRsets from the end to
+ * fit (RFC 2181 9), keeps OPT and sets TC when answer or authority data was dropped.
+ */
+export declare function encode(message: MessageInput, options?: { limit?: number }): Uint8Array;
+
+/** Everything the analyzer knows about wire bytes or a paste in any supported format. */
+export declare function analyze(input: Uint8Array | string): Analysis;
+
+/** The analysis as dig-style text plus compression, sizes and warnings. */
+export declare function analysisText(input: Uint8Array | string): string;
+
+/** The analysis as JSON text (with `pretty`, exactly `dnspect decode --json`). */
+export declare function analysisJson(input: Uint8Array | string, options?: { pretty?: boolean }): string;
+
+/** dig-style text of a message (bytes, or an object as `decode` returns it). */
+export declare function toText(input: Uint8Array | MessageInput): string;
+
+/** Re-encodes with optimal compression; never longer than the input. */
+export declare function recompress(bytes: Uint8Array): Uint8Array;
+
+/** Re-encodes within `limit` bytes: whole RRsets dropped from the end, TC set, OPT kept. */
+export declare function truncate(bytes: Uint8Array, limit: number): Uint8Array;
+
+/** Drops the authority and additional records the answer does not need (minimal responses). */
+export declare function minimize(bytes: Uint8Array): Uint8Array;
+
+/** Reads a paste (hex, tcpdump -X, xxd, od, Wireshark, base64, DoH URL) and strips lower layers. */
+export declare function parsePaste(text: string): Paste;
+
+/** The built-in example messages (the two incidents and everyday answers). */
+export declare function examples(): Example[];
+
+/** Runs a scenario on the simulator's virtual clock: the whole decision trace with timestamps. */
+export declare function simulate(scenario: Scenario): SimResult;
+
+/**
+ * The forwarding engine as a sans-io state machine: feed it client queries, upstream responses,
+ * delivery failures and time; after each input, `poll()` until it returns `{ type: "wake" }`.
+ * Times are milliseconds on a clock of your choosing that never goes backwards.
+ */
+export declare class Forwarder {
+  /** @param seed 32 random bytes (`crypto.getRandomValues(new Uint8Array(32))`). */
+  constructor(config: ForwarderConfig | undefined, seed: Uint8Array);
+  handleQuery(nowMs: number, clientId: number, transport: Transport, bytes: Uint8Array): void;
+  /** @param upstreamIndex index into `config.upstreams`. */
+  handleResponse(nowMs: number, upstreamIndex: number, transport: Transport, bytes: Uint8Array): void;
+  /** The transmit with this token could not be delivered (ICMP unreachable, refused, reset). */
+  handleFailure(nowMs: number, token: number): void;
+  handleTick(nowMs: number): void;
+  poll(): ForwarderOutput;
+  stats(): ForwarderStats;
+  /** Releases the engine's memory now (it is also released when the object is collected). */
+  free(): void;
+}

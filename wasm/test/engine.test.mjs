@@ -1,0 +1,216 @@
+// The engine through the package: simulate() on scenarios written as JS objects (the shapes of
+// core/tests/scenarios/*.toml), and the Forwarder class driven by hand, without sockets.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+
+import { decode, encode, Forwarder, simulate } from "dnspect";
+import { seed758, toHex } from "./fixtures.mjs";
+
+test("simulate(): incident 000, a 758-byte uncompressed answer to a client without EDNS", () => {
+  const r = simulate({
+    title: "Incident 000",
+    upstreams: [
+      {
+        label: "10.0.0.1",
+        rules: [{ name: "api-push.vivo.com.cn.", respond: [{ kind: "hex", hex: toHex(seed758) }] }],
+      },
+    ],
+    queries: [
+      {
+        at_ms: 0,
+        name: "api-push.vivo.com.cn.",
+        expect: { rcode: "NOERROR", answers: 20, max_size: 512, tc: false, via_tcp: false },
+      },
+    ],
+    expect: {
+      max_upstream_queries: 1,
+      no_servfail: true,
+      log_contains: ["upstream answer of 758 B re-compressed to 358 B"],
+    },
+  });
+  assert.deepEqual(r.failures, []);
+  assert.equal(r.title, "Incident 000");
+  assert.equal(r.upstream_queries, 1);
+  assert.equal(r.answers.length, 1);
+  const a = r.answers[0];
+  assert.equal(a.rcode, "NOERROR");
+  assert.equal(a.size, 358);
+  assert.equal(a.transport, "UDP");
+  assert.equal(a.answers.length, 20);
+  assert.equal(decode(Buffer.from(a.hex, "hex")).answers.length, 20);
+  // Events carry timestamps and the rule behind each decision; the trace says it in words.
+  const kinds = r.events.map((e) => e.event);
+  for (const k of ["query", "cache_miss", "forwarded", "upstream_response", "cached", "answered"]) {
+    assert.ok(kinds.includes(k), `${k} in ${kinds}`);
+  }
+  for (const e of r.events) assert.equal(typeof e.at_ms, "number");
+  assert.ok(r.trace.some((t) => t.actor === "client" && /asks api-push\.vivo\.com\.cn\./.test(t.text)));
+  assert.ok(r.trace.some((t) => t.actor === "upstream"));
+  assert.equal(r.stats.queries, 1);
+  assert.equal(r.stats.recompressed, 1);
+});
+
+test("simulate(): TC over UDP makes the engine retry the upstream over TCP", () => {
+  const r = simulate({
+    title: "TC over UDP",
+    upstreams: [
+      {
+        label: "10.0.0.1",
+        rules: [{ name: "www.example.", respond: [{ tc_over_udp: true, answer: ["www.example. 300 IN A 192.0.2.10"] }] }],
+      },
+    ],
+    queries: [
+      {
+        at_ms: 0,
+        name: "www.example.",
+        edns: 1232,
+        expect: { rcode: "NOERROR", answers: 1, tc: false, via_tcp: false, contains: ["192.0.2.10"] },
+      },
+    ],
+    expect: { max_upstream_queries: 2, log_contains: ["truncated-over-udp", "over TCP with EDNS"] },
+  });
+  assert.deepEqual(r.failures, []);
+  assert.equal(r.upstream_queries, 2);
+  assert.ok(r.events.some((e) => e.event === "forwarded" && e.transport === "TCP"));
+});
+
+test("simulate(): unmet expectations are reported, not thrown; time runs on the virtual clock", () => {
+  const r = simulate({
+    title: "silence",
+    config: { attempt_timeout_ms: 500, query_timeout_ms: 1200 },
+    upstreams: [{ label: "u", rules: [{ respond: [{ kind: "silence" }] }] }],
+    queries: [{ at_ms: 1000, name: "quiet.example.", edns: 1232, expect: { rcode: "NOERROR" } }],
+  });
+  assert.equal(r.answers[0].rcode, "SERVFAIL");
+  assert.ok(r.answers[0].at_ms >= 2000, `answered at ${r.answers[0].at_ms}`);
+  assert.equal(typeof r.answers[0].ede[0], "number", "an Extended DNS Error code");
+  assert.equal(typeof r.answers[0].ede[1], "string");
+  assert.ok(r.events.some((e) => e.event === "upstream_timeout"));
+  assert.ok(r.events.some((e) => e.event === "gave_up"));
+  assert.equal(r.failures.length, 1);
+  assert.match(r.failures[0], /SERVFAIL|NOERROR/);
+});
+
+/** A query for `name` as a stub resolver sends it (with EDNS, so that errors can say why). */
+function query(id, name, type = "A") {
+  return encode({ header: { id, rd: true }, questions: [{ name, type }], edns: { udp_size: 1232 } });
+}
+
+/** Polls until the engine says when to wake it; returns everything before that and the wake. */
+function drain(f) {
+  const out = [];
+  for (let i = 0; i < 10000; i++) {
+    const o = f.poll();
+    if (o.type === "wake") return { out, wake: o };
+    out.push(o);
+  }
+  throw new Error("the engine did not settle");
+}
+
+test("Forwarder: a query goes upstream, the answer comes back to the client and is cached", () => {
+  const f = new Forwarder({ upstreams: [{ label: "192.0.2.53" }], policy: "sequential" }, new Uint8Array(32).fill(7));
+  f.handleQuery(1000, 42, "udp", query(0xabcd, "www.example."));
+  const first = drain(f);
+  const sends = first.out.filter((o) => o.type === "transmit");
+  assert.equal(sends.length, 1);
+  const up = sends[0];
+  assert.deepEqual(up.to, { upstream: 0 });
+  assert.equal(up.transport, "udp");
+  assert.ok(up.token > 0);
+  assert.equal(Object.getPrototypeOf(up.bytes), Uint8Array.prototype);
+  const upstreamQuery = decode(up.bytes);
+  assert.deepEqual(upstreamQuery.questions, [{ name: "www.example.", type: "A", class: "IN" }]);
+  assert.ok(first.out.some((o) => o.type === "event" && o.event.event === "query" && o.event.client === 42));
+  assert.ok(first.out.every((o) => o.type !== "event" || typeof o.text === "string"));
+  assert.equal(typeof first.wake.at, "number", "an attempt timer is pending");
+  assert.ok(first.wake.at > 1000);
+
+  // The upstream answers (with the ID the engine chose).
+  const answer = encode({
+    header: { id: upstreamQuery.header.id, qr: true, rd: true, ra: true },
+    questions: upstreamQuery.questions,
+    answers: [{ name: "www.example.", type: "A", ttl: 300, rdata: { kind: "a", address: "192.0.2.80" } }],
+    edns: upstreamQuery.edns && { udp_size: 1232 },
+  });
+  f.handleResponse(1010, 0, "udp", answer);
+  const second = drain(f);
+  const reply = second.out.find((o) => o.type === "transmit");
+  assert.deepEqual(reply.to, { client: 42 });
+  assert.equal(reply.token, 0);
+  const m = decode(reply.bytes);
+  assert.equal(m.header.id, 0xabcd, "the client's own ID");
+  assert.equal(m.answers[0].rdata.address, "192.0.2.80");
+  assert.ok(second.out.some((o) => o.type === "event" && o.event.event === "cached"));
+
+  // The same question again: from the cache, nothing upstream.
+  f.handleQuery(2000, 43, "udp", query(7, "www.example."));
+  const third = drain(f);
+  const sent = third.out.filter((o) => o.type === "transmit");
+  assert.equal(sent.length, 1);
+  assert.deepEqual(sent[0].to, { client: 43 });
+  assert.ok(third.out.some((o) => o.type === "event" && o.event.event === "cache_serve"));
+  const ttl = decode(sent[0].bytes).answers[0].ttl;
+  assert.ok(ttl <= 300 && ttl >= 298, `aged TTL ${ttl}`);
+
+  const s = f.stats();
+  assert.equal(s.queries, 2);
+  assert.equal(s.cache_hits, 1);
+  assert.equal(s.cache_misses, 1);
+  assert.equal(s.upstreams.length, 1);
+  assert.equal(s.upstreams[0].label, "192.0.2.53");
+  assert.equal(s.upstreams[0].answers, 1);
+  assert.ok(s.cache.keys >= 1);
+  assert.equal(s.in_flight, 0);
+  assert.equal(s.answers_by_rcode[0], 2);
+  f.free();
+});
+
+test("Forwarder: timeouts and delivery failures move on to the next upstream, then SERVFAIL", () => {
+  const f = new Forwarder(
+    {
+      upstreams: [{ label: "a" }, { label: "b" }],
+      policy: "sequential",
+      attempt_timeout_ms: 100,
+      query_timeout_ms: 1000,
+      cache: { serve_stale: false },
+    },
+    new Uint8Array(32),
+  );
+  f.handleQuery(0, 1, "udp", query(1, "down.example."));
+  let sent = drain(f).out.filter((o) => o.type === "transmit");
+  assert.deepEqual(sent[0].to, { upstream: 0 });
+  // Upstream a is unreachable.
+  f.handleFailure(5, sent[0].token);
+  sent = drain(f).out.filter((o) => o.type === "transmit");
+  assert.deepEqual(sent.map((o) => o.to), [{ upstream: 1 }]);
+  // b stays silent: tick past each deadline until the client gets its answer.
+  let now = 5;
+  let reply;
+  for (let i = 0; i < 100 && !reply; i++) {
+    const { out, wake } = drain(f);
+    reply = out.find((o) => o.type === "transmit" && "client" in o.to);
+    if (reply || wake.at === null) break;
+    now = Math.max(now, wake.at);
+    f.handleTick(now);
+  }
+  reply ??= drain(f).out.find((o) => o.type === "transmit" && "client" in o.to);
+  assert.ok(reply, "the client got an answer");
+  assert.equal(decode(reply.bytes).header.rcode, 2, "SERVFAIL");
+  const ede = decode(reply.bytes).edns?.options.find((o) => o.option === "extended_error");
+  assert.ok(ede, "with an Extended DNS Error");
+  assert.ok(now <= 1100, `gave up by the query deadline (${now} ms)`);
+  assert.equal(f.stats().gave_up, 1);
+});
+
+test("Forwarder: a malformed client packet is answered or dropped, never thrown", () => {
+  const f = new Forwarder({ upstreams: [{ label: "a" }] }, new Uint8Array(32));
+  f.handleQuery(0, 9, "udp", new Uint8Array([1, 2, 3]));
+  f.handleQuery(0, 9, "udp", seed758);
+  const { out } = drain(f);
+  assert.ok(out.some((o) => o.type === "event" && o.event.event === "bad_query"));
+  assert.equal(f.stats().bad_queries, 2);
+  // Time that goes backwards is read as the latest time seen.
+  f.handleTick(50);
+  f.handleTick(10);
+  assert.equal(drain(f).wake.at, null);
+});
