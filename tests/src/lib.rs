@@ -83,17 +83,18 @@ pub fn temp_dir(name: &str) -> PathBuf {
     d
 }
 
-/// The dnspect binary built for this workspace (scripts/test.sh builds it before the tests).
+/// The dnspect binary, built (once per test process) from the current sources so an end-to-end
+/// test never runs a stale binary; a no-op rebuild takes well under a second.
 pub fn dnspect_bin() -> PathBuf {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/debug/dnspect");
-    if !p.exists() {
-        let ok = Command::new(env!("CARGO"))
+    static BUILT: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    let ok = BUILT.get_or_init(|| {
+        Command::new(env!("CARGO"))
             .args(["build", "-p", "dnspect", "--bin", "dnspect"])
             .status()
-            .is_ok_and(|s| s.success());
-        assert!(ok, "could not build the dnspect binary");
-    }
-    p
+            .is_ok_and(|s| s.success())
+    });
+    assert!(*ok, "could not build the dnspect binary");
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/debug/dnspect")
 }
 
 /// Requires a tool, with a message that says how to get it.

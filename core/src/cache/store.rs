@@ -137,6 +137,8 @@ pub struct Entry {
     pub keep_until: Duration,
     /// The rule that set the lifetime, for events.
     pub rule: &'static str,
+    /// For a failure entry: failures in a row it stands for (RFC 9520 backoff).
+    pub failures: u32,
 }
 
 impl Entry {
@@ -161,6 +163,7 @@ impl Entry {
             ttl,
             keep_until: expires.saturating_add(retention),
             rule,
+            failures: 0,
         })
     }
 

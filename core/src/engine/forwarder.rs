@@ -1363,11 +1363,7 @@ impl Forwarder {
             } else {
                 None
             };
-            let mut answer = Vec::with_capacity(e.wire().len() + 64);
-            write_answer(e, &w.query, now, fixed, None, &mut answer);
-            if let Some(o) = w.opt {
-                append_opt(&mut answer, o, e.ext_rcode, ede);
-            }
+            let answer = answer_from(e, w, now, fixed, ede);
             self.deliver_noted(now, w, &w.query, answer, source, note);
         }
         self.finish(t);
@@ -1456,7 +1452,7 @@ impl Forwarder {
                         .as_ref()
                         .filter(|s| s.kind == EntryKind::Failure)
                     {
-                        h.consecutive_failures = failures_of(s);
+                        h.consecutive_failures = s.failures;
                     }
                 }
             }
@@ -1498,7 +1494,7 @@ impl Forwarder {
                     s.shadow
                         .as_ref()
                         .filter(|e| e.kind == EntryKind::Failure)
-                        .map(failures_of)
+                        .map(|e| e.failures)
                 })
                 .unwrap_or(0);
             let history = NameHistory {
@@ -1518,7 +1514,7 @@ impl Forwarder {
                     Duration::ZERO,
                     rule.as_str(),
                 ) {
-                    e.rule = failure_rule(prev + 1);
+                    e.failures = prev + 1;
                     self.store.insert(key.as_bytes(), e, now);
                     let (n, q) = (name.clone(), qtype.clone());
                     self.event(now, || EventKind::Cached {
@@ -1542,16 +1538,8 @@ impl Forwarder {
             match &stale {
                 Some((p, ttl)) => {
                     self.stats.stale_answers += 1;
-                    let mut answer = Vec::with_capacity(p.wire().len() + 64);
-                    write_answer(p, &w.query, now, Some(*ttl), None, &mut answer);
-                    if let Some(o) = w.opt {
-                        append_opt(
-                            &mut answer,
-                            o,
-                            p.ext_rcode,
-                            Some((ede::STALE_ANSWER, &text)),
-                        );
-                    }
+                    let answer =
+                        answer_from(p, w, now, Some(*ttl), Some((ede::STALE_ANSWER, &text)));
                     self.deliver(now, w, &w.query, answer, "stale cache (upstreams failed)");
                 }
                 None => self.servfail(now, w, ede_code, text.clone()),
@@ -1749,19 +1737,11 @@ impl Forwarder {
                 };
                 for w in &waiters {
                     self.stats.stale_answers += 1;
-                    let mut answer = Vec::with_capacity(p.wire().len() + 64);
-                    write_answer(&p, &w.query, now, Some(sf.ttl), None, &mut answer);
-                    if let Some(o) = w.opt {
-                        append_opt(
-                            &mut answer,
-                            o,
-                            p.ext_rcode,
-                            Some((
-                                ede::STALE_ANSWER,
-                                "upstream slow: stale answer after the client timer (RFC 8767)",
-                            )),
-                        );
-                    }
+                    let ede = (
+                        ede::STALE_ANSWER,
+                        "upstream slow: stale answer after the client timer (RFC 8767)",
+                    );
+                    let answer = answer_from(&p, w, now, Some(sf.ttl), Some(ede));
                     self.deliver(now, w, &w.query, answer, "stale cache (client timer)");
                 }
             }
@@ -1812,32 +1792,22 @@ fn bit(u: UpstreamId) -> u64 {
     }
 }
 
-/// How many failures in a row a cached failure entry records (kept in its rule string's slot).
-fn failures_of(e: &Entry) -> u32 {
-    match e.rule {
-        "failure-1" => 1,
-        "failure-2" => 2,
-        "failure-3" => 3,
-        "failure-4" => 4,
-        "failure-5" => 5,
-        "failure-6" => 6,
-        "failure-7" => 7,
-        "failure-8" => 8,
-        _ => 1,
+/// The answer a waiter gets from a stored or transient entry: the entry's bytes with the
+/// client's ID and question case, TTLs aged (or fixed), and an OPT (with an optional EDE) when
+/// the client sent one.
+fn answer_from(
+    e: &Entry,
+    w: &Waiter,
+    now: Duration,
+    fixed_ttl: Option<u32>,
+    ede: Option<(u16, &str)>,
+) -> Vec<u8> {
+    let mut answer = Vec::with_capacity(e.wire().len() + 64);
+    write_answer(e, &w.query, now, fixed_ttl, None, &mut answer);
+    if let Some(o) = w.opt {
+        append_opt(&mut answer, o, e.ext_rcode, ede);
     }
-}
-
-fn failure_rule(n: u32) -> &'static str {
-    match n {
-        0 | 1 => "failure-1",
-        2 => "failure-2",
-        3 => "failure-3",
-        4 => "failure-4",
-        5 => "failure-5",
-        6 => "failure-6",
-        7 => "failure-7",
-        _ => "failure-8",
-    }
+    answer
 }
 
 /// The question at `start..end` of `msg` equals `mine` (name case-insensitively, type, class).

@@ -14,7 +14,6 @@ use crate::engine::event::Event;
 use crate::engine::forwarder::{ClientId, Config, Forwarder, Input, Output, Peer, UpstreamConfig};
 use crate::engine::upstreams::Policy;
 use crate::engine::{Transport, UpstreamId};
-use crate::wire::view::MessageView;
 use crate::wire::{Edns, EdnsOption, Message, Name, Question, RType, Rcode, Record};
 
 /// A scenario.
@@ -823,13 +822,4 @@ fn ok_reply(q: &Message, b: &Behaviour) -> Result<Vec<u8>, String> {
         m.to_wire()
     };
     bytes.map_err(|e| e.to_string())
-}
-
-/// Parses a scenario's view of a MessageView for tests: the first question's type.
-pub fn question_type(bytes: &[u8]) -> Option<RType> {
-    MessageView::new(bytes)
-        .ok()?
-        .question()
-        .ok()?
-        .map(|q| q.qtype)
 }

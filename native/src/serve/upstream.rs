@@ -54,11 +54,14 @@ async fn udp(
     // Connected: the kernel drops datagrams from any other address or port (RFC 5452).
     sock.connect(addr).await?;
     sock.send(bytes).await?;
-    let mut buf = vec![0u8; 65535];
+    // Room for any DNS message (incident 000), but not zeroed: `recv_buf` writes into the
+    // spare capacity, so a miss does not pay for clearing 64 KiB.
+    let mut buf = Vec::with_capacity(65535);
     // A spoofed or late datagram does not end the wait: the engine drops it, the real answer
     // may follow. The caller's timeout bounds this loop.
     for _ in 0..8 {
-        let n = sock.recv(&mut buf).await?;
+        buf.clear();
+        let n = sock.recv_buf(&mut buf).await?;
         let mut st = state.borrow_mut();
         let before = st.fwd.stats().dropped_responses;
         st.response(up, Transport::Udp, &buf[..n]);
