@@ -88,17 +88,17 @@ fn miss(f: &mut Forwarder, q: &[u8], now: Duration) -> usize {
     let mut size = 0;
     loop {
         match f.poll() {
-            Output::Transmit(t) if matches!(t.to, Peer::Upstream(_)) => up = Some(t.bytes),
+            Output::Transmit(t) if matches!(t.to, Peer::Upstream(_)) => up = Some((t.bytes, t.token)),
             Output::Transmit(t) => size = t.bytes.len(),
             Output::Wake(_) => break,
-            Output::Event(_) => {}
+            _ => {}
         }
     }
-    if let Some(u) = up {
+    if let Some((u, token)) = up {
         let a = answer_for(&u);
         f.handle(Input::Response {
             now,
-            upstream: UpstreamId(0),
+            token,
             transport: Transport::Udp,
             bytes: &a,
         });
@@ -106,7 +106,7 @@ fn miss(f: &mut Forwarder, q: &[u8], now: Duration) -> usize {
             match f.poll() {
                 Output::Transmit(t) => size = t.bytes.len(),
                 Output::Wake(_) => break,
-                Output::Event(_) => {}
+                _ => {}
             }
         }
     }
@@ -125,7 +125,7 @@ fn hit(f: &mut Forwarder, q: &[u8], now: Duration) -> usize {
         match f.poll() {
             Output::Transmit(t) => size = t.bytes.len(),
             Output::Wake(_) => break,
-            Output::Event(_) => {}
+            _ => {}
         }
     }
     size

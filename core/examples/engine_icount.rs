@@ -7,7 +7,7 @@ use std::time::Duration;
 use dnspect_core::engine::forwarder::{
     ClientId, Config, Forwarder, Input, Output, Peer, UpstreamConfig,
 };
-use dnspect_core::engine::{Transport, UpstreamId};
+use dnspect_core::engine::Transport;
 use dnspect_core::wire::{Message, Question, RType, Record};
 
 fn main() {
@@ -43,12 +43,13 @@ fn main() {
     let mut up = None;
     loop {
         match f.poll() {
-            Output::Transmit(t) if matches!(t.to, Peer::Upstream(_)) => up = Some(t.bytes),
+            Output::Transmit(t) if matches!(t.to, Peer::Upstream(_)) => up = Some((t.bytes, t.token)),
             Output::Wake(_) => break,
             _ => {}
         }
     }
-    let mut a = Message::from_wire(&up.unwrap()).unwrap();
+    let (up, token) = up.unwrap();
+    let mut a = Message::from_wire(&up).unwrap();
     a.header.qr = true;
     a.answers
         .push(Record::from_text("www.example.com. 300 IN CNAME www.example-cdn.net.").unwrap());
@@ -58,7 +59,7 @@ fn main() {
         .push(Record::from_text("www.example-cdn.net. 300 IN A 192.0.2.2").unwrap());
     f.handle(Input::Response {
         now,
-        upstream: UpstreamId(0),
+        token,
         transport: Transport::Udp,
         bytes: &a.to_wire().unwrap(),
     });
@@ -75,7 +76,7 @@ fn main() {
             match f.poll() {
                 Output::Transmit(t) => total += t.bytes.len(),
                 Output::Wake(_) => break,
-                Output::Event(_) => {}
+                _ => {}
             }
         }
     }

@@ -167,9 +167,10 @@ impl Entry {
         })
     }
 
-    /// Bytes this entry costs against the budget (wire, offsets and fixed overhead).
+    /// Heap bytes this entry owns (its wire bytes and TTL offsets, as malloc rounds them). The
+    /// entry itself lives inline in its key's slot, counted by [`key_cost`].
     pub fn cost(&self) -> usize {
-        self.wire.len() + 2 * self.ttl_offsets.len() + core::mem::size_of::<Entry>()
+        heap(self.wire.len()) + heap(2 * self.ttl_offsets.len())
     }
 
     /// The stored message (ID zero, no OPT, TTLs as received).
@@ -266,8 +267,24 @@ pub struct Store {
     inserts: u64,
 }
 
-/// Fixed overhead per key (map entry, slot, key bytes).
-const KEY_OVERHEAD: usize = 64;
+/// Heap bytes glibc's malloc takes for `n` requested bytes: 16-byte chunks with an 8-byte
+/// header, 32 at least; an empty boxed slice does not allocate.
+pub fn heap(n: usize) -> usize {
+    if n == 0 {
+        0
+    } else {
+        ((n + 8 + 15) & !15).max(32)
+    }
+}
+
+/// What a key costs besides its entries' bytes: the key twice (the index's copy and the slot's),
+/// its slot (both entries inline) and its index entry (hashbrown: the pair plus a control byte,
+/// at a load factor of 7/8). `core/tests/store_memory.rs` checks the sum against the heap.
+pub fn key_cost(key_len: usize) -> usize {
+    2 * heap(key_len)
+        + core::mem::size_of::<Option<Held>>()
+        + (core::mem::size_of::<(Box<[u8]>, usize)>() + 1) * 8 / 7
+}
 
 impl Store {
     pub fn new(max_bytes: usize) -> Store {
@@ -294,6 +311,14 @@ impl Store {
 
     pub fn max_bytes(&self) -> usize {
         self.max_bytes
+    }
+
+    /// Changes the budget (a reload), evicting at once down to a smaller one.
+    pub fn set_max_bytes(&mut self, max_bytes: usize, now: Duration) {
+        self.max_bytes = max_bytes;
+        while self.bytes > self.max_bytes && !self.index.is_empty() {
+            self.evict_one(now);
+        }
     }
 
     /// The slot for a key. Entries past their `keep_until` are still returned; the policy
@@ -328,7 +353,7 @@ impl Store {
     /// shadow that is older); any other kind replaces the shadow. A confirmed negative also
     /// drops the positive entry. Returns false if the entry alone exceeds the budget.
     pub fn insert(&mut self, key: &[u8], entry: Entry, now: Duration) -> bool {
-        let cost = entry.cost() + key.len() + KEY_OVERHEAD;
+        let cost = entry.cost() + key_cost(key.len());
         if cost > self.max_bytes {
             return false;
         }
@@ -344,7 +369,7 @@ impl Store {
             }
             EntryKind::SuspectNegative | EntryKind::Failure => slot.shadow = Some(entry),
         }
-        let total = slot.cost() + key.len() + KEY_OVERHEAD;
+        let total = slot.cost() + key_cost(key.len());
         while self.bytes + total > self.max_bytes && !self.index.is_empty() {
             self.evict_one(now);
         }
@@ -373,7 +398,7 @@ impl Store {
     pub fn remove(&mut self, key: &[u8]) -> Option<Slot> {
         let i = self.index.remove(key)?;
         let h = self.held[i].take()?;
-        self.bytes -= h.slot.cost() + h.key.len() + KEY_OVERHEAD;
+        self.bytes -= h.slot.cost() + key_cost(h.key.len());
         self.free.push(i);
         Some(h.slot)
     }

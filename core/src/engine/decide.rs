@@ -140,6 +140,9 @@ pub enum Outcome {
     Timeout,
     /// The transport failed (ICMP unreachable, connection refused or reset).
     NetworkError,
+    /// An answer without OPT to a query with OPT that needs it (DO or CD): its data cannot be
+    /// trusted to carry DNSSEC records (RFC 6840 5.7, RFC 6891 7), so it is not used.
+    EdnsStripped,
 }
 
 impl Outcome {
@@ -287,6 +290,8 @@ pub enum FallbackRule {
     Timeout,
     /// The transport failed.
     NetworkError,
+    /// A DO or CD query came back without OPT: not usable; ask the next upstream.
+    EdnsStripped,
     /// The attempt bound is reached: give up (incident 000's loop must end).
     AttemptsExhausted,
     /// The client query's deadline passed: give up.
@@ -311,6 +316,7 @@ impl FallbackRule {
             FallbackRule::Refused => "refused",
             FallbackRule::Timeout => "timeout",
             FallbackRule::NetworkError => "network-error",
+            FallbackRule::EdnsStripped => "edns-stripped",
             FallbackRule::AttemptsExhausted => "attempts-exhausted",
             FallbackRule::DeadlinePassed => "deadline-passed",
             FallbackRule::NoOtherUpstream => "no-other-upstream",
@@ -344,6 +350,10 @@ impl FallbackRule {
             FallbackRule::Refused => "upstream refused: ask the next upstream",
             FallbackRule::Timeout => "upstream did not answer in time: ask the next upstream",
             FallbackRule::NetworkError => "network error: ask the next upstream",
+            FallbackRule::EdnsStripped => {
+                "answer without OPT to a DO/CD query: not used for DNSSEC clients, ask the next \
+                 upstream (RFC 6840 5.7)"
+            }
             FallbackRule::AttemptsExhausted => "attempt bound reached: SERVFAIL with EDE",
             FallbackRule::DeadlinePassed => "query deadline passed: SERVFAIL with EDE",
             FallbackRule::NoOtherUpstream => {
@@ -448,6 +458,11 @@ pub fn fallback(attempt: &Attempt<'_>, budget: &Budget) -> Fallback {
             FallbackRule::NetworkError,
             UpstreamVerdict::Unreachable,
         ),
+        (O::EdnsStripped, _) => (
+            Next::NextUpstream,
+            FallbackRule::EdnsStripped,
+            UpstreamVerdict::BadAnswer,
+        ),
     };
 
     let stop = if budget.now >= budget.deadline {
@@ -485,6 +500,7 @@ fn repeats(rule: FallbackRule) -> bool {
             | FallbackRule::Refused
             | FallbackRule::RejectedWithoutEdns
             | FallbackRule::EdnsRejectedButRequired
+            | FallbackRule::EdnsStripped
     )
 }
 
@@ -492,7 +508,7 @@ fn repeats(rule: FallbackRule) -> bool {
 /// left no room for the TCP retry); TC over TCP is not.
 fn give_up_ede(outcome: Outcome, transport: Transport) -> u16 {
     match outcome {
-        Outcome::Undecodable { .. } => ede::INVALID_DATA,
+        Outcome::Undecodable { .. } | Outcome::EdnsStripped => ede::INVALID_DATA,
         Outcome::Truncated if transport == Transport::Tcp => ede::INVALID_DATA,
         Outcome::NetworkError => ede::NETWORK_ERROR,
         Outcome::Answer
@@ -522,6 +538,9 @@ fn give_up_text(attempt: &Attempt<'_>, budget: &Budget, stop: FallbackRule) -> S
         }
         Outcome::Timeout => format!("upstream {who}: no answer over {how}"),
         Outcome::NetworkError => format!("upstream {who}: network error over {how}"),
+        Outcome::EdnsStripped => {
+            format!("upstream {who}: answered a DO/CD query without OPT")
+        }
     };
     match stop {
         FallbackRule::DeadlinePassed => {

@@ -75,10 +75,16 @@ pub struct Config {
     pub cache_bytes: usize,
     #[serde(skip)]
     pub cache: CachePolicy,
-    /// Transactions in flight at once: 4096; beyond it new queries get SERVFAIL.
+    /// Transactions in flight at once, prefetches and verifications included: 4096; beyond it
+    /// new queries get SERVFAIL and refreshes are skipped.
     pub max_inflight: usize,
-    /// Clients waiting on one transaction: 64.
+    /// Clients waiting on one transaction: 8192. A flash crowd for one name shares one upstream
+    /// query; each waiter keeps only its header and question (at most 271 bytes).
     pub max_waiters: usize,
+    /// Clients waiting on all transactions together: 65536.
+    pub max_waiting: usize,
+    /// Largest query accepted from a client, in bytes: 4096 (larger ones get FORMERR).
+    pub max_query_size: usize,
     pub probe: Option<ProbeConfig>,
     /// Emit events (the query log, the simulator's trace). Off, the hot path allocates nothing
     /// but the answer.
@@ -98,7 +104,9 @@ impl Default for Config {
             cache_bytes: 32 << 20,
             cache: CachePolicy::default(),
             max_inflight: 4096,
-            max_waiters: 64,
+            max_waiters: 8192,
+            max_waiting: 65536,
+            max_query_size: 4096,
             probe: None,
             events: true,
         }
@@ -115,10 +123,13 @@ pub enum Input<'a> {
         transport: Transport,
         bytes: &'a [u8],
     },
-    /// Bytes from an upstream (any size up to 65535).
+    /// Bytes from an upstream (any size up to 65535) that arrived on the socket (UDP) of the
+    /// transmit with this token, or on a TCP connection whose query with this message's ID was
+    /// that transmit. Binding an answer to its transmit is what makes a spoofer hit the one
+    /// port and ID in use, not any of those in flight (RFC 5452 9.1).
     Response {
         now: Duration,
-        upstream: UpstreamId,
+        token: u64,
         transport: Transport,
         bytes: &'a [u8],
     },
@@ -151,8 +162,59 @@ pub enum Output {
     Transmit(Transmit),
     /// Boxed: events are rare on the hot path (off unless asked for) and large.
     Event(Box<Event>),
+    /// The engine no longer waits on the upstream transmit with this token (answered, timed
+    /// out, failed or abandoned): its socket, or its ID on a TCP connection, can be released.
+    UpstreamDone { token: u64 },
+    /// The client's message was dropped without an answer (no header, or not a query): the
+    /// runtime can forget the client. Every other query gets exactly one transmit.
+    ClientDropped { client: ClientId },
     /// Nothing more to do until this time (or until new input); `None`: no timer pending.
     Wake(Option<Duration>),
+}
+
+/// Upstream messages dropped before they reached a decision, by reason (RFC 5452).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Dropped {
+    /// For no transmit the engine still waits on: late (after a timeout or an earlier answer)
+    /// or unsolicited.
+    pub late: u64,
+    /// Shorter than a DNS header.
+    pub short: u64,
+    /// Another ID than the transmit's.
+    pub wrong_id: u64,
+    /// QR=0: an echoed query, not a response.
+    pub not_response: u64,
+    /// An opcode other than QUERY.
+    pub opcode: u64,
+    /// QDCOUNT other than 1.
+    pub qdcount: u64,
+    /// Another question (name case-insensitively, type, class) than the one asked.
+    pub question: u64,
+}
+
+impl Dropped {
+    pub fn total(&self) -> u64 {
+        self.late
+            + self.short
+            + self.wrong_id
+            + self.not_response
+            + self.opcode
+            + self.qdcount
+            + self.question
+    }
+
+    /// (reason, count) pairs for metrics.
+    pub fn by_reason(&self) -> [(&'static str, u64); 7] {
+        [
+            ("late", self.late),
+            ("short", self.short),
+            ("wrong_id", self.wrong_id),
+            ("not_response", self.not_response),
+            ("opcode", self.opcode),
+            ("qdcount", self.qdcount),
+            ("question", self.question),
+        ]
+    }
 }
 
 /// Counters for metrics.
@@ -171,7 +233,13 @@ pub struct Stats {
     pub truncated: u64,
     pub gave_up: u64,
     pub dropped_responses: u64,
+    /// `dropped_responses` by reason.
+    pub dropped: Dropped,
     pub busy: u64,
+    /// Prefetches and verifications skipped because the in-flight budget was used up.
+    pub refreshes_skipped: u64,
+    /// Answers without OPT to a DO or CD query that went out with EDNS, not used (RFC 6840 5.7).
+    pub stripped_edns: u64,
     pub fallbacks: HashMap<&'static str, u64>,
 }
 
@@ -198,6 +266,8 @@ impl Purpose {
 struct Waiter {
     client: ClientId,
     transport: Transport,
+    /// The client's header and question only (not its OPT or anything after): what an answer
+    /// is written from.
     query: Vec<u8>,
     opt: Option<OptOut>,
     limit: usize,
@@ -239,6 +309,8 @@ enum Timer {
     Attempt { txn: usize, gen: u32, token: u64 },
     Deadline { txn: usize, gen: u32 },
     StaleAnswer { txn: usize, gen: u32 },
+    /// The attempt in flight was abandoned (its upstream was removed by a reload): try again.
+    Retry { txn: usize, gen: u32 },
     Probe,
 }
 
@@ -255,13 +327,18 @@ pub struct Forwarder {
     active: usize,
     gen: u32,
     pending: HashMap<Box<[u8]>, usize, rustc_hash::FxBuildHasher>,
-    outstanding: HashMap<(u16, u16), (usize, u32), rustc_hash::FxBuildHasher>,
+    /// Upstream transmits awaited, by token: the transaction and its generation.
+    outstanding: HashMap<u64, (usize, u32), rustc_hash::FxBuildHasher>,
+    /// Clients waiting on all transactions.
+    waiting: usize,
     timers: BinaryHeap<Reverse<(Duration, u64, Timer)>>,
     timer_seq: u64,
     out: VecDeque<Output>,
     next_token: u64,
     stats: Stats,
     probes_started: bool,
+    /// The latest time an input carried.
+    now: Duration,
 }
 
 fn ms(d: Duration) -> u64 {
@@ -291,12 +368,14 @@ impl Forwarder {
             gen: 0,
             pending: HashMap::default(),
             outstanding: HashMap::default(),
+            waiting: 0,
             timers: BinaryHeap::new(),
             timer_seq: 0,
             out: VecDeque::new(),
             next_token: 1,
             stats: Stats::default(),
             probes_started: false,
+            now: Duration::ZERO,
             cfg,
         }
     }
@@ -305,8 +384,11 @@ impl Forwarder {
         &self.cfg
     }
 
-    /// Replaces the configuration, keeping the cache, upstream state (by position) and
-    /// everything in flight (SIGHUP reload).
+    /// Replaces the configuration (SIGHUP reload), keeping the cache (resized to the new
+    /// budget), the state of the upstreams that stay (matched by label), and everything in
+    /// flight. An attempt in flight to an upstream that is gone is abandoned
+    /// ([`Output::UpstreamDone`]) and its transaction tries again among the new upstreams at the
+    /// next input; an upstream that moved in the list keeps its attempts under its new index.
     pub fn reconfigure(&mut self, cfg: Config) {
         let n = u16::try_from(cfg.upstreams.len()).unwrap_or(u16::MAX);
         self.limits = FallbackLimits::for_upstreams(n);
@@ -322,14 +404,55 @@ impl Forwarder {
                     cfg.policy,
                 ),
             );
-            for (i, u) in old.list.into_iter().enumerate() {
-                if let Some(new) = self.upstreams.list.get_mut(i) {
-                    if new.label == u.label {
-                        *new = u;
+            // Old index -> new index, by label.
+            let moved: Vec<Option<UpstreamId>> = old
+                .list
+                .iter()
+                .map(|u| {
+                    self.upstreams
+                        .list
+                        .iter()
+                        .position(|x| x.label == u.label)
+                        .map(|i| UpstreamId(i as u16))
+                })
+                .collect();
+            for (u, to) in old.list.into_iter().zip(&moved) {
+                if let Some(to) = to {
+                    let new = self.upstreams.get_mut(*to);
+                    let force_tcp = new.force_tcp;
+                    *new = u;
+                    new.force_tcp = force_tcp;
+                }
+            }
+            let remap = |u: UpstreamId| moved.get(usize::from(u.0)).copied().flatten();
+            let mut abandoned = Vec::new();
+            for (i, slot) in self.txns.iter_mut().enumerate() {
+                let Some(txn) = slot.as_mut() else { continue };
+                let mut tried = 0;
+                for (old_i, to) in moved.iter().enumerate() {
+                    if let (true, Some(to)) = (old_i < 64 && txn.tried & (1 << old_i) != 0, to) {
+                        tried |= bit(*to);
+                    }
+                }
+                txn.tried = tried;
+                txn.verifying = txn.verifying.and_then(remap);
+                if let Some(sent) = txn.current.as_mut() {
+                    match remap(sent.upstream) {
+                        Some(to) => sent.upstream = to,
+                        None => {
+                            abandoned.push((i, txn.gen, sent.token));
+                            txn.current = None;
+                        }
                     }
                 }
             }
+            for (t, gen, token) in abandoned {
+                self.outstanding.remove(&token);
+                self.out.push_back(Output::UpstreamDone { token });
+                self.schedule(self.now, Timer::Retry { txn: t, gen });
+            }
         }
+        self.store.set_max_bytes(cfg.cache_bytes, self.now);
         self.cfg = cfg;
     }
 
@@ -370,6 +493,7 @@ impl Forwarder {
             | Input::Failure { now, .. }
             | Input::Tick { now } => now,
         };
+        self.now = self.now.max(now);
         if !self.probes_started {
             self.probes_started = true;
             if self.cfg.probe.is_some() && !self.upstreams.is_empty() {
@@ -386,10 +510,10 @@ impl Forwarder {
             } => self.on_query(now, client, transport, bytes),
             Input::Response {
                 now,
-                upstream,
+                token,
                 transport,
                 bytes,
-            } => self.on_response(now, upstream, transport, bytes),
+            } => self.on_response(now, token, transport, bytes),
             Input::Failure { now, token } => self.on_failure(now, token),
             Input::Tick { .. } => {}
         }
@@ -435,6 +559,7 @@ impl Forwarder {
                 rcode: None,
                 why: format!("{} bytes: shorter than a DNS header, dropped", bytes.len()),
             });
+            self.out.push_back(Output::ClientDropped { client });
             return;
         };
         if view.is_response() {
@@ -444,7 +569,41 @@ impl Forwarder {
                 rcode: None,
                 why: "QR is set: a response, not a query; dropped".into(),
             });
+            self.out.push_back(Output::ClientDropped { client });
             return;
+        }
+        if bytes.len() > self.cfg.max_query_size {
+            return self.reject(
+                now,
+                client,
+                transport,
+                bytes,
+                Rcode::FORMERR,
+                format!(
+                    "query of {} B is larger than max_query_size {} B",
+                    bytes.len(),
+                    self.cfg.max_query_size
+                ),
+            );
+        }
+        // A query carries one question, no answer or authority records, and at most an OPT and
+        // a signature (TSIG or SIG(0)) in the additional section (RFC 1035 4.1.2, RFC 6891).
+        if view.ancount() != 0 || view.nscount() != 0 || view.arcount() > 2 {
+            return self.reject(
+                now,
+                client,
+                transport,
+                bytes,
+                Rcode::FORMERR,
+                format!(
+                    "section counts {}/{}/{}/{}: a query has 1 question, no answers or authority, \
+                     at most 2 additional records",
+                    view.qdcount(),
+                    view.ancount(),
+                    view.nscount(),
+                    view.arcount()
+                ),
+            );
         }
         let scan = match view.scan() {
             Ok(s) => s,
@@ -592,7 +751,10 @@ impl Forwarder {
                     });
                 }
                 self.deliver(now, &waiter, bytes, answer, source);
-                if prefetch && !self.pending.contains_key(key.as_bytes()) {
+                if prefetch
+                    && !self.pending.contains_key(key.as_bytes())
+                    && self.refresh_allowed()
+                {
                     self.stats.prefetches += 1;
                     self.start_txn(
                         now,
@@ -623,14 +785,24 @@ impl Forwarder {
         }
         self.stats.cache_misses += 1;
         let waiter = Waiter {
-            query: bytes.to_vec(),
+            query: header_and_question(bytes, q.end),
             ..waiter
         };
+        if self.waiting >= self.cfg.max_waiting {
+            self.stats.busy += 1;
+            return self.servfail(
+                now,
+                &waiter,
+                ede::OTHER,
+                "too many clients waiting for answers".into(),
+            );
+        }
         if let Some(&t) = self.pending.get(key.as_bytes()) {
             let max = self.cfg.max_waiters;
             if let Some(txn) = self.txns[t].as_mut() {
                 if txn.waiters.len() < max {
                     txn.waiters.push(waiter);
+                    self.waiting += 1;
                     if txn.stale_fallback.is_none() {
                         txn.stale_fallback = stale_fallback;
                     }
@@ -743,6 +915,7 @@ impl Forwarder {
         self.gen = self.gen.wrapping_add(1);
         let gen = self.gen;
         let deadline = self.limits.deadline(now);
+        let waiter_count = usize::from(waiter.is_some());
         let txn = Txn {
             gen,
             key,
@@ -774,6 +947,7 @@ impl Forwarder {
             }
         };
         self.active += 1;
+        self.waiting += usize::from(waiter_count > 0);
         if purpose != Purpose::Probe {
             self.pending.insert(key.as_bytes().into(), t);
         }
@@ -836,16 +1010,17 @@ impl Forwarder {
         let probe_edns = (self.txns[t].as_ref().map(|x| x.purpose) == Some(Purpose::Probe))
             .then(|| self.cfg.probe.as_ref().map(|p| p.edns))
             .flatten();
+        // A DO or CD query always goes with EDNS: an upstream learned to reject EDNS cannot
+        // give it a usable answer without (RFC 6840 5.7); the fallback asks another one.
+        let needs_edns = self.txns[t]
+            .as_ref()
+            .is_some_and(|x| x.dnssec_ok || x.checking_disabled);
         let edns = edns
             .or(probe_edns)
-            .unwrap_or_else(|| self.upstreams.edns_ok(up, now));
-        let mut id = self.rng.next_u16();
-        for _ in 0..8 {
-            if !self.outstanding.contains_key(&(up.0, id)) {
-                break;
-            }
-            id = self.rng.next_u16();
-        }
+            .unwrap_or_else(|| needs_edns || self.upstreams.edns_ok(up, now));
+        // A fresh CSPRNG draw per attempt (RFC 5452 9.2): answers are bound to their transmit
+        // by token, so IDs need not be unique across upstreams to be matched.
+        let id = self.rng.next_u16();
         let Some(txn) = self.txns[t].as_mut() else {
             return;
         };
@@ -887,7 +1062,7 @@ impl Forwarder {
             String::new()
         };
         let qtype = txn.key.qtype().to_string();
-        self.outstanding.insert((up.0, id), (t, gen));
+        self.outstanding.insert(token, (t, gen));
         self.upstreams.get_mut(up).counters.queries += 1;
         let label = self.upstreams.get(up).label.clone();
         self.event(now, || EventKind::Forwarded {
@@ -912,82 +1087,123 @@ impl Forwarder {
     }
 
     fn on_failure(&mut self, now: Duration, token: u64) {
-        let found = self.txns.iter().enumerate().find_map(|(i, t)| {
-            t.as_ref()
-                .and_then(|t| t.current.filter(|s| s.token == token).map(|s| (i, s)))
-        });
-        if let Some((t, sent)) = found {
-            self.outstanding.remove(&(sent.upstream.0, sent.id));
-            self.after_attempt(now, t, sent, Outcome::NetworkError, None);
+        let Some(&(t, gen)) = self.outstanding.get(&token) else {
+            return;
+        };
+        let Some(sent) = self.txns[t]
+            .as_ref()
+            .filter(|x| x.gen == gen)
+            .and_then(|x| x.current)
+            .filter(|s| s.token == token)
+        else {
+            self.outstanding.remove(&token);
+            return;
+        };
+        self.release(&sent);
+        self.upstreams.get_mut(sent.upstream).counters.network_errors += 1;
+        self.after_attempt(now, t, sent, Outcome::NetworkError, None);
+    }
+
+    /// Stops waiting on an upstream transmit and tells the runtime so.
+    fn release(&mut self, sent: &Sent) {
+        if self.outstanding.remove(&sent.token).is_some() {
+            self.out.push_back(Output::UpstreamDone { token: sent.token });
         }
+    }
+
+    /// Whether a prefetch or a verification may start: they share the in-flight budget with
+    /// client queries, and yield to them (at most half of it).
+    fn refresh_allowed(&mut self) -> bool {
+        let ok = self.active < self.cfg.max_inflight / 2;
+        if !ok {
+            self.stats.refreshes_skipped += 1;
+        }
+        ok
     }
 
     // -----------------------------------------------------------------------------------------
     // Upstream responses
     // -----------------------------------------------------------------------------------------
 
-    fn on_response(
-        &mut self,
-        now: Duration,
-        upstream: UpstreamId,
-        transport: Transport,
-        bytes: &[u8],
-    ) {
-        if usize::from(upstream.0) >= self.upstreams.len() {
+    /// An upstream message for the transmit `token`. It is accepted only if it answers that
+    /// transmit (RFC 5452 9.1): the ID sent, QR=1, opcode QUERY, QDCOUNT=1 and the question sent
+    /// (name case-insensitively, type, class). Anything else is dropped, counted by reason, and
+    /// the attempt goes on waiting for the real answer.
+    fn on_response(&mut self, now: Duration, token: u64, transport: Transport, bytes: &[u8]) {
+        let found = self.outstanding.get(&token).and_then(|&(t, gen)| {
+            self.txns[t]
+                .as_ref()
+                .filter(|x| x.gen == gen)
+                .and_then(|x| x.current)
+                .filter(|s| s.token == token)
+                .map(|s| (t, s))
+        });
+        let Some((t, sent)) = found else {
+            self.stats.dropped_responses += 1;
+            self.stats.dropped.late += 1;
+            self.event(now, || EventKind::Dropped {
+                upstream: String::from("?"),
+                why: format!("{} B for no query in flight (late or unsolicited)", bytes.len()),
+            });
+            return;
+        };
+        let upstream = sent.upstream;
+        let problem: Option<(&'static str, String)> = match MessageView::new(bytes) {
+            Err(_) => Some(("short", format!("{} bytes: no DNS header", bytes.len()))),
+            Ok(v) if v.id() != sent.id => Some((
+                "wrong_id",
+                format!("ID {} is not the ID {} sent (RFC 5452)", v.id(), sent.id),
+            )),
+            Ok(v) if !v.is_response() => {
+                Some(("not_response", "QR=0: an echoed query, not a response".into()))
+            }
+            Ok(v) if v.opcode() != Opcode::QUERY => Some((
+                "opcode",
+                format!("opcode {} is not QUERY", v.opcode()),
+            )),
+            Ok(v) if v.qdcount() != 1 => Some((
+                "qdcount",
+                format!("QDCOUNT {}: an answer repeats the one question", v.qdcount()),
+            )),
+            Ok(v) => {
+                let txn_q = self.txns[t].as_ref().map(|x| x.question.as_slice());
+                let same = match (v.question(), txn_q) {
+                    (Ok(Some(q)), Some(mine)) => {
+                        v.bytes().get(q.name_start..q.end).is_some()
+                            && question_matches(bytes, q.name_start, q.end, mine)
+                    }
+                    // A question that does not decode is a broken answer from the upstream
+                    // asked, with its ID, on its socket: the fallback rules deal with it.
+                    (Err(_), _) => true,
+                    _ => false,
+                };
+                (!same).then(|| {
+                    (
+                        "question",
+                        "question does not match the query (RFC 5452)".to_string(),
+                    )
+                })
+            }
+        };
+        if let Some((reason, why)) = problem {
+            self.stats.dropped_responses += 1;
+            let d = &mut self.stats.dropped;
+            match reason {
+                "short" => d.short += 1,
+                "wrong_id" => d.wrong_id += 1,
+                "not_response" => d.not_response += 1,
+                "opcode" => d.opcode += 1,
+                "qdcount" => d.qdcount += 1,
+                _ => d.question += 1,
+            }
+            self.upstreams.get_mut(upstream).counters.mismatched += 1;
+            let l = self.upstreams.get(upstream).label.clone();
+            self.event(now, || EventKind::Dropped { upstream: l, why });
             return;
         }
         let label_s = self.upstreams.get(upstream).label.clone();
         let label = || label_s.clone();
-        if bytes.len() < 2 {
-            self.stats.dropped_responses += 1;
-            let l = label();
-            self.event(now, || EventKind::Dropped {
-                upstream: l,
-                why: format!("{} bytes: no ID to match", bytes.len()),
-            });
-            return;
-        }
-        let id = u16::from_be_bytes([bytes[0], bytes[1]]);
-        let Some(&(t, gen)) = self.outstanding.get(&(upstream.0, id)) else {
-            self.stats.dropped_responses += 1;
-            self.upstreams.get_mut(upstream).counters.mismatched += 1;
-            let l = label();
-            self.event(now, || EventKind::Dropped {
-                upstream: l,
-                why: format!("ID {id} matches no query in flight to this upstream (RFC 5452)"),
-            });
-            return;
-        };
-        let Some(txn) = self.txns[t].as_ref().filter(|x| x.gen == gen) else {
-            self.outstanding.remove(&(upstream.0, id));
-            return;
-        };
-        let Some(sent) = txn.current.filter(|s| s.upstream == upstream && s.id == id) else {
-            return;
-        };
-        // RFC 5452: the question must match too. A message too broken to show its question is
-        // a bad answer from this upstream rather than a spoof, since ID and source matched.
-        let question_ok = MessageView::new(bytes)
-            .ok()
-            .and_then(|v| v.question().ok().flatten().map(|q| (v, q)));
-        if let Some((v, q)) = question_ok {
-            let mine = &txn.question;
-            let same = v
-                .bytes()
-                .get(q.name_start..q.end)
-                .is_some_and(|_| question_matches(bytes, q.name_start, q.end, mine));
-            if !same {
-                self.stats.dropped_responses += 1;
-                self.upstreams.get_mut(upstream).counters.mismatched += 1;
-                let l = label();
-                self.event(now, || EventKind::Dropped {
-                    upstream: l,
-                    why: "question does not match the query (RFC 5452)".into(),
-                });
-                return;
-            }
-        }
-        self.outstanding.remove(&(upstream.0, id));
+        self.release(&sent);
         let (outcome, msg) = match Message::from_wire(bytes) {
             Ok(m) => (Outcome::from_response(m.rcode(), m.header.tc), Some(m)),
             Err(e) => (
@@ -997,6 +1213,18 @@ impl Forwarder {
                 },
                 None,
             ),
+        };
+        let needs_edns = self.txns[t]
+            .as_ref()
+            .is_some_and(|x| x.dnssec_ok || x.checking_disabled);
+        let outcome = match (&msg, outcome) {
+            (Some(m), Outcome::Answer | Outcome::Truncated)
+                if sent.edns && needs_edns && m.edns.is_none() =>
+            {
+                self.stats.stripped_edns += 1;
+                Outcome::EdnsStripped
+            }
+            (_, o) => o,
         };
         let rtt = now.saturating_sub(sent.at);
         self.conformance(now, upstream, transport, sent, bytes, msg.as_ref(), outcome);
@@ -1151,9 +1379,10 @@ impl Forwarder {
             },
             transport: sent.transport,
             edns: sent.edns,
-            edns_required: txn.dnssec_ok,
+            edns_required: txn.dnssec_ok || txn.checking_disabled,
             outcome,
         };
+        let meta_query = is_meta_type(txn.key.qtype());
         let budget = Budget {
             attempts: txn.attempts,
             max_attempts: self.limits.max_attempts,
@@ -1166,7 +1395,16 @@ impl Forwarder {
             Outcome::Timeout | Outcome::NetworkError => None,
             _ => Some(now.saturating_sub(sent.at)),
         };
-        self.upstreams.record(sent.upstream, fb.verdict, rtt, now);
+        // One query's FORMERR says nothing about the upstream's EDNS when the query is of a
+        // meta or unknown type (RFC 8906 8): the fallback stays per query then.
+        let verdict = match fb.verdict {
+            UpstreamVerdict::NoEdns if meta_query => UpstreamVerdict::CouldNotAnswer,
+            v => v,
+        };
+        self.upstreams.record(sent.upstream, verdict, rtt, now);
+        if sent.edns && msg.as_ref().is_some_and(|(m, _)| m.edns.is_some()) {
+            self.upstreams.edns_works(sent.upstream);
+        }
         if fb.next != Next::Accept {
             *self.stats.fallbacks.entry(fb.rule.as_str()).or_insert(0) += 1;
             let (rule, next, why) = (fb.rule.as_str(), fb.next.as_str(), fb.rule.why());
@@ -1323,6 +1561,7 @@ impl Forwarder {
             .as_mut()
             .map(|x| core::mem::take(&mut x.waiters))
             .unwrap_or_default();
+        self.waiting = self.waiting.saturating_sub(waiters.len());
         let keep_positive = matches!(
             lifetime,
             Lifetime::SuspectNegative {
@@ -1367,7 +1606,7 @@ impl Forwarder {
             self.deliver_noted(now, w, &w.query, answer, source, note);
         }
         self.finish(t);
-        if verify && purpose != Purpose::Verify {
+        if verify && purpose != Purpose::Verify && self.refresh_allowed() {
             self.stats.verifications += 1;
             if let Some(w) = waiters.first() {
                 let q = w.query.clone();
@@ -1469,6 +1708,7 @@ impl Forwarder {
         };
         let key = txn.key;
         let waiters = core::mem::take(&mut txn.waiters);
+        self.waiting = self.waiting.saturating_sub(waiters.len());
         let stale_ok = txn.stale_fallback;
         let purpose = txn.purpose;
         let name = if self.cfg.events {
@@ -1638,8 +1878,9 @@ impl Forwarder {
     fn finish(&mut self, t: usize) {
         if let Some(txn) = self.txns[t].take() {
             if let Some(s) = txn.current {
-                self.outstanding.remove(&(s.upstream.0, s.id));
+                self.release(&s);
             }
+            self.waiting = self.waiting.saturating_sub(txn.waiters.len());
             if self.pending.get(txn.key.as_bytes()) == Some(&t) {
                 self.pending.remove(txn.key.as_bytes());
             }
@@ -1689,7 +1930,7 @@ impl Forwarder {
                 else {
                     return;
                 };
-                self.outstanding.remove(&(sent.upstream.0, sent.id));
+                self.release(&sent);
                 self.upstreams.get_mut(sent.upstream).counters.timeouts += 1;
                 let label = self.upstreams.get(sent.upstream).label.clone();
                 let after = ms(now.saturating_sub(sent.at));
@@ -1725,11 +1966,13 @@ impl Forwarder {
                 let Some(sf) = txn.stale_fallback else { return };
                 let key = txn.key;
                 let waiters = core::mem::take(&mut txn.waiters);
+                self.waiting = self.waiting.saturating_sub(waiters.len());
                 let Some(p) = self
                     .store
                     .get(key.as_bytes())
                     .and_then(|s| s.positive.clone())
                 else {
+                    self.waiting += waiters.len();
                     if let Some(txn) = self.txns[t].as_mut() {
                         txn.waiters = waiters;
                     }
@@ -1744,6 +1987,33 @@ impl Forwarder {
                     let answer = answer_from(&p, w, now, Some(sf.ttl), Some(ede));
                     self.deliver(now, w, &w.query, answer, "stale cache (client timer)");
                 }
+            }
+            Timer::Retry { txn: t, gen } => {
+                let Some(txn) = self.txns.get(t).and_then(Option::as_ref) else {
+                    return;
+                };
+                if txn.gen != gen || txn.current.is_some() {
+                    return;
+                }
+                if txn.purpose == Purpose::Probe {
+                    return self.finish(t);
+                }
+                if txn.attempts >= self.limits.max_attempts || now >= txn.deadline {
+                    return self.give_up(
+                        now,
+                        t,
+                        ede::NO_REACHABLE_AUTHORITY,
+                        "the upstream asked was removed by a reload".into(),
+                    );
+                }
+                self.attempt(
+                    now,
+                    t,
+                    None,
+                    None,
+                    None,
+                    "the upstream asked was removed by a reload",
+                );
             }
             Timer::Probe => {
                 let Some(p) = self.cfg.probe.clone() else {
@@ -1808,6 +2078,22 @@ fn answer_from(
         append_opt(&mut answer, o, e.ext_rcode, ede);
     }
     answer
+}
+
+/// Meta and unknown-range query types (RFC 6895 3.1: 0, OPT, 128-255; private use from
+/// 65280): an upstream may reject a query for its type alone.
+fn is_meta_type(t: RType) -> bool {
+    matches!(t.0, 0 | 41 | 128..=255) || t.0 >= 65280
+}
+
+/// A query's header and question (the question ends at `q_end`), with the counts saying so:
+/// all a waiting client needs kept to be answered later.
+fn header_and_question(query: &[u8], q_end: usize) -> Vec<u8> {
+    let mut q = query[..q_end.min(query.len())].to_vec();
+    if q.len() >= HEADER_LEN {
+        q[4..12].copy_from_slice(&[0, 1, 0, 0, 0, 0, 0, 0]);
+    }
+    q
 }
 
 /// The question at `start..end` of `msg` equals `mine` (name case-insensitively, type, class).

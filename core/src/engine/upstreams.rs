@@ -59,6 +59,9 @@ pub struct UpstreamState {
     /// Learned: it rejects EDNS queries (RFC 6891 6.2.2), until this time.
     #[serde(skip)]
     pub no_edns_until: Option<Duration>,
+    /// EDNS queries of ordinary types rejected in a row: evidence, not one query's word.
+    #[serde(skip)]
+    pub edns_strikes: u32,
     /// Smoothed RTT in microseconds (RFC 6298 style, alpha 1/8).
     pub srtt_us: Option<u64>,
     pub consecutive_failures: u32,
@@ -70,6 +73,10 @@ pub struct UpstreamState {
 
 /// How long a learned no-EDNS verdict lasts before EDNS is tried again.
 pub const NO_EDNS_MEMORY: Duration = Duration::from_secs(600);
+/// EDNS rejections in a row, for queries of ordinary types, before an upstream is queried
+/// without EDNS (RFC 8906 8: one FORMERR to one query is no evidence about the server; a
+/// meta-type or unknown-type query may be rejected for its type alone and never counts).
+pub const NO_EDNS_EVIDENCE: u32 = 3;
 /// Consecutive unreachable attempts that mark an upstream down.
 pub const MAX_FAILS: u32 = 2;
 const BACKOFF_BASE: Duration = Duration::from_millis(500);
@@ -91,6 +98,7 @@ impl Upstreams {
                 label,
                 force_tcp,
                 no_edns_until: None,
+                edns_strikes: 0,
                 srtt_us: None,
                 consecutive_failures: 0,
                 down_until: None,
@@ -209,7 +217,10 @@ impl Upstreams {
             }
         }
         if verdict == UpstreamVerdict::NoEdns {
-            u.no_edns_until = Some(now + NO_EDNS_MEMORY);
+            u.edns_strikes += 1;
+            if u.edns_strikes >= NO_EDNS_EVIDENCE {
+                u.no_edns_until = Some(now + NO_EDNS_MEMORY);
+            }
         }
         if let Some(rtt) = rtt {
             let sample = rtt.as_micros() as u64;
@@ -218,6 +229,13 @@ impl Upstreams {
                 Some(s) => s - s / 8 + sample / 8,
             });
         }
+    }
+
+    /// An answer with OPT came back to an EDNS query: EDNS works there.
+    pub fn edns_works(&mut self, id: UpstreamId) {
+        let u = self.get_mut(id);
+        u.edns_strikes = 0;
+        u.no_edns_until = None;
     }
 
     /// Whether queries to this upstream should carry EDNS now.
@@ -282,10 +300,22 @@ mod tests {
     }
 
     #[test]
-    fn no_edns_is_remembered_for_a_while() {
+    fn no_edns_needs_evidence_and_is_remembered_for_a_while() {
         let mut u = ups(Policy::Random);
+        for _ in 1..NO_EDNS_EVIDENCE {
+            u.record(UpstreamId(2), UpstreamVerdict::NoEdns, None, Duration::ZERO);
+            assert!(u.edns_ok(UpstreamId(2), Duration::from_secs(1)));
+        }
         u.record(UpstreamId(2), UpstreamVerdict::NoEdns, None, Duration::ZERO);
         assert!(!u.edns_ok(UpstreamId(2), Duration::from_secs(1)));
         assert!(u.edns_ok(UpstreamId(2), NO_EDNS_MEMORY));
+        u.edns_works(UpstreamId(2));
+        assert!(u.edns_ok(UpstreamId(2), Duration::from_secs(1)));
+        // Strikes reset by an EDNS answer in between never add up.
+        for _ in 0..10 {
+            u.record(UpstreamId(1), UpstreamVerdict::NoEdns, None, Duration::ZERO);
+            u.edns_works(UpstreamId(1));
+        }
+        assert!(u.edns_ok(UpstreamId(1), Duration::from_secs(1)));
     }
 }

@@ -13,8 +13,9 @@ use crate::cache::policy::CachePolicy;
 use crate::engine::event::Event;
 use crate::engine::forwarder::{ClientId, Config, Forwarder, Input, Output, Peer, UpstreamConfig};
 use crate::engine::upstreams::Policy;
-use crate::engine::{Transport, UpstreamId};
+use crate::engine::Transport;
 use crate::wire::{Edns, EdnsOption, Message, Name, Question, RType, Rcode, Record};
+use crate::wire::view::{MessageView, HEADER_LEN};
 
 /// A scenario.
 #[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
@@ -135,7 +136,8 @@ pub struct Behaviour {
     /// Leave OPT out of the answer.
     #[serde(default)]
     pub no_opt: bool,
-    /// First send a spoofed answer: `wrong_id` or `wrong_question`.
+    /// First send a spoofed answer on the query's own socket: `wrong_id`, `wrong_question`,
+    /// `echo` (the query back, QR=0) or `no_question` (a negative answer with QDCOUNT=0).
     #[serde(default)]
     pub spoof: Option<String>,
     #[serde(default)]
@@ -276,6 +278,8 @@ enum Action {
     },
     Reply {
         upstream: u16,
+        /// The transmit this reply answers (what arrives on its socket or connection).
+        token: u64,
         tcp: bool,
         bytes: Vec<u8>,
         note: String,
@@ -382,6 +386,7 @@ pub fn run(s: &Scenario) -> Result<SimResult, String> {
             }
             Action::Reply {
                 upstream,
+                token,
                 tcp,
                 bytes,
                 note,
@@ -394,7 +399,7 @@ pub fn run(s: &Scenario) -> Result<SimResult, String> {
                 });
                 fwd.handle(Input::Response {
                     now,
-                    upstream: UpstreamId(*upstream),
+                    token: *token,
                     transport: t,
                     bytes,
                 });
@@ -430,6 +435,7 @@ pub fn run(s: &Scenario) -> Result<SimResult, String> {
                                 at + delay,
                                 Action::Reply {
                                     upstream: u.0,
+                                    token: tx.token,
                                     tcp,
                                     bytes,
                                     note,
@@ -471,6 +477,12 @@ pub fn run(s: &Scenario) -> Result<SimResult, String> {
                     break;
                 }
                 Output::Wake(None) => break,
+                Output::UpstreamDone { .. } => {}
+                Output::ClientDropped { client } => r.trace.push(TraceLine {
+                    at_ms: at,
+                    actor: "engine",
+                    text: format!("client {} dropped without an answer", client.0),
+                }),
             }
         }
     }
@@ -689,6 +701,17 @@ fn respond(
                     .map_err(|e: crate::wire::WireError| e.to_string())?;
                 fake = m.to_wire().map_err(|e| e.to_string())?;
             }
+            "echo" => {
+                // The query sent back as it came (QR=0), as a reflector would.
+                fake = query.to_vec();
+            }
+            "no_question" => {
+                // A negative answer with QDCOUNT=0: nothing ties it to the query but the ID.
+                let mut m = Message::from_wire(&fake).map_err(|e| e.to_string())?;
+                m.questions.clear();
+                m.answers.clear();
+                fake = m.to_wire().map_err(|e| e.to_string())?;
+            }
             other => return Err(format!("unknown spoof {other:?}")),
         }
         out.push((
@@ -701,8 +724,19 @@ fn respond(
     let (bytes, note) = match b.kind.as_str() {
         "silence" => return Ok(out),
         "garbage" => {
-            let len = b.garbage_len.unwrap_or(40).max(2);
-            let mut g = query[..2].to_vec();
+            // The query's header (QR set, nine answers claimed) and question, then bytes that do
+            // not decode: a broken answer from the upstream asked, not a spoof (those are the
+            // `spoof` kinds), so it passes the RFC 5452 checks and reaches the fallback rules.
+            let q_end = MessageView::new(query)
+                .ok()
+                .and_then(|v| v.question().ok().flatten())
+                .map_or(HEADER_LEN.min(query.len()), |q| q.end);
+            let len = b.garbage_len.unwrap_or(40).max(q_end + 1);
+            let mut g = query[..q_end].to_vec();
+            if g.len() >= HEADER_LEN {
+                g[2] |= 0x80;
+                g[6..12].copy_from_slice(&[0, 9, 0, 0, 0, 0]);
+            }
             let mut x = seed ^ 0x9e37_79b9_7f4a_7c15 ^ (n as u64);
             while g.len() < len {
                 x ^= x << 13;
