@@ -88,7 +88,9 @@ fn miss(f: &mut Forwarder, q: &[u8], now: Duration) -> usize {
     let mut size = 0;
     loop {
         match f.poll() {
-            Output::Transmit(t) if matches!(t.to, Peer::Upstream(_)) => up = Some((t.bytes, t.token)),
+            Output::Transmit(t) if matches!(t.to, Peer::Upstream(_)) => {
+                up = Some((t.bytes, t.token))
+            }
             Output::Transmit(t) => size = t.bytes.len(),
             Output::Wake(_) => break,
             _ => {}

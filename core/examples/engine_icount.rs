@@ -43,7 +43,9 @@ fn main() {
     let mut up = None;
     loop {
         match f.poll() {
-            Output::Transmit(t) if matches!(t.to, Peer::Upstream(_)) => up = Some((t.bytes, t.token)),
+            Output::Transmit(t) if matches!(t.to, Peer::Upstream(_)) => {
+                up = Some((t.bytes, t.token))
+            }
             Output::Wake(_) => break,
             _ => {}
         }

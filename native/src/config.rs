@@ -60,6 +60,8 @@ pub struct EngineKnobs {
     pub max_attempts: Option<u16>,
     pub max_inflight: usize,
     pub max_waiters: usize,
+    pub max_waiting: usize,
+    pub max_query_size: usize,
     pub probe: Option<ProbeConfig>,
 }
 
@@ -75,6 +77,8 @@ impl Default for EngineKnobs {
             max_attempts: c.max_attempts,
             max_inflight: c.max_inflight,
             max_waiters: c.max_waiters,
+            max_waiting: c.max_waiting,
+            max_query_size: c.max_query_size,
             probe: None,
         }
     }
@@ -406,6 +410,8 @@ fn settle(
         cache_bytes: c.size_mb.max(1) << 20,
         max_inflight: e.max_inflight.max(1),
         max_waiters: e.max_waiters.max(1),
+        max_waiting: e.max_waiting.max(1),
+        max_query_size: e.max_query_size.clamp(17, 65535),
         probe: e.probe.clone(),
         events: f.log_queries,
         ..EngineConfig::default()

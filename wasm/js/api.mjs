@@ -820,7 +820,7 @@ export function createApi(raw, isReady) {
       }
     }
 
-    handleResponse(nowMs, upstreamIndex, transport, bytes) {
+    handleResponse(nowMs, upstreamIndex, transport, bytes, token) {
       const fn = "Forwarder.handleResponse";
       nowArg(fn, nowMs);
       if (!Number.isInteger(upstreamIndex) || upstreamIndex < 0 || upstreamIndex > 0xffff) {
@@ -828,8 +828,9 @@ export function createApi(raw, isReady) {
       }
       const tcp = transportArg(fn, transport);
       bytesArg(fn, "bytes", bytes);
+      if (token !== undefined) safeIntegerArg(fn, "token", token);
       try {
-        this.#engine(fn).response(nowMs, upstreamIndex, tcp, bytes);
+        this.#engine(fn).response(nowMs, upstreamIndex, tcp, bytes, token);
       } catch (e) {
         rethrow(e, fn);
       }

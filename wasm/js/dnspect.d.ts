@@ -408,6 +408,8 @@ export interface ForwarderConfig {
   cache_bytes?: number;
   max_inflight?: number;
   max_waiters?: number;
+  max_waiting?: number;
+  max_query_size?: number;
   probe?: ProbeConfig | null;
   /** Emit events (default true). */
   events?: boolean;
@@ -488,6 +490,10 @@ export type ForwarderOutput =
       token: number;
     }
   | { type: "event"; event: EngineEvent; /** The event as one log line. */ text: string }
+  /** The engine no longer waits on the upstream transmit with this token: free its socket. */
+  | { type: "done"; token: number }
+  /** The client's message was dropped without an answer (no header, or not a query). */
+  | { type: "dropped"; client: number }
   /** Nothing more to do until `at` (ms on your clock) or new input; null: no timer pending. */
   | { type: "wake"; at: number | null };
 
@@ -507,7 +513,19 @@ export interface EngineStats {
   truncated: number;
   gave_up: number;
   dropped_responses: number;
+  /** `dropped_responses` by reason (RFC 5452). */
+  dropped: {
+    late: number;
+    short: number;
+    wrong_id: number;
+    not_response: number;
+    opcode: number;
+    qdcount: number;
+    question: number;
+  };
   busy: number;
+  refreshes_skipped: number;
+  stripped_edns: number;
   /** Fallback decisions, by rule. */
   fallbacks: Record<string, number>;
 }
@@ -761,8 +779,18 @@ export declare class Forwarder {
   /** @param seed 32 random bytes (`crypto.getRandomValues(new Uint8Array(32))`). */
   constructor(config: ForwarderConfig | undefined, seed: Uint8Array);
   handleQuery(nowMs: number, clientId: number, transport: Transport, bytes: Uint8Array): void;
-  /** @param upstreamIndex index into `config.upstreams`. */
-  handleResponse(nowMs: number, upstreamIndex: number, transport: Transport, bytes: Uint8Array): void;
+  /**
+   * @param upstreamIndex index into `config.upstreams`.
+   * @param token the token of the transmit this answer arrived for (on its socket): binds the
+   * answer to it (RFC 5452). Without it, the answer is matched by upstream and ID.
+   */
+  handleResponse(
+    nowMs: number,
+    upstreamIndex: number,
+    transport: Transport,
+    bytes: Uint8Array,
+    token?: number,
+  ): void;
   /** The transmit with this token could not be delivered (ICMP unreachable, refused, reset). */
   handleFailure(nowMs: number, token: number): void;
   handleTick(nowMs: number): void;

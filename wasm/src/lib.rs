@@ -594,12 +594,15 @@ impl RawForwarder {
     }
 
     /// Bytes from upstream number `upstream` (its index in `config.upstreams`).
+    /// With `token` (the transmit's), the answer is bound to that transmit (RFC 5452); without,
+    /// it is matched by upstream and ID among the transmits awaited.
     pub fn response(
         &mut self,
         now_ms: f64,
         upstream: u32,
         tcp: bool,
         bytes: &[u8],
+        token: Option<f64>,
     ) -> Result<(), JsValue> {
         if upstream as usize >= self.upstreams {
             return Err(error(
@@ -610,10 +613,27 @@ impl RawForwarder {
                 ),
             ));
         }
+        let token = match token {
+            Some(t) if !safe_integer(t) => {
+                return Err(error(
+                    "argument",
+                    format!("token must be a safe integer >= 0, got {t}"),
+                ))
+            }
+            Some(t) => t as u64,
+            None if bytes.len() >= 2 => self
+                .inner
+                .token_for(
+                    UpstreamId(upstream as u16),
+                    u16::from_be_bytes([bytes[0], bytes[1]]),
+                )
+                .unwrap_or(0),
+            None => 0,
+        };
         let now = self.clock(now_ms)?;
         self.inner.handle(Input::Response {
             now,
-            upstream: UpstreamId(upstream as u16),
+            token,
             transport: transport(tcp),
             bytes,
         });
@@ -670,6 +690,14 @@ impl RawForwarder {
                 set(&out, "type", &"event".into())?;
                 set(&out, "json", &to_json(&e)?.into())?;
                 set(&out, "text", &e.to_string().into())?;
+            }
+            Output::UpstreamDone { token } => {
+                set(&out, "type", &"done".into())?;
+                set(&out, "token", &JsValue::from_f64(token as f64))?;
+            }
+            Output::ClientDropped { client } => {
+                set(&out, "type", &"dropped".into())?;
+                set(&out, "client", &JsValue::from_f64(client.0 as f64))?;
             }
             Output::Wake(at) => {
                 set(&out, "type", &"wake".into())?;

@@ -164,10 +164,14 @@ pub enum Output {
     Event(Box<Event>),
     /// The engine no longer waits on the upstream transmit with this token (answered, timed
     /// out, failed or abandoned): its socket, or its ID on a TCP connection, can be released.
-    UpstreamDone { token: u64 },
+    UpstreamDone {
+        token: u64,
+    },
     /// The client's message was dropped without an answer (no header, or not a query): the
     /// runtime can forget the client. Every other query gets exactly one transmit.
-    ClientDropped { client: ClientId },
+    ClientDropped {
+        client: ClientId,
+    },
     /// Nothing more to do until this time (or until new input); `None`: no timer pending.
     Wake(Option<Duration>),
 }
@@ -306,11 +310,24 @@ struct Txn {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Timer {
-    Attempt { txn: usize, gen: u32, token: u64 },
-    Deadline { txn: usize, gen: u32 },
-    StaleAnswer { txn: usize, gen: u32 },
+    Attempt {
+        txn: usize,
+        gen: u32,
+        token: u64,
+    },
+    Deadline {
+        txn: usize,
+        gen: u32,
+    },
+    StaleAnswer {
+        txn: usize,
+        gen: u32,
+    },
     /// The attempt in flight was abandoned (its upstream was removed by a reload): try again.
-    Retry { txn: usize, gen: u32 },
+    Retry {
+        txn: usize,
+        gen: u32,
+    },
     Probe,
 }
 
@@ -470,6 +487,31 @@ impl Forwarder {
 
     pub fn cache_stats(&self) -> crate::cache::store::StoreStats {
         self.store.stats()
+    }
+
+    /// The token of the transmit awaited from `upstream` with this message ID, for runtimes
+    /// that receive an upstream's answers on one shared socket and so cannot bind an answer to
+    /// its transmit themselves (the npm `Forwarder` without a token). Prefer binding: the
+    /// native server never calls this.
+    pub fn token_for(&self, upstream: UpstreamId, id: u16) -> Option<u64> {
+        self.outstanding.iter().find_map(|(&token, &(t, gen))| {
+            self.txns[t]
+                .as_ref()
+                .filter(|x| x.gen == gen)
+                .and_then(|x| x.current)
+                .filter(|s| s.upstream == upstream && s.id == id && s.token == token)
+                .map(|_| token)
+        })
+    }
+
+    /// Whether the engine still waits on the upstream transmit with this token.
+    pub fn awaits(&self, token: u64) -> bool {
+        self.outstanding.contains_key(&token)
+    }
+
+    /// Clients waiting on transactions (for metrics).
+    pub fn waiting(&self) -> usize {
+        self.waiting
     }
 
     /// Transactions in flight (for tests and metrics).
@@ -751,9 +793,7 @@ impl Forwarder {
                     });
                 }
                 self.deliver(now, &waiter, bytes, answer, source);
-                if prefetch
-                    && !self.pending.contains_key(key.as_bytes())
-                    && self.refresh_allowed()
+                if prefetch && !self.pending.contains_key(key.as_bytes()) && self.refresh_allowed()
                 {
                     self.stats.prefetches += 1;
                     self.start_txn(
@@ -1100,14 +1140,18 @@ impl Forwarder {
             return;
         };
         self.release(&sent);
-        self.upstreams.get_mut(sent.upstream).counters.network_errors += 1;
+        self.upstreams
+            .get_mut(sent.upstream)
+            .counters
+            .network_errors += 1;
         self.after_attempt(now, t, sent, Outcome::NetworkError, None);
     }
 
     /// Stops waiting on an upstream transmit and tells the runtime so.
     fn release(&mut self, sent: &Sent) {
         if self.outstanding.remove(&sent.token).is_some() {
-            self.out.push_back(Output::UpstreamDone { token: sent.token });
+            self.out
+                .push_back(Output::UpstreamDone { token: sent.token });
         }
     }
 
@@ -1143,7 +1187,10 @@ impl Forwarder {
             self.stats.dropped.late += 1;
             self.event(now, || EventKind::Dropped {
                 upstream: String::from("?"),
-                why: format!("{} B for no query in flight (late or unsolicited)", bytes.len()),
+                why: format!(
+                    "{} B for no query in flight (late or unsolicited)",
+                    bytes.len()
+                ),
             });
             return;
         };
@@ -1154,16 +1201,19 @@ impl Forwarder {
                 "wrong_id",
                 format!("ID {} is not the ID {} sent (RFC 5452)", v.id(), sent.id),
             )),
-            Ok(v) if !v.is_response() => {
-                Some(("not_response", "QR=0: an echoed query, not a response".into()))
-            }
-            Ok(v) if v.opcode() != Opcode::QUERY => Some((
-                "opcode",
-                format!("opcode {} is not QUERY", v.opcode()),
+            Ok(v) if !v.is_response() => Some((
+                "not_response",
+                "QR=0: an echoed query, not a response".into(),
             )),
+            Ok(v) if v.opcode() != Opcode::QUERY => {
+                Some(("opcode", format!("opcode {} is not QUERY", v.opcode())))
+            }
             Ok(v) if v.qdcount() != 1 => Some((
                 "qdcount",
-                format!("QDCOUNT {}: an answer repeats the one question", v.qdcount()),
+                format!(
+                    "QDCOUNT {}: an answer repeats the one question",
+                    v.qdcount()
+                ),
             )),
             Ok(v) => {
                 let txn_q = self.txns[t].as_ref().map(|x| x.question.as_slice());

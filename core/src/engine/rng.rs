@@ -58,6 +58,9 @@ mod tests {
     fn is_chacha20_keystream() {
         // RFC 8439 2.3.2 style check: key 0, nonce 0, block 0 starts 76 b8 e0 ad a0 f1 3d 90.
         let mut r = Rng::from_seed([0; 32]);
-        assert_eq!(r.next_u64().to_le_bytes(), [0x76, 0xb8, 0xe0, 0xad, 0xa0, 0xf1, 0x3d, 0x90]);
+        assert_eq!(
+            r.next_u64().to_le_bytes(),
+            [0x76, 0xb8, 0xe0, 0xad, 0xa0, 0xf1, 0x3d, 0x90]
+        );
     }
 }

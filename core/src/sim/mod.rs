@@ -14,8 +14,8 @@ use crate::engine::event::Event;
 use crate::engine::forwarder::{ClientId, Config, Forwarder, Input, Output, Peer, UpstreamConfig};
 use crate::engine::upstreams::Policy;
 use crate::engine::Transport;
-use crate::wire::{Edns, EdnsOption, Message, Name, Question, RType, Rcode, Record};
 use crate::wire::view::{MessageView, HEADER_LEN};
+use crate::wire::{Edns, EdnsOption, Message, Name, Question, RType, Rcode, Record};
 
 /// A scenario.
 #[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]

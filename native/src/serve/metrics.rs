@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use dnspect_core::engine::forwarder::Forwarder;
+use dnspect_core::engine::forwarder::{Dropped, Forwarder};
 use dnspect_core::engine::upstreams::Counters;
 use dnspect_core::wire::Rcode;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -67,6 +67,14 @@ impl Metrics {
                 .map(|(k, v)| (k.to_string(), *v))
                 .collect(),
             upstreams: fwd.upstream_counters(),
+            engine: EngineGauges {
+                dropped: st.dropped,
+                busy: st.busy,
+                refreshes_skipped: st.refreshes_skipped,
+                stripped_edns: st.stripped_edns,
+                waiting: fwd.waiting() as u64,
+                in_flight: fwd.in_flight() as u64,
+            },
         }
     }
 }
@@ -88,6 +96,18 @@ pub struct Snapshot {
     pub gave_up: u64,
     pub fallbacks: Vec<(String, u64)>,
     pub upstreams: Vec<(String, Counters)>,
+    pub engine: EngineGauges,
+}
+
+/// The engine's limits and drops, as a worker last saw them.
+#[derive(Debug, Default, Clone)]
+pub struct EngineGauges {
+    pub dropped: Dropped,
+    pub busy: u64,
+    pub refreshes_skipped: u64,
+    pub stripped_edns: u64,
+    pub waiting: u64,
+    pub in_flight: u64,
 }
 
 /// (name, type, help, value) of a metric summed over workers.
@@ -236,6 +256,53 @@ pub fn render(snaps: &[Snapshot]) -> String {
     }
     for (k, v) in rules {
         let _ = writeln!(o, "dnspect_fallbacks_total{{rule=\"{k}\"}} {v}");
+    }
+    let _ = writeln!(o, "# HELP dnspect_upstream_dropped_total Upstream messages dropped before use, by reason (RFC 5452: late, short, wrong_id, not_response, opcode, qdcount, question).\n# TYPE dnspect_upstream_dropped_total counter");
+    for (i, (reason, _)) in Dropped::default().by_reason().iter().enumerate() {
+        let n = sum(&|s| s.engine.dropped.by_reason()[i].1);
+        let _ = writeln!(
+            o,
+            "dnspect_upstream_dropped_total{{reason=\"{reason}\"}} {n}"
+        );
+    }
+    let limits: [SimpleMetric; 5] = [
+        (
+            "dnspect_busy_total",
+            "counter",
+            "Queries answered SERVFAIL because an in-flight or waiting-clients limit was reached.",
+            &|s| s.engine.busy,
+        ),
+        (
+            "dnspect_refreshes_skipped_total",
+            "counter",
+            "Prefetches and verifications skipped to stay within the in-flight budget.",
+            &|s| s.engine.refreshes_skipped,
+        ),
+        (
+            "dnspect_edns_stripped_total",
+            "counter",
+            "Answers without OPT to DO/CD queries, not used (RFC 6840 5.7).",
+            &|s| s.engine.stripped_edns,
+        ),
+        (
+            "dnspect_waiting_clients",
+            "gauge",
+            "Client queries waiting on upstream transactions.",
+            &|s| s.engine.waiting,
+        ),
+        (
+            "dnspect_inflight",
+            "gauge",
+            "Upstream transactions in flight (client queries, prefetches, verifications, probes).",
+            &|s| s.engine.in_flight,
+        ),
+    ];
+    for (name, kind, help, f) in limits {
+        let _ = writeln!(
+            o,
+            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {}",
+            sum(f)
+        );
     }
     let per: [UpstreamMetric; 13] = [
         (

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use dnspect_core::engine::forwarder::{rcode_answer, ClientId, Forwarder, Input, Output, Peer};
-use dnspect_core::engine::{Transport, UpstreamId};
+use dnspect_core::engine::Transport;
 use dnspect_core::wire::Rcode;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
@@ -44,13 +44,26 @@ pub struct State {
     wake: Option<Duration>,
     timer: Rc<Notify>,
     me: Option<std::rc::Weak<RefCell<State>>>,
-    /// One reused, pipelined TCP connection per upstream (RFC 7766 6.2.1).
-    pub tcp_pool: std::collections::HashMap<u16, mpsc::UnboundedSender<(Vec<u8>, u64)>>,
+    /// One reused, pipelined TCP connection per upstream address (RFC 7766 6.2.1).
+    tcp_pool: std::collections::HashMap<SocketAddr, upstream::TcpQueue>,
+    /// The task of each UDP upstream query, by token, stopped when the engine is done with it.
+    udp_queries: std::collections::HashMap<u64, tokio::task::AbortHandle>,
 }
 
 impl State {
     pub fn now(&self) -> Duration {
         self.epoch.elapsed()
+    }
+
+    /// Forgets the pooled connection to `addr` if it is still `queue` (not a newer one).
+    pub fn tcp_pool_remove(&mut self, addr: SocketAddr, queue: &upstream::TcpQueue) {
+        if self
+            .tcp_pool
+            .get(&addr)
+            .is_some_and(|q| q.same_channel(queue))
+        {
+            self.tcp_pool.remove(&addr);
+        }
     }
 
     fn client(&mut self, p: Pending) -> ClientId {
@@ -99,12 +112,8 @@ impl State {
             }
             return;
         }
-        // The engine drops what is not a query at all (no header, QR set) without answering:
-        // no client slot for those. Every other query is answered by its deadline.
-        if bytes.len() < 12 || bytes[2] & 0x80 != 0 {
-            self.metrics.malformed += 1;
-            return;
-        }
+        // The engine answers every query by its deadline, or says it dropped it (no header,
+        // QR set): either way the slot is freed in `drain`.
         let now = self.now();
         let id = self.client(Pending {
             reply,
@@ -121,11 +130,13 @@ impl State {
         self.drain();
     }
 
-    pub fn response(&mut self, upstream: UpstreamId, transport: Transport, bytes: &[u8]) {
+    /// Bytes that arrived for the upstream transmit `token` (on its UDP socket, or with its ID
+    /// on its TCP connection).
+    pub fn response(&mut self, token: u64, transport: Transport, bytes: &[u8]) {
         let now = self.now();
         self.fwd.handle(Input::Response {
             now,
-            upstream,
+            token,
             transport,
             bytes,
         });
@@ -178,41 +189,60 @@ impl State {
                     }
                     Peer::Upstream(u) => {
                         let Some(&addr) = self.settings.upstreams.get(usize::from(u.0)) else {
+                            let now = self.now();
+                            self.fwd.handle(Input::Failure {
+                                now,
+                                token: t.token,
+                            });
                             continue;
                         };
-                        let timeout =
-                            Duration::from_millis(self.settings.engine.attempt_timeout_ms)
-                                + Duration::from_millis(500);
                         let Some(me) = self.me.as_ref().and_then(std::rc::Weak::upgrade) else {
                             continue;
                         };
                         match t.transport {
                             Transport::Udp => {
-                                tokio::task::spawn_local(upstream::query(
-                                    me, u, addr, t.bytes, t.token, timeout,
+                                // A safety net only: the engine's attempt timer ends the task
+                                // first, through UpstreamDone.
+                                let timeout =
+                                    Duration::from_millis(self.settings.engine.attempt_timeout_ms)
+                                        + Duration::from_millis(500);
+                                let task = tokio::task::spawn_local(upstream::udp_query(
+                                    me, addr, t.bytes, t.token, timeout,
                                 ));
+                                self.udp_queries.insert(t.token, task.abort_handle());
                             }
                             Transport::Tcp => {
-                                let live = self.tcp_pool.get(&u.0).filter(|c| !c.is_closed());
-                                let sender = match live {
+                                let live = self.tcp_pool.get(&addr).filter(|c| !c.is_closed());
+                                let queue = match live {
                                     Some(c) => c.clone(),
                                     None => {
-                                        let c = upstream::connect_tcp(me, u, addr);
-                                        self.tcp_pool.insert(u.0, c.clone());
+                                        let c = upstream::connect_tcp(me, addr);
+                                        self.tcp_pool.insert(addr, c.clone());
                                         c
                                     }
                                 };
-                                if let Err(mpsc::error::SendError((_, token))) =
-                                    sender.send((t.bytes, t.token))
-                                {
-                                    self.tcp_pool.remove(&u.0);
+                                if let Err(e) = queue.try_send((t.bytes, t.token)) {
+                                    tracing::debug!("upstream {addr} over TCP: {e}");
                                     let now = self.now();
-                                    self.fwd.handle(Input::Failure { now, token });
+                                    self.fwd.handle(Input::Failure {
+                                        now,
+                                        token: t.token,
+                                    });
                                 }
                             }
                         }
                     }
                 },
+                Output::UpstreamDone { token } => {
+                    if let Some(task) = self.udp_queries.remove(&token) {
+                        task.abort();
+                    }
+                }
+                Output::ClientDropped { client } => {
+                    if self.take_client(client).is_some() {
+                        self.metrics.malformed += 1;
+                    }
+                }
                 Output::Event(e) => {
                     if self.settings.log_queries {
                         tracing::info!(target: "query", "{e}");
@@ -282,6 +312,7 @@ pub fn run(
             timer: timer.clone(),
             me: None,
             tcp_pool: std::collections::HashMap::new(),
+            udp_queries: std::collections::HashMap::new(),
         }));
         state.borrow_mut().me = Some(Rc::downgrade(&state));
         // Start the engine's clock: probes and other timers begin now, not at the first query.
