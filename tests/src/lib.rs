@@ -85,7 +85,13 @@ pub fn temp_dir(name: &str) -> PathBuf {
 
 /// The dnspect binary, built (once per test process) from the current sources so an end-to-end
 /// test never runs a stale binary; a no-op rebuild takes well under a second.
+///
+/// `DNSPECT_BIN=/path/to/dnspect` runs the tests against another build instead (an older commit,
+/// to see that a test fails without the fix it guards).
 pub fn dnspect_bin() -> PathBuf {
+    if let Some(p) = std::env::var_os("DNSPECT_BIN") {
+        return PathBuf::from(p);
+    }
     static BUILT: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     let ok = BUILT.get_or_init(|| {
         Command::new(env!("CARGO"))

@@ -1,0 +1,110 @@
+//! The cache's byte budget counts the memory the cache really holds: a counting allocator
+//! measures the heap the store keeps (as glibc's malloc rounds it) while it fills with entries of
+//! many sizes, and the store's own figure must stay within a few percent of it, including past
+//! the point where eviction starts. A store that counted only its wire bytes, or a fixed
+//! overhead per key, would be off by 2x to 3x.
+#![allow(clippy::unwrap_used)]
+// A counting global allocator is the one unsafe thing here: it forwards to the system allocator.
+#![allow(unsafe_code)]
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicIsize, Ordering};
+use std::time::Duration;
+
+use dnspect_core::cache::store::{heap, Entry, EntryKind, KeyBuf, Store};
+use dnspect_core::wire::{Message, Name, Question, RType, Record};
+
+struct Counting;
+
+static LIVE: AtomicIsize = AtomicIsize::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        LIVE.fetch_add(heap(l.size()) as isize, Ordering::Relaxed);
+        System.alloc(l)
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        LIVE.fetch_sub(heap(l.size()) as isize, Ordering::Relaxed);
+        System.dealloc(p, l)
+    }
+    unsafe fn realloc(&self, p: *mut u8, l: Layout, new: usize) -> *mut u8 {
+        LIVE.fetch_add(heap(new) as isize - heap(l.size()) as isize, Ordering::Relaxed);
+        System.realloc(p, l, new)
+    }
+}
+
+#[global_allocator]
+static A: Counting = Counting;
+
+fn answer(i: usize) -> (Vec<u8>, Vec<u8>) {
+    let name: Name = format!("host-{i}.x{}.example.", "x".repeat(i % 40))
+        .parse()
+        .unwrap();
+    let mut m = Message::default();
+    m.header.qr = true;
+    m.questions.push(Question {
+        name: name.clone(),
+        qtype: RType::A,
+        class: dnspect_core::wire::Class(1),
+    });
+    for k in 0..(1 + i % 6) {
+        m.answers
+            .push(Record::from_text(&format!("{name} 300 IN A 192.0.2.{k}")).unwrap());
+    }
+    let wire = m.to_wire().unwrap();
+    let mut q = wire.clone();
+    q[2] = 1;
+    q[3] = 0;
+    q[6..12].copy_from_slice(&[0; 6]);
+    let end = q.len() - (wire.len() - 12 - (name.as_wire().len() + 4));
+    q.truncate(end);
+    (q, wire)
+}
+
+#[test]
+fn budget_counts_real_heap() {
+    let budget = 4 << 20;
+    let n = 40_000;
+    let mut store = Store::new(budget);
+    // The heap the store holds: for each insert, everything allocated while building the entry
+    // and inserting it, less what was freed (temporaries, evicted entries).
+    let mut held: isize = 0;
+    let mut worst: f64 = 1.0;
+    for i in 0..n {
+        let before = LIVE.load(Ordering::Relaxed);
+        {
+            let (q, wire) = answer(i);
+            let key = KeyBuf::for_question(&q, false, false).unwrap();
+            let e = Entry::new(
+                &wire,
+                EntryKind::Positive,
+                Duration::ZERO,
+                300,
+                Duration::ZERO,
+                "test",
+            )
+            .unwrap();
+            store.insert(key.as_bytes(), e, Duration::from_millis(i as u64));
+        }
+        held += LIVE.load(Ordering::Relaxed) - before;
+        if i % 2000 == 1999 {
+            let live = held as f64;
+            let counted = store.stats().bytes as f64;
+            let ratio = live / counted;
+            println!(
+                "{:>6} inserted: {} keys, counted {counted:.0} B, heap {live:.0} B, heap/counted {ratio:.3}",
+                i + 1,
+                store.stats().keys
+            );
+            if (ratio - 1.0).abs() > (worst - 1.0).abs() {
+                worst = ratio;
+            }
+            assert!(counted <= budget as f64);
+        }
+    }
+    assert!(store.stats().evictions > 0, "the budget was never reached");
+    // The slot vector and the index grow by doubling: their spare capacity is the slack.
+    assert!(
+        (0.85..=1.35).contains(&worst),
+        "heap / counted bytes reached {worst:.3}"
+    );
+}

@@ -1,0 +1,594 @@
+//! Attacks on the running `dnspect serve` binary over loopback (issue 9): off-path spoofing on
+//! another query's socket, echoed queries and question-less answers, a meta-type FORMERR used to
+//! switch EDNS off, a DO query answered without OPT, a reload that removes an upstream with
+//! queries in flight, a flash crowd of identical queries, and a random-subdomain flood.
+//!
+//! Real clients (dig) where a person would use one; a raw UDP socket where the test needs
+//! hundreds of queries at once. The upstreams are scripted: no real server spoofs or strips OPT
+//! on demand. Each test prints the figures it measured.
+#![allow(clippy::unwrap_used)]
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use dnspect_core::wire::{Edns, Message, Name, Question, RType, Rcode};
+use dnspect_tests::*;
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+// ---------------------------------------------------------------------------------------------
+
+/// A UDP upstream whose handler may send any datagrams, to anyone, at any time (spoofs, echoes,
+/// delayed answers). Stops when dropped.
+struct RawUpstream {
+    port: u16,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+    queries: Arc<AtomicUsize>,
+}
+
+type Handler = dyn FnMut(&UdpSocket, &Message, &[u8], SocketAddr) + Send;
+
+impl RawUpstream {
+    fn start(mut handler: Box<Handler>) -> RawUpstream {
+        let port = free_port();
+        let sock = UdpSocket::bind(("127.0.0.1", port)).unwrap();
+        sock.set_read_timeout(Some(Duration::from_millis(50)))
+            .unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let queries = Arc::new(AtomicUsize::new(0));
+        let (st, q) = (stop.clone(), queries.clone());
+        let thread = std::thread::spawn(move || {
+            let mut buf = vec![0u8; 65535];
+            while !st.load(Ordering::Relaxed) {
+                let Ok((n, peer)) = sock.recv_from(&mut buf) else {
+                    continue;
+                };
+                q.fetch_add(1, Ordering::Relaxed);
+                if let Ok(m) = Message::from_wire(&buf[..n]) {
+                    handler(&sock, &m, &buf[..n], peer);
+                }
+            }
+        });
+        RawUpstream {
+            port,
+            stop,
+            thread: Some(thread),
+            queries,
+        }
+    }
+
+    fn count(&self) -> usize {
+        self.queries.load(Ordering::Relaxed)
+    }
+}
+
+impl Drop for RawUpstream {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Sends `bytes` to `to` from `sock` after `delay`, on another thread (bounded: one datagram).
+fn send_later(sock: &UdpSocket, bytes: Vec<u8>, to: SocketAddr, delay: Duration) {
+    let s = sock.try_clone().unwrap();
+    std::thread::spawn(move || {
+        std::thread::sleep(delay);
+        let _ = s.send_to(&bytes, to);
+    });
+}
+
+/// A query message.
+fn query(id: u16, name: &str, qtype: RType, edns: Option<bool>) -> Vec<u8> {
+    let mut m = Message::default();
+    m.header.id = id;
+    m.header.rd = true;
+    m.questions.push(Question {
+        name: name.parse::<Name>().unwrap(),
+        qtype,
+        class: dnspect_core::wire::Class(1),
+    });
+    if let Some(dnssec_ok) = edns {
+        let mut e = Edns::new(1232);
+        e.dnssec_ok = dnssec_ok;
+        m.edns = Some(e);
+    }
+    m.to_wire().unwrap()
+}
+
+/// A server config with a metrics listener.
+fn server_config(port: u16, metrics: u16, upstreams: &[u16], extra: &str) -> String {
+    let ups: Vec<String> = upstreams
+        .iter()
+        .map(|p| format!("\"127.0.0.1:{p}\""))
+        .collect();
+    format!(
+        "listen = [\"127.0.0.1:{port}\"]\nupstreams = [{}]\nmetrics = \"127.0.0.1:{metrics}\"\nlog_queries = true\n{extra}\n",
+        ups.join(", ")
+    )
+}
+
+/// GET http://127.0.0.1:port/path: (status, body).
+fn http_get(port: u16, path: &str) -> (u16, String) {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").unwrap();
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    let status = out
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = out.split("\r\n\r\n").nth(1).unwrap_or("").to_string();
+    (status, body)
+}
+
+/// The value of one sample (name with labels, exactly as exposed) in Prometheus text.
+fn metric(text: &str, sample: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(sample).and_then(|v| v.trim().parse().ok()))
+        .unwrap_or(-1.0)
+}
+
+/// Scrapes until `sample` reaches `at_least` (workers publish twice a second), within 5 s.
+fn wait_metric(metrics: u16, sample: &str, at_least: f64) -> f64 {
+    let until = Instant::now() + Duration::from_secs(5);
+    loop {
+        let v = metric(&http_get(metrics, "/metrics").1, sample);
+        if v >= at_least || Instant::now() > until {
+            return v;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn vm_rss_kb(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+fn a_reply(q: &Message, ip: &str, ttl: u32) -> Vec<u8> {
+    let name = q.questions[0].name.to_string();
+    reply(
+        q,
+        &[&format!("{name} {ttl} IN A {ip}")],
+        &[],
+        Rcode::NOERROR,
+        true,
+    )
+}
+
+// ---------------------------------------------------------------------------------------------
+// Answer acceptance (RFC 5452)
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn spoof_on_another_querys_socket_is_dropped() {
+    // Two queries in flight to one upstream. The attacker (here the upstream's own address, so
+    // the source check passes) sends a forged answer for `victim` — its ID and question — to
+    // the socket of `other`. Bound to its socket, the forgery carries the wrong ID there.
+    let seen: Arc<Mutex<HashMap<String, (u16, SocketAddr, Message)>>> = Arc::default();
+    let s2 = seen.clone();
+    let up = RawUpstream::start(Box::new(move |sock, q, _, peer| {
+        let name = q.questions[0].name.to_string();
+        let mut seen = s2.lock().unwrap();
+        seen.insert(name.clone(), (q.header.id, peer, q.clone()));
+        if let (Some((vid, _, vq)), Some((_, opeer, _))) =
+            (seen.get("victim.test."), seen.get("other.test."))
+        {
+            let mut forged = a_reply(vq, "6.6.6.6", 300);
+            forged[..2].copy_from_slice(&vid.to_be_bytes());
+            let _ = sock.send_to(&forged, *opeer);
+            let _ = sock.send_to(&forged, *opeer);
+            for (n, ip) in [("victim.test.", "192.0.2.1"), ("other.test.", "192.0.2.2")] {
+                let (_, p, m) = &seen[n];
+                send_later(sock, a_reply(m, ip, 300), *p, Duration::from_millis(300));
+            }
+        }
+    }));
+    let dir = temp_dir("spoof-socket");
+    let (port, mport) = (free_port(), free_port());
+    let server = start_dnspect(&dir, &server_config(port, mport, &[up.port], ""), port, &[]);
+    let t = std::thread::spawn(move || dig(port, &["other.test", "A"]));
+    std::thread::sleep(Duration::from_millis(50));
+    let victim = dig(port, &["victim.test", "A"]);
+    let other = t.join().unwrap();
+    let log = server.log_text();
+    assert!(victim.contains("192.0.2.1"), "{victim}\n{log}");
+    assert!(!victim.contains("6.6.6.6"), "poisoned: {victim}\n{log}");
+    assert!(other.contains("192.0.2.2"), "{other}\n{log}");
+    // The cache holds the real answer.
+    let again = dig(port, &["victim.test", "A"]);
+    assert!(
+        again.contains("192.0.2.1") && !again.contains("6.6.6.6"),
+        "{again}"
+    );
+    let dropped = wait_metric(
+        mport,
+        "dnspect_upstream_dropped_total{reason=\"wrong_id\"}",
+        1.0,
+    );
+    assert!(dropped >= 1.0, "forgery not counted: {dropped}\n{log}");
+    assert!(log.contains("is not the ID"), "{log}");
+    println!("spoof on another query's socket: dropped {dropped}, client got the real answer");
+}
+
+#[test]
+fn echoed_query_and_question_less_answer_are_dropped() {
+    let up = RawUpstream::start(Box::new(move |sock, q, raw, peer| {
+        let name = q.questions[0].name.to_string();
+        match name.as_str() {
+            "echo.test." => {
+                // A reflector: the query back as it came (QR=0).
+                let _ = sock.send_to(raw, peer);
+            }
+            "noq.test." => {
+                // NXDOMAIN with the right ID and no question at all.
+                let mut m = Message::from_wire(&reply(q, &[], &[], Rcode::NXDOMAIN, true)).unwrap();
+                m.questions.clear();
+                let _ = sock.send_to(&m.to_wire().unwrap(), peer);
+            }
+            _ => {}
+        }
+        send_later(
+            sock,
+            a_reply(q, "192.0.2.9", 300),
+            peer,
+            Duration::from_millis(200),
+        );
+    }));
+    let dir = temp_dir("echo-noq");
+    let (port, mport) = (free_port(), free_port());
+    let server = start_dnspect(&dir, &server_config(port, mport, &[up.port], ""), port, &[]);
+    for name in ["echo.test", "noq.test"] {
+        let out = dig(port, &[name, "A"]);
+        assert_eq!(status(&out), "NOERROR", "{name}: {out}\n{}", server.log_text());
+        assert!(out.contains("192.0.2.9"), "{name}: {out}");
+        let cached = dig(port, &[name, "A"]);
+        assert!(
+            cached.contains("192.0.2.9"),
+            "{name} from cache: {cached}"
+        );
+    }
+    let qr0 = wait_metric(
+        mport,
+        "dnspect_upstream_dropped_total{reason=\"not_response\"}",
+        1.0,
+    );
+    let qd0 = wait_metric(
+        mport,
+        "dnspect_upstream_dropped_total{reason=\"qdcount\"}",
+        1.0,
+    );
+    assert!(qr0 >= 1.0 && qd0 >= 1.0, "qr0 {qr0} qd0 {qd0}");
+    assert_eq!(up.count(), 2, "one upstream query per name: the cache served the rest");
+    println!("echo (QR=0) dropped {qr0}, QDCOUNT=0 NXDOMAIN dropped {qd0}; both names cached with the real answer");
+}
+
+// ---------------------------------------------------------------------------------------------
+// EDNS fallback is per query and evidence-based
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn meta_type_formerr_does_not_switch_edns_off() {
+    // Like BIND or Unbound asked a meta type: FORMERR without OPT. Then DNSSEC clients ask.
+    let seen: Arc<Mutex<Vec<(String, bool, bool)>>> = Arc::default();
+    let s2 = seen.clone();
+    let up = RawUpstream::start(Box::new(move |sock, q, _, peer| {
+        let qt = q.questions[0].qtype;
+        if qt == RType(128) || qt == RType(65535) || qt == RType(41) {
+            let mut m = Message::from_wire(&reply(q, &[], &[], Rcode::FORMERR, true)).unwrap();
+            m.edns = None;
+            let _ = sock.send_to(&m.to_wire().unwrap(), peer);
+            return;
+        }
+        let name = q.questions[0].name.to_string();
+        let (opt, d_o) = (q.edns.is_some(), q.edns.as_ref().is_some_and(|e| e.dnssec_ok));
+        s2.lock().unwrap().push((name, opt, d_o));
+        let mut m = Message::from_wire(&a_reply(q, "192.0.2.5", 60)).unwrap();
+        if let Some(e) = m.edns.as_mut() {
+            e.dnssec_ok = d_o;
+        }
+        let _ = sock.send_to(&m.to_wire().unwrap(), peer);
+    }));
+    let dir = temp_dir("meta-formerr");
+    let port = free_port();
+    let server = start_dnspect(&dir, &config(port, &[up.port], ""), port, &[]);
+    for (i, t) in ["TYPE128", "TYPE65535", "TYPE128", "TYPE128"].iter().enumerate() {
+        let _ = dig(port, &[&format!("meta{i}.test"), t]);
+    }
+    let signed = dig(port, &["signed.test", "A", "+dnssec"]);
+    let plain = dig(port, &["plain.test", "A"]);
+    assert!(signed.contains("192.0.2.5"), "{signed}\n{}", server.log_text());
+    assert!(plain.contains("192.0.2.5"), "{plain}");
+    let seen = seen.lock().unwrap().clone();
+    let get = |n: &str| seen.iter().find(|(x, _, _)| x == n).cloned();
+    assert_eq!(
+        get("signed.test."),
+        Some(("signed.test.".into(), true, true)),
+        "the DO query must go upstream with OPT and DO: {seen:?}\n{}",
+        server.log_text()
+    );
+    assert_eq!(
+        get("plain.test.").map(|x| x.1),
+        Some(true),
+        "four meta-type FORMERRs switched EDNS off: {seen:?}"
+    );
+    println!("after 4 meta-type FORMERRs: DO query upstream with OPT+DO, plain query with OPT");
+}
+
+#[test]
+fn do_query_is_never_answered_from_an_answer_without_opt() {
+    // Upstream 1 strips OPT from every answer; upstream 2 keeps it. A DNSSEC client must get
+    // upstream 2's answer; a plain client may get upstream 1's.
+    let up1 = RawUpstream::start(Box::new(|sock, q, _, peer| {
+        let mut m = Message::from_wire(&a_reply(q, "192.0.2.1", 60)).unwrap();
+        m.edns = None;
+        let _ = sock.send_to(&m.to_wire().unwrap(), peer);
+    }));
+    let up2 = RawUpstream::start(Box::new(|sock, q, _, peer| {
+        let mut m = Message::from_wire(&a_reply(q, "192.0.2.2", 60)).unwrap();
+        if let (Some(e), Some(qe)) = (m.edns.as_mut(), q.edns.as_ref()) {
+            e.dnssec_ok = qe.dnssec_ok;
+        }
+        let _ = sock.send_to(&m.to_wire().unwrap(), peer);
+    }));
+    let dir = temp_dir("stripped-opt");
+    let (port, mport) = (free_port(), free_port());
+    let server = start_dnspect(
+        &dir,
+        &server_config(
+            port,
+            mport,
+            &[up1.port, up2.port],
+            "[engine]\npolicy = \"sequential\"\n",
+        ),
+        port,
+        &[],
+    );
+    let signed = dig(port, &["stripped.test", "A", "+dnssec"]);
+    assert!(
+        signed.contains("192.0.2.2") && !signed.contains("192.0.2.1"),
+        "DO answer from the OPT-stripping upstream: {signed}\n{}",
+        server.log_text()
+    );
+    // The DO key holds upstream 2's answer.
+    let again = dig(port, &["stripped.test", "A", "+dnssec"]);
+    assert!(again.contains("192.0.2.2"), "{again}");
+    let plain = dig(port, &["stripped.test", "A"]);
+    assert_eq!(status(&plain), "NOERROR", "{plain}");
+    let n = wait_metric(mport, "dnspect_edns_stripped_total", 1.0);
+    assert!(n >= 1.0, "{n}");
+    println!("DO query: OPT-stripped answer refused ({n} counted), answered from the next upstream");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reloads and crowds
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn reload_removing_an_upstream_with_queries_in_flight() {
+    // Upstream 1 is slow: every query waits on it when the reload removes it.
+    let up1 = RawUpstream::start(Box::new(|sock, q, _, peer| {
+        send_later(
+            sock,
+            a_reply(q, "192.0.2.1", 60),
+            peer,
+            Duration::from_millis(1500),
+        );
+    }));
+    let up2 = FakeUpstream::start(|q, _, _| Some(a_reply(q, "192.0.2.2", 60)));
+    let dir = temp_dir("reload-inflight");
+    let (port, mport) = (free_port(), free_port());
+    let extra = "[engine]\npolicy = \"sequential\"\nattempt_timeout_ms = 3000\n";
+    let server = start_dnspect(
+        &dir,
+        &server_config(port, mport, &[up1.port, up2.port], extra),
+        port,
+        &[],
+    );
+    let client = UdpSocket::bind("127.0.0.1:0").unwrap();
+    client.connect(("127.0.0.1", port)).unwrap();
+    client
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let n = 20u16;
+    for i in 0..n {
+        client
+            .send(&query(i, &format!("n{i}.test"), RType::A, None))
+            .unwrap();
+    }
+    // Wait until all are in flight to upstream 1, then reload without it.
+    let until = Instant::now() + Duration::from_secs(3);
+    while up1.count() < usize::from(n) && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(up1.count(), usize::from(n), "queries did not reach upstream 1");
+    std::fs::write(
+        dir.join("dnspect.toml"),
+        server_config(port, mport, &[up2.port], extra),
+    )
+    .unwrap();
+    server.signal("HUP");
+    let mut answered = HashMap::new();
+    let until = Instant::now() + Duration::from_secs(6);
+    let mut buf = [0u8; 4096];
+    while answered.len() < usize::from(n) && Instant::now() < until {
+        if let Ok(k) = client.recv(&mut buf) {
+            let m = Message::from_wire(&buf[..k]).unwrap();
+            answered.insert(m.header.id, m.rcode());
+        }
+    }
+    let log = server.log_text();
+    assert_eq!(
+        answered.len(),
+        usize::from(n),
+        "answered {} of {n} after the reload\n{log}",
+        answered.len()
+    );
+    assert!(answered.values().all(|r| *r == Rcode::NOERROR), "{answered:?}");
+    // Still serving, and healthy.
+    let out = dig(port, &["after.test", "A"]);
+    assert!(out.contains("192.0.2.2"), "{out}\n{log}");
+    assert_eq!(http_get(mport, "/health").0, 200);
+    assert!(log.contains("removed by a reload"), "{log}");
+    println!(
+        "reload removed the upstream of {n} queries in flight: {} answered NOERROR",
+        answered.len()
+    );
+}
+
+#[test]
+fn flash_crowd_of_500_identical_queries_shares_one_upstream_query() {
+    let up = RawUpstream::start(Box::new(|sock, q, _, peer| {
+        send_later(
+            sock,
+            a_reply(q, "192.0.2.50", 60),
+            peer,
+            Duration::from_millis(400),
+        );
+    }));
+    let dir = temp_dir("flash-crowd");
+    let port = free_port();
+    let server = start_dnspect(
+        &dir,
+        &config(port, &[up.port], "log_queries = false\n").replace("log_queries = true\n", ""),
+        port,
+        &[],
+    );
+    let client = UdpSocket::bind("127.0.0.1:0").unwrap();
+    client.connect(("127.0.0.1", port)).unwrap();
+    client
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let n = 500u16;
+    let t0 = Instant::now();
+    for i in 0..n {
+        client
+            .send(&query(i, "crowd.test", RType::A, Some(false)))
+            .unwrap();
+    }
+    let mut by_rcode: HashMap<String, usize> = HashMap::new();
+    let mut ok = 0;
+    let until = Instant::now() + Duration::from_secs(5);
+    let mut buf = [0u8; 4096];
+    let mut got = 0;
+    while got < usize::from(n) && Instant::now() < until {
+        if let Ok(k) = client.recv(&mut buf) {
+            got += 1;
+            let m = Message::from_wire(&buf[..k]).unwrap();
+            *by_rcode.entry(m.rcode().to_string()).or_default() += 1;
+            if m.answers.iter().any(|r| {
+                matches!(r.rdata, dnspect_core::wire::RData::A { address }
+                    if address == std::net::Ipv4Addr::new(192, 0, 2, 50))
+            }) {
+                ok += 1;
+            }
+        }
+    }
+    let took = t0.elapsed();
+    assert_eq!(
+        ok,
+        usize::from(n),
+        "{ok} of {n} got the answer: {by_rcode:?}\n{}",
+        server.log_text()
+    );
+    assert!(up.count() <= 2, "{} upstream queries", up.count());
+    println!(
+        "flash crowd: {ok}/{n} answered NOERROR in {took:?} with {} upstream query(ies)",
+        up.count()
+    );
+}
+
+#[test]
+fn random_subdomain_flood_keeps_memory_bounded_and_cached_names_fast() {
+    let soa = ["flood.test. 300 IN SOA ns.flood.test. h.flood.test. 1 3600 600 604800 300"];
+    let up = FakeUpstream::start(move |q, _, _| {
+        let name = q.questions[0].name.to_string();
+        Some(if name == "cached.test." {
+            a_reply(q, "192.0.2.77", 3600)
+        } else {
+            reply(q, &[], &soa, Rcode::NXDOMAIN, true)
+        })
+    });
+    let dir = temp_dir("subdomain-flood");
+    let (port, mport) = (free_port(), free_port());
+    let server = start_dnspect(
+        &dir,
+        &server_config(port, mport, &[up.port], "[cache]\nsize_mb = 2\n")
+            .replace("log_queries = true\n", ""),
+        port,
+        &[],
+    );
+    let pid = server.pid();
+    assert!(dig(port, &["cached.test", "A"]).contains("192.0.2.77"));
+    let rss_before = vm_rss_kb(pid);
+    let client = UdpSocket::bind("127.0.0.1:0").unwrap();
+    client.connect(("127.0.0.1", port)).unwrap();
+    client.set_nonblocking(true).unwrap();
+    let total = 20_000u32;
+    let mut answered = 0u32;
+    let mut buf = [0u8; 4096];
+    let mut latencies = Vec::new();
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let t0 = Instant::now();
+    for batch in 0..total / 200 {
+        for i in 0..200 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let name = format!("r{x:016x}.flood.test");
+            let _ = client.send(&query((batch * 200 + i) as u16, &name, RType::A, None));
+        }
+        std::thread::sleep(Duration::from_millis(40));
+        while client.recv(&mut buf).is_ok() {
+            answered += 1;
+        }
+        if batch % 20 == 10 {
+            let t = Instant::now();
+            let out = dig(port, &["cached.test", "A"]);
+            latencies.push(t.elapsed());
+            assert!(out.contains("192.0.2.77"), "cached name lost during the flood: {out}");
+        }
+    }
+    let until = Instant::now() + Duration::from_secs(3);
+    while answered < total && Instant::now() < until {
+        match client.recv(&mut buf) {
+            Ok(_) => answered += 1,
+            Err(_) => std::thread::sleep(Duration::from_millis(20)),
+        }
+    }
+    let flood_time = t0.elapsed();
+    let rss_after = vm_rss_kb(pid);
+    let text = http_get(mport, "/metrics").1;
+    let cache_bytes = metric(&text, "dnspect_cache_bytes");
+    latencies.sort();
+    let max = latencies.last().copied().unwrap_or_default();
+    println!(
+        "random-subdomain flood: {total} names in {flood_time:?}, {answered} answered ({:.1}%), \
+         VmRSS {rss_before} -> {rss_after} KiB (+{} KiB), cache {cache_bytes} B of 2 MiB, \
+         cached name by dig during the flood: {} lookups, max {max:?}",
+        100.0 * f64::from(answered) / f64::from(total),
+        rss_after.saturating_sub(rss_before),
+        latencies.len()
+    );
+    assert!(f64::from(answered) >= 0.95 * f64::from(total), "{answered}");
+    assert!(cache_bytes > 0.0 && cache_bytes <= f64::from(2u32 << 20), "{cache_bytes}");
+    assert!(
+        rss_after.saturating_sub(rss_before) < 40 * 1024,
+        "VmRSS grew {rss_before} -> {rss_after} KiB"
+    );
+    assert!(max < Duration::from_secs(1), "{latencies:?}");
+}
