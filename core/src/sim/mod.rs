@@ -54,6 +54,10 @@ pub struct SimConfig {
     pub serve_stale: bool,
     pub prefetch: bool,
     pub cache_bytes: usize,
+    /// Upstream transactions in flight at once (the engine's `max_inflight`).
+    pub max_inflight: usize,
+    /// Clients waiting on one transaction (the engine's `max_waiters`).
+    pub max_waiters: usize,
     /// Active health probes (see the engine's `ProbeConfig`).
     pub probe: Option<crate::engine::forwarder::ProbeConfig>,
 }
@@ -76,6 +80,8 @@ impl Default for SimConfig {
             serve_stale: p.serve_stale.enabled,
             prefetch: p.prefetch,
             cache_bytes: c.cache_bytes,
+            max_inflight: c.max_inflight,
+            max_waiters: c.max_waiters,
             probe: None,
         }
     }
@@ -309,6 +315,8 @@ pub fn run(s: &Scenario) -> Result<SimResult, String> {
     cfg.query_timeout_ms = c.query_timeout_ms;
     cfg.max_attempts = c.max_attempts;
     cfg.cache_bytes = c.cache_bytes;
+    cfg.max_inflight = c.max_inflight.max(1);
+    cfg.max_waiters = c.max_waiters.max(1);
     cfg.cache.min_ttl = c.min_ttl;
     cfg.cache.max_ttl = c.max_ttl;
     cfg.cache.max_negative_ttl = c.max_negative_ttl;
