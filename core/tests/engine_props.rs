@@ -97,27 +97,29 @@ fn scenario() -> impl Strategy<Value = Scenario> {
         0u32..2,
         1usize..5,
     )
-        .prop_map(|(mut upstreams, queries, seed, max_attempts, neg, max_inflight)| {
-            for (i, u) in upstreams.iter_mut().enumerate() {
-                u.label = format!("10.0.0.{}", i + 1);
-            }
-            Scenario {
-                title: "random".into(),
-                seed,
-                config: SimConfig {
-                    max_attempts: Some(max_attempts),
-                    max_negative_ttl: neg * 300,
-                    cache_bytes: 4096,
-                    max_inflight,
-                    max_waiters: 3,
-                    ..SimConfig::default()
-                },
-                upstreams,
-                queries,
-                run_until_ms: Some(200_000),
-                ..Scenario::default()
-            }
-        })
+        .prop_map(
+            |(mut upstreams, queries, seed, max_attempts, neg, max_inflight)| {
+                for (i, u) in upstreams.iter_mut().enumerate() {
+                    u.label = format!("10.0.0.{}", i + 1);
+                }
+                Scenario {
+                    title: "random".into(),
+                    seed,
+                    config: SimConfig {
+                        max_attempts: Some(max_attempts),
+                        max_negative_ttl: neg * 300,
+                        cache_bytes: 4096,
+                        max_inflight,
+                        max_waiters: 3,
+                        ..SimConfig::default()
+                    },
+                    upstreams,
+                    queries,
+                    run_until_ms: Some(200_000),
+                    ..Scenario::default()
+                }
+            },
+        )
 }
 
 proptest! {

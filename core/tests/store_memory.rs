@@ -27,7 +27,10 @@ unsafe impl GlobalAlloc for Counting {
         System.dealloc(p, l)
     }
     unsafe fn realloc(&self, p: *mut u8, l: Layout, new: usize) -> *mut u8 {
-        LIVE.fetch_add(heap(new) as isize - heap(l.size()) as isize, Ordering::Relaxed);
+        LIVE.fetch_add(
+            heap(new) as isize - heap(l.size()) as isize,
+            Ordering::Relaxed,
+        );
         System.realloc(p, l, new)
     }
 }

@@ -5,6 +5,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 use std::time::Duration;
 
+use dnspect_core::engine::admission::AdmissionConfig;
 use dnspect_core::engine::forwarder::{Config as EngineConfig, ProbeConfig, UpstreamConfig};
 use dnspect_core::engine::upstreams::Policy;
 use serde::Deserialize;
@@ -36,6 +37,38 @@ pub struct File {
     pub cache: CacheKnobs,
     #[serde(default)]
     pub tcp: TcpKnobs,
+    #[serde(default)]
+    pub limits: LimitKnobs,
+}
+
+/// Per-client limits (`[limits]`): the admission table's knobs, and what a client over them
+/// gets.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitKnobs {
+    pub client_qps: u32,
+    pub client_burst: u32,
+    pub client_max_waiting: u32,
+    pub client_prefix_v4: u8,
+    pub client_prefix_v6: u8,
+    pub max_clients: usize,
+    /// "refused" or "drop".
+    pub action: String,
+}
+
+impl Default for LimitKnobs {
+    fn default() -> Self {
+        let a = AdmissionConfig::default();
+        LimitKnobs {
+            client_qps: a.qps,
+            client_burst: a.burst,
+            client_max_waiting: a.max_waiting,
+            client_prefix_v4: a.prefix_v4,
+            client_prefix_v6: a.prefix_v6,
+            max_clients: a.max_clients,
+            action: "refused".into(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -204,6 +237,9 @@ pub struct Settings {
     pub tcp_idle: Duration,
     pub tcp_max_connections: usize,
     pub tcp_read_timeout: Duration,
+    pub limits: AdmissionConfig,
+    /// Clients over a limit get nothing (true) or REFUSED (false).
+    pub limit_drop: bool,
 }
 
 /// A configuration error: what and where.
@@ -373,6 +409,32 @@ fn settle(
             Ok(Net { addr, prefix })
         })
         .collect::<Result<Vec<_>, ConfigError>>()?;
+    let l = &f.limits;
+    if l.client_prefix_v4 > 32 {
+        return Err(err(text, "limits.client_prefix_v4", "must be 0..=32"));
+    }
+    if l.client_prefix_v6 > 128 {
+        return Err(err(text, "limits.client_prefix_v6", "must be 0..=128"));
+    }
+    let limit_drop = match l.action.as_str() {
+        "refused" => false,
+        "drop" => true,
+        other => {
+            return Err(err(
+                text,
+                "limits.action",
+                format!("{other:?}: must be \"refused\" or \"drop\""),
+            ))
+        }
+    };
+    let limits = AdmissionConfig {
+        qps: l.client_qps,
+        burst: l.client_burst,
+        max_waiting: l.client_max_waiting,
+        prefix_v4: l.client_prefix_v4,
+        prefix_v6: l.client_prefix_v6,
+        max_clients: l.max_clients.max(1),
+    };
     let refuse_drop = match f.refuse.as_str() {
         "refused" => false,
         "drop" => true,
@@ -440,6 +502,8 @@ fn settle(
         tcp_idle: Duration::from_millis(f.tcp.idle_timeout_ms.max(1)),
         tcp_max_connections: f.tcp.max_connections.max(1),
         tcp_read_timeout: Duration::from_millis(f.tcp.read_timeout_ms.max(1)),
+        limits,
+        limit_drop,
     })
 }
 

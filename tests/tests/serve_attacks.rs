@@ -254,13 +254,15 @@ fn echoed_query_and_question_less_answer_are_dropped() {
     let server = start_dnspect(&dir, &server_config(port, mport, &[up.port], ""), port, &[]);
     for name in ["echo.test", "noq.test"] {
         let out = dig(port, &[name, "A"]);
-        assert_eq!(status(&out), "NOERROR", "{name}: {out}\n{}", server.log_text());
+        assert_eq!(
+            status(&out),
+            "NOERROR",
+            "{name}: {out}\n{}",
+            server.log_text()
+        );
         assert!(out.contains("192.0.2.9"), "{name}: {out}");
         let cached = dig(port, &[name, "A"]);
-        assert!(
-            cached.contains("192.0.2.9"),
-            "{name} from cache: {cached}"
-        );
+        assert!(cached.contains("192.0.2.9"), "{name} from cache: {cached}");
     }
     let qr0 = wait_metric(
         mport,
@@ -273,7 +275,11 @@ fn echoed_query_and_question_less_answer_are_dropped() {
         1.0,
     );
     assert!(qr0 >= 1.0 && qd0 >= 1.0, "qr0 {qr0} qd0 {qd0}");
-    assert_eq!(up.count(), 2, "one upstream query per name: the cache served the rest");
+    assert_eq!(
+        up.count(),
+        2,
+        "one upstream query per name: the cache served the rest"
+    );
     println!("echo (QR=0) dropped {qr0}, QDCOUNT=0 NXDOMAIN dropped {qd0}; both names cached with the real answer");
 }
 
@@ -295,7 +301,10 @@ fn meta_type_formerr_does_not_switch_edns_off() {
             return;
         }
         let name = q.questions[0].name.to_string();
-        let (opt, d_o) = (q.edns.is_some(), q.edns.as_ref().is_some_and(|e| e.dnssec_ok));
+        let (opt, d_o) = (
+            q.edns.is_some(),
+            q.edns.as_ref().is_some_and(|e| e.dnssec_ok),
+        );
         s2.lock().unwrap().push((name, opt, d_o));
         let mut m = Message::from_wire(&a_reply(q, "192.0.2.5", 60)).unwrap();
         if let Some(e) = m.edns.as_mut() {
@@ -306,12 +315,19 @@ fn meta_type_formerr_does_not_switch_edns_off() {
     let dir = temp_dir("meta-formerr");
     let port = free_port();
     let server = start_dnspect(&dir, &config(port, &[up.port], ""), port, &[]);
-    for (i, t) in ["TYPE128", "TYPE65535", "TYPE128", "TYPE128"].iter().enumerate() {
+    for (i, t) in ["TYPE128", "TYPE65535", "TYPE128", "TYPE128"]
+        .iter()
+        .enumerate()
+    {
         let _ = dig(port, &[&format!("meta{i}.test"), t]);
     }
     let signed = dig(port, &["signed.test", "A", "+dnssec"]);
     let plain = dig(port, &["plain.test", "A"]);
-    assert!(signed.contains("192.0.2.5"), "{signed}\n{}", server.log_text());
+    assert!(
+        signed.contains("192.0.2.5"),
+        "{signed}\n{}",
+        server.log_text()
+    );
     assert!(plain.contains("192.0.2.5"), "{plain}");
     let seen = seen.lock().unwrap().clone();
     let get = |n: &str| seen.iter().find(|(x, _, _)| x == n).cloned();
@@ -371,7 +387,9 @@ fn do_query_is_never_answered_from_an_answer_without_opt() {
     assert_eq!(status(&plain), "NOERROR", "{plain}");
     let n = wait_metric(mport, "dnspect_edns_stripped_total", 1.0);
     assert!(n >= 1.0, "{n}");
-    println!("DO query: OPT-stripped answer refused ({n} counted), answered from the next upstream");
+    println!(
+        "DO query: OPT-stripped answer refused ({n} counted), answered from the next upstream"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -415,7 +433,11 @@ fn reload_removing_an_upstream_with_queries_in_flight() {
     while up1.count() < usize::from(n) && Instant::now() < until {
         std::thread::sleep(Duration::from_millis(10));
     }
-    assert_eq!(up1.count(), usize::from(n), "queries did not reach upstream 1");
+    assert_eq!(
+        up1.count(),
+        usize::from(n),
+        "queries did not reach upstream 1"
+    );
     std::fs::write(
         dir.join("dnspect.toml"),
         server_config(port, mport, &[up2.port], extra),
@@ -438,7 +460,10 @@ fn reload_removing_an_upstream_with_queries_in_flight() {
         "answered {} of {n} after the reload\n{log}",
         answered.len()
     );
-    assert!(answered.values().all(|r| *r == Rcode::NOERROR), "{answered:?}");
+    assert!(
+        answered.values().all(|r| *r == Rcode::NOERROR),
+        "{answered:?}"
+    );
     // Still serving, and healthy.
     let out = dig(port, &["after.test", "A"]);
     assert!(out.contains("192.0.2.2"), "{out}\n{log}");
@@ -560,7 +585,10 @@ fn random_subdomain_flood_keeps_memory_bounded_and_cached_names_fast() {
             let t = Instant::now();
             let out = dig(port, &["cached.test", "A"]);
             latencies.push(t.elapsed());
-            assert!(out.contains("192.0.2.77"), "cached name lost during the flood: {out}");
+            assert!(
+                out.contains("192.0.2.77"),
+                "cached name lost during the flood: {out}"
+            );
         }
     }
     let until = Instant::now() + Duration::from_secs(3);
@@ -585,7 +613,10 @@ fn random_subdomain_flood_keeps_memory_bounded_and_cached_names_fast() {
         latencies.len()
     );
     assert!(f64::from(answered) >= 0.95 * f64::from(total), "{answered}");
-    assert!(cache_bytes > 0.0 && cache_bytes <= f64::from(2u32 << 20), "{cache_bytes}");
+    assert!(
+        cache_bytes > 0.0 && cache_bytes <= f64::from(2u32 << 20),
+        "{cache_bytes}"
+    );
     assert!(
         rss_after.saturating_sub(rss_before) < 40 * 1024,
         "VmRSS grew {rss_before} -> {rss_after} KiB"

@@ -11,6 +11,7 @@
 //! process start, the simulator its virtual clock); the cache store and upstream selection live
 //! elsewhere and reach these functions only as plain values.
 
+pub mod admission;
 pub mod decide;
 pub mod event;
 pub mod forwarder;

@@ -28,6 +28,9 @@ pub struct Metrics {
     pub responses: [[u64; 24]; 2],
     pub refused_acl: u64,
     pub malformed: u64,
+    /// Queries over a per-client limit, by [`dnspect_core::engine::admission::Refusal`]:
+    /// 0 rate, 1 waiting.
+    pub limited: [u64; 2],
     pub duration_buckets: [u64; 16],
     pub duration_count: u64,
     pub duration_sum: f64,
@@ -256,6 +259,11 @@ pub fn render(snaps: &[Snapshot]) -> String {
     }
     for (k, v) in rules {
         let _ = writeln!(o, "dnspect_fallbacks_total{{rule=\"{k}\"}} {v}");
+    }
+    let _ = writeln!(o, "# HELP dnspect_client_limited_total Queries over a per-client limit ([limits]), answered REFUSED or dropped as configured, by limit.\n# TYPE dnspect_client_limited_total counter");
+    for (i, limit) in ["rate", "waiting"].iter().enumerate() {
+        let n = sum(&|s| s.worker.limited[i]);
+        let _ = writeln!(o, "dnspect_client_limited_total{{limit=\"{limit}\"}} {n}");
     }
     let _ = writeln!(o, "# HELP dnspect_upstream_dropped_total Upstream messages dropped before use, by reason (RFC 5452: late, short, wrong_id, not_response, opcode, qdcount, question).\n# TYPE dnspect_upstream_dropped_total counter");
     for (i, (reason, _)) in Dropped::default().by_reason().iter().enumerate() {

@@ -6,6 +6,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use dnspect_core::engine::admission::Admission;
 use dnspect_core::engine::forwarder::{rcode_answer, ClientId, Forwarder, Input, Output, Peer};
 use dnspect_core::engine::Transport;
 use dnspect_core::wire::Rcode;
@@ -29,11 +30,15 @@ struct Pending {
     reply: Reply,
     started: Instant,
     tcp: bool,
+    /// The client's address, for its admission count.
+    peer: std::net::IpAddr,
 }
 
 /// The worker's state, borrowed by its tasks between awaits.
 pub struct State {
     pub fwd: Forwarder,
+    /// Per-client limits, checked before the engine sees a query.
+    admission: Admission,
     epoch: Instant,
     settings: Settings,
     udp: Vec<Rc<UdpSocket>>,
@@ -90,6 +95,7 @@ impl State {
         }
         let p = self.clients.get_mut(slot)?.take()?;
         self.free.push(slot as u32);
+        self.admission.done(p.peer);
         Some(p)
     }
 
@@ -112,13 +118,26 @@ impl State {
             }
             return;
         }
+        let now = self.now();
+        if let Err(why) = self.admission.admit(now, peer.ip()) {
+            self.metrics.limited[why as usize] += 1;
+            if !self.settings.limit_drop && bytes.len() >= 12 && bytes[2] & 0x80 == 0 {
+                let a = rcode_answer(bytes, Rcode::REFUSED, self.settings.engine.max_udp_payload);
+                self.metrics.responses[usize::from(tcp)][5] += 1;
+                self.send(reply, a);
+            }
+            if self.settings.log_queries {
+                tracing::info!(target: "query", "limited {peer}: over its {} limit", why.as_str());
+            }
+            return;
+        }
         // The engine answers every query by its deadline, or says it dropped it (no header,
         // QR set): either way the slot is freed in `drain`.
-        let now = self.now();
         let id = self.client(Pending {
             reply,
             started: Instant::now(),
             tcp,
+            peer: peer.ip(),
         });
         let transport = if tcp { Transport::Tcp } else { Transport::Udp };
         self.fwd.handle(Input::Query {
@@ -301,6 +320,7 @@ pub fn run(
         let timer = Rc::new(Notify::new());
         let state = Rc::new(RefCell::new(State {
             fwd: Forwarder::new(settings.engine.clone(), seed),
+            admission: Admission::new(settings.limits),
             epoch: Instant::now(),
             settings: settings.clone(),
             udp: udp.clone(),
@@ -346,6 +366,7 @@ pub fn run(
                     Control::Reload(s) => {
                         let mut st = state.borrow_mut();
                         st.fwd.reconfigure(s.engine.clone());
+                        st.admission.reconfigure(s.limits);
                         st.settings = *s;
                     }
                 },
