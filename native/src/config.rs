@@ -539,6 +539,28 @@ mod tests {
     }
 
     #[test]
+    fn resolv_conf_path_is_injectable_and_remembered() {
+        let path = std::env::temp_dir().join(format!("dnspect-resolv-{}", std::process::id()));
+        std::fs::write(&path, "nameserver 192.0.2.7\n").unwrap();
+        let s = load_settings(None, &path, &Overrides::default()).unwrap();
+        assert_eq!(
+            s.upstreams,
+            vec!["192.0.2.7:53".parse::<SocketAddr>().unwrap()]
+        );
+        assert_eq!(s.resolv_conf.as_deref(), Some(path.as_path()));
+        let flags = Overrides {
+            upstreams: vec!["192.0.2.8".into()],
+            ..Overrides::default()
+        };
+        let s = load_settings(None, &path, &flags).unwrap();
+        assert_eq!(s.resolv_conf, None, "flags replace the resolv.conf");
+        let _ = std::fs::remove_file(&path);
+        let e = load_settings(None, &path, &Overrides::default()).unwrap_err();
+        assert!(e.to_string().contains(&path.display().to_string()), "{e}");
+        assert_eq!(s.drain, Duration::from_secs(5));
+    }
+
+    #[test]
     fn networks() {
         let n = Net {
             addr: "10.0.0.0".parse().unwrap(),

@@ -186,9 +186,13 @@ fn abort_on_panic() {
             .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
             .unwrap_or("(no message)");
         // Straight to stderr: the logger may be what panicked.
+        let bt = std::backtrace::Backtrace::capture();
+        let bt = match bt.status() {
+            std::backtrace::BacktraceStatus::Captured => format!("\n{bt}"),
+            _ => String::new(),
+        };
         eprintln!(
-            "dnspect: PANIC in thread {name} at {location}: {message}\n{}\ndnspect: aborting so that the supervisor restarts the server",
-            std::backtrace::Backtrace::capture()
+            "dnspect: PANIC in thread {name} at {location}: {message}{bt}\ndnspect: aborting so that the supervisor restarts the server"
         );
         std::process::abort();
     }));

@@ -499,8 +499,17 @@ fn rolling_restart_loses_no_query() {
         .iter()
         .filter(|f| f.sent.is_some_and(|t| t >= term_at))
         .count();
+    // A leaves the reuseport group as soon as it takes the signal: what is sent later is B's.
+    let late_to_a = fates
+        .iter()
+        .filter(|f| {
+            f.sent
+                .is_some_and(|t| t >= term_at + Duration::from_millis(200))
+        })
+        .filter(|f| matches!(f.answer, Some((_, 1))))
+        .count();
     println!(
-        "rolling restart: {answered}/{sent_n} answered ({} by A, {} by B; {after_term} sent after SIGTERM to A); A exit {st:?}",
+        "rolling restart: {answered}/{sent_n} answered ({} by A, {} by B; {after_term} sent after SIGTERM to A, {late_to_a} of those sent 200 ms or more after it answered by A); A exit {st:?}",
         by(1),
         by(2)
     );
@@ -513,6 +522,7 @@ fn rolling_restart_loses_no_query() {
     assert_eq!(answered, sent_n, "queries lost in the rolling restart");
     assert_eq!(by(1) + by(2), answered, "every answer is an upstream's");
     assert!(by(1) > 0 && by(2) > 0, "both processes served");
+    assert_eq!(late_to_a, 0, "A still took queries 200 ms after SIGTERM");
     // B still serves alone.
     assert_eq!(status(&dig(port, &["after.rolling.test", "A"])), "NOERROR");
     drop(b);
