@@ -566,3 +566,28 @@ fn sighup_rereads_resolv_conf() {
     assert!(two.count() >= 1);
     drop(server);
 }
+
+#[test]
+fn udp_port_cannot_be_taken_with_so_reuseaddr() {
+    // SO_REUSEADDR on both sockets would let any local process, of any user, bind the
+    // listener's address and take a share of its queries. The listeners set only SO_REUSEPORT.
+    let up = SlowUpstream::local(Duration::ZERO, "192.0.2.1");
+    let dir = temp_dir("lifecycle-reuseaddr");
+    let port = free_port();
+    let server = start_dnspect(&dir, &conf(port, &[up.addr], ""), port, &[]);
+    assert_eq!(status(&dig(port, &["x.reuse.test", "A"])), "NOERROR");
+    let script = format!(
+        "import socket\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n\
+         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n\
+         try:\n    s.bind(('127.0.0.1', {port}))\n    print('BOUND')\n\
+         except OSError as e:\n    print('REFUSED', e.errno)\n"
+    );
+    let out = run(
+        std::process::Command::new(require("python3")).args(["-c", &script]),
+        Duration::from_secs(10),
+    );
+    let out = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    println!("SO_REUSEADDR bind on the listener's port: {out}");
+    assert_eq!(out, "REFUSED 98", "another socket took the listener's port");
+    drop(server);
+}

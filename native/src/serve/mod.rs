@@ -302,3 +302,44 @@ fn bind_metrics(addr: SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
     let l = bind_tcp(addr)?;
     Ok(tokio::net::TcpListener::from_std(l)?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn health_needs_every_worker_running_and_beating() {
+        let mut sh = Shared::new(2);
+        assert_eq!(
+            sh.health(),
+            Err("unhealthy: worker 0 is not running".to_string())
+        );
+        for w in &sh.workers {
+            w.running.store(true, Ordering::SeqCst);
+            w.upstreams_total.store(2, Ordering::SeqCst);
+            w.upstreams_usable.store(2, Ordering::SeqCst);
+        }
+        assert_eq!(sh.health(), Ok(()));
+        assert_eq!(sh.ready(), Ok("ready: 2 of 2 upstreams usable".to_string()));
+        sh.workers[1].upstreams_usable.store(0, Ordering::SeqCst);
+        assert_eq!(
+            sh.ready(),
+            Err("not ready: 0 of 2 upstreams usable in worker 1".to_string())
+        );
+        sh.workers[1].upstreams_usable.store(1, Ordering::SeqCst);
+        sh.draining.store(true, Ordering::SeqCst);
+        assert_eq!(
+            sh.ready(),
+            Err("not ready: draining (shutting down)".to_string())
+        );
+        // A worker whose loop stopped beating 10 s ago.
+        sh.epoch = Instant::now() - Duration::from_secs(10);
+        sh.beat(0);
+        let e = sh.health().unwrap_err();
+        assert!(
+            e.starts_with("unhealthy: worker 1 has made no progress for"),
+            "{e}"
+        );
+        assert!(sh.ready().unwrap_err().starts_with("not ready: unhealthy"));
+    }
+}
