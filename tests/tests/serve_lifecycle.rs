@@ -96,6 +96,15 @@ impl Drop for SlowUpstream {
     }
 }
 
+/// The tests of this file run one at a time: the load tests are timing-sensitive on a small
+/// machine, and SO_REUSEPORT (on the DNS and metrics listeners) would let two of our servers
+/// share a port that `free_port` handed out twice, silently.
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// A server configuration without the query log (the load tests send thousands of queries).
 fn conf(port: u16, upstreams: &[SocketAddr], extra: &str) -> String {
     let ups: Vec<String> = upstreams.iter().map(|a| format!("\"{a}\"")).collect();
@@ -113,10 +122,9 @@ fn http_get(port: u16, path: &str) -> (u16, String) {
         Err(e) => return (0, e.to_string()),
     };
     s.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
-    let _ = write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-    );
+    // One write: a request split over segments must not be what the test measures.
+    let req = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    let _ = s.write_all(req.as_bytes());
     let mut text = String::new();
     if let Err(e) = s.read_to_string(&mut text) {
         return (0, e.to_string());
@@ -266,9 +274,12 @@ fn wait_for_log(p: &Proc, text: &str, limit: Duration) -> bool {
 
 #[test]
 fn metrics_health_and_ready() {
+    let _serial = serial();
     let up = SlowUpstream::local(Duration::ZERO, "192.0.2.1");
-    // A second upstream where nothing listens: usable until its first attempts fail.
-    let dead = SocketAddr::from(([127, 0, 0, 1], free_port()));
+    // A second upstream that never answers: a socket held open (so no other process can take
+    // its port and answer) and never read. Usable until its first attempts time out.
+    let hole = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let dead = hole.local_addr().unwrap();
     let dir = temp_dir("lifecycle-metrics");
     let port = free_port();
     let mport = free_port();
@@ -338,7 +349,8 @@ fn metrics_health_and_ready() {
     assert_eq!(body.trim(), "not ready: 0 of 2 upstreams usable");
     // Still alive: /health is about the process, not the upstreams.
     assert_eq!(http_get(mport, "/health").0, 200);
-    assert!(http_get(mport, "/metrics").1.contains("dnspect_ready 0"));
+    let m = http_get(mport, "/metrics").1;
+    assert!(m.contains("dnspect_ready 0"), "{m}");
 
     // One comes back.
     up.silent.store(false, Ordering::SeqCst);
@@ -352,10 +364,12 @@ fn metrics_health_and_ready() {
     assert_eq!(code, 200, "{body}");
     assert_eq!(body.trim(), "ready: 1 of 2 upstreams usable");
     drop(server);
+    drop(hole);
 }
 
 #[test]
 fn sigterm_under_load_answers_everything_sent_before_it() {
+    let _serial = serial();
     // Slow enough that hundreds of queries are in flight when SIGTERM arrives.
     let up = SlowUpstream::local(Duration::from_millis(300), "192.0.2.1");
     let dir = temp_dir("lifecycle-sigterm");
@@ -440,6 +454,7 @@ fn sigterm_under_load_answers_everything_sent_before_it() {
 
 #[test]
 fn rolling_restart_loses_no_query() {
+    let _serial = serial();
     // A's upstream answers 192.0.2.1, B's 192.0.2.2: the answers say who served them.
     let up_a = SlowUpstream::local(Duration::from_millis(100), "192.0.2.1");
     let up_b = SlowUpstream::local(Duration::from_millis(100), "192.0.2.2");
@@ -530,6 +545,7 @@ fn rolling_restart_loses_no_query() {
 
 #[test]
 fn sighup_rereads_resolv_conf() {
+    let _serial = serial();
     // resolv.conf has no ports: the upstreams listen on port 53 of two loopback addresses.
     let pid = std::process::id();
     let net = |host: u8| SocketAddr::from(([127, 53, (pid % 250) as u8 + 1, host], 53));
@@ -569,6 +585,7 @@ fn sighup_rereads_resolv_conf() {
 
 #[test]
 fn udp_port_cannot_be_taken_with_so_reuseaddr() {
+    let _serial = serial();
     // SO_REUSEADDR on both sockets would let any local process, of any user, bind the
     // listener's address and take a share of its queries. The listeners set only SO_REUSEPORT.
     let up = SlowUpstream::local(Duration::ZERO, "192.0.2.1");
