@@ -2,7 +2,7 @@
 //! docs/configuration.md), overridden by flags. Errors name the line and the field.
 
 use std::net::{IpAddr, SocketAddr};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use dnspect_core::engine::admission::AdmissionConfig;
@@ -31,6 +31,9 @@ pub struct File {
     pub workers: usize,
     #[serde(default)]
     pub log_queries: bool,
+    /// How long SIGTERM waits for queries in flight before exiting.
+    #[serde(default = "default_drain")]
+    pub drain_timeout_ms: u64,
     #[serde(default)]
     pub engine: EngineKnobs,
     #[serde(default)]
@@ -187,6 +190,12 @@ fn default_refuse() -> String {
 fn one() -> usize {
     1
 }
+fn default_drain() -> u64 {
+    5000
+}
+
+/// Where the nameservers come from when no upstream is configured.
+pub const RESOLV_CONF: &str = "/etc/resolv.conf";
 
 /// A network in the allow list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -240,6 +249,10 @@ pub struct Settings {
     pub limits: AdmissionConfig,
     /// Clients over a limit get nothing (true) or REFUSED (false).
     pub limit_drop: bool,
+    /// How long SIGTERM waits for queries in flight.
+    pub drain: Duration,
+    /// The resolv.conf the upstreams were read from (None: configured or given as flags).
+    pub resolv_conf: Option<PathBuf>,
 }
 
 /// A configuration error: what and where.
@@ -353,12 +366,13 @@ fn settle(
             force_tcp,
         });
     }
-    if upstreams.is_empty() {
+    let from_resolv = upstreams.is_empty();
+    if from_resolv {
         let rc = resolv_conf().map_err(|e| {
             err(
                 text,
                 "upstreams",
-                format!("none configured and /etc/resolv.conf is unreadable: {e}"),
+                format!("none configured and resolv.conf is unreadable: {e}"),
             )
         })?;
         upstreams = resolv_nameservers(&rc);
@@ -366,7 +380,7 @@ fn settle(
             return Err(err(
                 text,
                 "upstreams",
-                "none configured and /etc/resolv.conf lists no nameserver",
+                "none configured and resolv.conf lists no nameserver",
             ));
         }
         ucfg = upstreams
@@ -504,17 +518,48 @@ fn settle(
         tcp_read_timeout: Duration::from_millis(f.tcp.read_timeout_ms.max(1)),
         limits,
         limit_drop,
+        drain: Duration::from_millis(f.drain_timeout_ms),
+        resolv_conf: from_resolv.then(|| PathBuf::from(RESOLV_CONF)),
     })
 }
 
-/// Reads a config file.
-pub fn load(path: &Path) -> Result<Settings, ConfigError> {
+/// Reads a config file; `resolv` is the resolv.conf read when it configures no upstream.
+pub fn load(path: &Path, resolv: &Path) -> Result<Settings, ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
         line: None,
         field: String::new(),
         message: format!("cannot read {}: {e}", path.display()),
     })?;
-    parse(&text, || std::fs::read_to_string("/etc/resolv.conf"))
+    with_resolv(parse(&text, || read_resolv(resolv)), resolv)
+}
+
+/// The configuration the server runs with: the file (or the embedded default), the resolv.conf
+/// when no upstream is configured, then the flags. Used at start and again on SIGHUP, so a
+/// changed resolv.conf is read again.
+pub fn load_settings(
+    path: Option<&Path>,
+    resolv: &Path,
+    overrides: &Overrides,
+) -> Result<Settings, ConfigError> {
+    let s = match path {
+        Some(p) => load(p, resolv)?,
+        None => with_resolv(parse(DEFAULT_TOML, || read_resolv(resolv)), resolv)?,
+    };
+    overrides.apply(s)
+}
+
+fn read_resolv(path: &Path) -> std::io::Result<String> {
+    std::fs::read_to_string(path)
+        .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", path.display())))
+}
+
+fn with_resolv(s: Result<Settings, ConfigError>, resolv: &Path) -> Result<Settings, ConfigError> {
+    s.map(|mut s| {
+        if s.resolv_conf.is_some() {
+            s.resolv_conf = Some(resolv.to_path_buf());
+        }
+        s
+    })
 }
 
 #[cfg(test)]
@@ -564,6 +609,28 @@ mod tests {
     }
 
     #[test]
+    fn resolv_conf_path_is_injectable_and_remembered() {
+        let path = std::env::temp_dir().join(format!("dnspect-resolv-{}", std::process::id()));
+        std::fs::write(&path, "nameserver 192.0.2.7\n").unwrap();
+        let s = load_settings(None, &path, &Overrides::default()).unwrap();
+        assert_eq!(
+            s.upstreams,
+            vec!["192.0.2.7:53".parse::<SocketAddr>().unwrap()]
+        );
+        assert_eq!(s.resolv_conf.as_deref(), Some(path.as_path()));
+        let flags = Overrides {
+            upstreams: vec!["192.0.2.8".into()],
+            ..Overrides::default()
+        };
+        let s = load_settings(None, &path, &flags).unwrap();
+        assert_eq!(s.resolv_conf, None, "flags replace the resolv.conf");
+        let _ = std::fs::remove_file(&path);
+        let e = load_settings(None, &path, &Overrides::default()).unwrap_err();
+        assert!(e.to_string().contains(&path.display().to_string()), "{e}");
+        assert_eq!(s.drain, Duration::from_secs(5));
+    }
+
+    #[test]
     fn networks() {
         let n = Net {
             addr: "10.0.0.0".parse().unwrap(),
@@ -605,6 +672,7 @@ impl Overrides {
                 .collect::<Result<_, _>>()?;
         }
         if !self.upstreams.is_empty() {
+            s.resolv_conf = None;
             s.upstreams = self
                 .upstreams
                 .iter()

@@ -42,6 +42,10 @@ enum Command {
         /// Worker threads.
         #[arg(long)]
         workers: Option<usize>,
+        /// The resolv.conf whose nameservers are the upstreams when none are configured; read
+        /// again on SIGHUP.
+        #[arg(long, value_name = "PATH", default_value = config::RESOLV_CONF)]
+        resolv_conf: PathBuf,
         /// Print the embedded default configuration and exit.
         #[arg(long)]
         print_default_config: bool,
@@ -81,6 +85,7 @@ fn main() -> ExitCode {
             metrics,
             log_queries,
             workers,
+            resolv_conf,
             print_default_config,
         } => {
             if print_default_config {
@@ -93,6 +98,7 @@ fn main() -> ExitCode {
                 .with_env_filter(filter)
                 .with_writer(std::io::stderr)
                 .init();
+            abort_on_panic();
             let overrides = config::Overrides {
                 listen,
                 upstreams: upstream,
@@ -100,13 +106,8 @@ fn main() -> ExitCode {
                 log_queries,
                 workers,
             };
-            let loaded = match &config {
-                Some(path) => config::load(path),
-                None => config::parse(config::DEFAULT_TOML, || {
-                    std::fs::read_to_string("/etc/resolv.conf")
-                }),
-            };
-            let settings = match loaded.and_then(|s| overrides.apply(s)) {
+            let loaded = config::load_settings(config.as_deref(), &resolv_conf, &overrides);
+            let settings = match loaded {
                 Ok(s) => s,
                 Err(e) => {
                     return fail(&format!(
@@ -117,12 +118,12 @@ fn main() -> ExitCode {
                     ))
                 }
             };
-            match serve::run(settings, config, overrides) {
+            match serve::run(settings, config, resolv_conf, overrides) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => fail(&format!("{e:#}")),
             }
         }
-        Command::CheckConfig { file } => match config::load(&file) {
+        Command::CheckConfig { file } => match config::load(&file, config::RESOLV_CONF.as_ref()) {
             Ok(s) => {
                 println!(
                     "{}: OK (listen {:?}, upstreams {:?}, {} worker(s))",
@@ -162,6 +163,39 @@ fn main() -> ExitCode {
             None => decode(text, file, binary, json),
         },
     }
+}
+
+/// The server's panic policy (ARCHITECTURE.md, Invariants): a panic anywhere, in any thread or
+/// task, is logged with its thread, location and message, and then the process aborts. tokio
+/// would otherwise catch a task's panic and leave its socket bound and unread (a silent
+/// blackhole); an aborted process is restarted by its supervisor and its sockets are closed.
+/// The release and dev profiles also set `panic = "abort"`; this hook makes the policy hold in
+/// any build.
+fn abort_on_panic() {
+    std::panic::set_hook(Box::new(|info| {
+        let thread = std::thread::current();
+        let name = thread.name().unwrap_or("<unnamed>");
+        let location = info.location().map_or_else(
+            || "an unknown location".to_string(),
+            |l| format!("{}:{}:{}", l.file(), l.line(), l.column()),
+        );
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<&str>()
+            .copied()
+            .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+            .unwrap_or("(no message)");
+        // Straight to stderr: the logger may be what panicked.
+        let bt = std::backtrace::Backtrace::capture();
+        let bt = match bt.status() {
+            std::backtrace::BacktraceStatus::Captured => format!("\n{bt}"),
+            _ => String::new(),
+        };
+        eprintln!(
+            "dnspect: PANIC in thread {name} at {location}: {message}{bt}\ndnspect: aborting so that the supervisor restarts the server"
+        );
+        std::process::abort();
+    }));
 }
 
 fn decode(text: Option<String>, file: Option<PathBuf>, binary: bool, json: bool) -> ExitCode {

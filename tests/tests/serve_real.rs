@@ -186,10 +186,16 @@ print("ok")
 
 #[test]
 fn ipv6_listener() {
-    if std::net::UdpSocket::bind("[::1]:0").is_err() {
-        eprintln!("no IPv6 loopback on this machine: skipping the [::1] listener check");
-        return;
-    }
+    // IPv6 loopback must work here, or this test proves nothing: fail loudly, never skip.
+    let a = std::net::UdpSocket::bind("[::1]:0")
+        .expect("no IPv6 loopback ([::1]) on this machine: the IPv6 listener cannot be tested");
+    let b = std::net::UdpSocket::bind("[::1]:0").expect("[::1]");
+    b.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    a.send_to(b"ping", b.local_addr().unwrap())
+        .expect("cannot send over [::1]");
+    let mut buf = [0u8; 8];
+    let (n, from) = b.recv_from(&mut buf).expect("nothing received over [::1]");
+    assert_eq!((&buf[..n], from), (&b"ping"[..], a.local_addr().unwrap()));
     let dir = temp_dir("ipv6");
     let nsd_port = free_port();
     let _nsd = start_nsd(&dir, nsd_port, &[("example.test.", zone())]);
@@ -221,5 +227,11 @@ fn ipv6_listener() {
         );
         let out = String::from_utf8_lossy(&out.stdout);
         assert!(out.contains("10.0.0.9"), "{tcp}: {out}");
+        // The answer really came from the [::1] listener, over the transport asked for.
+        let proto = if tcp == "+tcp" { "TCP" } else { "UDP" };
+        assert!(
+            out.contains(&format!(";; SERVER: ::1#{port}(::1) ({proto})")),
+            "{tcp}: {out}"
+        );
     }
 }

@@ -485,6 +485,16 @@ impl Forwarder {
             .collect()
     }
 
+    /// Upstreams usable now: not marked down by consecutive failed attempts. A down upstream
+    /// whose backoff has expired stays unusable until an attempt to it succeeds (readiness).
+    pub fn upstreams_usable(&self) -> usize {
+        self.upstreams
+            .list
+            .iter()
+            .filter(|u| u.consecutive_failures < super::upstreams::MAX_FAILS)
+            .count()
+    }
+
     pub fn cache_stats(&self) -> crate::cache::store::StoreStats {
         self.store.stats()
     }

@@ -392,6 +392,22 @@ pub fn render(snaps: &[Snapshot]) -> String {
     o
 }
 
+/// The health gauges: what /health and /ready decide from.
+fn render_health(o: &mut String, shared: &Shared) {
+    let ok = |b: bool| u8::from(b);
+    let _ = writeln!(o, "# HELP dnspect_healthy 1 while every worker runs and makes progress (/health).\n# TYPE dnspect_healthy gauge\ndnspect_healthy {}", ok(shared.health().is_ok()));
+    let _ = writeln!(o, "# HELP dnspect_ready 1 while healthy, not draining and an upstream is usable (/ready).\n# TYPE dnspect_ready gauge\ndnspect_ready {}", ok(shared.ready().is_ok()));
+    let _ = writeln!(o, "# HELP dnspect_draining 1 after SIGTERM, while queries queued and in flight are answered.\n# TYPE dnspect_draining gauge\ndnspect_draining {}", ok(shared.draining.load(Ordering::SeqCst)));
+    let _ = writeln!(o, "# HELP dnspect_upstreams_usable Upstreams not marked down, by worker.\n# TYPE dnspect_upstreams_usable gauge");
+    for (i, w) in shared.workers.iter().enumerate() {
+        let _ = writeln!(
+            o,
+            "dnspect_upstreams_usable{{worker=\"{i}\"}} {}",
+            w.upstreams_usable.load(Ordering::Relaxed)
+        );
+    }
+}
+
 /// A tiny HTTP/1.1 server for /metrics, /health and /ready.
 pub async fn serve(listener: TcpListener, shared: Arc<Shared>) {
     loop {
@@ -400,11 +416,21 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>) {
         };
         let shared = shared.clone();
         tokio::spawn(async move {
+            // The request may come in more than one segment: read until the end of the
+            // headers (or 2048 bytes), within 5 s.
             let mut buf = [0u8; 2048];
-            let n = match tokio::time::timeout(Duration::from_secs(5), s.read(&mut buf)).await {
-                Ok(Ok(n)) => n,
-                _ => return,
+            let mut n = 0;
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+            let done = |b: &[u8]| {
+                b.windows(4).any(|w| w == b"\r\n\r\n") || b.windows(2).any(|w| w == b"\n\n")
             };
+            while n < buf.len() && !done(&buf[..n]) {
+                match tokio::time::timeout_at(deadline, s.read(&mut buf[n..])).await {
+                    Ok(Ok(0)) => break,
+                    Ok(Ok(k)) => n += k,
+                    _ => return,
+                }
+            }
             let req = String::from_utf8_lossy(&buf[..n]);
             let path = req.split_whitespace().nth(1).unwrap_or("/");
             let (status, body) = match path {
@@ -414,11 +440,18 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>) {
                         .lock()
                         .map(|v| v.clone())
                         .unwrap_or_default();
-                    ("200 OK", render(&snaps))
+                    let mut text = render(&snaps);
+                    render_health(&mut text, &shared);
+                    ("200 OK", text)
                 }
-                "/health" => ("200 OK", "OK\n".to_string()),
-                "/ready" if shared.ready.load(Ordering::SeqCst) => ("200 OK", "OK\n".to_string()),
-                "/ready" => ("503 Service Unavailable", "not ready\n".to_string()),
+                "/health" => match shared.health() {
+                    Ok(()) => ("200 OK", "OK\n".to_string()),
+                    Err(why) => ("503 Service Unavailable", format!("{why}\n")),
+                },
+                "/ready" => match shared.ready() {
+                    Ok(what) => ("200 OK", format!("{what}\n")),
+                    Err(why) => ("503 Service Unavailable", format!("{why}\n")),
+                },
                 _ => (
                     "404 Not Found",
                     "see /metrics, /health, /ready\n".to_string(),

@@ -4,7 +4,8 @@
 //! its own engine and cache, so workers share nothing on the per-packet path. Inside a worker,
 //! the UDP receive loops, the TCP connections, the upstream queries and the timer are local
 //! tasks that borrow the worker's state between awaits. The main thread handles signals
-//! (SIGTERM/SIGINT: drain and stop; SIGHUP: reload) and serves metrics.
+//! (SIGTERM/SIGINT: leave the reuseport group, drain and stop; SIGHUP: reload the configuration
+//! and the resolv.conf) and serves metrics, /health and /ready.
 
 mod metrics;
 mod upstream;
@@ -12,9 +13,9 @@ mod worker;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use socket2::{Domain, Protocol, Socket, Type};
@@ -29,19 +30,131 @@ pub enum Control {
     Reload(Box<Settings>),
 }
 
-/// State shared between the workers and the main thread (never on the per-packet path).
+/// A worker whose loop has not beaten for this long makes the process unhealthy.
+pub const HEARTBEAT_STALE: Duration = Duration::from_secs(3);
+
+/// One worker's liveness, written by the worker, read by /health and /ready.
 #[derive(Debug, Default)]
-pub struct Shared {
-    pub snapshots: Mutex<Vec<Snapshot>>,
-    pub ready: AtomicBool,
+pub struct WorkerHealth {
+    /// The worker's loop is running (set when it starts, cleared when its thread ends).
+    pub running: AtomicBool,
+    /// Milliseconds since `Shared::epoch` when the worker's loop last made progress.
+    pub heartbeat_ms: AtomicU64,
+    /// Upstreams this worker's engine considers usable, and how many it has.
+    pub upstreams_usable: AtomicU64,
+    pub upstreams_total: AtomicU64,
 }
 
+/// State shared between the workers and the main thread (never on the per-packet path).
+#[derive(Debug)]
+pub struct Shared {
+    pub snapshots: Mutex<Vec<Snapshot>>,
+    pub epoch: Instant,
+    pub workers: Vec<WorkerHealth>,
+    /// Set on SIGTERM: no new queries are taken, in-flight ones are finished.
+    pub draining: AtomicBool,
+}
+
+impl Shared {
+    pub fn new(workers: usize) -> Shared {
+        Shared {
+            snapshots: Mutex::new(vec![Snapshot::default(); workers]),
+            epoch: Instant::now(),
+            workers: (0..workers).map(|_| WorkerHealth::default()).collect(),
+            draining: AtomicBool::new(false),
+        }
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.epoch.elapsed().as_millis() as u64
+    }
+
+    /// A worker's loop made progress.
+    pub fn beat(&self, worker: usize) {
+        if let Some(w) = self.workers.get(worker) {
+            w.heartbeat_ms.store(self.now_ms(), Ordering::Relaxed);
+        }
+    }
+
+    /// Ok while the process can serve: every worker thread running and its loop beating within
+    /// `HEARTBEAT_STALE`. The error says why not, in one line.
+    pub fn health(&self) -> Result<(), String> {
+        let now = self.now_ms();
+        for (i, w) in self.workers.iter().enumerate() {
+            if !w.running.load(Ordering::SeqCst) {
+                return Err(format!("unhealthy: worker {i} is not running"));
+            }
+            let age = now.saturating_sub(w.heartbeat_ms.load(Ordering::Relaxed));
+            if age > HEARTBEAT_STALE.as_millis() as u64 {
+                return Err(format!(
+                    "unhealthy: worker {i} has made no progress for {age} ms"
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Ok while healthy, not draining, and every worker has at least one usable upstream.
+    /// The error says why not, in one line.
+    pub fn ready(&self) -> Result<String, String> {
+        self.health().map_err(|e| format!("not ready: {e}"))?;
+        if self.draining.load(Ordering::SeqCst) {
+            return Err("not ready: draining (shutting down)".into());
+        }
+        let mut worst = (u64::MAX, 0, 0);
+        for (i, w) in self.workers.iter().enumerate() {
+            let usable = w.upstreams_usable.load(Ordering::Relaxed);
+            if usable < worst.0 {
+                worst = (usable, w.upstreams_total.load(Ordering::Relaxed), i);
+            }
+        }
+        let (usable, total, worker) = worst;
+        if usable == 0 {
+            let who = if self.workers.len() > 1 {
+                format!(" in worker {worker}")
+            } else {
+                String::new()
+            };
+            return Err(format!("not ready: 0 of {total} upstreams usable{who}"));
+        }
+        Ok(format!("ready: {usable} of {total} upstreams usable"))
+    }
+}
+
+/// Marks a worker not running when its thread ends, however it ends.
+#[derive(Debug)]
+pub struct RunningGuard {
+    shared: Arc<Shared>,
+    index: usize,
+}
+
+impl RunningGuard {
+    pub fn new(shared: Arc<Shared>, index: usize) -> RunningGuard {
+        if let Some(w) = shared.workers.get(index) {
+            w.running.store(true, Ordering::SeqCst);
+        }
+        shared.beat(index);
+        RunningGuard { shared, index }
+    }
+}
+
+impl Drop for RunningGuard {
+    fn drop(&mut self) {
+        if let Some(w) = self.shared.workers.get(self.index) {
+            w.running.store(false, Ordering::SeqCst);
+        }
+    }
+}
+
+/// UDP listeners join an SO_REUSEPORT group (one socket per worker, and a new process started
+/// before the old one stops: a rolling restart). No SO_REUSEADDR: on UDP it would let another
+/// local process, of any user, bind the same address and take queries; SO_REUSEPORT requires the
+/// same user.
 fn bind_udp(addr: SocketAddr) -> anyhow::Result<std::net::UdpSocket> {
     let s = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
     if addr.is_ipv6() {
         s.set_only_v6(true)?;
     }
-    s.set_reuse_address(true)?;
     s.set_reuse_port(true)?;
     // A burst of 500 queries overflows the default 208 KiB receive buffer.
     let _ = s.set_recv_buffer_size(8 << 20);
@@ -66,17 +179,14 @@ fn bind_tcp(addr: SocketAddr) -> anyhow::Result<std::net::TcpListener> {
     Ok(s.into())
 }
 
-/// Runs the server until SIGTERM or SIGINT.
+/// Runs the server until SIGTERM or SIGINT, then drains and returns.
 pub fn run(
     settings: Settings,
     config_path: Option<PathBuf>,
+    resolv_conf: PathBuf,
     overrides: config::Overrides,
 ) -> anyhow::Result<()> {
-    let shared = Arc::new(Shared::default());
-    *shared
-        .snapshots
-        .lock()
-        .map_err(|_| anyhow::anyhow!("poisoned"))? = vec![Snapshot::default(); settings.workers];
+    let shared = Arc::new(Shared::new(settings.workers));
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut controls = Vec::new();
     let mut threads = Vec::new();
@@ -100,58 +210,136 @@ pub fn run(
     }
     for a in &settings.listen {
         tracing::info!(
-            "serving DNS on {a} (UDP and TCP) with {} worker(s), forwarding to {:?}",
+            "serving DNS on {a} (UDP and TCP) with {} worker(s), forwarding to {:?}{}",
             settings.workers,
-            settings.upstreams
+            settings.upstreams,
+            settings
+                .resolv_conf
+                .as_ref()
+                .map_or(String::new(), |p| format!(" (from {})", p.display()))
         );
     }
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    rt.block_on(async move {
+    let drain_limit = rt.block_on(async {
         if let Some(m) = settings.metrics {
-            let listener = tokio::net::TcpListener::bind(m).await.with_context(|| format!("cannot bind metrics {m}"))?;
+            let listener = bind_metrics(m).with_context(|| format!("cannot bind metrics {m}"))?;
             tracing::info!("metrics on http://{m}/metrics, health on /health and /ready");
             tokio::spawn(metrics::serve(listener, shared.clone()));
         }
-        shared.ready.store(true, Ordering::SeqCst);
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
+        let mut drain = settings.drain;
         loop {
             tokio::select! {
                 _ = tokio::signal::ctrl_c() => break,
                 _ = term.recv() => break,
                 _ = hup.recv() => {
-                    let Some(path) = &config_path else {
-                        tracing::warn!("SIGHUP: no --config file to reload");
-                        continue;
-                    };
-                    match config::load(path).map(|s| overrides.apply(s)) {
-                        Ok(Ok(new)) => {
+                    let from = config_path.as_ref().map_or_else(|| "the embedded default".to_string(), |p| p.display().to_string());
+                    match config::load_settings(config_path.as_deref(), &resolv_conf, &overrides) {
+                        Ok(new) => {
                             if new.listen != settings.listen || new.workers != settings.workers {
                                 tracing::warn!("SIGHUP: listen addresses and workers change only on restart");
                             }
+                            let ups = match &new.resolv_conf {
+                                Some(p) => format!("upstreams {:?} read again from {}", new.upstreams, p.display()),
+                                None => format!("upstreams {:?}", new.upstreams),
+                            };
+                            drain = new.drain;
                             for c in &controls {
                                 let _ = c.send(Control::Reload(Box::new(new.clone())));
                             }
-                            tracing::info!("SIGHUP: configuration reloaded from {}; cache and queries in flight kept", path.display());
+                            tracing::info!("SIGHUP: configuration reloaded from {from}, {ups}; cache and queries in flight kept");
                         }
-                        Ok(Err(e)) | Err(e) => tracing::error!("SIGHUP: configuration rejected, keeping the old one: {}: {e}", path.display()),
+                        Err(e) => tracing::error!("SIGHUP: configuration rejected, keeping the old one: {from}: {e}"),
                     }
                 }
             }
         }
-        tracing::info!("shutting down: no new queries, finishing those in flight");
-        shared.ready.store(false, Ordering::SeqCst);
-        let _ = stop_tx.send(true);
-        anyhow::Ok(())
+        anyhow::Ok(drain)
     })?;
+    // Drain: the workers stop taking new queries, answer what is queued and in flight, and end.
+    // The metrics listener keeps answering meanwhile (/ready says "draining"); a second
+    // SIGTERM or SIGINT stops at once.
+    tracing::info!(
+        "SIGTERM: draining: no new queries; answering those queued and in flight (deadline {} ms)",
+        drain_limit.as_millis()
+    );
+    shared.draining.store(true, Ordering::SeqCst);
+    let _ = stop_tx.send(true);
+    let finished = rt.block_on(async {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        // The workers enforce the deadline; this bound only catches a wedged worker.
+        let until = Instant::now() + drain_limit + Duration::from_secs(2);
+        while !threads.iter().all(std::thread::JoinHandle::is_finished) {
+            if Instant::now() >= until {
+                return anyhow::Ok(false);
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_millis(10)) => {}
+                _ = tokio::signal::ctrl_c() => { tracing::warn!("second signal: stopping without finishing the drain"); return Ok(true); }
+                _ = term.recv() => { tracing::warn!("second signal: stopping without finishing the drain"); return Ok(true); }
+            }
+        }
+        Ok(true)
+    })?;
+    if !finished {
+        anyhow::bail!("a worker did not stop within the drain deadline");
+    }
     for t in threads {
-        let _ = t.join();
+        if t.is_finished() {
+            let _ = t.join();
+        }
     }
     tracing::info!("stopped");
     Ok(())
 }
 
-/// How long a stopping worker waits for queries in flight.
-pub const DRAIN: Duration = Duration::from_secs(5);
+/// The metrics listener joins an SO_REUSEPORT group too, so a new process can start on the same
+/// address before the old one stops.
+fn bind_metrics(addr: SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
+    let l = bind_tcp(addr)?;
+    Ok(tokio::net::TcpListener::from_std(l)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn health_needs_every_worker_running_and_beating() {
+        let mut sh = Shared::new(2);
+        assert_eq!(
+            sh.health(),
+            Err("unhealthy: worker 0 is not running".to_string())
+        );
+        for w in &sh.workers {
+            w.running.store(true, Ordering::SeqCst);
+            w.upstreams_total.store(2, Ordering::SeqCst);
+            w.upstreams_usable.store(2, Ordering::SeqCst);
+        }
+        assert_eq!(sh.health(), Ok(()));
+        assert_eq!(sh.ready(), Ok("ready: 2 of 2 upstreams usable".to_string()));
+        sh.workers[1].upstreams_usable.store(0, Ordering::SeqCst);
+        assert_eq!(
+            sh.ready(),
+            Err("not ready: 0 of 2 upstreams usable in worker 1".to_string())
+        );
+        sh.workers[1].upstreams_usable.store(1, Ordering::SeqCst);
+        sh.draining.store(true, Ordering::SeqCst);
+        assert_eq!(
+            sh.ready(),
+            Err("not ready: draining (shutting down)".to_string())
+        );
+        // A worker whose loop stopped beating 10 s ago.
+        sh.epoch = Instant::now() - Duration::from_secs(10);
+        sh.beat(0);
+        let e = sh.health().unwrap_err();
+        assert!(
+            e.starts_with("unhealthy: worker 1 has made no progress for"),
+            "{e}"
+        );
+        assert!(sh.ready().unwrap_err().starts_with("not ready: unhealthy"));
+    }
+}

@@ -15,7 +15,7 @@ use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::{mpsc, watch, Notify};
 
 use super::metrics::Metrics;
-use super::{upstream, Control, Shared, DRAIN};
+use super::{upstream, Control, RunningGuard, Shared};
 use crate::config::Settings;
 
 /// Where a client's answer goes.
@@ -43,6 +43,8 @@ pub struct State {
     settings: Settings,
     udp: Vec<Rc<UdpSocket>>,
     clients: Vec<Option<Pending>>,
+    /// Clients waiting for an answer.
+    waiting: usize,
     free: Vec<u32>,
     gens: Vec<u32>,
     pub metrics: Metrics,
@@ -84,6 +86,7 @@ impl State {
             }
         };
         self.gens[slot as usize] = self.gens[slot as usize].wrapping_add(1);
+        self.waiting += 1;
         ClientId(u64::from(self.gens[slot as usize]) << 32 | u64::from(slot))
     }
 
@@ -96,6 +99,7 @@ impl State {
         let p = self.clients.get_mut(slot)?.take()?;
         self.free.push(slot as u32);
         self.admission.done(p.peer);
+        self.waiting -= 1;
         Some(p)
     }
 
@@ -289,6 +293,7 @@ pub fn run(
     mut stop: watch::Receiver<bool>,
     mut control: mpsc::UnboundedReceiver<Control>,
 ) {
+    let _running = RunningGuard::new(shared.clone(), index);
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -325,6 +330,7 @@ pub fn run(
             settings: settings.clone(),
             udp: udp.clone(),
             clients: Vec::new(),
+            waiting: 0,
             free: Vec::new(),
             gens: Vec::new(),
             metrics: Metrics::default(),
@@ -337,9 +343,10 @@ pub fn run(
         state.borrow_mut().me = Some(Rc::downgrade(&state));
         // Start the engine's clock: probes and other timers begin now, not at the first query.
         state.borrow_mut().tick();
+        let mut udp_tasks = Vec::new();
         let mut tasks = Vec::new();
         for (i, s) in udp.iter().enumerate() {
-            tasks.push(tokio::task::spawn_local(udp_loop(
+            udp_tasks.push(tokio::task::spawn_local(udp_loop(
                 state.clone(),
                 s.clone(),
                 i,
@@ -357,11 +364,15 @@ pub fn run(
             }
         }
         tokio::task::spawn_local(timer_loop(state.clone(), timer));
-        // Publish metrics twice a second; apply reloads; wait for the stop signal.
+        // Publish metrics and the heartbeat twice a second; apply reloads; wait for the stop
+        // signal.
         let mut publish = tokio::time::interval(Duration::from_millis(500));
         loop {
             tokio::select! {
-                _ = publish.tick() => publish_snapshot(&state, &shared, index),
+                _ = publish.tick() => {
+                    shared.beat(index);
+                    publish_snapshot(&state, &shared, index);
+                }
                 Some(c) = control.recv() => match c {
                     Control::Reload(s) => {
                         let mut st = state.borrow_mut();
@@ -373,19 +384,126 @@ pub fn run(
                 _ = stop.changed() => break,
             }
         }
-        for t in tasks {
-            t.abort();
-        }
-        let until = Instant::now() + DRAIN;
-        while state.borrow().fwd.in_flight() > 0 && Instant::now() < until {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        publish_snapshot(&state, &shared, index);
+        stop_and_drain(index, &state, &shared, &udp, udp_tasks, tasks).await;
     });
+}
+
+/// Where a UDP listener is connected to leave its SO_REUSEPORT group: a connected UDP socket
+/// only matches datagrams from that address, so the kernel steers every other source to the
+/// rest of the group (or, if none, answers with port unreachable), while the datagrams already
+/// in its receive queue stay readable. Port 9 on loopback: privileged (no unprivileged local
+/// process can send from it), never a source from outside (martian), and not port 0 (which
+/// `connect` would refuse).
+fn leave_address(local: SocketAddr) -> Option<SocketAddr> {
+    if local.ip().is_unspecified() {
+        // Connecting would also bind the socket to one local address (the route's source),
+        // so answers to other addresses would leave from the wrong one.
+        return None;
+    }
+    Some(match local {
+        SocketAddr::V4(_) => SocketAddr::from(([127, 0, 0, 1], 9)),
+        SocketAddr::V6(_) => SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, 9)),
+    })
+}
+
+/// SIGTERM, in phases, each logged: (1) stop taking new queries: close the TCP listeners and
+/// take the UDP sockets out of the reuseport group; (2) read and answer every datagram already
+/// queued; (3) wait for the queries in flight, up to the drain deadline; (4) stop.
+async fn stop_and_drain(
+    index: usize,
+    state: &Rc<RefCell<State>>,
+    shared: &Shared,
+    udp: &[Rc<UdpSocket>],
+    udp_tasks: Vec<tokio::task::JoinHandle<()>>,
+    tcp_tasks: Vec<tokio::task::JoinHandle<()>>,
+) {
+    let started = Instant::now();
+    let deadline = started + state.borrow().settings.drain;
+    let received = |st: &Rc<RefCell<State>>| st.borrow().metrics.requests[0];
+    let before = received(state);
+    // (1) Closing the listeners: dropping an accept task drops its listener. Connections
+    // already accepted keep being served until the end of the drain.
+    for t in tcp_tasks {
+        t.abort();
+    }
+    let mut left = 0;
+    let mut wildcard = Vec::new();
+    for s in udp {
+        let Ok(local) = s.local_addr() else { continue };
+        match leave_address(local) {
+            Some(to) => match s.connect(to).await {
+                Ok(()) => left += 1,
+                Err(e) => tracing::error!(
+                    "worker {index}: {local}: cannot leave the reuseport group ({e}); it is read until the drain ends"
+                ),
+            },
+            None => wildcard.push(local),
+        }
+    }
+    tracing::info!(
+        "worker {index}: drain 1/3: TCP listeners closed, {left} of {} UDP socket(s) out of the reuseport group",
+        udp.len()
+    );
+    if !wildcard.is_empty() {
+        tracing::warn!(
+            "worker {index}: wildcard listener(s) {wildcard:?} cannot leave the reuseport group without changing their address: they keep answering until the drain ends"
+        );
+    }
+    // (2) The receive loops keep running: they read what the kernel queued before the sockets
+    // left the group (and datagrams still on their way in), until 100 ms pass without one.
+    let mut last = received(state);
+    let mut quiet_since = Instant::now();
+    while Instant::now() < deadline && quiet_since.elapsed() < Duration::from_millis(100) {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        shared.beat(index);
+        let now = received(state);
+        if now != last {
+            last = now;
+            quiet_since = Instant::now();
+        }
+    }
+    tracing::info!(
+        "worker {index}: drain 2/3: {} queued datagram(s) read after SIGTERM, {} client(s) waiting for an answer",
+        last - before,
+        state.borrow().waiting
+    );
+    // (3) Queries in flight, up to the deadline.
+    while state.borrow().waiting > 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        shared.beat(index);
+    }
+    let waiting = state.borrow().waiting;
+    // Answers that met a full send buffer are sent by tasks of their own: let them run.
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    for t in udp_tasks {
+        t.abort();
+    }
+    if waiting > 0 {
+        tracing::warn!(
+            "worker {index}: drain 3/3: deadline reached after {} ms with {waiting} client(s) unanswered",
+            started.elapsed().as_millis()
+        );
+    } else {
+        tracing::info!(
+            "worker {index}: drain 3/3: every query answered, {} ms after SIGTERM",
+            started.elapsed().as_millis()
+        );
+    }
+    publish_snapshot(state, shared, index);
 }
 
 fn publish_snapshot(state: &Rc<RefCell<State>>, shared: &Shared, index: usize) {
     let st = state.borrow();
+    if let Some(w) = shared.workers.get(index) {
+        w.upstreams_usable.store(
+            st.fwd.upstreams_usable() as u64,
+            std::sync::atomic::Ordering::Relaxed,
+        );
+        w.upstreams_total.store(
+            st.fwd.config().upstreams.len() as u64,
+            std::sync::atomic::Ordering::Relaxed,
+        );
+    }
     let snap = st.metrics.snapshot(&st.fwd);
     if let Ok(mut v) = shared.snapshots.lock() {
         if let Some(x) = v.get_mut(index) {
