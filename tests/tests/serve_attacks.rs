@@ -150,6 +150,17 @@ fn wait_metric(metrics: u16, sample: &str, at_least: f64) -> f64 {
     }
 }
 
+/// A client socket connected to the server, with room for a burst of answers (the default
+/// 208 KiB receive buffer holds only about 270 small datagrams).
+fn burst_client(port: u16) -> UdpSocket {
+    let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::DGRAM, None).unwrap();
+    let _ = s.set_recv_buffer_size(4 << 20);
+    s.bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into()).unwrap();
+    let s: UdpSocket = s.into();
+    s.connect(("127.0.0.1", port)).unwrap();
+    s
+}
+
 fn vm_rss_kb(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .unwrap_or_default()
@@ -493,8 +504,7 @@ fn flash_crowd_of_500_identical_queries_shares_one_upstream_query() {
         port,
         &[],
     );
-    let client = UdpSocket::bind("127.0.0.1:0").unwrap();
-    client.connect(("127.0.0.1", port)).unwrap();
+    let client = burst_client(port);
     client
         .set_read_timeout(Some(Duration::from_millis(200)))
         .unwrap();
@@ -560,8 +570,7 @@ fn random_subdomain_flood_keeps_memory_bounded_and_cached_names_fast() {
     let pid = server.pid();
     assert!(dig(port, &["cached.test", "A"]).contains("192.0.2.77"));
     let rss_before = vm_rss_kb(pid);
-    let client = UdpSocket::bind("127.0.0.1:0").unwrap();
-    client.connect(("127.0.0.1", port)).unwrap();
+    let client = burst_client(port);
     client.set_nonblocking(true).unwrap();
     let total = 20_000u32;
     let mut answered = 0u32;
