@@ -7,6 +7,7 @@
 //! (SIGTERM/SIGINT: drain and stop; SIGHUP: reload) and serves metrics.
 
 mod metrics;
+mod tcp;
 mod upstream;
 mod worker;
 

@@ -9,17 +9,16 @@ use std::time::{Duration, Instant};
 use dnspect_core::engine::forwarder::{rcode_answer, ClientId, Forwarder, Input, Output, Peer};
 use dnspect_core::engine::{Transport, UpstreamId};
 use dnspect_core::wire::Rcode;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::{mpsc, watch, Notify};
 
 use super::metrics::Metrics;
-use super::{upstream, Control, Shared, DRAIN};
+use super::{tcp, upstream, Control, Shared, DRAIN};
 use crate::config::Settings;
 
 /// Where a client's answer goes.
 #[derive(Debug)]
-enum Reply {
+pub(super) enum Reply {
     Udp { socket: usize, addr: SocketAddr },
     Tcp(mpsc::Sender<Vec<u8>>),
 }
@@ -35,7 +34,7 @@ struct Pending {
 pub struct State {
     pub fwd: Forwarder,
     epoch: Instant,
-    settings: Settings,
+    pub(super) settings: Settings,
     udp: Vec<Rc<UdpSocket>>,
     clients: Vec<Option<Pending>>,
     free: Vec<u32>,
@@ -80,12 +79,12 @@ impl State {
         Some(p)
     }
 
-    fn allowed(&self, addr: SocketAddr) -> bool {
+    pub(super) fn allowed(&self, addr: SocketAddr) -> bool {
         self.settings.allow.iter().any(|n| n.contains(addr.ip()))
     }
 
     /// A query from a client.
-    fn query(&mut self, bytes: &[u8], reply: Reply, peer: SocketAddr, tcp: bool) {
+    pub(super) fn query(&mut self, bytes: &[u8], reply: Reply, peer: SocketAddr, tcp: bool) {
         self.metrics.requests[usize::from(tcp)] += 1;
         if !self.allowed(peer) {
             self.metrics.refused_acl += 1;
@@ -297,7 +296,7 @@ pub fn run(
         let conns = Rc::new(Cell::new(0usize));
         for l in tcp {
             match TcpListener::from_std(l) {
-                Ok(l) => tasks.push(tokio::task::spawn_local(tcp_accept(
+                Ok(l) => tasks.push(tokio::task::spawn_local(tcp::accept(
                     state.clone(),
                     l,
                     conns.clone(),
@@ -388,74 +387,4 @@ async fn udp_loop(state: Rc<RefCell<State>>, socket: Rc<UdpSocket>, index: usize
             }
         }
     }
-}
-
-async fn tcp_accept(state: Rc<RefCell<State>>, listener: TcpListener, conns: Rc<Cell<usize>>) {
-    loop {
-        let Ok((stream, peer)) = listener.accept().await else {
-            continue;
-        };
-        let (max, allowed, drop_refused) = {
-            let st = state.borrow();
-            (
-                st.settings.tcp_max_connections,
-                st.allowed(peer),
-                st.settings.refuse_drop,
-            )
-        };
-        if conns.get() >= max || (!allowed && drop_refused) {
-            drop(stream);
-            continue;
-        }
-        conns.set(conns.get() + 1);
-        let c = conns.clone();
-        let st = state.clone();
-        tokio::task::spawn_local(async move {
-            tcp_conn(st, stream, peer).await;
-            c.set(c.get() - 1);
-        });
-    }
-}
-
-/// One client TCP connection (RFC 7766): pipelined queries, answers written as they complete,
-/// an idle timeout between messages and a deadline for each message.
-async fn tcp_conn(state: Rc<RefCell<State>>, stream: TcpStream, peer: SocketAddr) {
-    let _ = stream.set_nodelay(true);
-    let (mut rd, mut wr) = stream.into_split();
-    let (tx, mut rx) = mpsc::channel::<Vec<u8>>(64);
-    let writer = tokio::task::spawn_local(async move {
-        while let Some(msg) = rx.recv().await {
-            let mut framed = Vec::with_capacity(msg.len() + 2);
-            framed.extend_from_slice(&(msg.len() as u16).to_be_bytes());
-            framed.extend_from_slice(&msg);
-            if wr.write_all(&framed).await.is_err() {
-                break;
-            }
-        }
-        let _ = wr.shutdown().await;
-    });
-    let (idle, read_timeout) = {
-        let st = state.borrow();
-        (st.settings.tcp_idle, st.settings.tcp_read_timeout)
-    };
-    let mut buf = vec![0u8; 65535];
-    loop {
-        let mut len = [0u8; 2];
-        match tokio::time::timeout(idle, rd.read_exact(&mut len)).await {
-            Ok(Ok(_)) => {}
-            _ => break,
-        }
-        let n = usize::from(u16::from_be_bytes(len));
-        match tokio::time::timeout(read_timeout, rd.read_exact(&mut buf[..n])).await {
-            Ok(Ok(_)) => {}
-            _ => break,
-        }
-        state
-            .borrow_mut()
-            .query(&buf[..n], Reply::Tcp(tx.clone()), peer, true);
-    }
-    drop(tx);
-    // Answers still in flight are written before the connection closes (bounded by the
-    // engine's query timeout).
-    let _ = tokio::time::timeout(Duration::from_secs(10), writer).await;
 }
