@@ -122,7 +122,10 @@ impl Default for CacheKnobs {
 pub struct TcpKnobs {
     pub idle_timeout_ms: u64,
     pub max_connections: usize,
+    pub max_connections_per_client: usize,
     pub read_timeout_ms: u64,
+    pub write_timeout_ms: u64,
+    pub max_queued: usize,
 }
 
 impl Default for TcpKnobs {
@@ -130,7 +133,10 @@ impl Default for TcpKnobs {
         TcpKnobs {
             idle_timeout_ms: 10_000,
             max_connections: 1024,
+            max_connections_per_client: 64,
             read_timeout_ms: 5_000,
+            write_timeout_ms: 5_000,
+            max_queued: 32,
         }
     }
 }
@@ -198,8 +204,14 @@ pub struct Settings {
     pub log_queries: bool,
     pub engine: EngineConfig,
     pub tcp_idle: Duration,
+    /// Client TCP connections of the whole process (all workers).
     pub tcp_max_connections: usize,
+    pub tcp_max_per_client: usize,
+    /// The deadline for one whole message, from its first byte.
     pub tcp_read_timeout: Duration,
+    pub tcp_write_timeout: Duration,
+    /// Queries in flight plus answers waiting to be written, per connection.
+    pub tcp_max_queued: usize,
 }
 
 /// A configuration error: what and where.
@@ -433,7 +445,10 @@ fn settle(
         engine,
         tcp_idle: Duration::from_millis(f.tcp.idle_timeout_ms.max(1)),
         tcp_max_connections: f.tcp.max_connections.max(1),
+        tcp_max_per_client: f.tcp.max_connections_per_client.max(1),
         tcp_read_timeout: Duration::from_millis(f.tcp.read_timeout_ms.max(1)),
+        tcp_write_timeout: Duration::from_millis(f.tcp.write_timeout_ms.max(1)),
+        tcp_max_queued: f.tcp.max_queued.clamp(1, 4096),
     })
 }
 

@@ -35,6 +35,51 @@ pub enum Control {
 pub struct Shared {
     pub snapshots: Mutex<Vec<Snapshot>>,
     pub ready: AtomicBool,
+    /// Client TCP connections by client address (checked at accept only).
+    pub tcp: tcp::Counts,
+}
+
+/// Raises the RLIMIT_NOFILE soft limit to the hard limit; returns the limit in force.
+fn raise_nofile() -> u64 {
+    let (soft, hard) = match rlimit::getrlimit(rlimit::Resource::NOFILE) {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::warn!("cannot read RLIMIT_NOFILE: {e}; assuming 1024");
+            return 1024;
+        }
+    };
+    // An unlimited hard limit is still bounded by the kernel (fs.nr_open, 2^20 by default).
+    let want = if hard == rlimit::INFINITY {
+        1 << 20
+    } else {
+        hard
+    };
+    match rlimit::increase_nofile_limit(want) {
+        Ok(now) if now > soft => {
+            tracing::info!("RLIMIT_NOFILE: soft limit raised from {soft} to {now} (hard {hard})");
+            now
+        }
+        Ok(_) => {
+            tracing::info!("RLIMIT_NOFILE: {soft} (hard {hard})");
+            soft
+        }
+        Err(e) => {
+            tracing::warn!("RLIMIT_NOFILE: cannot raise the soft limit {soft} to {want}: {e}");
+            soft
+        }
+    }
+}
+
+/// Sizes the TCP caps against the descriptor limit, saying when a cap was lowered.
+fn fit_caps(s: &mut Settings, nofile: u64) {
+    for w in tcp::fit_caps(s, nofile) {
+        tracing::warn!("{w}");
+    }
+    tracing::info!(
+        "client TCP: at most {} connections, {} per client address",
+        s.tcp_max_connections,
+        s.tcp_max_per_client
+    );
 }
 
 fn bind_udp(addr: SocketAddr) -> anyhow::Result<std::net::UdpSocket> {
@@ -69,10 +114,12 @@ fn bind_tcp(addr: SocketAddr) -> anyhow::Result<std::net::TcpListener> {
 
 /// Runs the server until SIGTERM or SIGINT.
 pub fn run(
-    settings: Settings,
+    mut settings: Settings,
     config_path: Option<PathBuf>,
     overrides: config::Overrides,
 ) -> anyhow::Result<()> {
+    let nofile = raise_nofile();
+    fit_caps(&mut settings, nofile);
     let shared = Arc::new(Shared::default());
     *shared
         .snapshots
@@ -128,7 +175,8 @@ pub fn run(
                         continue;
                     };
                     match config::load(path).map(|s| overrides.apply(s)) {
-                        Ok(Ok(new)) => {
+                        Ok(Ok(mut new)) => {
+                            fit_caps(&mut new, nofile);
                             if new.listen != settings.listen || new.workers != settings.workers {
                                 tracing::warn!("SIGHUP: listen addresses and workers change only on restart");
                             }

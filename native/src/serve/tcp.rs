@@ -1,86 +1,443 @@
 //! Client TCP connections (RFC 7766): the accept loop and one task per connection.
+//!
+//! Every connection is bounded. Reading: an idle timeout until the first byte of a message, then
+//! one deadline for the whole message (length and body) from that first byte, so a client
+//! trickling bytes cannot hold a slot. Writing: each write must complete within the write
+//! deadline, so a client that never reads is closed once the kernel buffers are full. Queueing:
+//! at most `max_queued` queries in flight plus answers waiting to be written; beyond that the
+//! connection stops reading (backpressure), so no answer is dropped for a full queue.
+//!
+//! The reader, the writer, the queue and the socket are one future: when a connection breaks a
+//! limit it is closed (with RST) and everything it owns ends with it; no task outlives it.
+//! Connection counts are process-wide (all workers): a global cap and a cap per client address,
+//! checked at accept, where excess connections are closed at once and counted.
 
-use std::cell::{Cell, RefCell};
-use std::net::SocketAddr;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
 use std::rc::Rc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{ReadHalf, WriteHalf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
+use tokio::time::{timeout, Instant};
 
 use super::worker::{Reply, State};
+use super::Shared;
+use crate::config::Settings;
 
-pub(super) async fn accept(
-    state: Rc<RefCell<State>>,
-    listener: TcpListener,
-    conns: Rc<Cell<usize>>,
-) {
-    loop {
-        let Ok((stream, peer)) = listener.accept().await else {
-            continue;
+/// Why a connection was closed at accept (the `reason` label of
+/// `dnspect_tcp_connections_rejected_total`).
+pub const REJECT: [&str; 3] = ["limit", "client_limit", "acl"];
+const REJECT_LIMIT: usize = 0;
+const REJECT_CLIENT: usize = 1;
+const REJECT_ACL: usize = 2;
+
+/// Why a connection ended (the `reason` label of `dnspect_tcp_connections_closed_total`).
+pub const CLOSE: [&str; 7] = [
+    "eof",
+    "idle",
+    "read_deadline",
+    "write_deadline",
+    "stalled",
+    "linger",
+    "error",
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum End {
+    /// The client closed its side and every answer was written.
+    Eof,
+    /// No new message within the idle timeout, and every answer was written.
+    Idle,
+    /// A message was not complete by its deadline (slowloris).
+    ReadDeadline,
+    /// A write did not complete by the write deadline (a client that does not read).
+    WriteDeadline,
+    /// No room for another query in flight for too long.
+    Stalled,
+    /// After the client stopped sending, its answers were not written in time.
+    Linger,
+    /// A read or write failed, or a message was cut short.
+    Error,
+}
+
+impl End {
+    /// Closed for breaking a limit: reset, so the kernel drops the buffers at once.
+    fn abortive(self) -> bool {
+        matches!(
+            self,
+            End::ReadDeadline | End::WriteDeadline | End::Stalled | End::Linger
+        )
+    }
+}
+
+/// Client TCP connections of the whole process, by client address.
+#[derive(Debug, Default)]
+pub struct Counts {
+    inner: Mutex<CountsInner>,
+}
+
+#[derive(Debug, Default)]
+struct CountsInner {
+    total: usize,
+    per_client: HashMap<IpAddr, usize>,
+}
+
+impl Counts {
+    /// Takes a slot for a connection from `ip`, or says which cap it hits.
+    fn admit(
+        shared: &Arc<Shared>,
+        ip: IpAddr,
+        max: usize,
+        per_client: usize,
+    ) -> Result<Slot, usize> {
+        let Ok(mut c) = shared.tcp.inner.lock() else {
+            return Err(REJECT_LIMIT);
         };
-        let (max, allowed, drop_refused) = {
+        if c.total >= max {
+            return Err(REJECT_LIMIT);
+        }
+        let n = c.per_client.entry(ip).or_insert(0);
+        if *n >= per_client {
+            return Err(REJECT_CLIENT);
+        }
+        *n += 1;
+        c.total += 1;
+        Ok(Slot {
+            shared: shared.clone(),
+            ip,
+        })
+    }
+}
+
+/// One admitted connection's place in the counts; given back when dropped, however the
+/// connection ends.
+#[derive(Debug)]
+struct Slot {
+    shared: Arc<Shared>,
+    ip: IpAddr,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        if let Ok(mut c) = self.shared.tcp.inner.lock() {
+            c.total = c.total.saturating_sub(1);
+            if let Some(n) = c.per_client.get_mut(&self.ip) {
+                *n -= 1;
+                if *n == 0 {
+                    c.per_client.remove(&self.ip);
+                }
+            }
+        }
+    }
+}
+
+/// The client address a cap counts against (IPv4-mapped IPv6 counts as the IPv4 address).
+fn client_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
+        v4 => v4,
+    }
+}
+
+/// Accept-error backoff: 10 ms doubling to 1 s while accept keeps failing; reset on success.
+#[derive(Debug, Default)]
+pub struct Backoff {
+    delay: Duration,
+}
+
+impl Backoff {
+    const MIN: Duration = Duration::from_millis(10);
+    const MAX: Duration = Duration::from_secs(1);
+
+    /// After a successful accept.
+    pub fn reset(&mut self) {
+        self.delay = Duration::ZERO;
+    }
+
+    /// After a failed accept: whether to log (first failure of a run, then at most once a
+    /// second), and waits. Errors about one connection (aborted or reset before accept) retry at
+    /// once: only resource errors (EMFILE, ENFILE, ENOBUFS, ENOMEM) and unknown ones wait.
+    pub async fn failed(&mut self, what: &str, e: &std::io::Error) {
+        use std::io::ErrorKind::{ConnectionAborted, ConnectionReset, Interrupted};
+        if matches!(e.kind(), ConnectionAborted | ConnectionReset | Interrupted) {
+            return;
+        }
+        self.delay = (self.delay * 2).clamp(Self::MIN, Self::MAX);
+        if self.delay == Self::MIN || self.delay == Self::MAX {
+            tracing::warn!("{what}: accept failed: {e}; retrying in {:?}", self.delay);
+        }
+        tokio::time::sleep(self.delay).await;
+    }
+}
+
+/// A connection's limits, read from the settings when it is accepted.
+#[derive(Debug, Clone, Copy)]
+struct Limits {
+    idle: Duration,
+    read: Duration,
+    write: Duration,
+    queued: usize,
+    /// How long the reader may wait for room for one more query, and how long answers may
+    /// still take after the client stops sending: an answer is due within the engine's query
+    /// timeout, and then has one write deadline to go out.
+    stall: Duration,
+}
+
+impl Limits {
+    fn new(s: &Settings) -> Limits {
+        Limits {
+            idle: s.tcp_idle,
+            read: s.tcp_read_timeout,
+            write: s.tcp_write_timeout,
+            queued: s.tcp_max_queued.max(1),
+            stall: Duration::from_millis(s.engine.query_timeout_ms) + s.tcp_write_timeout,
+        }
+    }
+}
+
+/// The accept loop of one listener.
+pub(super) async fn accept(state: Rc<RefCell<State>>, listener: TcpListener, shared: Arc<Shared>) {
+    let mut backoff = Backoff::default();
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(x) => {
+                backoff.reset();
+                x
+            }
+            Err(e) => {
+                state.borrow_mut().metrics.tcp_accept_errors += 1;
+                backoff.failed("client TCP", &e).await;
+                continue;
+            }
+        };
+        let (max, per_client, allowed, drop_refused, limits) = {
             let st = state.borrow();
+            let s = &st.settings;
             (
-                st.settings.tcp_max_connections,
+                s.tcp_max_connections,
+                s.tcp_max_per_client,
                 st.allowed(peer),
-                st.settings.refuse_drop,
+                s.refuse_drop,
+                Limits::new(s),
             )
         };
-        if conns.get() >= max || (!allowed && drop_refused) {
-            drop(stream);
-            continue;
+        let admitted = if !allowed && drop_refused {
+            Err(REJECT_ACL)
+        } else {
+            Counts::admit(&shared, client_key(peer.ip()), max, per_client)
+        };
+        let slot = match admitted {
+            Ok(slot) => slot,
+            Err(reason) => {
+                state.borrow_mut().metrics.tcp_rejected[reason] += 1;
+                let _ = socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO));
+                drop(stream);
+                continue;
+            }
+        };
+        {
+            let mut st = state.borrow_mut();
+            st.metrics.tcp_accepted += 1;
+            st.metrics.tcp_open += 1;
         }
-        conns.set(conns.get() + 1);
-        let c = conns.clone();
         let st = state.clone();
         tokio::task::spawn_local(async move {
-            conn(st, stream, peer).await;
-            c.set(c.get() - 1);
+            let end = conn(&st, stream, peer, limits).await;
+            let mut s = st.borrow_mut();
+            s.metrics.tcp_open = s.metrics.tcp_open.saturating_sub(1);
+            s.metrics.tcp_closed[end as usize] += 1;
+            drop(slot);
         });
     }
 }
 
-/// One client TCP connection (RFC 7766): pipelined queries, answers written as they complete,
-/// an idle timeout between messages and a deadline for each message.
-async fn conn(state: Rc<RefCell<State>>, stream: TcpStream, peer: SocketAddr) {
+/// One client TCP connection: pipelined queries, answers written as they complete.
+async fn conn(
+    state: &Rc<RefCell<State>>,
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    lim: Limits,
+) -> End {
     let _ = stream.set_nodelay(true);
-    let (mut rd, mut wr) = stream.into_split();
-    let (tx, mut rx) = mpsc::channel::<Vec<u8>>(64);
-    let writer = tokio::task::spawn_local(async move {
-        while let Some(msg) = rx.recv().await {
-            let mut framed = Vec::with_capacity(msg.len() + 2);
-            framed.extend_from_slice(&(msg.len() as u16).to_be_bytes());
-            framed.extend_from_slice(&msg);
-            if wr.write_all(&framed).await.is_err() {
-                break;
-            }
+    let (tx, mut rx) = mpsc::channel::<Vec<u8>>(lim.queued);
+    let end = {
+        let (mut rd, mut wr) = stream.split();
+        let reader = read_loop(state, &mut rd, tx, peer, lim);
+        let writer = write_loop(&mut wr, &mut rx, lim.write);
+        tokio::pin!(writer);
+        tokio::select! {
+            end = reader => match end {
+                // The client is done sending: finish writing its answers, within a bound.
+                End::Eof | End::Idle => match timeout(lim.stall, &mut writer).await {
+                    Ok(Ok(())) => end,
+                    Ok(Err(e)) => e,
+                    Err(_) => End::Linger,
+                },
+                broke => broke,
+            },
+            // The writer ends early only on a failed or late write; the reader is dropped.
+            Err(e) = &mut writer => e,
         }
-        let _ = wr.shutdown().await;
-    });
-    let (idle, read_timeout) = {
-        let st = state.borrow();
-        (st.settings.tcp_idle, st.settings.tcp_read_timeout)
     };
-    let mut buf = vec![0u8; 65535];
+    // Answers still in the engine for this connection now find the queue closed and are
+    // counted as dropped, not sent.
+    drop(rx);
+    if end.abortive() {
+        let _ = socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO));
+    }
+    end
+}
+
+/// Reads messages and hands them to the engine, each with a reserved place in the queue.
+async fn read_loop(
+    state: &Rc<RefCell<State>>,
+    rd: &mut ReadHalf<'_>,
+    tx: mpsc::Sender<Vec<u8>>,
+    peer: SocketAddr,
+    lim: Limits,
+) -> End {
+    let mut buf = Vec::new();
     loop {
+        // Room for this query's answer: at most `queued` queries in flight or answers unwritten.
+        let permit = match timeout(lim.stall, tx.clone().reserve_owned()).await {
+            Ok(Ok(p)) => p,
+            Ok(Err(_)) => return End::Error,
+            Err(_) => return End::Stalled,
+        };
         let mut len = [0u8; 2];
-        match tokio::time::timeout(idle, rd.read_exact(&mut len)).await {
+        let first = match timeout(lim.idle, rd.read(&mut len)).await {
+            Ok(Ok(0)) => return End::Eof,
+            Ok(Ok(n)) => n,
+            Ok(Err(_)) => return End::Error,
+            Err(_) => return End::Idle,
+        };
+        // The rest of the message, length and body, by one deadline from its first byte.
+        let whole = tokio::time::timeout_at(Instant::now() + lim.read, async {
+            if first < 2 {
+                rd.read_exact(&mut len[1..]).await?;
+            }
+            buf.resize(usize::from(u16::from_be_bytes(len)), 0);
+            rd.read_exact(&mut buf).await
+        })
+        .await;
+        match whole {
             Ok(Ok(_)) => {}
-            _ => break,
-        }
-        let n = usize::from(u16::from_be_bytes(len));
-        match tokio::time::timeout(read_timeout, rd.read_exact(&mut buf[..n])).await {
-            Ok(Ok(_)) => {}
-            _ => break,
+            Ok(Err(_)) => return End::Error,
+            Err(_) => return End::ReadDeadline,
         }
         state
             .borrow_mut()
-            .query(&buf[..n], Reply::Tcp(tx.clone()), peer, true);
+            .query(&buf, Reply::Tcp(permit), peer, true);
     }
-    drop(tx);
-    // Answers still in flight are written before the connection closes (bounded by the
-    // engine's query timeout).
-    let _ = tokio::time::timeout(Duration::from_secs(10), writer).await;
+}
+
+/// Writes answers as they come, several at once when they are waiting; every write by its
+/// deadline. Returns when every sender is gone (the reader and every query in flight).
+async fn write_loop(
+    wr: &mut WriteHalf<'_>,
+    rx: &mut mpsc::Receiver<Vec<u8>>,
+    limit: Duration,
+) -> Result<(), End> {
+    let mut out = Vec::new();
+    while let Some(msg) = rx.recv().await {
+        out.clear();
+        frame(&mut out, &msg);
+        while out.len() < 16 * 1024 {
+            match rx.try_recv() {
+                Ok(m) => frame(&mut out, &m),
+                Err(_) => break,
+            }
+        }
+        match timeout(limit, wr.write_all(&out)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) => return Err(End::Error),
+            Err(_) => return Err(End::WriteDeadline),
+        }
+    }
+    let _ = timeout(limit, wr.shutdown()).await;
+    Ok(())
+}
+
+fn frame(out: &mut Vec<u8>, msg: &[u8]) {
+    let Ok(n) = u16::try_from(msg.len()) else {
+        return;
+    };
+    out.extend_from_slice(&n.to_be_bytes());
+    out.extend_from_slice(msg);
+}
+
+/// Descriptors kept for everything but client TCP: stdio, the runtime's, logs, metrics.
+const FD_RESERVE: u64 = 64;
+
+/// Lowers the TCP caps so that client connections cannot take the descriptors the rest of the
+/// server needs (listeners, upstream sockets: up to `engine.max_inflight` per worker). Returns
+/// the warnings to log.
+pub fn fit_caps(s: &mut Settings, nofile: u64) -> Vec<String> {
+    let mut warnings = Vec::new();
+    let workers = s.workers as u64;
+    let fixed = FD_RESERVE + workers * (2 * s.listen.len() as u64 + s.upstreams.len() as u64 + 8);
+    let avail = nofile.saturating_sub(fixed);
+    let upstream = workers * s.engine.max_inflight as u64;
+    let mut room = avail.saturating_sub(upstream);
+    // Client TCP keeps at least a quarter of what is not reserved, whatever max_inflight says.
+    if room < avail / 4 {
+        warnings.push(format!(
+            "RLIMIT_NOFILE {nofile} is small for {workers} worker(s) x engine.max_inflight {}: \
+             upstream sockets and client TCP together may run out of descriptors \
+             (accept then backs off)",
+            s.engine.max_inflight
+        ));
+        room = avail / 4;
+    }
+    let room = usize::try_from(room.max(1)).unwrap_or(usize::MAX);
+    if s.tcp_max_connections > room {
+        warnings.push(format!(
+            "tcp.max_connections lowered from {} to {room} to fit RLIMIT_NOFILE {nofile}",
+            s.tcp_max_connections
+        ));
+        s.tcp_max_connections = room;
+    }
+    s.tcp_max_per_client = s.tcp_max_per_client.min(s.tcp_max_connections);
+    warnings
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn settings() -> Settings {
+        crate::config::parse(crate::config::DEFAULT_TOML, || {
+            Ok("nameserver 192.0.2.53\n".into())
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn caps_fit_the_descriptor_limit() {
+        let mut s = settings();
+        assert!(fit_caps(&mut s, 1 << 20).is_empty());
+        assert_eq!(s.tcp_max_connections, 1024);
+        assert_eq!(s.tcp_max_per_client, 64);
+        // 6000 descriptors: 4096 for upstream sockets, about 1800 left for TCP.
+        let w = fit_caps(&mut s, 6000);
+        assert!(w.is_empty(), "{w:?}");
+        assert_eq!(s.tcp_max_connections, 1024);
+        // 3000: TCP gets a quarter of what is not reserved, and both reasons are logged.
+        let mut s = settings();
+        let w = fit_caps(&mut s, 3000);
+        assert_eq!(w.len(), 2, "{w:?}");
+        assert!(w[1].contains("lowered from 1024 to 7"), "{w:?}");
+        assert!((700..750).contains(&s.tcp_max_connections));
+        assert_eq!(s.tcp_max_per_client, 64);
+        let mut s = settings();
+        fit_caps(&mut s, 100);
+        assert!(s.tcp_max_connections >= 1);
+        assert!(s.tcp_max_per_client <= s.tcp_max_connections);
+    }
 }

@@ -1,6 +1,6 @@
 //! One worker: its sockets, its engine, and the local tasks that feed the engine.
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::net::SocketAddr;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -19,8 +19,12 @@ use crate::config::Settings;
 /// Where a client's answer goes.
 #[derive(Debug)]
 pub(super) enum Reply {
-    Udp { socket: usize, addr: SocketAddr },
-    Tcp(mpsc::Sender<Vec<u8>>),
+    Udp {
+        socket: usize,
+        addr: SocketAddr,
+    },
+    /// A reserved place in the connection's bounded answer queue.
+    Tcp(mpsc::OwnedPermit<Vec<u8>>),
 }
 
 #[derive(Debug)]
@@ -90,8 +94,9 @@ impl State {
             self.metrics.refused_acl += 1;
             if !self.settings.refuse_drop && bytes.len() >= 12 && bytes[2] & 0x80 == 0 {
                 let a = rcode_answer(bytes, Rcode::REFUSED, self.settings.engine.max_udp_payload);
-                self.metrics.responses[usize::from(tcp)][5] += 1;
-                self.send(reply, a);
+                if self.send(reply, a) {
+                    self.metrics.responses[usize::from(tcp)][5] += 1;
+                }
             }
             if self.settings.log_queries {
                 tracing::info!(target: "query", "refused {peer}: not in the allow list");
@@ -143,7 +148,9 @@ impl State {
         self.drain();
     }
 
-    fn send(&mut self, reply: Reply, bytes: Vec<u8>) {
+    /// Sends an answer; false when it could not be handed to the transport (counted as dropped
+    /// for TCP), so it is not counted as sent.
+    fn send(&mut self, reply: Reply, bytes: Vec<u8>) -> bool {
         match reply {
             Reply::Udp { socket, addr } => {
                 let s = &self.udp[socket];
@@ -153,11 +160,20 @@ impl State {
                         tokio::task::spawn_local(async move {
                             let _ = s.send_to(&bytes, addr).await;
                         });
+                    } else {
+                        return false;
                     }
                 }
+                true
             }
-            Reply::Tcp(tx) => {
-                let _ = tx.try_send(bytes);
+            Reply::Tcp(permit) => {
+                // The place was reserved when the query was read; only a closed connection
+                // loses the answer.
+                if permit.send(bytes).is_closed() {
+                    self.metrics.tcp_answers_dropped += 1;
+                    return false;
+                }
+                true
             }
         }
     }
@@ -170,9 +186,10 @@ impl State {
                     Peer::Client(c) => {
                         if let Some(p) = self.take_client(c) {
                             let rcode = usize::from(t.bytes.get(3).map_or(0, |b| b & 0xf));
-                            self.metrics.responses[usize::from(p.tcp)][rcode] += 1;
-                            self.metrics.observe(p.started.elapsed());
-                            self.send(p.reply, t.bytes);
+                            if self.send(p.reply, t.bytes) {
+                                self.metrics.responses[usize::from(p.tcp)][rcode] += 1;
+                                self.metrics.observe(p.started.elapsed());
+                            }
                         }
                     }
                     Peer::Upstream(u) => {
@@ -293,13 +310,12 @@ pub fn run(
                 i,
             )));
         }
-        let conns = Rc::new(Cell::new(0usize));
         for l in tcp {
             match TcpListener::from_std(l) {
                 Ok(l) => tasks.push(tokio::task::spawn_local(tcp::accept(
                     state.clone(),
                     l,
-                    conns.clone(),
+                    shared.clone(),
                 ))),
                 Err(e) => tracing::error!("worker {index}: {e}"),
             }
