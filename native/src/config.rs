@@ -126,6 +126,7 @@ pub struct TcpKnobs {
     pub read_timeout_ms: u64,
     pub write_timeout_ms: u64,
     pub max_queued: usize,
+    pub send_buffer_bytes: usize,
 }
 
 impl Default for TcpKnobs {
@@ -137,6 +138,7 @@ impl Default for TcpKnobs {
             read_timeout_ms: 5_000,
             write_timeout_ms: 5_000,
             max_queued: 32,
+            send_buffer_bytes: 256 * 1024,
         }
     }
 }
@@ -212,6 +214,8 @@ pub struct Settings {
     pub tcp_write_timeout: Duration,
     /// Queries in flight plus answers waiting to be written, per connection.
     pub tcp_max_queued: usize,
+    /// SO_SNDBUF of a client connection; 0 leaves the kernel's autotuning.
+    pub tcp_send_buffer: usize,
 }
 
 /// A configuration error: what and where.
@@ -449,6 +453,7 @@ fn settle(
         tcp_read_timeout: Duration::from_millis(f.tcp.read_timeout_ms.max(1)),
         tcp_write_timeout: Duration::from_millis(f.tcp.write_timeout_ms.max(1)),
         tcp_max_queued: f.tcp.max_queued.clamp(1, 4096),
+        tcp_send_buffer: f.tcp.send_buffer_bytes,
     })
 }
 

@@ -39,8 +39,8 @@ pub struct Metrics {
     /// By `super::tcp::CLOSE` reason.
     pub tcp_closed: [u64; 7],
     pub tcp_accept_errors: u64,
-    /// Answers for a TCP connection that was already closed.
-    pub tcp_answers_dropped: u64,
+    /// Answers not written to a TCP client, by `super::tcp::DROP` reason.
+    pub tcp_answers_dropped: [u64; 2],
 }
 
 impl Metrics {
@@ -278,8 +278,8 @@ pub fn render(snaps: &[Snapshot]) -> String {
         (
             "dnspect_tcp_answers_dropped_total",
             "Answers not sent to a TCP client, by reason (never counted in dnspect_dns_responses_total).",
-            &["closed"],
-            &|s, _| s.worker.tcp_answers_dropped,
+            &super::tcp::DROP,
+            &|s, i| s.worker.tcp_answers_dropped[i],
         ),
     ];
     for (name, help, reasons, f) in labelled {

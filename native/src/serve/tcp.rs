@@ -47,6 +47,20 @@ pub const CLOSE: [&str; 7] = [
     "error",
 ];
 
+/// Why an answer was not written (the `reason` label of `dnspect_tcp_answers_dropped_total`):
+/// its connection was closed before the answer was ready, or while it waited to be written.
+pub const DROP: [&str; 2] = ["closed", "unwritten"];
+pub const DROP_CLOSED: usize = 0;
+const DROP_UNWRITTEN: usize = 1;
+
+/// An answer waiting in a connection's queue.
+#[derive(Debug)]
+pub struct Answer {
+    pub bytes: Vec<u8>,
+    /// When its query arrived.
+    pub started: std::time::Instant,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum End {
     /// The client closed its side and every answer was written.
@@ -182,6 +196,7 @@ struct Limits {
     read: Duration,
     write: Duration,
     queued: usize,
+    send_buffer: usize,
     /// How long the reader may wait for room for one more query, and how long answers may
     /// still take after the client stops sending: an answer is due within the engine's query
     /// timeout, and then has one write deadline to go out.
@@ -195,6 +210,7 @@ impl Limits {
             read: s.tcp_read_timeout,
             write: s.tcp_write_timeout,
             queued: s.tcp_max_queued.max(1),
+            send_buffer: s.tcp_send_buffer,
             stall: Duration::from_millis(s.engine.query_timeout_ms) + s.tcp_write_timeout,
         }
     }
@@ -264,11 +280,16 @@ async fn conn(
     lim: Limits,
 ) -> End {
     let _ = stream.set_nodelay(true);
-    let (tx, mut rx) = mpsc::channel::<Vec<u8>>(lim.queued);
+    if lim.send_buffer > 0 {
+        // A fixed buffer instead of autotuning (up to tcp_wmem's 4 MB on Linux): what a client
+        // that does not read can pin in the kernel is bounded, and its writes stall sooner.
+        let _ = socket2::SockRef::from(&stream).set_send_buffer_size(lim.send_buffer);
+    }
+    let (tx, mut rx) = mpsc::channel::<Answer>(lim.queued);
     let end = {
         let (mut rd, mut wr) = stream.split();
         let reader = read_loop(state, &mut rd, tx, peer, lim);
-        let writer = write_loop(&mut wr, &mut rx, lim.write);
+        let writer = write_loop(state, &mut wr, &mut rx, lim.write);
         tokio::pin!(writer);
         tokio::select! {
             end = reader => match end {
@@ -284,8 +305,14 @@ async fn conn(
             Err(e) = &mut writer => e,
         }
     };
-    // Answers still in the engine for this connection now find the queue closed and are
-    // counted as dropped, not sent.
+    // Answers still queued are lost with the connection; those still in the engine will find
+    // the queue closed. Both are counted as dropped, never as sent.
+    rx.close();
+    let mut unwritten = 0;
+    while rx.try_recv().is_ok() {
+        unwritten += 1;
+    }
+    state.borrow_mut().metrics.tcp_answers_dropped[DROP_UNWRITTEN] += unwritten;
     drop(rx);
     if end.abortive() {
         let _ = socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO));
@@ -297,7 +324,7 @@ async fn conn(
 async fn read_loop(
     state: &Rc<RefCell<State>>,
     rd: &mut ReadHalf<'_>,
-    tx: mpsc::Sender<Vec<u8>>,
+    tx: mpsc::Sender<Answer>,
     peer: SocketAddr,
     lim: Limits,
 ) -> End {
@@ -337,38 +364,56 @@ async fn read_loop(
 }
 
 /// Writes answers as they come, several at once when they are waiting; every write by its
-/// deadline. Returns when every sender is gone (the reader and every query in flight).
+/// deadline. An answer is counted as sent (by rcode, with its duration) once written. Returns
+/// when every sender is gone (the reader and every query in flight).
 async fn write_loop(
+    state: &Rc<RefCell<State>>,
     wr: &mut WriteHalf<'_>,
-    rx: &mut mpsc::Receiver<Vec<u8>>,
+    rx: &mut mpsc::Receiver<Answer>,
     limit: Duration,
 ) -> Result<(), End> {
     let mut out = Vec::new();
-    while let Some(msg) = rx.recv().await {
+    let mut batch = Vec::new();
+    while let Some(a) = rx.recv().await {
         out.clear();
-        frame(&mut out, &msg);
+        batch.clear();
+        frame(&mut out, &mut batch, a);
         while out.len() < 16 * 1024 {
             match rx.try_recv() {
-                Ok(m) => frame(&mut out, &m),
+                Ok(a) => frame(&mut out, &mut batch, a),
                 Err(_) => break,
             }
         }
-        match timeout(limit, wr.write_all(&out)).await {
-            Ok(Ok(())) => {}
-            Ok(Err(_)) => return Err(End::Error),
-            Err(_) => return Err(End::WriteDeadline),
+        let failed = match timeout(limit, wr.write_all(&out)).await {
+            Ok(Ok(())) => None,
+            Ok(Err(_)) => Some(End::Error),
+            Err(_) => Some(End::WriteDeadline),
+        };
+        let mut st = state.borrow_mut();
+        if let Some(end) = failed {
+            st.metrics.tcp_answers_dropped[DROP_UNWRITTEN] += batch.len() as u64;
+            return Err(end);
+        }
+        for (rcode, started) in batch.drain(..) {
+            st.metrics.responses[1][rcode] += 1;
+            st.metrics.observe(started.elapsed());
         }
     }
     let _ = timeout(limit, wr.shutdown()).await;
     Ok(())
 }
 
-fn frame(out: &mut Vec<u8>, msg: &[u8]) {
-    let Ok(n) = u16::try_from(msg.len()) else {
+/// Appends a framed answer to `out`, and its rcode and start to `batch`.
+fn frame(out: &mut Vec<u8>, batch: &mut Vec<(usize, std::time::Instant)>, a: Answer) {
+    let Ok(n) = u16::try_from(a.bytes.len()) else {
         return;
     };
     out.extend_from_slice(&n.to_be_bytes());
-    out.extend_from_slice(msg);
+    out.extend_from_slice(&a.bytes);
+    batch.push((
+        usize::from(a.bytes.get(3).map_or(0, |b| b & 0xf)),
+        a.started,
+    ));
 }
 
 /// Descriptors kept for everything but client TCP: stdio, the runtime's, logs, metrics.

@@ -24,7 +24,7 @@ pub(super) enum Reply {
         addr: SocketAddr,
     },
     /// A reserved place in the connection's bounded answer queue.
-    Tcp(mpsc::OwnedPermit<Vec<u8>>),
+    Tcp(mpsc::OwnedPermit<tcp::Answer>),
 }
 
 #[derive(Debug)]
@@ -94,7 +94,7 @@ impl State {
             self.metrics.refused_acl += 1;
             if !self.settings.refuse_drop && bytes.len() >= 12 && bytes[2] & 0x80 == 0 {
                 let a = rcode_answer(bytes, Rcode::REFUSED, self.settings.engine.max_udp_payload);
-                if self.send(reply, a) {
+                if self.send(reply, a, Instant::now()) {
                     self.metrics.responses[usize::from(tcp)][5] += 1;
                 }
             }
@@ -148,9 +148,9 @@ impl State {
         self.drain();
     }
 
-    /// Sends an answer; false when it could not be handed to the transport (counted as dropped
-    /// for TCP), so it is not counted as sent.
-    fn send(&mut self, reply: Reply, bytes: Vec<u8>) -> bool {
+    /// Sends an answer. True when it is sent now and the caller counts it; a TCP answer is
+    /// counted by its connection once written, or as dropped.
+    fn send(&mut self, reply: Reply, bytes: Vec<u8>, started: Instant) -> bool {
         match reply {
             Reply::Udp { socket, addr } => {
                 let s = &self.udp[socket];
@@ -169,11 +169,10 @@ impl State {
             Reply::Tcp(permit) => {
                 // The place was reserved when the query was read; only a closed connection
                 // loses the answer.
-                if permit.send(bytes).is_closed() {
-                    self.metrics.tcp_answers_dropped += 1;
-                    return false;
+                if permit.send(tcp::Answer { bytes, started }).is_closed() {
+                    self.metrics.tcp_answers_dropped[tcp::DROP_CLOSED] += 1;
                 }
-                true
+                false
             }
         }
     }
@@ -186,7 +185,7 @@ impl State {
                     Peer::Client(c) => {
                         if let Some(p) = self.take_client(c) {
                             let rcode = usize::from(t.bytes.get(3).map_or(0, |b| b & 0xf));
-                            if self.send(p.reply, t.bytes) {
+                            if self.send(p.reply, t.bytes, p.started) {
                                 self.metrics.responses[usize::from(p.tcp)][rcode] += 1;
                                 self.metrics.observe(p.started.elapsed());
                             }
