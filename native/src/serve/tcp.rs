@@ -447,7 +447,6 @@ pub fn fit_caps(s: &mut Settings, nofile: u64) -> Vec<String> {
         ));
         s.tcp_max_connections = room;
     }
-    s.tcp_max_per_client = s.tcp_max_per_client.min(s.tcp_max_connections);
     warnings
 }
 
@@ -483,6 +482,5 @@ mod tests {
         let mut s = settings();
         fit_caps(&mut s, 100);
         assert!(s.tcp_max_connections >= 1);
-        assert!(s.tcp_max_per_client <= s.tcp_max_connections);
     }
 }
