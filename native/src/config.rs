@@ -162,7 +162,11 @@ impl Default for CacheKnobs {
 pub struct TcpKnobs {
     pub idle_timeout_ms: u64,
     pub max_connections: usize,
+    pub max_connections_per_client: usize,
     pub read_timeout_ms: u64,
+    pub write_timeout_ms: u64,
+    pub max_queued: usize,
+    pub send_buffer_bytes: usize,
 }
 
 impl Default for TcpKnobs {
@@ -170,7 +174,11 @@ impl Default for TcpKnobs {
         TcpKnobs {
             idle_timeout_ms: 10_000,
             max_connections: 1024,
+            max_connections_per_client: 64,
             read_timeout_ms: 5_000,
+            write_timeout_ms: 5_000,
+            max_queued: 32,
+            send_buffer_bytes: 256 * 1024,
         }
     }
 }
@@ -244,7 +252,10 @@ pub struct Settings {
     pub log_queries: bool,
     pub engine: EngineConfig,
     pub tcp_idle: Duration,
+    /// Client TCP connections of the whole process (all workers).
     pub tcp_max_connections: usize,
+    pub tcp_max_per_client: usize,
+    /// The deadline for one whole message, from its first byte.
     pub tcp_read_timeout: Duration,
     pub limits: AdmissionConfig,
     /// Clients over a limit get nothing (true) or REFUSED (false).
@@ -253,6 +264,11 @@ pub struct Settings {
     pub drain: Duration,
     /// The resolv.conf the upstreams were read from (None: configured or given as flags).
     pub resolv_conf: Option<PathBuf>,
+    pub tcp_write_timeout: Duration,
+    /// Queries in flight plus answers waiting to be written, per connection.
+    pub tcp_max_queued: usize,
+    /// SO_SNDBUF of a client connection; 0 leaves the kernel's autotuning.
+    pub tcp_send_buffer: usize,
 }
 
 /// A configuration error: what and where.
@@ -515,11 +531,15 @@ fn settle(
         engine,
         tcp_idle: Duration::from_millis(f.tcp.idle_timeout_ms.max(1)),
         tcp_max_connections: f.tcp.max_connections.max(1),
+        tcp_max_per_client: f.tcp.max_connections_per_client.max(1),
         tcp_read_timeout: Duration::from_millis(f.tcp.read_timeout_ms.max(1)),
         limits,
         limit_drop,
         drain: Duration::from_millis(f.drain_timeout_ms),
         resolv_conf: from_resolv.then(|| PathBuf::from(RESOLV_CONF)),
+        tcp_write_timeout: Duration::from_millis(f.tcp.write_timeout_ms.max(1)),
+        tcp_max_queued: f.tcp.max_queued.clamp(1, 4096),
+        tcp_send_buffer: f.tcp.send_buffer_bytes,
     })
 }
 

@@ -155,7 +155,8 @@ fn wait_metric(metrics: u16, sample: &str, at_least: f64) -> f64 {
 fn burst_client(port: u16) -> UdpSocket {
     let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::DGRAM, None).unwrap();
     let _ = s.set_recv_buffer_size(4 << 20);
-    s.bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into()).unwrap();
+    s.bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into())
+        .unwrap();
     let s: UdpSocket = s.into();
     s.connect(("127.0.0.1", port)).unwrap();
     s

@@ -271,7 +271,7 @@ fn reload_shutdown_and_idle_tcp_connections() {
         &config(
             port,
             &[up.port],
-            "[tcp]\nidle_timeout_ms = 1000\nmax_connections = 2000\n",
+            "[tcp]\nidle_timeout_ms = 2000\nmax_connections = 100\nmax_connections_per_client = 1000\n",
         ),
         port,
         &[],
@@ -288,7 +288,7 @@ fn reload_shutdown_and_idle_tcp_connections() {
     );
     assert_eq!(status(&dig(port, &["cached.test", "A"])), "NOERROR");
     // A good config is taken; the cache survives (no new upstream query).
-    std::fs::write(dir.join("dnspect.toml"), config(port, &[up.port], "[tcp]\nidle_timeout_ms = 1000\nmax_connections = 2000\n[cache]\nmax_negative_ttl = 10\n")).unwrap();
+    std::fs::write(dir.join("dnspect.toml"), config(port, &[up.port], "[tcp]\nidle_timeout_ms = 2000\nmax_connections = 100\nmax_connections_per_client = 1000\n[cache]\nmax_negative_ttl = 10\n")).unwrap();
     let before = up.count();
     server.signal("HUP");
     std::thread::sleep(Duration::from_millis(300));
@@ -299,22 +299,29 @@ fn reload_shutdown_and_idle_tcp_connections() {
     );
     assert_eq!(status(&dig(port, &["cached.test", "A"])), "NOERROR");
     assert_eq!(up.count(), before, "the cache survived the reload");
-    // 1000 idle TCP connections are reclaimed by the idle timeout.
-    let mut conns = Vec::new();
-    for _ in 0..1000 {
-        conns.push(std::net::TcpStream::connect(("127.0.0.1", port)).unwrap());
-    }
-    std::thread::sleep(Duration::from_millis(2500));
-    let mut closed = 0;
-    for c in &mut conns {
+    // The connection cap (100, after the reload too) is enforced at accept: of 300 idle
+    // connections the first 100 are kept and the other 200 closed at once; the kept ones are
+    // reclaimed by the idle timeout, and the cap's slots with them.
+    let closed_by_server = |c: &Option<std::net::TcpStream>| {
         use std::io::Read;
-        c.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
+        let Some(mut c) = c.as_ref() else {
+            return true; // reset before connect() even returned
+        };
+        c.set_nonblocking(true).unwrap();
         let mut b = [0u8; 1];
-        if matches!(c.read(&mut b), Ok(0)) {
-            closed += 1;
-        }
-    }
-    assert_eq!(closed, 1000, "idle connections closed by the server");
+        !matches!(c.read(&mut b), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
+    };
+    let conns: Vec<Option<std::net::TcpStream>> = (0..300)
+        .map(|_| std::net::TcpStream::connect(("127.0.0.1", port)).ok())
+        .collect();
+    std::thread::sleep(Duration::from_millis(500));
+    let early = conns.iter().filter(|c| closed_by_server(c)).count();
+    assert_eq!(early, 200, "connections over the cap closed at accept");
+    let capped = dig(port, &["capped.test", "A", "+tcp"]);
+    assert_eq!(status(&capped), "none", "the cap is taken: {capped}");
+    std::thread::sleep(Duration::from_millis(2500));
+    let closed = conns.iter().filter(|c| closed_by_server(c)).count();
+    assert_eq!(closed, 300, "idle connections closed by the server");
     assert_eq!(status(&dig(port, &["after.test", "A", "+tcp"])), "NOERROR");
     // SIGTERM with queries in flight: serve_lifecycle.rs.
 }

@@ -34,6 +34,16 @@ pub struct Metrics {
     pub duration_buckets: [u64; 16],
     pub duration_count: u64,
     pub duration_sum: f64,
+    /// Client TCP connections open now (a gauge).
+    pub tcp_open: u64,
+    pub tcp_accepted: u64,
+    /// By `super::tcp::REJECT` reason.
+    pub tcp_rejected: [u64; 3],
+    /// By `super::tcp::CLOSE` reason.
+    pub tcp_closed: [u64; 7],
+    pub tcp_accept_errors: u64,
+    /// Answers not written to a TCP client, by `super::tcp::DROP` reason.
+    pub tcp_answers_dropped: [u64; 2],
 }
 
 impl Metrics {
@@ -115,6 +125,13 @@ pub struct EngineGauges {
 
 /// (name, type, help, value) of a metric summed over workers.
 type SimpleMetric<'a> = (&'a str, &'a str, &'a str, &'a dyn Fn(&Snapshot) -> u64);
+/// (name, help, reasons, value by reason index) of a counter with a `reason` label.
+type LabelledMetric<'a> = (
+    &'a str,
+    &'a str,
+    &'a [&'a str],
+    &'a dyn Fn(&Snapshot, usize) -> u64,
+);
 /// (name, help, value) of a per-upstream counter.
 type UpstreamMetric = (&'static str, &'static str, fn(&Counters) -> u64);
 
@@ -163,7 +180,7 @@ pub fn render(snaps: &[Snapshot]) -> String {
         snaps.iter().map(|s| s.worker.duration_sum).sum::<f64>()
     );
     let _ = writeln!(o, "dnspect_dns_request_duration_seconds_count {count}");
-    let simple: [SimpleMetric; 13] = [
+    let simple: [SimpleMetric; 16] = [
         (
             "dnspect_cache_entries",
             "gauge",
@@ -242,6 +259,24 @@ pub fn render(snaps: &[Snapshot]) -> String {
             "Packets that were not queries, dropped.",
             &|s| s.worker.malformed,
         ),
+        (
+            "dnspect_tcp_connections",
+            "gauge",
+            "Client TCP connections open now.",
+            &|s| s.worker.tcp_open,
+        ),
+        (
+            "dnspect_tcp_connections_accepted_total",
+            "counter",
+            "Client TCP connections accepted within the caps.",
+            &|s| s.worker.tcp_accepted,
+        ),
+        (
+            "dnspect_tcp_accept_errors_total",
+            "counter",
+            "Failed accepts of client TCP connections (EMFILE, ENFILE, ENOBUFS, ENOMEM...): accept backs off.",
+            &|s| s.worker.tcp_accept_errors,
+        ),
     ];
     for (name, kind, help, f) in simple {
         let _ = writeln!(
@@ -249,6 +284,36 @@ pub fn render(snaps: &[Snapshot]) -> String {
             "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {}",
             sum(f)
         );
+    }
+    let labelled: [LabelledMetric; 3] = [
+        (
+            "dnspect_tcp_connections_rejected_total",
+            "Client TCP connections closed at accept, by reason.",
+            &super::tcp::REJECT,
+            &|s, i| s.worker.tcp_rejected[i],
+        ),
+        (
+            "dnspect_tcp_connections_closed_total",
+            "Client TCP connections closed, by reason.",
+            &super::tcp::CLOSE,
+            &|s, i| s.worker.tcp_closed[i],
+        ),
+        (
+            "dnspect_tcp_answers_dropped_total",
+            "Answers not sent to a TCP client, by reason (never counted in dnspect_dns_responses_total).",
+            &super::tcp::DROP,
+            &|s, i| s.worker.tcp_answers_dropped[i],
+        ),
+    ];
+    for (name, help, reasons, f) in labelled {
+        let _ = writeln!(o, "# HELP {name} {help}\n# TYPE {name} counter");
+        for (i, r) in reasons.iter().enumerate() {
+            let _ = writeln!(
+                o,
+                "{name}{{reason=\"{r}\"}} {}",
+                snaps.iter().map(|s| f(s, i)).sum::<u64>()
+            );
+        }
     }
     let _ = writeln!(o, "# HELP dnspect_fallbacks_total Fallbacks after upstream attempts, by rule.\n# TYPE dnspect_fallbacks_total counter");
     let mut rules: std::collections::BTreeMap<String, u64> = std::collections::BTreeMap::new();
@@ -410,9 +475,17 @@ fn render_health(o: &mut String, shared: &Shared) {
 
 /// A tiny HTTP/1.1 server for /metrics, /health and /ready.
 pub async fn serve(listener: TcpListener, shared: Arc<Shared>) {
+    let mut backoff = super::tcp::Backoff::default();
     loop {
-        let Ok((mut s, _)) = listener.accept().await else {
-            continue;
+        let mut s = match listener.accept().await {
+            Ok((s, _)) => {
+                backoff.reset();
+                s
+            }
+            Err(e) => {
+                backoff.failed("metrics", &e).await;
+                continue;
+            }
         };
         let shared = shared.clone();
         tokio::spawn(async move {

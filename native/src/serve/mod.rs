@@ -8,6 +8,7 @@
 //! and the resolv.conf) and serves metrics, /health and /ready.
 
 mod metrics;
+mod tcp;
 mod upstream;
 mod worker;
 
@@ -45,6 +46,49 @@ pub struct WorkerHealth {
     pub upstreams_total: AtomicU64,
 }
 
+/// Raises the RLIMIT_NOFILE soft limit to the hard limit; returns the limit in force.
+fn raise_nofile() -> u64 {
+    let (soft, hard) = match rlimit::getrlimit(rlimit::Resource::NOFILE) {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::warn!("cannot read RLIMIT_NOFILE: {e}; assuming 1024");
+            return 1024;
+        }
+    };
+    // An unlimited hard limit is still bounded by the kernel (fs.nr_open, 2^20 by default).
+    let want = if hard == rlimit::INFINITY {
+        1 << 20
+    } else {
+        hard
+    };
+    match rlimit::increase_nofile_limit(want) {
+        Ok(now) if now > soft => {
+            tracing::info!("RLIMIT_NOFILE: soft limit raised from {soft} to {now} (hard {hard})");
+            now
+        }
+        Ok(_) => {
+            tracing::info!("RLIMIT_NOFILE: {soft} (hard {hard})");
+            soft
+        }
+        Err(e) => {
+            tracing::warn!("RLIMIT_NOFILE: cannot raise the soft limit {soft} to {want}: {e}");
+            soft
+        }
+    }
+}
+
+/// Sizes the TCP caps against the descriptor limit, saying when a cap was lowered.
+fn fit_caps(s: &mut Settings, nofile: u64) {
+    for w in tcp::fit_caps(s, nofile) {
+        tracing::warn!("{w}");
+    }
+    tracing::info!(
+        "client TCP: at most {} connections, {} per client address",
+        s.tcp_max_connections,
+        s.tcp_max_per_client
+    );
+}
+
 /// State shared between the workers and the main thread (never on the per-packet path).
 #[derive(Debug)]
 pub struct Shared {
@@ -53,6 +97,8 @@ pub struct Shared {
     pub workers: Vec<WorkerHealth>,
     /// Set on SIGTERM: no new queries are taken, in-flight ones are finished.
     pub draining: AtomicBool,
+    /// Client TCP connections by client address (checked at accept only).
+    pub tcp: tcp::Counts,
 }
 
 impl Shared {
@@ -62,6 +108,7 @@ impl Shared {
             epoch: Instant::now(),
             workers: (0..workers).map(|_| WorkerHealth::default()).collect(),
             draining: AtomicBool::new(false),
+            tcp: tcp::Counts::default(),
         }
     }
 
@@ -181,11 +228,13 @@ fn bind_tcp(addr: SocketAddr) -> anyhow::Result<std::net::TcpListener> {
 
 /// Runs the server until SIGTERM or SIGINT, then drains and returns.
 pub fn run(
-    settings: Settings,
+    mut settings: Settings,
     config_path: Option<PathBuf>,
     resolv_conf: PathBuf,
     overrides: config::Overrides,
 ) -> anyhow::Result<()> {
+    let nofile = raise_nofile();
+    fit_caps(&mut settings, nofile);
     let shared = Arc::new(Shared::new(settings.workers));
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut controls = Vec::new();
@@ -238,7 +287,8 @@ pub fn run(
                 _ = hup.recv() => {
                     let from = config_path.as_ref().map_or_else(|| "the embedded default".to_string(), |p| p.display().to_string());
                     match config::load_settings(config_path.as_deref(), &resolv_conf, &overrides) {
-                        Ok(new) => {
+                        Ok(mut new) => {
+                            fit_caps(&mut new, nofile);
                             if new.listen != settings.listen || new.workers != settings.workers {
                                 tracing::warn!("SIGHUP: listen addresses and workers change only on restart");
                             }

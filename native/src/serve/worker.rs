@@ -1,6 +1,6 @@
 //! One worker: its sockets, its engine, and the local tasks that feed the engine.
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::net::SocketAddr;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -10,19 +10,22 @@ use dnspect_core::engine::admission::Admission;
 use dnspect_core::engine::forwarder::{rcode_answer, ClientId, Forwarder, Input, Output, Peer};
 use dnspect_core::engine::Transport;
 use dnspect_core::wire::Rcode;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::{mpsc, watch, Notify};
 
 use super::metrics::Metrics;
-use super::{upstream, Control, RunningGuard, Shared};
+use super::{tcp, upstream, Control, RunningGuard, Shared};
 use crate::config::Settings;
 
 /// Where a client's answer goes.
 #[derive(Debug)]
-enum Reply {
-    Udp { socket: usize, addr: SocketAddr },
-    Tcp(mpsc::Sender<Vec<u8>>),
+pub(super) enum Reply {
+    Udp {
+        socket: usize,
+        addr: SocketAddr,
+    },
+    /// A reserved place in the connection's bounded answer queue.
+    Tcp(mpsc::OwnedPermit<tcp::Answer>),
 }
 
 #[derive(Debug)]
@@ -40,7 +43,7 @@ pub struct State {
     /// Per-client limits, checked before the engine sees a query.
     admission: Admission,
     epoch: Instant,
-    settings: Settings,
+    pub(super) settings: Settings,
     udp: Vec<Rc<UdpSocket>>,
     clients: Vec<Option<Pending>>,
     /// Clients waiting for an answer.
@@ -103,19 +106,20 @@ impl State {
         Some(p)
     }
 
-    fn allowed(&self, addr: SocketAddr) -> bool {
+    pub(super) fn allowed(&self, addr: SocketAddr) -> bool {
         self.settings.allow.iter().any(|n| n.contains(addr.ip()))
     }
 
     /// A query from a client.
-    fn query(&mut self, bytes: &[u8], reply: Reply, peer: SocketAddr, tcp: bool) {
+    pub(super) fn query(&mut self, bytes: &[u8], reply: Reply, peer: SocketAddr, tcp: bool) {
         self.metrics.requests[usize::from(tcp)] += 1;
         if !self.allowed(peer) {
             self.metrics.refused_acl += 1;
             if !self.settings.refuse_drop && bytes.len() >= 12 && bytes[2] & 0x80 == 0 {
                 let a = rcode_answer(bytes, Rcode::REFUSED, self.settings.engine.max_udp_payload);
-                self.metrics.responses[usize::from(tcp)][5] += 1;
-                self.send(reply, a);
+                if self.send(reply, a, Instant::now()) {
+                    self.metrics.responses[usize::from(tcp)][5] += 1;
+                }
             }
             if self.settings.log_queries {
                 tracing::info!(target: "query", "refused {peer}: not in the allow list");
@@ -127,8 +131,9 @@ impl State {
             self.metrics.limited[why as usize] += 1;
             if !self.settings.limit_drop && bytes.len() >= 12 && bytes[2] & 0x80 == 0 {
                 let a = rcode_answer(bytes, Rcode::REFUSED, self.settings.engine.max_udp_payload);
-                self.metrics.responses[usize::from(tcp)][5] += 1;
-                self.send(reply, a);
+                if self.send(reply, a, Instant::now()) {
+                    self.metrics.responses[usize::from(tcp)][5] += 1;
+                }
             }
             if self.settings.log_queries {
                 tracing::info!(target: "query", "limited {peer}: over its {} limit", why.as_str());
@@ -178,7 +183,9 @@ impl State {
         self.drain();
     }
 
-    fn send(&mut self, reply: Reply, bytes: Vec<u8>) {
+    /// Sends an answer. True when it is sent now and the caller counts it; a TCP answer is
+    /// counted by its connection once written, or as dropped.
+    fn send(&mut self, reply: Reply, bytes: Vec<u8>, started: Instant) -> bool {
         match reply {
             Reply::Udp { socket, addr } => {
                 let s = &self.udp[socket];
@@ -188,11 +195,19 @@ impl State {
                         tokio::task::spawn_local(async move {
                             let _ = s.send_to(&bytes, addr).await;
                         });
+                    } else {
+                        return false;
                     }
                 }
+                true
             }
-            Reply::Tcp(tx) => {
-                let _ = tx.try_send(bytes);
+            Reply::Tcp(permit) => {
+                // The place was reserved when the query was read; only a closed connection
+                // loses the answer.
+                if permit.send(tcp::Answer { bytes, started }).is_closed() {
+                    self.metrics.tcp_answers_dropped[tcp::DROP_CLOSED] += 1;
+                }
+                false
             }
         }
     }
@@ -205,9 +220,10 @@ impl State {
                     Peer::Client(c) => {
                         if let Some(p) = self.take_client(c) {
                             let rcode = usize::from(t.bytes.get(3).map_or(0, |b| b & 0xf));
-                            self.metrics.responses[usize::from(p.tcp)][rcode] += 1;
-                            self.metrics.observe(p.started.elapsed());
-                            self.send(p.reply, t.bytes);
+                            if self.send(p.reply, t.bytes, p.started) {
+                                self.metrics.responses[usize::from(p.tcp)][rcode] += 1;
+                                self.metrics.observe(p.started.elapsed());
+                            }
                         }
                     }
                     Peer::Upstream(u) => {
@@ -352,13 +368,12 @@ pub fn run(
                 i,
             )));
         }
-        let conns = Rc::new(Cell::new(0usize));
         for l in tcp {
             match TcpListener::from_std(l) {
-                Ok(l) => tasks.push(tokio::task::spawn_local(tcp_accept(
+                Ok(l) => tasks.push(tokio::task::spawn_local(tcp::accept(
                     state.clone(),
                     l,
-                    conns.clone(),
+                    shared.clone(),
                 ))),
                 Err(e) => tracing::error!("worker {index}: {e}"),
             }
@@ -558,74 +573,4 @@ async fn udp_loop(state: Rc<RefCell<State>>, socket: Rc<UdpSocket>, index: usize
             }
         }
     }
-}
-
-async fn tcp_accept(state: Rc<RefCell<State>>, listener: TcpListener, conns: Rc<Cell<usize>>) {
-    loop {
-        let Ok((stream, peer)) = listener.accept().await else {
-            continue;
-        };
-        let (max, allowed, drop_refused) = {
-            let st = state.borrow();
-            (
-                st.settings.tcp_max_connections,
-                st.allowed(peer),
-                st.settings.refuse_drop,
-            )
-        };
-        if conns.get() >= max || (!allowed && drop_refused) {
-            drop(stream);
-            continue;
-        }
-        conns.set(conns.get() + 1);
-        let c = conns.clone();
-        let st = state.clone();
-        tokio::task::spawn_local(async move {
-            tcp_conn(st, stream, peer).await;
-            c.set(c.get() - 1);
-        });
-    }
-}
-
-/// One client TCP connection (RFC 7766): pipelined queries, answers written as they complete,
-/// an idle timeout between messages and a deadline for each message.
-async fn tcp_conn(state: Rc<RefCell<State>>, stream: TcpStream, peer: SocketAddr) {
-    let _ = stream.set_nodelay(true);
-    let (mut rd, mut wr) = stream.into_split();
-    let (tx, mut rx) = mpsc::channel::<Vec<u8>>(64);
-    let writer = tokio::task::spawn_local(async move {
-        while let Some(msg) = rx.recv().await {
-            let mut framed = Vec::with_capacity(msg.len() + 2);
-            framed.extend_from_slice(&(msg.len() as u16).to_be_bytes());
-            framed.extend_from_slice(&msg);
-            if wr.write_all(&framed).await.is_err() {
-                break;
-            }
-        }
-        let _ = wr.shutdown().await;
-    });
-    let (idle, read_timeout) = {
-        let st = state.borrow();
-        (st.settings.tcp_idle, st.settings.tcp_read_timeout)
-    };
-    let mut buf = vec![0u8; 65535];
-    loop {
-        let mut len = [0u8; 2];
-        match tokio::time::timeout(idle, rd.read_exact(&mut len)).await {
-            Ok(Ok(_)) => {}
-            _ => break,
-        }
-        let n = usize::from(u16::from_be_bytes(len));
-        match tokio::time::timeout(read_timeout, rd.read_exact(&mut buf[..n])).await {
-            Ok(Ok(_)) => {}
-            _ => break,
-        }
-        state
-            .borrow_mut()
-            .query(&buf[..n], Reply::Tcp(tx.clone()), peer, true);
-    }
-    drop(tx);
-    // Answers still in flight are written before the connection closes (bounded by the
-    // engine's query timeout).
-    let _ = tokio::time::timeout(Duration::from_secs(10), writer).await;
 }
