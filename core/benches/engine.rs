@@ -12,7 +12,7 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use dnspect_core::engine::forwarder::{
     ClientId, Config, Forwarder, Input, Output, Peer, UpstreamConfig,
 };
-use dnspect_core::engine::{Transport, UpstreamId};
+use dnspect_core::engine::Transport;
 use dnspect_core::wire::{Edns, Message, Question, RType, Record};
 
 struct Counting;

@@ -191,7 +191,8 @@ fn spoof_on_another_querys_socket_is_dropped() {
     // Two queries in flight to one upstream. The attacker (here the upstream's own address, so
     // the source check passes) sends a forged answer for `victim` — its ID and question — to
     // the socket of `other`. Bound to its socket, the forgery carries the wrong ID there.
-    let seen: Arc<Mutex<HashMap<String, (u16, SocketAddr, Message)>>> = Arc::default();
+    type Seen = HashMap<String, (u16, SocketAddr, Message)>;
+    let seen: Arc<Mutex<Seen>> = Arc::default();
     let s2 = seen.clone();
     let up = RawUpstream::start(Box::new(move |sock, q, _, peer| {
         let name = q.questions[0].name.to_string();
@@ -632,4 +633,116 @@ fn random_subdomain_flood_keeps_memory_bounded_and_cached_names_fast() {
         "VmRSS grew {rss_before} -> {rss_after} KiB"
     );
     assert!(max < Duration::from_secs(1), "{latencies:?}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fairness: per-client limits
+// ---------------------------------------------------------------------------------------------
+
+/// A client socket on a loopback address of its own.
+fn client_on(ip: [u8; 4], port: u16) -> UdpSocket {
+    let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::DGRAM, None).unwrap();
+    let _ = s.set_recv_buffer_size(4 << 20);
+    s.bind(&SocketAddr::from((ip, 0)).into()).unwrap();
+    let s: UdpSocket = s.into();
+    s.connect(("127.0.0.1", port)).unwrap();
+    s
+}
+
+/// Reads answers for `limit`, counting them by RCODE.
+fn collect(sock: &UdpSocket, want: usize, limit: Duration) -> HashMap<String, usize> {
+    sock.set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    let mut by: HashMap<String, usize> = HashMap::new();
+    let until = Instant::now() + limit;
+    let mut buf = [0u8; 4096];
+    while by.values().sum::<usize>() < want && Instant::now() < until {
+        if let Ok(k) = sock.recv(&mut buf) {
+            if let Ok(m) = Message::from_wire(&buf[..k]) {
+                *by.entry(m.rcode().to_string()).or_default() += 1;
+            }
+        }
+    }
+    by
+}
+
+fn fairness_setup(limits: &str) -> (RawUpstream, Proc, u16, u16) {
+    let up = RawUpstream::start(Box::new(|sock, q, _, peer| {
+        let name = q.questions[0].name.to_string();
+        let delay = if name.starts_with("slow") { 600 } else { 1 };
+        send_later(
+            sock,
+            a_reply(q, "192.0.2.60", 60),
+            peer,
+            Duration::from_millis(delay),
+        );
+    }));
+    let dir = temp_dir("fairness");
+    let (port, mport) = (free_port(), free_port());
+    let server = start_dnspect(
+        &dir,
+        &server_config(port, mport, &[up.port], &format!("[limits]\n{limits}"))
+            .replace("log_queries = true\n", ""),
+        port,
+        &[],
+    );
+    (up, server, port, mport)
+}
+
+#[test]
+fn a_flooding_client_is_rate_limited_and_others_are_served() {
+    let (_up, _server, port, mport) =
+        fairness_setup("client_qps = 200\nclient_burst = 100\nclient_max_waiting = 0\n");
+    // 127.0.0.2 sends 3,000 queries at once; 127.0.0.3 sends 40 in the middle of it.
+    let flooder = client_on([127, 0, 0, 2], port);
+    let good = client_on([127, 0, 0, 3], port);
+    for i in 0..3000u16 {
+        let _ = flooder.send(&query(i, &format!("f{i}.flood.test"), RType::A, None));
+        if i % 75 == 0 {
+            let _ = good.send(&query(i, &format!("g{i}.good.test"), RType::A, None));
+        }
+    }
+    let f = collect(&flooder, 3000, Duration::from_secs(3));
+    let g = collect(&good, 40, Duration::from_secs(3));
+    println!("rate limit 200 q/s, burst 100: flooder {f:?}, other client {g:?}");
+    assert_eq!(
+        g.get("NOERROR"),
+        Some(&40),
+        "the other client was not served: {g:?}"
+    );
+    let refused = f.get("REFUSED").copied().unwrap_or(0);
+    let served = f.get("NOERROR").copied().unwrap_or(0);
+    assert!(refused >= 2500, "flooder not limited: {f:?}");
+    assert!(
+        (90..=400).contains(&served),
+        "flooder got {served} answers: {f:?}"
+    );
+    let rate = wait_metric(
+        mport,
+        "dnspect_client_limited_total{limit=\"rate\"}",
+        2500.0,
+    );
+    assert!(rate >= 2500.0, "{rate}");
+}
+
+#[test]
+fn one_client_cannot_hold_more_than_its_share_of_waiting_queries() {
+    let (_up, _server, port, mport) = fairness_setup("client_max_waiting = 10\n");
+    let greedy = client_on([127, 0, 0, 4], port);
+    for i in 0..20u16 {
+        let _ = greedy.send(&query(i, &format!("slow{i}.test"), RType::A, None));
+    }
+    // Another client is served while the greedy one waits.
+    let other = dig(port, &["quick.test", "A"]);
+    assert!(other.contains("192.0.2.60"), "{other}");
+    let w = collect(&greedy, 20, Duration::from_secs(3));
+    println!("client_max_waiting 10, 20 slow misses at once: {w:?}");
+    assert_eq!(w.get("NOERROR"), Some(&10), "{w:?}");
+    assert_eq!(w.get("REFUSED"), Some(&10), "{w:?}");
+    let waiting = wait_metric(
+        mport,
+        "dnspect_client_limited_total{limit=\"waiting\"}",
+        10.0,
+    );
+    assert!(waiting >= 10.0, "{waiting}");
 }
