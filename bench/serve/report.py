@@ -11,7 +11,7 @@ import sys
 from collections import defaultdict
 
 PEERS = ["dnsdist", "unbound", "dnsmasq", "kresd"]
-ORDER = ["dnspect", "dnsdist", "unbound", "dnsmasq", "kresd", "echo", "dnspect-w2"]
+ORDER = ["dnspect", "dnspect-base", "dnsdist", "unbound", "dnsmasq", "kresd", "echo", "dnspect-w2"]
 WORKLOADS = [("hit", "100% cache hits (1000 warm names)"),
              ("mix", "90% hits / 10% misses"),
              ("miss", "100% misses (unique names)")]
@@ -112,6 +112,10 @@ def report(meta_path, res_path):
     w(f"- machine: nproc {meta.get('nproc')}, CPU {meta.get('cpu')} ({meta.get('virt') or 'bare metal'}), "
       f"{meta.get('mem')}, kernel {meta.get('kernel')}; {meta.get('sockbuf')}")
     w(f"- dnspect {meta.get('dnspect')}, {meta.get('rustc')}; NSD {meta.get('nsd')}; dnsperf {meta.get('dnsperf')}")
+    if meta.get("dnspect_bin"):
+        w(f"- dnspect binary: {meta.get('dnspect_bin')}")
+    if meta.get("dnspect_base"):
+        w(f"- dnspect-base binary (same config as dnspect): {meta.get('dnspect_base')}")
     for p in peers:
         w(f"- {p}: {meta.get(p, '?')}")
     for s in skipped:
@@ -204,6 +208,29 @@ def report(meta_path, res_path):
             w(f"| {wl} | {fmt(a, 0)} | {fmt(b, 0)} | {fmt(b / a, 2) + 'x' if a and b else '–'} | "
               f"{cell('dnspect', wl, 'capacity', 'srv_us_q', 2)} | {cell('dnspect-w2', wl, 'capacity', 'srv_us_q', 2)} | "
               f"{rs[0]['threads'].replace(',', ', ') if rs else '–'} | {cell('dnspect-w2', wl, 'capacity', 'cpu1_busy', 0)} |")
+        w("")
+
+    # Before/after: dnspect against dnspect-base (an older build, same config), within this run.
+    if "dnspect-base" in servers and "dnspect" in servers:
+        w("## Before/after: dnspect (after) against dnspect-base (before)\n")
+        w("Same config, same run, interleaved. Ratio = after / before: of the medians over rounds, and the "
+          "median (min–max) of the per-round ratios (both builds measured in the same round, minutes apart). "
+          "For q/s higher is better; for CPU and latency lower is better.\n")
+        w("| workload | figure | before | after | after / before (medians) | per-round after / before |")
+        w("|---|---|---:|---:|---:|---:|")
+        figs = [("capacity", "qps", "q/s at < 0.1% loss", 0), ("capacity", "srv_us_q", "CPU µs/q, saturated", 2),
+                ("latency", "srv_us_q", f"CPU µs/q at {lat_rate} q/s", 2),
+                ("latency", "lat_avg_us", f"avg latency µs at {lat_rate} q/s", 0),
+                ("latency", "lat_p99_us", f"p99 µs at {lat_rate} q/s", 0)]
+        for wl, _ in WORKLOADS:
+            for phase, key, label, nd in figs:
+                a = medv("dnspect-base", wl, phase, key)
+                b = medv("dnspect", wl, phase, key)
+                ra = {r["round"]: num(r[key]) for r in by.get(("dnspect-base", wl, phase), [])}
+                rb = {r["round"]: num(r[key]) for r in by.get(("dnspect", wl, phase), [])}
+                per = [rb[k] / ra[k] for k in ra if k in rb and ra[k] and rb[k] is not None]
+                w(f"| {wl} | {label} | {fmt(a, nd)} | {fmt(b, nd)} | "
+                  f"{fmt(b / a, 2) + 'x' if a and b else '–'} | {mr(per, 2, 'x')} |")
         w("")
 
     # Targets.

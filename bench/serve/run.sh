@@ -7,9 +7,11 @@
 #                                 report on stdout only (under 3 minutes once installed and built)
 #
 # Environment: ROUNDS, CAP_SECS (capacity run length), LAT_SECS (fixed-rate run length), LAT_RATE
-# (20000), SERVERS (subset of "dnspect dnsdist unbound dnsmasq kresd echo dnspect-w2"), OUT (report
-# path), DNSPECT_BIN (skip the cargo build), KEEP_WORK=1 (keep the scratch directory), MAX_SECS
-# (hard bound on the whole script), DISTURB (foreign CPU, in cores, above which a run is disturbed).
+# (20000), SERVERS (subset of "dnspect dnsdist unbound dnsmasq kresd echo dnspect-w2 dnspect-base"),
+# OUT (report path), DNSPECT_BIN (skip the cargo build), DNSPECT_BASE_BIN (the binary "dnspect-base"
+# runs: an older build, same config as "dnspect", for a before/after comparison within one run),
+# KEEP_WORK=1 (keep the scratch directory), MAX_SECS (hard bound on the whole script), DISTURB
+# (foreign CPU, in cores, above which a run is disturbed).
 #
 # What it does (see bench/serve/README.md for the reasoning):
 # - installs what is missing with apt-get (nsd, dnsperf, dnsdist, unbound, dnsmasq-base,
@@ -45,7 +47,7 @@ cd "$ROOT"
 
 # The knobs the caller set, for the report's exact command line.
 CMD_ENV=""
-for v in ROUNDS CAP_SECS LAT_SECS LAT_RATE RETRIES CAP_QS QUIET_WAIT WAIT_BUDGET DISTURB CLIENTS SERVERS MAX_SECS DNSPECT_BIN KEEP_WORK OUT; do
+for v in ROUNDS CAP_SECS LAT_SECS LAT_RATE RETRIES CAP_QS QUIET_WAIT WAIT_BUDGET DISTURB CLIENTS SERVERS MAX_SECS DNSPECT_BIN DNSPECT_BASE_BIN KEEP_WORK OUT; do
     [[ -n "${!v+x}" && -z "${_SERVE_BENCH_INNER:-}" ]] && CMD_ENV+="$v=$(printf '%q' "${!v}") "
 done
 export _SERVE_BENCH_CMD_ENV="${_SERVE_BENCH_CMD_ENV:-$CMD_ENV}"
@@ -182,6 +184,10 @@ else
     timeout 1800 cargo build --release -p dnspect >&2 || die "cargo build failed"
     cp "${CARGO_TARGET_DIR:-$ROOT/target}/release/dnspect" "$WORK/dnspect"
 fi
+if [[ " ${run_servers[*]} " == *" dnspect-base "* ]]; then
+    [[ -n "${DNSPECT_BASE_BIN:-}" && -x "${DNSPECT_BASE_BIN}" ]] || die "dnspect-base needs DNSPECT_BASE_BIN (an executable dnspect binary)"
+    cp "$DNSPECT_BASE_BIN" "$WORK/dnspect-base"
+fi
 timeout 120 gcc -O2 -Wall -o "$WORK/echo" "$HERE/echo.c" || die "cannot build the echo server"
 
 # ---------------------------------------------------------------------------------------------
@@ -199,6 +205,8 @@ timeout 120 gcc -O2 -Wall -o "$WORK/echo" "$HERE/echo.c" || die "cannot build th
     echo "sockbuf=net.core.rmem_max $(cat /proc/sys/net/core/rmem_max), rmem_default $(cat /proc/sys/net/core/rmem_default)"
     echo "load_start=$(cut -d' ' -f1-3 /proc/loadavg)"
     echo "dnspect=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null) ($(git -C "$ROOT" status --porcelain -- native core 2>/dev/null | wc -l) file(s) under native/ core/ modified in the work tree at build time)"
+    echo "dnspect_bin=${DNSPECT_BIN:-(built here)} sha256 $(sha256sum "$WORK/dnspect" | cut -c1-16)"
+    [[ -x "$WORK/dnspect-base" ]] && echo "dnspect_base=${DNSPECT_BASE_BIN} sha256 $(sha256sum "$WORK/dnspect-base" | cut -c1-16)"
     echo "rustc=$(rustc --version 2>/dev/null)"
     echo "nsd=$(nsd -v 2>&1 | head -1)"
     echo "dnsperf=$(dnsperf -h 2>&1 | awk '/^Version/ { print $2 }')"
@@ -358,6 +366,8 @@ EOF
 write_configs
 [[ " ${run_servers[*]} " == *" unbound "* ]] && { timeout 30 unbound-checkconf "$WORK/unbound.conf" >&2 || die "bad unbound.conf"; }
 [[ " ${run_servers[*]} " == *" dnspect "* ]] && { timeout 30 "$WORK/dnspect" check-config "$WORK/dnspect.toml" >&2 || die "bad dnspect.toml"; }
+# dnspect-base gets the same file: it must only use knobs the older build knows.
+[[ " ${run_servers[*]} " == *" dnspect-base "* ]] && { timeout 30 "$WORK/dnspect-base" check-config "$WORK/dnspect.toml" >&2 || die "bad dnspect.toml for dnspect-base"; }
 
 start_server() { # name -> SPID
     local s="$1" cpus="$SERVER_CPU"
@@ -365,6 +375,7 @@ start_server() { # name -> SPID
     case "$s" in
         dnspect) taskset -c "$cpus" "$WORK/dnspect" serve --config "$WORK/dnspect.toml" >"$WORK/$s.log" 2>&1 & ;;
         dnspect-w2) taskset -c "$cpus" "$WORK/dnspect" serve --config "$WORK/dnspect-w2.toml" >"$WORK/$s.log" 2>&1 & ;;
+        dnspect-base) taskset -c "$cpus" "$WORK/dnspect-base" serve --config "$WORK/dnspect.toml" >"$WORK/$s.log" 2>&1 & ;;
         dnsdist) taskset -c "$cpus" dnsdist --supervised --disable-syslog -C "$WORK/dnsdist.conf" >"$WORK/$s.log" 2>&1 </dev/null & ;;
         unbound) taskset -c "$cpus" unbound -d -c "$WORK/unbound.conf" >"$WORK/$s.log" 2>&1 & ;;
         dnsmasq)
