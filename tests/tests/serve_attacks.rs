@@ -746,3 +746,58 @@ fn one_client_cannot_hold_more_than_its_share_of_waiting_queries() {
     );
     assert!(waiting >= 10.0, "{waiting}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Query sanity
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn oversized_queries_and_queries_with_records_get_formerr() {
+    let up = FakeUpstream::start(|q, _, _| Some(a_reply(q, "192.0.2.1", 60)));
+    let dir = temp_dir("query-sanity");
+    let port = free_port();
+    let _server = start_dnspect(
+        &dir,
+        &config(port, &[up.port], "[engine]\nmax_query_size = 512\n"),
+        port,
+        &[],
+    );
+    let client = burst_client(port);
+    client
+        .set_read_timeout(Some(Duration::from_secs(3)))
+        .unwrap();
+    let mut buf = [0u8; 4096];
+    // An answer record in a query (ANCOUNT=1).
+    let mut m = Message::from_wire(&query(1, "x.test", RType::A, None)).unwrap();
+    m.answers
+        .push(dnspect_core::wire::Record::from_text("x.test. 60 IN A 192.0.2.9").unwrap());
+    client.send(&m.to_wire().unwrap()).unwrap();
+    let k = client.recv(&mut buf).unwrap();
+    let r = Message::from_wire(&buf[..k]).unwrap();
+    assert_eq!(r.rcode(), Rcode::FORMERR, "{r:?}");
+    // A 600-byte query (EDNS padding, RFC 7830) over a 512-byte max_query_size.
+    let mut m = Message::from_wire(&query(2, "y.test", RType::A, Some(false))).unwrap();
+    if let Some(e) = m.edns.as_mut() {
+        e.options
+            .push(dnspect_core::wire::EdnsOption::Padding { data: vec![0; 540] });
+    }
+    let big = m.to_wire().unwrap();
+    assert!(big.len() > 512);
+    client.send(&big).unwrap();
+    let k = client.recv(&mut buf).unwrap();
+    let r = Message::from_wire(&buf[..k]).unwrap();
+    assert_eq!(r.rcode(), Rcode::FORMERR, "{r:?}");
+    assert!(k < 100, "the FORMERR must not echo the big query: {k} B");
+    assert_eq!(up.count(), 0, "nothing went upstream");
+    // A normal query still works.
+    client.send(&query(3, "z.test", RType::A, None)).unwrap();
+    let k = client.recv(&mut buf).unwrap();
+    assert_eq!(
+        Message::from_wire(&buf[..k]).unwrap().rcode(),
+        Rcode::NOERROR
+    );
+    println!(
+        "ANCOUNT=1 query: FORMERR; {}-byte query over max_query_size 512: FORMERR in {k} B",
+        big.len()
+    );
+}

@@ -394,6 +394,9 @@ pub fn run(
                         st.fwd.reconfigure(s.engine.clone());
                         st.admission.reconfigure(s.limits);
                         st.settings = *s;
+                        // Attempts abandoned by the reload are retried now, not at the next
+                        // input; their UDP tasks stop through UpstreamDone.
+                        st.tick();
                     }
                 },
                 _ = stop.changed() => break,
