@@ -16,6 +16,22 @@ fn fds(pid: u32) -> usize {
     std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| d.count())
 }
 
+/// The descriptor count once the server has settled (three equal readings 100 ms apart, at
+/// most 3 s): a server just started may still be opening its runtime's descriptors, and a
+/// baseline read too early makes "back to the baseline" fail on a loaded machine.
+fn settled_fds(pid: u32) -> usize {
+    let until = Instant::now() + Duration::from_secs(3);
+    let mut last = fds(pid);
+    let mut same = 0;
+    while same < 2 && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(100));
+        let n = fds(pid);
+        same = if n == last { same + 1 } else { 0 };
+        last = n;
+    }
+    last
+}
+
 /// GET on the metrics listener; the body.
 fn http_get(port: u16, path: &str) -> String {
     let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
@@ -137,7 +153,7 @@ fn never_reading_clients_and_slowloris_are_reclaimed() {
     assert_eq!(answer_lines(&out).len(), 64, "{out}");
     assert!(dig_tcp_ok(port, "warm.test"));
     std::thread::sleep(Duration::from_millis(500));
-    let before = fds(pid);
+    let before = settled_fds(pid);
 
     // Count the server's descriptors every 50 ms while the attack runs.
     let stop = Arc::new(AtomicBool::new(false));
@@ -297,7 +313,7 @@ fn per_client_cap_closes_the_excess() {
     let pid = srv.pid();
     assert!(dig_tcp_ok(port, "warm.test"));
     std::thread::sleep(Duration::from_millis(300));
-    let before = fds(pid);
+    let before = settled_fds(pid);
     let conns: Vec<TcpStream> = (0..CAP + 12)
         .map(|_| TcpStream::connect(("127.0.0.1", port)).unwrap())
         .collect();
@@ -349,7 +365,7 @@ fn acl_drop_closes_at_accept_and_refused_clients_are_bounded() {
             ),
         );
         let srv = start_dnspect(&dir, &conf, port, &[]);
-        let before = fds(srv.pid());
+        let before = settled_fds(srv.pid());
         let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap();
         c.write_all(&tcp_query(1, "x.test.", RType::A)).unwrap();
         std::thread::sleep(Duration::from_millis(300));
