@@ -1,0 +1,569 @@
+//! Answering: caching an accepted answer by the policy, giving up (RFC 9520 failures,
+//! RFC 8767 stale answers), fitting and sending answers to waiting clients, and the bytes of
+//! the answers the engine writes itself.
+
+use super::*;
+
+impl Forwarder {
+    /// An answer to pass on: cache it by the policy, then answer every waiting client.
+    pub(super) fn accept(
+        &mut self,
+        now: Duration,
+        t: usize,
+        from: UpstreamId,
+        mut msg: Message,
+        bytes: &[u8],
+    ) {
+        let Some(txn) = self.txns[t].as_ref() else {
+            return;
+        };
+        let key = txn.key;
+        let purpose = txn.purpose;
+        let mut facts = ResponseFacts::from_message(&msg);
+        // RFC 2181 8: a TTL with the top bit set means zero.
+        if let Some(t) = facts.answer_min_ttl {
+            if t >= 1 << 31 {
+                facts.answer_min_ttl = Some(0);
+            }
+        }
+        facts.other_upstream = self.upstreams.len() > 1;
+        facts.verifies_suspect = purpose == Purpose::Verify && txn.verifying != Some(from);
+        let history = self.history(&msg, &key, now);
+        let lifetime = policy::lifetime(&facts, &self.cfg.cache, &history, now);
+        let name = if self.cfg.events {
+            name_text(&txn.question, 0)
+        } else {
+            String::new()
+        };
+        let qtype = key.qtype().to_string();
+        let retention = self.retention();
+        let (kind, ttl) = match lifetime {
+            Lifetime::DoNotCache { .. } => (None, 0),
+            Lifetime::Positive { ttl, .. } => (Some(EntryKind::Positive), ttl),
+            Lifetime::Negative { ttl, .. } => (Some(EntryKind::Negative), ttl),
+            Lifetime::SuspectNegative { ttl, .. } if ttl > 0 => {
+                (Some(EntryKind::SuspectNegative), ttl)
+            }
+            Lifetime::SuspectNegative { .. } => (None, 0),
+            Lifetime::Failure { ttl, .. } => (Some(EntryKind::Failure), ttl),
+        };
+        let rule = lifetime.rule();
+        // The stored form drops OPT; rebuild from the decoded message when the upstream's
+        // bytes are not the best form to keep (uncompressed answers get compressed here).
+        msg.edns = None;
+        let compact = msg.to_wire().ok();
+        let (wire, recompressed): (&[u8], Option<String>) = match &compact {
+            Some(c) if c.len() < bytes.len() => {
+                self.stats.recompressed += 1;
+                (
+                    c,
+                    Some(format!(
+                        "upstream answer of {} B re-compressed to {} B",
+                        bytes.len(),
+                        c.len()
+                    )),
+                )
+            }
+            _ => (bytes, None),
+        };
+        let entry = Entry::new(
+            wire,
+            kind.unwrap_or(EntryKind::Positive),
+            now,
+            ttl,
+            retention,
+            rule.as_str(),
+        );
+        let Ok(entry) = entry else {
+            // Decoded above, so this only fails for a message over 65535 bytes.
+            return self.give_up(
+                now,
+                t,
+                ede::INVALID_DATA,
+                "answer could not be stored".into(),
+            );
+        };
+        if let Some(k) = kind {
+            let mut stored = entry.clone();
+            stored.kind = k;
+            self.store.insert(key.as_bytes(), stored, now);
+            let kind_s = match k {
+                EntryKind::Positive => "positive",
+                EntryKind::Negative => "negative",
+                EntryKind::SuspectNegative => "suspect negative",
+                EntryKind::Failure => "failure",
+            };
+            let (n, q) = (name.clone(), qtype.clone());
+            self.event(now, || EventKind::Cached {
+                name: n,
+                qtype: q,
+                kind: kind_s,
+                ttl,
+                rule: rule.as_str(),
+                why: rule.why(),
+            });
+        } else {
+            let (n, q) = (name.clone(), qtype.clone());
+            self.event(now, || EventKind::NotCached {
+                name: n,
+                qtype: q,
+                rule: rule.as_str(),
+                why: rule.why(),
+            });
+        }
+        let waiters = self.txns[t]
+            .as_mut()
+            .map(|x| core::mem::take(&mut x.waiters))
+            .unwrap_or_default();
+        self.waiting = self.waiting.saturating_sub(waiters.len());
+        let keep_positive = matches!(
+            lifetime,
+            Lifetime::SuspectNegative {
+                keep_serving_positive: true,
+                ..
+            }
+        );
+        let verify = matches!(
+            lifetime,
+            Lifetime::SuspectNegative {
+                verify_with_another_upstream: true,
+                ..
+            }
+        );
+        let stale_ttl = self.cfg.cache.serve_stale.ttl;
+        for w in &waiters {
+            let positive = if keep_positive {
+                self.store
+                    .get(key.as_bytes())
+                    .and_then(|s| s.positive.clone())
+            } else {
+                None
+            };
+            let (e, fixed, ede, source) = match &positive {
+                Some(p) => (
+                    p,
+                    Some(stale_ttl),
+                    Some((
+                        ede::STALE_ANSWER,
+                        "negative answer is suspect: last positive answer served",
+                    )),
+                    "last positive answer (suspect negative)",
+                ),
+                None => (&entry, None, None, "upstream"),
+            };
+            let note = if positive.is_none() {
+                recompressed.clone()
+            } else {
+                None
+            };
+            let answer = answer_from(e, w, now, fixed, ede);
+            self.deliver_noted(now, w, &w.query, answer, source, note);
+        }
+        self.finish(t);
+        if verify && purpose != Purpose::Verify && self.refresh_allowed() {
+            self.stats.verifications += 1;
+            if let Some(w) = waiters.first() {
+                let q = w.query.clone();
+                if let Ok(Some(qr)) = MessageView::new(&q).and_then(|v| v.question()) {
+                    self.start_txn(
+                        now,
+                        key,
+                        &q,
+                        qr.name_start,
+                        qr.end,
+                        key.as_bytes()[0] & 1 != 0,
+                        key.as_bytes()[0] & 2 != 0,
+                        Purpose::Verify,
+                        None,
+                        None,
+                        Some(from),
+                    );
+                }
+            } else {
+                let q = self.synth_query(&key);
+                self.start_txn(
+                    now,
+                    key,
+                    &q,
+                    HEADER_LEN,
+                    q.len(),
+                    key.as_bytes()[0] & 1 != 0,
+                    key.as_bytes()[0] & 2 != 0,
+                    Purpose::Verify,
+                    None,
+                    None,
+                    Some(from),
+                );
+            }
+        }
+    }
+
+    /// A query for a key (for refreshes started without a client).
+    pub(super) fn synth_query(&self, key: &KeyBuf) -> Vec<u8> {
+        let mut q = vec![0, 0, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0];
+        q.extend_from_slice(key.name_wire());
+        q.extend_from_slice(&key.as_bytes()[1..5]);
+        q
+    }
+
+    /// How long the store keeps an entry past its expiry.
+    pub(super) fn retention(&self) -> Duration {
+        let c = &self.cfg.cache;
+        let stale = if c.serve_stale.enabled {
+            c.serve_stale.window
+        } else {
+            Duration::ZERO
+        };
+        stale.max(c.suspect_window)
+    }
+
+    /// What the store remembers about the names of a response's CNAME chain.
+    pub(super) fn history(&self, msg: &Message, key: &KeyBuf, _now: Duration) -> NameHistory {
+        let mut h = NameHistory::default();
+        let flags_byte = key.as_bytes()[0];
+        let type_class = &key.as_bytes()[1..5];
+        let mut buf = [0u8; crate::cache::store::MAX_KEY_LEN];
+        for name in policy::cname_chain(msg) {
+            let lower = name.to_lowercase();
+            let w = lower.as_wire();
+            buf[0] = flags_byte;
+            buf[1..5].copy_from_slice(type_class);
+            buf[5..5 + w.len()].copy_from_slice(w);
+            if let Some(slot) = self.store.get(&buf[..5 + w.len()]) {
+                if let Some(p) = &slot.positive {
+                    let lp = LastPositive {
+                        received: p.stored_at,
+                        ttl: p.ttl,
+                    };
+                    if h.last_positive.is_none_or(|x| x.received < lp.received) {
+                        h.last_positive = Some(lp);
+                    }
+                }
+                if w == key.name_wire() {
+                    if let Some(s) = slot
+                        .shadow
+                        .as_ref()
+                        .filter(|s| s.kind == EntryKind::Failure)
+                    {
+                        h.consecutive_failures = s.failures;
+                    }
+                }
+            }
+        }
+        h
+    }
+
+    /// The engine stops trying: cache the failure (RFC 9520) and answer SERVFAIL with an EDE,
+    /// or the stale answer when there is one (RFC 8767).
+    pub(super) fn give_up(&mut self, now: Duration, t: usize, ede_code: u16, text: String) {
+        self.stats.gave_up += 1;
+        let Some(txn) = self.txns[t].as_mut() else {
+            return;
+        };
+        let key = txn.key;
+        let waiters = core::mem::take(&mut txn.waiters);
+        self.waiting = self.waiting.saturating_sub(waiters.len());
+        let stale_ok = txn.stale_fallback;
+        let purpose = txn.purpose;
+        let name = if self.cfg.events {
+            name_text(&txn.question, 0)
+        } else {
+            String::new()
+        };
+        let qtype = key.qtype().to_string();
+        {
+            let (n, q, tx) = (name.clone(), qtype.clone(), text.clone());
+            self.event(now, || EventKind::GaveUp {
+                name: n,
+                qtype: q,
+                ede: ede_code,
+                text: tx,
+            });
+        }
+        if purpose != Purpose::Probe {
+            let prev = self
+                .store
+                .get(key.as_bytes())
+                .and_then(|s| {
+                    s.shadow
+                        .as_ref()
+                        .filter(|e| e.kind == EntryKind::Failure)
+                        .map(|e| e.failures)
+                })
+                .unwrap_or(0);
+            let history = NameHistory {
+                last_positive: None,
+                consecutive_failures: prev,
+            };
+            let lifetime =
+                policy::lifetime(&ResponseFacts::failure(), &self.cfg.cache, &history, now);
+            if let Lifetime::Failure { ttl, rule } = lifetime {
+                let q = self.synth_query(&key);
+                let fail = servfail_for(&q, None, ede_code, &text);
+                if let Ok(mut e) = Entry::new(
+                    &fail,
+                    EntryKind::Failure,
+                    now,
+                    ttl,
+                    Duration::ZERO,
+                    rule.as_str(),
+                ) {
+                    e.failures = prev + 1;
+                    self.store.insert(key.as_bytes(), e, now);
+                    let (n, q) = (name.clone(), qtype.clone());
+                    self.event(now, || EventKind::Cached {
+                        name: n,
+                        qtype: q,
+                        kind: "failure",
+                        ttl,
+                        rule: rule.as_str(),
+                        why: rule.why(),
+                    });
+                }
+            }
+        }
+        let stale = stale_ok.and_then(|sf| {
+            self.store
+                .get(key.as_bytes())
+                .and_then(|s| s.positive.clone())
+                .map(|p| (p, sf.ttl))
+        });
+        for w in &waiters {
+            match &stale {
+                Some((p, ttl)) => {
+                    self.stats.stale_answers += 1;
+                    let answer =
+                        answer_from(p, w, now, Some(*ttl), Some((ede::STALE_ANSWER, &text)));
+                    self.deliver(now, w, &w.query, answer, "stale cache (upstreams failed)");
+                }
+                None => self.servfail(now, w, ede_code, text.clone()),
+            }
+        }
+        self.finish(t);
+    }
+
+    pub(super) fn servfail(&mut self, now: Duration, w: &Waiter, ede_code: u16, text: String) {
+        let q = if w.query.is_empty() { return } else { &w.query };
+        let answer = servfail_for(q, w.opt, ede_code, &text);
+        let w2 = w.clone();
+        self.deliver(now, &w2, &w2.query, answer, "synthesized SERVFAIL");
+    }
+
+    /// Fits an answer to the client's limit and sends it.
+    pub(super) fn deliver(
+        &mut self,
+        now: Duration,
+        w: &Waiter,
+        query: &[u8],
+        answer: Vec<u8>,
+        source: &'static str,
+    ) {
+        self.deliver_noted(now, w, query, answer, source, None);
+    }
+
+    pub(super) fn deliver_noted(
+        &mut self,
+        now: Duration,
+        w: &Waiter,
+        query: &[u8],
+        mut answer: Vec<u8>,
+        source: &'static str,
+        note: Option<String>,
+    ) {
+        let mut fit_note = note;
+        if answer.len() > w.limit {
+            match fit(&answer, w.limit) {
+                Ok(f) => {
+                    if f.recompressed < f.original {
+                        self.stats.recompressed += 1;
+                    }
+                    let mut note = fit_note.take().map_or(String::new(), |n| format!("{n}; "))
+                        + &format!("{} B", f.original);
+                    if f.recompressed < f.original {
+                        note.push_str(&format!(", re-compressed to {} B", f.recompressed));
+                    }
+                    if let Some(m) = f.minimized {
+                        note.push_str(&format!(", minimal response {m} B"));
+                    }
+                    if let Some(t) = &f.truncation {
+                        self.stats.truncated += 1;
+                        note.push_str(&format!(", truncated to {} B{} ({} answer, {} authority, {} additional records dropped)", t.size, if t.tc { " with TC" } else { "" }, t.dropped[0], t.dropped[1], t.dropped[2]));
+                    }
+                    fit_note = Some(note);
+                    answer = f.bytes;
+                }
+                Err(e) => {
+                    fit_note = Some(format!("could not fit: {e}"));
+                    answer = servfail_for(
+                        query,
+                        w.opt,
+                        ede::OTHER,
+                        "answer could not be fitted to the client",
+                    );
+                }
+            }
+        }
+        if self.cfg.events {
+            let name = MessageView::new(query)
+                .ok()
+                .and_then(|v| v.question().ok().flatten())
+                .map(|q| (name_text(query, q.name_start), q.qtype.to_string()))
+                .unwrap_or_default();
+            let rcode = if answer.len() >= 4 {
+                Rcode(u16::from(answer[3] & 0xf)).to_string()
+            } else {
+                String::new()
+            };
+            let (size, limit, client) = (answer.len(), w.limit, w.client.0);
+            self.event(now, || EventKind::Answered {
+                client,
+                name: name.0,
+                qtype: name.1,
+                rcode,
+                size,
+                limit,
+                source,
+                fit: fit_note,
+            });
+        }
+        self.send_client(w.client, w.transport, answer);
+    }
+
+    pub(super) fn finish(&mut self, t: usize) {
+        if let Some(txn) = self.txns[t].take() {
+            if let Some(s) = txn.current {
+                self.release(&s);
+            }
+            self.waiting = self.waiting.saturating_sub(txn.waiters.len());
+            if self.pending.get(txn.key.as_bytes()) == Some(&t) {
+                self.pending.remove(txn.key.as_bytes());
+            }
+            self.free_txns.push(t);
+            self.active -= 1;
+        }
+    }
+}
+
+/// The answer a waiter gets from a stored or transient entry: the entry's bytes with the
+/// client's ID and question case, TTLs aged (or fixed), and an OPT (with an optional EDE) when
+/// the client sent one.
+pub(super) fn answer_from(
+    e: &Entry,
+    w: &Waiter,
+    now: Duration,
+    fixed_ttl: Option<u32>,
+    ede: Option<(u16, &str)>,
+) -> Vec<u8> {
+    let mut answer = Vec::with_capacity(e.wire().len() + 64);
+    write_answer(e, &w.query, now, fixed_ttl, None, &mut answer);
+    if let Some(o) = w.opt {
+        append_opt(&mut answer, o, e.ext_rcode, ede);
+    }
+    answer
+}
+
+/// A query's header and question (the question ends at `q_end`), with the counts saying so:
+/// all a waiting client needs kept to be answered later.
+pub(super) fn header_and_question(query: &[u8], q_end: usize) -> Vec<u8> {
+    let mut q = query[..q_end.min(query.len())].to_vec();
+    if q.len() >= HEADER_LEN {
+        q[4..12].copy_from_slice(&[0, 1, 0, 0, 0, 0, 0, 0]);
+    }
+    q
+}
+
+/// The name at `start` as text (for events).
+pub(super) fn name_text(msg: &[u8], start: usize) -> String {
+    crate::wire::name::read_name(msg, start)
+        .map(|(n, _)| n.to_string())
+        .unwrap_or_else(|_| "<bad name>".into())
+}
+
+/// Appends an OPT record (with an optional EDE option) to a message and bumps ARCOUNT.
+pub(super) fn append_opt(out: &mut Vec<u8>, o: OptOut, ext_rcode: u8, ede: Option<(u16, &str)>) {
+    out.push(0);
+    out.extend_from_slice(&RType::OPT.0.to_be_bytes());
+    out.extend_from_slice(&o.udp_size.to_be_bytes());
+    out.push(ext_rcode);
+    out.push(0);
+    out.extend_from_slice(&(if o.dnssec_ok { 0x8000u16 } else { 0 }).to_be_bytes());
+    match ede {
+        Some((code, text)) => {
+            let text = &text.as_bytes()[..text.len().min(400)];
+            let len = 4 + 2 + text.len();
+            out.extend_from_slice(&(len as u16).to_be_bytes());
+            out.extend_from_slice(&15u16.to_be_bytes());
+            out.extend_from_slice(&((2 + text.len()) as u16).to_be_bytes());
+            out.extend_from_slice(&code.to_be_bytes());
+            out.extend_from_slice(text);
+        }
+        None => out.extend_from_slice(&[0, 0]),
+    }
+    let ar = u16::from_be_bytes([out[10], out[11]]).wrapping_add(1);
+    out[10..12].copy_from_slice(&ar.to_be_bytes());
+}
+
+/// SERVFAIL for a query, with an EDE when the client speaks EDNS.
+pub(super) fn servfail_for(
+    query: &[u8],
+    opt: Option<OptOut>,
+    ede_code: u16,
+    text: &str,
+) -> Vec<u8> {
+    let end = MessageView::new(query)
+        .ok()
+        .and_then(|v| v.question().ok().flatten())
+        .map_or(HEADER_LEN.min(query.len()), |q| q.end);
+    let mut out = Vec::with_capacity(end + 64);
+    out.extend_from_slice(&query[..end.max(HEADER_LEN).min(query.len())]);
+    while out.len() < HEADER_LEN {
+        out.push(0);
+    }
+    let qf = u16::from_be_bytes([out[2], out[3]]);
+    let f = flags::QR | (qf & (0x7800 | flags::RD | flags::CD)) | flags::RA | Rcode::SERVFAIL.0;
+    out[2..4].copy_from_slice(&f.to_be_bytes());
+    out[4..6].copy_from_slice(&u16::from(end > HEADER_LEN).to_be_bytes());
+    out[6..12].copy_from_slice(&[0; 6]);
+    if let Some(o) = opt {
+        append_opt(&mut out, o, 0, Some((ede_code, text)));
+    }
+    out
+}
+
+/// An answer with `rcode` and no records to `query` (a header of at least 12 bytes): the
+/// question is echoed unless the query is malformed, and an OPT is added when the query had one
+/// or the rcode needs the EDNS extension. Runtimes use it to REFUSE clients outside the ACL.
+pub fn rcode_answer(query: &[u8], rcode: Rcode, udp_size: u16) -> Vec<u8> {
+    let mut out = Vec::with_capacity(64);
+    if query.len() < HEADER_LEN {
+        return out;
+    }
+    let q = MessageView::new(query)
+        .ok()
+        .and_then(|v| v.question().ok().flatten());
+    out.extend_from_slice(&query[..2]);
+    let qf = u16::from_be_bytes([query[2], query[3]]);
+    let f = flags::QR | (qf & (0x7800 | flags::RD | flags::CD)) | flags::RA | (rcode.0 & 0xf);
+    out.extend_from_slice(&f.to_be_bytes());
+    let qd = u16::from(q.is_some() && rcode != Rcode::FORMERR);
+    out.extend_from_slice(&[0, qd as u8, 0, 0, 0, 0, 0, 0]);
+    if let (Some(q), 1) = (q, qd) {
+        out.extend_from_slice(&query[HEADER_LEN..q.end]);
+    }
+    let has_opt = MessageView::new(query)
+        .ok()
+        .and_then(|v| v.scan().ok())
+        .is_some_and(|s| s.opt.is_some());
+    if has_opt || rcode.0 > 15 {
+        append_opt(
+            &mut out,
+            OptOut {
+                udp_size,
+                dnssec_ok: false,
+            },
+            (rcode.0 >> 4) as u8,
+            None,
+        );
+    }
+    out
+}

@@ -1,0 +1,362 @@
+//! Transactions and attempts: starting a transaction, sending each attempt to an upstream,
+//! transport failures, and the fallback decision after an attempt ends.
+
+use super::*;
+
+impl Forwarder {
+    // -----------------------------------------------------------------------------------------
+    // Transactions and attempts
+    // -----------------------------------------------------------------------------------------
+
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn start_txn(
+        &mut self,
+        now: Duration,
+        key: KeyBuf,
+        query: &[u8],
+        name_start: usize,
+        q_end: usize,
+        dnssec_ok: bool,
+        checking_disabled: bool,
+        purpose: Purpose,
+        waiter: Option<Waiter>,
+        stale_fallback: Option<StaleFallback>,
+        only: Option<UpstreamId>,
+    ) {
+        self.gen = self.gen.wrapping_add(1);
+        let gen = self.gen;
+        let deadline = self.limits.deadline(now);
+        let waiter_count = usize::from(waiter.is_some());
+        let txn = Txn {
+            gen,
+            key,
+            question: query[name_start..q_end].to_vec(),
+            dnssec_ok,
+            checking_disabled,
+            waiters: waiter.into_iter().collect(),
+            purpose,
+            deadline,
+            attempts: 0,
+            tried: 0,
+            current: None,
+            stale_fallback,
+            last_problem: None,
+            verifying: if purpose == Purpose::Verify {
+                only
+            } else {
+                None
+            },
+        };
+        let t = match self.free_txns.pop() {
+            Some(t) => {
+                self.txns[t] = Some(txn);
+                t
+            }
+            None => {
+                self.txns.push(Some(txn));
+                self.txns.len() - 1
+            }
+        };
+        self.active += 1;
+        self.waiting += usize::from(waiter_count > 0);
+        if purpose != Purpose::Probe {
+            self.pending.insert(key.as_bytes().into(), t);
+        }
+        self.schedule(deadline, Timer::Deadline { txn: t, gen });
+        if let Some(sf) = stale_fallback {
+            self.schedule(now + sf.answer_after, Timer::StaleAnswer { txn: t, gen });
+        }
+        if purpose == Purpose::Verify {
+            if let Some(ex) = only {
+                // Verification goes to another upstream than the one that answered.
+                if let Some(txn) = self.txns[t].as_mut() {
+                    txn.tried |= bit(ex);
+                }
+            }
+            self.attempt(now, t, None, None, None, "verify with another upstream");
+        } else {
+            let why = if purpose == Purpose::Probe {
+                "the answer must come back whole or with TC"
+            } else {
+                ""
+            };
+            self.attempt(now, t, only, None, None, why);
+        }
+    }
+
+    /// Sends the next attempt of transaction `t`.
+    pub(super) fn attempt(
+        &mut self,
+        now: Duration,
+        t: usize,
+        upstream: Option<UpstreamId>,
+        transport: Option<Transport>,
+        edns: Option<bool>,
+        why: &str,
+    ) {
+        let Some(txn) = self.txns[t].as_ref() else {
+            return;
+        };
+        let tried = txn.tried;
+        let (up, pick_why) = match upstream {
+            Some(u) => (u, String::new()),
+            None => match self.upstreams.pick(tried, now, &mut self.rng) {
+                Some((u, r)) => (u, r),
+                None => return,
+            },
+        };
+        let why = if why.is_empty() {
+            pick_why
+        } else if pick_why.is_empty() {
+            why.to_string()
+        } else {
+            format!("{why}; {pick_why}")
+        };
+        let state = self.upstreams.get(up);
+        let transport = transport.unwrap_or(if state.force_tcp {
+            Transport::Tcp
+        } else {
+            Transport::Udp
+        });
+        let probe_edns = (self.txns[t].as_ref().map(|x| x.purpose) == Some(Purpose::Probe))
+            .then(|| self.cfg.probe.as_ref().map(|p| p.edns))
+            .flatten();
+        // A DO or CD query always goes with EDNS: an upstream learned to reject EDNS cannot
+        // give it a usable answer without (RFC 6840 5.7); the fallback asks another one.
+        let needs_edns = self.txns[t]
+            .as_ref()
+            .is_some_and(|x| x.dnssec_ok || x.checking_disabled);
+        let edns = edns
+            .or(probe_edns)
+            .unwrap_or_else(|| needs_edns || self.upstreams.edns_ok(up, now));
+        // A fresh CSPRNG draw per attempt (RFC 5452 9.2): answers are bound to their transmit
+        // by token, so IDs need not be unique across upstreams to be matched.
+        let id = self.rng.next_u16();
+        let Some(txn) = self.txns[t].as_mut() else {
+            return;
+        };
+        let mut q = Vec::with_capacity(HEADER_LEN + txn.question.len() + 11);
+        q.extend_from_slice(&id.to_be_bytes());
+        let f = flags::RD | if txn.checking_disabled { flags::CD } else { 0 };
+        q.extend_from_slice(&f.to_be_bytes());
+        q.extend_from_slice(&[0, 1, 0, 0, 0, 0, 0, 0]);
+        q.extend_from_slice(&txn.question);
+        if edns {
+            append_opt(
+                &mut q,
+                OptOut {
+                    udp_size: self.cfg.upstream_udp_payload,
+                    dnssec_ok: txn.dnssec_ok,
+                },
+                0,
+                None,
+            );
+        }
+        let token = self.next_token;
+        self.next_token += 1;
+        txn.attempts += 1;
+        txn.tried |= bit(up);
+        txn.current = Some(Sent {
+            upstream: up,
+            transport,
+            id,
+            edns,
+            at: now,
+            token,
+        });
+        let gen = txn.gen;
+        let attempt_no = txn.attempts;
+        let purpose = txn.purpose;
+        let name = if self.cfg.events {
+            name_text(&txn.question, 0)
+        } else {
+            String::new()
+        };
+        let qtype = txn.key.qtype().to_string();
+        self.outstanding.insert(token, (t, gen));
+        self.upstreams.get_mut(up).counters.queries += 1;
+        let label = self.upstreams.get(up).label.clone();
+        self.event(now, || EventKind::Forwarded {
+            name,
+            qtype,
+            upstream: label,
+            transport: transport.as_str(),
+            edns,
+            id,
+            attempt: attempt_no,
+            purpose: purpose.as_str(),
+            why,
+        });
+        self.out.push_back(Output::Transmit(Transmit {
+            to: Peer::Upstream(up),
+            transport,
+            bytes: q,
+            token,
+        }));
+        let timeout = Duration::from_millis(self.cfg.attempt_timeout_ms);
+        self.schedule(now + timeout, Timer::Attempt { txn: t, gen, token });
+    }
+
+    pub(super) fn on_failure(&mut self, now: Duration, token: u64) {
+        let Some(&(t, gen)) = self.outstanding.get(&token) else {
+            return;
+        };
+        let Some(sent) = self.txns[t]
+            .as_ref()
+            .filter(|x| x.gen == gen)
+            .and_then(|x| x.current)
+            .filter(|s| s.token == token)
+        else {
+            self.outstanding.remove(&token);
+            return;
+        };
+        self.release(&sent);
+        self.upstreams
+            .get_mut(sent.upstream)
+            .counters
+            .network_errors += 1;
+        self.after_attempt(now, t, sent, Outcome::NetworkError, None);
+    }
+
+    /// Stops waiting on an upstream transmit and tells the runtime so.
+    pub(super) fn release(&mut self, sent: &Sent) {
+        if self.outstanding.remove(&sent.token).is_some() {
+            self.out
+                .push_back(Output::UpstreamDone { token: sent.token });
+        }
+    }
+
+    /// Whether a prefetch or a verification may start: they share the in-flight budget with
+    /// client queries, and yield to them (at most half of it).
+    pub(super) fn refresh_allowed(&mut self) -> bool {
+        let ok = self.active < self.cfg.max_inflight / 2;
+        if !ok {
+            self.stats.refreshes_skipped += 1;
+        }
+        ok
+    }
+
+    /// Decides and acts after an attempt ended.
+    pub(super) fn after_attempt(
+        &mut self,
+        now: Duration,
+        t: usize,
+        sent: Sent,
+        outcome: Outcome,
+        msg: Option<(Message, &[u8])>,
+    ) {
+        let Some(txn) = self.txns[t].as_mut() else {
+            return;
+        };
+        txn.current = None;
+        let label = self.upstreams.get(sent.upstream).label.clone();
+        if txn.purpose == Purpose::Probe {
+            let healthy = matches!(outcome, Outcome::Answer | Outcome::Truncated);
+            // A probe that comes back broken counts like an unreachable upstream: the point of
+            // checking content is that "it answers" is not "it answers usably" (incident 000).
+            let verdict = if healthy {
+                UpstreamVerdict::Answered
+            } else {
+                UpstreamVerdict::Unreachable
+            };
+            self.upstreams.record(
+                sent.upstream,
+                verdict,
+                Some(now.saturating_sub(sent.at)),
+                now,
+            );
+            let why = match outcome {
+                Outcome::Answer => "answer came back whole".to_string(),
+                Outcome::Truncated => "answer came back with TC".to_string(),
+                Outcome::Undecodable { size, offset } => {
+                    format!("answer of {size} B does not decode at offset {offset}")
+                }
+                o => format!("{o:?}").to_lowercase(),
+            };
+            self.event(now, || EventKind::Probe {
+                upstream: label,
+                healthy,
+                why,
+            });
+            self.finish(t);
+            return;
+        }
+        let attempt = Attempt {
+            upstream: Upstream {
+                id: sent.upstream,
+                label: &label,
+            },
+            transport: sent.transport,
+            edns: sent.edns,
+            edns_required: txn.dnssec_ok || txn.checking_disabled,
+            outcome,
+        };
+        let meta_query = is_meta_type(txn.key.qtype());
+        let budget = Budget {
+            attempts: txn.attempts,
+            max_attempts: self.limits.max_attempts,
+            upstreams: self.upstreams.len() as u16,
+            now,
+            deadline: txn.deadline,
+        };
+        let fb = fallback(&attempt, &budget);
+        let rtt = match outcome {
+            Outcome::Timeout | Outcome::NetworkError => None,
+            _ => Some(now.saturating_sub(sent.at)),
+        };
+        // One query's FORMERR says nothing about the upstream's EDNS when the query is of a
+        // meta or unknown type (RFC 8906 8): the fallback stays per query then.
+        let verdict = match fb.verdict {
+            UpstreamVerdict::NoEdns if meta_query => UpstreamVerdict::CouldNotAnswer,
+            v => v,
+        };
+        self.upstreams.record(sent.upstream, verdict, rtt, now);
+        if sent.edns && msg.as_ref().is_some_and(|(m, _)| m.edns.is_some()) {
+            self.upstreams.edns_works(sent.upstream);
+        }
+        if fb.next != Next::Accept {
+            *self.stats.fallbacks.entry(fb.rule.as_str()).or_insert(0) += 1;
+            let (rule, next, why) = (fb.rule.as_str(), fb.next.as_str(), fb.rule.why());
+            let l = label.clone();
+            self.event(now, || EventKind::Fallback {
+                upstream: l,
+                rule,
+                next,
+                why,
+            });
+        }
+        match fb.next {
+            Next::Accept => {
+                if let Some((m, bytes)) = msg {
+                    self.accept(now, t, sent.upstream, m, bytes);
+                }
+            }
+            Next::RetrySameUpstreamTcp => self.attempt(
+                now,
+                t,
+                Some(sent.upstream),
+                Some(Transport::Tcp),
+                Some(sent.edns),
+                fb.rule.why(),
+            ),
+            Next::RetrySameUpstreamWithoutEdns => self.attempt(
+                now,
+                t,
+                Some(sent.upstream),
+                Some(sent.transport),
+                Some(false),
+                fb.rule.why(),
+            ),
+            Next::NextUpstream => {
+                if let Some(txn) = self.txns[t].as_mut() {
+                    txn.last_problem = Some((
+                        ede::NO_REACHABLE_AUTHORITY,
+                        format!("upstream {label}: {}", fb.rule.why()),
+                    ));
+                }
+                self.attempt(now, t, None, None, None, fb.rule.why());
+            }
+            Next::GiveUp { ede_code, text } => self.give_up(now, t, ede_code, text),
+        }
+    }
+}

@@ -1,0 +1,539 @@
+//! The forwarder: a sans-io state machine. Bytes, time and a seed go in; datagrams to send,
+//! timer deadlines and events come out. The caller drains [`Forwarder::poll`] after every
+//! [`Forwarder::handle`] until it returns [`Output::Wake`].
+//!
+//! It wires the pure decisions together: the client's payload limit and the fallback after each
+//! attempt ([`super::decide`]), what to serve and how long to keep ([`crate::cache::policy`]),
+//! which upstream to ask ([`super::upstreams`]), and fitting answers to a client
+//! ([`crate::wire::fit`]). It never calls a clock, a socket or an OS RNG.
+
+use core::cmp::Reverse;
+use core::time::Duration;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
+
+use super::decide::{
+    self, ede, fallback, payload_limit, Attempt, Budget, FallbackLimits, Next, Outcome,
+    UpstreamVerdict,
+};
+use super::event::{Event, EventKind};
+use super::rng::Rng;
+use super::upstreams::{Counters, Policy, Upstreams};
+use super::{Transport, Upstream, UpstreamId};
+use crate::cache::policy::{
+    self, CachePolicy, LastPositive, Lifetime, NameHistory, ResponseFacts, Serve, StaleFallback,
+};
+use crate::cache::store::{write_answer, Entry, EntryKind, KeyBuf, OptOut, Store};
+use crate::wire::fit::fit;
+use crate::wire::view::{flags, MessageView, HEADER_LEN};
+use crate::wire::{Message, Name, Opcode, RType, Rcode};
+
+/// A client, as the runtime identifies it (an index, a hash of its address: the engine only
+/// needs identity).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ClientId(pub u64);
+
+mod answer;
+mod attempt;
+mod config;
+mod query;
+mod response;
+mod timers;
+
+pub use answer::rcode_answer;
+use answer::{answer_from, append_opt, header_and_question, name_text};
+pub use config::{Config, ProbeConfig, UpstreamConfig};
+use response::is_meta_type;
+
+/// What goes into the machine.
+#[derive(Clone, Copy, Debug)]
+pub enum Input<'a> {
+    /// A client's query.
+    Query {
+        now: Duration,
+        client: ClientId,
+        transport: Transport,
+        bytes: &'a [u8],
+    },
+    /// Bytes from an upstream (any size up to 65535) that arrived on the socket (UDP) of the
+    /// transmit with this token, or on a TCP connection whose query with this message's ID was
+    /// that transmit. Binding an answer to its transmit is what makes a spoofer hit the one
+    /// port and ID in use, not any of those in flight (RFC 5452 9.1).
+    Response {
+        now: Duration,
+        token: u64,
+        transport: Transport,
+        bytes: &'a [u8],
+    },
+    /// The transmit with this token could not be delivered (ICMP unreachable, refused, reset).
+    Failure { now: Duration, token: u64 },
+    /// Time passed.
+    Tick { now: Duration },
+}
+
+/// Who a transmit goes to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Peer {
+    Client(ClientId),
+    Upstream(UpstreamId),
+}
+
+/// Bytes to send.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Transmit {
+    pub to: Peer,
+    pub transport: Transport,
+    pub bytes: Vec<u8>,
+    /// Identifies an upstream transmit in [`Input::Failure`]; 0 for answers to clients.
+    pub token: u64,
+}
+
+/// What comes out of the machine.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Output {
+    Transmit(Transmit),
+    /// Boxed: events are rare on the hot path (off unless asked for) and large.
+    Event(Box<Event>),
+    /// The engine no longer waits on the upstream transmit with this token (answered, timed
+    /// out, failed or abandoned): its socket, or its ID on a TCP connection, can be released.
+    UpstreamDone {
+        token: u64,
+    },
+    /// The client's message was dropped without an answer (no header, or not a query): the
+    /// runtime can forget the client. Every other query gets exactly one transmit.
+    ClientDropped {
+        client: ClientId,
+    },
+    /// Nothing more to do until this time (or until new input); `None`: no timer pending.
+    Wake(Option<Duration>),
+}
+
+/// Upstream messages dropped before they reached a decision, by reason (RFC 5452).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Dropped {
+    /// For no transmit the engine still waits on: late (after a timeout or an earlier answer)
+    /// or unsolicited.
+    pub late: u64,
+    /// Shorter than a DNS header.
+    pub short: u64,
+    /// Another ID than the transmit's.
+    pub wrong_id: u64,
+    /// QR=0: an echoed query, not a response.
+    pub not_response: u64,
+    /// An opcode other than QUERY.
+    pub opcode: u64,
+    /// QDCOUNT other than 1.
+    pub qdcount: u64,
+    /// Another question (name case-insensitively, type, class) than the one asked.
+    pub question: u64,
+}
+
+impl Dropped {
+    pub fn total(&self) -> u64 {
+        self.late
+            + self.short
+            + self.wrong_id
+            + self.not_response
+            + self.opcode
+            + self.qdcount
+            + self.question
+    }
+
+    /// (reason, count) pairs for metrics.
+    pub fn by_reason(&self) -> [(&'static str, u64); 7] {
+        [
+            ("late", self.late),
+            ("short", self.short),
+            ("wrong_id", self.wrong_id),
+            ("not_response", self.not_response),
+            ("opcode", self.opcode),
+            ("qdcount", self.qdcount),
+            ("question", self.question),
+        ]
+    }
+}
+
+/// Counters for metrics.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Stats {
+    pub queries: u64,
+    pub bad_queries: u64,
+    pub cache_hits: u64,
+    pub cache_misses: u64,
+    pub stale_answers: u64,
+    pub coalesced: u64,
+    pub prefetches: u64,
+    pub verifications: u64,
+    pub answers_by_rcode: [u64; 24],
+    pub recompressed: u64,
+    pub truncated: u64,
+    pub gave_up: u64,
+    pub dropped_responses: u64,
+    /// `dropped_responses` by reason.
+    pub dropped: Dropped,
+    pub busy: u64,
+    /// Prefetches and verifications skipped because the in-flight budget was used up.
+    pub refreshes_skipped: u64,
+    /// Answers without OPT to a DO or CD query that went out with EDNS, not used (RFC 6840 5.7).
+    pub stripped_edns: u64,
+    pub fallbacks: HashMap<&'static str, u64>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Purpose {
+    Client,
+    Prefetch,
+    Verify,
+    Probe,
+}
+
+impl Purpose {
+    fn as_str(self) -> &'static str {
+        match self {
+            Purpose::Client => "client query",
+            Purpose::Prefetch => "prefetch",
+            Purpose::Verify => "verifying a suspect negative",
+            Purpose::Probe => "health probe",
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+struct Waiter {
+    client: ClientId,
+    transport: Transport,
+    /// The client's header and question only (not its OPT or anything after): what an answer
+    /// is written from.
+    query: Vec<u8>,
+    opt: Option<OptOut>,
+    limit: usize,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Sent {
+    upstream: UpstreamId,
+    transport: Transport,
+    id: u16,
+    edns: bool,
+    at: Duration,
+    token: u64,
+}
+
+#[derive(Clone, Debug)]
+struct Txn {
+    gen: u32,
+    key: KeyBuf,
+    /// The question as the first client wrote it (name in place, type, class).
+    question: Vec<u8>,
+    dnssec_ok: bool,
+    checking_disabled: bool,
+    waiters: Vec<Waiter>,
+    purpose: Purpose,
+    deadline: Duration,
+    attempts: u16,
+    tried: u64,
+    current: Option<Sent>,
+    stale_fallback: Option<StaleFallback>,
+    /// The last attempt's give-up text, for the EDE if the deadline ends it.
+    last_problem: Option<(u16, String)>,
+    /// For a verification: the upstream whose negative answer is being checked.
+    verifying: Option<UpstreamId>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Timer {
+    Attempt {
+        txn: usize,
+        gen: u32,
+        token: u64,
+    },
+    Deadline {
+        txn: usize,
+        gen: u32,
+    },
+    StaleAnswer {
+        txn: usize,
+        gen: u32,
+    },
+    /// The attempt in flight was abandoned (its upstream was removed by a reload): try again.
+    Retry {
+        txn: usize,
+        gen: u32,
+    },
+    Probe,
+}
+
+/// The forwarding engine.
+#[derive(Debug)]
+pub struct Forwarder {
+    cfg: Config,
+    limits: FallbackLimits,
+    rng: Rng,
+    store: Store,
+    upstreams: Upstreams,
+    txns: Vec<Option<Txn>>,
+    free_txns: Vec<usize>,
+    active: usize,
+    gen: u32,
+    pending: HashMap<Box<[u8]>, usize, rustc_hash::FxBuildHasher>,
+    /// Upstream transmits awaited, by token: the transaction and its generation.
+    outstanding: HashMap<u64, (usize, u32), rustc_hash::FxBuildHasher>,
+    /// Clients waiting on all transactions.
+    waiting: usize,
+    timers: BinaryHeap<Reverse<(Duration, u64, Timer)>>,
+    timer_seq: u64,
+    out: VecDeque<Output>,
+    next_token: u64,
+    stats: Stats,
+    probes_started: bool,
+    /// The latest time an input carried.
+    now: Duration,
+}
+
+fn ms(d: Duration) -> u64 {
+    d.as_millis() as u64
+}
+
+impl Forwarder {
+    pub fn new(cfg: Config, seed: [u8; 32]) -> Forwarder {
+        let n = u16::try_from(cfg.upstreams.len()).unwrap_or(u16::MAX);
+        let mut limits = FallbackLimits::for_upstreams(n);
+        limits.query_timeout = Duration::from_millis(cfg.query_timeout_ms);
+        if let Some(m) = cfg.max_attempts {
+            limits.max_attempts = m.max(1);
+        }
+        let upstreams = Upstreams::new(
+            cfg.upstreams.iter().map(|u| (u.label.clone(), u.force_tcp)),
+            cfg.policy,
+        );
+        Forwarder {
+            store: Store::new(cfg.cache_bytes),
+            limits,
+            rng: Rng::from_seed(seed),
+            upstreams,
+            txns: Vec::new(),
+            free_txns: Vec::new(),
+            active: 0,
+            gen: 0,
+            pending: HashMap::default(),
+            outstanding: HashMap::default(),
+            waiting: 0,
+            timers: BinaryHeap::new(),
+            timer_seq: 0,
+            out: VecDeque::new(),
+            next_token: 1,
+            stats: Stats::default(),
+            probes_started: false,
+            now: Duration::ZERO,
+            cfg,
+        }
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.cfg
+    }
+
+    /// Replaces the configuration (SIGHUP reload), keeping the cache (resized to the new
+    /// budget), the state of the upstreams that stay (matched by label), and everything in
+    /// flight. An attempt in flight to an upstream that is gone is abandoned
+    /// ([`Output::UpstreamDone`]) and its transaction tries again among the new upstreams at the
+    /// next input; an upstream that moved in the list keeps its attempts under its new index.
+    pub fn reconfigure(&mut self, cfg: Config) {
+        let n = u16::try_from(cfg.upstreams.len()).unwrap_or(u16::MAX);
+        self.limits = FallbackLimits::for_upstreams(n);
+        self.limits.query_timeout = Duration::from_millis(cfg.query_timeout_ms);
+        if let Some(m) = cfg.max_attempts {
+            self.limits.max_attempts = m.max(1);
+        }
+        if cfg.upstreams != self.cfg.upstreams || cfg.policy != self.cfg.policy {
+            let old = core::mem::replace(
+                &mut self.upstreams,
+                Upstreams::new(
+                    cfg.upstreams.iter().map(|u| (u.label.clone(), u.force_tcp)),
+                    cfg.policy,
+                ),
+            );
+            // Old index -> new index, by label.
+            let moved: Vec<Option<UpstreamId>> = old
+                .list
+                .iter()
+                .map(|u| {
+                    self.upstreams
+                        .list
+                        .iter()
+                        .position(|x| x.label == u.label)
+                        .map(|i| UpstreamId(i as u16))
+                })
+                .collect();
+            for (u, to) in old.list.into_iter().zip(&moved) {
+                if let Some(to) = to {
+                    let new = self.upstreams.get_mut(*to);
+                    let force_tcp = new.force_tcp;
+                    *new = u;
+                    new.force_tcp = force_tcp;
+                }
+            }
+            let remap = |u: UpstreamId| moved.get(usize::from(u.0)).copied().flatten();
+            let mut abandoned = Vec::new();
+            for (i, slot) in self.txns.iter_mut().enumerate() {
+                let Some(txn) = slot.as_mut() else { continue };
+                let mut tried = 0;
+                for (old_i, to) in moved.iter().enumerate() {
+                    if let (true, Some(to)) = (old_i < 64 && txn.tried & (1 << old_i) != 0, to) {
+                        tried |= bit(*to);
+                    }
+                }
+                txn.tried = tried;
+                txn.verifying = txn.verifying.and_then(remap);
+                if let Some(sent) = txn.current.as_mut() {
+                    match remap(sent.upstream) {
+                        Some(to) => sent.upstream = to,
+                        None => {
+                            abandoned.push((i, txn.gen, sent.token));
+                            txn.current = None;
+                        }
+                    }
+                }
+            }
+            for (t, gen, token) in abandoned {
+                self.outstanding.remove(&token);
+                self.out.push_back(Output::UpstreamDone { token });
+                self.schedule(self.now, Timer::Retry { txn: t, gen });
+            }
+        }
+        self.store.set_max_bytes(cfg.cache_bytes, self.now);
+        self.cfg = cfg;
+    }
+
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    pub fn upstream_counters(&self) -> Vec<(String, Counters)> {
+        self.upstreams
+            .list
+            .iter()
+            .map(|u| (u.label.clone(), u.counters))
+            .collect()
+    }
+
+    /// Upstreams usable now: not marked down by consecutive failed attempts. A down upstream
+    /// whose backoff has expired stays unusable until an attempt to it succeeds (readiness).
+    pub fn upstreams_usable(&self) -> usize {
+        self.upstreams
+            .list
+            .iter()
+            .filter(|u| u.consecutive_failures < super::upstreams::MAX_FAILS)
+            .count()
+    }
+
+    pub fn cache_stats(&self) -> crate::cache::store::StoreStats {
+        self.store.stats()
+    }
+
+    /// The token of the transmit awaited from `upstream` with this message ID, for runtimes
+    /// that receive an upstream's answers on one shared socket and so cannot bind an answer to
+    /// its transmit themselves (the npm `Forwarder` without a token). Prefer binding: the
+    /// native server never calls this.
+    pub fn token_for(&self, upstream: UpstreamId, id: u16) -> Option<u64> {
+        self.outstanding.iter().find_map(|(&token, &(t, gen))| {
+            self.txns[t]
+                .as_ref()
+                .filter(|x| x.gen == gen)
+                .and_then(|x| x.current)
+                .filter(|s| s.upstream == upstream && s.id == id && s.token == token)
+                .map(|_| token)
+        })
+    }
+
+    /// Whether the engine still waits on the upstream transmit with this token.
+    pub fn awaits(&self, token: u64) -> bool {
+        self.outstanding.contains_key(&token)
+    }
+
+    /// Clients waiting on transactions (for metrics).
+    pub fn waiting(&self) -> usize {
+        self.waiting
+    }
+
+    /// Transactions in flight (for tests and metrics).
+    pub fn in_flight(&self) -> usize {
+        self.active
+    }
+
+    /// The next output; after the queue is drained, the next wake-up time.
+    pub fn poll(&mut self) -> Output {
+        if let Some(o) = self.out.pop_front() {
+            return o;
+        }
+        Output::Wake(self.timers.peek().map(|Reverse((t, _, _))| *t))
+    }
+
+    /// Feeds one input.
+    pub fn handle(&mut self, input: Input<'_>) {
+        let now = match input {
+            Input::Query { now, .. }
+            | Input::Response { now, .. }
+            | Input::Failure { now, .. }
+            | Input::Tick { now } => now,
+        };
+        self.now = self.now.max(now);
+        if !self.probes_started {
+            self.probes_started = true;
+            if self.cfg.probe.is_some() && !self.upstreams.is_empty() {
+                self.schedule(now, Timer::Probe);
+            }
+        }
+        self.run_timers(now);
+        match input {
+            Input::Query {
+                now,
+                client,
+                transport,
+                bytes,
+            } => self.on_query(now, client, transport, bytes),
+            Input::Response {
+                now,
+                token,
+                transport,
+                bytes,
+            } => self.on_response(now, token, transport, bytes),
+            Input::Failure { now, token } => self.on_failure(now, token),
+            Input::Tick { .. } => {}
+        }
+    }
+
+    fn event(&mut self, now: Duration, kind: impl FnOnce() -> EventKind) {
+        if self.cfg.events {
+            self.out.push_back(Output::Event(Box::new(Event {
+                at_ms: ms(now),
+                kind: kind(),
+            })));
+        }
+    }
+
+    fn schedule(&mut self, at: Duration, t: Timer) {
+        self.timer_seq += 1;
+        self.timers.push(Reverse((at, self.timer_seq, t)));
+    }
+
+    fn send_client(&mut self, client: ClientId, transport: Transport, bytes: Vec<u8>) {
+        if bytes.len() >= 4 {
+            let rcode = usize::from(bytes[3] & 0xf);
+            self.stats.answers_by_rcode[rcode] += 1;
+        }
+        self.out.push_back(Output::Transmit(Transmit {
+            to: Peer::Client(client),
+            transport,
+            bytes,
+            token: 0,
+        }));
+    }
+}
+
+fn bit(u: UpstreamId) -> u64 {
+    if u.0 < 64 {
+        1 << u.0
+    } else {
+        0
+    }
+}

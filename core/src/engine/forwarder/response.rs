@@ -1,0 +1,243 @@
+//! Upstream responses: binding a response to its transmit and accepting it only as an answer
+//! to what was asked (RFC 5452), and counting what the upstream did wrong.
+
+use super::*;
+
+impl Forwarder {
+    // -----------------------------------------------------------------------------------------
+    // Upstream responses
+    // -----------------------------------------------------------------------------------------
+
+    /// An upstream message for the transmit `token`. It is accepted only if it answers that
+    /// transmit (RFC 5452 9.1): the ID sent, QR=1, opcode QUERY, QDCOUNT=1 and the question sent
+    /// (name case-insensitively, type, class). Anything else is dropped, counted by reason, and
+    /// the attempt goes on waiting for the real answer.
+    pub(super) fn on_response(
+        &mut self,
+        now: Duration,
+        token: u64,
+        transport: Transport,
+        bytes: &[u8],
+    ) {
+        let found = self.outstanding.get(&token).and_then(|&(t, gen)| {
+            self.txns[t]
+                .as_ref()
+                .filter(|x| x.gen == gen)
+                .and_then(|x| x.current)
+                .filter(|s| s.token == token)
+                .map(|s| (t, s))
+        });
+        let Some((t, sent)) = found else {
+            self.stats.dropped_responses += 1;
+            self.stats.dropped.late += 1;
+            self.event(now, || EventKind::Dropped {
+                upstream: String::from("?"),
+                why: format!(
+                    "{} B for no query in flight (late or unsolicited)",
+                    bytes.len()
+                ),
+            });
+            return;
+        };
+        let upstream = sent.upstream;
+        let problem: Option<(&'static str, String)> = match MessageView::new(bytes) {
+            Err(_) => Some(("short", format!("{} bytes: no DNS header", bytes.len()))),
+            Ok(v) if v.id() != sent.id => Some((
+                "wrong_id",
+                format!("ID {} is not the ID {} sent (RFC 5452)", v.id(), sent.id),
+            )),
+            Ok(v) if !v.is_response() => Some((
+                "not_response",
+                "QR=0: an echoed query, not a response".into(),
+            )),
+            Ok(v) if v.opcode() != Opcode::QUERY => {
+                Some(("opcode", format!("opcode {} is not QUERY", v.opcode())))
+            }
+            Ok(v) if v.qdcount() != 1 => Some((
+                "qdcount",
+                format!(
+                    "QDCOUNT {}: an answer repeats the one question",
+                    v.qdcount()
+                ),
+            )),
+            Ok(v) => {
+                let txn_q = self.txns[t].as_ref().map(|x| x.question.as_slice());
+                let same = match (v.question(), txn_q) {
+                    (Ok(Some(q)), Some(mine)) => {
+                        v.bytes().get(q.name_start..q.end).is_some()
+                            && question_matches(bytes, q.name_start, q.end, mine)
+                    }
+                    // A question that does not decode is a broken answer from the upstream
+                    // asked, with its ID, on its socket: the fallback rules deal with it.
+                    (Err(_), _) => true,
+                    _ => false,
+                };
+                (!same).then(|| {
+                    (
+                        "question",
+                        "question does not match the query (RFC 5452)".to_string(),
+                    )
+                })
+            }
+        };
+        if let Some((reason, why)) = problem {
+            self.stats.dropped_responses += 1;
+            let d = &mut self.stats.dropped;
+            match reason {
+                "short" => d.short += 1,
+                "wrong_id" => d.wrong_id += 1,
+                "not_response" => d.not_response += 1,
+                "opcode" => d.opcode += 1,
+                "qdcount" => d.qdcount += 1,
+                _ => d.question += 1,
+            }
+            self.upstreams.get_mut(upstream).counters.mismatched += 1;
+            let l = self.upstreams.get(upstream).label.clone();
+            self.event(now, || EventKind::Dropped { upstream: l, why });
+            return;
+        }
+        let label_s = self.upstreams.get(upstream).label.clone();
+        let label = || label_s.clone();
+        self.release(&sent);
+        let (outcome, msg) = match Message::from_wire(bytes) {
+            Ok(m) => (Outcome::from_response(m.rcode(), m.header.tc), Some(m)),
+            Err(e) => (
+                Outcome::Undecodable {
+                    size: bytes.len(),
+                    offset: e.offset,
+                },
+                None,
+            ),
+        };
+        let needs_edns = self.txns[t]
+            .as_ref()
+            .is_some_and(|x| x.dnssec_ok || x.checking_disabled);
+        let outcome = match (&msg, outcome) {
+            (Some(m), Outcome::Answer | Outcome::Truncated)
+                if sent.edns && needs_edns && m.edns.is_none() =>
+            {
+                self.stats.stripped_edns += 1;
+                Outcome::EdnsStripped
+            }
+            (_, o) => o,
+        };
+        let rtt = now.saturating_sub(sent.at);
+        self.conformance(now, upstream, transport, sent, bytes, msg.as_ref(), outcome);
+        if self.cfg.events {
+            let l = label();
+            let rcode = msg.as_ref().map(|m| m.rcode().to_string());
+            let oc = match outcome {
+                Outcome::Undecodable { offset, .. } => {
+                    format!("does not decode at offset {offset}")
+                }
+                o => format!("{o:?}").to_lowercase(),
+            };
+            self.event(now, || EventKind::UpstreamResponse {
+                upstream: l,
+                transport: transport.as_str(),
+                size: bytes.len(),
+                rcode,
+                rtt_ms: ms(rtt),
+                outcome: oc,
+            });
+        }
+        self.after_attempt(
+            now,
+            t,
+            Sent { transport, ..sent },
+            outcome,
+            msg.map(|m| (m, bytes)),
+        );
+    }
+
+    /// Counts what the upstream did wrong and says so.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn conformance(
+        &mut self,
+        now: Duration,
+        up: UpstreamId,
+        transport: Transport,
+        sent: Sent,
+        bytes: &[u8],
+        msg: Option<&Message>,
+        outcome: Outcome,
+    ) {
+        let advertised = if sent.edns {
+            usize::from(self.cfg.upstream_udp_payload)
+        } else {
+            512
+        };
+        let mut notes: Vec<String> = Vec::new();
+        let c = &mut self.upstreams.get_mut(up).counters;
+        c.answers += 1;
+        if transport == Transport::Udp && bytes.len() > advertised {
+            c.oversized += 1;
+            notes.push(format!(
+                "UDP answer of {} B is larger than the {advertised} B we advertised",
+                bytes.len()
+            ));
+        }
+        match outcome {
+            Outcome::Undecodable { .. } => c.undecodable += 1,
+            Outcome::ServFail => c.servfail += 1,
+            Outcome::Truncated => c.truncated += 1,
+            _ => {}
+        }
+        if let Some(m) = msg {
+            if sent.edns && m.edns.is_none() && outcome != Outcome::ServFail {
+                c.no_opt += 1;
+                notes.push("answer without OPT to a query with OPT".into());
+            }
+            let negative = !m.header.tc
+                && (m.rcode() == Rcode::NXDOMAIN
+                    || (m.rcode() == Rcode::NOERROR && m.answers.is_empty()));
+            if negative
+                && !m.authority.iter().any(|r| r.rtype == RType::SOA)
+                && !m.authority.iter().any(|r| r.rtype == RType::NS)
+            {
+                c.negative_without_soa += 1;
+                notes.push("negative answer without SOA (not cacheable, RFC 2308 5)".into());
+            }
+            // Uncompressed: only worth checking when there are several names.
+            if m.answers.len() + m.authority.len() + m.additional.len() >= 2 {
+                if let Ok(comp) = m.to_wire() {
+                    if comp.len() + 16 <= bytes.len() {
+                        c.uncompressed += 1;
+                        c.uncompressed_bytes_lost += (bytes.len() - comp.len()) as u64;
+                        notes.push(format!(
+                            "answer of {} B is not compressed: {} B compressed",
+                            bytes.len(),
+                            comp.len()
+                        ));
+                    }
+                }
+            }
+        }
+        if !notes.is_empty() && self.cfg.events {
+            let label = self.upstreams.get(up).label.clone();
+            for what in notes {
+                let l = label.clone();
+                self.event(now, || EventKind::Nonconforming { upstream: l, what });
+            }
+        }
+    }
+}
+
+/// Meta and unknown-range query types (RFC 6895 3.1: 0, OPT, 128-255; private use from
+/// 65280): an upstream may reject a query for its type alone.
+pub(super) fn is_meta_type(t: RType) -> bool {
+    matches!(t.0, 0 | 41 | 128..=255) || t.0 >= 65280
+}
+
+/// The question at `start..end` of `msg` equals `mine` (name case-insensitively, type, class).
+pub(super) fn question_matches(msg: &[u8], start: usize, end: usize, mine: &[u8]) -> bool {
+    let (Ok(a), Ok(b)) = (
+        crate::wire::name::read_name(msg, start),
+        crate::wire::name::read_name(mine, 0),
+    ) else {
+        return false;
+    };
+    let tail_a = msg.get(end - 4..end);
+    let tail_b = mine.get(b.1..b.1 + 4);
+    a.0.eq_ignore_case(&b.0) && tail_a.is_some() && tail_a == tail_b
+}

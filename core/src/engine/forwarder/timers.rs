@@ -1,0 +1,170 @@
+//! Timers: attempt timeouts, query deadlines, the RFC 8767 client answer timer, retries after a
+//! reload, and health probes.
+
+use super::*;
+
+impl Forwarder {
+    // -----------------------------------------------------------------------------------------
+    // Timers
+    // -----------------------------------------------------------------------------------------
+
+    pub(super) fn run_timers(&mut self, now: Duration) {
+        // Bounded: each timer is popped once; new ones are due later than `now` except for
+        // immediate retries, which do not schedule timers before `now`.
+        let mut budget = self.timers.len() + 64;
+        while budget > 0 {
+            budget -= 1;
+            match self.timers.peek() {
+                Some(Reverse((at, _, _))) if *at <= now => {}
+                _ => break,
+            }
+            let Some(Reverse((at, _, timer))) = self.timers.pop() else {
+                break;
+            };
+            self.fire(at.max(Duration::ZERO).min(now), timer);
+        }
+    }
+
+    pub(super) fn alive(&self, t: usize, gen: u32) -> bool {
+        self.txns
+            .get(t)
+            .and_then(Option::as_ref)
+            .is_some_and(|x| x.gen == gen)
+    }
+
+    pub(super) fn fire(&mut self, now: Duration, timer: Timer) {
+        match timer {
+            Timer::Attempt { txn: t, gen, token } => {
+                if !self.alive(t, gen) {
+                    return;
+                }
+                let Some(sent) = self.txns[t]
+                    .as_ref()
+                    .and_then(|x| x.current)
+                    .filter(|s| s.token == token)
+                else {
+                    return;
+                };
+                self.release(&sent);
+                self.upstreams.get_mut(sent.upstream).counters.timeouts += 1;
+                let label = self.upstreams.get(sent.upstream).label.clone();
+                let after = ms(now.saturating_sub(sent.at));
+                self.event(now, || EventKind::UpstreamTimeout {
+                    upstream: label,
+                    transport: sent.transport.as_str(),
+                    id: sent.id,
+                    after_ms: after,
+                });
+                self.after_attempt(now, t, sent, Outcome::Timeout, None);
+            }
+            Timer::Deadline { txn: t, gen } => {
+                if !self.alive(t, gen) {
+                    return;
+                }
+                let timeout = self.cfg.query_timeout_ms;
+                let (code, text) = self.txns[t]
+                    .as_ref()
+                    .and_then(|x| x.last_problem.clone())
+                    .unwrap_or((
+                        ede::NO_REACHABLE_AUTHORITY,
+                        String::from("no usable answer"),
+                    ));
+                self.give_up(now, t, code, format!("{text}; gave up after {timeout} ms"));
+            }
+            Timer::StaleAnswer { txn: t, gen } => {
+                if !self.alive(t, gen) {
+                    return;
+                }
+                let Some(txn) = self.txns[t].as_mut() else {
+                    return;
+                };
+                let Some(sf) = txn.stale_fallback else { return };
+                let key = txn.key;
+                let waiters = core::mem::take(&mut txn.waiters);
+                self.waiting = self.waiting.saturating_sub(waiters.len());
+                let Some(p) = self
+                    .store
+                    .get(key.as_bytes())
+                    .and_then(|s| s.positive.clone())
+                else {
+                    self.waiting += waiters.len();
+                    if let Some(txn) = self.txns[t].as_mut() {
+                        txn.waiters = waiters;
+                    }
+                    return;
+                };
+                for w in &waiters {
+                    self.stats.stale_answers += 1;
+                    let ede = (
+                        ede::STALE_ANSWER,
+                        "upstream slow: stale answer after the client timer (RFC 8767)",
+                    );
+                    let answer = answer_from(&p, w, now, Some(sf.ttl), Some(ede));
+                    self.deliver(now, w, &w.query, answer, "stale cache (client timer)");
+                }
+            }
+            Timer::Retry { txn: t, gen } => {
+                let Some(txn) = self.txns.get(t).and_then(Option::as_ref) else {
+                    return;
+                };
+                if txn.gen != gen || txn.current.is_some() {
+                    return;
+                }
+                if txn.purpose == Purpose::Probe {
+                    return self.finish(t);
+                }
+                if txn.attempts >= self.limits.max_attempts || now >= txn.deadline {
+                    return self.give_up(
+                        now,
+                        t,
+                        ede::NO_REACHABLE_AUTHORITY,
+                        "the upstream asked was removed by a reload".into(),
+                    );
+                }
+                self.attempt(
+                    now,
+                    t,
+                    None,
+                    None,
+                    None,
+                    "the upstream asked was removed by a reload",
+                );
+            }
+            Timer::Probe => {
+                let Some(p) = self.cfg.probe.clone() else {
+                    return;
+                };
+                let name: Result<Name, _> = p.name.parse();
+                let qtype: Result<RType, _> = p.qtype.parse();
+                if let (Ok(name), Ok(qtype)) = (name, qtype) {
+                    let mut q = vec![0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0];
+                    q.extend_from_slice(name.as_wire());
+                    q.extend_from_slice(&qtype.0.to_be_bytes());
+                    q.extend_from_slice(&1u16.to_be_bytes());
+                    if let Ok(key) = KeyBuf::for_question(&q, false, false) {
+                        for i in 0..self.upstreams.len() {
+                            let up = UpstreamId(i as u16);
+                            self.start_txn(
+                                now,
+                                key,
+                                &q,
+                                HEADER_LEN,
+                                q.len(),
+                                false,
+                                false,
+                                Purpose::Probe,
+                                None,
+                                None,
+                                Some(up),
+                            );
+                        }
+                    }
+                }
+                self.schedule(
+                    now + Duration::from_millis(p.interval_ms.max(100)),
+                    Timer::Probe,
+                );
+            }
+        }
+    }
+}
