@@ -68,6 +68,11 @@ function drain() {
     }
     if (out.type === "event") {
       if (args.log) console.log(`${(out.event.at_ms / 1000).toFixed(3)} ${out.text}`);
+    } else if (out.type === "done") {
+      // The engine no longer waits on that upstream query. The UDP socket is shared per
+      // upstream here, so there is nothing to free; TCP connections close on their answer.
+    } else if (out.type === "dropped") {
+      clients.delete(out.client);
     } else if ("client" in out.to) {
       const c = clients.get(out.to.client);
       clients.delete(out.to.client);
@@ -83,7 +88,7 @@ function tick() {
   timer = null;
   engine.handleTick(now());
   drain();
-  // Forget clients the engine dropped (a packet that was not a query gets no answer).
+  // A safety net: the engine says which clients it dropped ("dropped"); forget any left over.
   for (const [id, c] of clients) if (now() - c.since > 30_000) clients.delete(id);
 }
 
@@ -120,7 +125,8 @@ function sendUpstream(index, transport, bytes, token) {
     buf = Buffer.concat([buf, chunk]);
     if (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) {
       answered = true;
-      engine.handleResponse(now(), index, "tcp", buf.subarray(2, 2 + buf.readUInt16BE(0)));
+      // One connection per query: the answer is bound to its transmit by the token.
+      engine.handleResponse(now(), index, "tcp", buf.subarray(2, 2 + buf.readUInt16BE(0)), token);
       drain();
       sock.end();
     }

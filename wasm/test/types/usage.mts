@@ -131,9 +131,13 @@ for (let i = 0; i < 100; i++) {
     const b: Uint8Array = out.bytes;
     if ("client" in out.to) out.to.client.toFixed();
     else out.to.upstream.toFixed();
-  } else {
+  } else if (out.type === "event") {
     const ev: EngineEvent = out.event;
     const line: string = out.text;
+  } else if (out.type === "done") {
+    const token: number = out.token;
+  } else {
+    const client: number = out.client;
   }
 }
 const stats = f.stats();
