@@ -1,5 +1,6 @@
 //! The DNS wire format. Knows nothing of the forwarding engine or the cache.
 pub mod analyze;
+pub mod build;
 pub mod dig;
 pub mod edns;
 pub mod encode;
