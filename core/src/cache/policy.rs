@@ -25,7 +25,7 @@
 use core::fmt;
 use core::time::Duration;
 
-use crate::wire::{Message, Name, RData, RType, Rcode};
+use crate::wire::{AnswerKind, Message, RData, RType, Rcode};
 
 /// An entry asked for in the last this-many percent of its lifetime is refreshed ahead of expiry.
 pub const PREFETCH_PERCENT: u32 = 10;
@@ -175,18 +175,11 @@ impl ResponseFacts {
                 (RData::Soa { minimum, .. }, RType::SOA) => Some((r.ttl, *minimum)),
                 _ => None,
             });
-        let has_data = has_data(msg);
-        let ns_without_soa = soa.is_none() && msg.authority.iter().any(|r| r.rtype == RType::NS);
-        let (negative, referral) = if rcode == Rcode::NXDOMAIN {
-            (Some(NegativeKind::NxDomain), false)
-        } else if rcode == Rcode::NOERROR && !has_data {
-            if ns_without_soa {
-                (None, true)
-            } else {
-                (Some(NegativeKind::NoData), false)
-            }
-        } else {
-            (None, false)
+        let (negative, referral) = match msg.classify() {
+            AnswerKind::NxDomain => (Some(NegativeKind::NxDomain), false),
+            AnswerKind::NoData => (Some(NegativeKind::NoData), false),
+            AnswerKind::Referral => (None, true),
+            AnswerKind::Positive | AnswerKind::Error => (None, false),
         };
         ResponseFacts {
             rcode,
@@ -201,49 +194,7 @@ impl ResponseFacts {
     }
 }
 
-/// The names a response's answer passes through: the question's name, then each CNAME target in
-/// turn. The store looks each of them up to build the [`NameHistory`], since incident 004's
-/// NODATA was for the chain's last name, not for the name asked. Loops end the chain.
-pub fn cname_chain(msg: &Message) -> Vec<&Name> {
-    let Some(q) = msg.questions.first() else {
-        return Vec::new();
-    };
-    let mut chain = vec![&q.name];
-    let mut current = &q.name;
-    while chain.len() <= msg.answers.len() {
-        if q.qtype == RType::CNAME && chain.len() == 1 {
-            break;
-        }
-        let next = msg.answers.iter().find_map(|r| {
-            (r.rtype == RType::CNAME && r.name.eq_ignore_case(current))
-                .then(|| r.rdata.target_name())
-                .flatten()
-        });
-        match next {
-            Some(t) if !chain.iter().any(|n| n.eq_ignore_case(t)) => {
-                chain.push(t);
-                current = t;
-            }
-            _ => break,
-        }
-    }
-    chain
-}
-
-/// Whether the answer holds data of the type asked for at the end of the CNAME chain.
-fn has_data(msg: &Message) -> bool {
-    let Some(q) = msg.questions.first() else {
-        return !msg.answers.is_empty();
-    };
-    let chain = cname_chain(msg);
-    let Some(last) = chain.last() else {
-        return false;
-    };
-    msg.answers.iter().any(|r| {
-        r.name.eq_ignore_case(last)
-            && (r.rtype == q.qtype || (q.qtype == RType::ANY && r.rtype != RType::RRSIG))
-    })
-}
+pub use crate::wire::classify::cname_chain;
 
 /// The last positive answer the store saw for a name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -890,6 +841,7 @@ fn expiry(inserted: Duration, ttl: u32) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wire::Name;
     use crate::wire::{Class, Header, Question, Record};
 
     fn secs(s: u64) -> Duration {

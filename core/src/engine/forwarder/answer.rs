@@ -222,7 +222,7 @@ impl Forwarder {
         let flags_byte = key.as_bytes()[0];
         let type_class = &key.as_bytes()[1..5];
         let mut buf = [0u8; crate::cache::store::MAX_KEY_LEN];
-        for name in policy::cname_chain(msg) {
+        for name in crate::wire::classify::cname_chain(msg) {
             let lower = name.to_lowercase();
             let w = lower.as_wire();
             buf[0] = flags_byte;
