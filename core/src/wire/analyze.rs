@@ -189,7 +189,7 @@ fn compression(bytes: &[u8], pointers: &[(usize, usize)], end: usize) -> Compres
         }
     }
     // Replay every compressible name position in order against the suffixes written before it.
-    let mut seen: HashMap<Vec<u8>, usize> = HashMap::new();
+    let mut seen: HashMap<Vec<u8>, usize, rustc_hash::FxBuildHasher> = HashMap::default();
     for pos in name_positions(bytes, end) {
         let mut steps = Vec::new();
         let Ok(in_place_end) = walk_name(bytes, pos, |s, in_place| steps.push((s, in_place)))

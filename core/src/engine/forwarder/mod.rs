@@ -9,7 +9,7 @@
 
 use core::cmp::Reverse;
 use core::time::Duration;
-use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::collections::{BTreeMap, BinaryHeap, HashMap, VecDeque};
 
 use super::decide::{
     self, ede, fallback, payload_limit, Attempt, Budget, FallbackLimits, Next, Outcome,
@@ -176,7 +176,8 @@ pub struct Stats {
     pub refreshes_skipped: u64,
     /// Answers without OPT to a DO or CD query that went out with EDNS, not used (RFC 6840 5.7).
     pub stripped_edns: u64,
-    pub fallbacks: HashMap<&'static str, u64>,
+    /// Fallbacks by rule name (a BTreeMap: serialized in a stable order).
+    pub fallbacks: BTreeMap<&'static str, u64>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
