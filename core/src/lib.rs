@@ -5,6 +5,8 @@
 //! paste formats people bring. It performs no IO, reads no clock and draws no OS randomness.
 #![forbid(unsafe_code)]
 
+#[macro_use]
+mod rules;
 pub mod cache;
 pub mod engine;
 pub mod examples;

@@ -31,6 +31,47 @@ fn nodata_with_soa_is_negative_and_cacheable_by_rfc_2308() {
 }
 
 #[test]
+fn a_cname_chain_ending_in_nodata_is_negative_for_the_analyzer_as_for_the_cache() {
+    // Incident 004's shape: the chain, then no A at its end, with the SOA.
+    let mut m = Message::default();
+    m.header.qr = true;
+    m.questions.push(dnspect_core::wire::Question {
+        name: "repo1.maven.org.".parse().unwrap(),
+        qtype: RType::A,
+        class: dnspect_core::wire::Class(1),
+    });
+    for l in [
+        "repo1.maven.org. 30 IN CNAME central.maven.org.",
+        "central.maven.org. 30 IN CNAME sonatype.map.fastly.net.",
+    ] {
+        m.answers
+            .push(dnspect_core::wire::Record::from_text(l).unwrap());
+    }
+    m.authority.push(
+        dnspect_core::wire::Record::from_text(
+            "fastly.net. 300 IN SOA ns1.fastly.net. h.fastly.com. 1 3600 600 604800 30",
+        )
+        .unwrap(),
+    );
+    let wire = m.to_wire().unwrap();
+    let a = analyze(&wire);
+    assert!(a.message.is_negative());
+    assert_eq!(a.message.classify(), dnspect_core::wire::AnswerKind::NoData);
+    let facts = dnspect_core::cache::policy::ResponseFacts::from_message(&m);
+    assert_eq!(
+        facts.negative,
+        Some(dnspect_core::cache::policy::NegativeKind::NoData)
+    );
+    assert!(
+        a.warnings
+            .iter()
+            .any(|w| w.message.contains("negative answer: cacheable for 30 s")),
+        "{:?}",
+        a.warnings
+    );
+}
+
+#[test]
 fn minimal_response_keeps_what_the_answer_needs() {
     let mut m: Message = Message::from_wire(
         &unhex(dnspect_core::examples::example("cname").unwrap().hex.trim()).unwrap(),

@@ -10,6 +10,7 @@ use std::collections::HashMap;
 
 use super::policy::{Lookup, Shadow, Stored};
 
+use crate::wire::build::{append_opt, Opt};
 use crate::wire::name::MAX_NAME_LEN;
 use crate::wire::view::{flags, lowercase_name, MessageView, QuestionRef, HEADER_LEN};
 use crate::wire::{RType, WireError};
@@ -534,17 +535,19 @@ pub struct OptOut {
 }
 
 impl OptOut {
+    /// As an OPT record to write, with this extended RCODE and EDE.
+    pub fn opt<'a>(self, ext_rcode: u8, ede: Option<(u16, &'a str)>) -> Opt<'a> {
+        Opt {
+            udp_size: self.udp_size,
+            dnssec_ok: self.dnssec_ok,
+            ext_rcode,
+            ede,
+        }
+    }
+
     /// Appends the OPT record to the message starting at `start` in `out` and bumps ARCOUNT.
     pub fn append(self, out: &mut Vec<u8>, start: usize, ext_rcode: u8) {
-        out.push(0);
-        out.extend_from_slice(&RType::OPT.0.to_be_bytes());
-        out.extend_from_slice(&self.udp_size.to_be_bytes());
-        out.push(ext_rcode);
-        out.push(0);
-        out.extend_from_slice(&(if self.dnssec_ok { 0x8000u16 } else { 0 }).to_be_bytes());
-        out.extend_from_slice(&[0, 0]);
-        let ar = u16::from_be_bytes([out[start + 10], out[start + 11]]).wrapping_add(1);
-        out[start + 10..start + 12].copy_from_slice(&ar.to_be_bytes());
+        append_opt(out, start, &self.opt(ext_rcode, None));
     }
 }
 

@@ -9,7 +9,6 @@
 //! the attempt's outcome, the attempts so far and `now`; the function returns what to do next and
 //! which rule decided, and nothing here remembers anything between calls.
 
-use core::fmt;
 use core::time::Duration;
 
 use super::{Transport, Upstream};
@@ -53,49 +52,22 @@ pub struct PayloadLimit {
     pub rule: PayloadRule,
 }
 
-/// Why a client's payload limit is what it is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum PayloadRule {
-    /// No OPT record: 512 bytes (RFC 1035 4.2.1). Incident 000's client.
-    NoEdns,
-    /// The client's OPT size, within [512, our maximum] (RFC 6891 6.2.3).
-    ClientSize,
-    /// The client advertised less than 512, which counts as 512 (RFC 6891 6.2.5).
-    RaisedToMinimum,
-    /// The client advertised more than we send over UDP (RFC 6891 6.2.5: a responder may use a
-    /// smaller size than the requestor's).
-    CappedAtOurMaximum,
-}
-
-impl PayloadRule {
-    /// A stable name for events and metrics.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PayloadRule::NoEdns => "no-edns-512",
-            PayloadRule::ClientSize => "client-opt-size",
-            PayloadRule::RaisedToMinimum => "raised-to-512",
-            PayloadRule::CappedAtOurMaximum => "capped-at-our-max",
-        }
-    }
-
-    /// A sentence for people, with the RFC that asks for it.
-    pub fn why(self) -> &'static str {
-        match self {
-            PayloadRule::NoEdns => "client sent no OPT record: 512 bytes (RFC 1035 4.2.1)",
-            PayloadRule::ClientSize => "client's OPT UDP payload size (RFC 6891 6.2.3)",
-            PayloadRule::RaisedToMinimum => {
-                "client's OPT size below 512 is treated as 512 (RFC 6891 6.2.5)"
-            }
-            PayloadRule::CappedAtOurMaximum => {
-                "client's OPT size capped at our maximum UDP payload (RFC 6891 6.2.5)"
-            }
-        }
-    }
-}
-
-impl fmt::Display for PayloadRule {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+rules! {
+    /// Why a client's payload limit is what it is.
+    pub enum PayloadRule {
+        /// No OPT record: 512 bytes (RFC 1035 4.2.1). Incident 000's client.
+        NoEdns => "no-edns-512",
+            "client sent no OPT record: 512 bytes (RFC 1035 4.2.1)";
+        /// The client's OPT size, within [512, our maximum] (RFC 6891 6.2.3).
+        ClientSize => "client-opt-size",
+            "client's OPT UDP payload size (RFC 6891 6.2.3)";
+        /// The client advertised less than 512, which counts as 512 (RFC 6891 6.2.5).
+        RaisedToMinimum => "raised-to-512",
+            "client's OPT size below 512 is treated as 512 (RFC 6891 6.2.5)";
+        /// The client advertised more than we send over UDP (RFC 6891 6.2.5: a responder may use a
+        /// smaller size than the requestor's).
+        CappedAtOurMaximum => "capped-at-our-max",
+            "client's OPT size capped at our maximum UDP payload (RFC 6891 6.2.5)";
     }
 }
 
@@ -260,112 +232,61 @@ pub enum UpstreamVerdict {
     Unreachable,
 }
 
-/// Why the fallback decision went the way it did.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum FallbackRule {
-    /// A usable answer.
-    Answered,
-    /// TC over UDP: the full answer needs TCP (RFC 1035 4.2.1, RFC 7766 5).
-    TruncatedOverUdp,
-    /// TC over TCP cannot be fixed by asking that upstream again.
-    TruncatedOverTcp,
-    /// FORMERR/NOTIMP/BADVERS to a query with EDNS: the upstream may not speak EDNS; retry
-    /// without it (RFC 6891 6.2.2 and 7).
-    EdnsRejected,
-    /// As above, but the client set DO, so dropping EDNS would drop DNSSEC (RFC 6891 6.2.2: no
-    /// fallback when EDNS is required): ask another upstream instead.
-    EdnsRejectedButRequired,
-    /// FORMERR/NOTIMP without EDNS: this upstream cannot take the query at all.
-    RejectedWithoutEdns,
-    /// An undecodable answer over UDP: "a bad answer from that upstream", so retry it once over
-    /// TCP (a UDP answer may be damaged in transit or cut by a middlebox).
-    UndecodableOverUdp,
-    /// An undecodable answer over TCP too: the upstream is broken for this name; next upstream.
-    UndecodableOverTcp,
-    /// SERVFAIL: another upstream may succeed (incident 004's upstreams flapped).
-    ServFail,
-    /// REFUSED: another upstream may accept us.
-    Refused,
-    /// No answer in time.
-    Timeout,
-    /// The transport failed.
-    NetworkError,
-    /// A DO or CD query came back without OPT: not usable; ask the next upstream.
-    EdnsStripped,
-    /// The attempt bound is reached: give up (incident 000's loop must end).
-    AttemptsExhausted,
-    /// The client query's deadline passed: give up.
-    DeadlinePassed,
-    /// The only upstream answered something it will answer again: give up rather than repeat.
-    NoOtherUpstream,
-}
-
-impl FallbackRule {
-    /// A stable name for events and metrics.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            FallbackRule::Answered => "answered",
-            FallbackRule::TruncatedOverUdp => "truncated-over-udp",
-            FallbackRule::TruncatedOverTcp => "truncated-over-tcp",
-            FallbackRule::EdnsRejected => "edns-rejected",
-            FallbackRule::EdnsRejectedButRequired => "edns-rejected-but-required",
-            FallbackRule::RejectedWithoutEdns => "rejected-without-edns",
-            FallbackRule::UndecodableOverUdp => "undecodable-over-udp",
-            FallbackRule::UndecodableOverTcp => "undecodable-over-tcp",
-            FallbackRule::ServFail => "servfail",
-            FallbackRule::Refused => "refused",
-            FallbackRule::Timeout => "timeout",
-            FallbackRule::NetworkError => "network-error",
-            FallbackRule::EdnsStripped => "edns-stripped",
-            FallbackRule::AttemptsExhausted => "attempts-exhausted",
-            FallbackRule::DeadlinePassed => "deadline-passed",
-            FallbackRule::NoOtherUpstream => "no-other-upstream",
-        }
-    }
-
-    /// A sentence for people, with the RFC that asks for it where there is one.
-    pub fn why(self) -> &'static str {
-        match self {
-            FallbackRule::Answered => "usable answer",
-            FallbackRule::TruncatedOverUdp => {
-                "truncated over UDP: retry the same upstream over TCP (RFC 7766 5)"
-            }
-            FallbackRule::TruncatedOverTcp => "truncated over TCP: ask the next upstream",
-            FallbackRule::EdnsRejected => {
-                "EDNS query rejected: retry without EDNS and remember it (RFC 6891 6.2.2, 7)"
-            }
-            FallbackRule::EdnsRejectedButRequired => {
-                "EDNS query rejected but the client needs DNSSEC: no fallback (RFC 6891 6.2.2)"
-            }
-            FallbackRule::RejectedWithoutEdns => {
-                "query rejected without EDNS: ask the next upstream"
-            }
-            FallbackRule::UndecodableOverUdp => {
-                "bad answer from the upstream over UDP: retry it once over TCP"
-            }
-            FallbackRule::UndecodableOverTcp => {
-                "bad answer from the upstream over TCP too: ask the next upstream"
-            }
-            FallbackRule::ServFail => "upstream answered SERVFAIL: ask the next upstream",
-            FallbackRule::Refused => "upstream refused: ask the next upstream",
-            FallbackRule::Timeout => "upstream did not answer in time: ask the next upstream",
-            FallbackRule::NetworkError => "network error: ask the next upstream",
-            FallbackRule::EdnsStripped => {
-                "answer without OPT to a DO/CD query: not used for DNSSEC clients, ask the next \
-                 upstream (RFC 6840 5.7)"
-            }
-            FallbackRule::AttemptsExhausted => "attempt bound reached: SERVFAIL with EDE",
-            FallbackRule::DeadlinePassed => "query deadline passed: SERVFAIL with EDE",
-            FallbackRule::NoOtherUpstream => {
-                "the only upstream would give the same answer again: SERVFAIL with EDE"
-            }
-        }
-    }
-}
-
-impl fmt::Display for FallbackRule {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+rules! {
+    /// Why the fallback decision went the way it did.
+    pub enum FallbackRule {
+        /// A usable answer.
+        Answered => "answered",
+            "usable answer";
+        /// TC over UDP: the full answer needs TCP (RFC 1035 4.2.1, RFC 7766 5).
+        TruncatedOverUdp => "truncated-over-udp",
+            "truncated over UDP: retry the same upstream over TCP (RFC 7766 5)";
+        /// TC over TCP cannot be fixed by asking that upstream again.
+        TruncatedOverTcp => "truncated-over-tcp",
+            "truncated over TCP: ask the next upstream";
+        /// FORMERR/NOTIMP/BADVERS to a query with EDNS: the upstream may not speak EDNS; retry
+        /// without it (RFC 6891 6.2.2 and 7).
+        EdnsRejected => "edns-rejected",
+            "EDNS query rejected: retry without EDNS and remember it (RFC 6891 6.2.2, 7)";
+        /// As above, but the client set DO, so dropping EDNS would drop DNSSEC (RFC 6891 6.2.2: no
+        /// fallback when EDNS is required): ask another upstream instead.
+        EdnsRejectedButRequired => "edns-rejected-but-required",
+            "EDNS query rejected but the client needs DNSSEC: no fallback (RFC 6891 6.2.2)";
+        /// FORMERR/NOTIMP without EDNS: this upstream cannot take the query at all.
+        RejectedWithoutEdns => "rejected-without-edns",
+            "query rejected without EDNS: ask the next upstream";
+        /// An undecodable answer over UDP: "a bad answer from that upstream", so retry it once over
+        /// TCP (a UDP answer may be damaged in transit or cut by a middlebox).
+        UndecodableOverUdp => "undecodable-over-udp",
+            "bad answer from the upstream over UDP: retry it once over TCP";
+        /// An undecodable answer over TCP too: the upstream is broken for this name; next upstream.
+        UndecodableOverTcp => "undecodable-over-tcp",
+            "bad answer from the upstream over TCP too: ask the next upstream";
+        /// SERVFAIL: another upstream may succeed (incident 004's upstreams flapped).
+        ServFail => "servfail",
+            "upstream answered SERVFAIL: ask the next upstream";
+        /// REFUSED: another upstream may accept us.
+        Refused => "refused",
+            "upstream refused: ask the next upstream";
+        /// No answer in time.
+        Timeout => "timeout",
+            "upstream did not answer in time: ask the next upstream";
+        /// The transport failed.
+        NetworkError => "network-error",
+            "network error: ask the next upstream";
+        /// A DO or CD query came back without OPT: not usable; ask the next upstream.
+        EdnsStripped => "edns-stripped",
+            "answer without OPT to a DO/CD query: not used for DNSSEC clients, ask the next \
+                 upstream (RFC 6840 5.7)";
+        /// The attempt bound is reached: give up (incident 000's loop must end).
+        AttemptsExhausted => "attempts-exhausted",
+            "attempt bound reached: SERVFAIL with EDE";
+        /// The client query's deadline passed: give up.
+        DeadlinePassed => "deadline-passed",
+            "query deadline passed: SERVFAIL with EDE";
+        /// The only upstream answered something it will answer again: give up rather than repeat.
+        NoOtherUpstream => "no-other-upstream",
+            "the only upstream would give the same answer again: SERVFAIL with EDE";
     }
 }
 
@@ -632,15 +553,8 @@ mod tests {
 
     #[test]
     fn payload_rules_have_names_and_reasons() {
-        for r in [
-            PayloadRule::NoEdns,
-            PayloadRule::ClientSize,
-            PayloadRule::RaisedToMinimum,
-            PayloadRule::CappedAtOurMaximum,
-        ] {
-            assert!(!r.as_str().is_empty());
-            assert!(r.why().contains("RFC"));
-        }
+        crate::rules::check(PayloadRule::ALL, PayloadRule::as_str, PayloadRule::why);
+        assert!(PayloadRule::ALL.iter().all(|r| r.why().contains("RFC")));
     }
 
     // --- fallback ----------------------------------------------------------------------------
@@ -1123,30 +1037,10 @@ mod tests {
 
     #[test]
     fn every_rule_has_a_name_and_a_reason() {
-        use FallbackRule as R;
-        let all = [
-            R::Answered,
-            R::TruncatedOverUdp,
-            R::TruncatedOverTcp,
-            R::EdnsRejected,
-            R::EdnsRejectedButRequired,
-            R::RejectedWithoutEdns,
-            R::UndecodableOverUdp,
-            R::UndecodableOverTcp,
-            R::ServFail,
-            R::Refused,
-            R::Timeout,
-            R::NetworkError,
-            R::AttemptsExhausted,
-            R::DeadlinePassed,
-            R::NoOtherUpstream,
-        ];
-        let mut names: Vec<_> = all.iter().map(|r| r.as_str()).collect();
-        names.sort_unstable();
-        names.dedup();
-        assert_eq!(names.len(), all.len(), "names are unique");
-        assert!(all.iter().all(|r| !r.why().is_empty()));
-        assert_eq!(R::EdnsRejected.to_string(), "edns-rejected");
+        // Over ALL, which the rules! macro builds from the declaration: a new rule is covered.
+        crate::rules::check(FallbackRule::ALL, FallbackRule::as_str, FallbackRule::why);
+        assert_eq!(FallbackRule::ALL.len(), 16);
+        assert_eq!(FallbackRule::EdnsRejected.to_string(), "edns-rejected");
     }
 
     #[test]

@@ -10,7 +10,7 @@ use super::input::Source;
 use super::message::{decode_with, Message};
 use super::name::{read_name, walk_name, Step};
 use super::spans::{Field, FieldTree};
-use super::types::{RType, Rcode, Section};
+use super::types::{RType, Section};
 use super::view::{read_record, MessageView, HEADER_LEN};
 
 /// A compression pointer and what it saved.
@@ -189,7 +189,7 @@ fn compression(bytes: &[u8], pointers: &[(usize, usize)], end: usize) -> Compres
         }
     }
     // Replay every compressible name position in order against the suffixes written before it.
-    let mut seen: HashMap<Vec<u8>, usize> = HashMap::new();
+    let mut seen: HashMap<Vec<u8>, usize, rustc_hash::FxBuildHasher> = HashMap::default();
     for pos in name_positions(bytes, end) {
         let mut steps = Vec::new();
         let Ok(in_place_end) = walk_name(bytes, pos, |s, in_place| steps.push((s, in_place)))
@@ -471,21 +471,15 @@ fn warn(msg: &Message, counts: [u16; 4], c: &Compression, s: &Sizes, w: &mut Vec
     if msg.header.z {
         add(Some(3), "the reserved Z bit is set".into());
     }
-    let rcode = msg.rcode();
-    if msg.header.qr
-        && (rcode == Rcode::NXDOMAIN || (rcode == Rcode::NOERROR && msg.answers.is_empty()))
-    {
+    let kind = msg.classify();
+    if msg.header.qr && kind.is_negative() {
         let soa = msg.authority.iter().find(|r| r.rtype == RType::SOA);
         match soa {
-            None if !msg.authority.iter().any(|r| r.rtype == RType::NS) => add(
+            None => add(
                 None,
                 format!(
                     "negative answer ({}) without SOA: RFC 2308 5 says not to cache it",
-                    if rcode == Rcode::NXDOMAIN {
-                        "NXDOMAIN"
-                    } else {
-                        "NODATA"
-                    }
+                    kind.as_str()
                 ),
             ),
             Some(r) => {
@@ -493,7 +487,6 @@ fn warn(msg: &Message, counts: [u16; 4], c: &Compression, s: &Sizes, w: &mut Vec
                     note(None, format!("negative answer: cacheable for {} s (min of SOA TTL {} and MINIMUM {}, RFC 2308 5)", r.ttl.min(minimum), r.ttl, minimum));
                 }
             }
-            None => {}
         }
     }
     w.extend(notes);

@@ -4,7 +4,8 @@
 use super::encode::Encoder;
 use super::error::WireError;
 use super::message::{Message, Truncation};
-use super::types::{RType, Rcode};
+use super::types::RType;
+use crate::wire::AnswerKind;
 
 /// Re-encodes `bytes` with optimal compression and the same meaning. Never returns a longer
 /// message: if the re-encoding is not shorter, the original bytes come back. Trailing bytes
@@ -23,17 +24,13 @@ pub fn recompress(bytes: &[u8]) -> Result<Vec<u8>, WireError> {
 /// Unbound's minimal-responses): for a positive answer, NS and glue; for a negative answer
 /// everything but the SOA and DNSSEC denial records; a referral keeps its NS and glue. OPT stays.
 pub fn minimize(msg: &mut Message) {
-    let rcode = msg.rcode();
-    let has_soa = msg.authority.iter().any(|r| r.rtype == RType::SOA);
-    let is_referral = msg.answers.is_empty()
-        && rcode == Rcode::NOERROR
-        && !has_soa
-        && msg.authority.iter().any(|r| r.rtype == RType::NS);
-    if is_referral {
+    let kind = msg.classify();
+    if kind == AnswerKind::Referral {
         return;
     }
     let dnssec = |t: RType| matches!(t, RType::NSEC | RType::NSEC3 | RType::RRSIG);
-    if msg.answers.is_empty() {
+    // A negative answer keeps its SOA (RFC 2308 5), also at the end of a CNAME chain.
+    if kind.is_negative() {
         msg.authority
             .retain(|r| r.rtype == RType::SOA || dnssec(r.rtype));
     } else {

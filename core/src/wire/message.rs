@@ -317,16 +317,10 @@ impl Message {
         Ok(())
     }
 
-    /// Whether this response says the name does not exist or has no data of the type asked.
+    /// Whether this response says the name (at the end of its CNAME chain) does not exist or has
+    /// no data of the type asked: [`Message::classify`] is NXDOMAIN or NODATA.
     pub fn is_negative(&self) -> bool {
-        let rc = self.rcode();
-        rc == Rcode::NXDOMAIN
-            || (rc == Rcode::NOERROR
-                && self.header.qr
-                && self.answers.is_empty()
-                && !self.authority.iter().any(|r| {
-                    r.rtype == RType::NS && !self.authority.iter().any(|s| s.rtype == RType::SOA)
-                }))
+        self.header.qr && self.classify().is_negative()
     }
 }
 

@@ -1,5 +1,7 @@
 //! The DNS wire format. Knows nothing of the forwarding engine or the cache.
 pub mod analyze;
+pub mod build;
+pub mod classify;
 pub mod dig;
 pub mod edns;
 pub mod encode;
@@ -16,6 +18,7 @@ pub mod types;
 pub mod view;
 pub mod zone;
 
+pub use classify::AnswerKind;
 pub use edns::{Edns, EdnsOption};
 pub use encode::Encoder;
 pub use error::{ErrorKind, WireError};

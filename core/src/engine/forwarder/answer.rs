@@ -200,10 +200,9 @@ impl Forwarder {
 
     /// A query for a key (for refreshes started without a client).
     pub(super) fn synth_query(&self, key: &KeyBuf) -> Vec<u8> {
-        let mut q = vec![0, 0, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0];
-        q.extend_from_slice(key.name_wire());
-        q.extend_from_slice(&key.as_bytes()[1..5]);
-        q
+        let mut question = key.name_wire().to_vec();
+        question.extend_from_slice(&key.as_bytes()[1..5]);
+        build::query(0, false, &question, None)
     }
 
     /// How long the store keeps an entry past its expiry.
@@ -223,7 +222,7 @@ impl Forwarder {
         let flags_byte = key.as_bytes()[0];
         let type_class = &key.as_bytes()[1..5];
         let mut buf = [0u8; crate::cache::store::MAX_KEY_LEN];
-        for name in policy::cname_chain(msg) {
+        for name in crate::wire::classify::cname_chain(msg) {
             let lower = name.to_lowercase();
             let w = lower.as_wire();
             buf[0] = flags_byte;
@@ -299,7 +298,7 @@ impl Forwarder {
                 policy::lifetime(&ResponseFacts::failure(), &self.cfg.cache, &history, now);
             if let Lifetime::Failure { ttl, rule } = lifetime {
                 let q = self.synth_query(&key);
-                let fail = servfail_for(&q, None, ede_code, &text);
+                let fail = build::servfail(&q, None, ede_code, &text);
                 if let Ok(mut e) = Entry::new(
                     &fail,
                     EntryKind::Failure,
@@ -344,7 +343,7 @@ impl Forwarder {
 
     pub(super) fn servfail(&mut self, now: Duration, w: &Waiter, ede_code: u16, text: String) {
         let q = if w.query.is_empty() { return } else { &w.query };
-        let answer = servfail_for(q, w.opt, ede_code, &text);
+        let answer = build::servfail(q, w.opt.map(|o| o.opt(0, None)), ede_code, &text);
         let w2 = w.clone();
         self.deliver(now, &w2, &w2.query, answer, "synthesized SERVFAIL");
     }
@@ -394,9 +393,9 @@ impl Forwarder {
                 }
                 Err(e) => {
                     fit_note = Some(format!("could not fit: {e}"));
-                    answer = servfail_for(
+                    answer = build::servfail(
                         query,
-                        w.opt,
+                        w.opt.map(|o| o.opt(0, None)),
                         ede::OTHER,
                         "answer could not be fitted to the client",
                     );
@@ -457,19 +456,9 @@ pub(super) fn answer_from(
     let mut answer = Vec::with_capacity(e.wire().len() + 64);
     write_answer(e, &w.query, now, fixed_ttl, None, &mut answer);
     if let Some(o) = w.opt {
-        append_opt(&mut answer, o, e.ext_rcode, ede);
+        build::append_opt(&mut answer, 0, &o.opt(e.ext_rcode, ede));
     }
     answer
-}
-
-/// A query's header and question (the question ends at `q_end`), with the counts saying so:
-/// all a waiting client needs kept to be answered later.
-pub(super) fn header_and_question(query: &[u8], q_end: usize) -> Vec<u8> {
-    let mut q = query[..q_end.min(query.len())].to_vec();
-    if q.len() >= HEADER_LEN {
-        q[4..12].copy_from_slice(&[0, 1, 0, 0, 0, 0, 0, 0]);
-    }
-    q
 }
 
 /// The name at `start` as text (for events).
@@ -477,93 +466,4 @@ pub(super) fn name_text(msg: &[u8], start: usize) -> String {
     crate::wire::name::read_name(msg, start)
         .map(|(n, _)| n.to_string())
         .unwrap_or_else(|_| "<bad name>".into())
-}
-
-/// Appends an OPT record (with an optional EDE option) to a message and bumps ARCOUNT.
-pub(super) fn append_opt(out: &mut Vec<u8>, o: OptOut, ext_rcode: u8, ede: Option<(u16, &str)>) {
-    out.push(0);
-    out.extend_from_slice(&RType::OPT.0.to_be_bytes());
-    out.extend_from_slice(&o.udp_size.to_be_bytes());
-    out.push(ext_rcode);
-    out.push(0);
-    out.extend_from_slice(&(if o.dnssec_ok { 0x8000u16 } else { 0 }).to_be_bytes());
-    match ede {
-        Some((code, text)) => {
-            let text = &text.as_bytes()[..text.len().min(400)];
-            let len = 4 + 2 + text.len();
-            out.extend_from_slice(&(len as u16).to_be_bytes());
-            out.extend_from_slice(&15u16.to_be_bytes());
-            out.extend_from_slice(&((2 + text.len()) as u16).to_be_bytes());
-            out.extend_from_slice(&code.to_be_bytes());
-            out.extend_from_slice(text);
-        }
-        None => out.extend_from_slice(&[0, 0]),
-    }
-    let ar = u16::from_be_bytes([out[10], out[11]]).wrapping_add(1);
-    out[10..12].copy_from_slice(&ar.to_be_bytes());
-}
-
-/// SERVFAIL for a query, with an EDE when the client speaks EDNS.
-pub(super) fn servfail_for(
-    query: &[u8],
-    opt: Option<OptOut>,
-    ede_code: u16,
-    text: &str,
-) -> Vec<u8> {
-    let end = MessageView::new(query)
-        .ok()
-        .and_then(|v| v.question().ok().flatten())
-        .map_or(HEADER_LEN.min(query.len()), |q| q.end);
-    let mut out = Vec::with_capacity(end + 64);
-    out.extend_from_slice(&query[..end.max(HEADER_LEN).min(query.len())]);
-    while out.len() < HEADER_LEN {
-        out.push(0);
-    }
-    let qf = u16::from_be_bytes([out[2], out[3]]);
-    let f = flags::QR | (qf & (0x7800 | flags::RD | flags::CD)) | flags::RA | Rcode::SERVFAIL.0;
-    out[2..4].copy_from_slice(&f.to_be_bytes());
-    out[4..6].copy_from_slice(&u16::from(end > HEADER_LEN).to_be_bytes());
-    out[6..12].copy_from_slice(&[0; 6]);
-    if let Some(o) = opt {
-        append_opt(&mut out, o, 0, Some((ede_code, text)));
-    }
-    out
-}
-
-/// An answer with `rcode` and no records to `query` (a header of at least 12 bytes): the
-/// question is echoed unless the query is malformed, and an OPT is added when the query had one
-/// or the rcode needs the EDNS extension. Runtimes use it to REFUSE clients outside the ACL.
-pub fn rcode_answer(query: &[u8], rcode: Rcode, udp_size: u16) -> Vec<u8> {
-    let mut out = Vec::with_capacity(64);
-    if query.len() < HEADER_LEN {
-        return out;
-    }
-    let q = MessageView::new(query)
-        .ok()
-        .and_then(|v| v.question().ok().flatten());
-    out.extend_from_slice(&query[..2]);
-    let qf = u16::from_be_bytes([query[2], query[3]]);
-    let f = flags::QR | (qf & (0x7800 | flags::RD | flags::CD)) | flags::RA | (rcode.0 & 0xf);
-    out.extend_from_slice(&f.to_be_bytes());
-    let qd = u16::from(q.is_some() && rcode != Rcode::FORMERR);
-    out.extend_from_slice(&[0, qd as u8, 0, 0, 0, 0, 0, 0]);
-    if let (Some(q), 1) = (q, qd) {
-        out.extend_from_slice(&query[HEADER_LEN..q.end]);
-    }
-    let has_opt = MessageView::new(query)
-        .ok()
-        .and_then(|v| v.scan().ok())
-        .is_some_and(|s| s.opt.is_some());
-    if has_opt || rcode.0 > 15 {
-        append_opt(
-            &mut out,
-            OptOut {
-                udp_size,
-                dnssec_ok: false,
-            },
-            (rcode.0 >> 4) as u8,
-            None,
-        );
-    }
-    out
 }

@@ -135,23 +135,13 @@ impl Forwarder {
         let Some(txn) = self.txns[t].as_mut() else {
             return;
         };
-        let mut q = Vec::with_capacity(HEADER_LEN + txn.question.len() + 11);
-        q.extend_from_slice(&id.to_be_bytes());
-        let f = flags::RD | if txn.checking_disabled { flags::CD } else { 0 };
-        q.extend_from_slice(&f.to_be_bytes());
-        q.extend_from_slice(&[0, 1, 0, 0, 0, 0, 0, 0]);
-        q.extend_from_slice(&txn.question);
-        if edns {
-            append_opt(
-                &mut q,
-                OptOut {
-                    udp_size: self.cfg.upstream_udp_payload,
-                    dnssec_ok: txn.dnssec_ok,
-                },
-                0,
-                None,
-            );
-        }
+        let opt = build::Opt::new(self.cfg.upstream_udp_payload, txn.dnssec_ok);
+        let q = build::query(
+            id,
+            txn.checking_disabled,
+            &txn.question,
+            edns.then_some(&opt),
+        );
         let token = self.next_token;
         self.next_token += 1;
         txn.attempts += 1;

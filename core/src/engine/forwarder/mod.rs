@@ -9,7 +9,7 @@
 
 use core::cmp::Reverse;
 use core::time::Duration;
-use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::collections::{BTreeMap, BinaryHeap, HashMap, VecDeque};
 
 use super::decide::{
     self, ede, fallback, payload_limit, Attempt, Budget, FallbackLimits, Next, Outcome,
@@ -24,7 +24,7 @@ use crate::cache::policy::{
 };
 use crate::cache::store::{write_answer, Entry, EntryKind, KeyBuf, OptOut, Store};
 use crate::wire::fit::fit;
-use crate::wire::view::{flags, MessageView, HEADER_LEN};
+use crate::wire::view::{MessageView, HEADER_LEN};
 use crate::wire::{Message, Name, Opcode, RType, Rcode};
 
 /// A client, as the runtime identifies it (an index, a hash of its address: the engine only
@@ -39,8 +39,9 @@ mod query;
 mod response;
 mod timers;
 
-pub use answer::rcode_answer;
-use answer::{answer_from, append_opt, header_and_question, name_text};
+pub use crate::wire::build::rcode_answer;
+use crate::wire::build::{self as build, header_and_question};
+use answer::{answer_from, name_text};
 pub use config::{Config, ProbeConfig, UpstreamConfig};
 use response::is_meta_type;
 
@@ -175,7 +176,8 @@ pub struct Stats {
     pub refreshes_skipped: u64,
     /// Answers without OPT to a DO or CD query that went out with EDNS, not used (RFC 6840 5.7).
     pub stripped_edns: u64,
-    pub fallbacks: HashMap<&'static str, u64>,
+    /// Fallbacks by rule name (a BTreeMap: serialized in a stable order).
+    pub fallbacks: BTreeMap<&'static str, u64>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -470,13 +472,17 @@ impl Forwarder {
 
     /// Feeds one input.
     pub fn handle(&mut self, input: Input<'_>) {
-        let now = match input {
+        let given = match input {
             Input::Query { now, .. }
             | Input::Response { now, .. }
             | Input::Failure { now, .. }
             | Input::Tick { now } => now,
         };
-        self.now = self.now.max(now);
+        // Time never runs backwards inside the engine, whatever clock the shell reads: an
+        // earlier `now` is taken as the latest one seen (timers, TTLs and deadlines are
+        // computed from it).
+        let now = self.now.max(given);
+        self.now = now;
         if !self.probes_started {
             self.probes_started = true;
             if self.cfg.probe.is_some() && !self.upstreams.is_empty() {
@@ -486,18 +492,18 @@ impl Forwarder {
         self.run_timers(now);
         match input {
             Input::Query {
-                now,
                 client,
                 transport,
                 bytes,
+                ..
             } => self.on_query(now, client, transport, bytes),
             Input::Response {
-                now,
                 token,
                 transport,
                 bytes,
+                ..
             } => self.on_response(now, token, transport, bytes),
-            Input::Failure { now, token } => self.on_failure(now, token),
+            Input::Failure { token, .. } => self.on_failure(now, token),
             Input::Tick { .. } => {}
         }
     }

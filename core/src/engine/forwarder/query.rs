@@ -262,7 +262,7 @@ impl Forwarder {
         let mut answer = Vec::with_capacity(entry.wire().len() + 64);
         write_answer(entry, bytes, now, fixed_ttl, None, &mut answer);
         if let Some(o) = p.opt {
-            append_opt(&mut answer, o, entry.ext_rcode, ede);
+            build::append_opt(&mut answer, 0, &o.opt(entry.ext_rcode, ede));
         }
         let rule = d.rule;
         let prefetch = matches!(d.serve, Serve::Fresh { prefetch: true, .. });

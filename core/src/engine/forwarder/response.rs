@@ -188,13 +188,7 @@ impl Forwarder {
                 c.no_opt += 1;
                 notes.push("answer without OPT to a query with OPT".into());
             }
-            let negative = !m.header.tc
-                && (m.rcode() == Rcode::NXDOMAIN
-                    || (m.rcode() == Rcode::NOERROR && m.answers.is_empty()));
-            if negative
-                && !m.authority.iter().any(|r| r.rtype == RType::SOA)
-                && !m.authority.iter().any(|r| r.rtype == RType::NS)
-            {
+            if !m.header.tc && m.classify().is_negative() && !m.has_soa() {
                 c.negative_without_soa += 1;
                 notes.push("negative answer without SOA (not cacheable, RFC 2308 5)".into());
             }

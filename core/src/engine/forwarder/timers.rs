@@ -137,10 +137,10 @@ impl Forwarder {
                 let name: Result<Name, _> = p.name.parse();
                 let qtype: Result<RType, _> = p.qtype.parse();
                 if let (Ok(name), Ok(qtype)) = (name, qtype) {
-                    let mut q = vec![0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0];
-                    q.extend_from_slice(name.as_wire());
-                    q.extend_from_slice(&qtype.0.to_be_bytes());
-                    q.extend_from_slice(&1u16.to_be_bytes());
+                    let mut question = name.as_wire().to_vec();
+                    question.extend_from_slice(&qtype.0.to_be_bytes());
+                    question.extend_from_slice(&1u16.to_be_bytes());
+                    let q = build::query(0, false, &question, None);
                     if let Ok(key) = KeyBuf::for_question(&q, false, false) {
                         for i in 0..self.upstreams.len() {
                             let up = UpstreamId(i as u16);
