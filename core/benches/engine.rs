@@ -9,9 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use dnspect_core::engine::forwarder::{
-    ClientId, Config, Forwarder, Input, Output, Peer, UpstreamConfig,
-};
+use dnspect_core::engine::forwarder::{ClientId, Config, Forwarder, Input, Output, UpstreamConfig};
 use dnspect_core::engine::Transport;
 use dnspect_core::wire::{Edns, Message, Question, RType, Record};
 
@@ -88,10 +86,8 @@ fn miss(f: &mut Forwarder, q: &[u8], now: Duration) -> usize {
     let mut size = 0;
     loop {
         match f.poll() {
-            Output::Transmit(t) if matches!(t.to, Peer::Upstream(_)) => {
-                up = Some((t.bytes, t.token))
-            }
-            Output::Transmit(t) => size = t.bytes.len(),
+            Output::Query(t) => up = Some((t.bytes, t.token)),
+            Output::Answer(t) => size = t.bytes.len(),
             Output::Wake(_) => break,
             _ => {}
         }
@@ -106,7 +102,7 @@ fn miss(f: &mut Forwarder, q: &[u8], now: Duration) -> usize {
         });
         loop {
             match f.poll() {
-                Output::Transmit(t) => size = t.bytes.len(),
+                Output::Answer(t) => size = t.bytes.len(),
                 Output::Wake(_) => break,
                 _ => {}
             }
@@ -125,7 +121,7 @@ fn hit(f: &mut Forwarder, q: &[u8], now: Duration) -> usize {
     let mut size = 0;
     loop {
         match f.poll() {
-            Output::Transmit(t) => size = t.bytes.len(),
+            Output::Answer(t) => size = t.bytes.len(),
             Output::Wake(_) => break,
             _ => {}
         }

@@ -4,9 +4,7 @@
 #![allow(clippy::unwrap_used)]
 use std::time::Duration;
 
-use dnspect_core::engine::forwarder::{
-    ClientId, Config, Forwarder, Input, Output, Peer, UpstreamConfig,
-};
+use dnspect_core::engine::forwarder::{ClientId, Config, Forwarder, Input, Output, UpstreamConfig};
 use dnspect_core::engine::Transport;
 use dnspect_core::wire::{Message, Question, RType, Record};
 
@@ -43,9 +41,7 @@ fn main() {
     let mut up = None;
     loop {
         match f.poll() {
-            Output::Transmit(t) if matches!(t.to, Peer::Upstream(_)) => {
-                up = Some((t.bytes, t.token))
-            }
+            Output::Query(t) => up = Some((t.bytes, t.token)),
             Output::Wake(_) => break,
             _ => {}
         }
@@ -76,7 +72,7 @@ fn main() {
         });
         loop {
             match f.poll() {
-                Output::Transmit(t) => total += t.bytes.len(),
+                Output::Answer(t) => total += t.bytes.len(),
                 Output::Wake(_) => break,
                 _ => {}
             }

@@ -23,7 +23,7 @@ pub mod tape;
 use core::time::Duration;
 use std::sync::Mutex;
 
-use dnspect_core::engine::forwarder::{ClientId, Config, Forwarder, Input, Output, Peer};
+use dnspect_core::engine::forwarder::{ClientId, Config, Forwarder, Input, Output};
 use dnspect_core::engine::upstreams::Counters;
 use dnspect_core::engine::{Transport, UpstreamId};
 use dnspect_core::examples::EXAMPLES;
@@ -477,6 +477,26 @@ struct CacheKnobs {
     prefetch: Option<bool>,
 }
 
+/// Fills a `{type: "transmit", to, transport, bytes, token}` output.
+fn transmit(
+    out: &JsValue,
+    to: &JsValue,
+    transport: Transport,
+    bytes: &[u8],
+    token: u64,
+) -> Result<(), JsValue> {
+    set(out, "type", &"transmit".into())?;
+    set(out, "to", to)?;
+    let tr = if transport == Transport::Tcp {
+        "tcp"
+    } else {
+        "udp"
+    };
+    set(out, "transport", &tr.into())?;
+    set(out, "bytes", &js_sys::Uint8Array::from(bytes))?;
+    set(out, "token", &JsValue::from_f64(token as f64))
+}
+
 fn set(obj: &JsValue, key: &str, value: &JsValue) -> Result<(), JsValue> {
     js_sys::Reflect::set(obj, &JsValue::from_str(key), value)
         .map(|_| ())
@@ -669,22 +689,17 @@ impl RawForwarder {
     pub fn poll(&mut self) -> Result<JsValue, JsValue> {
         let out: JsValue = js_sys::Object::new().into();
         match self.inner.poll() {
-            Output::Transmit(t) => {
-                set(&out, "type", &"transmit".into())?;
+            // JS keeps one "transmit" shape for both (the package's documented API): `to` says
+            // who, `token` is 0 for answers to clients.
+            Output::Answer(a) => {
                 let to: JsValue = js_sys::Object::new().into();
-                match t.to {
-                    Peer::Client(c) => set(&to, "client", &JsValue::from_f64(c.0 as f64))?,
-                    Peer::Upstream(u) => set(&to, "upstream", &JsValue::from_f64(f64::from(u.0)))?,
-                }
-                set(&out, "to", &to)?;
-                let tr = if t.transport == Transport::Tcp {
-                    "tcp"
-                } else {
-                    "udp"
-                };
-                set(&out, "transport", &tr.into())?;
-                set(&out, "bytes", &js_sys::Uint8Array::from(t.bytes.as_slice()))?;
-                set(&out, "token", &JsValue::from_f64(t.token as f64))?;
+                set(&to, "client", &JsValue::from_f64(a.client.0 as f64))?;
+                transmit(&out, &to, a.transport, &a.bytes, 0)?;
+            }
+            Output::Query(q) => {
+                let to: JsValue = js_sys::Object::new().into();
+                set(&to, "upstream", &JsValue::from_f64(f64::from(q.upstream.0)))?;
+                transmit(&out, &to, q.transport, &q.bytes, q.token)?;
             }
             Output::Event(e) => {
                 set(&out, "type", &"event".into())?;

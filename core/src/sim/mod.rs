@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BinaryHeap};
 
 use crate::cache::policy::CachePolicy;
 use crate::engine::event::Event;
-use crate::engine::forwarder::{ClientId, Config, Forwarder, Input, Output, Peer, UpstreamConfig};
+use crate::engine::forwarder::{ClientId, Config, Forwarder, Input, Output, UpstreamConfig};
 use crate::engine::upstreams::Policy;
 use crate::engine::Transport;
 use crate::wire::view::{MessageView, HEADER_LEN};
@@ -430,9 +430,10 @@ pub fn run(s: &Scenario) -> Result<SimResult, String> {
                     });
                     r.events.push(*e);
                 }
-                Output::Transmit(tx) => match tx.to {
-                    Peer::Upstream(u) => {
-                        r.upstream_queries += 1;
+                Output::Query(tx) => {
+                    let u = tx.upstream;
+                    r.upstream_queries += 1;
+                    {
                         let up = &s.upstreams[usize::from(u.0)];
                         let tcp = tx.transport == Transport::Tcp;
                         for (delay, bytes, note) in
@@ -451,32 +452,32 @@ pub fn run(s: &Scenario) -> Result<SimResult, String> {
                             );
                         }
                     }
-                    Peer::Client(c) => {
-                        let index = c.0 as usize;
-                        let ans = client_answer(index, at, tx.transport, &tx.bytes);
-                        r.trace.push(TraceLine {
-                            at_ms: at,
-                            actor: "client",
-                            text: format!(
-                                "client {} gets {} B over {}: {}{}, {} answer record(s)",
-                                s.queries[index].client,
-                                ans.size,
-                                ans.transport,
-                                ans.rcode,
-                                if ans.tc { " TC" } else { "" },
-                                ans.answers.len()
-                            ),
-                        });
-                        let retry = ans.tc
-                            && tx.transport == Transport::Udp
-                            && s.queries[index].retry_tcp_on_tc;
-                        if retry {
-                            push(&mut agenda, at + 1, Action::Query { index, tcp: true });
-                        }
-                        r.answers.push(ans.clone());
-                        final_answer.insert(index, ans);
+                }
+                Output::Answer(tx) => {
+                    let index = tx.client.0 as usize;
+                    let ans = client_answer(index, at, tx.transport, &tx.bytes);
+                    r.trace.push(TraceLine {
+                        at_ms: at,
+                        actor: "client",
+                        text: format!(
+                            "client {} gets {} B over {}: {}{}, {} answer record(s)",
+                            s.queries[index].client,
+                            ans.size,
+                            ans.transport,
+                            ans.rcode,
+                            if ans.tc { " TC" } else { "" },
+                            ans.answers.len()
+                        ),
+                    });
+                    let retry = ans.tc
+                        && tx.transport == Transport::Udp
+                        && s.queries[index].retry_tcp_on_tc;
+                    if retry {
+                        push(&mut agenda, at + 1, Action::Query { index, tcp: true });
                     }
-                },
+                    r.answers.push(ans.clone());
+                    final_answer.insert(index, ans);
+                }
                 Output::Wake(Some(w)) => {
                     let w = w.as_millis() as u64;
                     if w <= until && ticks.insert(w) {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use dnspect_core::engine::admission::Admission;
-use dnspect_core::engine::forwarder::{rcode_answer, ClientId, Forwarder, Input, Output, Peer};
+use dnspect_core::engine::forwarder::{rcode_answer, ClientId, Forwarder, Input, Output};
 use dnspect_core::engine::Transport;
 use dnspect_core::wire::Rcode;
 use tokio::net::{TcpListener, UdpSocket};
@@ -216,17 +216,18 @@ impl State {
     fn drain(&mut self) {
         for _ in 0..1_000_000 {
             match self.fwd.poll() {
-                Output::Transmit(t) => match t.to {
-                    Peer::Client(c) => {
-                        if let Some(p) = self.take_client(c) {
-                            let rcode = usize::from(t.bytes.get(3).map_or(0, |b| b & 0xf));
-                            if self.send(p.reply, t.bytes, p.started) {
-                                self.metrics.responses[usize::from(p.tcp)][rcode] += 1;
-                                self.metrics.observe(p.started.elapsed());
-                            }
+                Output::Answer(t) => {
+                    if let Some(p) = self.take_client(t.client) {
+                        let rcode = usize::from(t.bytes.get(3).map_or(0, |b| b & 0xf));
+                        if self.send(p.reply, t.bytes, p.started) {
+                            self.metrics.responses[usize::from(p.tcp)][rcode] += 1;
+                            self.metrics.observe(p.started.elapsed());
                         }
                     }
-                    Peer::Upstream(u) => {
+                }
+                Output::Query(t) => {
+                    let u = t.upstream;
+                    {
                         let Some(&addr) = self.settings.upstreams.get(usize::from(u.0)) else {
                             let now = self.now();
                             self.fwd.handle(Input::Failure {
@@ -271,7 +272,7 @@ impl State {
                             }
                         }
                     }
-                },
+                }
                 Output::UpstreamDone { token } => {
                     if let Some(task) = self.udp_queries.remove(&token) {
                         task.abort();

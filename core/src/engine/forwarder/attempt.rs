@@ -177,8 +177,8 @@ impl Forwarder {
             purpose: purpose.as_str(),
             why,
         });
-        self.out.push_back(Output::Transmit(Transmit {
-            to: Peer::Upstream(up),
+        self.out.push_back(Output::Query(UpstreamQuery {
+            upstream: up,
             transport,
             bytes: q,
             token,

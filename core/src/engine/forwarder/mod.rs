@@ -71,39 +71,39 @@ pub enum Input<'a> {
     Tick { now: Duration },
 }
 
-/// Who a transmit goes to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Peer {
-    Client(ClientId),
-    Upstream(UpstreamId),
-}
-
-/// Bytes to send.
+/// An answer for a client, over the transport its query came on.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Transmit {
-    pub to: Peer,
+pub struct Answer {
+    pub client: ClientId,
     pub transport: Transport,
     pub bytes: Vec<u8>,
-    /// Identifies an upstream transmit in [`Input::Failure`]; 0 for answers to clients.
+}
+
+/// A query for an upstream. Its answer comes back as [`Input::Response`] with the same token,
+/// a delivery failure as [`Input::Failure`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UpstreamQuery {
+    pub upstream: UpstreamId,
+    pub transport: Transport,
+    pub bytes: Vec<u8>,
     pub token: u64,
 }
 
 /// What comes out of the machine.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Output {
-    Transmit(Transmit),
+    /// Send an answer to a client.
+    Answer(Answer),
+    /// Send a query to an upstream.
+    Query(UpstreamQuery),
     /// Boxed: events are rare on the hot path (off unless asked for) and large.
     Event(Box<Event>),
     /// The engine no longer waits on the upstream transmit with this token (answered, timed
     /// out, failed or abandoned): its socket, or its ID on a TCP connection, can be released.
-    UpstreamDone {
-        token: u64,
-    },
+    UpstreamDone { token: u64 },
     /// The client's message was dropped without an answer (no header, or not a query): the
-    /// runtime can forget the client. Every other query gets exactly one transmit.
-    ClientDropped {
-        client: ClientId,
-    },
+    /// runtime can forget the client. Every other query gets exactly one [`Output::Answer`].
+    ClientDropped { client: ClientId },
     /// Nothing more to do until this time (or until new input); `None`: no timer pending.
     Wake(Option<Duration>),
 }
@@ -527,11 +527,10 @@ impl Forwarder {
             let rcode = usize::from(bytes[3] & 0xf);
             self.stats.answers_by_rcode[rcode] += 1;
         }
-        self.out.push_back(Output::Transmit(Transmit {
-            to: Peer::Client(client),
+        self.out.push_back(Output::Answer(Answer {
+            client,
             transport,
             bytes,
-            token: 0,
         }));
     }
 }
