@@ -107,3 +107,46 @@ fn pointer_field_is_explained() {
         "{json}"
     );
 }
+
+#[test]
+fn fields_carry_their_kind_and_section() {
+    use dnspect_core::wire::spans::{Field, FieldKind};
+    use dnspect_core::wire::Section;
+    let a = analyze(&compressed());
+    let kinds: Vec<_> = a.fields.iter().map(|f| (f.kind, f.section)).collect();
+    assert_eq!(
+        kinds,
+        [
+            (FieldKind::Header, None),
+            (FieldKind::Section, Some(Section::Question)),
+            (FieldKind::Section, Some(Section::Answer)),
+        ]
+    );
+    fn walk(f: &Field, section: Option<Section>, out: &mut Vec<FieldKind>) {
+        assert_eq!(f.section, section, "{} at {}", f.label, f.offset);
+        out.push(f.kind);
+        for c in &f.children {
+            walk(c, section, out);
+        }
+    }
+    let mut seen = vec![];
+    for f in &a.fields {
+        walk(f, f.section, &mut seen);
+    }
+    for k in [
+        FieldKind::Flags,
+        FieldKind::Question,
+        FieldKind::Record,
+        FieldKind::Name,
+        FieldKind::Rdata,
+        FieldKind::Label,
+        FieldKind::Pointer,
+        FieldKind::Root,
+        FieldKind::Value,
+    ] {
+        assert!(seen.contains(&k), "{k:?}");
+    }
+    let answers = &a.fields[2].children;
+    assert_eq!(answers.len(), 20);
+    assert!(answers.iter().all(|r| r.kind == FieldKind::Record));
+}

@@ -1,168 +1,42 @@
 // Types of the npm package `dnspect`: every export and every object it returns or accepts.
 //
-// Written by hand from the Rust types they mirror (named next to each): the package's values cross
-// the boundary as the core's serde JSON form (docs/json-schema.md), which no generator sees whole.
-// test/types.test.mjs compiles test/types/*.ts against these declarations with `tsc --noEmit`, and
-// the runtime tests check that the objects really have these shapes.
+// The shapes that cross the boundary as the core's serde JSON (messages, the analysis, pastes,
+// errors, truncation reports) are generated from the Rust types into ./generated.js (ts-rs, see
+// wasm/src/ts.rs; a Rust test fails when they drift) and re-exported here. Written by hand: the
+// function and class signatures, the input shapes `encode()` accepts with their defaults, and the
+// engine's and simulator's shapes (named next to each), until the engine's types derive them too.
+// test/types.test.mjs compiles test/types/*.ts against these declarations with `tsc --noEmit`.
 
-// ---- messages (dnspect_core::wire::message) ---------------------------------------------------------
+import type {
+  Analysis,
+  Edns,
+  EdnsOption,
+  Example,
+  Field,
+  Header,
+  Layer,
+  Message,
+  PasteFormat,
+  RData,
+  ResourceRecord,
+  Section,
+  Truncation,
+  WireError,
+} from "./generated.js";
 
-/** The header without its counts (they follow from the sections). `rcode` is the 4-bit header RCODE. */
-export interface Header {
-  id: number;
-  /** QR: this is a response. */
-  qr: boolean;
-  /** `"QUERY"`, `"NOTIFY"`, `"UPDATE"`, ... or `"OPCODE9"`. */
-  opcode: string;
-  aa: boolean;
-  tc: boolean;
-  rd: boolean;
-  ra: boolean;
-  /** The reserved Z bit, normally zero. */
-  z: boolean;
-  ad: boolean;
-  cd: boolean;
-  rcode: number;
-}
+export type * from "./generated.js";
 
-export interface Question {
-  /** Absolute presentation text with RFC 1035 escapes: `"www.example.com."`, `"a\\.b."`. */
-  name: string;
-  /** Mnemonic (`"A"`, `"HTTPS"`) or `"TYPE65280"`. */
-  type: string;
-  /** `"IN"`, `"CH"`, ... or `"CLASS3"`. */
-  class: string;
-}
-
-export interface ResourceRecord<D extends RData = RData> {
-  name: string;
-  type: string;
-  class: string;
-  ttl: number;
-  rdata: D;
-}
-
-/** Typed RDATA, tagged by `kind` (dnspect_core::wire::rdata::RData). Byte strings are lowercase hex unless noted. */
-export type RData =
-  | { kind: "a"; address: string }
-  | { kind: "aaaa"; address: string }
-  /** NS, CNAME, DNAME, PTR. */
-  | { kind: "name"; target: string }
-  | {
-      kind: "soa";
-      mname: string;
-      rname: string;
-      serial: number;
-      refresh: number;
-      retry: number;
-      expire: number;
-      minimum: number;
-    }
-  | { kind: "mx"; preference: number; exchange: string }
-  /** TXT, SPF: escaped character-strings (`\"`, `\\`, `\DDD`). */
-  | { kind: "txt"; strings: string[] }
-  | { kind: "hinfo"; cpu: string; os: string }
-  | { kind: "srv"; priority: number; weight: number; port: number; target: string }
-  | {
-      kind: "naptr";
-      order: number;
-      preference: number;
-      flags: string;
-      services: string;
-      regexp: string;
-      replacement: string;
-    }
-  | { kind: "caa"; flags: number; tag: string; value: string }
-  /** DS, CDS. */
-  | { kind: "ds"; key_tag: number; algorithm: number; digest_type: number; digest: string }
-  /** DNSKEY, CDNSKEY; `public_key` is base64. */
-  | { kind: "dnskey"; flags: number; protocol: number; algorithm: number; public_key: string }
-  /** Times in seconds since the epoch; `signature` is base64. */
-  | {
-      kind: "rrsig";
-      type_covered: string;
-      algorithm: number;
-      labels: number;
-      original_ttl: number;
-      expiration: number;
-      inception: number;
-      key_tag: number;
-      signer: string;
-      signature: string;
-    }
-  | { kind: "nsec"; next: string; types: string[] }
-  /** `next_hashed` is base32hex. */
-  | {
-      kind: "nsec3";
-      hash_algorithm: number;
-      flags: number;
-      iterations: number;
-      salt: string;
-      next_hashed: string;
-      types: string[];
-    }
-  | { kind: "nsec3param"; hash_algorithm: number; flags: number; iterations: number; salt: string }
-  /** TLSA, SMIMEA. */
-  | { kind: "tlsa"; usage: number; selector: number; matching_type: number; data: string }
-  | { kind: "sshfp"; algorithm: number; fingerprint_type: number; fingerprint: string }
-  /** SVCB, HTTPS (RFC 9460). */
-  | { kind: "svcb"; priority: number; target: string; params: SvcParam[] }
-  /** OPT met outside its place (a message's own OPT is lifted into `edns`). */
-  | { kind: "opt"; options: EdnsOption[] }
-  /** Any other type (RFC 3597). */
-  | { kind: "unknown"; data: string };
+// ---- names kept from the hand-written declarations -------------------------------------------------
 
 /** The `kind`s of RData. */
 export type RDataKind = RData["kind"];
+/** A section's name, as `sizes` and the field tree give it. */
+export type SectionName = Section;
+/** What went wrong decoding, at which byte (the analysis' `error`, a DnspectError's `detail`). */
+export type WireErrorDetail = WireError;
+export type { Pointer as CompressionPointer, Missed as MissedCompression } from "./generated.js";
 
-/** One SVCB/HTTPS parameter (RFC 9460 14.3.2). */
-export type SvcParam =
-  | { key: "mandatory"; keys: number[] }
-  /** Escaped ALPN ids. */
-  | { key: "alpn"; ids: string[] }
-  | { key: "no-default-alpn" }
-  | { key: "port"; port: number }
-  | { key: "ipv4hint"; addresses: string[] }
-  /** base64. */
-  | { key: "ech"; config: string }
-  | { key: "ipv6hint"; addresses: string[] }
-  | { key: "dohpath"; template: string }
-  | { key: "unknown"; number: number; value: string };
-
-/** One EDNS option (dnspect_core::wire::edns::EdnsOption). Byte strings are lowercase hex. */
-export type EdnsOption =
-  | { option: "nsid"; id: string }
-  | { option: "client_subnet"; family: number; source_prefix: number; scope_prefix: number; address: string }
-  | { option: "cookie"; client: string; server: string }
-  /** In units of 100 ms; null (absent) in queries. */
-  | { option: "keepalive"; timeout: number | null }
-  | { option: "padding"; data: string }
-  /** RFC 8914 Extended DNS Error. */
-  | { option: "extended_error"; code: number; text: string }
-  | { option: "unknown"; code: number; data: string };
-
-/** The OPT record, lifted out of the additional section. */
-export interface Edns {
-  udp_size: number;
-  /** Upper 8 bits of the 12-bit RCODE. */
-  ext_rcode: number;
-  version: number;
-  /** The DO bit. */
-  dnssec_ok: boolean;
-  /** The other 15 flag bits. */
-  z: number;
-  options: EdnsOption[];
-}
-
-/** A DNS message as `decode()` returns it (docs/json-schema.md, "message"). */
-export interface Message {
-  header: Header;
-  questions: Question[];
-  answers: ResourceRecord[];
-  authority: ResourceRecord[];
-  additional: ResourceRecord[];
-  edns: Edns | null;
-}
+// ---- messages ---------------------------------------------------------------------------------------
 
 /** A message with the byte-by-byte field tree, from `decode(bytes, { spans: true })`. */
 export interface MessageWithFields extends Message {
@@ -206,149 +80,7 @@ export interface EdnsInput {
   options?: EdnsOption[];
 }
 
-// ---- the analysis (dnspect_core::wire::analyze, docs/json-schema.md) --------------------------------
-
-/** How a paste was recognised (`binary`: wire bytes given as they are). */
-export type PasteFormat =
-  | "hex"
-  | "tcpdump_x"
-  | "xxd"
-  | "od"
-  | "hex_stream"
-  | "hex_dump"
-  | "base64"
-  | "base64_url"
-  | "binary";
-
-export type LayerKind =
-  | "ethernet"
-  | "vlan"
-  | "linux_sll"
-  | "loopback"
-  | "ipv4"
-  | "ipv6"
-  | "udp"
-  | "tcp"
-  | "tcp_length_prefix"
-  | "trailer";
-
-/** A header (or trailer) stripped from around the DNS message. */
-export interface Layer {
-  kind: LayerKind;
-  /** Offset in the raw decoded bytes. */
-  offset: number;
-  len: number;
-  summary: string;
-}
-
-export interface Source {
-  format: PasteFormat;
-  layers: Layer[];
-  /** Bytes decoded from the paste before stripping. */
-  raw_len: number;
-}
-
-/** What went wrong decoding, at which byte (dnspect_core::wire::error::WireError). */
-export type WireErrorDetail = { offset: number } & (
-  | { kind: "truncated"; expected: string; needed: number; available: number }
-  | { kind: "pointer_forward" | "pointer_loop" | "pointer_past_end"; target: number }
-  | { kind: "reserved_label_type"; byte: number }
-  | { kind: "label_too_long" | "name_too_long"; len: number }
-  | { kind: "empty_label" | "opt_owner_not_root" | "opt_outside_additional" | "too_large" }
-  | { kind: "bad_rdata"; rtype: string; reason: string }
-  | { kind: "duplicate_opt"; first: number }
-  | { kind: "bad_option"; code: number; reason: string }
-  | { kind: "invalid"; field: string; reason: string }
-);
-
-/** One node of the field tree: a byte range, what it is, what it means. */
-export interface Field {
-  offset: number;
-  len: number;
-  /** `header`, `ID`, `QR`, `question #1`, `owner`, `label`, `pointer`, `TTL`, `RDATA`, ... */
-  label: string;
-  value: string;
-  children?: Field[];
-}
-
-export interface CompressionPointer {
-  offset: number;
-  target: number;
-  suffix: string;
-  saves: number;
-}
-
-export interface MissedCompression {
-  offset: number;
-  name: string;
-  written: number;
-  optimal: number;
-  could_point_to: number;
-  lost: number;
-}
-
-export interface Compression {
-  pointers: CompressionPointer[];
-  saved: number;
-  missed: MissedCompression[];
-  lost: number;
-}
-
-export type SectionName = "question" | "answer" | "authority" | "additional";
-
-export interface RecordSize {
-  section: SectionName;
-  index: number;
-  offset: number;
-  len: number;
-  type: string;
-}
-
-export interface SectionSize {
-  section: SectionName;
-  offset: number;
-  len: number;
-  records: number;
-}
-
-/** A size limit (512, 1232, 1472, the advertised EDNS size) and where the message crosses it. */
-export interface Crossing {
-  limit: number;
-  label: string;
-  fits: boolean;
-  fits_compressed: boolean;
-  record: RecordSize | null;
-}
-
-export interface Sizes {
-  size: number;
-  uncompressed: number | null;
-  compressed: number | null;
-  sections: SectionSize[];
-  records: RecordSize[];
-  crossings: Crossing[];
-}
-
-export interface Warning {
-  offset: number | null;
-  severity: "warning" | "note";
-  message: string;
-}
-
-/** Everything the analyzer knows about one message (schema 1). */
-export interface Analysis {
-  schema: 1;
-  source: Source | null;
-  len: number;
-  hex: string;
-  /** Partial when `error` is set. */
-  message: Message;
-  error: WireErrorDetail | null;
-  fields: Field[];
-  compression: Compression;
-  sizes: Sizes;
-  warnings: Warning[];
-}
+// ---- pastes and truncation -------------------------------------------------------------------------
 
 /** A paste read by `parsePaste()`: the DNS message with lower-layer headers stripped. */
 export interface Paste {
@@ -358,10 +90,9 @@ export interface Paste {
   raw_len: number;
 }
 
-export interface Example {
-  name: string;
-  title: string;
-  hex: string;
+/** What `truncate()` returns: the bytes and what was dropped to fit (`Truncation`). */
+export interface Truncated extends Truncation {
+  bytes: Uint8Array;
 }
 
 // ---- the engine and the simulator (dnspect_core::engine, dnspect_core::sim) ------------------------
@@ -755,8 +486,12 @@ export declare function toText(input: Uint8Array | MessageInput): string;
 /** Re-encodes with optimal compression; never longer than the input. */
 export declare function recompress(bytes: Uint8Array): Uint8Array;
 
-/** Re-encodes within `limit` bytes: whole RRsets dropped from the end, TC set, OPT kept. */
-export declare function truncate(bytes: Uint8Array, limit: number): Uint8Array;
+/**
+ * Re-encodes within `limit` bytes: whole RRsets dropped from the end, TC set, OPT kept. Returns the
+ * bytes and the report: records dropped per section (`[answer, authority, additional]`), whether TC
+ * was set, and the size.
+ */
+export declare function truncate(bytes: Uint8Array, limit: number): Truncated;
 
 /** Drops the authority and additional records the answer does not need (minimal responses). */
 export declare function minimize(bytes: Uint8Array): Uint8Array;

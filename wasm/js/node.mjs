@@ -1,29 +1,10 @@
-// ES module entry for Node: the `node` + `import` condition of package.json's exports.
-//
-// It re-exports the CommonJS entry (js/node.cjs), which loads the wasm synchronously, so
-// `import { decode } from "dnspect"` is ready at once, and `import` and `require` share one wasm
-// instance and one DnspectError class. test/exports.test.mjs checks that both export the same names.
+// ES module entry for Node: the `node` + `import` condition of package.json's exports. It
+// re-exports the CommonJS entry (js/node.cjs), so `import { decode } from "dnspect"` is ready at
+// once, and `import` and `require` share one wasm instance and one DnspectError class.
 import api from "./node.cjs";
 
-export const {
-  version,
-  decode,
-  encode,
-  analyze,
-  analysisText,
-  analysisJson,
-  toText,
-  recompress,
-  truncate,
-  minimize,
-  parsePaste,
-  examples,
-  simulate,
-  Forwarder,
-  DnspectError,
-  init,
-  initSync,
-} = api;
-
-/** A no-op in Node; lets code that also runs in browsers call `await init()` unconditionally. */
+// An ES module's names are static: the same list as js/web.mjs (test/exports.test.mjs checks both
+// against js/api.mjs's createApi).
+export const { version, decode, encode, analyze, analysisText, analysisJson, toText, recompress, truncate,
+  minimize, parsePaste, examples, simulate, Forwarder, DnspectError, init, initSync } = api;
 export default init;

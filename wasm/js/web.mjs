@@ -10,41 +10,10 @@
 import rawInit, * as raw from "../pkg/web/dnspect.js";
 import { createApi } from "./api.mjs";
 
-let ready = false;
-const api = createApi(raw, () => ready);
+const api = createApi(raw, { init: rawInit, initSync: raw.initSync });
 
-export const {
-  version,
-  decode,
-  encode,
-  analyze,
-  analysisText,
-  analysisJson,
-  toText,
-  recompress,
-  truncate,
-  minimize,
-  parsePaste,
-  examples,
-  simulate,
-  Forwarder,
-  DnspectError,
-} = api;
-
-/** Instantiates the wasm (once; later calls return at once). */
-export async function init(input) {
-  if (!ready) {
-    await rawInit(input);
-    ready = true;
-  }
-}
-
-/** Instantiates the wasm synchronously from its bytes or a compiled `WebAssembly.Module`. */
-export function initSync(input) {
-  if (!ready) {
-    raw.initSync(input);
-    ready = true;
-  }
-}
-
+// An ES module's names are static: the same list as js/node.mjs (test/exports.test.mjs checks both
+// against js/api.mjs's createApi).
+export const { version, decode, encode, analyze, analysisText, analysisJson, toText, recompress, truncate,
+  minimize, parsePaste, examples, simulate, Forwarder, DnspectError, init, initSync } = api;
 export default init;

@@ -19,6 +19,8 @@
 //! Nothing here panics on any input: errors are values, so the wasm instance stays usable.
 
 pub mod tape;
+#[cfg(test)]
+mod ts;
 
 use core::time::Duration;
 use std::sync::Mutex;
@@ -192,9 +194,7 @@ fn decode_strict(context: &str, bytes: &[u8]) -> Result<Message, JsValue> {
 /// where `desc` says it is.
 #[derive(Debug)]
 struct Io {
-    /// Addresses and lengths: `[input, input capacity, nums, nums length, text, text length,
-    /// nums_in, nums_in capacity, text_in, text_in capacity, out]`. Its own address never
-    /// changes.
+    /// Addresses and lengths, at the indices `tape::DESC_*` name. Its own address never changes.
     desc: Vec<u32>,
     input: Vec<u8>,
     tape: tape::Tape,
@@ -230,13 +230,13 @@ pub fn io_setup() -> Result<u32, JsValue> {
         let input = vec![0u8; IO_CAPACITY];
         let nums_in = vec![0u32; IO_CAPACITY / 4];
         let text_in = vec![0u8; IO_CAPACITY];
-        let mut desc = vec![0u32; 11];
-        desc[0] = address(&input);
-        desc[1] = input.len() as u32;
-        desc[6] = address(&nums_in);
-        desc[7] = nums_in.len() as u32;
-        desc[8] = address(&text_in);
-        desc[9] = text_in.len() as u32;
+        let mut desc = vec![0u32; tape::DESC_LEN];
+        desc[tape::DESC_INPUT] = address(&input);
+        desc[tape::DESC_INPUT_CAP] = input.len() as u32;
+        desc[tape::DESC_NUMS_IN] = address(&nums_in);
+        desc[tape::DESC_NUMS_IN_CAP] = nums_in.len() as u32;
+        desc[tape::DESC_TEXT_IN] = address(&text_in);
+        desc[tape::DESC_TEXT_IN_CAP] = text_in.len() as u32;
         Io {
             desc,
             input,
@@ -264,15 +264,15 @@ pub fn decode_io(len: u32) -> Result<(), JsValue> {
         .ok_or_else(|| error("internal", "input longer than the shared buffer"))?;
     let m = decode_strict("decode", bytes)?;
     tape::write_into(&m, &mut io.tape).map_err(|e| error("internal", e.to_string()))?;
-    io.desc[2] = address(&io.tape.nums);
-    io.desc[3] = io.tape.nums.len() as u32;
-    io.desc[4] = address(&io.tape.text.0);
-    io.desc[5] = io.tape.text.0.len() as u32;
+    io.desc[tape::DESC_NUMS] = address(&io.tape.nums);
+    io.desc[tape::DESC_NUMS_LEN] = io.tape.nums.len() as u32;
+    io.desc[tape::DESC_TEXT] = address(&io.tape.text.0);
+    io.desc[tape::DESC_TEXT_LEN] = io.tape.text.0.len() as u32;
     Ok(())
 }
 
 /// Encodes the tape the glue wrote into the shared `nums_in` and `text_in`. Returns the length
-/// of the encoded message, which is then at `desc[10]`, or -1 when the tape is not one the
+/// of the encoded message, which is then at `desc[DESC_OUT]`, or -1 when the tape is not one the
 /// reader takes (the glue then takes the JSON path). `limit` < 0: no limit.
 #[wasm_bindgen(js_name = encodeIo)]
 pub fn encode_io(nums: u32, text: u32, limit: f64) -> Result<i32, JsValue> {
@@ -298,7 +298,7 @@ pub fn encode_io(nums: u32, text: u32, limit: f64) -> Result<i32, JsValue> {
     };
     let limit = (limit >= 0.0).then_some(limit as u32);
     io.out = encode_message(&m, limit)?;
-    io.desc[10] = address(&io.out);
+    io.desc[tape::DESC_OUT] = address(&io.out);
     Ok(io.out.len() as i32)
 }
 
@@ -344,11 +344,21 @@ pub fn recompress(bytes: &[u8]) -> Result<Vec<u8>, JsValue> {
     fit::recompress(bytes).map_err(|e| wire_error("recompress", &e))
 }
 
-/// Encodes the message within `limit` bytes (RFC 2181 9: whole RRsets, TC, OPT kept).
+/// Encodes the message within `limit` bytes (RFC 2181 9: whole RRsets, TC, OPT kept): the bytes
+/// under `bytes`, and what was dropped (`Truncation`) as JSON text under `json`.
 #[wasm_bindgen]
-pub fn truncate(bytes: &[u8], limit: u32) -> Result<Vec<u8>, JsValue> {
+pub fn truncate(bytes: &[u8], limit: u32) -> Result<JsValue, JsValue> {
     let m = decode_strict("truncate", bytes)?;
-    let (out, _) = fit::truncate(&m, limit as usize).map_err(|e| wire_error("truncate", &e))?;
+    let (out, report) =
+        fit::truncate(&m, limit as usize).map_err(|e| wire_error("truncate", &e))?;
+    bytes_and_json(&out, &to_json(&report)?)
+}
+
+/// `{bytes: Uint8Array, json: string}`: bytes and what the glue parses beside them.
+fn bytes_and_json(bytes: &[u8], json: &str) -> Result<JsValue, JsValue> {
+    let out: JsValue = js_sys::Object::new().into();
+    set(&out, "bytes", &js_sys::Uint8Array::from(bytes))?;
+    set(&out, "json", &json.into())?;
     Ok(out)
 }
 
@@ -411,33 +421,27 @@ pub fn analysis_text_of_paste(text: &str) -> Result<String, JsValue> {
 /// under `bytes`, and `{format, layers, raw_len}` as JSON text under `json`.
 #[wasm_bindgen(js_name = parsePaste)]
 pub fn parse_paste(text: &str) -> Result<JsValue, JsValue> {
-    #[derive(Serialize)]
-    struct Meta<'a> {
-        format: paste::PasteFormat,
-        layers: &'a [paste::Layer],
-        raw_len: usize,
-    }
     let p = paste::parse_paste(text).map_err(|e| paste_error("parsePaste", &e))?;
-    let json = to_json(&Meta {
+    let json = to_json(&PasteMeta {
         format: p.format,
         layers: &p.layers,
         raw_len: p.raw_len,
     })?;
-    let out: JsValue = js_sys::Object::new().into();
-    set(&out, "bytes", &js_sys::Uint8Array::from(p.bytes.as_slice()))?;
-    set(&out, "json", &json.into())?;
-    Ok(out)
+    bytes_and_json(&p.bytes, &json)
+}
+
+/// What `parsePaste` returns beside the bytes.
+#[derive(Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+struct PasteMeta<'a> {
+    format: paste::PasteFormat,
+    layers: &'a [paste::Layer],
+    raw_len: usize,
 }
 
 /// The built-in example messages as JSON text: `[{ name, title, hex }]`.
 #[wasm_bindgen(js_name = examplesJson)]
 pub fn examples_json() -> Result<String, JsValue> {
-    #[derive(Serialize)]
-    struct Example<'a> {
-        name: &'a str,
-        title: &'a str,
-        hex: &'a str,
-    }
     let list: Vec<Example<'_>> = EXAMPLES
         .iter()
         .map(|e| Example {
@@ -447,6 +451,17 @@ pub fn examples_json() -> Result<String, JsValue> {
         })
         .collect();
     to_json(&list)
+}
+
+/// One built-in example message.
+#[derive(Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+struct Example<'a> {
+    /// What `examples()` and the page call it.
+    name: &'a str,
+    title: &'a str,
+    /// The message, hex.
+    hex: &'a str,
 }
 
 // ---- the engine -----------------------------------------------------------------------------------

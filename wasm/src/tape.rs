@@ -45,6 +45,26 @@ pub const KIND_NAME: u32 = 3;
 pub const KIND_MX: u32 = 4;
 pub const KIND_SOA: u32 = 5;
 pub const KIND_TXT: u32 = 6;
+/// Entries of the header and counts, before the first question.
+pub const HEAD: u32 = 16;
+
+/// The descriptor of the buffers the glue shares with the wasm (`lib.rs`, `Io::desc`): which of
+/// its `u32`s holds what. Addresses are byte offsets into the wasm memory.
+pub const DESC_INPUT: usize = 0;
+pub const DESC_INPUT_CAP: usize = 1;
+/// The decode tape: numbers (address, count) and text (address, bytes).
+pub const DESC_NUMS: usize = 2;
+pub const DESC_NUMS_LEN: usize = 3;
+pub const DESC_TEXT: usize = 4;
+pub const DESC_TEXT_LEN: usize = 5;
+/// The encode tape the glue writes: numbers (address, capacity) and text (address, bytes).
+pub const DESC_NUMS_IN: usize = 6;
+pub const DESC_NUMS_IN_CAP: usize = 7;
+pub const DESC_TEXT_IN: usize = 8;
+pub const DESC_TEXT_IN_CAP: usize = 9;
+/// The address of the last message `encodeIo` wrote.
+pub const DESC_OUT: usize = 10;
+pub const DESC_LEN: usize = 11;
 
 // ---- message -> tape ------------------------------------------------------------------------
 

@@ -101,6 +101,10 @@ test("decode(bytes, { spans: true }) adds the field tree with every field's offs
   const [header, question] = m.fields;
   assert.equal(header.label, "header");
   assert.deepEqual([header.offset, header.len], [0, 12]);
+  // Typed kind and section: nothing has to parse the display labels.
+  assert.deepEqual([header.kind, header.section, question.kind, question.section], ["header", null, "section", "question"]);
+  const q1 = question.children[0];
+  assert.deepEqual([q1.kind, q1.section, q1.children[0].kind, q1.children[0].children[0].kind], ["question", "question", "name", "label"]);
   const id = header.children.find((f) => f.label === "ID");
   assert.deepEqual([id.offset, id.len, id.value], [0, 2, "4660"]);
   assert.equal(question.offset, 12);
@@ -243,9 +247,11 @@ test("truncate(), recompress() and minimize() on the seed answers", () => {
   assert.deepEqual(recompress(seed758), seed358);
   assert.deepEqual(recompress(seed358), seed358, "never longer");
   // Compressed, the whole answer fits 512 bytes: truncation re-encodes, so nothing is dropped.
-  assert.deepEqual(truncate(seed758, 512), seed358);
-  // 300 bytes: the 20 A records are one RRset, dropped whole, with TC.
-  const t = decode(truncate(seed758, 300));
+  assert.deepEqual(truncate(seed758, 512), { bytes: seed358, dropped: [0, 0, 0], tc: false, size: 358 });
+  // 300 bytes: the 20 A records are one RRset, dropped whole, with TC; the report says so.
+  const r = truncate(seed758, 300);
+  assert.deepEqual({ ...r, bytes: undefined }, { bytes: undefined, dropped: [20, 0, 0], tc: true, size: r.bytes.length });
+  const t = decode(r.bytes);
   assert.equal(t.header.tc, true);
   assert.equal(t.answers.length, 0);
   assert.deepEqual(t.questions, decode(seed758).questions);

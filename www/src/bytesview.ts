@@ -3,6 +3,7 @@
 // the visible fields, Right/Left expand/collapse (or go to child/parent), Home/End; in the hex
 // dump, Left/Right move to the previous/next field, Up/Down a row of bytes.
 import { esc, fill, h, hexOf, off, plural } from "./dom";
+import type { FieldKind } from "dnspect";
 import { Model, SECTION_NAMES, type FNode } from "./model";
 
 const SECTION_CLASS = ["", "s-hdr", "s-qd", "s-an", "s-ns", "s-ar", "s-xx"];
@@ -119,9 +120,9 @@ export class BytesView {
     this.select(initial ?? model.roots[0] ?? null, { scroll: !!initial, notify: false });
   }
 
-  /** Selects the field that starts at `offset` (preferring those labels), e.g. from the compression map. */
-  selectOffset(offset: number, labels: string[] = []) {
-    const n = this.model?.fieldAt(offset, labels);
+  /** Selects the field that starts at `offset` (preferring those kinds), e.g. from the compression map. */
+  selectOffset(offset: number, kinds: FieldKind[] = []) {
+    const n = this.model?.fieldAt(offset, kinds);
     if (n) this.select(n, { scroll: true });
   }
 

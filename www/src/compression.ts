@@ -2,12 +2,13 @@
 // written in full that could have been a pointer (the bytes lost), as arcs over the message's
 // bytes and as tables.
 import { bytesText, fill, h, plural, svg } from "./dom";
+import type { FieldKind } from "dnspect";
 import type { Model } from "./model";
 
 export class CompressionView {
   readonly el = h("div.compression");
   /** Asks the page to show the field at `offset` in the bytes view. */
-  onPick: (offset: number, labels: string[]) => void = () => {};
+  onPick: (offset: number, kinds: FieldKind[]) => void = () => {};
 
   show(m: Model | null) {
     if (!m) {
@@ -69,7 +70,7 @@ export class CompressionView {
                 hexOff(x.could_point_to),
                 bytesText(x.lost),
               ],
-              pick: () => this.onPick(x.offset, ["owner", "name", "target", "exchange", "mname", "rname"]),
+              pick: () => this.onPick(x.offset, ["name"]),
             })),
             "missed",
             ["", "", "", "", "", `${bytesText(c.lost)}`],
@@ -130,7 +131,7 @@ export class CompressionView {
     }
     for (const x0 of m.a.compression.missed) {
       arc(x0.offset, x0.could_point_to, false, "arc missed", `${x0.name} written in full at ${x0.offset} (${x0.written} B): a pointer to ${x0.could_point_to} would take ${x0.optimal} B, ${x0.lost} B lost`, () =>
-        this.onPick(x0.offset, ["owner", "name", "target"]),
+        this.onPick(x0.offset, ["name"]),
       );
     }
     return h(

@@ -1,7 +1,7 @@
 // The page's handle on the wasm. Calls are asynchronous and go to a Web Worker; when no worker can
 // be started (very old browsers, some sandboxed frames) the same module runs on the main thread.
 import type { ApiName, Ready } from "./wasm-host";
-import type { Analysis, Example, Scenario, SimResult } from "./types";
+import type { Analysis, Example, Scenario, SimResult, Truncated } from "dnspect";
 
 type Pending = { resolve: (v: unknown) => void; reject: (e: Error) => void };
 
@@ -103,8 +103,8 @@ export class Engine {
   minimize(b: Uint8Array): Promise<Uint8Array> {
     return this.call<Uint8Array>("minimize", b);
   }
-  truncate(b: Uint8Array, limit: number): Promise<Uint8Array> {
-    return this.call<Uint8Array>("truncate", b, limit);
+  truncate(b: Uint8Array, limit: number): Promise<Truncated> {
+    return this.call<Truncated>("truncate", b, limit);
   }
 }
 

@@ -11,7 +11,7 @@ import { RulerView } from "./ruler";
 import { WhatIfView } from "./whatif";
 import { SIM_DEFAULTS, SimView, type SimSettings } from "./sim";
 import { decodeFragment, encodeFragment, type Shared } from "./permalink";
-import type { Analysis, Example } from "./types";
+import type { Analysis, Example, FieldKind } from "dnspect";
 
 performance.mark("dnspect:start");
 
@@ -399,9 +399,9 @@ function renderWarnings(a: Analysis) {
 
 // ---- wiring --------------------------------------------------------------------------------------
 
-const onPick = (offset: number, labels: string[]) => {
+const onPick = (offset: number, kinds: FieldKind[]) => {
   setTab("bytes", true);
-  bytesView.selectOffset(offset, labels);
+  bytesView.selectOffset(offset, kinds);
   bytesView.focusTree();
 };
 compression.onPick = onPick;

@@ -1,6 +1,6 @@
 // The analysis turned into what the views need: the field tree as linked nodes, which field owns
 // each byte, each byte's section, and the byte ranges of pointers and names written in full.
-import type { Analysis, Field } from "./types";
+import type { Analysis, Field, FieldKind } from "dnspect";
 import { bytesOf } from "./dom";
 
 export interface FNode {
@@ -16,13 +16,21 @@ export interface FNode {
 
 export type Section = "hdr" | "qd" | "an" | "ns" | "ar" | "xx";
 
-export function sectionOf(label: string): Section {
-  if (label === "header") return "hdr";
-  if (label.startsWith("question")) return "qd";
-  if (label.startsWith("answer")) return "an";
-  if (label.startsWith("authority")) return "ns";
-  if (label.startsWith("additional")) return "ar";
-  return "xx";
+/** The page's short name for the part of the message a field sits in (from its typed kind and section). */
+export function sectionOf(f: Field): Section {
+  if (f.kind === "header") return "hdr";
+  switch (f.section) {
+    case "question":
+      return "qd";
+    case "answer":
+      return "an";
+    case "authority":
+      return "ns";
+    case "additional":
+      return "ar";
+    default:
+      return "xx";
+  }
 }
 
 export const SECTION_NAMES: Record<Section, string> = {
@@ -51,7 +59,7 @@ export class Model {
     this.owner = new Int32Array(n).fill(-1);
     this.section = new Uint8Array(n);
     this.marks = new Uint8Array(n);
-    a.fields.forEach((f, i) => this.roots.push(this.add(f, null, 0, String(i), sectionOf(f.label))));
+    a.fields.forEach((f, i) => this.roots.push(this.add(f, null, 0, String(i), sectionOf(f))));
     this.claim(this.roots);
     for (const p of a.compression.pointers) this.mark(p.offset, 2, 1);
     for (const m of a.compression.missed) this.mark(m.offset, m.written, 2);
@@ -100,11 +108,11 @@ export class Model {
     return id >= 0 ? this.nodes[id] : null;
   }
 
-  /** The deepest field starting exactly at `offset` whose label is one of `labels` (any when empty), else the owner. */
-  fieldAt(offset: number, labels: string[] = []): FNode | null {
+  /** The deepest field starting exactly at `offset` whose kind is one of `kinds` (any when empty), else the owner. */
+  fieldAt(offset: number, kinds: FieldKind[] = []): FNode | null {
     let best: FNode | null = null;
     for (const n of this.nodes) {
-      if (n.f.offset === offset && (!labels.length || labels.includes(n.f.label))) {
+      if (n.f.offset === offset && (!kinds.length || kinds.includes(n.f.kind))) {
         if (!best || n.depth > best.depth) best = n;
       }
     }

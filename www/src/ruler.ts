@@ -3,7 +3,7 @@
 // sent, optimally compressed and with no compression at all.
 import { bytesText, fill, h } from "./dom";
 import type { Model } from "./model";
-import type { Crossing, RecordSize } from "./types";
+import type { Crossing, FieldKind, RecordSize } from "dnspect";
 import { table } from "./compression";
 
 const SEC: Record<string, string> = { question: "s-qd", answer: "s-an", authority: "s-ns", additional: "s-ar" };
@@ -14,7 +14,7 @@ export function recordLabel(r: RecordSize): string {
 
 export class RulerView {
   readonly el = h("div.sizes");
-  onPick: (offset: number, labels: string[]) => void = () => {};
+  onPick: (offset: number, kinds: FieldKind[]) => void = () => {};
 
   show(m: Model | null) {
     if (!m) {
@@ -57,7 +57,7 @@ export class RulerView {
         title: `${recordLabel(r)} ${r.type}: ${r.len} B at ${r.offset}${cross ? ` \u2014 crosses ${cross.map((c) => c.limit).join(", ")}` : ""}`,
         "aria-label": `${recordLabel(r)} ${r.type}, bytes ${r.offset} to ${r.offset + r.len - 1}`,
         "data-record": recordLabel(r),
-        onclick: () => this.onPick(r.offset, [`${r.section} #${r.index + 1}`]),
+        onclick: () => this.onPick(r.offset, ["record"]),
       });
       sent.append(el);
     }
@@ -114,7 +114,7 @@ export class RulerView {
           where,
           s.compressed === null ? "\u2014" : c.fits_compressed ? h("span.ok", null, `fits (${bytesText(s.compressed)})`) : h("span.bad", null, `too big (${bytesText(s.compressed)})`),
         ],
-        pick: r ? () => this.onPick(r.offset, [recordLabel(r)]) : undefined,
+        pick: r ? () => this.onPick(r.offset, ["record"]) : undefined,
         cls: c.fits ? "fits" : "crosses",
       };
     });
@@ -150,7 +150,7 @@ export class RulerView {
           { cells: ["header", "0", bytesText(Math.min(12, s.size)), "\u2014", share(12, s.size)] },
           ...s.sections.map((x) => ({
             cells: [x.section, String(x.offset), bytesText(x.len), String(x.records), share(x.len, s.size)],
-            pick: () => this.onPick(x.offset, [`${x.section} section`]),
+            pick: () => this.onPick(x.offset, ["section"]),
           })),
         ],
         "sections",

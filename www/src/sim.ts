@@ -4,7 +4,7 @@
 import { bytesText, fill, h, plural } from "./dom";
 import { NotAvailable, type Engine } from "./engine";
 import type { Model } from "./model";
-import type { Behaviour, ClientAnswer, Scenario, SimEvent, SimResult, TraceLine } from "./types";
+import type { Behaviour, ClientAnswer, EngineEvent, Scenario, Section, SimResult, UpstreamPolicy } from "dnspect";
 
 export type Behav = "paste" | "timeout" | "servfail" | "tc" | "garbage" | "flapping" | "nxdomain" | "refused" | "none";
 
@@ -17,7 +17,7 @@ export interface SimSettings {
   type: string;
   up1: Behav;
   up2: Behav;
-  policy: string;
+  policy: UpstreamPolicy;
   maxUdp: number;
   upUdp: number;
   forceTcp: boolean;
@@ -234,8 +234,8 @@ export class SimView {
     const q = a?.message?.questions[0];
     const name = s.name || q?.name || "www.example.";
     const type = s.type || q?.type || "A";
-    const records = (section: string) => {
-      const sec = a?.fields.find((f) => f.label === `${section} section`);
+    const records = (section: Section) => {
+      const sec = a?.fields.find((f) => f.kind === "section" && f.section === section);
       return (sec?.children ?? []).map((r) => r.value).filter((v) => !/\tOPT\t/.test(v));
     };
     const usable = !!a && !a.error && !!a.message && a.message.header.qr;
@@ -326,12 +326,12 @@ export class SimView {
 
   private render(scenario: Scenario, r: SimResult) {
     // Engine lines in the trace are the events, in order: pair them to label each decision.
-    const events: SimEvent[] = r.events ?? [];
+    const events: EngineEvent[] = r.events ?? [];
     let ei = 0;
     const rows: HTMLElement[] = [];
     let lastAt = -1;
-    for (const t of r.trace as TraceLine[]) {
-      let kind = t.actor;
+    for (const t of r.trace) {
+      let kind: string = t.actor;
       if (t.actor === "engine" && ei < events.length) kind = events[ei++].event;
       if (lastAt >= 0 && t.at_ms - lastAt >= 1000) rows.push(h("li.gap", { "aria-hidden": "true" }, `\u22ee ${fmtGap(t.at_ms - lastAt)} later`));
       lastAt = t.at_ms;

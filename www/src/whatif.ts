@@ -3,20 +3,24 @@
 import { bytesText, fill, h, hexOf, percent, plural, signed } from "./dom";
 import { NotAvailable, type Engine } from "./engine";
 import type { Model } from "./model";
-import type { Analysis } from "./types";
+import type { Analysis, Section, Truncated } from "dnspect";
 
 interface Rec {
-  section: string;
+  section: Section;
   text: string;
 }
 
-/** The records of an analysis as dig lines, from the field tree (sections' children). */
+/** The sections records can be dropped from, in the order of `Truncation.dropped`. */
+const RECORD_SECTIONS = ["answer", "authority", "additional"] as const;
+
+/** The records of an analysis as dig lines, from the field tree (the records of each section). */
 export function recordsOf(a: Analysis): Rec[] {
   const out: Rec[] = [];
   for (const f of a.fields) {
-    const m = /^(answer|authority|additional) section$/.exec(f.label);
-    if (!m) continue;
-    for (const r of f.children ?? []) out.push({ section: m[1], text: r.value.replace(/\t/g, " ") });
+    if (f.kind !== "section" || f.section === null || f.section === "question") continue;
+    for (const r of f.children ?? []) {
+      if (r.kind === "record") out.push({ section: f.section, text: r.value.replace(/\t/g, " ") });
+    }
   }
   return out;
 }
@@ -27,6 +31,15 @@ function counts(recs: Rec[]): Record<string, number> {
   return c;
 }
 
+/** What truncate() reports it dropped: the last `dropped[i]` records of each section. */
+function truncatedRecords(before: Rec[], report: Truncated): Rec[] {
+  return RECORD_SECTIONS.flatMap((s, i) => {
+    const recs = before.filter((r) => r.section === s);
+    return recs.slice(recs.length - report.dropped[i]);
+  });
+}
+
+/** Records of `before` missing from `after` (minimal responses: the core reports nothing yet). */
 function dropped(before: Rec[], after: Rec[]): Rec[] {
   const left = new Map<string, number>();
   for (const r of after) left.set(`${r.section}|${r.text}`, (left.get(`${r.section}|${r.text}`) ?? 0) + 1);
@@ -137,13 +150,17 @@ export class WhatIfView {
     try {
       const input = m.bytes.slice(0, m.a.sizes.size);
       let out: Uint8Array;
+      let report: Truncated | null = null;
       if (op === "recompress") out = await this.engine.recompress(input);
       else if (op === "minimize") out = await this.engine.minimize(input);
-      else out = await this.engine.truncate(input, this.limit);
+      else {
+        report = await this.engine.truncate(input, this.limit);
+        out = report.bytes;
+      }
       out = out instanceof Uint8Array ? out : new Uint8Array(out as ArrayLike<number>);
       const after = await this.engine.analyze(out);
       if (seq !== this.seqs[op]) return;
-      fill(card, head, controls, this.result(op, m, out, after));
+      fill(card, head, controls, this.result(op, m, out, after, report));
     } catch (e) {
       if (seq !== this.seqs[op]) return;
       if (e instanceof NotAvailable) {
@@ -154,18 +171,19 @@ export class WhatIfView {
     }
   }
 
-  private result(op: Op, m: Model, out: Uint8Array, after: Analysis): HTMLElement {
+  /** `report`: what truncate() says it dropped (the other operations are compared record by record). */
+  private result(op: Op, m: Model, out: Uint8Array, after: Analysis, report: Truncated | null): HTMLElement {
     const before = m.a.sizes.size;
     const delta = out.length - before;
     const rb = recordsOf(m.a);
-    const ra = recordsOf(after);
     const cb = counts(rb);
-    const ca = counts(ra);
-    const gone = dropped(rb, ra);
+    const gone = report ? truncatedRecords(rb, report) : dropped(rb, recordsOf(after));
+    const ca: Record<string, number> = {};
+    for (const s of RECORD_SECTIONS) ca[s] = cb[s] - gone.filter((r) => r.section === s).length;
     const tcBefore = !!m.a.message?.header.tc;
-    const tcAfter = !!after.message?.header.tc;
+    const tcAfter = report ? report.tc || tcBefore : !!after.message?.header.tc;
     const rows: HTMLElement[] = [];
-    for (const s of ["answer", "authority", "additional"]) {
+    for (const s of RECORD_SECTIONS) {
       if (cb[s] || ca[s]) rows.push(h("li", null, `${s}: ${cb[s]} \u2192 ${ca[s]}`));
     }
     if (tcBefore !== tcAfter) rows.push(h("li", null, `TC ${tcAfter ? "set" : "cleared"}`));

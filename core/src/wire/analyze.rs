@@ -9,11 +9,12 @@ use super::error::WireError;
 use super::input::Source;
 use super::message::{decode_with, Message};
 use super::name::{read_name, walk_name, Step};
-use super::spans::{Field, FieldTree};
+use super::spans::{Field, FieldKind, FieldTree};
 use super::types::{RType, Section};
 use super::view::{read_record, MessageView, HEADER_LEN};
 
 /// A compression pointer and what it saved.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Pointer {
     pub offset: usize,
@@ -25,6 +26,7 @@ pub struct Pointer {
 }
 
 /// A name written (partly) in full although an earlier occurrence could have been pointed to.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Missed {
     pub offset: usize,
@@ -38,6 +40,7 @@ pub struct Missed {
     pub lost: usize,
 }
 
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Compression {
     pub pointers: Vec<Pointer>,
@@ -49,6 +52,7 @@ pub struct Compression {
 }
 
 /// A record's place and size.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct RecordSize {
     pub section: Section,
@@ -59,6 +63,7 @@ pub struct RecordSize {
     pub rtype: RType,
 }
 
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct SectionSize {
     pub section: Section,
@@ -68,6 +73,7 @@ pub struct SectionSize {
 }
 
 /// A size limit and whether, and where, the message crosses it.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Crossing {
     pub limit: usize,
@@ -79,6 +85,7 @@ pub struct Crossing {
     pub record: Option<RecordSize>,
 }
 
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Sizes {
     /// Size of the message as given (trailing bytes excluded).
@@ -92,6 +99,7 @@ pub struct Sizes {
     pub crossings: Vec<Crossing>,
 }
 
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Warning {
     pub offset: Option<usize>,
@@ -100,6 +108,7 @@ pub struct Warning {
     pub message: String,
 }
 
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
@@ -108,9 +117,11 @@ pub enum Severity {
 }
 
 /// Everything the analyzer knows about one message.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Analysis {
     /// Schema version of this JSON form.
+    #[cfg_attr(feature = "ts", ts(type = "1"))]
     pub schema: u32,
     pub source: Option<Source>,
     /// Length of the DNS bytes (trailing bytes included).
@@ -152,6 +163,8 @@ pub fn analyze(bytes: &[u8]) -> Analysis {
         tree.roots.push(Field {
             offset: d.end,
             len: n,
+            kind: FieldKind::Value,
+            section: None,
             label: "trailing bytes".into(),
             value: format!("{n} bytes not part of the message"),
             children: vec![],

@@ -7,11 +7,12 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use super::encode::Encoder;
 use super::error::WireError;
 use super::rdata::Reader;
-use super::spans::Sink;
+use super::spans::{FieldKind, Sink};
 use super::text::{self, serde_bytes};
 use super::types::{ede_purpose, OptCode, RType};
 
 /// The OPT record of a message, lifted out of the additional section.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Edns {
     /// Requestor's UDP payload size (the OPT CLASS field).
@@ -95,12 +96,14 @@ impl Edns {
 }
 
 /// One EDNS option.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "option", rename_all = "snake_case")]
 pub enum EdnsOption {
     /// RFC 5001.
     Nsid {
         #[serde(with = "serde_bytes::hex")]
+        #[cfg_attr(feature = "ts", ts(type = "string"))]
         id: Vec<u8>,
     },
     /// RFC 7871.
@@ -109,13 +112,16 @@ pub enum EdnsOption {
         source_prefix: u8,
         scope_prefix: u8,
         #[serde(with = "serde_bytes::hex")]
+        #[cfg_attr(feature = "ts", ts(type = "string"))]
         address: Vec<u8>,
     },
     /// RFC 7873: an 8-byte client cookie and an optional 8..32-byte server cookie.
     Cookie {
         #[serde(with = "serde_bytes::hex")]
+        #[cfg_attr(feature = "ts", ts(type = "string"))]
         client: Vec<u8>,
         #[serde(with = "serde_bytes::hex")]
+        #[cfg_attr(feature = "ts", ts(type = "string"))]
         server: Vec<u8>,
     },
     /// RFC 7828: timeout in units of 100 ms, absent in queries.
@@ -123,6 +129,7 @@ pub enum EdnsOption {
     /// RFC 7830: `length` bytes (normally zeros).
     Padding {
         #[serde(with = "serde_bytes::hex")]
+        #[cfg_attr(feature = "ts", ts(type = "string"))]
         data: Vec<u8>,
     },
     /// RFC 8914.
@@ -130,6 +137,7 @@ pub enum EdnsOption {
     Unknown {
         code: u16,
         #[serde(with = "serde_bytes::hex")]
+        #[cfg_attr(feature = "ts", ts(type = "string"))]
         data: Vec<u8>,
     },
 }
@@ -272,7 +280,8 @@ pub(crate) fn decode_options<S: Sink>(
     let mut options = Vec::new();
     while r.remaining() > 0 {
         let start = r.pos;
-        r.sink.open(start, || "option".into());
+        r.sink
+            .open(start, FieldKind::Option, None, || "option".into());
         let code = r.u16("code")?;
         let len = usize::from(r.u16("length")?);
         if len > r.remaining() {

@@ -6,6 +6,7 @@ use core::fmt;
 use super::types::RType;
 
 /// What went wrong while reading a message.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ErrorKind {
@@ -46,6 +47,7 @@ pub enum ErrorKind {
 }
 
 /// A decoding error at a byte offset.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct WireError {
     /// Offset from the start of the DNS message where the problem was found.

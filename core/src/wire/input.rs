@@ -5,6 +5,7 @@ use super::analyze::{analyze, Analysis};
 use super::paste::{self, Layer, PasteError, PasteFormat};
 
 /// Where the bytes came from, when they came from a paste.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Source {
     pub format: PasteFormat,

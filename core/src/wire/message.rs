@@ -6,13 +6,14 @@ use super::encode::Encoder;
 use super::error::{ErrorKind, WireError};
 use super::name::{read_name_fast, read_owner_fast, Seen};
 use super::rdata::{decode_rdata, read_name_spanned, RData};
-use super::spans::{NoSpans, Sink};
+use super::spans::{FieldKind, NoSpans, Sink};
 use super::types::{Class, Opcode, RType, Rcode, Section};
 use super::view::{flags, HEADER_LEN};
 use super::Name;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 /// The fixed header, without the counts (they follow from the sections).
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Clone, Debug, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[serde(default)]
 pub struct Header {
@@ -87,6 +88,7 @@ impl Header {
     }
 }
 
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Question {
     pub name: Name,
@@ -101,6 +103,7 @@ fn class_in() -> Class {
 }
 
 /// A resource record.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(rename = "ResourceRecord"))]
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Record {
     pub name: Name,
@@ -150,6 +153,7 @@ impl Record {
 }
 
 /// A DNS message. The OPT record, if any, is lifted out of the additional section into `edns`.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Clone, Debug, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[serde(default)]
 pub struct Message {
@@ -484,6 +488,7 @@ pub fn rrset_end(records: &[Record], i: usize) -> usize {
 }
 
 /// What encoding to a limit dropped.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Truncation {
     /// Records dropped from the answer, authority and additional sections.
@@ -551,9 +556,9 @@ pub fn decode_with<S: Sink>(bytes: &[u8], sink: &mut S) -> Decoded {
 }
 
 fn header_spans<S: Sink>(sink: &mut S, h: &Header, counts: [u16; 4]) {
-    sink.open(0, || "header".into());
+    sink.open(0, FieldKind::Header, None, || "header".into());
     sink.leaf(0, 2, "ID", || h.id.to_string());
-    sink.open(2, || "flags".into());
+    sink.open(2, FieldKind::Flags, None, || "flags".into());
     let bit = |b: bool| u8::from(b);
     sink.leaf(2, 1, "QR", || {
         format!(
@@ -596,9 +601,13 @@ fn decode_sections<S: Sink>(
     d: &mut Decoded,
 ) -> Result<(), WireError> {
     if d.counts[0] > 0 {
-        sink.open(*pos, || "question section".into());
+        sink.open(*pos, FieldKind::Section, Some(Section::Question), || {
+            "question section".into()
+        });
         for i in 0..d.counts[0] {
-            sink.open(*pos, || format!("question #{}", i + 1));
+            sink.open(*pos, FieldKind::Question, None, || {
+                format!("question #{}", i + 1)
+            });
             let (name, end) = read_name_spanned(bytes, *pos, sink, "name")?;
             fixed::<S>(bytes, end, 4, "QTYPE and QCLASS")?;
             let qtype = RType(u16_at(bytes, end));
@@ -621,7 +630,7 @@ fn decode_sections<S: Sink>(
         if count == 0 {
             continue;
         }
-        sink.open(*pos, || {
+        sink.open(*pos, FieldKind::Section, Some(section), || {
             format!("{} section", section.title().to_lowercase())
         });
         for i in 0..count {
@@ -642,7 +651,7 @@ fn decode_record<S: Sink>(
     index: usize,
 ) -> Result<(), WireError> {
     let start = *pos;
-    sink.open(start, || {
+    sink.open(start, FieldKind::Record, None, || {
         format!("{} #{}", section.title().to_lowercase(), index + 1)
     });
     let (name, end) = read_name_spanned(bytes, start, sink, "owner")?;
@@ -697,7 +706,7 @@ fn decode_record<S: Sink>(
             return Err(WireError::new(start, ErrorKind::OptOwnerNotRoot));
         }
     }
-    sink.open(rdata_at, || "RDATA".into());
+    sink.open(rdata_at, FieldKind::Rdata, None, || "RDATA".into());
     let rdata = decode_rdata(bytes, rdata_at, rdata_at + rdlen, rtype, sink)?;
     *pos = rdata_at + rdlen;
     if rtype == RType::OPT {

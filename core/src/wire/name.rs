@@ -24,6 +24,7 @@ enum Buf {
 
 /// A domain name in uncompressed wire form. Equality is exact (case-sensitive); use
 /// [`Name::eq_ignore_case`] for DNS name comparison.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(type = "string"))]
 #[derive(Clone)]
 pub struct Name(Buf);
 

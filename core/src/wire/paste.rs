@@ -44,6 +44,7 @@ pub struct Paste {
 }
 
 /// The text format a paste was recognised as.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PasteFormat {
@@ -70,6 +71,7 @@ pub enum PasteFormat {
 }
 
 /// One header (or trailer) stripped from in front of (or behind) the DNS message.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Layer {
     /// What it was.
@@ -83,6 +85,7 @@ pub struct Layer {
 }
 
 /// The kinds of header [`strip_layers`] knows.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LayerKind {

@@ -8,12 +8,13 @@ use super::edns::EdnsOption;
 use super::encode::Encoder;
 use super::error::WireError;
 use super::name::{read_name, walk_name, Name, Step};
-use super::spans::Sink;
+use super::spans::{FieldKind, Sink};
 use super::text::{self, serde_bytes, write_quoted};
 use super::types::RType;
 
 /// Record data, by layout. Types that share a layout share a variant (DS and CDS, DNSKEY and
 /// CDNSKEY, SVCB and HTTPS, TLSA and SMIMEA); the record's type says which it is.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum RData {
@@ -43,12 +44,15 @@ pub enum RData {
     /// TXT and SPF: one or more character-strings.
     Txt {
         #[serde(with = "serde_bytes::escaped_list")]
+        #[cfg_attr(feature = "ts", ts(type = "string[]"))]
         strings: Vec<Vec<u8>>,
     },
     Hinfo {
         #[serde(with = "serde_bytes::escaped")]
+        #[cfg_attr(feature = "ts", ts(type = "string"))]
         cpu: Vec<u8>,
         #[serde(with = "serde_bytes::escaped")]
+        #[cfg_attr(feature = "ts", ts(type = "string"))]
         os: Vec<u8>,
     },
     Srv {
@@ -61,18 +65,23 @@ pub enum RData {
         order: u16,
         preference: u16,
         #[serde(with = "serde_bytes::escaped")]
+        #[cfg_attr(feature = "ts", ts(type = "string"))]
         flags: Vec<u8>,
         #[serde(with = "serde_bytes::escaped")]
+        #[cfg_attr(feature = "ts", ts(type = "string"))]
         services: Vec<u8>,
         #[serde(with = "serde_bytes::escaped")]
+        #[cfg_attr(feature = "ts", ts(type = "string"))]
         regexp: Vec<u8>,
         replacement: Name,
     },
     Caa {
         flags: u8,
         #[serde(with = "serde_bytes::escaped")]
+        #[cfg_attr(feature = "ts", ts(type = "string"))]
         tag: Vec<u8>,
         #[serde(with = "serde_bytes::escaped")]
+        #[cfg_attr(feature = "ts", ts(type = "string"))]
         value: Vec<u8>,
     },
     /// DS and CDS.
@@ -81,6 +90,7 @@ pub enum RData {
         algorithm: u8,
         digest_type: u8,
         #[serde(with = "serde_bytes::hex")]
+        #[cfg_attr(feature = "ts", ts(type = "string"))]
         digest: Vec<u8>,
     },
     /// DNSKEY and CDNSKEY.
@@ -89,6 +99,7 @@ pub enum RData {
         protocol: u8,
         algorithm: u8,
         #[serde(with = "serde_bytes::base64")]
+        #[cfg_attr(feature = "ts", ts(type = "string"))]
         public_key: Vec<u8>,
     },
     Rrsig {
@@ -101,6 +112,7 @@ pub enum RData {
         key_tag: u16,
         signer: Name,
         #[serde(with = "serde_bytes::base64")]
+        #[cfg_attr(feature = "ts", ts(type = "string"))]
         signature: Vec<u8>,
     },
     Nsec {
@@ -112,8 +124,10 @@ pub enum RData {
         flags: u8,
         iterations: u16,
         #[serde(with = "serde_bytes::hex")]
+        #[cfg_attr(feature = "ts", ts(type = "string"))]
         salt: Vec<u8>,
         #[serde(with = "serde_bytes::base32hex")]
+        #[cfg_attr(feature = "ts", ts(type = "string"))]
         next_hashed: Vec<u8>,
         types: Vec<RType>,
     },
@@ -122,6 +136,7 @@ pub enum RData {
         flags: u8,
         iterations: u16,
         #[serde(with = "serde_bytes::hex")]
+        #[cfg_attr(feature = "ts", ts(type = "string"))]
         salt: Vec<u8>,
     },
     /// TLSA and SMIMEA.
@@ -130,12 +145,14 @@ pub enum RData {
         selector: u8,
         matching_type: u8,
         #[serde(with = "serde_bytes::hex")]
+        #[cfg_attr(feature = "ts", ts(type = "string"))]
         data: Vec<u8>,
     },
     Sshfp {
         algorithm: u8,
         fingerprint_type: u8,
         #[serde(with = "serde_bytes::hex")]
+        #[cfg_attr(feature = "ts", ts(type = "string"))]
         fingerprint: Vec<u8>,
     },
     /// SVCB and HTTPS (RFC 9460).
@@ -151,11 +168,13 @@ pub enum RData {
     /// Any other type, as opaque bytes (RFC 3597).
     Unknown {
         #[serde(with = "serde_bytes::hex")]
+        #[cfg_attr(feature = "ts", ts(type = "string"))]
         data: Vec<u8>,
     },
 }
 
 /// One SVCB/HTTPS service parameter (RFC 9460 14.3.2).
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "key", rename_all = "kebab-case")]
 pub enum SvcParam {
@@ -164,6 +183,7 @@ pub enum SvcParam {
     },
     Alpn {
         #[serde(with = "serde_bytes::escaped_list")]
+        #[cfg_attr(feature = "ts", ts(type = "string[]"))]
         ids: Vec<Vec<u8>>,
     },
     NoDefaultAlpn,
@@ -175,6 +195,7 @@ pub enum SvcParam {
     },
     Ech {
         #[serde(with = "serde_bytes::base64")]
+        #[cfg_attr(feature = "ts", ts(type = "string"))]
         config: Vec<u8>,
     },
     Ipv6hint {
@@ -182,11 +203,13 @@ pub enum SvcParam {
     },
     Dohpath {
         #[serde(with = "serde_bytes::escaped")]
+        #[cfg_attr(feature = "ts", ts(type = "string"))]
         template: Vec<u8>,
     },
     Unknown {
         number: u16,
         #[serde(with = "serde_bytes::escaped")]
+        #[cfg_attr(feature = "ts", ts(type = "string"))]
         value: Vec<u8>,
     },
 }
@@ -364,7 +387,7 @@ pub(crate) fn read_name_spanned<S: Sink>(
     if !S::ACTIVE {
         return read_name(msg, start);
     }
-    sink.open(start, || label.to_string());
+    sink.open(start, FieldKind::Name, None, || label.to_string());
     let mut steps = Vec::new();
     let res = walk_name(msg, start, |step, in_place| {
         if in_place {
@@ -374,25 +397,35 @@ pub(crate) fn read_name_spanned<S: Sink>(
     for step in &steps {
         match *step {
             Step::Label { offset, label: [] } => {
-                sink.leaf(offset, 1, "root", || "00 (end of name)".into())
+                sink.leaf_of(FieldKind::Root, offset, 1, "root", || {
+                    "00 (end of name)".into()
+                })
             }
-            Step::Label { offset, label: l } => sink.leaf(offset, 1 + l.len(), "label", || {
-                let mut s = String::new();
-                let _ = super::name::write_label(&mut s, l);
-                s
-            }),
+            Step::Label { offset, label: l } => {
+                sink.leaf_of(FieldKind::Label, offset, 1 + l.len(), "label", || {
+                    let mut s = String::new();
+                    let _ = super::name::write_label(&mut s, l);
+                    s
+                })
+            }
             Step::Pointer { offset, target } => {
                 sink.pointer(offset, target);
-                sink.leaf(offset, 2, "pointer", || match read_name(msg, target) {
-                    Ok((suffix, _)) => format!(
-                        "{:02x} {:02x} -> offset {target} (\"{suffix}\"), saves {} bytes",
-                        msg[offset],
-                        msg[offset + 1],
-                        // A pointer to the root label (1 byte) saves nothing.
-                        suffix.wire_len().saturating_sub(2)
-                    ),
-                    Err(_) => format!("-> offset {target}"),
-                })
+                sink.leaf_of(
+                    FieldKind::Pointer,
+                    offset,
+                    2,
+                    "pointer",
+                    || match read_name(msg, target) {
+                        Ok((suffix, _)) => format!(
+                            "{:02x} {:02x} -> offset {target} (\"{suffix}\"), saves {} bytes",
+                            msg[offset],
+                            msg[offset + 1],
+                            // A pointer to the root label (1 byte) saves nothing.
+                            suffix.wire_len().saturating_sub(2)
+                        ),
+                        Err(_) => format!("-> offset {target}"),
+                    },
+                )
             }
         }
     }

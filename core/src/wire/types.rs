@@ -90,6 +90,7 @@ macro_rules! mnemonics {
 }
 
 /// A resource record type (RFC 1035 3.2.2 and the IANA registry).
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(type = "string"))]
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct RType(pub u16);
 
@@ -110,6 +111,7 @@ mnemonics!(RType(u16), "TYPE",
 );
 
 /// A class (RFC 1035 3.2.4). On an OPT record this field is the requestor's UDP payload size.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(type = "string"))]
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Class(pub u16);
 
@@ -118,6 +120,7 @@ mnemonics!(Class(u16), "CLASS",
 );
 
 /// A 4-bit header opcode (RFC 1035 4.1.1, RFC 1996, RFC 2136).
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(type = "string"))]
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Opcode(pub u8);
 
@@ -127,6 +130,7 @@ mnemonics!(Opcode(u8), "OPCODE",
 );
 
 /// A response code: the header's 4 bits, extended to 12 by EDNS (RFC 6891 6.1.3).
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(type = "string"))]
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Rcode(pub u16);
 
@@ -141,6 +145,7 @@ mnemonics!(Rcode(u16), "RCODE",
 );
 
 /// An EDNS option code (IANA "DNS EDNS0 Option Codes").
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(type = "string"))]
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct OptCode(pub u16);
 
@@ -153,6 +158,7 @@ mnemonics!(OptCode(u16), "OPT",
 );
 
 /// The section a record sits in.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Section {

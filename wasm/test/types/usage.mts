@@ -72,7 +72,12 @@ encode({ answers: [{ name: "x.", type: "A", rdata: { kind: "a" } }] });
 encode(m, { limit: "512" });
 
 const re: Uint8Array = recompress(bytes);
-const t: Uint8Array = truncate(bytes, 512);
+const t = truncate(bytes, 512);
+const cutBytes: Uint8Array = t.bytes;
+const [droppedAnswers, droppedAuthority, droppedAdditional]: [number, number, number] = t.dropped;
+const tcSet: boolean = t.tc && t.size === cutBytes.length;
+// @ts-expect-error: truncate() returns its report with the bytes, not bare bytes
+const bare: Uint8Array = truncate(bytes, 512);
 const min: Uint8Array = minimize(bytes);
 const text: string = toText(bytes) + toText(m) + analysisText(bytes) + analysisText("78fd") + analysisJson(bytes, { pretty: true });
 
@@ -84,6 +89,10 @@ if (a.error?.kind === "truncated") {
   const needed: number = a.error.needed;
 }
 const layers = analyze("78fd").source?.layers.map((l) => l.kind);
+const answerRecords = a.fields.filter((f) => f.kind === "section" && f.section === "answer").flatMap((f) => f.children ?? []);
+const pointers: number = answerRecords.filter((f) => f.kind === "pointer").length;
+// @ts-expect-error: the field kinds are a closed set
+a.fields.filter((f) => f.kind === "answer section");
 
 try {
   decode(bytes.subarray(0, 20));
