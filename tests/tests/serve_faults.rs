@@ -207,6 +207,9 @@ fn malformed_clients_acl_and_flood() {
     drop(server);
     let server = start_dnspect(&dir, &config(port, &[up.port], ""), port, &[]);
     let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    // Room for the flood's 2000 answers: the default 208 KiB receive buffer holds about 270
+    // small datagrams, so on a loaded machine the client, not the server, would drop them.
+    let _ = socket2::SockRef::from(&sock).set_recv_buffer_size(4 << 20);
     sock.set_read_timeout(Some(Duration::from_millis(500)))
         .unwrap();
     let target = ("127.0.0.1", port);
