@@ -271,7 +271,7 @@ impl Forwarder {
         };
         let qtype = key.qtype();
         {
-            let (n, q, tx) = (name.clone(), qtype.clone(), text.clone());
+            let (n, q, tx) = (name.clone(), qtype, text.clone());
             self.event(now, || EventKind::GaveUp {
                 name: n,
                 qtype: q,
