@@ -1,8 +1,14 @@
 //! What the engine tells the world: every decision as an event with its reason. The native
 //! server turns them into the query log and metrics; the simulator and the web page into a
-//! timeline. Events are plain data (serde), never formatted log lines.
+//! timeline. Events are plain data (serde), never formatted log lines: names, types, RCODEs,
+//! transports and rules are typed values, and `Display` makes the log line.
 
 use core::fmt;
+
+use super::decide::{FallbackRule, PayloadRule};
+use super::Transport;
+use crate::cache::policy::{LifetimeRule, ServeRule};
+use crate::wire::{Name, RType, Rcode};
 
 /// An event and the time it happened, in milliseconds on the caller's clock.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
@@ -19,49 +25,51 @@ pub enum EventKind {
     /// A client query arrived; `limit` is the size its answer must fit.
     Query {
         client: u64,
-        name: String,
-        qtype: String,
-        transport: &'static str,
+        name: Name,
+        qtype: RType,
+        transport: Transport,
         edns_size: Option<u16>,
         dnssec_ok: bool,
         limit: usize,
-        limit_rule: &'static str,
+        /// None over TCP (no size limit): serialized as "TCP".
+        #[serde(serialize_with = "limit_rule_name")]
+        limit_rule: Option<PayloadRule>,
     },
     /// A client packet that could not be served as a query.
     BadQuery {
         client: u64,
-        rcode: Option<String>,
+        rcode: Option<Rcode>,
         why: String,
     },
     /// Answered from the cache (fresh, negative, stale or a cached failure).
     CacheServe {
         client: u64,
-        name: String,
-        qtype: String,
-        rule: &'static str,
+        name: Name,
+        qtype: RType,
+        rule: ServeRule,
         why: &'static str,
         ttl: u32,
     },
     /// Not answerable from the cache: the query goes upstream.
     CacheMiss {
-        name: String,
-        qtype: String,
-        rule: &'static str,
+        name: Name,
+        qtype: RType,
+        rule: ServeRule,
         why: &'static str,
     },
     /// Joined an identical query already in flight.
     Coalesced {
         client: u64,
-        name: String,
-        qtype: String,
+        name: Name,
+        qtype: RType,
         waiters: usize,
     },
     /// A query sent upstream.
     Forwarded {
-        name: String,
-        qtype: String,
+        name: Name,
+        qtype: RType,
         upstream: String,
-        transport: &'static str,
+        transport: Transport,
         edns: bool,
         id: u16,
         attempt: u16,
@@ -71,16 +79,16 @@ pub enum EventKind {
     /// An upstream's response arrived (before it is judged).
     UpstreamResponse {
         upstream: String,
-        transport: &'static str,
+        transport: Transport,
         size: usize,
-        rcode: Option<String>,
+        rcode: Option<Rcode>,
         rtt_ms: u64,
         outcome: String,
     },
     /// No response within the attempt timeout.
     UpstreamTimeout {
         upstream: String,
-        transport: &'static str,
+        transport: Transport,
         id: u16,
         after_ms: u64,
     },
@@ -91,32 +99,32 @@ pub enum EventKind {
     /// What the engine does after an attempt, and why.
     Fallback {
         upstream: String,
-        rule: &'static str,
+        rule: FallbackRule,
         next: &'static str,
         why: &'static str,
     },
     /// Stored in the cache.
     Cached {
-        name: String,
-        qtype: String,
+        name: Name,
+        qtype: RType,
         kind: &'static str,
         ttl: u32,
-        rule: &'static str,
+        rule: LifetimeRule,
         why: &'static str,
     },
     /// Not stored in the cache.
     NotCached {
-        name: String,
-        qtype: String,
-        rule: &'static str,
+        name: Name,
+        qtype: RType,
+        rule: LifetimeRule,
         why: &'static str,
     },
     /// The client got its answer.
     Answered {
         client: u64,
-        name: String,
-        qtype: String,
-        rcode: String,
+        name: Name,
+        qtype: RType,
+        rcode: Rcode,
         size: usize,
         limit: usize,
         source: &'static str,
@@ -124,8 +132,8 @@ pub enum EventKind {
     },
     /// The engine stopped trying.
     GaveUp {
-        name: String,
-        qtype: String,
+        name: Name,
+        qtype: RType,
         ede: u16,
         text: String,
     },
@@ -137,6 +145,10 @@ pub enum EventKind {
     },
 }
 
+fn limit_rule_name<S: serde::Serializer>(r: &Option<PayloadRule>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(r.map_or("TCP", PayloadRule::as_str))
+}
+
 impl fmt::Display for Event {
     /// One line per decision, in the spirit of dnsmasq's `-q` log, but saying why.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -144,9 +156,10 @@ impl fmt::Display for Event {
         match &self.kind {
             E::Query { client, name, qtype, transport, edns_size, limit, limit_rule, .. } => {
                 let edns = edns_size.map_or("no EDNS".to_string(), |s| format!("EDNS {s}"));
-                write!(f, "query[{qtype}] {name} from client {client} over {transport} ({edns}; answer limit {limit} B: {limit_rule})")
+                let rule = limit_rule.map_or("TCP", PayloadRule::as_str);
+                write!(f, "query[{qtype}] {name} from client {client} over {transport} ({edns}; answer limit {limit} B: {rule})")
             }
-            E::BadQuery { client, rcode, why } => write!(f, "bad query from client {client}: {why}{}", rcode.as_ref().map_or(String::new(), |r| format!(" -> {r}"))),
+            E::BadQuery { client, rcode, why } => write!(f, "bad query from client {client}: {why}{}", rcode.map_or(String::new(), |r| format!(" -> {r}"))),
             E::CacheServe { name, qtype, rule, why, ttl, .. } => write!(f, "cached {name} {qtype} TTL {ttl} ({rule}: {why})"),
             E::CacheMiss { name, qtype, rule, why } => write!(f, "miss {name} {qtype} ({rule}: {why})"),
             E::Coalesced { name, qtype, waiters, .. } => write!(f, "coalesced {name} {qtype} with a query in flight ({waiters} waiting)"),
@@ -158,7 +171,7 @@ impl fmt::Display for Event {
             E::UpstreamResponse { upstream, transport, size, rcode, rtt_ms, outcome } => write!(
                 f,
                 "reply from {upstream} over {transport}: {size} B, {} in {rtt_ms} ms ({outcome})",
-                rcode.as_deref().unwrap_or("undecodable")
+                rcode.map_or_else(|| "undecodable".to_string(), |r| r.to_string())
             ),
             E::UpstreamTimeout { upstream, transport, id, after_ms } => write!(f, "timeout: {upstream} over {transport} id {id} after {after_ms} ms"),
             E::Dropped { upstream, why } => write!(f, "dropped a reply from {upstream}: {why}"),

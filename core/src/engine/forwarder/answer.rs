@@ -33,9 +33,9 @@ impl Forwarder {
         let name = if self.cfg.events {
             name_text(&txn.question, 0)
         } else {
-            String::new()
+            Name::root()
         };
-        let qtype = key.qtype().to_string();
+        let qtype = key.qtype();
         let retention = self.retention();
         let (kind, ttl) = match lifetime {
             Lifetime::DoNotCache { .. } => (None, 0),
@@ -93,21 +93,21 @@ impl Forwarder {
                 EntryKind::SuspectNegative => "suspect negative",
                 EntryKind::Failure => "failure",
             };
-            let (n, q) = (name.clone(), qtype.clone());
+            let (n, q) = (name.clone(), qtype);
             self.event(now, || EventKind::Cached {
                 name: n,
                 qtype: q,
                 kind: kind_s,
                 ttl,
-                rule: rule.as_str(),
+                rule,
                 why: rule.why(),
             });
         } else {
-            let (n, q) = (name.clone(), qtype.clone());
+            let (n, q) = (name.clone(), qtype);
             self.event(now, || EventKind::NotCached {
                 name: n,
                 qtype: q,
-                rule: rule.as_str(),
+                rule,
                 why: rule.why(),
             });
         }
@@ -267,11 +267,11 @@ impl Forwarder {
         let name = if self.cfg.events {
             name_text(&txn.question, 0)
         } else {
-            String::new()
+            Name::root()
         };
-        let qtype = key.qtype().to_string();
+        let qtype = key.qtype();
         {
-            let (n, q, tx) = (name.clone(), qtype.clone(), text.clone());
+            let (n, q, tx) = (name.clone(), qtype, text.clone());
             self.event(now, || EventKind::GaveUp {
                 name: n,
                 qtype: q,
@@ -309,13 +309,13 @@ impl Forwarder {
                 ) {
                     e.failures = prev + 1;
                     self.store.insert(key.as_bytes(), e, now);
-                    let (n, q) = (name.clone(), qtype.clone());
+                    let (n, q) = (name.clone(), qtype);
                     self.event(now, || EventKind::Cached {
                         name: n,
                         qtype: q,
                         kind: "failure",
                         ttl,
-                        rule: rule.as_str(),
+                        rule,
                         why: rule.why(),
                     });
                 }
@@ -406,13 +406,10 @@ impl Forwarder {
             let name = MessageView::new(query)
                 .ok()
                 .and_then(|v| v.question().ok().flatten())
-                .map(|q| (name_text(query, q.name_start), q.qtype.to_string()))
-                .unwrap_or_default();
-            let rcode = if answer.len() >= 4 {
-                Rcode(u16::from(answer[3] & 0xf)).to_string()
-            } else {
-                String::new()
-            };
+                .map_or((Name::root(), RType(0)), |q| {
+                    (name_text(query, q.name_start), q.qtype)
+                });
+            let rcode = Rcode(u16::from(answer.get(3).map_or(0, |b| b & 0xf)));
             let (size, limit, client) = (answer.len(), w.limit, w.client.0);
             self.event(now, || EventKind::Answered {
                 client,
@@ -462,8 +459,8 @@ pub(super) fn answer_from(
 }
 
 /// The name at `start` as text (for events).
-pub(super) fn name_text(msg: &[u8], start: usize) -> String {
+pub(super) fn name_text(msg: &[u8], start: usize) -> Name {
     crate::wire::name::read_name(msg, start)
-        .map(|(n, _)| n.to_string())
-        .unwrap_or_else(|_| "<bad name>".into())
+        .map(|(n, _)| n)
+        .unwrap_or_else(|_| Name::root())
 }

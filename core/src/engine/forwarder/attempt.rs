@@ -160,9 +160,9 @@ impl Forwarder {
         let name = if self.cfg.events {
             name_text(&txn.question, 0)
         } else {
-            String::new()
+            Name::root()
         };
-        let qtype = txn.key.qtype().to_string();
+        let qtype = txn.key.qtype();
         self.outstanding.insert(token, (t, gen));
         self.upstreams.get_mut(up).counters.queries += 1;
         let label = self.upstreams.get(up).label.clone();
@@ -170,7 +170,7 @@ impl Forwarder {
             name,
             qtype,
             upstream: label,
-            transport: transport.as_str(),
+            transport,
             edns,
             id,
             attempt: attempt_no,
@@ -306,7 +306,7 @@ impl Forwarder {
         }
         if fb.next != Next::Accept {
             *self.stats.fallbacks.entry(fb.rule.as_str()).or_insert(0) += 1;
-            let (rule, next, why) = (fb.rule.as_str(), fb.next.as_str(), fb.rule.why());
+            let (rule, next, why) = (fb.rule, fb.next.as_str(), fb.rule.why());
             let l = label.clone();
             self.event(now, || EventKind::Fallback {
                 upstream: l,

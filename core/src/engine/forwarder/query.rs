@@ -2,6 +2,8 @@
 //! failure), joining a transaction in flight or starting one.
 
 use super::*;
+use crate::cache::policy::ServeRule;
+use crate::engine::decide::PayloadRule;
 use crate::wire::view::QuestionRef;
 
 /// A client query that passed the checks: what answering or forwarding it needs.
@@ -14,7 +16,7 @@ struct Checked {
     edns: Option<u16>,
     /// The largest answer it takes, and the rule that says so.
     limit: usize,
-    limit_rule: &'static str,
+    limit_rule: Option<PayloadRule>,
     /// The OPT its answers carry.
     opt: Option<OptOut>,
 }
@@ -35,13 +37,13 @@ impl Forwarder {
         };
         if self.cfg.events {
             let name = name_text(bytes, p.q.name_start);
-            let (qtype, edns_size, dnssec_ok) = (p.q.qtype.to_string(), p.edns, p.dnssec_ok);
+            let (qtype, edns_size, dnssec_ok) = (p.q.qtype, p.edns, p.dnssec_ok);
             let (limit, limit_rule) = (p.limit, p.limit_rule);
             self.event(now, || EventKind::Query {
                 client: client.0,
                 name,
                 qtype,
-                transport: transport.as_str(),
+                transport,
                 edns_size,
                 dnssec_ok,
                 limit,
@@ -177,8 +179,8 @@ impl Forwarder {
         let dnssec_ok = scan.opt.as_ref().is_some_and(|o| o.dnssec_ok);
         let pl = payload_limit(edns, self.cfg.max_udp_payload);
         let (limit, limit_rule) = match transport {
-            Transport::Tcp => (usize::from(u16::MAX), "TCP"),
-            Transport::Udp => (usize::from(pl.bytes), pl.rule.as_str()),
+            Transport::Tcp => (usize::from(u16::MAX), None),
+            Transport::Udp => (usize::from(pl.bytes), Some(pl.rule)),
         };
         let opt = edns.map(|_| OptOut {
             udp_size: self.cfg.max_udp_payload,
@@ -219,7 +221,7 @@ impl Forwarder {
     ) -> Option<Option<StaleFallback>> {
         let (q, key, qtype) = (&p.q, p.key, p.q.qtype);
         let Some(slot) = self.store.get_touched(key.as_bytes()) else {
-            self.event_miss(now, bytes, q.name_start, qtype, "miss", "not in the cache");
+            self.event_miss(now, bytes, q.name_start, qtype, ServeRule::Miss);
             return Some(None);
         };
         let d = policy::serve(&slot.lookup(), &self.cfg.cache, now);
@@ -249,14 +251,7 @@ impl Forwarder {
             }
         };
         let Some((entry, fixed_ttl, ede, source)) = served else {
-            self.event_miss(
-                now,
-                bytes,
-                q.name_start,
-                qtype,
-                d.rule.as_str(),
-                d.rule.why(),
-            );
+            self.event_miss(now, bytes, q.name_start, qtype, d.rule);
             return Some(stale_fallback);
         };
         let mut answer = Vec::with_capacity(entry.wire().len() + 64);
@@ -282,8 +277,8 @@ impl Forwarder {
             self.event(now, || EventKind::CacheServe {
                 client: waiter.client.0,
                 name,
-                qtype: qtype.to_string(),
-                rule: rule.as_str(),
+                qtype,
+                rule,
                 why: rule.why(),
                 ttl,
             });
@@ -344,7 +339,7 @@ impl Forwarder {
                         self.event(now, || EventKind::Coalesced {
                             client: client.0,
                             name,
-                            qtype: qtype.to_string(),
+                            qtype,
                             waiters: n,
                         });
                     }
@@ -389,16 +384,15 @@ impl Forwarder {
         bytes: &[u8],
         name_start: usize,
         qtype: RType,
-        rule: &'static str,
-        why: &'static str,
+        rule: ServeRule,
     ) {
         if self.cfg.events {
             let name = name_text(bytes, name_start);
             self.event(now, || EventKind::CacheMiss {
                 name,
-                qtype: qtype.to_string(),
+                qtype,
                 rule,
-                why,
+                why: rule.why(),
             });
         }
     }
@@ -431,7 +425,7 @@ impl Forwarder {
         let r = rcode;
         self.event(now, || EventKind::BadQuery {
             client: client.0,
-            rcode: Some(r.to_string()),
+            rcode: Some(r),
             why: why.clone(),
         });
         let out = rcode_answer(query, rcode, self.cfg.max_udp_payload);

@@ -125,7 +125,7 @@ impl Forwarder {
         self.conformance(now, upstream, transport, sent, bytes, msg.as_ref(), outcome);
         if self.cfg.events {
             let l = label();
-            let rcode = msg.as_ref().map(|m| m.rcode().to_string());
+            let rcode = msg.as_ref().map(Message::rcode);
             let oc = match outcome {
                 Outcome::Undecodable { offset, .. } => {
                     format!("does not decode at offset {offset}")
@@ -134,7 +134,7 @@ impl Forwarder {
             };
             self.event(now, || EventKind::UpstreamResponse {
                 upstream: l,
-                transport: transport.as_str(),
+                transport,
                 size: bytes.len(),
                 rcode,
                 rtt_ms: ms(rtt),

@@ -51,7 +51,7 @@ impl Forwarder {
                 let after = ms(now.saturating_sub(sent.at));
                 self.event(now, || EventKind::UpstreamTimeout {
                     upstream: label,
-                    transport: sent.transport.as_str(),
+                    transport: sent.transport,
                     id: sent.id,
                     after_ms: after,
                 });
