@@ -41,7 +41,7 @@ mod timers;
 
 pub use answer::rcode_answer;
 use answer::{answer_from, append_opt, header_and_question, name_text};
-pub use config::{Config, ProbeConfig, UpstreamConfig};
+pub use config::{Config, ConfigError, ProbeConfig, UpstreamConfig, MAX_UPSTREAMS};
 use response::is_meta_type;
 
 /// What goes into the machine.
@@ -297,7 +297,7 @@ impl Forwarder {
     pub fn new(cfg: Config, seed: [u8; 32]) -> Forwarder {
         let n = u16::try_from(cfg.upstreams.len()).unwrap_or(u16::MAX);
         let mut limits = FallbackLimits::for_upstreams(n);
-        limits.query_timeout = Duration::from_millis(cfg.query_timeout_ms);
+        limits.query_timeout = cfg.query_timeout;
         if let Some(m) = cfg.max_attempts {
             limits.max_attempts = m.max(1);
         }
@@ -306,7 +306,7 @@ impl Forwarder {
             cfg.policy,
         );
         Forwarder {
-            store: Store::new(cfg.cache_bytes),
+            store: Store::new(cfg.cache.size),
             limits,
             rng: Rng::from_seed(seed),
             upstreams,
@@ -340,7 +340,7 @@ impl Forwarder {
     pub fn reconfigure(&mut self, cfg: Config) {
         let n = u16::try_from(cfg.upstreams.len()).unwrap_or(u16::MAX);
         self.limits = FallbackLimits::for_upstreams(n);
-        self.limits.query_timeout = Duration::from_millis(cfg.query_timeout_ms);
+        self.limits.query_timeout = cfg.query_timeout;
         if let Some(m) = cfg.max_attempts {
             self.limits.max_attempts = m.max(1);
         }
@@ -400,7 +400,7 @@ impl Forwarder {
                 self.schedule(self.now, Timer::Retry { txn: t, gen });
             }
         }
-        self.store.set_max_bytes(cfg.cache_bytes, self.now);
+        self.store.set_max_bytes(cfg.cache.size, self.now);
         self.cfg = cfg;
     }
 
