@@ -22,6 +22,11 @@ pub const DEFAULT_TOML: &str = include_str!("default.toml");
 pub struct File {
     #[serde(default = "default_listen")]
     pub listen: Vec<String>,
+    /// The engine's upstreams, given by address (`"IP"`, `"IP:PORT"` or a table with
+    /// `address` and `force_tcp`); empty: the nameservers of /etc/resolv.conf. They live here,
+    /// not in `[engine]`, because the server resolves them to addresses.
+    #[serde(default)]
+    pub upstreams: Vec<UpstreamConfig>,
     #[serde(default = "default_metrics")]
     pub metrics: String,
     #[serde(default = "default_allow")]
@@ -36,8 +41,8 @@ pub struct File {
     /// How long SIGTERM waits for queries in flight before exiting.
     #[serde(default = "default_drain", with = "units::duration")]
     pub drain_timeout: Duration,
-    /// Upstreams (empty: the nameservers of /etc/resolv.conf), selection, timeouts, limits,
-    /// `[engine.cache]`, `[engine.limits]`.
+    /// Selection, timeouts, limits, `[engine.cache]`, `[engine.limits]`: the core's `Config`
+    /// but for `upstreams` (above) and `events` (`log_queries`).
     #[serde(default)]
     pub engine: EngineConfig,
     #[serde(default)]
@@ -386,18 +391,20 @@ fn settle(
     if listen.is_empty() {
         return Err(sp.err("listen", "at least one address is needed"));
     }
-    if sp.line_of("engine.events").is_some() {
-        return Err(sp.err(
-            "engine.events",
-            "the server's query log is `log_queries` (or --log-queries)",
-        ));
+    for (key, instead) in [
+        ("engine.events", "`log_queries` (or --log-queries)"),
+        ("engine.upstreams", "`upstreams`, at the top of the file"),
+    ] {
+        if sp.line_of(key).is_some() {
+            return Err(sp.err(key, format!("the server's is {instead}")));
+        }
     }
     let mut engine = f.engine;
     engine.events = f.log_queries;
+    engine.upstreams = f.upstreams;
     let mut upstreams = Vec::new();
     for (i, u) in engine.upstreams.iter_mut().enumerate() {
-        let addr =
-            socket(&u.label, 53).map_err(|m| sp.err(&format!("engine.upstreams[{i}]"), m))?;
+        let addr = socket(&u.label, 53).map_err(|m| sp.err(&format!("upstreams[{i}]"), m))?;
         upstreams.push(addr);
         u.label = addr.to_string();
     }
@@ -405,14 +412,14 @@ fn settle(
     if from_resolv {
         let rc = resolv_conf().map_err(|e| {
             sp.err(
-                "engine.upstreams",
+                "upstreams",
                 format!("none configured and resolv.conf is unreadable: {e}"),
             )
         })?;
         upstreams = resolv_nameservers(&rc);
         if upstreams.is_empty() {
             return Err(sp.err(
-                "engine.upstreams",
+                "upstreams",
                 "none configured and resolv.conf lists no nameserver",
             ));
         }
@@ -420,7 +427,7 @@ fn settle(
     }
     engine
         .validate()
-        .map_err(|e| sp.err(&format!("engine.{}", e.field), e.message))?;
+        .map_err(|e| sp.err(&file_field(&e.field), e.message))?;
     let metrics = if f.metrics.is_empty() {
         None
     } else {
@@ -507,6 +514,16 @@ fn settle(
         tcp_max_queued: t.max_queued,
         tcp_send_buffer: t.send_buffer_bytes,
     })
+}
+
+/// Where a field of the engine's `Config` is in the file: under `[engine]`, but for the
+/// upstreams, at the top.
+fn file_field(engine_field: &str) -> String {
+    if engine_field.starts_with("upstreams") {
+        engine_field.to_string()
+    } else {
+        format!("engine.{engine_field}")
+    }
 }
 
 /// The engine's upstreams, labelled by address.
@@ -619,12 +636,12 @@ mod tests {
             at(2, "engine.attempt_timeout_ms")
         );
         assert_eq!(
-            err("[engine]\nupstreams = [\"192.0.2.1\", { adress = \"192.0.2.2\" }]\n"),
-            at(2, "engine.upstreams[1].adress")
+            err("\nupstreams = [\"192.0.2.1\", { adress = \"192.0.2.2\" }]\n"),
+            at(2, "upstreams[1].adress")
         );
         assert_eq!(
-            err("[engine]\nupstreams = [\"192.0.2.1\", \"nonsense\"]\n"),
-            at(2, "engine.upstreams[1]")
+            err("\nupstreams = [\"192.0.2.1\", \"nonsense\"]\n"),
+            at(2, "upstreams[1]")
         );
         let e = parse("allow = [\"10.0.0.0/33\"]\n", rc).unwrap_err();
         assert!(e.to_string().contains("prefix"), "{e}");
@@ -664,15 +681,15 @@ mod tests {
             at(2, "engine.probe.qtype")
         );
         let many: Vec<String> = (0..65).map(|i| format!("\"10.0.0.{i}\"")).collect();
-        let e = parse(
-            &format!("[engine]\nupstreams = [{}]\n", many.join(", ")),
-            rc,
-        )
-        .unwrap_err();
-        assert_eq!((e.line, e.field.as_str()), (Some(2), "engine.upstreams"));
+        let e = parse(&format!("\nupstreams = [{}]\n", many.join(", ")), rc).unwrap_err();
+        assert_eq!((e.line, e.field.as_str()), (Some(2), "upstreams"));
         assert!(e.message.contains("at most 64"), "{e}");
         assert_eq!(err("[tcp]\nmax_queued = 0\n"), at(2, "tcp.max_queued"));
         assert_eq!(err("\n[engine]\nevents = true\n"), at(3, "engine.events"));
+        assert_eq!(
+            err("[engine]\nupstreams = [\"192.0.2.1\"]\n"),
+            at(2, "engine.upstreams")
+        );
         // Values the file leaves at their default have no line.
         let e = parse("[engine]\nquery_timeout = \"1s\"\n", rc).unwrap_err();
         assert_eq!((e.line, e.field.as_str()), (None, "engine.attempt_timeout"));
@@ -681,8 +698,8 @@ mod tests {
     #[test]
     fn the_file_reads_units_and_the_core_config() {
         let s = parse(
-            "drain_timeout = \"1m30s\"\nlog_queries = true\n[engine]\nupstreams = [\"192.0.2.1\", \
-             { address = \"192.0.2.2:5300\", force_tcp = true }]\nattempt_timeout = \"700ms\"\n\
+            "drain_timeout = \"1m30s\"\nlog_queries = true\nupstreams = [\"192.0.2.1\", \
+             { address = \"192.0.2.2:5300\", force_tcp = true }]\n[engine]\nattempt_timeout = \"700ms\"\n\
              [engine.cache]\nsize = \"2MiB\"\nserve_stale = false\n[engine.limits]\naction = \"drop\"\n\
              [tcp]\nidle_timeout = \"2s\"\n",
             rc,
