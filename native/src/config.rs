@@ -721,8 +721,7 @@ mod tests {
     #[test]
     fn the_default_file_states_the_core_defaults() {
         let f: File = toml::from_str(DEFAULT_TOML).unwrap();
-        let mut d = EngineConfig::default();
-        d.events = f.engine.events;
+        let d = EngineConfig::default();
         assert_eq!(f.engine, d, "default.toml and Config::default() disagree");
     }
 

@@ -266,6 +266,24 @@ impl Config {
 mod tests {
     use super::*;
 
+    fn up(i: usize) -> UpstreamConfig {
+        UpstreamConfig {
+            label: format!("10.0.0.{i}"),
+            force_tcp: false,
+        }
+    }
+
+    fn up_empty() -> UpstreamConfig {
+        UpstreamConfig {
+            label: String::new(),
+            force_tcp: false,
+        }
+    }
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
     fn field_of(f: impl FnOnce(&mut Config)) -> String {
         let mut c = Config::default();
         f(&mut c);
@@ -279,72 +297,41 @@ mod tests {
 
     #[test]
     fn each_limit_names_its_field() {
-        let up = |i: usize| UpstreamConfig {
-            label: format!("10.0.0.{i}"),
-            force_tcp: false,
-        };
-        let ms = Duration::from_millis;
-        let cases: Vec<(&str, Box<dyn FnOnce(&mut Config)>)> = vec![
-            (
-                "upstreams",
-                Box::new(move |c| c.upstreams = (0..65).map(up).collect()),
-            ),
-            (
-                "upstreams[1].label",
-                Box::new(move |c| c.upstreams = vec![up(1), UpstreamConfig::default_empty()]),
-            ),
-            ("max_udp_payload", Box::new(|c| c.max_udp_payload = 511)),
-            (
-                "upstream_udp_payload",
-                Box::new(|c| c.upstream_udp_payload = 100),
-            ),
-            (
-                "attempt_timeout",
-                Box::new(|c| c.attempt_timeout = Duration::ZERO),
-            ),
-            (
-                "query_timeout",
-                Box::new(|c| c.query_timeout = Duration::ZERO),
-            ),
-            (
-                "attempt_timeout",
-                Box::new(move |c| c.attempt_timeout = ms(4001)),
-            ),
-            ("max_attempts", Box::new(|c| c.max_attempts = Some(0))),
-            ("max_inflight", Box::new(|c| c.max_inflight = 0)),
-            ("max_waiters", Box::new(|c| c.max_waiters = 0)),
-            ("max_waiting", Box::new(|c| c.max_waiting = 0)),
-            ("max_query_size", Box::new(|c| c.max_query_size = 16)),
-            ("max_query_size", Box::new(|c| c.max_query_size = 65536)),
-            (
-                "probe.interval",
-                Box::new(|c| c.probe = Some(probe(Duration::ZERO, ".", "NS"))),
-            ),
-            (
-                "probe.name",
-                Box::new(move |c| c.probe = Some(probe(ms(100), "a..b", "NS"))),
-            ),
-            (
-                "probe.qtype",
-                Box::new(move |c| c.probe = Some(probe(ms(100), ".", "NOPE"))),
-            ),
-            (
-                "cache.serve_stale.client_answer_timer",
-                Box::new(|c| c.cache.serve_stale.client_answer_timer = Duration::ZERO),
-            ),
-            (
-                "cache.serve_stale.failure_recheck",
-                Box::new(|c| c.cache.serve_stale.failure_recheck = Duration::ZERO),
-            ),
-            (
-                "limits.client_prefix_v4",
-                Box::new(|c| c.limits.prefix_v4 = 33),
-            ),
-            (
-                "limits.client_prefix_v6",
-                Box::new(|c| c.limits.prefix_v6 = 129),
-            ),
-            ("limits.max_clients", Box::new(|c| c.limits.max_clients = 0)),
+        type Case = (&'static str, fn(&mut Config));
+        let cases: Vec<Case> = vec![
+            ("upstreams", |c| c.upstreams = (0..65).map(up).collect()),
+            ("upstreams[1].label", |c| {
+                c.upstreams = vec![up(1), up_empty()]
+            }),
+            ("max_udp_payload", |c| c.max_udp_payload = 511),
+            ("upstream_udp_payload", |c| c.upstream_udp_payload = 100),
+            ("attempt_timeout", |c| c.attempt_timeout = Duration::ZERO),
+            ("query_timeout", |c| c.query_timeout = Duration::ZERO),
+            ("attempt_timeout", |c| c.attempt_timeout = ms(4001)),
+            ("max_attempts", |c| c.max_attempts = Some(0)),
+            ("max_inflight", |c| c.max_inflight = 0),
+            ("max_waiters", |c| c.max_waiters = 0),
+            ("max_waiting", |c| c.max_waiting = 0),
+            ("max_query_size", |c| c.max_query_size = 16),
+            ("max_query_size", |c| c.max_query_size = 65536),
+            ("probe.interval", |c| {
+                c.probe = Some(probe(Duration::ZERO, ".", "NS"))
+            }),
+            ("probe.name", |c| {
+                c.probe = Some(probe(ms(100), "a..b", "NS"))
+            }),
+            ("probe.qtype", |c| {
+                c.probe = Some(probe(ms(100), ".", "NOPE"))
+            }),
+            ("cache.serve_stale.client_answer_timer", |c| {
+                c.cache.serve_stale.client_answer_timer = Duration::ZERO
+            }),
+            ("cache.serve_stale.failure_recheck", |c| {
+                c.cache.serve_stale.failure_recheck = Duration::ZERO
+            }),
+            ("limits.client_prefix_v4", |c| c.limits.prefix_v4 = 33),
+            ("limits.client_prefix_v6", |c| c.limits.prefix_v6 = 129),
+            ("limits.max_clients", |c| c.limits.max_clients = 0),
         ];
         for (field, f) in cases {
             assert_eq!(field_of(f), field);
@@ -370,15 +357,6 @@ mod tests {
             name: name.into(),
             qtype: qtype.into(),
             edns: false,
-        }
-    }
-
-    impl UpstreamConfig {
-        fn default_empty() -> UpstreamConfig {
-            UpstreamConfig {
-                label: String::new(),
-                force_tcp: false,
-            }
         }
     }
 
