@@ -303,8 +303,8 @@ upstreams = ["127.0.0.1:$NSD_PORT"]
 metrics = ""
 workers = 1
 log_queries = false
-[cache]
-size_mb = 1024
+[engine.cache]
+size = "1GiB"
 EOF
     sed 's/^workers = 1/workers = 2/' "$WORK/dnspect.toml" >"$WORK/dnspect-w2.toml"
     cat >"$WORK/dnsdist.conf" <<EOF

@@ -11,4 +11,5 @@ pub mod cache;
 pub mod engine;
 pub mod examples;
 pub mod sim;
+pub mod units;
 pub mod wire;

@@ -2,7 +2,9 @@
 //! queries than the attempt bound allows, never answers a client twice, never answers after the
 //! query's deadline, and stays within its memory bounds.
 #![allow(clippy::unwrap_used)]
-use dnspect_core::sim::{run, Behaviour, ClientQuery, Rule, Scenario, ScriptedUpstream, SimConfig};
+use dnspect_core::engine::forwarder::Config;
+use dnspect_core::engine::upstreams::Policy;
+use dnspect_core::sim::{run, Behaviour, ClientQuery, Rule, Scenario, ScriptedUpstream};
 use proptest::prelude::*;
 
 fn behaviour() -> impl Strategy<Value = Behaviour> {
@@ -105,13 +107,17 @@ fn scenario() -> impl Strategy<Value = Scenario> {
                 Scenario {
                     title: "random".into(),
                     seed,
-                    config: SimConfig {
-                        max_attempts: Some(max_attempts),
-                        max_negative_ttl: neg * 300,
-                        cache_bytes: 4096,
-                        max_inflight,
-                        max_waiters: 3,
-                        ..SimConfig::default()
+                    config: {
+                        let mut c = Config {
+                            policy: Policy::Sequential,
+                            max_attempts: Some(max_attempts),
+                            max_inflight,
+                            max_waiters: 3,
+                            ..Config::default()
+                        };
+                        c.cache.max_negative_ttl = neg * 300;
+                        c.cache.size = 4096;
+                        c
                     },
                     upstreams,
                     queries,
@@ -134,11 +140,12 @@ proptest! {
         let txns = stats.cache_misses - stats.coalesced + stats.prefetches + stats.verifications;
         prop_assert!(r.upstream_queries as u64 <= txns * max_attempts, "{} upstream queries for {} transactions x {}", r.upstream_queries, txns, max_attempts);
         // Each client query is answered exactly once, within its deadline.
+        let deadline = s.config.query_timeout.as_millis() as u64;
         let mut count = vec![0; s.queries.len()];
         for a in &r.answers {
             count[a.query] += 1;
             let q = &s.queries[a.query];
-            prop_assert!(a.at_ms <= q.at_ms + s.config.query_timeout_ms, "query {} answered at {} ms, deadline {}", a.query, a.at_ms, q.at_ms + s.config.query_timeout_ms);
+            prop_assert!(a.at_ms <= q.at_ms + deadline, "query {} answered at {} ms, deadline {}", a.query, a.at_ms, q.at_ms + deadline);
             prop_assert!(a.rcode != "undecodable");
             if !q.tcp {
                 let limit = q.edns.map_or(512, |e| usize::from(e.clamp(512, 1232)));

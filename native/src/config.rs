@@ -2,25 +2,31 @@
 //! docs/configuration.md), overridden by flags. Errors name the line and the field.
 
 use std::net::{IpAddr, SocketAddr};
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use dnspect_core::engine::admission::AdmissionConfig;
-use dnspect_core::engine::forwarder::{Config as EngineConfig, ProbeConfig, UpstreamConfig};
-use dnspect_core::engine::upstreams::Policy;
+use dnspect_core::engine::admission::LimitAction;
+use dnspect_core::engine::forwarder::{Config as EngineConfig, UpstreamConfig};
+use dnspect_core::units;
 use serde::Deserialize;
+use toml_edit::{ImDocument, Item, Table, Value};
 
 /// The embedded default configuration (what `dnspect serve` runs with no arguments).
 pub const DEFAULT_TOML: &str = include_str!("default.toml");
 
+/// The file: the server's own settings, and the engine's configuration (the core's `Config`,
+/// the same the npm package and the simulator read) under `[engine]`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct File {
     #[serde(default = "default_listen")]
     pub listen: Vec<String>,
-    /// Empty: the nameservers of /etc/resolv.conf.
+    /// The engine's upstreams, given by address (`"IP"`, `"IP:PORT"` or a table with
+    /// `address` and `force_tcp`); empty: the nameservers of /etc/resolv.conf. They live here,
+    /// not in `[engine]`, because the server resolves them to addresses.
     #[serde(default)]
-    pub upstreams: Vec<UpstreamSpec>,
+    pub upstreams: Vec<UpstreamConfig>,
     #[serde(default = "default_metrics")]
     pub metrics: String,
     #[serde(default = "default_allow")]
@@ -29,142 +35,31 @@ pub struct File {
     pub refuse: String,
     #[serde(default = "one")]
     pub workers: usize,
+    /// The query log: the engine's events, one line each.
     #[serde(default)]
     pub log_queries: bool,
     /// How long SIGTERM waits for queries in flight before exiting.
-    #[serde(default = "default_drain")]
-    pub drain_timeout_ms: u64,
+    #[serde(default = "default_drain", with = "units::duration")]
+    pub drain_timeout: Duration,
+    /// Selection, timeouts, limits, `[engine.cache]`, `[engine.limits]`: the core's `Config`
+    /// but for `upstreams` (above) and `events` (`log_queries`).
     #[serde(default)]
-    pub engine: EngineKnobs,
-    #[serde(default)]
-    pub cache: CacheKnobs,
+    pub engine: EngineConfig,
     #[serde(default)]
     pub tcp: TcpKnobs,
-    #[serde(default)]
-    pub limits: LimitKnobs,
-}
-
-/// Per-client limits (`[limits]`): the admission table's knobs, and what a client over them
-/// gets.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct LimitKnobs {
-    pub client_qps: u32,
-    pub client_burst: u32,
-    pub client_max_waiting: u32,
-    pub client_prefix_v4: u8,
-    pub client_prefix_v6: u8,
-    pub max_clients: usize,
-    /// "refused" or "drop".
-    pub action: String,
-}
-
-impl Default for LimitKnobs {
-    fn default() -> Self {
-        let a = AdmissionConfig::default();
-        LimitKnobs {
-            client_qps: a.qps,
-            client_burst: a.burst,
-            client_max_waiting: a.max_waiting,
-            client_prefix_v4: a.prefix_v4,
-            client_prefix_v6: a.prefix_v6,
-            max_clients: a.max_clients,
-            action: "refused".into(),
-        }
-    }
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(untagged)]
-pub enum UpstreamSpec {
-    Address(String),
-    Full {
-        address: String,
-        #[serde(default)]
-        force_tcp: bool,
-    },
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct EngineKnobs {
-    pub policy: Policy,
-    pub max_udp_payload: u16,
-    pub upstream_udp_payload: u16,
-    pub attempt_timeout_ms: u64,
-    pub query_timeout_ms: u64,
-    pub max_attempts: Option<u16>,
-    pub max_inflight: usize,
-    pub max_waiters: usize,
-    pub max_waiting: usize,
-    pub max_query_size: usize,
-    pub probe: Option<ProbeConfig>,
-}
-
-impl Default for EngineKnobs {
-    fn default() -> Self {
-        let c = EngineConfig::default();
-        EngineKnobs {
-            policy: c.policy,
-            max_udp_payload: c.max_udp_payload,
-            upstream_udp_payload: c.upstream_udp_payload,
-            attempt_timeout_ms: c.attempt_timeout_ms,
-            query_timeout_ms: c.query_timeout_ms,
-            max_attempts: c.max_attempts,
-            max_inflight: c.max_inflight,
-            max_waiters: c.max_waiters,
-            max_waiting: c.max_waiting,
-            max_query_size: c.max_query_size,
-            probe: None,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct CacheKnobs {
-    pub size_mb: usize,
-    pub min_ttl: u32,
-    pub max_ttl: u32,
-    pub max_negative_ttl: u32,
-    pub suspect_window_s: u64,
-    pub suspect_negative_max_ttl: u32,
-    pub failure_min_ttl: u32,
-    pub failure_max_ttl: u32,
-    pub serve_stale: bool,
-    pub stale_ttl: u32,
-    pub stale_window_s: u64,
-    pub prefetch: bool,
-}
-
-impl Default for CacheKnobs {
-    fn default() -> Self {
-        let p = dnspect_core::cache::policy::CachePolicy::default();
-        CacheKnobs {
-            size_mb: 32,
-            min_ttl: p.min_ttl,
-            max_ttl: p.max_ttl,
-            max_negative_ttl: p.max_negative_ttl,
-            suspect_window_s: p.suspect_window.as_secs(),
-            suspect_negative_max_ttl: p.suspect_negative_max_ttl,
-            failure_min_ttl: p.failure_min_ttl,
-            failure_max_ttl: p.failure_max_ttl,
-            serve_stale: p.serve_stale.enabled,
-            stale_ttl: p.serve_stale.ttl,
-            stale_window_s: p.serve_stale.window.as_secs(),
-            prefetch: p.prefetch,
-        }
-    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TcpKnobs {
-    pub idle_timeout_ms: u64,
+    #[serde(with = "units::duration")]
+    pub idle_timeout: Duration,
     pub max_connections: usize,
     pub max_connections_per_client: usize,
-    pub read_timeout_ms: u64,
-    pub write_timeout_ms: u64,
+    #[serde(with = "units::duration")]
+    pub read_timeout: Duration,
+    #[serde(with = "units::duration")]
+    pub write_timeout: Duration,
     pub max_queued: usize,
     pub send_buffer_bytes: usize,
 }
@@ -172,11 +67,11 @@ pub struct TcpKnobs {
 impl Default for TcpKnobs {
     fn default() -> Self {
         TcpKnobs {
-            idle_timeout_ms: 10_000,
+            idle_timeout: Duration::from_secs(10),
             max_connections: 1024,
             max_connections_per_client: 64,
-            read_timeout_ms: 5_000,
-            write_timeout_ms: 5_000,
+            read_timeout: Duration::from_secs(5),
+            write_timeout: Duration::from_secs(5),
             max_queued: 32,
             send_buffer_bytes: 256 * 1024,
         }
@@ -198,8 +93,8 @@ fn default_refuse() -> String {
 fn one() -> usize {
     1
 }
-fn default_drain() -> u64 {
-    5000
+fn default_drain() -> Duration {
+    Duration::from_secs(5)
 }
 
 /// Where the nameservers come from when no upstream is configured.
@@ -250,6 +145,7 @@ pub struct Settings {
     pub refuse_drop: bool,
     pub workers: usize,
     pub log_queries: bool,
+    /// The engine's configuration, validated; its `limits` are the per-client admission limits.
     pub engine: EngineConfig,
     pub tcp_idle: Duration,
     /// Client TCP connections of the whole process (all workers).
@@ -257,9 +153,6 @@ pub struct Settings {
     pub tcp_max_per_client: usize,
     /// The deadline for one whole message, from its first byte.
     pub tcp_read_timeout: Duration,
-    pub limits: AdmissionConfig,
-    /// Clients over a limit get nothing (true) or REFUSED (false).
-    pub limit_drop: bool,
     /// How long SIGTERM waits for queries in flight.
     pub drain: Duration,
     /// The resolv.conf the upstreams were read from (None: configured or given as flags).
@@ -271,10 +164,18 @@ pub struct Settings {
     pub tcp_send_buffer: usize,
 }
 
+impl Settings {
+    /// Clients over a per-client limit get nothing (true) or REFUSED (false).
+    pub fn limit_drop(&self) -> bool {
+        self.engine.limits.action == LimitAction::Drop
+    }
+}
+
 /// A configuration error: what and where.
 #[derive(Debug)]
 pub struct ConfigError {
     pub line: Option<usize>,
+    /// The field's dotted path from the top of the file (`engine.cache.max_ttl`), or the flag.
     pub field: String,
     pub message: String,
 }
@@ -290,14 +191,156 @@ impl std::fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
-/// The line where `key` is set in `text`, for errors found after parsing.
-fn line_of(text: &str, key: &str) -> Option<usize> {
-    text.lines()
-        .position(|l| {
-            let t = l.trim_start();
-            t.starts_with(key) && t[key.len()..].trim_start().starts_with('=')
-        })
-        .map(|i| i + 1)
+/// The parsed text with the position of every key and value, to name the line and the field of
+/// an error (toml's own spans: nothing searches the text).
+struct Spans<'a> {
+    text: &'a str,
+    doc: Option<ImDocument<&'a str>>,
+}
+
+/// A key's children in the document: tables, inline tables, arrays.
+enum Node<'a> {
+    Item(&'a Item),
+    Value(&'a Value),
+    Table(&'a Table),
+}
+
+type Child<'a> = (String, Option<Range<usize>>, Node<'a>);
+
+impl<'a> Node<'a> {
+    fn span(&self) -> Option<Range<usize>> {
+        match self {
+            Node::Item(i) => i.span(),
+            Node::Value(v) => v.span(),
+            Node::Table(t) => t.span(),
+        }
+    }
+
+    fn children(&self) -> Vec<Child<'a>> {
+        let value = |v: &'a Value| -> Vec<Child<'a>> {
+            match v {
+                Value::InlineTable(t) => t
+                    .iter()
+                    .map(|(k, v)| {
+                        (
+                            k.to_string(),
+                            t.key(k).and_then(|k| k.span()),
+                            Node::Value(v),
+                        )
+                    })
+                    .collect(),
+                Value::Array(a) => a
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| (format!("[{i}]"), None, Node::Value(v)))
+                    .collect(),
+                _ => Vec::new(),
+            }
+        };
+        let table = |t: &'a Table| -> Vec<Child<'a>> {
+            t.iter()
+                .map(|(k, i)| {
+                    (
+                        k.to_string(),
+                        t.key(k).and_then(|k| k.span()),
+                        Node::Item(i),
+                    )
+                })
+                .collect()
+        };
+        match self {
+            Node::Table(t) => table(t),
+            Node::Value(v) => value(v),
+            Node::Item(Item::Table(t)) => table(t),
+            Node::Item(Item::Value(v)) => value(v),
+            Node::Item(Item::ArrayOfTables(a)) => a
+                .iter()
+                .enumerate()
+                .map(|(i, t)| (format!("[{i}]"), None, Node::Table(t)))
+                .collect(),
+            Node::Item(Item::None) => Vec::new(),
+        }
+    }
+}
+
+fn join(path: &str, seg: &str) -> String {
+    if path.is_empty() || seg.starts_with('[') {
+        format!("{path}{seg}")
+    } else {
+        format!("{path}.{seg}")
+    }
+}
+
+/// The innermost key whose name or value holds byte `pos`.
+fn field_at(node: &Node<'_>, pos: usize, path: &str) -> Option<String> {
+    for (seg, key, child) in node.children() {
+        let p = join(path, &seg);
+        if let Some(found) = field_at(&child, pos, &p) {
+            return Some(found);
+        }
+        let holds = |r: Option<Range<usize>>| r.is_some_and(|r| r.contains(&pos));
+        if holds(key) || holds(child.span()) {
+            return Some(p);
+        }
+    }
+    None
+}
+
+impl<'a> Spans<'a> {
+    fn new(text: &'a str) -> Spans<'a> {
+        Spans {
+            text,
+            doc: ImDocument::parse(text).ok(),
+        }
+    }
+
+    fn line(&self, pos: usize) -> usize {
+        self.text[..pos.min(self.text.len())].matches('\n').count() + 1
+    }
+
+    /// Where `field` (a dotted path, `[i]` for array elements) is set; None when the file
+    /// leaves it at its default.
+    fn line_of(&self, field: &str) -> Option<usize> {
+        let doc = self.doc.as_ref()?;
+        let mut node = Node::Table(doc.as_table());
+        let mut at = None;
+        let segs = field.split('.').flat_map(|s| {
+            let (name, idx) = s.split_once('[').map_or((s, ""), |(n, i)| (n, i));
+            std::iter::once(name.to_string()).chain(
+                idx.split('[')
+                    .filter(|i| !i.is_empty())
+                    .map(|i| format!("[{}", i)),
+            )
+        });
+        for seg in segs {
+            let (_, key, child) = node.children().into_iter().find(|(s, _, _)| *s == seg)?;
+            at = key.or_else(|| child.span()).or(at);
+            node = child;
+        }
+        at.map(|r| self.line(r.start))
+    }
+
+    /// A parse error from toml: its line, and the field its span falls in.
+    fn parse_error(&self, e: &toml::de::Error) -> ConfigError {
+        let pos = e.span().map(|s| s.start);
+        let field = match (&self.doc, pos) {
+            (Some(doc), Some(pos)) => field_at(&Node::Table(doc.as_table()), pos, ""),
+            _ => None,
+        };
+        ConfigError {
+            line: pos.map(|p| self.line(p)),
+            field: field.unwrap_or_default(),
+            message: e.message().trim().to_string(),
+        }
+    }
+
+    fn err(&self, field: &str, message: impl Into<String>) -> ConfigError {
+        ConfigError {
+            line: self.line_of(field),
+            field: field.into(),
+            message: message.into(),
+        }
+    }
 }
 
 /// Parses and validates configuration text. `resolv_conf` supplies upstreams when none are set.
@@ -305,41 +348,20 @@ pub fn parse(
     text: &str,
     resolv_conf: impl FnOnce() -> std::io::Result<String>,
 ) -> Result<Settings, ConfigError> {
-    let file: File = toml::from_str(text).map_err(|e| {
-        let line = e
-            .span()
-            .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
-        let message = e.message().to_string();
-        let field = message.split('`').nth(1).unwrap_or("").to_string();
-        ConfigError {
-            line,
-            field,
-            message,
-        }
-    })?;
-    settle(file, text, resolv_conf)
+    let spans = Spans::new(text);
+    let file: File = toml::from_str(text).map_err(|e| spans.parse_error(&e))?;
+    settle(file, &spans, resolv_conf)
 }
 
-fn err(text: &str, key: &str, message: impl Into<String>) -> ConfigError {
-    let leaf = key.rsplit('.').next().unwrap_or(key);
-    ConfigError {
-        line: line_of(text, leaf),
-        field: key.into(),
-        message: message.into(),
-    }
-}
-
-fn socket(text: &str, key: &str, s: &str, default_port: u16) -> Result<SocketAddr, ConfigError> {
+fn socket(s: &str, default_port: u16) -> Result<SocketAddr, String> {
     if let Ok(a) = s.parse::<SocketAddr>() {
         return Ok(a);
     }
     if let Ok(ip) = s.trim_matches(|c| c == '[' || c == ']').parse::<IpAddr>() {
         return Ok(SocketAddr::new(ip, default_port));
     }
-    Err(err(
-        text,
-        key,
-        format!("{s:?} is not an address (expected IP:PORT, [IPv6]:PORT or IP)"),
+    Err(format!(
+        "{s:?} is not an address (expected IP:PORT, [IPv6]:PORT or IP)"
     ))
 }
 
@@ -357,169 +379,122 @@ pub fn resolv_nameservers(text: &str) -> Vec<SocketAddr> {
 
 fn settle(
     f: File,
-    text: &str,
+    sp: &Spans<'_>,
     resolv_conf: impl FnOnce() -> std::io::Result<String>,
 ) -> Result<Settings, ConfigError> {
     let listen = f
         .listen
         .iter()
-        .map(|s| socket(text, "listen", s, 53))
+        .enumerate()
+        .map(|(i, s)| socket(s, 53).map_err(|m| sp.err(&format!("listen[{i}]"), m)))
         .collect::<Result<Vec<_>, _>>()?;
     if listen.is_empty() {
-        return Err(err(text, "listen", "at least one address is needed"));
+        return Err(sp.err("listen", "at least one address is needed"));
     }
+    for (key, instead) in [
+        ("engine.events", "`log_queries` (or --log-queries)"),
+        ("engine.upstreams", "`upstreams`, at the top of the file"),
+    ] {
+        if sp.line_of(key).is_some() {
+            return Err(sp.err(key, format!("the server's is {instead}")));
+        }
+    }
+    let mut engine = f.engine;
+    engine.events = f.log_queries;
+    engine.upstreams = f.upstreams;
     let mut upstreams = Vec::new();
-    let mut ucfg = Vec::new();
-    for u in &f.upstreams {
-        let (a, force_tcp) = match u {
-            UpstreamSpec::Address(a) => (a.as_str(), false),
-            UpstreamSpec::Full { address, force_tcp } => (address.as_str(), *force_tcp),
-        };
-        let addr = socket(text, "upstreams", a, 53)?;
+    for (i, u) in engine.upstreams.iter_mut().enumerate() {
+        let addr = socket(&u.label, 53).map_err(|m| sp.err(&format!("upstreams[{i}]"), m))?;
         upstreams.push(addr);
-        ucfg.push(UpstreamConfig {
-            label: addr.to_string(),
-            force_tcp,
-        });
+        u.label = addr.to_string();
     }
     let from_resolv = upstreams.is_empty();
     if from_resolv {
         let rc = resolv_conf().map_err(|e| {
-            err(
-                text,
+            sp.err(
                 "upstreams",
                 format!("none configured and resolv.conf is unreadable: {e}"),
             )
         })?;
         upstreams = resolv_nameservers(&rc);
         if upstreams.is_empty() {
-            return Err(err(
-                text,
+            return Err(sp.err(
                 "upstreams",
                 "none configured and resolv.conf lists no nameserver",
             ));
         }
-        ucfg = upstreams
-            .iter()
-            .map(|a| UpstreamConfig {
-                label: a.to_string(),
-                force_tcp: false,
-            })
-            .collect();
+        engine.upstreams = labels(&upstreams);
     }
-    if upstreams.len() > 64 {
-        return Err(err(text, "upstreams", "at most 64 upstreams"));
-    }
+    engine
+        .validate()
+        .map_err(|e| sp.err(&file_field(&e.field), e.message))?;
     let metrics = if f.metrics.is_empty() {
         None
     } else {
-        Some(socket(text, "metrics", &f.metrics, 9153)?)
+        Some(socket(&f.metrics, 9153).map_err(|m| sp.err("metrics", m))?)
     };
-    let allow = f
-        .allow
-        .iter()
-        .map(|n| {
-            let (a, p) = n
-                .split_once('/')
-                .map_or((n.as_str(), None), |(a, p)| (a, Some(p)));
-            let addr: IpAddr = a.parse().map_err(|_| {
-                err(
-                    text,
-                    "allow",
-                    format!("{n:?} is not a network (expected ADDR/PREFIX)"),
-                )
-            })?;
-            let max = if addr.is_ipv4() { 32 } else { 128 };
-            let prefix = match p {
-                None => max,
-                Some(p) => p.parse::<u8>().ok().filter(|&x| x <= max).ok_or_else(|| {
-                    err(text, "allow", format!("{n:?}: prefix must be 0..={max}"))
-                })?,
-            };
-            Ok(Net { addr, prefix })
-        })
-        .collect::<Result<Vec<_>, ConfigError>>()?;
-    let l = &f.limits;
-    if l.client_prefix_v4 > 32 {
-        return Err(err(text, "limits.client_prefix_v4", "must be 0..=32"));
-    }
-    if l.client_prefix_v6 > 128 {
-        return Err(err(text, "limits.client_prefix_v6", "must be 0..=128"));
-    }
-    let limit_drop = match l.action.as_str() {
-        "refused" => false,
-        "drop" => true,
-        other => {
-            return Err(err(
-                text,
-                "limits.action",
-                format!("{other:?}: must be \"refused\" or \"drop\""),
-            ))
-        }
-    };
-    let limits = AdmissionConfig {
-        qps: l.client_qps,
-        burst: l.client_burst,
-        max_waiting: l.client_max_waiting,
-        prefix_v4: l.client_prefix_v4,
-        prefix_v6: l.client_prefix_v6,
-        max_clients: l.max_clients.max(1),
-    };
+    let allow =
+        f.allow
+            .iter()
+            .enumerate()
+            .map(|(i, n)| {
+                let field = format!("allow[{i}]");
+                let (a, p) = n
+                    .split_once('/')
+                    .map_or((n.as_str(), None), |(a, p)| (a, Some(p)));
+                let addr: IpAddr = a.parse().map_err(|_| {
+                    sp.err(
+                        &field,
+                        format!("{n:?} is not a network (expected ADDR/PREFIX)"),
+                    )
+                })?;
+                let max = if addr.is_ipv4() { 32 } else { 128 };
+                let prefix = match p {
+                    None => max,
+                    Some(p) => p.parse::<u8>().ok().filter(|&x| x <= max).ok_or_else(|| {
+                        sp.err(&field, format!("{n:?}: prefix must be 0..={max}"))
+                    })?,
+                };
+                Ok(Net { addr, prefix })
+            })
+            .collect::<Result<Vec<_>, ConfigError>>()?;
     let refuse_drop = match f.refuse.as_str() {
         "refused" => false,
         "drop" => true,
         other => {
-            return Err(err(
-                text,
+            return Err(sp.err(
                 "refuse",
                 format!("{other:?}: expected \"refused\" or \"drop\""),
             ))
         }
     };
     if f.workers == 0 || f.workers > 256 {
-        return Err(err(text, "workers", "must be 1..=256"));
+        return Err(sp.err("workers", "must be 1..=256"));
     }
-    let e = &f.engine;
-    if e.max_udp_payload < 512 {
-        return Err(err(text, "engine.max_udp_payload", "must be at least 512"));
+    let t = &f.tcp;
+    for (field, d) in [
+        ("tcp.idle_timeout", t.idle_timeout),
+        ("tcp.read_timeout", t.read_timeout),
+        ("tcp.write_timeout", t.write_timeout),
+    ] {
+        if d.is_zero() {
+            return Err(sp.err(field, "must be above 0"));
+        }
     }
-    if e.attempt_timeout_ms == 0 || e.query_timeout_ms == 0 {
-        return Err(err(
-            text,
-            "engine.query_timeout_ms",
-            "timeouts must be above 0",
-        ));
+    for (field, n) in [
+        ("tcp.max_connections", t.max_connections),
+        (
+            "tcp.max_connections_per_client",
+            t.max_connections_per_client,
+        ),
+    ] {
+        if n == 0 {
+            return Err(sp.err(field, "must be at least 1"));
+        }
     }
-    let c = &f.cache;
-    let mut engine = EngineConfig {
-        upstreams: ucfg,
-        policy: e.policy,
-        max_udp_payload: e.max_udp_payload,
-        upstream_udp_payload: e.upstream_udp_payload,
-        attempt_timeout_ms: e.attempt_timeout_ms,
-        query_timeout_ms: e.query_timeout_ms,
-        max_attempts: e.max_attempts,
-        cache_bytes: c.size_mb.max(1) << 20,
-        max_inflight: e.max_inflight.max(1),
-        max_waiters: e.max_waiters.max(1),
-        max_waiting: e.max_waiting.max(1),
-        max_query_size: e.max_query_size.clamp(17, 65535),
-        probe: e.probe.clone(),
-        events: f.log_queries,
-        ..EngineConfig::default()
-    };
-    let p = &mut engine.cache;
-    p.min_ttl = c.min_ttl;
-    p.max_ttl = c.max_ttl;
-    p.max_negative_ttl = c.max_negative_ttl;
-    p.suspect_window = Duration::from_secs(c.suspect_window_s);
-    p.suspect_negative_max_ttl = c.suspect_negative_max_ttl;
-    p.failure_min_ttl = c.failure_min_ttl;
-    p.failure_max_ttl = c.failure_max_ttl;
-    p.serve_stale.enabled = c.serve_stale;
-    p.serve_stale.ttl = c.stale_ttl;
-    p.serve_stale.window = Duration::from_secs(c.stale_window_s);
-    p.prefetch = c.prefetch;
+    if !(1..=4096).contains(&t.max_queued) {
+        return Err(sp.err("tcp.max_queued", "must be 1..=4096"));
+    }
     Ok(Settings {
         listen,
         upstreams,
@@ -529,18 +504,37 @@ fn settle(
         workers: f.workers,
         log_queries: f.log_queries,
         engine,
-        tcp_idle: Duration::from_millis(f.tcp.idle_timeout_ms.max(1)),
-        tcp_max_connections: f.tcp.max_connections.max(1),
-        tcp_max_per_client: f.tcp.max_connections_per_client.max(1),
-        tcp_read_timeout: Duration::from_millis(f.tcp.read_timeout_ms.max(1)),
-        limits,
-        limit_drop,
-        drain: Duration::from_millis(f.drain_timeout_ms),
+        tcp_idle: t.idle_timeout,
+        tcp_max_connections: t.max_connections,
+        tcp_max_per_client: t.max_connections_per_client,
+        tcp_read_timeout: t.read_timeout,
+        drain: f.drain_timeout,
         resolv_conf: from_resolv.then(|| PathBuf::from(RESOLV_CONF)),
-        tcp_write_timeout: Duration::from_millis(f.tcp.write_timeout_ms.max(1)),
-        tcp_max_queued: f.tcp.max_queued.clamp(1, 4096),
-        tcp_send_buffer: f.tcp.send_buffer_bytes,
+        tcp_write_timeout: t.write_timeout,
+        tcp_max_queued: t.max_queued,
+        tcp_send_buffer: t.send_buffer_bytes,
     })
+}
+
+/// Where a field of the engine's `Config` is in the file: under `[engine]`, but for the
+/// upstreams, at the top.
+fn file_field(engine_field: &str) -> String {
+    if engine_field.starts_with("upstreams") {
+        engine_field.to_string()
+    } else {
+        format!("engine.{engine_field}")
+    }
+}
+
+/// The engine's upstreams, labelled by address.
+fn labels(addrs: &[SocketAddr]) -> Vec<UpstreamConfig> {
+    addrs
+        .iter()
+        .map(|a| UpstreamConfig {
+            label: a.to_string(),
+            force_tcp: false,
+        })
+        .collect()
 }
 
 /// Reads a config file; `resolv` is the resolv.conf read when it configures no upstream.
@@ -609,23 +603,126 @@ mod tests {
             .any(|n| n.contains("192.0.2.1".parse().unwrap())));
     }
 
+    fn err(text: &str) -> (Option<usize>, String) {
+        let e = parse(text, rc).unwrap_err();
+        (e.line, e.field)
+    }
+
+    fn at(line: usize, field: &str) -> (Option<usize>, String) {
+        (Some(line), field.to_string())
+    }
+
     #[test]
     fn errors_name_line_and_field() {
-        let e = parse("listen = [\"127.0.0.1:53\"]\nworkers = 0\n", rc).unwrap_err();
-        assert_eq!((e.line, e.field.as_str()), (Some(2), "workers"));
-        let e = parse(
-            "listen = [\"127.0.0.1:53\"]\n\n[cache]\nmax_ttl = \"x\"\n",
-            rc,
-        )
-        .unwrap_err();
-        assert_eq!(e.line, Some(4), "{e}");
-        let e = parse("bogus = 1\n", rc).unwrap_err();
-        assert_eq!(e.line, Some(1), "{e}");
-        assert!(e.to_string().contains("bogus"), "{e}");
-        let e = parse("upstreams = [\"nonsense\"]\n", rc).unwrap_err();
-        assert_eq!((e.line, e.field.as_str()), (Some(1), "upstreams"));
+        let l = "listen = [\"127.0.0.1:53\"]\n";
+        assert_eq!(err(&format!("{l}workers = 0\n")), at(2, "workers"));
+        // A type error names its field (it used to print an empty name).
+        assert_eq!(
+            err(&format!("{l}\n[engine.cache]\nmax_ttl = \"x\"\n")),
+            at(4, "engine.cache.max_ttl")
+        );
+        assert_eq!(
+            err(&format!("{l}[engine]\nquery_timeout = 4000\n")),
+            at(3, "engine.query_timeout")
+        );
+        assert_eq!(
+            err("[tcp]\nidle_timeout = \"10 parsecs\"\n"),
+            at(2, "tcp.idle_timeout")
+        );
+        // An unknown key names itself, wherever it is.
+        assert_eq!(err("bogus = 1\n"), at(1, "bogus"));
+        assert_eq!(
+            err("[engine]\nattempt_timeout_ms = 1500\n"),
+            at(2, "engine.attempt_timeout_ms")
+        );
+        assert_eq!(
+            err("\nupstreams = [\"192.0.2.1\", { adress = \"192.0.2.2\" }]\n"),
+            at(2, "upstreams[1].adress")
+        );
+        assert_eq!(
+            err("\nupstreams = [\"192.0.2.1\", \"nonsense\"]\n"),
+            at(2, "upstreams[1]")
+        );
         let e = parse("allow = [\"10.0.0.0/33\"]\n", rc).unwrap_err();
         assert!(e.to_string().contains("prefix"), "{e}");
+        assert_eq!((e.line, e.field.as_str()), (Some(1), "allow[0]"));
+    }
+
+    #[test]
+    fn limits_name_the_field_they_were_set_in() {
+        // `attempt_timeout = 0` used to be reported as query_timeout.
+        let t = "listen = [\"127.0.0.1:53\"]\n\n[engine]\npolicy = \"random\"\nattempt_timeout = \"0s\"\n";
+        assert_eq!(err(t), at(5, "engine.attempt_timeout"));
+        assert_eq!(
+            err("[engine]\nquery_timeout = \"0s\"\n"),
+            at(2, "engine.query_timeout")
+        );
+        // Longer than the default query_timeout: named even though only one side is set.
+        let e = parse("[engine]\nattempt_timeout = \"5s\"\n", rc).unwrap_err();
+        assert_eq!(
+            (e.line, e.field.as_str()),
+            (Some(2), "engine.attempt_timeout")
+        );
+        assert!(e.message.contains("query_timeout"), "{e}");
+        assert_eq!(
+            err("[engine]\nmax_udp_payload = 511\n"),
+            at(2, "engine.max_udp_payload")
+        );
+        assert_eq!(
+            err("[engine.limits]\nclient_prefix_v4 = 33\n"),
+            at(2, "engine.limits.client_prefix_v4")
+        );
+        assert_eq!(
+            err("engine.limits.client_prefix_v6 = 129\n"),
+            at(1, "engine.limits.client_prefix_v6")
+        );
+        assert_eq!(
+            err("[engine]\nprobe = { interval = \"1s\", name = \".\", qtype = \"NOPE\" }\n"),
+            at(2, "engine.probe.qtype")
+        );
+        let many: Vec<String> = (0..65).map(|i| format!("\"10.0.0.{i}\"")).collect();
+        let e = parse(&format!("\nupstreams = [{}]\n", many.join(", ")), rc).unwrap_err();
+        assert_eq!((e.line, e.field.as_str()), (Some(2), "upstreams"));
+        assert!(e.message.contains("at most 64"), "{e}");
+        assert_eq!(err("[tcp]\nmax_queued = 0\n"), at(2, "tcp.max_queued"));
+        assert_eq!(err("\n[engine]\nevents = true\n"), at(3, "engine.events"));
+        assert_eq!(
+            err("[engine]\nupstreams = [\"192.0.2.1\"]\n"),
+            at(2, "engine.upstreams")
+        );
+        // Values the file leaves at their default have no line.
+        let e = parse("[engine]\nquery_timeout = \"1s\"\n", rc).unwrap_err();
+        assert_eq!((e.line, e.field.as_str()), (None, "engine.attempt_timeout"));
+    }
+
+    #[test]
+    fn the_file_reads_units_and_the_core_config() {
+        let s = parse(
+            "drain_timeout = \"1m30s\"\nlog_queries = true\nupstreams = [\"192.0.2.1\", \
+             { address = \"192.0.2.2:5300\", force_tcp = true }]\n[engine]\nattempt_timeout = \"700ms\"\n\
+             [engine.cache]\nsize = \"2MiB\"\nserve_stale = false\n[engine.limits]\naction = \"drop\"\n\
+             [tcp]\nidle_timeout = \"2s\"\n",
+            rc,
+        )
+        .unwrap();
+        assert_eq!(s.drain, Duration::from_secs(90));
+        assert_eq!(s.engine.upstreams[0].label, "192.0.2.1:53");
+        assert!(s.engine.upstreams[1].force_tcp);
+        assert_eq!(s.upstreams[1], "192.0.2.2:5300".parse().unwrap());
+        assert_eq!(s.engine.attempt_timeout, Duration::from_millis(700));
+        assert_eq!(s.engine.cache.size, 2 << 20);
+        assert!(!s.engine.cache.serve_stale.enabled);
+        assert!(s.engine.events, "log_queries turns the engine's events on");
+        assert!(s.limit_drop());
+        assert_eq!(s.tcp_idle, Duration::from_secs(2));
+        assert_eq!(s.resolv_conf, None);
+    }
+
+    #[test]
+    fn the_default_file_states_the_core_defaults() {
+        let f: File = toml::from_str(DEFAULT_TOML).unwrap();
+        let d = EngineConfig::default();
+        assert_eq!(f.engine, d, "default.toml and Config::default() disagree");
     }
 
     #[test]
@@ -688,7 +785,7 @@ impl Overrides {
             s.listen = self
                 .listen
                 .iter()
-                .map(|a| socket("", "--listen", a, 53).map_err(|e| flag("listen", e.message)))
+                .map(|a| socket(a, 53).map_err(|m| flag("listen", m)))
                 .collect::<Result<_, _>>()?;
         }
         if !self.upstreams.is_empty() {
@@ -696,22 +793,18 @@ impl Overrides {
             s.upstreams = self
                 .upstreams
                 .iter()
-                .map(|a| socket("", "--upstream", a, 53).map_err(|e| flag("upstream", e.message)))
+                .map(|a| socket(a, 53).map_err(|m| flag("upstream", m)))
                 .collect::<Result<_, _>>()?;
-            s.engine.upstreams = s
-                .upstreams
-                .iter()
-                .map(|a| UpstreamConfig {
-                    label: a.to_string(),
-                    force_tcp: false,
-                })
-                .collect();
+            s.engine.upstreams = labels(&s.upstreams);
+            s.engine
+                .validate()
+                .map_err(|e| flag("upstream", e.to_string()))?;
         }
         if let Some(m) = &self.metrics {
             s.metrics = if m.is_empty() {
                 None
             } else {
-                Some(socket("", "--metrics", m, 9153).map_err(|e| flag("metrics", e.message))?)
+                Some(socket(m, 9153).map_err(|m| flag("metrics", m))?)
             };
         }
         if self.log_queries {

@@ -423,7 +423,7 @@ fn reload_removing_an_upstream_with_queries_in_flight() {
     let up2 = FakeUpstream::start(|q, _, _| Some(a_reply(q, "192.0.2.2", 60)));
     let dir = temp_dir("reload-inflight");
     let (port, mport) = (free_port(), free_port());
-    let extra = "[engine]\npolicy = \"sequential\"\nattempt_timeout_ms = 3000\n";
+    let extra = "[engine]\npolicy = \"sequential\"\nattempt_timeout = \"3s\"\n";
     let server = start_dnspect(
         &dir,
         &server_config(port, mport, &[up1.port, up2.port], extra),
@@ -564,7 +564,7 @@ fn random_subdomain_flood_keeps_memory_bounded_and_cached_names_fast() {
     let (port, mport) = (free_port(), free_port());
     let server = start_dnspect(
         &dir,
-        &server_config(port, mport, &[up.port], "[cache]\nsize_mb = 2\n")
+        &server_config(port, mport, &[up.port], "[engine.cache]\nsize = \"2MiB\"\n")
             .replace("log_queries = true\n", ""),
         port,
         &[],
@@ -681,8 +681,13 @@ fn fairness_setup(limits: &str) -> (RawUpstream, Proc, u16, u16) {
     let (port, mport) = (free_port(), free_port());
     let server = start_dnspect(
         &dir,
-        &server_config(port, mport, &[up.port], &format!("[limits]\n{limits}"))
-            .replace("log_queries = true\n", ""),
+        &server_config(
+            port,
+            mport,
+            &[up.port],
+            &format!("[engine.limits]\n{limits}"),
+        )
+        .replace("log_queries = true\n", ""),
         port,
         &[],
     );

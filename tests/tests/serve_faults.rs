@@ -143,7 +143,7 @@ fn faults_garbage_silence_tc_formerr_spoofed() {
         &config(
             port,
             &[up.port],
-            "[engine]\nattempt_timeout_ms = 400\nquery_timeout_ms = 1500\n",
+            "[engine]\nattempt_timeout = \"400ms\"\nquery_timeout = \"1500ms\"\n",
         ),
         port,
         &[],
@@ -290,7 +290,7 @@ fn reload_shutdown_and_idle_tcp_connections() {
         &config(
             port,
             &[up.port],
-            "[tcp]\nidle_timeout_ms = 2000\nmax_connections = 100\nmax_connections_per_client = 1000\n",
+            "[tcp]\nidle_timeout = \"2s\"\nmax_connections = 100\nmax_connections_per_client = 1000\n",
         ),
         port,
         &[],
@@ -307,7 +307,7 @@ fn reload_shutdown_and_idle_tcp_connections() {
     );
     assert_eq!(status(&dig(port, &["cached.test", "A"])), "NOERROR");
     // A good config is taken; the cache survives (no new upstream query).
-    std::fs::write(dir.join("dnspect.toml"), config(port, &[up.port], "[tcp]\nidle_timeout_ms = 2000\nmax_connections = 100\nmax_connections_per_client = 1000\n[cache]\nmax_negative_ttl = 10\n")).unwrap();
+    std::fs::write(dir.join("dnspect.toml"), config(port, &[up.port], "[tcp]\nidle_timeout = \"2s\"\nmax_connections = 100\nmax_connections_per_client = 1000\n[engine.cache]\nmax_negative_ttl = 10\n")).unwrap();
     let before = up.count();
     server.signal("HUP");
     std::thread::sleep(Duration::from_millis(300));

@@ -288,7 +288,7 @@ fn metrics_health_and_ready() {
         &conf(
             port,
             &[up.addr, dead],
-            "[engine]\nattempt_timeout_ms = 300\nprobe = { interval_ms = 300, name = \"probe.test\", qtype = \"A\" }\n",
+            "[engine]\nattempt_timeout = \"300ms\"\nprobe = { interval = \"300ms\", name = \"probe.test\", qtype = \"A\" }\n",
         ),
         port,
         &["--metrics", &format!("127.0.0.1:{mport}")],
@@ -377,7 +377,7 @@ fn sigterm_under_load_answers_everything_sent_before_it() {
     let mport = free_port();
     let mut server = start_dnspect(
         &dir,
-        &conf(port, &[up.addr], "drain_timeout_ms = 5000\n"),
+        &conf(port, &[up.addr], "drain_timeout = \"5s\"\n"),
         port,
         &["--metrics", &format!("127.0.0.1:{mport}")],
     );

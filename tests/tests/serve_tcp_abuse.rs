@@ -144,7 +144,7 @@ fn never_reading_clients_and_slowloris_are_reclaimed() {
     let (srv, port, mport, _dir) = server(
         "tcp-abuse",
         &up,
-        "idle_timeout_ms = 3000\nread_timeout_ms = 2000\nwrite_timeout_ms = 1000\n\
+        "idle_timeout = \"3s\"\nread_timeout = \"2s\"\nwrite_timeout = \"1s\"\n\
          max_queued = 32\nmax_connections = 1000\nmax_connections_per_client = 1000\n",
     );
     let pid = srv.pid();
@@ -308,7 +308,7 @@ fn per_client_cap_closes_the_excess() {
     let (srv, port, mport, _dir) = server(
         "tcp-cap",
         &up,
-        &format!("idle_timeout_ms = 10000\nmax_connections_per_client = {CAP}\n"),
+        &format!("idle_timeout = \"10s\"\nmax_connections_per_client = {CAP}\n"),
     );
     let pid = srv.pid();
     assert!(dig_tcp_ok(port, "warm.test"));
@@ -360,8 +360,8 @@ fn acl_drop_closes_at_accept_and_refused_clients_are_bounded() {
             port,
             &[up.port],
             &format!(
-                "allow = [\"10.0.0.0/8\"]\nrefuse = \"{refuse}\"\n[tcp]\nidle_timeout_ms = 1000\n\
-                 read_timeout_ms = 1000\n"
+                "allow = [\"10.0.0.0/8\"]\nrefuse = \"{refuse}\"\n[tcp]\nidle_timeout = \"1s\"\n\
+                 read_timeout = \"1s\"\n"
             ),
         );
         let srv = start_dnspect(&dir, &conf, port, &[]);

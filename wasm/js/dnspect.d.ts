@@ -100,6 +100,15 @@ export interface Truncated extends Truncation {
 /** How the next upstream is chosen. */
 export type UpstreamPolicy = "sequential" | "round_robin" | "random" | "fastest";
 
+/**
+ * A duration as text with its unit: `"1500ms"`, `"4s"`, `"2m"`, `"1h"`, `"1d"` or several parts
+ * added up (`"1m30s"`). A bare number is refused: its unit would be a guess.
+ */
+export type DurationText = string;
+
+/** A size in bytes: a number, or text with a binary unit (`"256KiB"`, `"32MiB"`). */
+export type ByteSize = number | string;
+
 export interface UpstreamConfig {
   /** How events name it (its address). */
   label: string;
@@ -108,43 +117,88 @@ export interface UpstreamConfig {
 }
 
 export interface ProbeConfig {
-  interval_ms: number;
+  /** How often each upstream is probed (at least every 100 ms); above 0. */
+  interval: DurationText;
+  /** A domain name, e.g. ".". */
   name: string;
+  /** A record type's mnemonic, e.g. "NS". */
   qtype: string;
   edns?: boolean;
 }
 
-/** Cache knobs (dnspect_core::cache::policy::CachePolicy), as the simulator names them. */
+/** Serve-stale settings (RFC 8767); `serve_stale: false` is short for `{ enabled: false }`. */
+export interface ServeStaleConfig {
+  /** Default true. */
+  enabled?: boolean;
+  /** TTL of a stale answer, seconds (default 30). */
+  ttl?: number;
+  /** How long past expiry an answer may be served (default "1d"). */
+  window?: DurationText;
+  /** How long a client waits for a refresh before it gets the stale answer (default "1800ms"); above 0. */
+  client_answer_timer?: DurationText;
+  /** After a failed refresh, how long stale data is served before the next attempt (default "30s"); above 0. */
+  failure_recheck?: DurationText;
+}
+
+/** The cache's budget and lifetime rules (dnspect_core::cache::policy::CachePolicy). TTLs are seconds. */
 export interface CacheConfig {
+  /** Budget in bytes of heap (default "32MiB"). */
+  size?: ByteSize;
   min_ttl?: number;
   max_ttl?: number;
   max_negative_ttl?: number;
-  suspect_window_s?: number;
+  /** Default "2m". */
+  suspect_window?: DurationText;
   suspect_negative_max_ttl?: number;
   failure_min_ttl?: number;
   failure_max_ttl?: number;
-  serve_stale?: boolean;
+  serve_stale?: boolean | ServeStaleConfig;
   prefetch?: boolean;
 }
 
-/** The engine's Config (dnspect_core::engine::forwarder::Config); every field has a default. */
+/** Per-client limits (dnspect_core::engine::admission::AdmissionConfig), applied by the shell. */
+export interface LimitsConfig {
+  client_qps?: number;
+  client_burst?: number;
+  client_max_waiting?: number;
+  /** 0..=32. */
+  client_prefix_v4?: number;
+  /** 0..=128. */
+  client_prefix_v6?: number;
+  /** At least 1. */
+  max_clients?: number;
+  action?: "refused" | "drop";
+}
+
+/**
+ * The engine's Config (dnspect_core::engine::forwarder::Config): the same configuration the
+ * native server reads from its TOML file and the simulator from a scenario. Every field has a
+ * default; `Config::validate` checks the limits, and an error names the field.
+ */
 export interface ForwarderConfig {
+  /** At most 64. */
   upstreams?: UpstreamConfig[];
   policy?: UpstreamPolicy;
+  /** At least 512 (default 1232). */
   max_udp_payload?: number;
+  /** At least 512 (default 1232). */
   upstream_udp_payload?: number;
-  attempt_timeout_ms?: number;
-  query_timeout_ms?: number;
+  /** Default "1500ms"; above 0, at most query_timeout. */
+  attempt_timeout?: DurationText;
+  /** Default "4s"; above 0. */
+  query_timeout?: DurationText;
+  /** At least 1 (default 2 x upstreams). */
   max_attempts?: number | null;
-  cache_bytes?: number;
   max_inflight?: number;
   max_waiters?: number;
   max_waiting?: number;
+  /** 17..=65535 (default 4096). */
   max_query_size?: number;
   probe?: ProbeConfig | null;
   /** Emit events (default true). */
   events?: boolean;
   cache?: CacheConfig;
+  limits?: LimitsConfig;
 }
 
 export type Transport = "udp" | "tcp";
@@ -285,22 +339,11 @@ export interface ForwarderStats extends EngineStats {
   in_flight: number;
 }
 
-/** The simulator's engine knobs (dnspect_core::sim::SimConfig). */
-export interface SimConfig {
-  policy?: UpstreamPolicy;
-  max_udp_payload?: number;
-  upstream_udp_payload?: number;
-  attempt_timeout_ms?: number;
-  query_timeout_ms?: number;
-  max_attempts?: number | null;
-  min_ttl?: number;
-  max_ttl?: number;
-  max_negative_ttl?: number;
-  suspect_window_s?: number | null;
-  serve_stale?: boolean;
-  prefetch?: boolean;
-  cache_bytes?: number;
-}
+/**
+ * A scenario's engine configuration: the engine's Config, but its upstreams are the scenario's
+ * scripted upstreams (so `upstreams` must stay empty) and its events are always on.
+ */
+export type SimConfig = Omit<ForwarderConfig, "upstreams" | "events">;
 
 /** One scripted reaction of an upstream to a query. */
 export interface Behaviour {

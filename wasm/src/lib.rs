@@ -476,22 +476,6 @@ pub fn simulate_json(scenario: &str) -> Result<String, JsValue> {
     to_json(&r)
 }
 
-/// The cache knobs the engine's `Config` leaves out of its serde form (its `cache` field is
-/// skipped), named as the simulator's `SimConfig` names them.
-#[derive(serde::Deserialize, Default)]
-#[serde(default, deny_unknown_fields)]
-struct CacheKnobs {
-    min_ttl: Option<u32>,
-    max_ttl: Option<u32>,
-    max_negative_ttl: Option<u32>,
-    suspect_window_s: Option<u64>,
-    suspect_negative_max_ttl: Option<u32>,
-    failure_min_ttl: Option<u32>,
-    failure_max_ttl: Option<u32>,
-    serve_stale: Option<bool>,
-    prefetch: Option<bool>,
-}
-
 /// Fills a `{type: "transmit", to, transport, bytes, token}` output.
 fn transmit(
     out: &JsValue,
@@ -554,10 +538,9 @@ pub struct RawForwarder {
 
 #[wasm_bindgen]
 impl RawForwarder {
-    /// `config`: JSON text of the engine's `Config`; `cache`: JSON text of the cache knobs
-    /// (`min_ttl`, `max_ttl`, `max_negative_ttl`, `suspect_window_s`, `suspect_negative_max_ttl`,
-    /// `failure_min_ttl`, `failure_max_ttl`, `serve_stale`, `prefetch`), which the glue takes
-    /// from `config.cache`; `seed`: 32 bytes.
+    /// `config`: JSON text of the engine's `Config` without its `cache`; `cache`: JSON text of
+    /// its `cache` (the core's `CachePolicy`), which the glue passes apart; `seed`: 32 bytes.
+    /// The configuration is checked with `Config::validate`: an error names the field.
     #[wasm_bindgen(constructor)]
     pub fn new(config: &str, cache: &str, seed: &[u8]) -> Result<RawForwarder, JsValue> {
         let seed: [u8; 32] = seed.try_into().map_err(|_| {
@@ -570,27 +553,13 @@ impl RawForwarder {
             )
         })?;
         let mut cfg: Config = from_json("new Forwarder: config", config)?;
-        let k: CacheKnobs = from_json("new Forwarder: config.cache", cache)?;
-        let c = &mut cfg.cache;
-        c.min_ttl = k.min_ttl.unwrap_or(c.min_ttl);
-        c.max_ttl = k.max_ttl.unwrap_or(c.max_ttl);
-        c.max_negative_ttl = k.max_negative_ttl.unwrap_or(c.max_negative_ttl);
-        if let Some(s) = k.suspect_window_s {
-            c.suspect_window = Duration::from_secs(s);
-        }
-        c.suspect_negative_max_ttl = k
-            .suspect_negative_max_ttl
-            .unwrap_or(c.suspect_negative_max_ttl);
-        c.failure_min_ttl = k.failure_min_ttl.unwrap_or(c.failure_min_ttl);
-        c.failure_max_ttl = k.failure_max_ttl.unwrap_or(c.failure_max_ttl);
-        c.serve_stale.enabled = k.serve_stale.unwrap_or(c.serve_stale.enabled);
-        c.prefetch = k.prefetch.unwrap_or(c.prefetch);
-        if cfg.upstreams.len() > usize::from(u16::MAX) {
-            return Err(error(
+        cfg.cache = from_json("new Forwarder: config.cache", cache)?;
+        cfg.validate().map_err(|e| {
+            error(
                 "invalid",
-                "new Forwarder: config: more than 65535 upstreams",
-            ));
-        }
+                format!("new Forwarder: config.{}: {}", e.field, e.message),
+            )
+        })?;
         let upstreams = cfg.upstreams.len();
         Ok(RawForwarder {
             inner: Forwarder::new(cfg, seed),

@@ -77,7 +77,7 @@ test("simulate(): TC over UDP makes the engine retry the upstream over TCP", () 
 test("simulate(): unmet expectations are reported, not thrown; time runs on the virtual clock", () => {
   const r = simulate({
     title: "silence",
-    config: { attempt_timeout_ms: 500, query_timeout_ms: 1200 },
+    config: { attempt_timeout: "500ms", query_timeout: "1200ms" },
     upstreams: [{ label: "u", rules: [{ respond: [{ kind: "silence" }] }] }],
     queries: [{ at_ms: 1000, name: "quiet.example.", edns: 1232, expect: { rcode: "NOERROR" } }],
   });
@@ -170,8 +170,8 @@ test("Forwarder: timeouts and delivery failures move on to the next upstream, th
     {
       upstreams: [{ label: "a" }, { label: "b" }],
       policy: "sequential",
-      attempt_timeout_ms: 100,
-      query_timeout_ms: 1000,
+      attempt_timeout: "100ms",
+      query_timeout: "1s",
       cache: { serve_stale: false },
     },
     new Uint8Array(32),

@@ -168,6 +168,30 @@ test("configs and scenarios that do not read: kind invalid; scenarios that canno
     kind: "invalid",
     message: /config\.cache: unknown field `min_tll`/,
   });
+  // Config::validate's limits, named by field: the engine tracks at most 64 upstreams.
+  const upstreams = Array.from({ length: 65 }, (_, i) => ({ label: `10.0.0.${i}` }));
+  throwsDnspect(() => new Forwarder({ upstreams }, new Uint8Array(32)), {
+    kind: "invalid",
+    message: /new Forwarder: config\.upstreams: at most 64 upstreams, got 65/,
+  });
+  new Forwarder({ upstreams: upstreams.slice(0, 64) }, new Uint8Array(32)).free();
+  throwsDnspect(() => new Forwarder({ attempt_timeout: "5s" }, new Uint8Array(32)), {
+    kind: "invalid",
+    message: /config\.attempt_timeout: 5s is longer than query_timeout \(4s\)/,
+  });
+  throwsDnspect(() => new Forwarder({ cache: { serve_stale: { client_answer_timer: "0s" } } }, new Uint8Array(32)), {
+    kind: "invalid",
+    message: /config\.cache\.serve_stale\.client_answer_timer: must be above 0/,
+  });
+  // Durations are text with their unit.
+  throwsDnspect(() => new Forwarder({ query_timeout: 4000 }, new Uint8Array(32)), {
+    kind: "invalid",
+    message: /expected a duration such as "1500ms"/,
+  });
+  throwsDnspect(() => simulate({ title: "t", config: { max_udp_payload: 100 }, upstreams: [], queries: [] }), {
+    kind: "scenario",
+    message: /config\.max_udp_payload: must be at least 512/,
+  });
   throwsDnspect(() => simulate({ upstreams: [], queries: [] }), { kind: "invalid", message: /missing field `title`/ });
   throwsDnspect(
     () =>

@@ -33,8 +33,10 @@ pub const PREFETCH_PERCENT: u32 = 10;
 // Configuration
 // ---------------------------------------------------------------------------------------------
 
-/// Serve-stale settings (RFC 8767).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Serve-stale settings (RFC 8767). In a file, a table of these, or `serve_stale = false` for
+/// `{ enabled = false }`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct ServeStale {
     /// On by default: both incidents behind this project were availability incidents, and an
     /// answer a little past its TTL beats SERVFAIL (RFC 8767 1). Unbound's `serve-expired` is off
@@ -44,12 +46,15 @@ pub struct ServeStale {
     pub ttl: u32,
     /// How long past expiry data may still be served: 1 day (RFC 8767 5 suggests 1 to 3 days as
     /// the "maximum stale timer").
+    #[serde(with = "crate::units::duration")]
     pub window: Duration,
     /// How long a client waits for a refresh before it gets the stale answer: 1.8 s
     /// (RFC 8767 5, "client response timer").
+    #[serde(with = "crate::units::duration")]
     pub client_answer_timer: Duration,
     /// After a failed refresh, how long stale data is served before the next attempt: 30 s
     /// (RFC 8767 5, "failure recheck timer").
+    #[serde(with = "crate::units::duration")]
     pub failure_recheck: Duration,
 }
 
@@ -65,9 +70,13 @@ impl Default for ServeStale {
     }
 }
 
-/// The cache's lifetime rules. TTLs are seconds.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// The cache's budget and lifetime rules. TTLs are whole seconds, as on the wire.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct CachePolicy {
+    /// The cache's budget in bytes of heap: 32 MiB. In a file, bytes or `"32MiB"`.
+    #[serde(with = "crate::units::bytes")]
+    pub size: usize,
     /// Positive TTLs below this are raised to it. 0 by default: the owner's TTL is respected.
     pub min_ttl: u32,
     /// Positive TTLs above this are lowered to it: 86400 s. When `min_ttl > max_ttl`, the maximum
@@ -82,6 +91,7 @@ pub struct CachePolicy {
     /// plus three 30 s failure-recheck cycles of an upstream that alternates SERVFAIL and NODATA,
     /// while a name that is really gone is believed two minutes after its TTL ran out (sooner
     /// when a second upstream confirms it).
+    #[serde(with = "crate::units::duration")]
     pub suspect_window: Duration,
     /// The longest a suspect negative is kept before it is asked again: 5 s.
     pub suspect_negative_max_ttl: u32,
@@ -89,6 +99,7 @@ pub struct CachePolicy {
     pub failure_min_ttl: u32,
     /// And at most this long: 300 s (RFC 9520 3.2 and RFC 2308 7: at most 5 minutes).
     pub failure_max_ttl: u32,
+    #[serde(deserialize_with = "serve_stale_or_bool")]
     pub serve_stale: ServeStale,
     /// Refresh entries asked for in their last [`PREFETCH_PERCENT`] of lifetime.
     pub prefetch: bool,
@@ -97,6 +108,7 @@ pub struct CachePolicy {
 impl Default for CachePolicy {
     fn default() -> Self {
         CachePolicy {
+            size: 32 << 20,
             min_ttl: 0,
             max_ttl: 86_400,
             max_negative_ttl: 300,
@@ -108,6 +120,27 @@ impl Default for CachePolicy {
             prefetch: true,
         }
     }
+}
+
+/// `serve_stale = false` or a table of [`ServeStale`]'s fields.
+fn serve_stale_or_bool<'de, D: serde::Deserializer<'de>>(d: D) -> Result<ServeStale, D::Error> {
+    struct V;
+    impl<'de> serde::de::Visitor<'de> for V {
+        type Value = ServeStale;
+        fn expecting(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+            f.write_str("true, false or a table of serve-stale settings")
+        }
+        fn visit_bool<E: serde::de::Error>(self, enabled: bool) -> Result<ServeStale, E> {
+            Ok(ServeStale {
+                enabled,
+                ..ServeStale::default()
+            })
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<ServeStale, A::Error> {
+            serde::Deserialize::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+        }
+    }
+    d.deserialize_any(V)
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -13,24 +13,44 @@ use core::time::Duration;
 use std::collections::HashMap;
 use std::net::IpAddr;
 
-/// The limits, all per client.
+/// The limits, all per client. In a file they are named as in the native server's `[limits]`
+/// of old: `client_qps`, `client_burst`, `client_max_waiting`, `client_prefix_v4`,
+/// `client_prefix_v6`, `max_clients`, `action`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AdmissionConfig {
     /// Sustained queries per second; 0 turns rate limiting off (the default: a node-local
     /// cache's clients are pods with their own addresses, and no default rate is both safe for
     /// a busy pod and useful against a flood).
+    #[serde(rename = "client_qps")]
     pub qps: u32,
     /// Queries a client may send at once above its rate (the bucket's size); 0: 2 x `qps`.
+    #[serde(rename = "client_burst")]
     pub burst: u32,
     /// Queries of one client waiting on answers at once; 0 turns the limit off.
+    #[serde(rename = "client_max_waiting")]
     pub max_waiting: u32,
-    /// IPv4 prefix length that makes one client (32: each address).
+    /// IPv4 prefix length that makes one client (32: each address). At most 32.
+    #[serde(rename = "client_prefix_v4")]
     pub prefix_v4: u8,
-    /// IPv6 prefix length that makes one client (56: a customer site, RFC 6177).
+    /// IPv6 prefix length that makes one client (56: a customer site, RFC 6177). At most 128.
+    #[serde(rename = "client_prefix_v6")]
     pub prefix_v6: u8,
-    /// Clients tracked at most.
+    /// Clients tracked at most; at least 1.
     pub max_clients: usize,
+    /// What a client over a limit gets (the shell applies it).
+    pub action: LimitAction,
+}
+
+/// What a client over a limit gets.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LimitAction {
+    /// A REFUSED answer (the default).
+    #[default]
+    Refused,
+    /// Nothing.
+    Drop,
 }
 
 impl Default for AdmissionConfig {
@@ -42,6 +62,7 @@ impl Default for AdmissionConfig {
             prefix_v4: 32,
             prefix_v6: 56,
             max_clients: 65536,
+            action: LimitAction::Refused,
         }
     }
 }

@@ -9,10 +9,8 @@
 use core::time::Duration;
 use std::collections::{BTreeMap, BinaryHeap};
 
-use crate::cache::policy::CachePolicy;
 use crate::engine::event::Event;
 use crate::engine::forwarder::{ClientId, Config, Forwarder, Input, Output, UpstreamConfig};
-use crate::engine::upstreams::Policy;
 use crate::engine::Transport;
 use crate::wire::view::{MessageView, HEADER_LEN};
 use crate::wire::{Edns, EdnsOption, Message, Name, Question, RType, Rcode, Record};
@@ -26,8 +24,10 @@ pub struct Scenario {
     pub description: String,
     #[serde(default)]
     pub seed: u64,
+    /// The engine's configuration, as every shell reads it. Its `upstreams` must stay empty:
+    /// they are the scripted upstreams below. `events` is always on.
     #[serde(default)]
-    pub config: SimConfig,
+    pub config: Config,
     pub upstreams: Vec<ScriptedUpstream>,
     pub queries: Vec<ClientQuery>,
     /// Stop the clock here (default: when nothing is left to happen, at most 1 day).
@@ -35,56 +35,6 @@ pub struct Scenario {
     pub run_until_ms: Option<u64>,
     #[serde(default)]
     pub expect: Expect,
-}
-
-/// The engine knobs a scenario may set.
-#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct SimConfig {
-    pub policy: Policy,
-    pub max_udp_payload: u16,
-    pub upstream_udp_payload: u16,
-    pub attempt_timeout_ms: u64,
-    pub query_timeout_ms: u64,
-    pub max_attempts: Option<u16>,
-    pub min_ttl: u32,
-    pub max_ttl: u32,
-    pub max_negative_ttl: u32,
-    pub suspect_window_s: Option<u64>,
-    pub serve_stale: bool,
-    pub prefetch: bool,
-    pub cache_bytes: usize,
-    /// Upstream transactions in flight at once (the engine's `max_inflight`).
-    pub max_inflight: usize,
-    /// Clients waiting on one transaction (the engine's `max_waiters`).
-    pub max_waiters: usize,
-    /// Active health probes (see the engine's `ProbeConfig`).
-    pub probe: Option<crate::engine::forwarder::ProbeConfig>,
-}
-
-impl Default for SimConfig {
-    fn default() -> Self {
-        let c = Config::default();
-        let p = CachePolicy::default();
-        SimConfig {
-            policy: Policy::Sequential,
-            max_udp_payload: c.max_udp_payload,
-            upstream_udp_payload: c.upstream_udp_payload,
-            attempt_timeout_ms: c.attempt_timeout_ms,
-            query_timeout_ms: c.query_timeout_ms,
-            max_attempts: None,
-            min_ttl: p.min_ttl,
-            max_ttl: p.max_ttl,
-            max_negative_ttl: p.max_negative_ttl,
-            suspect_window_s: None,
-            serve_stale: p.serve_stale.enabled,
-            prefetch: p.prefetch,
-            cache_bytes: c.cache_bytes,
-            max_inflight: c.max_inflight,
-            max_waiters: c.max_waiters,
-            probe: None,
-        }
-    }
 }
 
 /// An upstream that follows a script.
@@ -295,37 +245,23 @@ enum Action {
 
 /// Runs a scenario. Errors are problems with the scenario itself (bad names, records).
 pub fn run(s: &Scenario) -> Result<SimResult, String> {
-    let mut cfg = Config {
-        events: true,
-        ..Config::default()
-    };
-    let c = &s.config;
-    cfg.upstreams = s
-        .upstreams
-        .iter()
-        .map(|u| UpstreamConfig {
-            label: u.label.clone(),
-            force_tcp: u.force_tcp,
-        })
-        .collect();
-    cfg.policy = c.policy;
-    cfg.max_udp_payload = c.max_udp_payload;
-    cfg.upstream_udp_payload = c.upstream_udp_payload;
-    cfg.attempt_timeout_ms = c.attempt_timeout_ms;
-    cfg.query_timeout_ms = c.query_timeout_ms;
-    cfg.max_attempts = c.max_attempts;
-    cfg.cache_bytes = c.cache_bytes;
-    cfg.max_inflight = c.max_inflight.max(1);
-    cfg.max_waiters = c.max_waiters.max(1);
-    cfg.cache.min_ttl = c.min_ttl;
-    cfg.cache.max_ttl = c.max_ttl;
-    cfg.cache.max_negative_ttl = c.max_negative_ttl;
-    if let Some(w) = c.suspect_window_s {
-        cfg.cache.suspect_window = Duration::from_secs(w);
+    if !s.config.upstreams.is_empty() {
+        return Err("config.upstreams: the scenario's upstreams are its scripted upstreams".into());
     }
-    cfg.cache.serve_stale.enabled = c.serve_stale;
-    cfg.cache.prefetch = c.prefetch;
-    cfg.probe = c.probe.clone();
+    let cfg = Config {
+        events: true,
+        upstreams: s
+            .upstreams
+            .iter()
+            .map(|u| UpstreamConfig {
+                label: u.label.clone(),
+                force_tcp: u.force_tcp,
+            })
+            .collect(),
+        ..s.config.clone()
+    };
+    cfg.validate()
+        .map_err(|e| format!("config.{}: {}", e.field, e.message))?;
     let mut seed = [0u8; 32];
     seed[..8].copy_from_slice(&s.seed.to_le_bytes());
     let mut fwd = Forwarder::new(cfg, seed);

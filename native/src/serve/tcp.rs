@@ -211,7 +211,7 @@ impl Limits {
             write: s.tcp_write_timeout,
             queued: s.tcp_max_queued.max(1),
             send_buffer: s.tcp_send_buffer,
-            stall: Duration::from_millis(s.engine.query_timeout_ms) + s.tcp_write_timeout,
+            stall: s.engine.query_timeout + s.tcp_write_timeout,
         }
     }
 }

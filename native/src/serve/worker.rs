@@ -129,7 +129,7 @@ impl State {
         let now = self.now();
         if let Err(why) = self.admission.admit(now, peer.ip()) {
             self.metrics.limited[why as usize] += 1;
-            if !self.settings.limit_drop && bytes.len() >= 12 && bytes[2] & 0x80 == 0 {
+            if !self.settings.limit_drop() && bytes.len() >= 12 && bytes[2] & 0x80 == 0 {
                 let a = rcode_answer(bytes, Rcode::REFUSED, self.settings.engine.max_udp_payload);
                 if self.send(reply, a, Instant::now()) {
                     self.metrics.responses[usize::from(tcp)][5] += 1;
@@ -243,9 +243,8 @@ impl State {
                             Transport::Udp => {
                                 // A safety net only: the engine's attempt timer ends the task
                                 // first, through UpstreamDone.
-                                let timeout =
-                                    Duration::from_millis(self.settings.engine.attempt_timeout_ms)
-                                        + Duration::from_millis(500);
+                                let timeout = self.settings.engine.attempt_timeout
+                                    + Duration::from_millis(500);
                                 let task = tokio::task::spawn_local(upstream::udp_query(
                                     me, addr, t.bytes, t.token, timeout,
                                 ));
@@ -342,7 +341,7 @@ pub fn run(
         let timer = Rc::new(Notify::new());
         let state = Rc::new(RefCell::new(State {
             fwd: Forwarder::new(settings.engine.clone(), seed),
-            admission: Admission::new(settings.limits),
+            admission: Admission::new(settings.engine.limits),
             epoch: Instant::now(),
             settings: settings.clone(),
             udp: udp.clone(),
@@ -393,7 +392,7 @@ pub fn run(
                     Control::Reload(s) => {
                         let mut st = state.borrow_mut();
                         st.fwd.reconfigure(s.engine.clone());
-                        st.admission.reconfigure(s.limits);
+                        st.admission.reconfigure(s.engine.limits);
                         st.settings = *s;
                         // Attempts abandoned by the reload are retried now, not at the next
                         // input; their UDP tasks stop through UpstreamDone.

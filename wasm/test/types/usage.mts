@@ -106,7 +106,7 @@ try {
 
 const scenario: Scenario = {
   title: "typed",
-  config: { policy: "sequential", attempt_timeout_ms: 500 },
+  config: { policy: "sequential", attempt_timeout: "500ms" },
   upstreams: [{ label: "10.0.0.1", rules: [{ name: "a.example.", respond: [{ answer: ["a.example. 60 IN A 192.0.2.1"] }] }] }],
   queries: [{ at_ms: 0, name: "a.example.", edns: 1232, expect: { rcode: "NOERROR", answers: 1 } }],
   expect: { max_upstream_queries: 1 },

@@ -183,7 +183,7 @@ impl Forwarder {
             bytes: q,
             token,
         }));
-        let timeout = Duration::from_millis(self.cfg.attempt_timeout_ms);
+        let timeout = self.cfg.attempt_timeout;
         self.schedule(now + timeout, Timer::Attempt { txn: t, gen, token });
     }
 

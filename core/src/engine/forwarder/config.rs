@@ -1,22 +1,74 @@
-//! The engine's configuration: upstreams, limits, timeouts, cache policy, probes.
+//! The engine's configuration: upstreams, limits, timeouts, cache policy, per-client limits,
+//! probes. One serde type read by every shell: the native server's TOML (its `[engine]` table),
+//! the npm package's JSON and the simulator's scenarios. Durations are [`Duration`] here and
+//! text in files (`"1500ms"`, `"4s"`, `"2m"`: [`crate::units`]). [`Config::validate`] holds every
+//! limit, so no shell can hand the engine a configuration it would misbehave with.
 
 use super::*;
+use crate::engine::admission::AdmissionConfig;
 
-/// One upstream in the configuration.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+/// At most this many upstreams: the engine remembers the upstreams a query tried in a `u64`.
+pub const MAX_UPSTREAMS: usize = 64;
+
+/// One upstream in the configuration. In a file, its address alone (`"192.0.2.53"`) or a table
+/// (`{ label = "192.0.2.53", force_tcp = true }`; `address` is another name for `label`).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct UpstreamConfig {
     /// How events name it (its address).
     pub label: String,
     /// Always use TCP (CoreDNS `force_tcp`).
-    #[serde(default)]
     pub force_tcp: bool,
+}
+
+impl<'de> serde::Deserialize<'de> for UpstreamConfig {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Table {
+            #[serde(alias = "address")]
+            label: String,
+            #[serde(default)]
+            force_tcp: bool,
+        }
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = UpstreamConfig;
+            fn expecting(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+                f.write_str("an address or a table { label, force_tcp }")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<UpstreamConfig, E> {
+                Ok(UpstreamConfig {
+                    label: v.to_string(),
+                    force_tcp: false,
+                })
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<UpstreamConfig, A::Error> {
+                let t: Table = serde::Deserialize::deserialize(
+                    serde::de::value::MapAccessDeserializer::new(map),
+                )?;
+                Ok(UpstreamConfig {
+                    label: t.label,
+                    force_tcp: t.force_tcp,
+                })
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 /// An active health probe: a query whose answer must come back whole or with TC.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ProbeConfig {
-    pub interval_ms: u64,
+    /// How often each upstream is probed (at least every 100 ms).
+    #[serde(with = "crate::units::duration")]
+    pub interval: Duration,
+    /// The name asked for, e.g. `"."`.
     pub name: String,
+    /// Its type's mnemonic, e.g. `"NS"`.
     pub qtype: String,
     /// Send the probe with EDNS. Without EDNS (the default) a large answer checks that the
     /// upstream truncates properly instead of sending what a 512-byte reader cannot take.
@@ -24,41 +76,47 @@ pub struct ProbeConfig {
     pub edns: bool,
 }
 
-/// The engine's configuration. Every knob has a default; see the native server's docs.
+/// The engine's configuration. Every knob has a default; docs/configuration.md describes them.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
+    /// At most [`MAX_UPSTREAMS`].
     pub upstreams: Vec<UpstreamConfig>,
     pub policy: Policy,
     /// Largest UDP answer we send a client, and the size our OPT advertises to clients: 1232.
+    /// At least 512.
     pub max_udp_payload: u16,
-    /// The UDP payload size our queries advertise upstream: 1232. Answers of any size up to
-    /// 65535 bytes are accepted whatever this says (incident 000).
+    /// The UDP payload size our queries advertise upstream: 1232, at least 512. Answers of any
+    /// size up to 65535 bytes are accepted whatever this says (incident 000).
     pub upstream_udp_payload: u16,
-    /// How long one attempt waits for its answer: 1500 ms.
-    pub attempt_timeout_ms: u64,
-    /// How long one client query may take in all: 4000 ms.
-    pub query_timeout_ms: u64,
-    /// Upstream queries per client query: default 2 x upstreams (at least 2).
+    /// How long one attempt waits for its answer: 1500 ms. Above 0, at most `query_timeout`.
+    #[serde(with = "crate::units::duration")]
+    pub attempt_timeout: Duration,
+    /// How long one client query may take in all: 4 s. Above 0.
+    #[serde(with = "crate::units::duration")]
+    pub query_timeout: Duration,
+    /// Upstream queries per client query: default 2 x upstreams (at least 2). At least 1.
     pub max_attempts: Option<u16>,
-    /// Cache budget in bytes: 32 MiB.
-    pub cache_bytes: usize,
-    #[serde(skip)]
-    pub cache: CachePolicy,
     /// Transactions in flight at once, prefetches and verifications included: 4096; beyond it
-    /// new queries get SERVFAIL and refreshes are skipped.
+    /// new queries get SERVFAIL and refreshes are skipped. At least 1.
     pub max_inflight: usize,
     /// Clients waiting on one transaction: 8192. A flash crowd for one name shares one upstream
-    /// query; each waiter keeps only its header and question (at most 271 bytes).
+    /// query; each waiter keeps only its header and question (at most 271 bytes). At least 1.
     pub max_waiters: usize,
-    /// Clients waiting on all transactions together: 65536.
+    /// Clients waiting on all transactions together: 65536. At least 1.
     pub max_waiting: usize,
     /// Largest query accepted from a client, in bytes: 4096 (larger ones get FORMERR).
+    /// 17..=65535 (17: the smallest query, a header and a root question).
     pub max_query_size: usize,
     pub probe: Option<ProbeConfig>,
     /// Emit events (the query log, the simulator's trace). Off, the hot path allocates nothing
     /// but the answer.
     pub events: bool,
+    /// The cache's budget and lifetime rules.
+    pub cache: CachePolicy,
+    /// Per-client limits, applied by the shell before a query reaches the engine
+    /// ([`crate::engine::admission`]).
+    pub limits: AdmissionConfig,
 }
 
 impl Default for Config {
@@ -68,17 +126,276 @@ impl Default for Config {
             policy: Policy::default(),
             max_udp_payload: decide::DEFAULT_MAX_PAYLOAD,
             upstream_udp_payload: decide::DEFAULT_MAX_PAYLOAD,
-            attempt_timeout_ms: 1500,
-            query_timeout_ms: 4000,
+            attempt_timeout: Duration::from_millis(1500),
+            query_timeout: Duration::from_secs(4),
             max_attempts: None,
-            cache_bytes: 32 << 20,
-            cache: CachePolicy::default(),
             max_inflight: 4096,
             max_waiters: 8192,
             max_waiting: 65536,
             max_query_size: 4096,
             probe: None,
             events: true,
+            cache: CachePolicy::default(),
+            limits: AdmissionConfig::default(),
         }
+    }
+}
+
+/// A configuration value out of its limits: which field (a dotted path such as
+/// `cache.serve_stale.window`, relative to [`Config`]) and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigError {
+    pub field: String,
+    pub message: String,
+}
+
+impl core::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "field `{}`: {}", self.field, self.message)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+fn check(ok: bool, field: &str, message: impl FnOnce() -> String) -> Result<(), ConfigError> {
+    if ok {
+        Ok(())
+    } else {
+        Err(ConfigError {
+            field: field.into(),
+            message: message(),
+        })
+    }
+}
+
+impl Config {
+    /// Checks every limit; the error names the first field out of its limits.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        use crate::units::format_duration as d;
+        check(self.upstreams.len() <= MAX_UPSTREAMS, "upstreams", || {
+            format!(
+                "at most {MAX_UPSTREAMS} upstreams, got {}",
+                self.upstreams.len()
+            )
+        })?;
+        for (i, u) in self.upstreams.iter().enumerate() {
+            check(
+                !u.label.is_empty(),
+                &format!("upstreams[{i}].label"),
+                || "must not be empty".into(),
+            )?;
+        }
+        check(self.max_udp_payload >= 512, "max_udp_payload", || {
+            format!("must be at least 512, got {}", self.max_udp_payload)
+        })?;
+        check(
+            self.upstream_udp_payload >= 512,
+            "upstream_udp_payload",
+            || format!("must be at least 512, got {}", self.upstream_udp_payload),
+        )?;
+        check(!self.query_timeout.is_zero(), "query_timeout", || {
+            "must be above 0".into()
+        })?;
+        check(!self.attempt_timeout.is_zero(), "attempt_timeout", || {
+            "must be above 0".into()
+        })?;
+        check(
+            self.attempt_timeout <= self.query_timeout,
+            "attempt_timeout",
+            || {
+                format!(
+                    "{} is longer than query_timeout ({})",
+                    d(self.attempt_timeout),
+                    d(self.query_timeout)
+                )
+            },
+        )?;
+        check(self.max_attempts != Some(0), "max_attempts", || {
+            "must be at least 1".into()
+        })?;
+        for (field, v) in [
+            ("max_inflight", self.max_inflight),
+            ("max_waiters", self.max_waiters),
+            ("max_waiting", self.max_waiting),
+        ] {
+            check(v >= 1, field, || "must be at least 1".into())?;
+        }
+        check(
+            (17..=65535).contains(&self.max_query_size),
+            "max_query_size",
+            || format!("must be 17..=65535, got {}", self.max_query_size),
+        )?;
+        if let Some(p) = &self.probe {
+            check(!p.interval.is_zero(), "probe.interval", || {
+                "must be above 0".into()
+            })?;
+            check(p.name.parse::<Name>().is_ok(), "probe.name", || {
+                format!("{:?} is not a domain name", p.name)
+            })?;
+            check(p.qtype.parse::<RType>().is_ok(), "probe.qtype", || {
+                format!("{:?} is not a record type", p.qtype)
+            })?;
+        }
+        let c = &self.cache;
+        let s = &c.serve_stale;
+        check(
+            !s.enabled || !s.client_answer_timer.is_zero(),
+            "cache.serve_stale.client_answer_timer",
+            || "must be above 0".into(),
+        )?;
+        check(
+            !s.enabled || !s.failure_recheck.is_zero(),
+            "cache.serve_stale.failure_recheck",
+            || "must be above 0".into(),
+        )?;
+        let l = &self.limits;
+        check(l.prefix_v4 <= 32, "limits.client_prefix_v4", || {
+            format!("must be 0..=32, got {}", l.prefix_v4)
+        })?;
+        check(l.prefix_v6 <= 128, "limits.client_prefix_v6", || {
+            format!("must be 0..=128, got {}", l.prefix_v6)
+        })?;
+        check(l.max_clients >= 1, "limits.max_clients", || {
+            "must be at least 1".into()
+        })?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn up(i: usize) -> UpstreamConfig {
+        UpstreamConfig {
+            label: format!("10.0.0.{i}"),
+            force_tcp: false,
+        }
+    }
+
+    fn up_empty() -> UpstreamConfig {
+        UpstreamConfig {
+            label: String::new(),
+            force_tcp: false,
+        }
+    }
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    fn field_of(f: impl FnOnce(&mut Config)) -> String {
+        let mut c = Config::default();
+        f(&mut c);
+        c.validate().expect_err("out of limits").field
+    }
+
+    #[test]
+    fn defaults_are_valid() {
+        assert_eq!(Config::default().validate(), Ok(()));
+    }
+
+    #[test]
+    fn each_limit_names_its_field() {
+        type Case = (&'static str, fn(&mut Config));
+        let cases: Vec<Case> = vec![
+            ("upstreams", |c| c.upstreams = (0..65).map(up).collect()),
+            ("upstreams[1].label", |c| {
+                c.upstreams = vec![up(1), up_empty()]
+            }),
+            ("max_udp_payload", |c| c.max_udp_payload = 511),
+            ("upstream_udp_payload", |c| c.upstream_udp_payload = 100),
+            ("attempt_timeout", |c| c.attempt_timeout = Duration::ZERO),
+            ("query_timeout", |c| c.query_timeout = Duration::ZERO),
+            ("attempt_timeout", |c| c.attempt_timeout = ms(4001)),
+            ("max_attempts", |c| c.max_attempts = Some(0)),
+            ("max_inflight", |c| c.max_inflight = 0),
+            ("max_waiters", |c| c.max_waiters = 0),
+            ("max_waiting", |c| c.max_waiting = 0),
+            ("max_query_size", |c| c.max_query_size = 16),
+            ("max_query_size", |c| c.max_query_size = 65536),
+            ("probe.interval", |c| {
+                c.probe = Some(probe(Duration::ZERO, ".", "NS"))
+            }),
+            ("probe.name", |c| {
+                c.probe = Some(probe(ms(100), "a..b", "NS"))
+            }),
+            ("probe.qtype", |c| {
+                c.probe = Some(probe(ms(100), ".", "NOPE"))
+            }),
+            ("cache.serve_stale.client_answer_timer", |c| {
+                c.cache.serve_stale.client_answer_timer = Duration::ZERO
+            }),
+            ("cache.serve_stale.failure_recheck", |c| {
+                c.cache.serve_stale.failure_recheck = Duration::ZERO
+            }),
+            ("limits.client_prefix_v4", |c| c.limits.prefix_v4 = 33),
+            ("limits.client_prefix_v6", |c| c.limits.prefix_v6 = 129),
+            ("limits.max_clients", |c| c.limits.max_clients = 0),
+        ];
+        for (field, f) in cases {
+            assert_eq!(field_of(f), field);
+        }
+        // The limits themselves are accepted.
+        let mut c = Config {
+            upstreams: (0..64).map(up).collect(),
+            max_udp_payload: 512,
+            upstream_udp_payload: 512,
+            attempt_timeout: ms(4000),
+            max_query_size: 17,
+            probe: Some(probe(ms(1), ".", "NS")),
+            ..Config::default()
+        };
+        c.limits.prefix_v4 = 0;
+        c.limits.prefix_v6 = 128;
+        assert_eq!(c.validate(), Ok(()));
+    }
+
+    fn probe(interval: Duration, name: &str, qtype: &str) -> ProbeConfig {
+        ProbeConfig {
+            interval,
+            name: name.into(),
+            qtype: qtype.into(),
+            edns: false,
+        }
+    }
+
+    #[test]
+    fn reads_files_with_units_and_shorthands() {
+        let c: Config = toml::from_str(
+            r#"
+            upstreams = ["192.0.2.1", { address = "192.0.2.2", force_tcp = true }]
+            attempt_timeout = "500ms"
+            query_timeout = "2s"
+            probe = { interval = "5s", name = ".", qtype = "NS" }
+            [cache]
+            size = "2MiB"
+            suspect_window = "2m"
+            serve_stale = false
+            [limits]
+            client_qps = 10
+            action = "drop"
+            "#,
+        )
+        .unwrap();
+        assert_eq!(c.upstreams[1].label, "192.0.2.2");
+        assert!(c.upstreams[1].force_tcp);
+        assert_eq!(c.attempt_timeout, Duration::from_millis(500));
+        assert_eq!(c.cache.size, 2 << 20);
+        assert_eq!(c.cache.suspect_window, Duration::from_secs(120));
+        assert!(!c.cache.serve_stale.enabled);
+        assert_eq!(c.cache.serve_stale.ttl, 30, "the rest stays default");
+        assert_eq!(c.limits.qps, 10);
+        assert_eq!(c.limits.action, crate::engine::admission::LimitAction::Drop);
+        // The JSON form round-trips, durations as text.
+        let json = serde_json::to_string(&c).unwrap();
+        assert!(json.contains(r#""attempt_timeout":"500ms""#), "{json}");
+        let back: Config = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, c);
+        // A number where a duration belongs is refused: its unit would be a guess.
+        let e = toml::from_str::<Config>("attempt_timeout = 1500").unwrap_err();
+        assert!(e.to_string().contains("1500ms"), "{e}");
+        let e = toml::from_str::<Config>("attempt_timeout_ms = 1500").unwrap_err();
+        assert!(e.to_string().contains("attempt_timeout_ms"), "{e}");
     }
 }

@@ -42,7 +42,7 @@ mod timers;
 pub use crate::wire::build::rcode_answer;
 use crate::wire::build::{self as build, header_and_question};
 use answer::{answer_from, name_text};
-pub use config::{Config, ProbeConfig, UpstreamConfig};
+pub use config::{Config, ConfigError, ProbeConfig, UpstreamConfig, MAX_UPSTREAMS};
 use response::is_meta_type;
 
 /// What goes into the machine.
@@ -299,7 +299,7 @@ impl Forwarder {
     pub fn new(cfg: Config, seed: [u8; 32]) -> Forwarder {
         let n = u16::try_from(cfg.upstreams.len()).unwrap_or(u16::MAX);
         let mut limits = FallbackLimits::for_upstreams(n);
-        limits.query_timeout = Duration::from_millis(cfg.query_timeout_ms);
+        limits.query_timeout = cfg.query_timeout;
         if let Some(m) = cfg.max_attempts {
             limits.max_attempts = m.max(1);
         }
@@ -308,7 +308,7 @@ impl Forwarder {
             cfg.policy,
         );
         Forwarder {
-            store: Store::new(cfg.cache_bytes),
+            store: Store::new(cfg.cache.size),
             limits,
             rng: Rng::from_seed(seed),
             upstreams,
@@ -342,7 +342,7 @@ impl Forwarder {
     pub fn reconfigure(&mut self, cfg: Config) {
         let n = u16::try_from(cfg.upstreams.len()).unwrap_or(u16::MAX);
         self.limits = FallbackLimits::for_upstreams(n);
-        self.limits.query_timeout = Duration::from_millis(cfg.query_timeout_ms);
+        self.limits.query_timeout = cfg.query_timeout;
         if let Some(m) = cfg.max_attempts {
             self.limits.max_attempts = m.max(1);
         }
@@ -402,7 +402,7 @@ impl Forwarder {
                 self.schedule(self.now, Timer::Retry { txn: t, gen });
             }
         }
-        self.store.set_max_bytes(cfg.cache_bytes, self.now);
+        self.store.set_max_bytes(cfg.cache.size, self.now);
         self.cfg = cfg;
     }
 

@@ -61,7 +61,7 @@ impl Forwarder {
                 if !self.alive(t, gen) {
                     return;
                 }
-                let timeout = self.cfg.query_timeout_ms;
+                let timeout = ms(self.cfg.query_timeout);
                 let (code, text) = self.txns[t]
                     .as_ref()
                     .and_then(|x| x.last_problem.clone())
@@ -161,7 +161,7 @@ impl Forwarder {
                     }
                 }
                 self.schedule(
-                    now + Duration::from_millis(p.interval_ms.max(100)),
+                    now + p.interval.max(Duration::from_millis(100)),
                     Timer::Probe,
                 );
             }
