@@ -2,6 +2,7 @@
 //! queries than the attempt bound allows, never answers a client twice, never answers after the
 //! query's deadline, and stays within its memory bounds.
 #![allow(clippy::unwrap_used)]
+use dnspect_core::engine::event::EventKind;
 use dnspect_core::engine::forwarder::Config;
 use dnspect_core::engine::upstreams::Policy;
 use dnspect_core::sim::{run, Behaviour, ClientQuery, Rule, Scenario, ScriptedUpstream};
@@ -139,6 +140,18 @@ proptest! {
         // Every transaction (client miss, prefetch, verification) is bounded by the attempt bound.
         let txns = stats.cache_misses - stats.coalesced + stats.prefetches + stats.verifications;
         prop_assert!(r.upstream_queries as u64 <= txns * max_attempts, "{} upstream queries for {} transactions x {}", r.upstream_queries, txns, max_attempts);
+        // And per transaction: no upstream query is an attempt past the bound (a total alone
+        // would let one transaction loop while others used fewer).
+        let forwarded = r.events.iter().filter_map(|e| match &e.kind {
+            EventKind::Forwarded { attempt, .. } => Some(u64::from(*attempt)),
+            _ => None,
+        });
+        let mut n = 0;
+        for attempt in forwarded {
+            n += 1;
+            prop_assert!(attempt <= max_attempts, "attempt {attempt} over the bound {max_attempts}");
+        }
+        prop_assert_eq!(n, r.upstream_queries, "one Forwarded event per upstream query");
         // Each client query is answered exactly once, within its deadline.
         let deadline = s.config.query_timeout.as_millis() as u64;
         let mut count = vec![0; s.queries.len()];
