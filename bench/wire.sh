@@ -114,7 +114,7 @@ cpu="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
     echo "compression) and seed000-compressed.hex (358 B, the same message compressed), and a typical 124-byte answer"
     echo "for www.example.com (question, CNAME + 2 A, OPT) built in core/examples/common/wire_inputs.rs."
     echo "Ops: \`dnspect_scan\` = MessageView::new + scan(); \`dnspect_decode\` = Message::from_wire;"
-    echo "\`dnspect_analyze\` = wire::analyze::analyze; \`dnspect_encode\` = Message::to_wire of a decoded message;"
+    echo "\`dnspect_analyze\` = wire::inspect::analyze::analyze; \`dnspect_encode\` = Message::to_wire of a decoded message;"
     echo "\`hickory_decode\` = hickory_proto::op::Message::from_vec; \`hickory_encode\` = Message::to_vec of a decoded message."
     echo
     printf '%s\n' "$tables"

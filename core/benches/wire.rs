@@ -7,7 +7,7 @@
 //! |-------------------|--------------------------------------------------------------|
 //! | `dnspect_scan`    | zero-copy walk: `MessageView::new` + `scan()`                 |
 //! | `dnspect_decode`  | full typed decode: `Message::from_wire`                       |
-//! | `dnspect_analyze` | annotated analysis: `wire::analyze::analyze`                  |
+//! | `dnspect_analyze` | annotated analysis: `wire::inspect::analyze::analyze`                  |
 //! | `dnspect_encode`  | compressed encode of a pre-decoded message: `Message::to_wire`|
 //! | `hickory_decode`  | `hickory_proto::op::Message::from_vec`                        |
 //! | `hickory_encode`  | `hickory_proto::op::Message::to_vec` of a pre-decoded message |
@@ -22,7 +22,7 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use dnspect_core::wire::analyze::analyze;
+use dnspect_core::wire::inspect::analyze::analyze;
 use dnspect_core::wire::{Message, MessageView};
 
 #[path = "../examples/common/wire_inputs.rs"]

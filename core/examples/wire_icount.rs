@@ -16,7 +16,7 @@
 use std::hint::black_box;
 use std::process::ExitCode;
 
-use dnspect_core::wire::analyze::analyze;
+use dnspect_core::wire::inspect::analyze::analyze;
 use dnspect_core::wire::{Message, MessageView};
 
 #[path = "common/wire_inputs.rs"]

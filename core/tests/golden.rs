@@ -2,9 +2,9 @@
 //! kept as insta snapshots. A change in wording or numbers shows up as a snapshot diff.
 #![allow(clippy::unwrap_used)]
 use dnspect_core::examples::EXAMPLES;
-use dnspect_core::wire::analyze::analyze;
-use dnspect_core::wire::dig::analysis_text;
 use dnspect_core::wire::fit::minimize;
+use dnspect_core::wire::inspect::analyze::analyze;
+use dnspect_core::wire::inspect::dig::analysis_text;
 use dnspect_core::wire::text::unhex;
 use dnspect_core::wire::{Message, RType};
 

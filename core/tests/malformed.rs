@@ -4,7 +4,7 @@
 //! the same error, a field tree).
 #![allow(clippy::unwrap_used)]
 
-use dnspect_core::wire::analyze::analyze;
+use dnspect_core::wire::inspect::analyze::analyze;
 use dnspect_core::wire::spans::NoSpans;
 use dnspect_core::wire::{decode_with, ErrorKind, Message, MessageView, RData, RType, WireError};
 
@@ -107,7 +107,7 @@ fn expect_err(
     within(&a.fields, bytes.len());
     // Neither the JSON form nor the dig-style text of a broken message panics.
     let _ = serde_json::to_string(&a).expect("analysis serializes");
-    let text = dnspect_core::wire::dig::analysis_text(&a);
+    let text = dnspect_core::wire::inspect::dig::analysis_text(&a);
     assert!(
         text.contains(&e.to_string()),
         "the text shows the error:\n{text}"
@@ -977,7 +977,7 @@ fn every_prefix_and_every_byte_flip_of_a_rich_message() {
     for n in 0..m.len() {
         let a = analyze(&m[..n]);
         assert!(a.error.is_some(), "prefix {n} must fail");
-        let _ = dnspect_core::wire::dig::analysis_text(&a);
+        let _ = dnspect_core::wire::inspect::dig::analysis_text(&a);
     }
     for i in 0..m.len() {
         for v in [0x00, 0xff, 0xc0, 0x3f, 0x40, m[i] ^ 0x01] {
@@ -987,7 +987,7 @@ fn every_prefix_and_every_byte_flip_of_a_rich_message() {
             let d = decode_with(&x, &mut NoSpans);
             assert_eq!(a.error, d.error);
             assert_eq!(a.message, d.message);
-            let _ = dnspect_core::wire::dig::analysis_text(&a);
+            let _ = dnspect_core::wire::inspect::dig::analysis_text(&a);
         }
     }
 }

@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use dnspect_core::wire::paste::{from_binary, parse_paste, LayerKind, PasteFormat};
+use dnspect_core::wire::capture::paste::{from_binary, parse_paste, LayerKind, PasteFormat};
 use LayerKind::*;
 
 fn data(name: &str) -> PathBuf {

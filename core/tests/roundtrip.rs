@@ -18,8 +18,8 @@ use proptest::collection::{btree_set, vec};
 use proptest::prelude::*;
 use proptest::sample::select;
 
-use dnspect_core::wire::analyze::analyze;
 use dnspect_core::wire::fit::{fit, recompress, truncate};
+use dnspect_core::wire::inspect::analyze::analyze;
 use dnspect_core::wire::spans::NoSpans;
 use dnspect_core::wire::{
     decode_with, Class, Edns, EdnsOption, Header, Message, MessageView, Name, Opcode, Question,
@@ -456,7 +456,7 @@ fn check_any_bytes(bytes: &[u8]) -> Result<(), TestCaseError> {
     prop_assert_eq!(&a.error, &d.error);
     prop_assert_eq!(&a.message, &d.message);
     prop_assert_eq!(a.len, bytes.len());
-    let _ = dnspect_core::wire::dig::analysis_text(&a);
+    let _ = dnspect_core::wire::inspect::dig::analysis_text(&a);
     if let Ok(v) = MessageView::new(bytes) {
         let _ = v.scan();
         let _ = v.records().count();

@@ -1,8 +1,8 @@
 //! Golden tests on the incident packets: the analysis must make incident 000 obvious.
 #![allow(clippy::unwrap_used)]
-use dnspect_core::wire::analyze::analyze;
-use dnspect_core::wire::dig::analysis_text;
 use dnspect_core::wire::fit::{fit, recompress};
+use dnspect_core::wire::inspect::analyze::analyze;
+use dnspect_core::wire::inspect::dig::analysis_text;
 use dnspect_core::wire::{Message, MessageView, RType};
 
 fn hex(s: &str) -> Vec<u8> {

@@ -8,8 +8,8 @@
 //! - `fit` output decodes.
 #![no_main]
 
-use dnspect_core::wire::analyze::analyze;
-use dnspect_core::wire::dig::analysis_text;
+use dnspect_core::wire::inspect::analyze::analyze;
+use dnspect_core::wire::inspect::dig::analysis_text;
 use dnspect_core::wire::fit::{fit, recompress};
 use dnspect_core::wire::{ErrorKind, Message, MessageView};
 use libfuzzer_sys::fuzz_target;

@@ -4,7 +4,7 @@
 //! within the decoded bytes, and `from_binary` returns exactly the range `locate_dns` finds.
 #![no_main]
 
-use dnspect_core::wire::paste::{from_binary, locate_dns, parse_paste, Paste};
+use dnspect_core::wire::capture::paste::{from_binary, locate_dns, parse_paste, Paste};
 use libfuzzer_sys::fuzz_target;
 
 fn check(p: &Paste) {

@@ -7,9 +7,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use dnspect_core::wire::analyze::Analysis;
-use dnspect_core::wire::dig::analysis_text;
-use dnspect_core::wire::input::{analyze_binary, analyze_paste};
+use dnspect_core::wire::capture::input::{analyze_binary, analyze_paste};
+use dnspect_core::wire::inspect::analyze::Analysis;
+use dnspect_core::wire::inspect::dig::analysis_text;
 
 /// DNS packet analyzer and caching DNS forwarder.
 #[derive(Debug, Parser)]

@@ -32,7 +32,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-use dnspect_core::wire::analyze::analyze;
+use dnspect_core::wire::inspect::analyze::analyze;
 use dnspect_core::wire::text;
 use dnspect_core::wire::{Encoder, Message, RData, RType, Record};
 use serde_json::Value;

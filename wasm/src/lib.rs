@@ -30,12 +30,13 @@ use dnspect_core::engine::upstreams::Counters;
 use dnspect_core::engine::{Transport, UpstreamId};
 use dnspect_core::examples::EXAMPLES;
 use dnspect_core::sim::{self, Scenario};
-use dnspect_core::wire::analyze::Analysis;
-use dnspect_core::wire::paste::PasteError;
+use dnspect_core::wire::capture::paste::PasteError;
+use dnspect_core::wire::capture::{input, paste};
+use dnspect_core::wire::inspect::analyze::Analysis;
+use dnspect_core::wire::inspect::dig;
 use dnspect_core::wire::spans::{Field, FieldTree};
 use dnspect_core::wire::{
-    decode_with, dig, fit, input, paste, Class, Encoder, ErrorKind, Message, Opcode, RType,
-    WireError,
+    decode_with, fit, Class, Encoder, ErrorKind, Message, Opcode, RType, WireError,
 };
 use serde::de::DeserializeOwned;
 use serde::Serialize;

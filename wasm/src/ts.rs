@@ -12,13 +12,13 @@
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
-use dnspect_core::wire::analyze::{
+use dnspect_core::wire::capture::input::Source;
+use dnspect_core::wire::capture::paste::{Layer, LayerKind, PasteFormat};
+use dnspect_core::wire::inspect::analyze::{
     Analysis, Compression, Crossing, Missed, Pointer, RecordSize, SectionSize, Severity, Sizes,
     Warning,
 };
-use dnspect_core::wire::input::Source;
 use dnspect_core::wire::message::Truncation;
-use dnspect_core::wire::paste::{Layer, LayerKind, PasteFormat};
 use dnspect_core::wire::spans::{Field, FieldKind};
 use dnspect_core::wire::{
     Class, Edns, EdnsOption, ErrorKind, Header, Message, Name, Opcode, Question, RData, RType,
@@ -67,7 +67,7 @@ fn declarations() -> String {
         EdnsOption,
         Edns,
         Message,
-        // the analysis (dnspect_core::wire::analyze, spans, paste, error)
+        // the analysis (dnspect_core::wire::inspect::analyze, spans, paste, error)
         Section,
         FieldKind,
         Field,

@@ -1,16 +1,18 @@
-//! The DNS wire format. Knows nothing of the forwarding engine or the cache.
-pub mod analyze;
+//! The DNS wire format. Knows nothing of the forwarding engine or the cache. Three parts:
+//! the codec (this module's files: names, the zero-copy view, the typed message and its
+//! decode/encode, RDATA, EDNS, builders, classification, fitting), [`inspect`] (the analysis and
+//! dig text people read) and [`capture`] (paste formats and the layers around DNS bytes). The
+//! forwarder needs only the codec.
 pub mod build;
+pub mod capture;
 pub mod classify;
-pub mod dig;
 pub mod edns;
 pub mod encode;
 pub mod error;
 pub mod fit;
-pub mod input;
+pub mod inspect;
 pub mod message;
 pub mod name;
-pub mod paste;
 pub mod rdata;
 pub mod spans;
 pub mod text;

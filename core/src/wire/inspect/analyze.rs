@@ -5,13 +5,13 @@
 
 use std::collections::HashMap;
 
-use super::error::WireError;
-use super::input::Source;
-use super::message::{decode_with, Message};
-use super::name::{read_name, walk_name, Step};
-use super::spans::{Field, FieldKind, FieldTree};
-use super::types::{RType, Section};
-use super::view::{read_record, MessageView, HEADER_LEN};
+use crate::wire::capture::input::Source;
+use crate::wire::error::WireError;
+use crate::wire::message::{decode_with, Message};
+use crate::wire::name::{read_name, walk_name, Step};
+use crate::wire::spans::{Field, FieldKind, FieldTree};
+use crate::wire::types::{RType, Section};
+use crate::wire::view::{read_record, MessageView, HEADER_LEN};
 
 /// A compression pointer and what it saved.
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
@@ -177,7 +177,7 @@ pub fn analyze(bytes: &[u8]) -> Analysis {
         schema: 1,
         source: None,
         len: bytes.len(),
-        hex: super::text::hex(bytes),
+        hex: crate::wire::text::hex(bytes),
         message: d.message,
         error: d.error,
         fields: tree.roots,
@@ -276,7 +276,7 @@ fn name_positions(bytes: &[u8], end: usize) -> Vec<usize> {
     };
     let mut pos = HEADER_LEN;
     for _ in 0..view.qdcount() {
-        let Ok(after) = super::name::skip_name(bytes, pos) else {
+        let Ok(after) = crate::wire::name::skip_name(bytes, pos) else {
             return out;
         };
         out.push(pos);
@@ -292,7 +292,7 @@ fn name_positions(bytes: &[u8], end: usize) -> Vec<usize> {
             RType::MX => out.push(r.rdata.start + 2),
             RType::SOA => {
                 out.push(r.rdata.start);
-                if let Ok(next) = super::name::skip_name(bytes, r.rdata.start) {
+                if let Ok(next) = crate::wire::name::skip_name(bytes, r.rdata.start) {
                     out.push(next);
                 }
             }
@@ -317,7 +317,7 @@ fn sizes(bytes: &[u8], msg: &Message, complete: bool, end: usize) -> Sizes {
     let q_end = view.records().position();
     let mut qpos = HEADER_LEN;
     for _ in 0..view.qdcount() {
-        match super::name::skip_name(bytes, qpos) {
+        match crate::wire::name::skip_name(bytes, qpos) {
             Ok(a) if a + 4 <= bytes.len() => qpos = a + 4,
             _ => break,
         }
@@ -496,7 +496,7 @@ fn warn(msg: &Message, counts: [u16; 4], c: &Compression, s: &Sizes, w: &mut Vec
                 ),
             ),
             Some(r) => {
-                if let super::rdata::RData::Soa { minimum, .. } = r.rdata {
+                if let crate::wire::rdata::RData::Soa { minimum, .. } = r.rdata {
                     note(None, format!("negative answer: cacheable for {} s (min of SOA TTL {} and MINIMUM {}, RFC 2308 5)", r.ttl.min(minimum), r.ttl, minimum));
                 }
             }

@@ -1952,8 +1952,8 @@ mod tests {
     use super::*;
 
     /// The seed response (358 bytes, compressed names) and its uncompressed twin (758 bytes).
-    const DNS: &[u8] = include_bytes!("../../tests/data/paste/dns-compressed.bin");
-    const DNS_BIG: &[u8] = include_bytes!("../../tests/data/paste/dns-uncompressed.bin");
+    const DNS: &[u8] = include_bytes!("../../../tests/data/paste/dns-compressed.bin");
+    const DNS_BIG: &[u8] = include_bytes!("../../../tests/data/paste/dns-uncompressed.bin");
     const SERVER: [u8; 4] = [192, 0, 2, 1];
     const CLIENT: [u8; 4] = [10, 0, 0, 53];
 
@@ -2239,7 +2239,7 @@ mod tests {
 
     #[test]
     fn xxd_plain_is_recognised() {
-        let text = include_str!("../../tests/data/paste/dns.xxd-p.txt");
+        let text = include_str!("../../../tests/data/paste/dns.xxd-p.txt");
         let p = parse_paste(text).unwrap();
         assert_eq!((p.format, p.bytes.as_slice()), (PasteFormat::Xxd, DNS));
     }
@@ -2248,7 +2248,7 @@ mod tests {
 
     #[test]
     fn tcpdump_x_with_summary_line_and_gutter() {
-        let text = include_str!("../../tests/data/paste/ipv4-udp.tcpdump-X.txt");
+        let text = include_str!("../../../tests/data/paste/ipv4-udp.tcpdump-X.txt");
         assert!(text.starts_with("12:00:00.000000 IP 192.0.2.1.53 > 10.0.0.53.41234"));
         assert!(text.contains("E....F@.@.P....."));
         let p = parse_paste(text).unwrap();
@@ -2297,7 +2297,7 @@ mod tests {
             [LayerKind::Ethernet, LayerKind::Ipv4, LayerKind::Udp]
         );
         assert_eq!(p.bytes, DNS);
-        let text = include_str!("../../tests/data/paste/sll-ipv4-udp.tcpdump-xx.txt");
+        let text = include_str!("../../../tests/data/paste/sll-ipv4-udp.tcpdump-xx.txt");
         let p = parse_paste(text).unwrap();
         assert_eq!(
             kinds(&p.layers),
@@ -2321,13 +2321,13 @@ mod tests {
 
     #[test]
     fn xxd_real_output() {
-        let text = include_str!("../../tests/data/paste/dns.xxd.txt");
+        let text = include_str!("../../../tests/data/paste/dns.xxd.txt");
         assert!(
             text.starts_with("00000000: 78fd 8180 0001 0014 0000 0000 0861 7069  x............api")
         );
         let p = parse_paste(text).unwrap();
         assert_eq!((p.format, p.bytes.as_slice()), (PasteFormat::Xxd, DNS));
-        let g1 = include_str!("../../tests/data/paste/dns.xxd-g1.txt");
+        let g1 = include_str!("../../../tests/data/paste/dns.xxd-g1.txt");
         assert_eq!(parse_paste(g1).unwrap().bytes, DNS);
     }
 
@@ -2345,7 +2345,7 @@ mod tests {
 
     #[test]
     fn xxd_little_endian_groups() {
-        let text = include_str!("../../tests/data/paste/dns.xxd-e.txt");
+        let text = include_str!("../../../tests/data/paste/dns.xxd-e.txt");
         assert!(text.starts_with("00000000: 8081fd78"));
         assert_eq!(parse_paste(text).unwrap().bytes, DNS);
     }
@@ -2371,12 +2371,12 @@ mod tests {
                 .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" ") + "\n")
                 .collect()
         };
-        let tcpdump_text = include_str!("../../tests/data/paste/ipv4-udp.tcpdump-X.txt");
+        let tcpdump_text = include_str!("../../../tests/data/paste/ipv4-udp.tcpdump-X.txt");
         let p = parse_paste(&collapse(tcpdump_text)).unwrap();
         assert_eq!((p.format, p.bytes.as_slice()), (PasteFormat::TcpdumpX, DNS));
         let p = parse_paste(&collapse(&xxd(DNS))).unwrap();
         assert_eq!((p.format, p.bytes.as_slice()), (PasteFormat::Xxd, DNS));
-        let wireshark = include_str!("../../tests/data/paste/eth-ipv4-udp.wireshark-dump.txt");
+        let wireshark = include_str!("../../../tests/data/paste/eth-ipv4-udp.wireshark-dump.txt");
         assert_eq!(parse_paste(&collapse(wireshark)).unwrap().bytes, DNS);
         // ... but a typo is still a typo.
         let typo = collapse(tcpdump_text).replacen("0x0180: faa9", "0x0180: fa9g", 1);
@@ -2385,16 +2385,16 @@ mod tests {
 
     #[test]
     fn partial_dumps_are_refused() {
-        let text = include_str!("../../tests/data/paste/ipv4-udp.tcpdump-X.txt");
+        let text = include_str!("../../../tests/data/paste/ipv4-udp.tcpdump-X.txt");
         let partial: String = text.lines().skip(2).map(|l| format!("{l}\n")).collect();
         assert_eq!(
             at(&partial),
             (1, 2, "expected the dump to start at offset 0x0000 (is its first line missing?), found 0x0010".to_string())
         );
-        let text = include_str!("../../tests/data/paste/eth-ipv4-udp.wireshark-dump.txt");
+        let text = include_str!("../../../tests/data/paste/eth-ipv4-udp.wireshark-dump.txt");
         let partial: String = text.lines().skip(1).map(|l| format!("{l}\n")).collect();
         assert_eq!(at(&partial).0, 1);
-        let text = include_str!("../../tests/data/paste/dns.od-Ax-tx1z.txt");
+        let text = include_str!("../../../tests/data/paste/dns.od-Ax-tx1z.txt");
         let partial: String = text.lines().skip(1).map(|l| format!("{l}\n")).collect();
         assert_eq!(at(&partial).0, 1);
         // xxd -s starts where asked.
@@ -2404,7 +2404,7 @@ mod tests {
 
     #[test]
     fn xxd_autoskip_star_lines() {
-        let text = include_str!("../../tests/data/paste/null-record.xxd-a.txt");
+        let text = include_str!("../../../tests/data/paste/null-record.xxd-a.txt");
         assert!(text.contains("\n*\n"));
         let p = parse_paste(text).unwrap();
         assert_eq!(p.bytes.len(), 122);
@@ -2415,7 +2415,7 @@ mod tests {
 
     #[test]
     fn od_x_words_are_unswapped() {
-        let text = include_str!("../../tests/data/paste/dns.od-x.txt");
+        let text = include_str!("../../../tests/data/paste/dns.od-x.txt");
         assert!(text.starts_with("0000000 fd78 8081"));
         let p = parse_paste(text).unwrap();
         assert_eq!((p.format, p.bytes.as_slice()), (PasteFormat::Od, DNS));
@@ -2483,9 +2483,11 @@ mod tests {
     fn od_bytes_with_gutter_and_other_radices() {
         for name in ["dns.od-Ax-tx1z.txt", "dns.od-tx1.txt", "dns.od-Ad-tx1.txt"] {
             let text = match name {
-                "dns.od-Ax-tx1z.txt" => include_str!("../../tests/data/paste/dns.od-Ax-tx1z.txt"),
-                "dns.od-tx1.txt" => include_str!("../../tests/data/paste/dns.od-tx1.txt"),
-                _ => include_str!("../../tests/data/paste/dns.od-Ad-tx1.txt"),
+                "dns.od-Ax-tx1z.txt" => {
+                    include_str!("../../../tests/data/paste/dns.od-Ax-tx1z.txt")
+                }
+                "dns.od-tx1.txt" => include_str!("../../../tests/data/paste/dns.od-tx1.txt"),
+                _ => include_str!("../../../tests/data/paste/dns.od-Ad-tx1.txt"),
             };
             let p = parse_paste(text).unwrap();
             assert_eq!(
@@ -2498,7 +2500,7 @@ mod tests {
 
     #[test]
     fn od_star_lines_repeat() {
-        let text = include_str!("../../tests/data/paste/null-record.od-x.txt");
+        let text = include_str!("../../../tests/data/paste/null-record.od-x.txt");
         assert!(text.contains("\n*\n"));
         let p = parse_paste(text).unwrap();
         assert_eq!((p.format, p.bytes.len()), (PasteFormat::Od, 122));
@@ -2507,13 +2509,13 @@ mod tests {
 
     #[test]
     fn hexdump_canonical_and_default() {
-        let p = parse_paste(include_str!("../../tests/data/paste/dns.hexdump-C.txt")).unwrap();
+        let p = parse_paste(include_str!("../../../tests/data/paste/dns.hexdump-C.txt")).unwrap();
         assert_eq!((p.format, p.bytes.as_slice()), (PasteFormat::HexDump, DNS));
         // hexdump without -C: 7-digit hex offsets, little-endian words
-        let p = parse_paste(include_str!("../../tests/data/paste/dns.hexdump.txt")).unwrap();
+        let p = parse_paste(include_str!("../../../tests/data/paste/dns.hexdump.txt")).unwrap();
         assert_eq!((p.format, p.bytes.as_slice()), (PasteFormat::Od, DNS));
         let p = parse_paste(include_str!(
-            "../../tests/data/paste/null-record.hexdump-C.txt"
+            "../../../tests/data/paste/null-record.hexdump-C.txt"
         ))
         .unwrap();
         assert_eq!(p.bytes.len(), 122);
@@ -2523,7 +2525,7 @@ mod tests {
 
     #[test]
     fn wireshark_hex_dump_and_tshark() {
-        let text = include_str!("../../tests/data/paste/eth-ipv4-udp.wireshark-dump.txt");
+        let text = include_str!("../../../tests/data/paste/eth-ipv4-udp.wireshark-dump.txt");
         assert!(text.starts_with("0000  02 00 00 5e"));
         let p = parse_paste(text).unwrap();
         assert_eq!(p.format, PasteFormat::HexDump);
@@ -2533,7 +2535,7 @@ mod tests {
         );
         assert_eq!(p.bytes, DNS);
         // tshark -x puts an extra blank after the eighth byte
-        let text = include_str!("../../tests/data/paste/eth-ipv6-tcp.tshark-x.txt");
+        let text = include_str!("../../../tests/data/paste/eth-ipv6-tcp.tshark-x.txt");
         assert!(text.contains(" 02 00  00 c0 "));
         let p = parse_paste(text).unwrap();
         assert_eq!(p.bytes, DNS);
@@ -2557,7 +2559,7 @@ mod tests {
 
     #[test]
     fn base64_padded_and_wrapped() {
-        let text = include_str!("../../tests/data/paste/dns.base64.txt");
+        let text = include_str!("../../../tests/data/paste/dns.base64.txt");
         assert!(text.lines().count() > 1 && text.trim_end().ends_with('='));
         let p = parse_paste(text).unwrap();
         assert_eq!((p.format, p.bytes.as_slice()), (PasteFormat::Base64, DNS));
@@ -3210,12 +3212,12 @@ mod tests {
         #[test]
         fn mutated_dumps_are_handled(pos in 0usize..4000, cut in 0usize..8, insert in "[0-9a-fg :.*\n\t]{0,4}", which in 0usize..6) {
             let base = match which {
-                0 => include_str!("../../tests/data/paste/ipv4-udp.tcpdump-X.txt"),
-                1 => include_str!("../../tests/data/paste/dns.xxd.txt"),
-                2 => include_str!("../../tests/data/paste/dns.od-x.txt"),
-                3 => include_str!("../../tests/data/paste/eth-ipv6-tcp.tshark-x.txt"),
-                4 => include_str!("../../tests/data/paste/dns.base64.txt"),
-                _ => include_str!("../../tests/data/paste/null-record.hexdump-C.txt"),
+                0 => include_str!("../../../tests/data/paste/ipv4-udp.tcpdump-X.txt"),
+                1 => include_str!("../../../tests/data/paste/dns.xxd.txt"),
+                2 => include_str!("../../../tests/data/paste/dns.od-x.txt"),
+                3 => include_str!("../../../tests/data/paste/eth-ipv6-tcp.tshark-x.txt"),
+                4 => include_str!("../../../tests/data/paste/dns.base64.txt"),
+                _ => include_str!("../../../tests/data/paste/null-record.hexdump-C.txt"),
             };
             let pos = pos.min(base.len());
             let end = (pos + cut).min(base.len());

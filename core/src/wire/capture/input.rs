@@ -1,8 +1,8 @@
 //! From what a person pastes (or a capture's bytes) to an analysis: ties the paste parser to the
 //! analyzer and records what was stripped on the way.
 
-use super::analyze::{analyze, Analysis};
 use super::paste::{self, Layer, PasteError, PasteFormat};
+use crate::wire::inspect::analyze::{analyze, Analysis};
 
 /// Where the bytes came from, when they came from a paste.
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]

@@ -5,8 +5,8 @@
 use core::fmt::Write;
 
 use super::analyze::Analysis;
-use super::message::Message;
-use super::types::{ede_purpose, Rcode};
+use crate::wire::message::Message;
+use crate::wire::types::{ede_purpose, Rcode};
 
 /// dig's presentation of a message, without the analyzer's extras.
 pub fn message_text(m: &Message, size: Option<usize>) -> String {
