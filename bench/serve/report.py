@@ -115,7 +115,10 @@ def report(meta_path, res_path):
     if meta.get("dnspect_bin"):
         w(f"- dnspect binary: {meta.get('dnspect_bin')}")
     if meta.get("dnspect_base"):
-        w(f"- dnspect-base binary (same config as dnspect): {meta.get('dnspect_base')}")
+        style = meta.get("dnspect_base_config", "same")
+        how = "same config as dnspect" if style == "same" else \
+            f"same settings as dnspect, written in the {style} config format (DNSPECT_BASE_CONFIG_STYLE={style})"
+        w(f"- dnspect-base binary ({how}): {meta.get('dnspect_base')}")
     for p in peers:
         w(f"- {p}: {meta.get(p, '?')}")
     for s in skipped:
@@ -213,7 +216,7 @@ def report(meta_path, res_path):
     # Before/after: dnspect against dnspect-base (an older build, same config), within this run.
     if "dnspect-base" in servers and "dnspect" in servers:
         w("## Before/after: dnspect (after) against dnspect-base (before)\n")
-        w("Same config, same run, interleaved. Ratio = after / before: of the medians over rounds, and the "
+        w("Same settings, same run, interleaved. Ratio = after / before: of the medians over rounds, and the "
           "median (min–max) of the per-round ratios (both builds measured in the same round, minutes apart). "
           "For q/s higher is better; for CPU and latency lower is better.\n")
         w("| workload | figure | before | after | after / before (medians) | per-round after / before |")

@@ -10,6 +10,8 @@
 # (20000), SERVERS (subset of "dnspect dnsdist unbound dnsmasq kresd echo dnspect-w2 dnspect-base"),
 # OUT (report path), DNSPECT_BIN (skip the cargo build), DNSPECT_BASE_BIN (the binary "dnspect-base"
 # runs: an older build, same config as "dnspect", for a before/after comparison within one run),
+# DNSPECT_BASE_CONFIG_STYLE ("same", the default; "pre-10": that config in the format of builds
+# before issue 10's one Config, [cache] size_mb = 1024),
 # KEEP_WORK=1 (keep the scratch directory), MAX_SECS (hard bound on the whole script), DISTURB
 # (foreign CPU, in cores, above which a run is disturbed).
 #
@@ -47,7 +49,7 @@ cd "$ROOT"
 
 # The knobs the caller set, for the report's exact command line.
 CMD_ENV=""
-for v in ROUNDS CAP_SECS LAT_SECS LAT_RATE RETRIES CAP_QS QUIET_WAIT WAIT_BUDGET DISTURB CLIENTS SERVERS MAX_SECS DNSPECT_BIN DNSPECT_BASE_BIN KEEP_WORK OUT; do
+for v in ROUNDS CAP_SECS LAT_SECS LAT_RATE RETRIES CAP_QS QUIET_WAIT WAIT_BUDGET DISTURB CLIENTS SERVERS MAX_SECS DNSPECT_BIN DNSPECT_BASE_BIN DNSPECT_BASE_CONFIG_STYLE KEEP_WORK OUT; do
     [[ -n "${!v+x}" && -z "${_SERVE_BENCH_INNER:-}" ]] && CMD_ENV+="$v=$(printf '%q' "${!v}") "
 done
 export _SERVE_BENCH_CMD_ENV="${_SERVE_BENCH_CMD_ENV:-$CMD_ENV}"
@@ -56,7 +58,7 @@ MODE=full
 for a in "$@"; do
     case "$a" in
         --smoke) MODE=smoke ;;
-        -h | --help) sed -n '2,35p' "${BASH_SOURCE[0]}"; exit 0 ;;
+        -h | --help) sed -n '2,37p' "${BASH_SOURCE[0]}"; exit 0 ;;
         *) echo "unknown argument: $a (try --help)" >&2; exit 2 ;;
     esac
 done
@@ -82,6 +84,8 @@ CLIENTS="${CLIENTS:-16}"          # dnsperf sockets (one thread): spread over SO
 DISTURB="${DISTURB:-0.10}"        # foreign CPU in cores above which a run counts as disturbed
 MAX_LOSS=0.1                      # percent
 SERVERS="${SERVERS:-dnspect dnsdist unbound dnsmasq kresd echo dnspect-w2}"
+# dnspect-base's config: "same" (dnspect.toml) or "pre-10" (the format before issue 10's one Config).
+DNSPECT_BASE_CONFIG_STYLE="${DNSPECT_BASE_CONFIG_STYLE:-same}"
 DATE="$(date +%F)"
 
 # The whole script is bounded: re-run under timeout(1), which sends TERM (cleanup runs) at the end.
@@ -207,6 +211,7 @@ timeout 120 gcc -O2 -Wall -o "$WORK/echo" "$HERE/echo.c" || die "cannot build th
     echo "dnspect=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null) ($(git -C "$ROOT" status --porcelain -- native core 2>/dev/null | wc -l) file(s) under native/ core/ modified in the work tree at build time)"
     echo "dnspect_bin=${DNSPECT_BIN:-(built here)} sha256 $(sha256sum "$WORK/dnspect" | cut -c1-16)"
     [[ -x "$WORK/dnspect-base" ]] && echo "dnspect_base=${DNSPECT_BASE_BIN} sha256 $(sha256sum "$WORK/dnspect-base" | cut -c1-16)"
+    [[ -x "$WORK/dnspect-base" ]] && echo "dnspect_base_config=$DNSPECT_BASE_CONFIG_STYLE"
     echo "rustc=$(rustc --version 2>/dev/null)"
     echo "nsd=$(nsd -v 2>&1 | head -1)"
     echo "dnsperf=$(dnsperf -h 2>&1 | awk '/^Version/ { print $2 }')"
@@ -307,6 +312,22 @@ log_queries = false
 size = "1GiB"
 EOF
     sed 's/^workers = 1/workers = 2/' "$WORK/dnspect.toml" >"$WORK/dnspect-w2.toml"
+    # dnspect-base: the same meaning, in the format its (older) build reads.
+    case "$DNSPECT_BASE_CONFIG_STYLE" in
+        same) cp "$WORK/dnspect.toml" "$WORK/dnspect-base.toml" ;;
+        pre-10) # before issue 10's one Config: [cache] size_mb (MiB), no [engine.cache]
+            cat >"$WORK/dnspect-base.toml" <<EOF
+listen = ["127.0.0.1:$SRV_PORT"]
+upstreams = ["127.0.0.1:$NSD_PORT"]
+metrics = ""
+workers = 1
+log_queries = false
+[cache]
+size_mb = 1024
+EOF
+            ;;
+        *) die "DNSPECT_BASE_CONFIG_STYLE must be same or pre-10, not '$DNSPECT_BASE_CONFIG_STYLE'" ;;
+    esac
     cat >"$WORK/dnsdist.conf" <<EOF
 -- no security polling (it would query outside), one UDP listener thread, one backend socket
 setSecurityPollSuffix("")
@@ -366,8 +387,8 @@ EOF
 write_configs
 [[ " ${run_servers[*]} " == *" unbound "* ]] && { timeout 30 unbound-checkconf "$WORK/unbound.conf" >&2 || die "bad unbound.conf"; }
 [[ " ${run_servers[*]} " == *" dnspect "* ]] && { timeout 30 "$WORK/dnspect" check-config "$WORK/dnspect.toml" >&2 || die "bad dnspect.toml"; }
-# dnspect-base gets the same file: it must only use knobs the older build knows.
-[[ " ${run_servers[*]} " == *" dnspect-base "* ]] && { timeout 30 "$WORK/dnspect-base" check-config "$WORK/dnspect.toml" >&2 || die "bad dnspect.toml for dnspect-base"; }
+# dnspect-base gets dnspect-base.toml (the same file, or the same meaning in its older format).
+[[ " ${run_servers[*]} " == *" dnspect-base "* ]] && { timeout 30 "$WORK/dnspect-base" check-config "$WORK/dnspect-base.toml" >&2 || die "bad dnspect-base.toml (DNSPECT_BASE_CONFIG_STYLE=$DNSPECT_BASE_CONFIG_STYLE) for dnspect-base"; }
 
 start_server() { # name -> SPID
     local s="$1" cpus="$SERVER_CPU"
@@ -375,7 +396,7 @@ start_server() { # name -> SPID
     case "$s" in
         dnspect) taskset -c "$cpus" "$WORK/dnspect" serve --config "$WORK/dnspect.toml" >"$WORK/$s.log" 2>&1 & ;;
         dnspect-w2) taskset -c "$cpus" "$WORK/dnspect" serve --config "$WORK/dnspect-w2.toml" >"$WORK/$s.log" 2>&1 & ;;
-        dnspect-base) taskset -c "$cpus" "$WORK/dnspect-base" serve --config "$WORK/dnspect.toml" >"$WORK/$s.log" 2>&1 & ;;
+        dnspect-base) taskset -c "$cpus" "$WORK/dnspect-base" serve --config "$WORK/dnspect-base.toml" >"$WORK/$s.log" 2>&1 & ;;
         dnsdist) taskset -c "$cpus" dnsdist --supervised --disable-syslog -C "$WORK/dnsdist.conf" >"$WORK/$s.log" 2>&1 </dev/null & ;;
         unbound) taskset -c "$cpus" unbound -d -c "$WORK/unbound.conf" >"$WORK/$s.log" 2>&1 & ;;
         dnsmasq)
