@@ -203,64 +203,8 @@ export interface ForwarderConfig {
 
 export type Transport = "udp" | "tcp";
 
-/** An engine event (dnspect_core::engine::event::Event): when, what, and why. */
-export type EngineEvent = { at_ms: number } & (
-  | {
-      event: "query";
-      client: number;
-      name: string;
-      qtype: string;
-      transport: string;
-      edns_size: number | null;
-      dnssec_ok: boolean;
-      limit: number;
-      limit_rule: string;
-    }
-  | { event: "bad_query"; client: number; rcode: string | null; why: string }
-  | { event: "cache_serve"; client: number; name: string; qtype: string; rule: string; why: string; ttl: number }
-  | { event: "cache_miss"; name: string; qtype: string; rule: string; why: string }
-  | { event: "coalesced"; client: number; name: string; qtype: string; waiters: number }
-  | {
-      event: "forwarded";
-      name: string;
-      qtype: string;
-      upstream: string;
-      transport: string;
-      edns: boolean;
-      id: number;
-      attempt: number;
-      purpose: string;
-      why: string;
-    }
-  | {
-      event: "upstream_response";
-      upstream: string;
-      transport: string;
-      size: number;
-      rcode: string | null;
-      rtt_ms: number;
-      outcome: string;
-    }
-  | { event: "upstream_timeout"; upstream: string; transport: string; id: number; after_ms: number }
-  | { event: "dropped"; upstream: string; why: string }
-  | { event: "nonconforming"; upstream: string; what: string }
-  | { event: "fallback"; upstream: string; rule: string; next: string; why: string }
-  | { event: "cached"; name: string; qtype: string; kind: string; ttl: number; rule: string; why: string }
-  | { event: "not_cached"; name: string; qtype: string; rule: string; why: string }
-  | {
-      event: "answered";
-      client: number;
-      name: string;
-      qtype: string;
-      rcode: string;
-      size: number;
-      limit: number;
-      source: string;
-      fit: string | null;
-    }
-  | { event: "gave_up"; name: string; qtype: string; ede: number; text: string }
-  | { event: "probe"; upstream: string; healthy: boolean; why: string }
-);
+/** An engine event (dnspect_core::engine::event::Event): when, what, and why. Generated. */
+export type EngineEvent = import("./generated.js").Event;
 
 export type EngineEventName = EngineEvent["event"];
 

@@ -9,6 +9,11 @@
 export type RType = string;
 
 /**
+ * A response code: the header's 4 bits, extended to 12 by EDNS (RFC 6891 6.1.3).
+ */
+export type Rcode = string;
+
+/**
  * A class (RFC 1035 3.2.4). On an OPT record this field is the requestor's UDP payload size.
  */
 export type Class = string;
@@ -272,6 +277,24 @@ hex: string,
  * The decoded message (partial when `error` is set).
  */
 message: Message, error: WireError | null, fields: Array<Field>, compression: Compression, sizes: Sizes, warnings: Array<Warning>, };
+
+/**
+ * What happened.
+ */
+export type EventKind = { "event": "query", client: number, name: Name, qtype: RType, transport: "UDP" | "TCP", edns_size: number | null, dnssec_ok: boolean, limit: number, 
+/**
+ * None over TCP (no size limit): serialized as "TCP".
+ */
+limit_rule: string, } | { "event": "bad_query", client: number, rcode: Rcode | null, why: string, } | { "event": "cache_serve", client: number, name: Name, qtype: RType, rule: string, why: string, ttl: number, } | { "event": "cache_miss", name: Name, qtype: RType, rule: string, why: string, } | { "event": "coalesced", client: number, name: Name, qtype: RType, waiters: number, } | { "event": "forwarded", name: Name, qtype: RType, upstream: string, transport: "UDP" | "TCP", edns: boolean, id: number, attempt: number, purpose: string, why: string, } | { "event": "upstream_response", upstream: string, transport: "UDP" | "TCP", size: number, rcode: Rcode | null, rtt_ms: number, outcome: string, } | { "event": "upstream_timeout", upstream: string, transport: "UDP" | "TCP", id: number, after_ms: number, } | { "event": "dropped", upstream: string, why: string, } | { "event": "nonconforming", upstream: string, what: string, } | { "event": "fallback", upstream: string, rule: string, next: string, why: string, } | { "event": "cached", name: Name, qtype: RType, kind: string, ttl: number, rule: string, why: string, } | { "event": "not_cached", name: Name, qtype: RType, rule: string, why: string, } | { "event": "answered", client: number, name: Name, qtype: RType, rcode: Rcode, size: number, limit: number, source: string, fit: string | null, } | { "event": "gave_up", name: Name, qtype: RType, ede: number, text: string, } | { "event": "probe", upstream: string, healthy: boolean, why: string, };
+
+/**
+ * An event and the time it happened, in milliseconds on the caller's clock.
+ */
+export type Event = { at_ms: number, } & ({ "event": "query", client: number, name: Name, qtype: RType, transport: "UDP" | "TCP", edns_size: number | null, dnssec_ok: boolean, limit: number, 
+/**
+ * None over TCP (no size limit): serialized as "TCP".
+ */
+limit_rule: string, } | { "event": "bad_query", client: number, rcode: Rcode | null, why: string, } | { "event": "cache_serve", client: number, name: Name, qtype: RType, rule: string, why: string, ttl: number, } | { "event": "cache_miss", name: Name, qtype: RType, rule: string, why: string, } | { "event": "coalesced", client: number, name: Name, qtype: RType, waiters: number, } | { "event": "forwarded", name: Name, qtype: RType, upstream: string, transport: "UDP" | "TCP", edns: boolean, id: number, attempt: number, purpose: string, why: string, } | { "event": "upstream_response", upstream: string, transport: "UDP" | "TCP", size: number, rcode: Rcode | null, rtt_ms: number, outcome: string, } | { "event": "upstream_timeout", upstream: string, transport: "UDP" | "TCP", id: number, after_ms: number, } | { "event": "dropped", upstream: string, why: string, } | { "event": "nonconforming", upstream: string, what: string, } | { "event": "fallback", upstream: string, rule: string, next: string, why: string, } | { "event": "cached", name: Name, qtype: RType, kind: string, ttl: number, rule: string, why: string, } | { "event": "not_cached", name: Name, qtype: RType, rule: string, why: string, } | { "event": "answered", client: number, name: Name, qtype: RType, rcode: Rcode, size: number, limit: number, source: string, fit: string | null, } | { "event": "gave_up", name: Name, qtype: RType, ede: number, text: string, } | { "event": "probe", upstream: string, healthy: boolean, why: string, });
 
 /**
  * What encoding to a limit dropped.

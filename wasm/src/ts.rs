@@ -22,7 +22,7 @@ use dnspect_core::wire::message::Truncation;
 use dnspect_core::wire::spans::{Field, FieldKind};
 use dnspect_core::wire::{
     Class, Edns, EdnsOption, ErrorKind, Header, Message, Name, Opcode, Question, RData, RType,
-    Record, Section, SvcParam, WireError,
+    Rcode, Record, Section, SvcParam, WireError,
 };
 use ts_rs::{Config, TS};
 
@@ -55,6 +55,7 @@ fn declarations() -> String {
     all!(
         // mnemonics and names, in their presentation form
         RType,
+        Rcode,
         Class,
         Opcode,
         Name,
@@ -87,6 +88,9 @@ fn declarations() -> String {
         Severity,
         Warning,
         Analysis,
+        // the engine's events (dnspect_core::engine::event)
+        dnspect_core::engine::event::EventKind,
+        dnspect_core::engine::event::Event,
         // fit and this crate's own
         Truncation,
         crate::PasteMeta<'static>,

@@ -12,6 +12,7 @@ use crate::wire::{Name, RType, Rcode};
 
 /// An event and the time it happened, in milliseconds on the caller's clock.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Event {
     pub at_ms: u64,
     #[serde(flatten)]
@@ -20,6 +21,7 @@ pub struct Event {
 
 /// What happened.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum EventKind {
     /// A client query arrived; `limit` is the size its answer must fit.
@@ -27,12 +29,14 @@ pub enum EventKind {
         client: u64,
         name: Name,
         qtype: RType,
+        #[cfg_attr(feature = "ts", ts(type = "\"UDP\" | \"TCP\""))]
         transport: Transport,
         edns_size: Option<u16>,
         dnssec_ok: bool,
         limit: usize,
         /// None over TCP (no size limit): serialized as "TCP".
         #[serde(serialize_with = "limit_rule_name")]
+        #[cfg_attr(feature = "ts", ts(type = "string"))]
         limit_rule: Option<PayloadRule>,
     },
     /// A client packet that could not be served as a query.
@@ -46,6 +50,7 @@ pub enum EventKind {
         client: u64,
         name: Name,
         qtype: RType,
+        #[cfg_attr(feature = "ts", ts(type = "string"))]
         rule: ServeRule,
         why: &'static str,
         ttl: u32,
@@ -54,6 +59,7 @@ pub enum EventKind {
     CacheMiss {
         name: Name,
         qtype: RType,
+        #[cfg_attr(feature = "ts", ts(type = "string"))]
         rule: ServeRule,
         why: &'static str,
     },
@@ -69,6 +75,7 @@ pub enum EventKind {
         name: Name,
         qtype: RType,
         upstream: String,
+        #[cfg_attr(feature = "ts", ts(type = "\"UDP\" | \"TCP\""))]
         transport: Transport,
         edns: bool,
         id: u16,
@@ -79,6 +86,7 @@ pub enum EventKind {
     /// An upstream's response arrived (before it is judged).
     UpstreamResponse {
         upstream: String,
+        #[cfg_attr(feature = "ts", ts(type = "\"UDP\" | \"TCP\""))]
         transport: Transport,
         size: usize,
         rcode: Option<Rcode>,
@@ -88,6 +96,7 @@ pub enum EventKind {
     /// No response within the attempt timeout.
     UpstreamTimeout {
         upstream: String,
+        #[cfg_attr(feature = "ts", ts(type = "\"UDP\" | \"TCP\""))]
         transport: Transport,
         id: u16,
         after_ms: u64,
@@ -99,6 +108,7 @@ pub enum EventKind {
     /// What the engine does after an attempt, and why.
     Fallback {
         upstream: String,
+        #[cfg_attr(feature = "ts", ts(type = "string"))]
         rule: FallbackRule,
         next: &'static str,
         why: &'static str,
@@ -109,6 +119,7 @@ pub enum EventKind {
         qtype: RType,
         kind: &'static str,
         ttl: u32,
+        #[cfg_attr(feature = "ts", ts(type = "string"))]
         rule: LifetimeRule,
         why: &'static str,
     },
@@ -116,6 +127,7 @@ pub enum EventKind {
     NotCached {
         name: Name,
         qtype: RType,
+        #[cfg_attr(feature = "ts", ts(type = "string"))]
         rule: LifetimeRule,
         why: &'static str,
     },
