@@ -134,7 +134,8 @@ struct Shape {
     authority: &'static [&'static str],
 }
 
-const SOA: &str = "example.com. 300 IN SOA ns1.example.com. hostmaster.example.com. 1 7200 900 1209600 300";
+const SOA: &str =
+    "example.com. 300 IN SOA ns1.example.com. hostmaster.example.com. 1 7200 900 1209600 300";
 
 const SHAPES: &[Shape] = &[
     Shape {
@@ -294,7 +295,12 @@ fn a_miss_stays_under_its_allocation_bound() {
     let mut f = forwarder();
     let now = Duration::from_secs(1);
     // Warm the engine's reusable state with a first miss.
-    miss(&mut f, &query("warm.example.com.", RType::A, 1, true), s, now);
+    miss(
+        &mut f,
+        &query("warm.example.com.", RType::A, 1, true),
+        s,
+        now,
+    );
     let n = 200u64;
     let queries: Vec<Vec<u8>> = (0..n)
         .map(|k| query(&format!("n{k}.example.com."), RType::A, 1, true))
