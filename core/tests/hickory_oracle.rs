@@ -470,8 +470,44 @@ fn apply(bytes: &mut Vec<u8>, m: &Mutation) {
     }
 }
 
+/// A record of a type with special rules somewhere (meta-types, OPT, SIG, TSIG, types only one
+/// of the two libraries has a layout for) and random RDATA, put in a random section.
+fn odd_record_message() -> impl Strategy<Value = Vec<u8>> {
+    const ODD: &[u16] = &[
+        0, 10, 24, 35, 37, 39, 41, 43, 46, 47, 48, 50, 51, 61, 62, 64, 65, 99, 250, 251, 252, 255,
+        257, 65305,
+    ];
+    (
+        message(),
+        // OPT often: its section and count rules are the ones to check.
+        prop_oneof![1 => Just(41u16), 3 => select(ODD)],
+        prop_oneof![Just(Name::root()), name()],
+        bytes(0..=24),
+        0usize..3,
+        any::<u16>(),
+    )
+        .prop_filter_map(
+            "over 65535 bytes",
+            |(mut m, t, owner, mut data, section, class)| {
+                if t == 41 && data.len() % 2 == 0 {
+                    data.clear(); // an OPT without options, so that only its place is odd
+                }
+                let r = Record {
+                    name: owner,
+                    rtype: RType(t),
+                    class: Class(class),
+                    ttl: 0,
+                    rdata: RData::Unknown { data },
+                };
+                [&mut m.answers, &mut m.authority, &mut m.additional][section].push(r);
+                m.to_wire_uncompressed().ok()
+            },
+        )
+}
+
 fn malformed() -> impl Strategy<Value = Vec<u8>> {
     prop_oneof![
+        2 => odd_record_message(),
         6 => (wire_message(), vec(mutation(), 1..4)).prop_map(|(mut b, ms)| {
             for m in &ms {
                 apply(&mut b, m);
