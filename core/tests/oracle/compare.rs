@@ -17,6 +17,7 @@
 use std::collections::BTreeSet;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
+use dnspect_core::wire::spans::NoSpans;
 use dnspect_core::wire::{self, Encoder, ErrorKind, WireError};
 use hickory_proto::op as hop;
 use hickory_proto::rr as hrr;
@@ -59,7 +60,7 @@ pub fn compare(bytes: &[u8]) -> Outcome {
     match (ours, theirs) {
         (Err(_), Err(_)) => Outcome::BothReject,
         (Ok(m), Err(e)) => diverge(hickory_error_id(&m, &e), e.to_string()),
-        (Err(e), Ok(h)) => diverge(dnspect_error_id(&e, &h), e.to_string()),
+        (Err(e), Ok(h)) => diverge(dnspect_error_id(&e, &h, bytes), e.to_string()),
         (Ok(m), Ok(h)) => match (canon_dnspect(&m), canon_hickory(&h)) {
             (Ok(a), Ok(b)) => match first_difference(&a, &b) {
                 None => Outcome::Agree,
@@ -112,19 +113,26 @@ fn variant(debug: &str) -> &str {
 /// dnspect's error names the rule. When hickory read the record dnspect rejects as opaque bytes
 /// (a type it has no layout for, as built here: DNSSEC types without its `__dnssec` features,
 /// SPF, DNAME, ...), the id is `dnspect-rejects:hickory-opaque`: one rule, whichever type and
-/// error. The record is found by re-encoding each of hickory's records alone and decoding it with
-/// dnspect.
-fn dnspect_error_id(e: &WireError, h: &hop::Message) -> String {
+/// error. The record is the one dnspect's partial decode stopped in.
+fn dnspect_error_id(e: &WireError, h: &hop::Message, bytes: &[u8]) -> String {
     let records = h.answers.iter().chain(&h.authorities).chain(&h.additionals);
-    for r in records {
-        let Ok(bytes) = hickory_alone(r) else {
-            continue;
-        };
-        if wire::Message::from_wire(&bytes).is_err() {
+    // RFC 2136 2.4 and 2.5: in UPDATE, RDLENGTH 0 means "any RDATA" or "delete"; hickory models
+    // it, dnspect (an analyzer of queries and answers) does not.
+    if records
+        .clone()
+        .any(|r| matches!(r.data, hrr::RData::Update0(t) if t != hrr::RecordType::OPT))
+    {
+        return "dnspect-rejects:update-empty-rdata".into();
+    }
+    // The record dnspect stopped in: the one after those its partial decode kept (OPT is not
+    // in hickory's record lists, nor in dnspect's sections).
+    let d = wire::decode_with(bytes, &mut NoSpans);
+    if d.message.questions.len() == usize::from(d.counts[0]) {
+        let read = d.message.answers.len() + d.message.authority.len() + d.message.additional.len();
+        if let Some(r) = records.clone().nth(read) {
             if matches!(r.data, hrr::RData::Unknown { .. }) {
                 return "dnspect-rejects:hickory-opaque".into();
             }
-            break;
         }
     }
     let debug = format!("{:?}", e.kind);
@@ -142,13 +150,6 @@ fn dnspect_error_id(e: &WireError, h: &hop::Message) -> String {
         }
         _ => format!("dnspect-rejects:{name}"),
     }
-}
-
-/// A response holding only `r` in its additional section, as hickory encodes it (no compression).
-fn hickory_alone(r: &hrr::Record) -> Result<Vec<u8>, String> {
-    let mut out = vec![0, 0, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 1];
-    out.extend(hickory_bytes(|e| r.emit(e).map_err(|e| e.to_string()))?);
-    Ok(out)
 }
 
 /// Hickory's error names the rule. When one record or EDNS option alone explains it (the first,
