@@ -591,6 +591,11 @@ fn client_answer(index: usize, at: u64, t: Transport, bytes: &[u8]) -> ClientAns
     }
 }
 
+/// The behaviour kinds `respond` knows (an empty kind is `answer`).
+const KINDS: &[&str] = &[
+    "answer", "hex", "garbage", "silence", "servfail", "refused", "nxdomain",
+];
+
 /// The scripted upstream's replies to one query: (delay, bytes, what it did).
 fn respond(
     up: &ScriptedUpstream,
@@ -630,6 +635,13 @@ fn respond(
     } else {
         &rule.respond[n.min(rule.respond.len() - 1)]
     };
+    if !b.kind.is_empty() && !KINDS.contains(&b.kind.as_str()) {
+        return Err(format!(
+            "unknown behaviour kind {:?} (valid: {})",
+            b.kind,
+            KINDS.join(", ")
+        ));
+    }
     let delay = b.delay_ms.max(1);
     let mut out = Vec::new();
     if let Some(sp) = &b.spoof {
