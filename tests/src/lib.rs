@@ -3,7 +3,8 @@
 //! faulty upstream for what no real server does on demand, and the real clients (dig, kdig,
 //! dnspython). Everything listens on 127.0.0.1 only; every wait is bounded.
 
-use std::net::{SocketAddr, TcpListener, UdpSocket};
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -11,7 +12,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use dnspect_core::wire::{Message, Record};
+use dnspect_core::wire::{Message, Rcode, Record};
 
 /// A port free on 127.0.0.1 for both UDP and TCP (best effort: bound then released).
 pub fn free_port() -> u16 {
@@ -412,4 +413,69 @@ pub fn config(port: u16, upstreams: &[u16], extra: &str) -> String {
         .map(|p| format!("\"127.0.0.1:{p}\""))
         .collect();
     format!("listen = [\"127.0.0.1:{port}\"]\nupstreams = [{}]\nmetrics = \"\"\nlog_queries = true\n{extra}\n", ups.join(", "))
+}
+
+/// A scripted upstream answering every question with `name ttl IN A 192.0.2.1`.
+pub fn a_record_upstream(ttl: u32) -> FakeUpstream {
+    FakeUpstream::start(move |q, _, _| {
+        let name = q.questions[0].name.to_string();
+        Some(reply(
+            q,
+            &[&format!("{name} {ttl} IN A 192.0.2.1")],
+            &[],
+            Rcode::NOERROR,
+            true,
+        ))
+    })
+}
+
+/// GET http://127.0.0.1:port/path (the metrics listener), in one write: (status, body); (0, the
+/// error) when the request fails.
+pub fn http_get(port: u16, path: &str) -> (u16, String) {
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let mut s = match TcpStream::connect_timeout(&addr, Duration::from_secs(2)) {
+        Ok(s) => s,
+        Err(e) => return (0, e.to_string()),
+    };
+    s.set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("read timeout on a TCP stream");
+    // One write: a request split over segments must not be what the test measures.
+    let req = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    let _ = s.write_all(req.as_bytes());
+    let mut text = String::new();
+    if let Err(e) = s.read_to_string(&mut text) {
+        return (0, e.to_string());
+    }
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = text.split("\r\n\r\n").nth(1).unwrap_or("").to_string();
+    (status, body)
+}
+
+/// The value of one sample line (`name{labels} value`, the series exactly as exposed) in a
+/// Prometheus scrape.
+pub fn scraped(text: &str, series: &str) -> Option<f64> {
+    text.lines().find_map(|l| {
+        l.strip_prefix(series)?
+            .strip_prefix(' ')?
+            .trim()
+            .parse()
+            .ok()
+    })
+}
+
+/// Runs a python3 script within 20 s; its stdout, then its stderr.
+pub fn python(script: &str) -> String {
+    let out = run(
+        Command::new("python3").arg("-c").arg(script),
+        Duration::from_secs(20),
+    );
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
 }

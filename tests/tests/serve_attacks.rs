@@ -8,8 +8,7 @@
 //! on demand. Each test prints the figures it measured.
 #![allow(clippy::unwrap_used)]
 use std::collections::HashMap;
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::net::{SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -115,27 +114,10 @@ fn server_config(port: u16, metrics: u16, upstreams: &[u16], extra: &str) -> Str
     )
 }
 
-/// GET http://127.0.0.1:port/path: (status, body).
-fn http_get(port: u16, path: &str) -> (u16, String) {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").unwrap();
-    let mut out = String::new();
-    let _ = s.read_to_string(&mut out);
-    let status = out
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    let body = out.split("\r\n\r\n").nth(1).unwrap_or("").to_string();
-    (status, body)
-}
-
 /// The value of one sample (name with labels, exactly as exposed) in Prometheus text.
+/// -1 when it is missing.
 fn metric(text: &str, sample: &str) -> f64 {
-    text.lines()
-        .find_map(|l| l.strip_prefix(sample).and_then(|v| v.trim().parse().ok()))
-        .unwrap_or(-1.0)
+    scraped(text, sample).unwrap_or(-1.0)
 }
 
 /// Scrapes until `sample` reaches `at_least` (workers publish twice a second), within 5 s.

@@ -183,16 +183,7 @@ fn faults_garbage_silence_tc_formerr_spoofed() {
 
 #[test]
 fn malformed_clients_acl_and_flood() {
-    let up = FakeUpstream::start(|q, _, _| {
-        let name = q.questions[0].name.to_string();
-        Some(reply(
-            q,
-            &[&format!("{name} 60 IN A 192.0.2.1")],
-            &[],
-            Rcode::NOERROR,
-            true,
-        ))
-    });
+    let up = a_record_upstream(60);
     let dir = temp_dir("malformed");
     let port = free_port();
     let server = start_dnspect(
@@ -273,16 +264,7 @@ fn malformed_clients_acl_and_flood() {
 
 #[test]
 fn reload_shutdown_and_idle_tcp_connections() {
-    let up = FakeUpstream::start(|q, _, _| {
-        let name = q.questions[0].name.to_string();
-        Some(reply(
-            q,
-            &[&format!("{name} 300 IN A 192.0.2.1")],
-            &[],
-            Rcode::NOERROR,
-            true,
-        ))
-    });
+    let up = a_record_upstream(300);
     let dir = temp_dir("reload");
     let port = free_port();
     let server = start_dnspect(

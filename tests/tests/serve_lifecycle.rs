@@ -3,8 +3,7 @@
 //! port; SIGHUP reading a changed resolv.conf again. Every loop is bounded in count and time;
 //! every process started is stopped (by PID) when its handle drops.
 #![allow(clippy::unwrap_used)]
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::net::{SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
 use std::thread::JoinHandle;
@@ -114,30 +113,6 @@ fn conf(port: u16, upstreams: &[SocketAddr], extra: &str) -> String {
     )
 }
 
-/// GET http://127.0.0.1:port/path: (status, body); (0, error) when the request fails.
-fn http_get(port: u16, path: &str) -> (u16, String) {
-    let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    let mut s = match TcpStream::connect_timeout(&addr, Duration::from_secs(2)) {
-        Ok(s) => s,
-        Err(e) => return (0, e.to_string()),
-    };
-    s.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
-    // One write: a request split over segments must not be what the test measures.
-    let req = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
-    let _ = s.write_all(req.as_bytes());
-    let mut text = String::new();
-    if let Err(e) = s.read_to_string(&mut text) {
-        return (0, e.to_string());
-    }
-    let status = text
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    let body = text.split("\r\n\r\n").nth(1).unwrap_or("").to_string();
-    (status, body)
-}
-
 /// Polls `path` until its status is `want`, within `limit`; returns the last (status, body).
 fn wait_status(port: u16, path: &str, want: u16, limit: Duration) -> (u16, String) {
     let until = Instant::now() + limit;
@@ -151,16 +126,9 @@ fn wait_status(port: u16, path: &str, want: u16, limit: Duration) -> (u16, Strin
 }
 
 /// The value of one sample line (`name{labels} value`) in a Prometheus scrape.
+/// 0 when it is missing.
 fn sample(text: &str, series: &str) -> f64 {
-    text.lines()
-        .find_map(|l| {
-            l.strip_prefix(series)?
-                .strip_prefix(' ')?
-                .trim()
-                .parse()
-                .ok()
-        })
-        .unwrap_or(0.0)
+    scraped(text, series).unwrap_or(0.0)
 }
 
 /// A query for `name` A with ID `id`, RD set.

@@ -144,16 +144,8 @@ print("ok", len(got))
 "#,
         port = s.port
     );
-    let out = run(
-        std::process::Command::new("python3").arg("-c").arg(script),
-        Duration::from_secs(20),
-    );
-    assert!(
-        String::from_utf8_lossy(&out.stdout).contains("ok 20"),
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = python(&script);
+    assert!(out.contains("ok 20"), "{out}");
 }
 
 #[test]
@@ -172,16 +164,8 @@ print("ok")
 "#,
         port = s.port
     );
-    let out = run(
-        std::process::Command::new("python3").arg("-c").arg(script),
-        Duration::from_secs(20),
-    );
-    assert!(
-        String::from_utf8_lossy(&out.stdout).contains("ok"),
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = python(&script);
+    assert!(out.contains("ok"), "{out}");
 }
 
 #[test]

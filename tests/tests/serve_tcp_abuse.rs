@@ -32,33 +32,15 @@ fn settled_fds(pid: u32) -> usize {
     last
 }
 
-/// GET on the metrics listener; the body.
-fn http_get(port: u16, path: &str) -> String {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
-    let mut out = String::new();
-    let _ = s.read_to_string(&mut out);
-    out
-}
-
 /// The value of one sample (`name` with its labels, as exposed).
 fn metric(text: &str, sample: &str) -> u64 {
-    text.lines()
-        .find_map(|l| {
-            l.strip_prefix(sample)?
-                .strip_prefix(' ')?
-                .trim()
-                .parse()
-                .ok()
-        })
-        .unwrap_or_else(|| panic!("no sample {sample} in:\n{text}"))
+    scraped(text, sample).unwrap_or_else(|| panic!("no sample {sample} in:\n{text}")) as u64
 }
 
 /// Metrics after the workers' next publication (twice a second).
 fn scrape(port: u16) -> String {
     std::thread::sleep(Duration::from_millis(700));
-    http_get(port, "/metrics")
+    http_get(port, "/metrics").1
 }
 
 /// A length-prefixed query for TCP.

@@ -871,267 +871,175 @@ mod tests {
         assert!(c.prefetch);
     }
 
-    // --- positive ----------------------------------------------------------------------------
+    // --- lifetime: one table -----------------------------------------------------------------
 
-    #[test]
-    fn positive_uses_the_smallest_answer_ttl() {
-        let l = lifetime(&positive(60), &cfg(), &NEVER, secs(0));
-        assert_eq!(
-            l,
-            Lifetime::Positive {
-                ttl: 60,
-                rule: LifetimeRule::PositiveMinTtl
-            }
-        );
+    /// A policy: the defaults with one tweak.
+    fn with(tweak: impl FnOnce(&mut CachePolicy)) -> CachePolicy {
+        let mut c = cfg();
+        tweak(&mut c);
+        c
     }
 
-    #[test]
-    fn positive_is_raised_to_min_ttl() {
-        let c = CachePolicy {
-            min_ttl: 30,
-            ..cfg()
-        };
-        let l = lifetime(&positive(5), &c, &NEVER, secs(0));
-        assert_eq!(
-            l,
-            Lifetime::Positive {
-                ttl: 30,
-                rule: LifetimeRule::PositiveRaisedToMin
-            }
-        );
+    fn nxdomain(soa: Option<(u32, u32)>) -> ResponseFacts {
+        negative(NegativeKind::NxDomain, soa)
     }
 
-    #[test]
-    fn positive_is_capped_at_max_ttl() {
-        let c = CachePolicy {
-            max_ttl: 3600,
-            ..cfg()
-        };
-        let l = lifetime(&positive(604_800), &c, &NEVER, secs(0));
-        assert_eq!(
-            l,
-            Lifetime::Positive {
-                ttl: 3600,
-                rule: LifetimeRule::PositiveCappedAtMax
-            }
-        );
+    fn nodata(soa: Option<(u32, u32)>) -> ResponseFacts {
+        negative(NegativeKind::NoData, soa)
     }
 
-    #[test]
-    fn max_ttl_wins_over_a_larger_min_ttl() {
-        let c = CachePolicy {
-            min_ttl: 600,
-            max_ttl: 60,
-            ..cfg()
-        };
-        assert_eq!(lifetime(&positive(5), &c, &NEVER, secs(0)).ttl(), Some(60));
-        assert_eq!(
-            lifetime(&positive(900), &c, &NEVER, secs(0)).ttl(),
-            Some(60)
-        );
+    /// The facts of `base` with one tweak.
+    fn facts(base: ResponseFacts, tweak: impl FnOnce(&mut ResponseFacts)) -> ResponseFacts {
+        let mut f = base;
+        tweak(&mut f);
+        f
     }
 
-    #[test]
-    fn positive_ttl_zero_is_not_cached() {
-        let l = lifetime(&positive(0), &cfg(), &NEVER, secs(0));
-        assert_eq!(
-            l,
-            Lifetime::DoNotCache {
-                rule: LifetimeRule::ZeroTtl
-            }
-        );
-        assert_eq!(l.ttl(), None);
+    fn keep(rule: LifetimeRule) -> Lifetime {
+        Lifetime::DoNotCache { rule }
     }
 
-    #[test]
-    fn positive_ttl_zero_raised_by_min_ttl() {
-        let c = CachePolicy {
-            min_ttl: 10,
-            ..cfg()
-        };
-        assert_eq!(lifetime(&positive(0), &c, &NEVER, secs(0)).ttl(), Some(10));
+    fn pos(ttl: u32, rule: LifetimeRule) -> Lifetime {
+        Lifetime::Positive { ttl, rule }
     }
 
-    #[test]
-    fn positive_without_records_is_not_cached() {
-        let r = ResponseFacts {
-            answer_min_ttl: None,
-            ..positive(0)
-        };
-        let l = lifetime(&r, &cfg(), &NEVER, secs(0));
-        assert_eq!(l.rule(), LifetimeRule::NoAnswerRecords);
+    fn neg(ttl: u32, rule: LifetimeRule) -> Lifetime {
+        Lifetime::Negative { ttl, rule }
     }
 
-    #[test]
-    fn positive_history_does_not_matter() {
-        let l = lifetime(&positive(60), &cfg(), &seen(0, 60), secs(10));
-        assert_eq!(l.rule(), LifetimeRule::PositiveMinTtl);
+    fn fail(ttl: u32, rule: LifetimeRule) -> Lifetime {
+        Lifetime::Failure { ttl, rule }
     }
 
-    // --- not cacheable -----------------------------------------------------------------------
-
-    #[test]
-    fn truncated_is_not_cached() {
-        let r = ResponseFacts {
-            truncated: true,
-            ..positive(60)
-        };
-        assert_eq!(
-            lifetime(&r, &cfg(), &NEVER, secs(0)).rule(),
-            LifetimeRule::Truncated
-        );
-        let r = ResponseFacts {
-            truncated: true,
-            ..negative(NegativeKind::NoData, Some((60, 60)))
-        };
-        assert_eq!(
-            lifetime(&r, &cfg(), &NEVER, secs(0)).rule(),
-            LifetimeRule::Truncated
-        );
-    }
-
-    #[test]
-    fn referral_is_not_cached() {
-        let r = ResponseFacts {
-            referral: true,
-            answer_min_ttl: None,
-            ..positive(0)
-        };
-        let l = lifetime(&r, &cfg(), &NEVER, secs(0));
-        assert_eq!(
-            l,
-            Lifetime::DoNotCache {
-                rule: LifetimeRule::Referral
-            }
-        );
-    }
-
-    #[test]
-    fn other_rcodes_are_not_cached() {
-        for rc in [
-            Rcode::REFUSED,
-            Rcode::FORMERR,
-            Rcode::NOTIMP,
-            Rcode::YXDOMAIN,
-            Rcode::BADVERS,
-        ] {
-            let r = ResponseFacts {
-                rcode: rc,
-                ..positive(60)
-            };
-            assert_eq!(
-                lifetime(&r, &cfg(), &NEVER, secs(0)),
-                Lifetime::DoNotCache {
-                    rule: LifetimeRule::UncacheableRcode
-                },
-                "{rc}"
-            );
+    /// A suspect negative that keeps the positive answer served; `verify`: another upstream is
+    /// asked.
+    fn suspect(ttl: u32, verify: bool) -> Lifetime {
+        Lifetime::SuspectNegative {
+            ttl,
+            rule: LifetimeRule::SuspectRecentPositive,
+            keep_serving_positive: true,
+            verify_with_another_upstream: verify,
         }
     }
 
-    // --- negative (RFC 2308) -----------------------------------------------------------------
-
+    /// Every lifetime rule, one row a case: what the response says, the policy, what the store
+    /// remembers of the name, the time in seconds, and the lifetime it gets.
     #[test]
-    fn nxdomain_uses_min_of_soa_ttl_and_minimum() {
-        let r = negative(NegativeKind::NxDomain, Some((3600, 120)));
-        let l = lifetime(&r, &cfg(), &NEVER, secs(0));
-        assert_eq!(
-            l,
-            Lifetime::Negative {
-                ttl: 120,
-                rule: LifetimeRule::NegativeSoa
-            }
-        );
-        let r = negative(NegativeKind::NxDomain, Some((90, 3600)));
-        assert_eq!(lifetime(&r, &cfg(), &NEVER, secs(0)).ttl(), Some(90));
-    }
-
-    #[test]
-    fn nodata_uses_rfc2308_too() {
-        let r = negative(NegativeKind::NoData, Some((600, 200)));
-        let l = lifetime(&r, &cfg(), &NEVER, secs(0));
-        assert_eq!(
-            l,
-            Lifetime::Negative {
-                ttl: 200,
-                rule: LifetimeRule::NegativeSoa
-            }
-        );
-    }
-
-    #[test]
-    fn negative_with_cnames_is_bounded_by_their_ttl() {
-        let r = ResponseFacts {
-            answer_min_ttl: Some(30),
-            ..negative(NegativeKind::NoData, Some((600, 200)))
-        };
-        assert_eq!(lifetime(&r, &cfg(), &NEVER, secs(0)).ttl(), Some(30));
-    }
-
-    #[test]
-    fn negative_without_soa_is_not_cached() {
-        let r = negative(NegativeKind::NoData, None);
-        let l = lifetime(&r, &cfg(), &NEVER, secs(0));
-        assert_eq!(
-            l,
-            Lifetime::DoNotCache {
-                rule: LifetimeRule::NegativeWithoutSoa
-            }
-        );
-    }
-
-    #[test]
-    fn negative_is_capped_at_max_negative_ttl() {
-        let r = negative(NegativeKind::NxDomain, Some((86_400, 86_400)));
-        let l = lifetime(&r, &cfg(), &NEVER, secs(0));
-        assert_eq!(
-            l,
-            Lifetime::Negative {
-                ttl: 300,
-                rule: LifetimeRule::NegativeCapped
-            }
-        );
-    }
-
-    #[test]
-    fn max_negative_ttl_zero_turns_negative_caching_off() {
-        let c = CachePolicy {
-            max_negative_ttl: 0,
-            ..cfg()
-        };
-        for kind in [NegativeKind::NxDomain, NegativeKind::NoData] {
-            let l = lifetime(&negative(kind, Some((3600, 3600))), &c, &NEVER, secs(0));
-            assert_eq!(
-                l,
-                Lifetime::DoNotCache {
-                    rule: LifetimeRule::NegativeCachingOff
-                }
-            );
-        }
-    }
-
-    #[test]
-    fn negative_ttl_zero_is_not_cached() {
-        let r = negative(NegativeKind::NxDomain, Some((0, 3600)));
-        assert_eq!(
-            lifetime(&r, &cfg(), &NEVER, secs(0)).rule(),
-            LifetimeRule::ZeroTtl
-        );
-    }
-
-    #[test]
-    fn never_positive_nxdomain_with_soa_gets_the_rfc2308_ttl() {
-        // Incident 004's control case: a genuine NXDOMAIN for a name that never answered.
-        let r = negative(NegativeKind::NxDomain, Some((900, 60)));
-        for h in [NEVER, failures(3)] {
-            let l = lifetime(&r, &cfg(), &h, secs(1000));
-            assert_eq!(
-                l,
-                Lifetime::Negative {
-                    ttl: 60,
-                    rule: LifetimeRule::NegativeSoa
-                }
-            );
+    fn lifetime_table() {
+        use LifetimeRule::*;
+        let failure = ResponseFacts::failure;
+        let off = |c: &mut CachePolicy| c.max_negative_ttl = 0;
+        #[rustfmt::skip]
+        let cases: &[(&str, ResponseFacts, CachePolicy, NameHistory, u64, Lifetime)] = &[
+            // positive
+            ("positive uses the smallest answer TTL",
+                positive(60), cfg(), NEVER, 0, pos(60, PositiveMinTtl)),
+            ("positive is raised to min_ttl",
+                positive(5), with(|c| c.min_ttl = 30), NEVER, 0, pos(30, PositiveRaisedToMin)),
+            ("positive is capped at max_ttl",
+                positive(604_800), with(|c| c.max_ttl = 3600), NEVER, 0, pos(3600, PositiveCappedAtMax)),
+            ("max_ttl wins over a larger min_ttl, below both",
+                positive(5), with(|c| { c.min_ttl = 600; c.max_ttl = 60 }), NEVER, 0, pos(60, PositiveRaisedToMin)),
+            ("max_ttl wins over a larger min_ttl, above both",
+                positive(900), with(|c| { c.min_ttl = 600; c.max_ttl = 60 }), NEVER, 0, pos(60, PositiveCappedAtMax)),
+            ("positive TTL 0 is not cached",
+                positive(0), cfg(), NEVER, 0, keep(ZeroTtl)),
+            ("positive TTL 0 is raised by min_ttl",
+                positive(0), with(|c| c.min_ttl = 10), NEVER, 0, pos(10, PositiveRaisedToMin)),
+            ("positive without records is not cached",
+                facts(positive(0), |f| f.answer_min_ttl = None), cfg(), NEVER, 0, keep(NoAnswerRecords)),
+            ("positive: the name's history does not matter",
+                positive(60), cfg(), seen(0, 60), 10, pos(60, PositiveMinTtl)),
+            // not cacheable
+            ("truncated positive is not cached",
+                facts(positive(60), |f| f.truncated = true), cfg(), NEVER, 0, keep(Truncated)),
+            ("truncated negative is not cached",
+                facts(nodata(Some((60, 60))), |f| f.truncated = true), cfg(), NEVER, 0, keep(Truncated)),
+            ("referral is not cached",
+                facts(positive(0), |f| { f.referral = true; f.answer_min_ttl = None }), cfg(), NEVER, 0, keep(Referral)),
+            ("REFUSED is not cached",
+                facts(positive(60), |f| f.rcode = Rcode::REFUSED), cfg(), NEVER, 0, keep(UncacheableRcode)),
+            ("FORMERR is not cached",
+                facts(positive(60), |f| f.rcode = Rcode::FORMERR), cfg(), NEVER, 0, keep(UncacheableRcode)),
+            ("NOTIMP is not cached",
+                facts(positive(60), |f| f.rcode = Rcode::NOTIMP), cfg(), NEVER, 0, keep(UncacheableRcode)),
+            ("YXDOMAIN is not cached",
+                facts(positive(60), |f| f.rcode = Rcode::YXDOMAIN), cfg(), NEVER, 0, keep(UncacheableRcode)),
+            ("BADVERS is not cached",
+                facts(positive(60), |f| f.rcode = Rcode::BADVERS), cfg(), NEVER, 0, keep(UncacheableRcode)),
+            // negative (RFC 2308)
+            ("NXDOMAIN uses min(SOA TTL, MINIMUM): the MINIMUM",
+                nxdomain(Some((3600, 120))), cfg(), NEVER, 0, neg(120, NegativeSoa)),
+            ("NXDOMAIN uses min(SOA TTL, MINIMUM): the SOA TTL",
+                nxdomain(Some((90, 3600))), cfg(), NEVER, 0, neg(90, NegativeSoa)),
+            ("NODATA uses RFC 2308 too",
+                nodata(Some((600, 200))), cfg(), NEVER, 0, neg(200, NegativeSoa)),
+            ("negative with CNAMEs is bounded by their TTL",
+                facts(nodata(Some((600, 200))), |f| f.answer_min_ttl = Some(30)), cfg(), NEVER, 0, neg(30, NegativeSoa)),
+            ("negative without SOA is not cached",
+                nodata(None), cfg(), NEVER, 0, keep(NegativeWithoutSoa)),
+            ("negative is capped at max_negative_ttl",
+                nxdomain(Some((86_400, 86_400))), cfg(), NEVER, 0, neg(300, NegativeCapped)),
+            ("max_negative_ttl 0 turns negative caching off: NXDOMAIN",
+                nxdomain(Some((3600, 3600))), with(off), NEVER, 0, keep(NegativeCachingOff)),
+            ("max_negative_ttl 0 turns negative caching off: NODATA",
+                nodata(Some((3600, 3600))), with(off), NEVER, 0, keep(NegativeCachingOff)),
+            ("negative TTL 0 is not cached",
+                nxdomain(Some((0, 3600))), cfg(), NEVER, 0, keep(ZeroTtl)),
+            // Incident 004's control case: a genuine NXDOMAIN for a name that never answered.
+            ("never-positive NXDOMAIN with SOA gets the RFC 2308 TTL",
+                nxdomain(Some((900, 60))), cfg(), NEVER, 1000, neg(60, NegativeSoa)),
+            ("never-positive NXDOMAIN after failures gets the RFC 2308 TTL",
+                nxdomain(Some((900, 60))), cfg(), failures(3), 1000, neg(60, NegativeSoa)),
+            // suspect negative (incident 004)
+            ("NXDOMAIN after positive is suspect too",
+                nxdomain(Some((3600, 3600))), cfg(), seen(100, 300), 120, suspect(5, false)),
+            // A positive with TTL 300 at t=0 expires at 300; negatives until 420 are suspect.
+            ("suspect window counts from the positive expiry: 330",
+                nodata(Some((3600, 3600))), cfg(), seen(0, 300), 330, suspect(5, false)),
+            ("suspect window counts from the positive expiry: 419",
+                nodata(Some((3600, 3600))), cfg(), seen(0, 300), 419, suspect(5, false)),
+            ("suspect window counts from the positive expiry: 420 is past it",
+                nodata(Some((3600, 3600))), cfg(), seen(0, 300), 420, neg(300, NegativeCapped)),
+            ("negative long after positive is believed",
+                nodata(Some((120, 120))), cfg(), seen(0, 30), 1000, neg(120, NegativeSoa)),
+            ("suspect window is configurable: longer",
+                nodata(Some((120, 120))), with(|c| c.suspect_window = secs(600)), seen(0, 30), 500, suspect(5, false)),
+            ("suspect window is configurable: none",
+                nodata(Some((120, 120))), with(|c| c.suspect_window = Duration::ZERO), seen(0, 30), 31, neg(120, NegativeSoa)),
+            ("suspect keeps the positive served, verified only when there is another upstream",
+                nodata(Some((3600, 3600))), cfg(), seen(0, 30), 40, suspect(5, false)),
+            ("suspect TTL is the lower SOA TTL",
+                nodata(Some((2, 3600))), cfg(), seen(0, 30), 10, suspect(2, false)),
+            ("suspect TTL is the suspect cap",
+                nodata(Some((3600, 3600))), with(|c| c.suspect_negative_max_ttl = 3), seen(0, 30), 10, suspect(3, false)),
+            ("suspect without SOA is still held briefly",
+                nodata(None), cfg(), seen(0, 30), 40, suspect(5, false)),
+            ("suspect with negative caching off stores nothing",
+                facts(nodata(Some((3600, 3600))), |f| f.other_upstream = true), with(off), seen(0, 30), 40, suspect(0, true)),
+            ("suspect confirmed by another upstream is served briefly",
+                facts(nodata(Some((3600, 3600))), |f| { f.other_upstream = true; f.verifies_suspect = true }),
+                cfg(), seen(0, 30), 41,
+                Lifetime::SuspectNegative { ttl: 5, rule: SuspectConfirmed, keep_serving_positive: false, verify_with_another_upstream: false }),
+            // failures (RFC 9520)
+            ("first failure is cached one second",
+                failure(), cfg(), NEVER, 0, fail(1, FailureBackoff)),
+            ("failure_min_ttl 0 still caches one second",
+                failure(), with(|c| c.failure_min_ttl = 0), NEVER, 0, fail(1, FailureBackoff)),
+            ("SERVFAIL is a failure whatever else it says",
+                facts(positive(60), |f| { f.rcode = Rcode::SERVFAIL; f.truncated = true }), cfg(), NEVER, 0, fail(1, FailureBackoff)),
+            ("failure while stale data is served waits for the recheck timer",
+                failure(), cfg(), seen(0, 60), 100, fail(30, FailureStaleRecheck)),
+            ("failure while stale data is served: backoff above the recheck timer still applies",
+                failure(), cfg(), NameHistory { consecutive_failures: 6, ..seen(0, 60) }, 100, fail(64, FailureStaleRecheck)),
+            ("failure with serve-stale off uses plain backoff",
+                failure(), no_stale(), seen(0, 60), 100, fail(1, FailureBackoff)),
+            ("failure with the positive past the stale window uses plain backoff",
+                failure(), cfg(), seen(0, 60), 200_000, fail(1, FailureBackoff)),
+        ];
+        for (case, facts, policy, history, now, want) in cases {
+            let got = lifetime(facts, policy, history, secs(*now));
+            assert_eq!(got, *want, "{case}");
         }
     }
 
@@ -1189,156 +1097,7 @@ mod tests {
         assert_eq!(l.rule(), LifetimeRule::SuspectRecentPositive);
     }
 
-    #[test]
-    fn nxdomain_after_positive_is_suspect_too() {
-        let r = negative(NegativeKind::NxDomain, Some((3600, 3600)));
-        let l = lifetime(&r, &cfg(), &seen(100, 300), secs(120));
-        assert_eq!(l.rule(), LifetimeRule::SuspectRecentPositive);
-    }
-
-    #[test]
-    fn suspect_window_counts_from_the_positive_expiry() {
-        // Positive with TTL 300 at t=0 expires at 300; negatives until 420 are suspect.
-        let r = negative(NegativeKind::NoData, Some((3600, 3600)));
-        let h = seen(0, 300);
-        assert_eq!(
-            lifetime(&r, &cfg(), &h, secs(330)).rule(),
-            LifetimeRule::SuspectRecentPositive
-        );
-        assert_eq!(
-            lifetime(&r, &cfg(), &h, secs(419)).rule(),
-            LifetimeRule::SuspectRecentPositive
-        );
-        assert_eq!(
-            lifetime(&r, &cfg(), &h, secs(420)).rule(),
-            LifetimeRule::NegativeCapped
-        );
-    }
-
-    #[test]
-    fn negative_long_after_positive_is_believed() {
-        let r = negative(NegativeKind::NoData, Some((120, 120)));
-        let l = lifetime(&r, &cfg(), &seen(0, 30), secs(1000));
-        assert_eq!(
-            l,
-            Lifetime::Negative {
-                ttl: 120,
-                rule: LifetimeRule::NegativeSoa
-            }
-        );
-    }
-
-    #[test]
-    fn suspect_window_is_configurable() {
-        let c = CachePolicy {
-            suspect_window: secs(600),
-            ..cfg()
-        };
-        let r = negative(NegativeKind::NoData, Some((120, 120)));
-        assert_eq!(
-            lifetime(&r, &c, &seen(0, 30), secs(500)).rule(),
-            LifetimeRule::SuspectRecentPositive
-        );
-        let c = CachePolicy {
-            suspect_window: Duration::ZERO,
-            ..cfg()
-        };
-        assert_eq!(
-            lifetime(&r, &c, &seen(0, 30), secs(31)).rule(),
-            LifetimeRule::NegativeSoa
-        );
-    }
-
-    #[test]
-    fn suspect_is_verified_only_when_there_is_another_upstream() {
-        let r = negative(NegativeKind::NoData, Some((3600, 3600)));
-        let Lifetime::SuspectNegative {
-            verify_with_another_upstream,
-            keep_serving_positive,
-            ..
-        } = lifetime(&r, &cfg(), &seen(0, 30), secs(40))
-        else {
-            panic!()
-        };
-        assert!(!verify_with_another_upstream);
-        assert!(keep_serving_positive);
-    }
-
-    #[test]
-    fn suspect_ttl_is_lower_soa_ttl_or_the_suspect_cap() {
-        let h = seen(0, 30);
-        let r = negative(NegativeKind::NoData, Some((2, 3600)));
-        assert_eq!(lifetime(&r, &cfg(), &h, secs(10)).ttl(), Some(2));
-        let c = CachePolicy {
-            suspect_negative_max_ttl: 3,
-            ..cfg()
-        };
-        let r = negative(NegativeKind::NoData, Some((3600, 3600)));
-        assert_eq!(lifetime(&r, &c, &h, secs(10)).ttl(), Some(3));
-    }
-
-    #[test]
-    fn suspect_without_soa_is_still_held_briefly() {
-        let r = negative(NegativeKind::NoData, None);
-        let l = lifetime(&r, &cfg(), &seen(0, 30), secs(40));
-        assert_eq!(l.rule(), LifetimeRule::SuspectRecentPositive);
-        assert_eq!(l.ttl(), Some(5));
-    }
-
-    #[test]
-    fn suspect_with_negative_caching_off_stores_nothing() {
-        let c = CachePolicy {
-            max_negative_ttl: 0,
-            ..cfg()
-        };
-        let r = ResponseFacts {
-            other_upstream: true,
-            ..negative(NegativeKind::NoData, Some((3600, 3600)))
-        };
-        let l = lifetime(&r, &c, &seen(0, 30), secs(40));
-        assert_eq!(
-            l,
-            Lifetime::SuspectNegative {
-                ttl: 0,
-                rule: LifetimeRule::SuspectRecentPositive,
-                keep_serving_positive: true,
-                verify_with_another_upstream: true,
-            }
-        );
-    }
-
-    #[test]
-    fn suspect_confirmed_by_another_upstream_is_served_briefly() {
-        let r = ResponseFacts {
-            other_upstream: true,
-            verifies_suspect: true,
-            ..negative(NegativeKind::NoData, Some((3600, 3600)))
-        };
-        let l = lifetime(&r, &cfg(), &seen(0, 30), secs(41));
-        assert_eq!(
-            l,
-            Lifetime::SuspectNegative {
-                ttl: 5,
-                rule: LifetimeRule::SuspectConfirmed,
-                keep_serving_positive: false,
-                verify_with_another_upstream: false,
-            }
-        );
-    }
-
     // --- failures (RFC 9520) -----------------------------------------------------------------
-
-    #[test]
-    fn first_failure_is_cached_one_second() {
-        let l = lifetime(&ResponseFacts::failure(), &cfg(), &NEVER, secs(0));
-        assert_eq!(
-            l,
-            Lifetime::Failure {
-                ttl: 1,
-                rule: LifetimeRule::FailureBackoff
-            }
-        );
-    }
 
     #[test]
     fn failure_backoff_doubles_up_to_five_minutes() {
@@ -1358,18 +1117,6 @@ mod tests {
     }
 
     #[test]
-    fn failure_min_zero_still_caches_one_second() {
-        let c = CachePolicy {
-            failure_min_ttl: 0,
-            ..cfg()
-        };
-        assert_eq!(
-            lifetime(&ResponseFacts::failure(), &c, &NEVER, secs(0)).ttl(),
-            Some(1)
-        );
-    }
-
-    #[test]
     fn failure_bounds_are_configurable() {
         let c = CachePolicy {
             failure_min_ttl: 5,
@@ -1380,67 +1127,6 @@ mod tests {
         assert_eq!(
             (f(0), f(1), f(2), f(3), f(4)),
             (Some(5), Some(10), Some(20), Some(40), Some(60))
-        );
-    }
-
-    #[test]
-    fn servfail_rcode_is_a_failure_whatever_else_it_says() {
-        let r = ResponseFacts {
-            rcode: Rcode::SERVFAIL,
-            truncated: true,
-            ..positive(60)
-        };
-        assert_eq!(
-            lifetime(&r, &cfg(), &NEVER, secs(0)).rule(),
-            LifetimeRule::FailureBackoff
-        );
-    }
-
-    #[test]
-    fn failure_while_stale_data_is_served_waits_for_the_recheck_timer() {
-        let l = lifetime(&ResponseFacts::failure(), &cfg(), &seen(0, 60), secs(100));
-        assert_eq!(
-            l,
-            Lifetime::Failure {
-                ttl: 30,
-                rule: LifetimeRule::FailureStaleRecheck
-            }
-        );
-        // Backoff above the recheck timer still applies.
-        let h = NameHistory {
-            consecutive_failures: 6,
-            ..seen(0, 60)
-        };
-        assert_eq!(
-            lifetime(&ResponseFacts::failure(), &cfg(), &h, secs(100)).ttl(),
-            Some(64)
-        );
-    }
-
-    #[test]
-    fn failure_without_stale_data_uses_plain_backoff() {
-        let off = CachePolicy {
-            serve_stale: ServeStale {
-                enabled: false,
-                ..ServeStale::default()
-            },
-            ..cfg()
-        };
-        let l = lifetime(&ResponseFacts::failure(), &off, &seen(0, 60), secs(100));
-        assert_eq!(l.rule(), LifetimeRule::FailureBackoff);
-        // Positive past the stale window.
-        let l = lifetime(
-            &ResponseFacts::failure(),
-            &cfg(),
-            &seen(0, 60),
-            secs(200_000),
-        );
-        assert_eq!(
-            l,
-            Lifetime::Failure {
-                ttl: 1,
-                rule: LifetimeRule::FailureBackoff
-            }
         );
     }
 
@@ -1480,287 +1166,99 @@ mod tests {
         }
     }
 
-    #[test]
-    fn empty_lookup_is_a_miss() {
-        let d = serve(&Lookup::default(), &cfg(), secs(5));
-        assert_eq!(
-            d,
-            ServeDecision {
-                serve: NO_FALLBACK,
-                rule: ServeRule::Miss
-            }
-        );
+    fn only(shadow: Shadow) -> Lookup {
+        Lookup {
+            positive: None,
+            shadow: Some(shadow),
+        }
     }
 
-    #[test]
-    fn fresh_positive_is_served_with_aged_ttl() {
-        let d = serve(
-            &with_positive(100, 300),
-            &cfg(),
-            Duration::from_millis(160_500),
-        );
-        assert_eq!(
-            d.serve,
-            Serve::Fresh {
-                ttl: 239,
-                prefetch: false
-            }
-        );
-        assert_eq!(d.rule, ServeRule::Fresh);
+    fn both(positive: Stored, shadow: Shadow) -> Lookup {
+        Lookup {
+            positive: Some(positive),
+            shadow: Some(shadow),
+        }
     }
 
-    #[test]
-    fn fresh_positive_in_last_tenth_is_prefetched() {
-        let d = serve(&with_positive(0, 100), &cfg(), secs(95));
-        assert_eq!(
-            d.serve,
-            Serve::Fresh {
-                ttl: 5,
-                prefetch: true
-            }
-        );
-        assert_eq!(d.rule, ServeRule::FreshPrefetch);
-        let off = CachePolicy {
+    fn decided(serve: Serve, rule: ServeRule) -> ServeDecision {
+        ServeDecision { serve, rule }
+    }
+
+    const fn fresh(ttl: u32) -> Serve {
+        Serve::Fresh {
+            ttl,
             prefetch: false,
-            ..cfg()
-        };
-        assert_eq!(
-            serve(&with_positive(0, 100), &off, secs(95)).rule,
-            ServeRule::Fresh
-        );
+        }
     }
 
+    /// Every serve rule, one row a case: what the store holds for the key, the policy, the time,
+    /// and what the client is served.
     #[test]
-    fn fresh_positive_wins_over_a_cached_failure() {
-        // CoreDNS issue #7956.
-        let l = Lookup {
-            positive: Some(stored(0, 300)),
-            shadow: Some(Shadow::Failure(stored(290, 30))),
-        };
-        let d = serve(&l, &cfg(), secs(295));
-        assert_eq!(
-            d.serve,
-            Serve::Fresh {
-                ttl: 5,
-                prefetch: false
-            }
-        );
-        assert_eq!(d.rule, ServeRule::FreshDespiteFailure);
-    }
-
-    #[test]
-    fn fresh_positive_wins_over_a_suspect_negative() {
-        let l = Lookup {
-            positive: Some(stored(0, 300)),
-            shadow: Some(Shadow::SuspectNegative(stored(100, 5))),
-        };
-        let d = serve(&l, &cfg(), secs(101));
-        assert_eq!(
-            d.serve,
-            Serve::Fresh {
-                ttl: 199,
-                prefetch: false
-            }
-        );
-        assert_eq!(d.rule, ServeRule::FreshDuringSuspicion);
-    }
-
-    #[test]
-    fn fresh_negative_is_served() {
-        let l = Lookup {
-            positive: None,
-            shadow: Some(Shadow::Negative(stored(10, 60))),
-        };
-        let d = serve(&l, &cfg(), secs(20));
-        assert_eq!(
-            d,
-            ServeDecision {
-                serve: Serve::Negative { ttl: 50 },
-                rule: ServeRule::Negative
-            }
-        );
-    }
-
-    #[test]
-    fn newer_negative_replaces_positive_older_does_not() {
-        let newer = Lookup {
-            positive: Some(stored(0, 300)),
-            shadow: Some(Shadow::Negative(stored(100, 60))),
-        };
-        assert_eq!(serve(&newer, &cfg(), secs(110)).rule, ServeRule::Negative);
-        let older = Lookup {
-            positive: Some(stored(100, 300)),
-            shadow: Some(Shadow::Negative(stored(0, 300))),
-        };
-        assert_eq!(serve(&older, &cfg(), secs(110)).rule, ServeRule::Fresh);
-    }
-
-    #[test]
-    fn expired_negative_is_refreshed() {
-        let l = Lookup {
-            positive: None,
-            shadow: Some(Shadow::Negative(stored(0, 60))),
-        };
-        let d = serve(&l, &cfg(), secs(60));
-        assert_eq!(
-            d,
-            ServeDecision {
-                serve: NO_FALLBACK,
-                rule: ServeRule::Expired
-            }
-        );
-    }
-
-    #[test]
-    fn suspect_without_positive_serves_the_negative() {
-        let l = Lookup {
-            positive: None,
-            shadow: Some(Shadow::SuspectNegative(stored(10, 5))),
-        };
-        let d = serve(&l, &cfg(), secs(12));
-        assert_eq!(d.serve, Serve::Negative { ttl: 3 });
-        assert_eq!(d.rule, ServeRule::SuspectWithoutPositive);
-    }
-
-    #[test]
-    fn suspect_keeps_positive_even_with_serve_stale_off() {
-        let l = Lookup {
-            positive: Some(stored(0, 30)),
-            shadow: Some(Shadow::SuspectNegative(stored(40, 5))),
-        };
-        let d = serve(&l, &no_stale(), secs(42));
-        assert_eq!(d.serve, Serve::Stale { ttl: 30 });
-        assert_eq!(d.rule, ServeRule::SuspectKeepsPositive);
-        // Re-verification also falls back on it within the suspect window...
-        assert_eq!(serve(&l, &no_stale(), secs(50)).serve, FALLBACK);
-        // ...but not past it.
-        assert_eq!(serve(&l, &no_stale(), secs(150)).serve, NO_FALLBACK);
-    }
-
-    #[test]
-    fn suspect_with_positive_past_every_window_serves_the_negative() {
-        let l = Lookup {
-            positive: Some(stored(0, 30)),
-            shadow: Some(Shadow::SuspectNegative(stored(150, 5))),
-        };
-        let d = serve(&l, &no_stale(), secs(151));
-        assert_eq!(d.rule, ServeRule::SuspectWithoutPositive);
-    }
-
-    #[test]
-    fn failure_serves_stale_positive() {
-        let l = Lookup {
-            positive: Some(stored(0, 60)),
-            shadow: Some(Shadow::Failure(stored(100, 30))),
-        };
-        let d = serve(&l, &cfg(), secs(110));
-        assert_eq!(
-            d,
-            ServeDecision {
-                serve: Serve::Stale { ttl: 30 },
-                rule: ServeRule::StaleOverFailure
-            }
-        );
-    }
-
-    #[test]
-    fn failure_without_stale_data_is_served_as_cached_failure() {
-        let l = Lookup {
-            positive: None,
-            shadow: Some(Shadow::Failure(stored(100, 4))),
-        };
-        let d = serve(&l, &cfg(), secs(101));
-        assert_eq!(
-            d,
-            ServeDecision {
-                serve: Serve::CachedFailure { ttl: 3 },
-                rule: ServeRule::CachedFailure
-            }
-        );
-    }
-
-    #[test]
-    fn failure_with_serve_stale_off_is_a_cached_failure() {
-        let l = Lookup {
-            positive: Some(stored(0, 60)),
-            shadow: Some(Shadow::Failure(stored(100, 30))),
-        };
-        assert_eq!(
-            serve(&l, &no_stale(), secs(110)).rule,
-            ServeRule::CachedFailure
-        );
-    }
-
-    #[test]
-    fn failure_with_positive_past_the_stale_window_is_a_cached_failure() {
-        let l = Lookup {
-            positive: Some(stored(0, 60)),
-            shadow: Some(Shadow::Failure(stored(90_000, 30))),
-        };
-        assert_eq!(
-            serve(&l, &cfg(), secs(90_001)).rule,
-            ServeRule::CachedFailure
-        );
-    }
-
-    #[test]
-    fn expired_failure_rechecks_with_stale_fallback() {
-        let l = Lookup {
-            positive: Some(stored(0, 60)),
-            shadow: Some(Shadow::Failure(stored(100, 30))),
-        };
-        let d = serve(&l, &cfg(), secs(130));
-        assert_eq!(
-            d,
-            ServeDecision {
-                serve: FALLBACK,
-                rule: ServeRule::ExpiredWithStaleFallback
-            }
-        );
-    }
-
-    #[test]
-    fn expired_positive_refreshes_with_stale_fallback() {
-        let d = serve(&with_positive(0, 60), &cfg(), secs(61));
-        assert_eq!(
-            d,
-            ServeDecision {
-                serve: FALLBACK,
-                rule: ServeRule::ExpiredWithStaleFallback
-            }
-        );
-    }
-
-    #[test]
-    fn expired_positive_exactly_at_ttl_is_not_fresh() {
-        assert_eq!(
-            serve(&with_positive(0, 60), &cfg(), secs(60)).rule,
-            ServeRule::ExpiredWithStaleFallback
-        );
-    }
-
-    #[test]
-    fn expired_positive_past_the_stale_window_just_refreshes() {
-        let d = serve(&with_positive(0, 60), &cfg(), secs(60 + 86_400));
-        assert_eq!(
-            d,
-            ServeDecision {
-                serve: NO_FALLBACK,
-                rule: ServeRule::Expired
-            }
-        );
-    }
-
-    #[test]
-    fn expired_positive_with_serve_stale_off_just_refreshes() {
-        let d = serve(&with_positive(0, 60), &no_stale(), secs(61));
-        assert_eq!(
-            d,
-            ServeDecision {
-                serve: NO_FALLBACK,
-                rule: ServeRule::Expired
-            }
-        );
+    fn serve_table() {
+        use ServeRule as R;
+        use Shadow::{Failure, Negative, SuspectNegative};
+        let ms = Duration::from_millis;
+        let no_prefetch = with(|c| c.prefetch = false);
+        #[rustfmt::skip]
+        let cases: &[(&str, Lookup, CachePolicy, Duration, ServeDecision)] = &[
+            ("empty lookup is a miss",
+                Lookup::default(), cfg(), secs(5), decided(NO_FALLBACK, R::Miss)),
+            ("fresh positive is served with aged TTL",
+                with_positive(100, 300), cfg(), ms(160_500), decided(fresh(239), R::Fresh)),
+            ("fresh positive in its last tenth is prefetched",
+                with_positive(0, 100), cfg(), secs(95), decided(Serve::Fresh { ttl: 5, prefetch: true }, R::FreshPrefetch)),
+            ("fresh positive in its last tenth, prefetch off",
+                with_positive(0, 100), no_prefetch, secs(95), decided(fresh(5), R::Fresh)),
+            // CoreDNS issue #7956.
+            ("fresh positive wins over a cached failure",
+                both(stored(0, 300), Failure(stored(290, 30))), cfg(), secs(295), decided(fresh(5), R::FreshDespiteFailure)),
+            ("fresh positive wins over a suspect negative",
+                both(stored(0, 300), SuspectNegative(stored(100, 5))), cfg(), secs(101), decided(fresh(199), R::FreshDuringSuspicion)),
+            ("fresh negative is served",
+                only(Negative(stored(10, 60))), cfg(), secs(20), decided(Serve::Negative { ttl: 50 }, R::Negative)),
+            ("newer negative replaces the positive",
+                both(stored(0, 300), Negative(stored(100, 60))), cfg(), secs(110), decided(Serve::Negative { ttl: 50 }, R::Negative)),
+            ("older negative does not replace the positive",
+                both(stored(100, 300), Negative(stored(0, 300))), cfg(), secs(110), decided(fresh(290), R::Fresh)),
+            ("expired negative is refreshed",
+                only(Negative(stored(0, 60))), cfg(), secs(60), decided(NO_FALLBACK, R::Expired)),
+            ("suspect without positive serves the negative",
+                only(SuspectNegative(stored(10, 5))), cfg(), secs(12), decided(Serve::Negative { ttl: 3 }, R::SuspectWithoutPositive)),
+            ("suspect keeps the positive even with serve-stale off",
+                both(stored(0, 30), SuspectNegative(stored(40, 5))), no_stale(), secs(42),
+                decided(Serve::Stale { ttl: 30 }, R::SuspectKeepsPositive)),
+            ("re-verifying a suspect falls back on the positive within the suspect window...",
+                both(stored(0, 30), SuspectNegative(stored(40, 5))), no_stale(), secs(50),
+                decided(FALLBACK, R::ExpiredWithStaleFallback)),
+            ("...but not past it",
+                both(stored(0, 30), SuspectNegative(stored(40, 5))), no_stale(), secs(150), decided(NO_FALLBACK, R::Expired)),
+            ("suspect with the positive past every window serves the negative",
+                both(stored(0, 30), SuspectNegative(stored(150, 5))), no_stale(), secs(151),
+                decided(Serve::Negative { ttl: 4 }, R::SuspectWithoutPositive)),
+            ("failure serves the stale positive",
+                both(stored(0, 60), Failure(stored(100, 30))), cfg(), secs(110), decided(Serve::Stale { ttl: 30 }, R::StaleOverFailure)),
+            ("failure without stale data is served as a cached failure",
+                only(Failure(stored(100, 4))), cfg(), secs(101), decided(Serve::CachedFailure { ttl: 3 }, R::CachedFailure)),
+            ("failure with serve-stale off is a cached failure",
+                both(stored(0, 60), Failure(stored(100, 30))), no_stale(), secs(110),
+                decided(Serve::CachedFailure { ttl: 20 }, R::CachedFailure)),
+            ("failure with the positive past the stale window is a cached failure",
+                both(stored(0, 60), Failure(stored(90_000, 30))), cfg(), secs(90_001),
+                decided(Serve::CachedFailure { ttl: 29 }, R::CachedFailure)),
+            ("expired failure rechecks with stale fallback",
+                both(stored(0, 60), Failure(stored(100, 30))), cfg(), secs(130), decided(FALLBACK, R::ExpiredWithStaleFallback)),
+            ("expired positive refreshes with stale fallback",
+                with_positive(0, 60), cfg(), secs(61), decided(FALLBACK, R::ExpiredWithStaleFallback)),
+            ("expired positive exactly at its TTL is not fresh",
+                with_positive(0, 60), cfg(), secs(60), decided(FALLBACK, R::ExpiredWithStaleFallback)),
+            ("expired positive past the stale window just refreshes",
+                with_positive(0, 60), cfg(), secs(60 + 86_400), decided(NO_FALLBACK, R::Expired)),
+            ("expired positive with serve-stale off just refreshes",
+                with_positive(0, 60), no_stale(), secs(61), decided(NO_FALLBACK, R::Expired)),
+        ];
+        for (case, lookup, policy, now, want) in cases {
+            assert_eq!(serve(lookup, policy, *now), *want, "{case}");
+        }
     }
 
     #[test]

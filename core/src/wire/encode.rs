@@ -146,15 +146,7 @@ impl Encoder {
 
     fn name_lookup(&mut self, name: &Name, compressible: bool) {
         let wire = name.as_wire();
-        // Offsets of each label start within `wire` (a name has at most 127 labels).
-        let mut starts = [0u8; 128];
-        let mut n = 0;
-        let mut pos = 0;
-        while wire[pos] != 0 {
-            starts[n] = pos as u8;
-            n += 1;
-            pos += 1 + usize::from(wire[pos]);
-        }
+        let (starts, n) = label_starts(wire);
         if n == 0 {
             self.buf.push(0);
             return;
@@ -223,6 +215,20 @@ impl Encoder {
     }
 }
 
+/// The offset of each label's start within a name's wire form, and how many labels there are
+/// (a name has at most 127).
+fn label_starts(wire: &[u8]) -> ([u8; 128], usize) {
+    let mut starts = [0u8; 128];
+    let mut n = 0;
+    let mut pos = 0;
+    while wire[pos] != 0 {
+        starts[n] = pos as u8;
+        n += 1;
+        pos += 1 + usize::from(wire[pos]);
+    }
+    (starts, n)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -269,14 +275,7 @@ mod tests {
         fn name(&mut self, name: &Name, compressible: bool) {
             use crate::wire::name::{walk_name, Step};
             let wire = name.as_wire();
-            let mut starts = [0u8; 128];
-            let mut n = 0;
-            let mut pos = 0;
-            while wire[pos] != 0 {
-                starts[n] = pos as u8;
-                n += 1;
-                pos += 1 + usize::from(wire[pos]);
-            }
+            let (starts, n) = super::label_starts(wire);
             let mut hashes = [0u64; 128];
             let mut h = 0xcbf2_9ce4_8422_2325u64;
             for i in (0..n).rev() {

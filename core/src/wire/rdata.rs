@@ -568,11 +568,7 @@ pub(crate) fn decode_rdata<S: Sink>(
             types: r.type_bitmap()?,
         },
         RType::NSEC3 => {
-            let hash_algorithm = r.u8("hash algorithm")?;
-            let flags = r.u8("flags")?;
-            let iterations = r.u16("iterations")?;
-            let salt_len = usize::from(r.u8("salt length")?);
-            let salt = r.bytes(salt_len, "salt", show_hex)?;
+            let (hash_algorithm, flags, iterations, salt) = nsec3_head(&mut r)?;
             let hash_len = usize::from(r.u8("hash length")?);
             let next_hashed = r.bytes(hash_len, "next hashed owner", show_b32)?;
             RData::Nsec3 {
@@ -585,15 +581,12 @@ pub(crate) fn decode_rdata<S: Sink>(
             }
         }
         RType::NSEC3PARAM => {
-            let hash_algorithm = r.u8("hash algorithm")?;
-            let flags = r.u8("flags")?;
-            let iterations = r.u16("iterations")?;
-            let salt_len = usize::from(r.u8("salt length")?);
+            let (hash_algorithm, flags, iterations, salt) = nsec3_head(&mut r)?;
             RData::Nsec3param {
                 hash_algorithm,
                 flags,
                 iterations,
-                salt: r.bytes(salt_len, "salt", show_hex)?,
+                salt,
             }
         }
         RType::TLSA | RType::SMIMEA => RData::Tlsa {
@@ -646,6 +639,17 @@ pub(crate) fn decode_rdata<S: Sink>(
         ));
     }
     Ok(rd)
+}
+
+/// The fields NSEC3 and NSEC3PARAM begin with (RFC 5155 3.2 and 4.2): hash algorithm, flags,
+/// iterations, salt.
+fn nsec3_head<S: Sink>(r: &mut Reader<'_, '_, S>) -> Result<(u8, u8, u16, Vec<u8>), WireError> {
+    let hash_algorithm = r.u8("hash algorithm")?;
+    let flags = r.u8("flags")?;
+    let iterations = r.u16("iterations")?;
+    let salt_len = usize::from(r.u8("salt length")?);
+    let salt = r.bytes(salt_len, "salt", show_hex)?;
+    Ok((hash_algorithm, flags, iterations, salt))
 }
 
 fn ipv6(b: &[u8]) -> Ipv6Addr {
@@ -847,27 +851,23 @@ impl RData {
                 enc.char_string(tag, "CAA tag")?;
                 enc.bytes(value);
             }
+            // One wire layout: u16, u8, u8, the rest.
             RData::Ds {
-                key_tag,
-                algorithm,
-                digest_type,
-                digest,
-            } => {
-                enc.u16(*key_tag);
-                enc.u8(*algorithm);
-                enc.u8(*digest_type);
-                enc.bytes(digest);
+                key_tag: a,
+                algorithm: b,
+                digest_type: c,
+                digest: rest,
             }
-            RData::Dnskey {
-                flags,
-                protocol,
-                algorithm,
-                public_key,
+            | RData::Dnskey {
+                flags: a,
+                protocol: b,
+                algorithm: c,
+                public_key: rest,
             } => {
-                enc.u16(*flags);
-                enc.u8(*protocol);
-                enc.u8(*algorithm);
-                enc.bytes(public_key);
+                enc.u16(*a);
+                enc.u8(*b);
+                enc.u8(*c);
+                enc.bytes(rest);
             }
             RData::Rrsig {
                 type_covered,
@@ -902,10 +902,13 @@ impl RData {
                 next_hashed,
                 types,
             } => {
-                enc.u8(*hash_algorithm);
-                enc.u8(*flags);
-                enc.u16(*iterations);
-                enc.char_string(salt, "NSEC3 salt")?;
+                encode_nsec3_head(
+                    enc,
+                    [*hash_algorithm, *flags],
+                    *iterations,
+                    salt,
+                    "NSEC3 salt",
+                )?;
                 enc.char_string(next_hashed, "NSEC3 next hashed owner")?;
                 encode_type_bitmap(types, enc);
             }
@@ -914,21 +917,20 @@ impl RData {
                 flags,
                 iterations,
                 salt,
-            } => {
-                enc.u8(*hash_algorithm);
-                enc.u8(*flags);
-                enc.u16(*iterations);
-                enc.char_string(salt, "NSEC3PARAM salt")?;
-            }
+            } => encode_nsec3_head(
+                enc,
+                [*hash_algorithm, *flags],
+                *iterations,
+                salt,
+                "NSEC3PARAM salt",
+            )?,
             RData::Tlsa {
                 usage,
                 selector,
                 matching_type,
                 data,
             } => {
-                enc.u8(*usage);
-                enc.u8(*selector);
-                enc.u8(*matching_type);
+                enc.bytes(&[*usage, *selector, *matching_type]);
                 enc.bytes(data);
             }
             RData::Sshfp {
@@ -936,8 +938,7 @@ impl RData {
                 fingerprint_type,
                 fingerprint,
             } => {
-                enc.u8(*algorithm);
-                enc.u8(*fingerprint_type);
+                enc.bytes(&[*algorithm, *fingerprint_type]);
                 enc.bytes(fingerprint);
             }
             RData::Svcb {
@@ -999,6 +1000,20 @@ impl RData {
             _ => None,
         }
     }
+}
+
+/// Hash algorithm and flags, iterations, salt: the head of NSEC3 and NSEC3PARAM.
+fn encode_nsec3_head(
+    enc: &mut Encoder,
+    [hash_algorithm, flags]: [u8; 2],
+    iterations: u16,
+    salt: &[u8],
+    salt_what: &'static str,
+) -> Result<(), WireError> {
+    enc.u8(hash_algorithm);
+    enc.u8(flags);
+    enc.u16(iterations);
+    enc.char_string(salt, salt_what)
 }
 
 fn encode_svc_param(p: &SvcParam, enc: &mut Encoder) -> Result<(), WireError> {
@@ -1090,6 +1105,37 @@ impl fmt::Display for SvcParam {
     }
 }
 
+/// Character-strings, quoted, separated by spaces.
+fn write_quoted_all<T: AsRef<[u8]>>(
+    f: &mut fmt::Formatter<'_>,
+    strings: impl IntoIterator<Item = T>,
+) -> fmt::Result {
+    for (i, s) in strings.into_iter().enumerate() {
+        if i > 0 {
+            f.write_char(' ')?;
+        }
+        write_quoted(f, s.as_ref())?;
+    }
+    Ok(())
+}
+
+/// An NSEC/NSEC3 type list after its other fields, if it is not empty.
+fn write_types(f: &mut fmt::Formatter<'_>, types: &[RType]) -> fmt::Result {
+    if types.is_empty() {
+        return Ok(());
+    }
+    write!(f, " {}", types_text(types))
+}
+
+/// An NSEC3/NSEC3PARAM salt: hex, or `-` when empty (RFC 5155 3.3).
+fn salt_text(salt: &[u8]) -> String {
+    if salt.is_empty() {
+        "-".to_string()
+    } else {
+        text::hex_upper(salt)
+    }
+}
+
 fn types_text(types: &[RType]) -> String {
     types
         .iter()
@@ -1123,20 +1169,8 @@ impl fmt::Display for RData {
                 preference,
                 exchange,
             } => write!(f, "{preference} {exchange}"),
-            RData::Txt { strings } => {
-                for (i, s) in strings.iter().enumerate() {
-                    if i > 0 {
-                        f.write_char(' ')?;
-                    }
-                    write_quoted(f, s)?;
-                }
-                Ok(())
-            }
-            RData::Hinfo { cpu, os } => {
-                write_quoted(f, cpu)?;
-                f.write_char(' ')?;
-                write_quoted(f, os)
-            }
+            RData::Txt { strings } => write_quoted_all(f, strings),
+            RData::Hinfo { cpu, os } => write_quoted_all(f, [cpu, os]),
             RData::Srv {
                 priority,
                 weight,
@@ -1152,11 +1186,7 @@ impl fmt::Display for RData {
                 replacement,
             } => {
                 write!(f, "{order} {preference} ")?;
-                write_quoted(f, flags)?;
-                f.write_char(' ')?;
-                write_quoted(f, services)?;
-                f.write_char(' ')?;
-                write_quoted(f, regexp)?;
+                write_quoted_all(f, [flags, services, regexp])?;
                 write!(f, " {replacement}")
             }
             RData::Caa { flags, tag, value } => {
@@ -1208,10 +1238,7 @@ impl fmt::Display for RData {
             ),
             RData::Nsec { next, types } => {
                 write!(f, "{next}")?;
-                if !types.is_empty() {
-                    write!(f, " {}", types_text(types))?;
-                }
-                Ok(())
+                write_types(f, types)
             }
             RData::Nsec3 {
                 hash_algorithm,
@@ -1221,34 +1248,24 @@ impl fmt::Display for RData {
                 next_hashed,
                 types,
             } => {
-                let salt = if salt.is_empty() {
-                    "-".to_string()
-                } else {
-                    text::hex_upper(salt)
-                };
                 write!(
                     f,
-                    "{hash_algorithm} {flags} {iterations} {salt} {}",
+                    "{hash_algorithm} {flags} {iterations} {} {}",
+                    salt_text(salt),
                     text::base32hex(next_hashed)
                 )?;
-                if !types.is_empty() {
-                    write!(f, " {}", types_text(types))?;
-                }
-                Ok(())
+                write_types(f, types)
             }
             RData::Nsec3param {
                 hash_algorithm,
                 flags,
                 iterations,
                 salt,
-            } => {
-                let salt = if salt.is_empty() {
-                    "-".to_string()
-                } else {
-                    text::hex_upper(salt)
-                };
-                write!(f, "{hash_algorithm} {flags} {iterations} {salt}")
-            }
+            } => write!(
+                f,
+                "{hash_algorithm} {flags} {iterations} {}",
+                salt_text(salt)
+            ),
             RData::Tlsa {
                 usage,
                 selector,

@@ -135,51 +135,87 @@ type LabelledMetric<'a> = (
 /// (name, help, value) of a per-upstream counter.
 type UpstreamMetric = (&'static str, &'static str, fn(&Counters) -> u64);
 
+/// The `# HELP` and `# TYPE` lines that open a metric family.
+fn family(o: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(o, "# HELP {name} {help}\n# TYPE {name} {kind}");
+}
+
+/// One sample of a family; `labels` is `key="value",...`, or empty for none.
+fn sample(o: &mut String, name: &str, labels: &str, value: impl std::fmt::Display) {
+    let _ = if labels.is_empty() {
+        writeln!(o, "{name} {value}")
+    } else {
+        writeln!(o, "{name}{{{labels}}} {value}")
+    };
+}
+
+/// A family of one sample.
+fn single(o: &mut String, name: &str, kind: &str, help: &str, value: impl std::fmt::Display) {
+    family(o, name, kind, help);
+    sample(o, name, "", value);
+}
+
 /// The Prometheus text exposition of all workers' snapshots.
 pub fn render(snaps: &[Snapshot]) -> String {
+    const DURATION_BUCKET: &str = "dnspect_dns_request_duration_seconds_bucket";
     let mut o = String::new();
     let sum = |f: &dyn Fn(&Snapshot) -> u64| snaps.iter().map(f).sum::<u64>();
     let proto = ["udp", "tcp"];
-    let _ = writeln!(o, "# HELP dnspect_dns_requests_total Client queries received (CoreDNS: coredns_dns_requests_total).\n# TYPE dnspect_dns_requests_total counter");
+    family(
+        &mut o,
+        "dnspect_dns_requests_total",
+        "counter",
+        "Client queries received (CoreDNS: coredns_dns_requests_total).",
+    );
     for (i, p) in proto.iter().enumerate() {
-        let _ = writeln!(
-            o,
-            "dnspect_dns_requests_total{{proto=\"{p}\"}} {}",
-            sum(&|s| s.worker.requests[i])
+        let n = sum(&|s| s.worker.requests[i]);
+        sample(
+            &mut o,
+            "dnspect_dns_requests_total",
+            &format!("proto=\"{p}\""),
+            n,
         );
     }
-    let _ = writeln!(o, "# HELP dnspect_dns_responses_total Answers sent by rcode (CoreDNS: coredns_dns_responses_total).\n# TYPE dnspect_dns_responses_total counter");
+    family(
+        &mut o,
+        "dnspect_dns_responses_total",
+        "counter",
+        "Answers sent by rcode (CoreDNS: coredns_dns_responses_total).",
+    );
     for (i, p) in proto.iter().enumerate() {
         for rc in 0..24 {
             let n = sum(&|s| s.worker.responses[i][rc]);
             if n > 0 {
-                let _ = writeln!(
-                    o,
-                    "dnspect_dns_responses_total{{proto=\"{p}\",rcode=\"{}\"}} {n}",
-                    Rcode(rc as u16)
-                );
+                let labels = format!("proto=\"{p}\",rcode=\"{}\"", Rcode(rc as u16));
+                sample(&mut o, "dnspect_dns_responses_total", &labels, n);
             }
         }
     }
-    let _ = writeln!(o, "# HELP dnspect_dns_request_duration_seconds Time from query to answer (CoreDNS: coredns_dns_request_duration_seconds).\n# TYPE dnspect_dns_request_duration_seconds histogram");
+    family(
+        &mut o,
+        "dnspect_dns_request_duration_seconds",
+        "histogram",
+        "Time from query to answer (CoreDNS: coredns_dns_request_duration_seconds).",
+    );
     for (i, b) in BUCKETS.iter().enumerate() {
-        let _ = writeln!(
-            o,
-            "dnspect_dns_request_duration_seconds_bucket{{le=\"{b}\"}} {}",
-            sum(&|s| s.worker.duration_buckets[i])
-        );
+        let n = sum(&|s| s.worker.duration_buckets[i]);
+        sample(&mut o, DURATION_BUCKET, &format!("le=\"{b}\""), n);
     }
     let count = sum(&|s| s.worker.duration_count);
-    let _ = writeln!(
-        o,
-        "dnspect_dns_request_duration_seconds_bucket{{le=\"+Inf\"}} {count}"
+    sample(&mut o, DURATION_BUCKET, "le=\"+Inf\"", count);
+    let total: f64 = snaps.iter().map(|s| s.worker.duration_sum).sum();
+    sample(
+        &mut o,
+        "dnspect_dns_request_duration_seconds_sum",
+        "",
+        total,
     );
-    let _ = writeln!(
-        o,
-        "dnspect_dns_request_duration_seconds_sum {}",
-        snaps.iter().map(|s| s.worker.duration_sum).sum::<f64>()
+    sample(
+        &mut o,
+        "dnspect_dns_request_duration_seconds_count",
+        "",
+        count,
     );
-    let _ = writeln!(o, "dnspect_dns_request_duration_seconds_count {count}");
     let simple: [SimpleMetric; 16] = [
         (
             "dnspect_cache_entries",
@@ -279,11 +315,7 @@ pub fn render(snaps: &[Snapshot]) -> String {
         ),
     ];
     for (name, kind, help, f) in simple {
-        let _ = writeln!(
-            o,
-            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {}",
-            sum(f)
-        );
+        single(&mut o, name, kind, help, sum(f));
     }
     let labelled: [LabelledMetric; 3] = [
         (
@@ -306,16 +338,18 @@ pub fn render(snaps: &[Snapshot]) -> String {
         ),
     ];
     for (name, help, reasons, f) in labelled {
-        let _ = writeln!(o, "# HELP {name} {help}\n# TYPE {name} counter");
+        family(&mut o, name, "counter", help);
         for (i, r) in reasons.iter().enumerate() {
-            let _ = writeln!(
-                o,
-                "{name}{{reason=\"{r}\"}} {}",
-                snaps.iter().map(|s| f(s, i)).sum::<u64>()
-            );
+            let n: u64 = snaps.iter().map(|s| f(s, i)).sum();
+            sample(&mut o, name, &format!("reason=\"{r}\""), n);
         }
     }
-    let _ = writeln!(o, "# HELP dnspect_fallbacks_total Fallbacks after upstream attempts, by rule.\n# TYPE dnspect_fallbacks_total counter");
+    family(
+        &mut o,
+        "dnspect_fallbacks_total",
+        "counter",
+        "Fallbacks after upstream attempts, by rule.",
+    );
     let mut rules: std::collections::BTreeMap<String, u64> = std::collections::BTreeMap::new();
     for s in snaps {
         for (k, v) in &s.fallbacks {
@@ -323,20 +357,24 @@ pub fn render(snaps: &[Snapshot]) -> String {
         }
     }
     for (k, v) in rules {
-        let _ = writeln!(o, "dnspect_fallbacks_total{{rule=\"{k}\"}} {v}");
+        sample(
+            &mut o,
+            "dnspect_fallbacks_total",
+            &format!("rule=\"{k}\""),
+            v,
+        );
     }
-    let _ = writeln!(o, "# HELP dnspect_client_limited_total Queries over a per-client limit ([limits]), answered REFUSED or dropped as configured, by limit.\n# TYPE dnspect_client_limited_total counter");
+    family(&mut o, "dnspect_client_limited_total", "counter", "Queries over a per-client limit ([limits]), answered REFUSED or dropped as configured, by limit.");
     for (i, limit) in ["rate", "waiting"].iter().enumerate() {
         let n = sum(&|s| s.worker.limited[i]);
-        let _ = writeln!(o, "dnspect_client_limited_total{{limit=\"{limit}\"}} {n}");
+        let labels = format!("limit=\"{limit}\"");
+        sample(&mut o, "dnspect_client_limited_total", &labels, n);
     }
-    let _ = writeln!(o, "# HELP dnspect_upstream_dropped_total Upstream messages dropped before use, by reason (RFC 5452: late, short, wrong_id, not_response, opcode, qdcount, question).\n# TYPE dnspect_upstream_dropped_total counter");
+    family(&mut o, "dnspect_upstream_dropped_total", "counter", "Upstream messages dropped before use, by reason (RFC 5452: late, short, wrong_id, not_response, opcode, qdcount, question).");
     for (i, (reason, _)) in Dropped::default().by_reason().iter().enumerate() {
         let n = sum(&|s| s.engine.dropped.by_reason()[i].1);
-        let _ = writeln!(
-            o,
-            "dnspect_upstream_dropped_total{{reason=\"{reason}\"}} {n}"
-        );
+        let labels = format!("reason=\"{reason}\"");
+        sample(&mut o, "dnspect_upstream_dropped_total", &labels, n);
     }
     let limits: [SimpleMetric; 5] = [
         (
@@ -371,11 +409,7 @@ pub fn render(snaps: &[Snapshot]) -> String {
         ),
     ];
     for (name, kind, help, f) in limits {
-        let _ = writeln!(
-            o,
-            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {}",
-            sum(f)
-        );
+        single(&mut o, name, kind, help, sum(f));
     }
     let per: [UpstreamMetric; 13] = [
         (
@@ -443,7 +477,7 @@ pub fn render(snaps: &[Snapshot]) -> String {
         }),
     ];
     for (name, help, f) in per {
-        let _ = writeln!(o, "# HELP {name} {help}\n# TYPE {name} counter");
+        family(&mut o, name, "counter", help);
         let mut by: std::collections::BTreeMap<String, u64> = std::collections::BTreeMap::new();
         for s in snaps {
             for (label, c) in &s.upstreams {
@@ -451,7 +485,7 @@ pub fn render(snaps: &[Snapshot]) -> String {
             }
         }
         for (to, v) in by {
-            let _ = writeln!(o, "{name}{{to=\"{to}\"}} {v}");
+            sample(&mut o, name, &format!("to=\"{to}\""), v);
         }
     }
     o
@@ -460,16 +494,36 @@ pub fn render(snaps: &[Snapshot]) -> String {
 /// The health gauges: what /health and /ready decide from.
 fn render_health(o: &mut String, shared: &Shared) {
     let ok = |b: bool| u8::from(b);
-    let _ = writeln!(o, "# HELP dnspect_healthy 1 while every worker runs and makes progress (/health).\n# TYPE dnspect_healthy gauge\ndnspect_healthy {}", ok(shared.health().is_ok()));
-    let _ = writeln!(o, "# HELP dnspect_ready 1 while healthy, not draining and an upstream is usable (/ready).\n# TYPE dnspect_ready gauge\ndnspect_ready {}", ok(shared.ready().is_ok()));
-    let _ = writeln!(o, "# HELP dnspect_draining 1 after SIGTERM, while queries queued and in flight are answered.\n# TYPE dnspect_draining gauge\ndnspect_draining {}", ok(shared.draining.load(Ordering::SeqCst)));
-    let _ = writeln!(o, "# HELP dnspect_upstreams_usable Upstreams not marked down, by worker.\n# TYPE dnspect_upstreams_usable gauge");
+    single(
+        o,
+        "dnspect_healthy",
+        "gauge",
+        "1 while every worker runs and makes progress (/health).",
+        ok(shared.health().is_ok()),
+    );
+    single(
+        o,
+        "dnspect_ready",
+        "gauge",
+        "1 while healthy, not draining and an upstream is usable (/ready).",
+        ok(shared.ready().is_ok()),
+    );
+    single(
+        o,
+        "dnspect_draining",
+        "gauge",
+        "1 after SIGTERM, while queries queued and in flight are answered.",
+        ok(shared.draining.load(Ordering::SeqCst)),
+    );
+    family(
+        o,
+        "dnspect_upstreams_usable",
+        "gauge",
+        "Upstreams not marked down, by worker.",
+    );
     for (i, w) in shared.workers.iter().enumerate() {
-        let _ = writeln!(
-            o,
-            "dnspect_upstreams_usable{{worker=\"{i}\"}} {}",
-            w.upstreams_usable.load(Ordering::Relaxed)
-        );
+        let n = w.upstreams_usable.load(Ordering::Relaxed);
+        sample(o, "dnspect_upstreams_usable", &format!("worker=\"{i}\""), n);
     }
 }
 

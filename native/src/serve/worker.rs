@@ -552,26 +552,14 @@ async fn udp_loop(state: Rc<RefCell<State>>, socket: Rc<UdpSocket>, index: usize
         };
         // Answer everything already queued before yielding to other tasks.
         let mut st = state.borrow_mut();
-        st.query(
-            &buf[..n],
-            Reply::Udp {
-                socket: index,
-                addr: peer,
-            },
-            peer,
-            false,
-        );
+        let reply = |addr| Reply::Udp {
+            socket: index,
+            addr,
+        };
+        st.query(&buf[..n], reply(peer), peer, false);
         for _ in 0..64 {
             match socket.try_recv_from(&mut buf) {
-                Ok((n, peer)) => st.query(
-                    &buf[..n],
-                    Reply::Udp {
-                        socket: index,
-                        addr: peer,
-                    },
-                    peer,
-                    false,
-                ),
+                Ok((n, peer)) => st.query(&buf[..n], reply(peer), peer, false),
                 Err(_) => break,
             }
         }

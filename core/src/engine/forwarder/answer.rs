@@ -165,35 +165,13 @@ impl Forwarder {
             if let Some(w) = waiters.first() {
                 let q = w.query.clone();
                 if let Ok(Some(qr)) = MessageView::new(&q).and_then(|v| v.question()) {
-                    self.start_txn(
-                        now,
-                        key,
-                        &q,
-                        qr.name_start,
-                        qr.end,
-                        key.as_bytes()[0] & 1 != 0,
-                        key.as_bytes()[0] & 2 != 0,
-                        Purpose::Verify,
-                        None,
-                        None,
-                        Some(from),
-                    );
+                    let question = (qr.name_start, qr.end);
+                    self.start_for_key(now, key, &q, question, Purpose::Verify, from);
                 }
             } else {
                 let q = self.synth_query(&key);
-                self.start_txn(
-                    now,
-                    key,
-                    &q,
-                    HEADER_LEN,
-                    q.len(),
-                    key.as_bytes()[0] & 1 != 0,
-                    key.as_bytes()[0] & 2 != 0,
-                    Purpose::Verify,
-                    None,
-                    None,
-                    Some(from),
-                );
+                let question = (HEADER_LEN, q.len());
+                self.start_for_key(now, key, &q, question, Purpose::Verify, from);
             }
         }
     }

@@ -8,6 +8,36 @@ impl Forwarder {
     // Transactions and attempts
     // -----------------------------------------------------------------------------------------
 
+    /// A transaction no client waits on (a verification or a probe), sent to `only` (a probe)
+    /// or to any upstream but `only` (a verification), asked with the key's DO and CD bits.
+    /// `question`: where the question's name starts and the question ends in `query`.
+    pub(super) fn start_for_key(
+        &mut self,
+        now: Duration,
+        key: KeyBuf,
+        query: &[u8],
+        question: (usize, usize),
+        purpose: Purpose,
+        only: UpstreamId,
+    ) {
+        let bits = key.as_bytes()[0];
+        let (dnssec_ok, cd) = (bits & 1 != 0, bits & 2 != 0);
+        let (start, end) = question;
+        self.start_txn(
+            now,
+            key,
+            query,
+            start,
+            end,
+            dnssec_ok,
+            cd,
+            purpose,
+            None,
+            None,
+            Some(only),
+        );
+    }
+
     #[allow(clippy::too_many_arguments)]
     pub(super) fn start_txn(
         &mut self,

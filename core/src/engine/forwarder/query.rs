@@ -77,32 +77,32 @@ impl Forwarder {
         transport: Transport,
         bytes: &[u8],
     ) -> Option<Checked> {
-        let Ok(view) = MessageView::new(bytes) else {
-            self.stats.bad_queries += 1;
-            self.event(now, || EventKind::BadQuery {
+        // Not a query: dropped without an answer.
+        let drop = |this: &mut Self, why: String| {
+            this.stats.bad_queries += 1;
+            this.event(now, || EventKind::BadQuery {
                 client: client.0,
                 rcode: None,
-                why: format!("{} bytes: shorter than a DNS header, dropped", bytes.len()),
+                why,
             });
-            self.out.push_back(Output::ClientDropped { client });
-            return None;
+            this.out.push_back(Output::ClientDropped { client });
+            None
+        };
+        // A query that cannot be served: answered `rcode`.
+        let reject = |this: &mut Self, rcode: Rcode, why: String| {
+            this.reject(now, client, transport, bytes, rcode, why);
+            None
+        };
+        let Ok(view) = MessageView::new(bytes) else {
+            let why = format!("{} bytes: shorter than a DNS header, dropped", bytes.len());
+            return drop(self, why);
         };
         if view.is_response() {
-            self.stats.bad_queries += 1;
-            self.event(now, || EventKind::BadQuery {
-                client: client.0,
-                rcode: None,
-                why: "QR is set: a response, not a query; dropped".into(),
-            });
-            self.out.push_back(Output::ClientDropped { client });
-            return None;
+            return drop(self, "QR is set: a response, not a query; dropped".into());
         }
         if bytes.len() > self.cfg.max_query_size {
-            return self.rejected(
-                now,
-                client,
-                transport,
-                bytes,
+            return reject(
+                self,
                 Rcode::FORMERR,
                 format!(
                     "query of {} B is larger than max_query_size {} B",
@@ -114,11 +114,8 @@ impl Forwarder {
         // A query carries one question, no answer or authority records, and at most an OPT and
         // a signature (TSIG or SIG(0)) in the additional section (RFC 1035 4.1.2, RFC 6891).
         if view.ancount() != 0 || view.nscount() != 0 || view.arcount() > 2 {
-            return self.rejected(
-                now,
-                client,
-                transport,
-                bytes,
+            return reject(
+                self,
                 Rcode::FORMERR,
                 format!(
                     "section counts {}/{}/{}/{}: a query has 1 question, no answers or authority, \
@@ -132,44 +129,26 @@ impl Forwarder {
         }
         let scan = match view.scan() {
             Ok(s) => s,
-            Err(e) => {
-                return self.rejected(
-                    now,
-                    client,
-                    transport,
-                    bytes,
-                    Rcode::FORMERR,
-                    format!("query does not decode: {e}"),
-                )
-            }
+            Err(e) => return reject(self, Rcode::FORMERR, format!("query does not decode: {e}")),
         };
         if view.opcode() != Opcode::QUERY {
-            return self.rejected(
-                now,
-                client,
-                transport,
-                bytes,
+            return reject(
+                self,
                 Rcode::NOTIMP,
                 format!("opcode {} is not supported", view.opcode()),
             );
         }
         let Some(q) = scan.question.filter(|_| view.qdcount() == 1) else {
-            return self.rejected(
-                now,
-                client,
-                transport,
-                bytes,
+            return reject(
+                self,
                 Rcode::FORMERR,
                 format!("{} questions: exactly one is supported", view.qdcount()),
             );
         };
         if let Some(o) = &scan.opt {
             if o.version != 0 {
-                return self.rejected(
-                    now,
-                    client,
-                    transport,
-                    bytes,
+                return reject(
+                    self,
                     Rcode::BADVERS,
                     format!("EDNS version {} (RFC 6891 6.1.3)", o.version),
                 );
@@ -188,14 +167,7 @@ impl Forwarder {
         });
         let cd = view.checking_disabled();
         let Ok(key) = KeyBuf::from_question(bytes, &q, dnssec_ok, cd) else {
-            return self.rejected(
-                now,
-                client,
-                transport,
-                bytes,
-                Rcode::FORMERR,
-                "question does not decode".into(),
-            );
+            return reject(self, Rcode::FORMERR, "question does not decode".into());
         };
         Some(Checked {
             q,
@@ -286,19 +258,7 @@ impl Forwarder {
         self.deliver(now, waiter, bytes, answer, source);
         if prefetch && !self.pending.contains_key(key.as_bytes()) && self.refresh_allowed() {
             self.stats.prefetches += 1;
-            self.start_txn(
-                now,
-                key,
-                bytes,
-                q.name_start,
-                q.end,
-                p.dnssec_ok,
-                p.cd,
-                Purpose::Prefetch,
-                None,
-                None,
-                None,
-            );
+            self.start_for_client(now, p, bytes, Purpose::Prefetch, None, None);
         }
         None
     }
@@ -363,16 +323,32 @@ impl Forwarder {
             };
             return self.servfail(now, &waiter, ede::OTHER, why.into());
         }
+        self.start_for_client(now, p, bytes, Purpose::Client, Some(waiter), stale_fallback);
+    }
+
+    /// A transaction for a client's query, asked with the DO and CD bits the client set: the
+    /// client's own, or a prefetch on its behalf.
+    fn start_for_client(
+        &mut self,
+        now: Duration,
+        p: &Checked,
+        bytes: &[u8],
+        purpose: Purpose,
+        waiter: Option<Waiter>,
+        stale_fallback: Option<StaleFallback>,
+    ) {
+        let (start, end) = (p.q.name_start, p.q.end);
+        let (dnssec_ok, cd) = (p.dnssec_ok, p.cd);
         self.start_txn(
             now,
-            key,
+            p.key,
             bytes,
-            q.name_start,
-            q.end,
-            p.dnssec_ok,
-            p.cd,
-            Purpose::Client,
-            Some(waiter),
+            start,
+            end,
+            dnssec_ok,
+            cd,
+            purpose,
+            waiter,
             stale_fallback,
             None,
         );
@@ -395,20 +371,6 @@ impl Forwarder {
                 why: rule.why(),
             });
         }
-    }
-
-    /// [`Self::reject`], for `check_query`'s early returns.
-    fn rejected(
-        &mut self,
-        now: Duration,
-        client: ClientId,
-        transport: Transport,
-        query: &[u8],
-        rcode: Rcode,
-        why: String,
-    ) -> Option<Checked> {
-        self.reject(now, client, transport, query, rcode, why);
-        None
     }
 
     /// Answers a query that cannot be served with `rcode` and no answer.

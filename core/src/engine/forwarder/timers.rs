@@ -144,19 +144,9 @@ impl Forwarder {
                     if let Ok(key) = KeyBuf::for_question(&q, false, false) {
                         for i in 0..self.upstreams.len() {
                             let up = UpstreamId(i as u16);
-                            self.start_txn(
-                                now,
-                                key,
-                                &q,
-                                HEADER_LEN,
-                                q.len(),
-                                false,
-                                false,
-                                Purpose::Probe,
-                                None,
-                                None,
-                                Some(up),
-                            );
+                            // The key has no DO or CD bit: the probe asks without them.
+                            let question = (HEADER_LEN, q.len());
+                            self.start_for_key(now, key, &q, question, Purpose::Probe, up);
                         }
                     }
                 }
