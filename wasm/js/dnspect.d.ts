@@ -2,9 +2,10 @@
 //
 // The shapes that cross the boundary as the core's serde JSON (messages, the analysis, pastes,
 // errors, truncation reports) are generated from the Rust types into ./generated.js (ts-rs, see
-// wasm/src/ts.rs; a Rust test fails when they drift) and re-exported here. Written by hand: the
-// function and class signatures, the input shapes `encode()` accepts with their defaults, and the
-// engine's and simulator's shapes (named next to each), until the engine's types derive them too.
+// wasm/src/ts.rs; a Rust test fails when they drift) and re-exported here, the engine's and
+// simulator's too. Written by hand: the function and class signatures, the input shapes `encode()`
+// accepts with their defaults, the input forms of the engine's configuration (see the engine
+// section) and the shapes the JS layer assembles itself (`Paste`, `Truncated`, `ForwarderStats`).
 // test/types.test.mjs compiles test/types/*.ts against these declarations with `tsc --noEmit`.
 
 import type {
@@ -22,6 +23,16 @@ import type {
   Section,
   Truncation,
   WireError,
+  // the engine's and simulator's
+  AdmissionConfig,
+  CachePolicy,
+  CacheStats,
+  ConformanceCounters,
+  EngineConfig,
+  EngineStats,
+  Scenario as ScenarioShape,
+  ServeStale,
+  SimResult,
 } from "./generated.js";
 
 export type * from "./generated.js";
@@ -96,9 +107,14 @@ export interface Truncated extends Truncation {
 }
 
 // ---- the engine and the simulator (dnspect_core::engine, dnspect_core::sim) ------------------------
-
-/** How the next upstream is chosen. */
-export type UpstreamPolicy = "sequential" | "round_robin" | "random" | "fastest";
+//
+// Generated (./generated.js): UpstreamPolicy, UpstreamConfig, ProbeConfig, LimitAction, the full
+// shapes EngineConfig, CachePolicy, ServeStale and AdmissionConfig (every field, as they
+// serialize), the counters EngineStats, DroppedResponses, ConformanceCounters and CacheStats, and
+// the simulator's Behaviour, Rule, ScriptedUpstream, ClientQuery, ExpectAnswer, Expect, TraceLine,
+// ClientAnswer and SimResult. Written here: the input forms of the configuration (every field of a
+// `#[serde(default)]` struct may be left out; sizes may be numbers; `serve_stale` may be a bool),
+// a scenario's config, and the stats that api.mjs assembles.
 
 /**
  * A duration as text with its unit: `"1500ms"`, `"4s"`, `"2m"`, `"1h"`, `"1d"` or several parts
@@ -109,97 +125,29 @@ export type DurationText = string;
 /** A size in bytes: a number, or text with a binary unit (`"256KiB"`, `"32MiB"`). */
 export type ByteSize = number | string;
 
-export interface UpstreamConfig {
-  /** How events name it (its address). */
-  label: string;
-  /** Always use TCP. */
-  force_tcp?: boolean;
-}
+/** Serve-stale settings (RFC 8767), every field optional; `serve_stale: false` is short for `{ enabled: false }`. */
+export type ServeStaleConfig = Partial<ServeStale>;
 
-export interface ProbeConfig {
-  /** How often each upstream is probed (at least every 100 ms); above 0. */
-  interval: DurationText;
-  /** A domain name, e.g. ".". */
-  name: string;
-  /** A record type's mnemonic, e.g. "NS". */
-  qtype: string;
-  edns?: boolean;
-}
-
-/** Serve-stale settings (RFC 8767); `serve_stale: false` is short for `{ enabled: false }`. */
-export interface ServeStaleConfig {
-  /** Default true. */
-  enabled?: boolean;
-  /** TTL of a stale answer, seconds (default 30). */
-  ttl?: number;
-  /** How long past expiry an answer may be served (default "1d"). */
-  window?: DurationText;
-  /** How long a client waits for a refresh before it gets the stale answer (default "1800ms"); above 0. */
-  client_answer_timer?: DurationText;
-  /** After a failed refresh, how long stale data is served before the next attempt (default "30s"); above 0. */
-  failure_recheck?: DurationText;
-}
-
-/** The cache's budget and lifetime rules (dnspect_core::cache::policy::CachePolicy). TTLs are seconds. */
-export interface CacheConfig {
+/** The cache's budget and lifetime rules (CachePolicy), every field optional. TTLs are seconds. */
+export type CacheConfig = Partial<Omit<CachePolicy, "size" | "serve_stale">> & {
   /** Budget in bytes of heap (default "32MiB"). */
   size?: ByteSize;
-  min_ttl?: number;
-  max_ttl?: number;
-  max_negative_ttl?: number;
-  /** Default "2m". */
-  suspect_window?: DurationText;
-  suspect_negative_max_ttl?: number;
-  failure_min_ttl?: number;
-  failure_max_ttl?: number;
   serve_stale?: boolean | ServeStaleConfig;
-  prefetch?: boolean;
-}
+};
 
-/** Per-client limits (dnspect_core::engine::admission::AdmissionConfig), applied by the shell. */
-export interface LimitsConfig {
-  client_qps?: number;
-  client_burst?: number;
-  client_max_waiting?: number;
-  /** 0..=32. */
-  client_prefix_v4?: number;
-  /** 0..=128. */
-  client_prefix_v6?: number;
-  /** At least 1. */
-  max_clients?: number;
-  action?: "refused" | "drop";
-}
+/** Per-client limits (AdmissionConfig), every field optional; applied by the shell. */
+export type LimitsConfig = Partial<AdmissionConfig>;
 
 /**
- * The engine's Config (dnspect_core::engine::forwarder::Config): the same configuration the
- * native server reads from its TOML file and the simulator from a scenario. Every field has a
- * default; `Config::validate` checks the limits, and an error names the field.
+ * The engine's Config (dnspect_core::engine::forwarder::Config, generated as EngineConfig) as
+ * input: the same configuration the native server reads from its TOML file and the simulator from
+ * a scenario. Every field has a default; `Config::validate` checks the limits, and an error names
+ * the field.
  */
-export interface ForwarderConfig {
-  /** At most 64. */
-  upstreams?: UpstreamConfig[];
-  policy?: UpstreamPolicy;
-  /** At least 512 (default 1232). */
-  max_udp_payload?: number;
-  /** At least 512 (default 1232). */
-  upstream_udp_payload?: number;
-  /** Default "1500ms"; above 0, at most query_timeout. */
-  attempt_timeout?: DurationText;
-  /** Default "4s"; above 0. */
-  query_timeout?: DurationText;
-  /** At least 1 (default 2 x upstreams). */
-  max_attempts?: number | null;
-  max_inflight?: number;
-  max_waiters?: number;
-  max_waiting?: number;
-  /** 17..=65535 (default 4096). */
-  max_query_size?: number;
-  probe?: ProbeConfig | null;
-  /** Emit events (default true). */
-  events?: boolean;
+export type ForwarderConfig = Partial<Omit<EngineConfig, "cache" | "limits">> & {
   cache?: CacheConfig;
   limits?: LimitsConfig;
-}
+};
 
 export type Transport = "udp" | "tcp";
 
@@ -226,62 +174,15 @@ export type ForwarderOutput =
   /** Nothing more to do until `at` (ms on your clock) or new input; null: no timer pending. */
   | { type: "wake"; at: number | null };
 
-/** The engine's counters (dnspect_core::engine::forwarder::Stats). */
-export interface EngineStats {
-  queries: number;
-  bad_queries: number;
-  cache_hits: number;
-  cache_misses: number;
-  stale_answers: number;
-  coalesced: number;
-  prefetches: number;
-  verifications: number;
-  /** Answers sent to clients, by RCODE. */
-  answers_by_rcode: number[];
-  recompressed: number;
-  truncated: number;
-  gave_up: number;
-  dropped_responses: number;
-  /** `dropped_responses` by reason (RFC 5452). */
-  dropped: {
-    late: number;
-    short: number;
-    wrong_id: number;
-    not_response: number;
-    opcode: number;
-    qdcount: number;
-    question: number;
-  };
-  busy: number;
-  refreshes_skipped: number;
-  stripped_edns: number;
-  /** Fallback decisions, by rule. */
-  fallbacks: Record<string, number>;
-}
+/** One upstream's conformance counters (dnspect_core::engine::upstreams::Counters) and its label. */
+export type UpstreamCounters = { label: string } & ConformanceCounters;
 
-/** One upstream's conformance counters (dnspect_core::engine::upstreams::Counters). */
-export interface UpstreamCounters {
-  label: string;
-  queries: number;
-  answers: number;
-  oversized: number;
-  uncompressed: number;
-  uncompressed_bytes_lost: number;
-  no_opt: number;
-  negative_without_soa: number;
-  mismatched: number;
-  undecodable: number;
-  timeouts: number;
-  network_errors: number;
-  servfail: number;
-  truncated: number;
-}
-
-export interface ForwarderStats extends EngineStats {
+/** What `Forwarder.stats()` returns: the engine's counters and api.mjs's additions. */
+export type ForwarderStats = EngineStats & {
   upstreams: UpstreamCounters[];
-  cache: { keys: number; bytes: number; evictions: number; inserts: number };
+  cache: CacheStats;
   in_flight: number;
-}
+};
 
 /**
  * A scenario's engine configuration: the engine's Config, but its upstreams are the scenario's
@@ -289,128 +190,11 @@ export interface ForwarderStats extends EngineStats {
  */
 export type SimConfig = Omit<ForwarderConfig, "upstreams" | "events">;
 
-/** One scripted reaction of an upstream to a query. */
-export interface Behaviour {
-  /** `answer` (default), `hex`, `garbage`, `silence`, `servfail`, `refused`, `nxdomain`. */
-  kind?: "answer" | "hex" | "garbage" | "silence" | "servfail" | "refused" | "nxdomain" | "";
-  rcode?: string | null;
-  /** Records in zone-file text: `"www.example. 60 IN A 192.0.2.1"`. */
-  answer?: string[];
-  authority?: string[];
-  additional?: string[];
-  /** Encode without name compression (incident 000's upstream). */
-  uncompressed?: boolean;
-  /** Over UDP, answer with TC=1 and no records. */
-  tc_over_udp?: boolean;
-  /** Answer FORMERR to any query carrying OPT. */
-  reject_edns?: boolean;
-  /** Leave OPT out of the answer. */
-  no_opt?: boolean;
-  /** First send a spoofed answer. */
-  spoof?: "wrong_id" | "wrong_question" | null;
-  /** For `kind: "hex"`: the packet, sent with the query's ID. */
-  hex?: string | null;
-  /** For `kind: "garbage"`. */
-  garbage_len?: number | null;
-  delay_ms?: number;
-}
-
-export interface Rule {
-  /** Match this name (any when absent). */
-  name?: string | null;
-  type?: string | null;
-  /** One behaviour per matching query, in turn; the last repeats (or the list restarts with `cycle`). */
-  respond: Behaviour[];
-  cycle?: boolean;
-}
-
-export interface ScriptedUpstream {
-  label: string;
-  force_tcp?: boolean;
-  rules: Rule[];
-}
-
-export interface ExpectAnswer {
-  rcode?: string | null;
-  answers?: number | null;
-  max_size?: number | null;
-  tc?: boolean | null;
-  ttl?: number | null;
-  ede?: number | null;
-  contains?: string[];
-  within_ms?: number | null;
-  via_tcp?: boolean | null;
-}
-
-export interface ClientQuery {
-  at_ms: number;
-  client?: number;
-  name: string;
-  type?: string;
-  /** The client's EDNS UDP size; null/absent: no EDNS. */
-  edns?: number | null;
-  dnssec_ok?: boolean;
-  tcp?: boolean;
-  /** Retry over TCP on TC (default true). */
-  retry_tcp_on_tc?: boolean;
-  expect?: ExpectAnswer | null;
-}
-
-export interface Expect {
-  max_upstream_queries?: number | null;
-  min_upstream_queries?: number | null;
-  log_contains?: string[];
-  log_lacks?: string[];
-  no_servfail?: boolean;
-}
-
-/** A scenario for `simulate()` (dnspect_core::sim::Scenario; see core/tests/scenarios/*.toml). */
-export interface Scenario {
-  title: string;
-  description?: string;
-  seed?: number;
-  config?: SimConfig;
-  upstreams: ScriptedUpstream[];
-  queries: ClientQuery[];
-  /** Stop the clock here (default: when nothing is left, at most one day). */
-  run_until_ms?: number | null;
-  expect?: Expect;
-}
-
-export interface TraceLine {
-  at_ms: number;
-  actor: "client" | "upstream" | "engine";
-  text: string;
-}
-
-/** What a client received in the end. */
-export interface ClientAnswer {
-  /** Index into `scenario.queries`. */
-  query: number;
-  at_ms: number;
-  transport: "UDP" | "TCP";
-  size: number;
-  hex: string;
-  rcode: string;
-  tc: boolean;
-  /** Answer records in presentation form. */
-  answers: string[];
-  /** Extended DNS Error: [code, text]. */
-  ede: [number, string] | null;
-}
-
-export interface SimResult {
-  title: string;
-  events: EngineEvent[];
-  trace: TraceLine[];
-  answers: ClientAnswer[];
-  upstream_queries: number;
-  /** Expectations that did not hold; empty: the scenario passed. */
-  failures: string[];
-  stats: EngineStats | null;
-  peak_in_flight: number;
-  peak_cache_bytes: number;
-}
+/**
+ * A scenario for `simulate()` (dnspect_core::sim::Scenario; see core/tests/scenarios/*.toml). The
+ * generated Scenario with `config` in its input form.
+ */
+export type Scenario = Omit<ScenarioShape, "config"> & { config?: SimConfig };
 
 // ---- errors ------------------------------------------------------------------------------------------
 

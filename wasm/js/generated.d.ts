@@ -297,6 +297,475 @@ export type Event = { at_ms: number, } & ({ "event": "query", client: number, na
 limit_rule: string, } | { "event": "bad_query", client: number, rcode: Rcode | null, why: string, } | { "event": "cache_serve", client: number, name: Name, qtype: RType, rule: string, why: string, ttl: number, } | { "event": "cache_miss", name: Name, qtype: RType, rule: string, why: string, } | { "event": "coalesced", client: number, name: Name, qtype: RType, waiters: number, } | { "event": "forwarded", name: Name, qtype: RType, upstream: string, transport: "UDP" | "TCP", edns: boolean, id: number, attempt: number, purpose: string, why: string, } | { "event": "upstream_response", upstream: string, transport: "UDP" | "TCP", size: number, rcode: Rcode | null, rtt_ms: number, outcome: string, } | { "event": "upstream_timeout", upstream: string, transport: "UDP" | "TCP", id: number, after_ms: number, } | { "event": "dropped", upstream: string, why: string, } | { "event": "nonconforming", upstream: string, what: string, } | { "event": "fallback", upstream: string, rule: string, next: string, why: string, } | { "event": "cached", name: Name, qtype: RType, kind: string, ttl: number, rule: string, why: string, } | { "event": "not_cached", name: Name, qtype: RType, rule: string, why: string, } | { "event": "answered", client: number, name: Name, qtype: RType, rcode: Rcode, size: number, limit: number, source: string, fit: string | null, } | { "event": "gave_up", name: Name, qtype: RType, ede: number, text: string, } | { "event": "probe", upstream: string, healthy: boolean, why: string, });
 
 /**
+ * How the next upstream is chosen.
+ */
+export type UpstreamPolicy = "sequential" | "round_robin" | "random" | "fastest";
+
+/**
+ * One upstream in the configuration. In a file, its address alone (`"192.0.2.53"`) or a table
+ * (`{ label = "192.0.2.53", force_tcp = true }`; `address` is another name for `label`).
+ */
+export type UpstreamConfig = { 
+/**
+ * How events name it (its address).
+ */
+label: string, 
+/**
+ * Always use TCP (CoreDNS `force_tcp`).
+ */
+force_tcp?: boolean, };
+
+/**
+ * An active health probe: a query whose answer must come back whole or with TC.
+ */
+export type ProbeConfig = { 
+/**
+ * How often each upstream is probed (at least every 100 ms).
+ */
+interval: string, 
+/**
+ * The name asked for, e.g. `"."`.
+ */
+name: string, 
+/**
+ * Its type's mnemonic, e.g. `"NS"`.
+ */
+qtype: string, 
+/**
+ * Send the probe with EDNS. Without EDNS (the default) a large answer checks that the
+ * upstream truncates properly instead of sending what a 512-byte reader cannot take.
+ */
+edns?: boolean, };
+
+/**
+ * Serve-stale settings (RFC 8767). In a file, a table of these, or `serve_stale = false` for
+ * `{ enabled = false }`.
+ */
+export type ServeStale = { 
+/**
+ * On by default: both incidents behind this project were availability incidents, and an
+ * answer a little past its TTL beats SERVFAIL (RFC 8767 1). Unbound's `serve-expired` is off
+ * by default; ours is on on purpose.
+ */
+enabled: boolean, 
+/**
+ * TTL of a stale answer: 30 s (RFC 8767 4, "stale answer TTL").
+ */
+ttl: number, 
+/**
+ * How long past expiry data may still be served: 1 day (RFC 8767 5 suggests 1 to 3 days as
+ * the "maximum stale timer").
+ */
+window: string, 
+/**
+ * How long a client waits for a refresh before it gets the stale answer: 1.8 s
+ * (RFC 8767 5, "client response timer").
+ */
+client_answer_timer: string, 
+/**
+ * After a failed refresh, how long stale data is served before the next attempt: 30 s
+ * (RFC 8767 5, "failure recheck timer").
+ */
+failure_recheck: string, };
+
+/**
+ * The cache's budget and lifetime rules. TTLs are whole seconds, as on the wire.
+ */
+export type CachePolicy = { 
+/**
+ * The cache's budget in bytes of heap: 32 MiB. In a file, bytes or `"32MiB"`.
+ */
+size: string, 
+/**
+ * Positive TTLs below this are raised to it. 0 by default: the owner's TTL is respected.
+ */
+min_ttl: number, 
+/**
+ * Positive TTLs above this are lowered to it: 86400 s. When `min_ttl > max_ttl`, the maximum
+ * wins.
+ */
+max_ttl: number, 
+/**
+ * Cap on negative TTLs: 300 s. 0 turns negative caching off (dnsmasq `--no-negcache`).
+ */
+max_negative_ttl: number, 
+/**
+ * A negative answer for a name that had a positive answer whose lifetime ended less than
+ * this long ago (or has not ended) is suspect: 120 s. Counting from the end of the positive
+ * answer's TTL matters: incident 004's NODATA arrived when the expired chain was refetched,
+ * i.e. a full TTL after the positive answer was received. 120 s spans the refetch at expiry
+ * plus three 30 s failure-recheck cycles of an upstream that alternates SERVFAIL and NODATA,
+ * while a name that is really gone is believed two minutes after its TTL ran out (sooner
+ * when a second upstream confirms it).
+ */
+suspect_window: string, 
+/**
+ * The longest a suspect negative is kept before it is asked again: 5 s.
+ */
+suspect_negative_max_ttl: number, 
+/**
+ * A failure is kept at least this long: 1 s (RFC 9520 3.2: at least 1 second). 0 reads as 1.
+ */
+failure_min_ttl: number, 
+/**
+ * And at most this long: 300 s (RFC 9520 3.2 and RFC 2308 7: at most 5 minutes).
+ */
+failure_max_ttl: number, serve_stale: ServeStale, 
+/**
+ * Refresh entries asked for in their last [`PREFETCH_PERCENT`] of lifetime.
+ */
+prefetch: boolean, };
+
+/**
+ * What a client over a limit gets.
+ */
+export type LimitAction = "refused" | "drop";
+
+/**
+ * The limits, all per client. In a file they are named as in the native server's `[limits]`
+ * of old: `client_qps`, `client_burst`, `client_max_waiting`, `client_prefix_v4`,
+ * `client_prefix_v6`, `max_clients`, `action`.
+ */
+export type AdmissionConfig = { 
+/**
+ * Sustained queries per second; 0 turns rate limiting off (the default: a node-local
+ * cache's clients are pods with their own addresses, and no default rate is both safe for
+ * a busy pod and useful against a flood).
+ */
+client_qps: number, 
+/**
+ * Queries a client may send at once above its rate (the bucket's size); 0: 2 x `qps`.
+ */
+client_burst: number, 
+/**
+ * Queries of one client waiting on answers at once; 0 turns the limit off.
+ */
+client_max_waiting: number, 
+/**
+ * IPv4 prefix length that makes one client (32: each address). At most 32.
+ */
+client_prefix_v4: number, 
+/**
+ * IPv6 prefix length that makes one client (56: a customer site, RFC 6177). At most 128.
+ */
+client_prefix_v6: number, 
+/**
+ * Clients tracked at most; at least 1.
+ */
+max_clients: number, 
+/**
+ * What a client over a limit gets (the shell applies it).
+ */
+action: LimitAction, };
+
+/**
+ * The engine's configuration. Every knob has a default; docs/configuration.md describes them.
+ */
+export type EngineConfig = { 
+/**
+ * At most [`MAX_UPSTREAMS`].
+ */
+upstreams: Array<UpstreamConfig>, policy: UpstreamPolicy, 
+/**
+ * Largest UDP answer we send a client, and the size our OPT advertises to clients: 1232.
+ * At least 512.
+ */
+max_udp_payload: number, 
+/**
+ * The UDP payload size our queries advertise upstream: 1232, at least 512. Answers of any
+ * size up to 65535 bytes are accepted whatever this says (incident 000).
+ */
+upstream_udp_payload: number, 
+/**
+ * How long one attempt waits for its answer: 1500 ms. Above 0, at most `query_timeout`.
+ */
+attempt_timeout: string, 
+/**
+ * How long one client query may take in all: 4 s. Above 0.
+ */
+query_timeout: string, 
+/**
+ * Upstream queries per client query: default 2 x upstreams (at least 2). At least 1.
+ */
+max_attempts: number | null, 
+/**
+ * Transactions in flight at once, prefetches and verifications included: 4096; beyond it
+ * new queries get SERVFAIL and refreshes are skipped. At least 1.
+ */
+max_inflight: number, 
+/**
+ * Clients waiting on one transaction: 8192. A flash crowd for one name shares one upstream
+ * query; each waiter keeps only its header and question (at most 271 bytes). At least 1.
+ */
+max_waiters: number, 
+/**
+ * Clients waiting on all transactions together: 65536. At least 1.
+ */
+max_waiting: number, 
+/**
+ * Largest query accepted from a client, in bytes: 4096 (larger ones get FORMERR).
+ * 17..=65535 (17: the smallest query, a header and a root question).
+ */
+max_query_size: number, probe: ProbeConfig | null, 
+/**
+ * Emit events (the query log, the simulator's trace). Off, the hot path allocates nothing
+ * but the answer.
+ */
+events: boolean, 
+/**
+ * The cache's budget and lifetime rules.
+ */
+cache: CachePolicy, 
+/**
+ * Per-client limits, applied by the shell before a query reaches the engine
+ * ([`crate::engine::admission`]).
+ */
+limits: AdmissionConfig, };
+
+/**
+ * Upstream messages dropped before they reached a decision, by reason (RFC 5452).
+ */
+export type DroppedResponses = { 
+/**
+ * For no transmit the engine still waits on: late (after a timeout or an earlier answer)
+ * or unsolicited.
+ */
+late: number, 
+/**
+ * Shorter than a DNS header.
+ */
+short: number, 
+/**
+ * Another ID than the transmit's.
+ */
+wrong_id: number, 
+/**
+ * QR=0: an echoed query, not a response.
+ */
+not_response: number, 
+/**
+ * An opcode other than QUERY.
+ */
+opcode: number, 
+/**
+ * QDCOUNT other than 1.
+ */
+qdcount: number, 
+/**
+ * Another question (name case-insensitively, type, class) than the one asked.
+ */
+question: number, };
+
+/**
+ * Counters for metrics.
+ */
+export type EngineStats = { queries: number, bad_queries: number, cache_hits: number, cache_misses: number, stale_answers: number, coalesced: number, prefetches: number, verifications: number, answers_by_rcode: [number, number, number, number, number, number, number, number, number, number, number, number, number, number, number, number, number, number, number, number, number, number, number, number], recompressed: number, truncated: number, gave_up: number, dropped_responses: number, 
+/**
+ * `dropped_responses` by reason.
+ */
+dropped: DroppedResponses, busy: number, 
+/**
+ * Prefetches and verifications skipped because the in-flight budget was used up.
+ */
+refreshes_skipped: number, 
+/**
+ * Answers without OPT to a DO or CD query that went out with EDNS, not used (RFC 6840 5.7).
+ */
+stripped_edns: number, 
+/**
+ * Fallbacks by rule name (a BTreeMap: serialized in a stable order).
+ */
+fallbacks: { [key in string]: number }, };
+
+/**
+ * What an upstream did wrong (and right): the per-upstream conformance counters.
+ */
+export type ConformanceCounters = { queries: number, answers: number, 
+/**
+ * UDP answers larger than the payload size we advertised.
+ */
+oversized: number, 
+/**
+ * Answers that were not compressed although they could have been.
+ */
+uncompressed: number, 
+/**
+ * Bytes those answers would have saved compressed.
+ */
+uncompressed_bytes_lost: number, 
+/**
+ * Answers without OPT to a query with OPT.
+ */
+no_opt: number, 
+/**
+ * NXDOMAIN/NODATA without an SOA (not cacheable by RFC 2308).
+ */
+negative_without_soa: number, 
+/**
+ * Answers with a wrong ID or question, dropped (RFC 5452).
+ */
+mismatched: number, undecodable: number, timeouts: number, network_errors: number, servfail: number, truncated: number, };
+
+/**
+ * Counters the store keeps for metrics.
+ */
+export type CacheStats = { keys: number, bytes: number, evictions: number, inserts: number, };
+
+/**
+ * One scripted reaction to a query.
+ */
+export type Behaviour = { 
+/**
+ * `answer` (default), `hex` (the packet in `hex`, with the query's ID), `garbage`
+ * (`garbage_len` bytes after the query's ID), `silence`, `servfail`, `refused`, `nxdomain`.
+ */
+kind?: "answer" | "hex" | "garbage" | "silence" | "servfail" | "refused" | "nxdomain" | "", rcode?: string | null, answer?: Array<string>, authority?: Array<string>, additional?: Array<string>, 
+/**
+ * Encode without name compression (incident 000's upstream).
+ */
+uncompressed?: boolean, 
+/**
+ * Over UDP, answer with TC=1 and no records.
+ */
+tc_over_udp?: boolean, 
+/**
+ * Answer FORMERR to any query carrying OPT.
+ */
+reject_edns?: boolean, 
+/**
+ * Leave OPT out of the answer.
+ */
+no_opt?: boolean, 
+/**
+ * First send a spoofed answer on the query's own socket: `wrong_id`, `wrong_question`,
+ * `echo` (the query back, QR=0) or `no_question` (a negative answer with QDCOUNT=0).
+ */
+spoof?: "wrong_id" | "wrong_question" | null, hex?: string | null, garbage_len?: number | null, delay_ms?: number, };
+
+/**
+ * How an upstream answers queries for a name (and type).
+ */
+export type Rule = { 
+/**
+ * Match this name (any when absent).
+ */
+name?: string | null, type?: string | null, 
+/**
+ * One behaviour per matching query, in turn; after the last, the last repeats (or the
+ * list starts over with `cycle`).
+ */
+respond: Array<Behaviour>, cycle?: boolean, };
+
+/**
+ * An upstream that follows a script.
+ */
+export type ScriptedUpstream = { label: string, force_tcp?: boolean, 
+/**
+ * Checked in order; the first whose name and type match handles the query.
+ */
+rules: Array<Rule>, };
+
+/**
+ * What a client must end up with.
+ */
+export type ExpectAnswer = { rcode?: string | null, 
+/**
+ * Number of answer records.
+ */
+answers?: number | null, max_size?: number | null, 
+/**
+ * TC on the final answer (after any TCP retry).
+ */
+tc?: boolean | null, 
+/**
+ * Every answer record's TTL.
+ */
+ttl?: number | null, 
+/**
+ * The EDE info code.
+ */
+ede?: number | null, 
+/**
+ * Text every answer's presentation must contain (one entry per substring).
+ */
+contains?: Array<string>, 
+/**
+ * The answer arrives within this many ms of the query.
+ */
+within_ms?: number | null, 
+/**
+ * The answer went over TCP in the end.
+ */
+via_tcp?: boolean | null, };
+
+/**
+ * A client query.
+ */
+export type ClientQuery = { at_ms: number, client?: number, name: string, type?: string, 
+/**
+ * The client's EDNS UDP size; none: no EDNS (as `dig +noedns`).
+ */
+edns?: number | null, dnssec_ok?: boolean, tcp?: boolean, 
+/**
+ * Retry over TCP on TC, as dig and stub resolvers do (default true).
+ */
+retry_tcp_on_tc?: boolean, expect?: ExpectAnswer | null, };
+
+/**
+ * What must hold over the whole run.
+ */
+export type Expect = { max_upstream_queries?: number | null, min_upstream_queries?: number | null, 
+/**
+ * Lines of the decision log that must appear (substrings).
+ */
+log_contains?: Array<string>, log_lacks?: Array<string>, no_servfail?: boolean, };
+
+/**
+ * A scenario.
+ */
+export type Scenario = { title: string, description?: string, seed?: number, 
+/**
+ * The engine's configuration, as every shell reads it. Its `upstreams` must stay empty:
+ * they are the scripted upstreams below. `events` is always on.
+ */
+config?: EngineConfig, upstreams: Array<ScriptedUpstream>, queries: Array<ClientQuery>, 
+/**
+ * Stop the clock here (default: when nothing is left to happen, at most 1 day).
+ */
+run_until_ms?: number | null, expect?: Expect, };
+
+/**
+ * One line of the run's timeline.
+ */
+export type TraceLine = { at_ms: number, 
+/**
+ * `client`, `upstream`, `engine`.
+ */
+actor: "client" | "upstream" | "engine", text: string, };
+
+/**
+ * What a client received.
+ */
+export type ClientAnswer = { query: number, at_ms: number, transport: "UDP" | "TCP", size: number, hex: string, rcode: string, tc: boolean, answers: Array<string>, ede: [number, string] | null, };
+
+/**
+ * The outcome of a run.
+ */
+export type SimResult = { title: string, events: Array<Event>, trace: Array<TraceLine>, answers: Array<ClientAnswer>, upstream_queries: number, 
+/**
+ * Expectations that did not hold; empty means the scenario passed.
+ */
+failures: Array<string>, 
+/**
+ * The engine's counters at the end.
+ */
+stats: EngineStats | null, 
+/**
+ * Largest number of transactions in flight and cache bytes seen during the run.
+ */
+peak_in_flight: number, peak_cache_bytes: number, };
+
+/**
  * What encoding to a limit dropped.
  */
 export type Truncation = { 

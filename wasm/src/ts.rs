@@ -91,6 +91,31 @@ fn declarations() -> String {
         // the engine's events (dnspect_core::engine::event)
         dnspect_core::engine::event::EventKind,
         dnspect_core::engine::event::Event,
+        // the engine's configuration (engine::forwarder::config, cache::policy, engine::admission)
+        dnspect_core::engine::upstreams::Policy,
+        dnspect_core::engine::forwarder::UpstreamConfig,
+        dnspect_core::engine::forwarder::ProbeConfig,
+        dnspect_core::cache::policy::ServeStale,
+        dnspect_core::cache::policy::CachePolicy,
+        dnspect_core::engine::admission::LimitAction,
+        dnspect_core::engine::admission::AdmissionConfig,
+        dnspect_core::engine::forwarder::Config,
+        // the engine's counters (engine::forwarder, engine::upstreams, cache::store)
+        dnspect_core::engine::forwarder::Dropped,
+        dnspect_core::engine::forwarder::Stats,
+        dnspect_core::engine::upstreams::Counters,
+        dnspect_core::cache::store::StoreStats,
+        // the simulator (dnspect_core::sim)
+        dnspect_core::sim::Behaviour,
+        dnspect_core::sim::Rule,
+        dnspect_core::sim::ScriptedUpstream,
+        dnspect_core::sim::ExpectAnswer,
+        dnspect_core::sim::ClientQuery,
+        dnspect_core::sim::Expect,
+        dnspect_core::sim::Scenario,
+        dnspect_core::sim::TraceLine,
+        dnspect_core::sim::ClientAnswer,
+        dnspect_core::sim::SimResult,
         // fit and this crate's own
         Truncation,
         crate::PasteMeta<'static>,

@@ -36,6 +36,7 @@ pub const PREFETCH_PERCENT: u32 = 10;
 /// Serve-stale settings (RFC 8767). In a file, a table of these, or `serve_stale = false` for
 /// `{ enabled = false }`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(default, deny_unknown_fields)]
 pub struct ServeStale {
     /// On by default: both incidents behind this project were availability incidents, and an
@@ -47,14 +48,17 @@ pub struct ServeStale {
     /// How long past expiry data may still be served: 1 day (RFC 8767 5 suggests 1 to 3 days as
     /// the "maximum stale timer").
     #[serde(with = "crate::units::duration")]
+    #[cfg_attr(feature = "ts", ts(type = "string"))]
     pub window: Duration,
     /// How long a client waits for a refresh before it gets the stale answer: 1.8 s
     /// (RFC 8767 5, "client response timer").
     #[serde(with = "crate::units::duration")]
+    #[cfg_attr(feature = "ts", ts(type = "string"))]
     pub client_answer_timer: Duration,
     /// After a failed refresh, how long stale data is served before the next attempt: 30 s
     /// (RFC 8767 5, "failure recheck timer").
     #[serde(with = "crate::units::duration")]
+    #[cfg_attr(feature = "ts", ts(type = "string"))]
     pub failure_recheck: Duration,
 }
 
@@ -72,10 +76,12 @@ impl Default for ServeStale {
 
 /// The cache's budget and lifetime rules. TTLs are whole seconds, as on the wire.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(default, deny_unknown_fields)]
 pub struct CachePolicy {
     /// The cache's budget in bytes of heap: 32 MiB. In a file, bytes or `"32MiB"`.
     #[serde(with = "crate::units::bytes")]
+    #[cfg_attr(feature = "ts", ts(type = "string"))]
     pub size: usize,
     /// Positive TTLs below this are raised to it. 0 by default: the owner's TTL is respected.
     pub min_ttl: u32,
@@ -92,6 +98,7 @@ pub struct CachePolicy {
     /// while a name that is really gone is believed two minutes after its TTL ran out (sooner
     /// when a second upstream confirms it).
     #[serde(with = "crate::units::duration")]
+    #[cfg_attr(feature = "ts", ts(type = "string"))]
     pub suspect_window: Duration,
     /// The longest a suspect negative is kept before it is asked again: 5 s.
     pub suspect_negative_max_ttl: u32,

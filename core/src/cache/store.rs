@@ -234,6 +234,8 @@ impl Slot {
 
 /// Counters the store keeps for metrics.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(rename = "CacheStats"))]
 pub struct StoreStats {
     pub keys: usize,
     pub bytes: usize,

@@ -17,6 +17,7 @@ use std::net::IpAddr;
 /// of old: `client_qps`, `client_burst`, `client_max_waiting`, `client_prefix_v4`,
 /// `client_prefix_v6`, `max_clients`, `action`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(default, deny_unknown_fields)]
 pub struct AdmissionConfig {
     /// Sustained queries per second; 0 turns rate limiting off (the default: a node-local
@@ -44,6 +45,7 @@ pub struct AdmissionConfig {
 
 /// What a client over a limit gets.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum LimitAction {
     /// A REFUSED answer (the default).

@@ -14,6 +14,8 @@ use super::UpstreamId;
 
 /// How the next upstream is chosen.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(rename = "UpstreamPolicy"))]
 #[serde(rename_all = "snake_case")]
 pub enum Policy {
     /// In configured order; the next one only when earlier ones failed (dnsmasq --strict-order).
@@ -29,6 +31,8 @@ pub enum Policy {
 
 /// What an upstream did wrong (and right): the per-upstream conformance counters.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(rename = "ConformanceCounters"))]
 pub struct Counters {
     pub queries: u64,
     pub answers: u64,

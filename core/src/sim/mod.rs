@@ -17,32 +17,40 @@ use crate::wire::{Edns, EdnsOption, Message, Name, Question, RType, Rcode, Recor
 
 /// A scenario.
 #[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(deny_unknown_fields)]
 pub struct Scenario {
     pub title: String,
     #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
     pub description: String,
     #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
     pub seed: u64,
     /// The engine's configuration, as every shell reads it. Its `upstreams` must stay empty:
     /// they are the scripted upstreams below. `events` is always on.
     #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
     pub config: Config,
     pub upstreams: Vec<ScriptedUpstream>,
     pub queries: Vec<ClientQuery>,
     /// Stop the clock here (default: when nothing is left to happen, at most 1 day).
     #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
     pub run_until_ms: Option<u64>,
     #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
     pub expect: Expect,
 }
 
 /// An upstream that follows a script.
 #[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(deny_unknown_fields)]
 pub struct ScriptedUpstream {
     pub label: String,
     #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
     pub force_tcp: bool,
     /// Checked in order; the first whose name and type match handles the query.
     pub rules: Vec<Rule>,
@@ -50,81 +58,107 @@ pub struct ScriptedUpstream {
 
 /// How an upstream answers queries for a name (and type).
 #[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(deny_unknown_fields)]
 pub struct Rule {
     /// Match this name (any when absent).
     #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
     pub name: Option<String>,
     #[serde(default, rename = "type")]
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
     pub qtype: Option<String>,
     /// One behaviour per matching query, in turn; after the last, the last repeats (or the
     /// list starts over with `cycle`).
     pub respond: Vec<Behaviour>,
     #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
     pub cycle: bool,
 }
 
 /// One scripted reaction to a query.
 #[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(deny_unknown_fields)]
 pub struct Behaviour {
     /// `answer` (default), `hex` (the packet in `hex`, with the query's ID), `garbage`
     /// (`garbage_len` bytes after the query's ID), `silence`, `servfail`, `refused`, `nxdomain`.
     #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional = nullable, type = "\"answer\" | \"hex\" | \"garbage\" | \"silence\" | \"servfail\" | \"refused\" | \"nxdomain\" | \"\""))]
     pub kind: String,
     #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
     pub rcode: Option<String>,
     #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
     pub answer: Vec<String>,
     #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
     pub authority: Vec<String>,
     #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
     pub additional: Vec<String>,
     /// Encode without name compression (incident 000's upstream).
     #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
     pub uncompressed: bool,
     /// Over UDP, answer with TC=1 and no records.
     #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
     pub tc_over_udp: bool,
     /// Answer FORMERR to any query carrying OPT.
     #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
     pub reject_edns: bool,
     /// Leave OPT out of the answer.
     #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
     pub no_opt: bool,
     /// First send a spoofed answer on the query's own socket: `wrong_id`, `wrong_question`,
     /// `echo` (the query back, QR=0) or `no_question` (a negative answer with QDCOUNT=0).
     #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional = nullable, type = "\"wrong_id\" | \"wrong_question\" | null"))]
     pub spoof: Option<String>,
     #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
     pub hex: Option<String>,
     #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
     pub garbage_len: Option<usize>,
     #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
     pub delay_ms: u64,
 }
 
 /// A client query.
 #[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(deny_unknown_fields)]
 pub struct ClientQuery {
     pub at_ms: u64,
     #[serde(default = "one")]
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
     pub client: u64,
     pub name: String,
     #[serde(rename = "type", default = "type_a")]
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
     pub qtype: String,
     /// The client's EDNS UDP size; none: no EDNS (as `dig +noedns`).
     #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
     pub edns: Option<u16>,
     #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
     pub dnssec_ok: bool,
     #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
     pub tcp: bool,
     /// Retry over TCP on TC, as dig and stub resolvers do (default true).
     #[serde(default = "yes")]
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
     pub retry_tcp_on_tc: bool,
     #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
     pub expect: Option<ExpectAnswer>,
 }
 
@@ -140,66 +174,86 @@ fn type_a() -> String {
 
 /// What a client must end up with.
 #[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(deny_unknown_fields)]
 pub struct ExpectAnswer {
     #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
     pub rcode: Option<String>,
     /// Number of answer records.
     #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
     pub answers: Option<usize>,
     #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
     pub max_size: Option<usize>,
     /// TC on the final answer (after any TCP retry).
     #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
     pub tc: Option<bool>,
     /// Every answer record's TTL.
     #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
     pub ttl: Option<u32>,
     /// The EDE info code.
     #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
     pub ede: Option<u16>,
     /// Text every answer's presentation must contain (one entry per substring).
     #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
     pub contains: Vec<String>,
     /// The answer arrives within this many ms of the query.
     #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
     pub within_ms: Option<u64>,
     /// The answer went over TCP in the end.
     #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
     pub via_tcp: Option<bool>,
 }
 
 /// What must hold over the whole run.
 #[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(deny_unknown_fields)]
 pub struct Expect {
     #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
     pub max_upstream_queries: Option<usize>,
     #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
     pub min_upstream_queries: Option<usize>,
     /// Lines of the decision log that must appear (substrings).
     #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
     pub log_contains: Vec<String>,
     #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
     pub log_lacks: Vec<String>,
     #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
     pub no_servfail: bool,
 }
 
 /// One line of the run's timeline.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct TraceLine {
     pub at_ms: u64,
     /// `client`, `upstream`, `engine`.
+    #[cfg_attr(feature = "ts", ts(type = "\"client\" | \"upstream\" | \"engine\""))]
     pub actor: &'static str,
     pub text: String,
 }
 
 /// What a client received.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ClientAnswer {
     pub query: usize,
     pub at_ms: u64,
+    #[cfg_attr(feature = "ts", ts(type = "\"UDP\" | \"TCP\""))]
     pub transport: &'static str,
     pub size: usize,
     pub hex: String,
@@ -211,6 +265,7 @@ pub struct ClientAnswer {
 
 /// The outcome of a run.
 #[derive(Clone, Debug, Default, serde::Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct SimResult {
     pub title: String,
     pub events: Vec<Event>,

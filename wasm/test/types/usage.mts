@@ -151,6 +151,22 @@ for (let i = 0; i < 100; i++) {
 }
 const stats = f.stats();
 const hits: number = stats.cache_hits + stats.upstreams[0]!.timeouts + stats.cache.bytes + stats.in_flight;
+const label: string = stats.upstreams[0]!.label;
+const lateDrops: number = stats.dropped.late + stats.answers_by_rcode[2];
 f.free();
 
-export { v, id, opcode, optionCodes, re, t, min, text, lost, fits, layers, hits };
+// the input forms of the configuration: nested fields optional, sizes as numbers or text
+const tuned: Scenario = {
+  title: "tuned",
+  config: { cache: { size: 1 << 20, serve_stale: { window: "1h" } }, limits: { action: "drop" }, probe: { interval: "5s", name: ".", qtype: "NS" } },
+  upstreams: [{ label: "10.0.0.1", rules: [{ respond: [{ kind: "silence" }, { spoof: "wrong_id" }] }] }],
+  queries: [],
+};
+// @ts-expect-error: a scenario's upstreams are scripted, not configured
+const noUpstreams: Scenario = { ...tuned, config: { upstreams: [] } };
+// @ts-expect-error: an unknown behaviour
+const badKind: Scenario = { ...tuned, upstreams: [{ label: "x", rules: [{ respond: [{ kind: "explode" }] }] }] };
+simulate(tuned);
+new Forwarder({ cache: { size: "32MiB", serve_stale: true }, limits: { client_qps: 100 } }, new Uint8Array(32)).free();
+
+export { label, lateDrops, noUpstreams, badKind, v, id, opcode, optionCodes, re, t, min, text, lost, fits, layers, hits };

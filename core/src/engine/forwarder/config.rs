@@ -13,10 +13,12 @@ pub const MAX_UPSTREAMS: usize = 64;
 /// One upstream in the configuration. In a file, its address alone (`"192.0.2.53"`) or a table
 /// (`{ label = "192.0.2.53", force_tcp = true }`; `address` is another name for `label`).
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct UpstreamConfig {
     /// How events name it (its address).
     pub label: String,
     /// Always use TCP (CoreDNS `force_tcp`).
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
     pub force_tcp: bool,
 }
 
@@ -61,10 +63,12 @@ impl<'de> serde::Deserialize<'de> for UpstreamConfig {
 
 /// An active health probe: a query whose answer must come back whole or with TC.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(deny_unknown_fields)]
 pub struct ProbeConfig {
     /// How often each upstream is probed (at least every 100 ms).
     #[serde(with = "crate::units::duration")]
+    #[cfg_attr(feature = "ts", ts(type = "string"))]
     pub interval: Duration,
     /// The name asked for, e.g. `"."`.
     pub name: String,
@@ -73,11 +77,14 @@ pub struct ProbeConfig {
     /// Send the probe with EDNS. Without EDNS (the default) a large answer checks that the
     /// upstream truncates properly instead of sending what a 512-byte reader cannot take.
     #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
     pub edns: bool,
 }
 
 /// The engine's configuration. Every knob has a default; docs/configuration.md describes them.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(rename = "EngineConfig"))]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// At most [`MAX_UPSTREAMS`].
@@ -91,9 +98,11 @@ pub struct Config {
     pub upstream_udp_payload: u16,
     /// How long one attempt waits for its answer: 1500 ms. Above 0, at most `query_timeout`.
     #[serde(with = "crate::units::duration")]
+    #[cfg_attr(feature = "ts", ts(type = "string"))]
     pub attempt_timeout: Duration,
     /// How long one client query may take in all: 4 s. Above 0.
     #[serde(with = "crate::units::duration")]
+    #[cfg_attr(feature = "ts", ts(type = "string"))]
     pub query_timeout: Duration,
     /// Upstream queries per client query: default 2 x upstreams (at least 2). At least 1.
     pub max_attempts: Option<u16>,

@@ -110,6 +110,8 @@ pub enum Output {
 
 /// Upstream messages dropped before they reached a decision, by reason (RFC 5452).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(rename = "DroppedResponses"))]
 pub struct Dropped {
     /// For no transmit the engine still waits on: late (after a timeout or an earlier answer)
     /// or unsolicited.
@@ -155,6 +157,8 @@ impl Dropped {
 
 /// Counters for metrics.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(rename = "EngineStats"))]
 pub struct Stats {
     pub queries: u64,
     pub bad_queries: u64,
