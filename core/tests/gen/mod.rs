@@ -113,10 +113,25 @@ pub trait Profile: 'static {
         prop_oneof![Self::TYPED_WEIGHT => select(Self::TYPES), 1 => Self::opaque_type()].boxed()
     }
 
+    /// A key listed in an SVCB `mandatory` parameter.
+    fn mandatory_key() -> BoxedStrategy<u16> {
+        any::<u16>().boxed()
+    }
+
+    /// An ALPN protocol ID.
+    fn alpn_id() -> BoxedStrategy<Vec<u8>> {
+        bytes(1..=9).boxed()
+    }
+
+    /// Whether a generated SVCB parameter stays in the message.
+    fn keeps(_param: &SvcParam) -> bool {
+        true
+    }
+
     fn svc_param() -> BoxedStrategy<SvcParam> {
         prop_oneof![
-            vec(any::<u16>(), 1..4).prop_map(|keys| SvcParam::Mandatory { keys }),
-            vec(bytes(1..=9), 1..4).prop_map(|ids| SvcParam::Alpn { ids }),
+            vec(Self::mandatory_key(), 1..4).prop_map(|keys| SvcParam::Mandatory { keys }),
+            vec(Self::alpn_id(), 1..4).prop_map(|ids| SvcParam::Alpn { ids }),
             Just(SvcParam::NoDefaultAlpn),
             any::<u16>().prop_map(|port| SvcParam::Port { port }),
             vec(any::<[u8; 4]>(), 1..4).prop_map(|a| SvcParam::Ipv4hint {
@@ -136,6 +151,7 @@ pub trait Profile: 'static {
         // Keys strictly increasing, as on the wire (RFC 9460 2.2).
         vec(Self::svc_param(), 0..5)
             .prop_map(|mut v| {
+                v.retain(Self::keeps);
                 v.sort_by_key(SvcParam::key);
                 v.dedup_by_key(|p| p.key());
                 for p in &mut v {
