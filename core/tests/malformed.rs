@@ -759,48 +759,33 @@ fn bad_type_bitmaps() {
         msg(1, 0, 0, &[&record(47, &rdata)])
     };
     let bm = RDATA1 + 3;
-    // Window length 0.
-    expect_err(
-        &nsec(&[0, 0]),
-        bm + 1,
-        bad_rdata(RType::NSEC),
-        "bad NSEC RDATA: type bitmap length 0 not within 1..32",
-    );
-    // Window length 33.
-    let mut long = vec![0, 33];
-    long.extend_from_slice(&[0xff; 33]);
-    expect_err(
-        &nsec(&long),
-        bm + 1,
-        bad_rdata(RType::NSEC),
-        "type bitmap length 33 not within 1..32",
-    );
-    // Windows out of order (1 then 0), and repeated.
-    expect_err(
-        &nsec(&[1, 1, 0x40, 0, 1, 0x40]),
-        bm + 3,
-        bad_rdata(RType::NSEC),
-        "type bitmap windows not in increasing order",
-    );
-    expect_err(
-        &nsec(&[0, 1, 0x40, 0, 1, 0x40]),
-        bm + 3,
-        bad_rdata(RType::NSEC),
-        "not in increasing order",
-    );
-    // Bits cut short, header cut short.
-    expect_err(
-        &nsec(&[0, 6, 0x40, 0x01]),
-        bm + 2,
-        bad_rdata(RType::NSEC),
-        "type bitmap cut short",
-    );
-    expect_err(
-        &nsec(&[0, 1, 0x40, 2]),
-        bm + 3,
-        bad_rdata(RType::NSEC),
-        "type bitmap window header cut short",
-    );
+    let long = [&[0u8, 33][..], &[0xff; 33]].concat();
+    // (bitmap, offset of the error, what the message says)
+    let cases: [(&[u8], usize, &str); 6] = [
+        (
+            &[0, 0],
+            bm + 1,
+            "bad NSEC RDATA: type bitmap length 0 not within 1..32",
+        ),
+        (&long, bm + 1, "type bitmap length 33 not within 1..32"),
+        // Windows out of order (1 then 0), and repeated.
+        (
+            &[1, 1, 0x40, 0, 1, 0x40],
+            bm + 3,
+            "type bitmap windows not in increasing order",
+        ),
+        (&[0, 1, 0x40, 0, 1, 0x40], bm + 3, "not in increasing order"),
+        // Bits cut short, header cut short.
+        (&[0, 6, 0x40, 0x01], bm + 2, "type bitmap cut short"),
+        (
+            &[0, 1, 0x40, 2],
+            bm + 3,
+            "type bitmap window header cut short",
+        ),
+    ];
+    for (bitmap, offset, says) in cases {
+        expect_err(&nsec(bitmap), offset, bad_rdata(RType::NSEC), says);
+    }
     // A good one decodes: A (1) and RRSIG (46), NSEC (47).
     let good = Message::from_wire(&nsec(&[0, 6, 0x40, 0, 0, 0, 0, 0x03])).unwrap();
     assert_eq!(good.answers[0].rdata.to_string(), "a. A RRSIG NSEC");
@@ -848,34 +833,26 @@ fn bad_svcb_param_order() {
 
 #[test]
 fn bad_svcb_param_values() {
-    // port with 3 bytes.
-    expect_err(
-        &svcb(&[0, 3, 0, 3, 1, 0xbb, 0]),
-        RDATA1 + 7,
-        bad_rdata(RType::HTTPS),
-        "bad HTTPS RDATA: port: value must be 2 bytes",
-    );
-    // ipv4hint with 5 bytes.
-    expect_err(
-        &svcb(&[0, 4, 0, 5, 1, 2, 3, 4, 5]),
-        RDATA1 + 7,
-        bad_rdata(RType::HTTPS),
-        "ipv4hint: value must be a non-zero multiple of 4 bytes",
-    );
-    // alpn id running past the value.
-    expect_err(
-        &svcb(&[0, 1, 0, 2, 5, b'h']),
-        RDATA1 + 7,
-        bad_rdata(RType::HTTPS),
-        "alpn: alpn-id runs past the value",
-    );
-    // A value longer than the RDATA.
-    expect_err(
-        &svcb(&[0, 3, 0, 9, 1, 0xbb]),
-        RDATA1 + 7,
-        bad_rdata(RType::HTTPS),
-        "expected value (9 bytes), but only 2 bytes of RDATA left",
-    );
+    // (params, what the message says); each error is at the first parameter's value.
+    let cases: [(&[u8], &str); 4] = [
+        (
+            &[0, 3, 0, 3, 1, 0xbb, 0],
+            "bad HTTPS RDATA: port: value must be 2 bytes",
+        ),
+        (
+            &[0, 4, 0, 5, 1, 2, 3, 4, 5],
+            "ipv4hint: value must be a non-zero multiple of 4 bytes",
+        ),
+        (&[0, 1, 0, 2, 5, b'h'], "alpn: alpn-id runs past the value"),
+        // A value longer than the RDATA.
+        (
+            &[0, 3, 0, 9, 1, 0xbb],
+            "expected value (9 bytes), but only 2 bytes of RDATA left",
+        ),
+    ];
+    for (params, says) in cases {
+        expect_err(&svcb(params), RDATA1 + 7, bad_rdata(RType::HTTPS), says);
+    }
 }
 
 // ---- EDNS options -------------------------------------------------------------------------------
