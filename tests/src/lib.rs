@@ -66,6 +66,29 @@ impl Proc {
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
+
+    /// Waits up to `limit` for `text` in the log; whether it came.
+    pub fn wait_log(&self, text: &str, limit: Duration) -> bool {
+        let until = Instant::now() + limit;
+        while Instant::now() < until {
+            if self.log_text().contains(text) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(30));
+        }
+        false
+    }
+
+    /// Sends SIGHUP and waits (up to 3 s) for `text` in the log; panics with the log otherwise.
+    #[track_caller]
+    pub fn reload_expecting(&self, text: &str) {
+        self.signal("HUP");
+        assert!(
+            self.wait_log(text, Duration::from_secs(3)),
+            "no {text:?} after SIGHUP:\n{}",
+            self.log_text()
+        );
+    }
 }
 
 impl Drop for Proc {

@@ -61,6 +61,13 @@ impl RawUpstream {
         }
     }
 
+    /// An upstream that answers every query with an A record of `ip` (TTL 60) after `delay`.
+    fn slow(ip: &'static str, delay: Duration) -> RawUpstream {
+        RawUpstream::start(Box::new(move |sock, q, _, peer| {
+            send_later(sock, a_reply(q, ip, 60), peer, delay);
+        }))
+    }
+
     fn count(&self) -> usize {
         self.queries.load(Ordering::Relaxed)
     }
@@ -394,14 +401,7 @@ fn do_query_is_never_answered_from_an_answer_without_opt() {
 #[test]
 fn reload_removing_an_upstream_with_queries_in_flight() {
     // Upstream 1 is slow: every query waits on it when the reload removes it.
-    let up1 = RawUpstream::start(Box::new(|sock, q, _, peer| {
-        send_later(
-            sock,
-            a_reply(q, "192.0.2.1", 60),
-            peer,
-            Duration::from_millis(1500),
-        );
-    }));
+    let up1 = RawUpstream::slow("192.0.2.1", Duration::from_millis(1500));
     let up2 = FakeUpstream::start(|q, _, _| Some(a_reply(q, "192.0.2.2", 60)));
     let dir = temp_dir("reload-inflight");
     let (port, mport) = (free_port(), free_port());
@@ -472,14 +472,7 @@ fn reload_removing_an_upstream_with_queries_in_flight() {
 
 #[test]
 fn flash_crowd_of_500_identical_queries_shares_one_upstream_query() {
-    let up = RawUpstream::start(Box::new(|sock, q, _, peer| {
-        send_later(
-            sock,
-            a_reply(q, "192.0.2.50", 60),
-            peer,
-            Duration::from_millis(400),
-        );
-    }));
+    let up = RawUpstream::slow("192.0.2.50", Duration::from_millis(400));
     let dir = temp_dir("flash-crowd");
     let port = free_port();
     let server = start_dnspect(

@@ -280,24 +280,12 @@ fn reload_shutdown_and_idle_tcp_connections() {
     assert_eq!(status(&dig(port, &["cached.test", "A"])), "NOERROR");
     // A bad config is rejected and the old one stays.
     std::fs::write(dir.join("dnspect.toml"), "workers = 0\n").unwrap();
-    server.signal("HUP");
-    std::thread::sleep(Duration::from_millis(300));
-    assert!(
-        server.log_text().contains("configuration rejected"),
-        "{}",
-        server.log_text()
-    );
+    server.reload_expecting("configuration rejected");
     assert_eq!(status(&dig(port, &["cached.test", "A"])), "NOERROR");
     // A good config is taken; the cache survives (no new upstream query).
     std::fs::write(dir.join("dnspect.toml"), config(port, &[up.port], "[tcp]\nidle_timeout = \"2s\"\nmax_connections = 100\nmax_connections_per_client = 1000\n[engine.cache]\nmax_negative_ttl = 10\n")).unwrap();
     let before = up.count();
-    server.signal("HUP");
-    std::thread::sleep(Duration::from_millis(300));
-    assert!(
-        server.log_text().contains("configuration reloaded"),
-        "{}",
-        server.log_text()
-    );
+    server.reload_expecting("configuration reloaded");
     assert_eq!(status(&dig(port, &["cached.test", "A"])), "NOERROR");
     assert_eq!(up.count(), before, "the cache survived the reload");
     // The connection cap (100, after the reload too) is enforced at accept: of 300 idle

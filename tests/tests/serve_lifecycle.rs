@@ -229,17 +229,6 @@ fn flood(
     fates
 }
 
-fn wait_for_log(p: &Proc, text: &str, limit: Duration) -> bool {
-    let until = Instant::now() + limit;
-    while Instant::now() < until {
-        if p.log_text().contains(text) {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(30));
-    }
-    false
-}
-
 #[test]
 fn metrics_health_and_ready() {
     let _serial = serial();
@@ -533,12 +522,7 @@ fn sighup_rereads_resolv_conf() {
     assert!(out.contains("192.0.2.1"), "{out}\n{}", server.log_text());
     assert_eq!(two.count(), 0);
     std::fs::write(&resolv, format!("nameserver {}\n", net(2).ip())).unwrap();
-    server.signal("HUP");
-    assert!(
-        wait_for_log(&server, "read again from", Duration::from_secs(3)),
-        "{}",
-        server.log_text()
-    );
+    server.reload_expecting("read again from");
     let out = dig(port, &["second.resolv.test", "A"]);
     println!(
         "after SIGHUP: {:?}; upstream one saw {}, two saw {}",
