@@ -87,15 +87,23 @@ fn miss(f: &mut Forwarder, q: &[u8], now: Duration) -> usize {
             transport: Transport::Udp,
             bytes: &a,
         });
-        loop {
-            match f.poll() {
-                Output::Answer(t) => size = t.bytes.len(),
-                Output::Wake(_) => break,
-                _ => {}
-            }
+        if let Some(n) = drain(f) {
+            size = n;
         }
     }
     size
+}
+
+/// Polls until the forwarder waits; the size of the last client answer, if any.
+fn drain(f: &mut Forwarder) -> Option<usize> {
+    let mut size = None;
+    loop {
+        match f.poll() {
+            Output::Answer(t) => size = Some(t.bytes.len()),
+            Output::Wake(_) => return size,
+            _ => {}
+        }
+    }
 }
 
 fn hit(f: &mut Forwarder, q: &[u8], now: Duration) -> usize {
@@ -105,15 +113,7 @@ fn hit(f: &mut Forwarder, q: &[u8], now: Duration) -> usize {
         transport: Transport::Udp,
         bytes: q,
     });
-    let mut size = 0;
-    loop {
-        match f.poll() {
-            Output::Answer(t) => size = t.bytes.len(),
-            Output::Wake(_) => break,
-            _ => {}
-        }
-    }
-    size
+    drain(f).unwrap_or(0)
 }
 
 fn bench(c: &mut Criterion) {
