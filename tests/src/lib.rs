@@ -438,6 +438,15 @@ pub fn config(port: u16, upstreams: &[u16], extra: &str) -> String {
     format!("listen = [\"127.0.0.1:{port}\"]\nupstreams = [{}]\nmetrics = \"\"\nlog_queries = true\n{extra}\n", ups.join(", "))
 }
 
+/// A dnspect serving on a free port with `config(port, upstreams, extra)`, in a fresh
+/// `temp_dir(name)`: the process, its port and its directory.
+pub fn serve(name: &str, upstreams: &[u16], extra: &str) -> (Proc, u16, PathBuf) {
+    let dir = temp_dir(name);
+    let port = free_port();
+    let server = start_dnspect(&dir, &config(port, upstreams, extra), port, &[]);
+    (server, port, dir)
+}
+
 /// A scripted upstream answering every question with `name ttl IN A 192.0.2.1`.
 pub fn a_record_upstream(ttl: u32) -> FakeUpstream {
     FakeUpstream::start(move |q, _, _| {

@@ -314,9 +314,7 @@ fn meta_type_formerr_does_not_switch_edns_off() {
         }
         let _ = sock.send_to(&m.to_wire().unwrap(), peer);
     }));
-    let dir = temp_dir("meta-formerr");
-    let port = free_port();
-    let server = start_dnspect(&dir, &config(port, &[up.port], ""), port, &[]);
+    let (server, port, _) = serve("meta-formerr", &[up.port], "");
     for (i, t) in ["TYPE128", "TYPE65535", "TYPE128", "TYPE128"]
         .iter()
         .enumerate()
@@ -734,13 +732,10 @@ fn one_client_cannot_hold_more_than_its_share_of_waiting_queries() {
 #[test]
 fn oversized_queries_and_queries_with_records_get_formerr() {
     let up = FakeUpstream::start(|q, _, _| Some(a_reply(q, "192.0.2.1", 60)));
-    let dir = temp_dir("query-sanity");
-    let port = free_port();
-    let _server = start_dnspect(
-        &dir,
-        &config(port, &[up.port], "[engine]\nmax_query_size = 512\n"),
-        port,
-        &[],
+    let (_server, port, _) = serve(
+        "query-sanity",
+        &[up.port],
+        "[engine]\nmax_query_size = 512\n",
     );
     let client = burst_client(port);
     client
