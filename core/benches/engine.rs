@@ -63,12 +63,7 @@ fn answer_for(q: &[u8]) -> Vec<u8> {
 
 /// Runs one miss and its upstream answer; returns the client answer's size.
 fn miss(f: &mut Forwarder, q: &[u8], now: Duration) -> usize {
-    f.handle(Input::Query {
-        now,
-        client: ClientId(1),
-        transport: Transport::Udp,
-        bytes: q,
-    });
+    ask(f, q, now);
     let mut up = None;
     let mut size = 0;
     loop {
@@ -106,13 +101,18 @@ fn drain(f: &mut Forwarder) -> Option<usize> {
     }
 }
 
-fn hit(f: &mut Forwarder, q: &[u8], now: Duration) -> usize {
+/// A UDP query from client 1.
+fn ask(f: &mut Forwarder, q: &[u8], now: Duration) {
     f.handle(Input::Query {
         now,
         client: ClientId(1),
         transport: Transport::Udp,
         bytes: q,
     });
+}
+
+fn hit(f: &mut Forwarder, q: &[u8], now: Duration) -> usize {
+    ask(f, q, now);
     drain(f).unwrap_or(0)
 }
 
