@@ -556,48 +556,51 @@ fn two_opt_records() {
 }
 
 #[test]
-fn opt_with_a_non_root_owner() {
-    let o = opt(b"\x03www\x00", &[]);
+fn misplaced_opt_records() {
     let a = record(1, &[192, 0, 2, 1]);
-    let m = msg(1, 0, 1, &[&a, &o]);
-    let p = expect_err(
-        &m,
-        AFTER_Q + a.len(),
-        |k| *k == ErrorKind::OptOwnerNotRoot,
-        "OPT record owner must be the root name (RFC 6891 6.1.1)",
-    );
-    assert_eq!(p.answers.len(), 1);
-    assert!(p.edns.is_none());
-    // A compressed owner pointing at the question name is not the root either.
-    let o = opt(b"\xc0\x0c", &[]);
-    let m = msg(0, 0, 1, &[&o]);
-    expect_err(
-        &m,
-        AFTER_Q,
-        |k| *k == ErrorKind::OptOwnerNotRoot,
-        "must be the root name",
-    );
-}
-
-#[test]
-fn opt_outside_the_additional_section() {
-    let o = opt(&[0], &[]);
-    let m = msg(1, 0, 0, &[&o]);
-    expect_err(
-        &m,
-        AFTER_Q,
-        |k| *k == ErrorKind::OptOutsideAdditional,
-        "OPT record outside the additional section (RFC 6891 6.1.1)",
-    );
-    let a = record(1, &[192, 0, 2, 1]);
-    let m = msg(1, 1, 0, &[&a, &o]);
-    let p = expect_err(
-        &m,
-        AFTER_Q + a.len(),
-        |k| *k == ErrorKind::OptOutsideAdditional,
-        "outside the additional section",
-    );
-    assert_eq!(p.answers.len(), 1);
+    // (OPT owner, answer/authority/additional counts, an A record first, kind, message)
+    let cases: [(&[u8], [u16; 3], bool, ErrorKind, &str); 4] = [
+        (
+            b"\x03www\x00",
+            [1, 0, 1],
+            true,
+            ErrorKind::OptOwnerNotRoot,
+            "OPT record owner must be the root name (RFC 6891 6.1.1)",
+        ),
+        // A compressed owner pointing at the question name is not the root either.
+        (
+            b"\xc0\x0c",
+            [0, 0, 1],
+            false,
+            ErrorKind::OptOwnerNotRoot,
+            "must be the root name",
+        ),
+        // In the answer section, then in the authority section after an answer.
+        (
+            &[0],
+            [1, 0, 0],
+            false,
+            ErrorKind::OptOutsideAdditional,
+            "OPT record outside the additional section (RFC 6891 6.1.1)",
+        ),
+        (
+            &[0],
+            [1, 1, 0],
+            true,
+            ErrorKind::OptOutsideAdditional,
+            "outside the additional section",
+        ),
+    ];
+    for (owner, [an, ns, ar], after_a, kind, says) in cases {
+        let o = opt(owner, &[]);
+        let (parts, at): (&[&[u8]], _) = match after_a {
+            true => (&[&a, &o], AFTER_Q + a.len()),
+            false => (&[&o], AFTER_Q),
+        };
+        let p = expect_err(&msg(an, ns, ar, parts), at, |k| *k == kind, says);
+        assert_eq!(p.answers.len(), usize::from(after_a), "{says}");
+        assert!(p.edns.is_none());
+    }
 }
 
 // ---- trailing bytes: a warning, not an error --------------------------------------------------
