@@ -555,11 +555,13 @@ fn two_opt_records() {
     );
 }
 
+/// OPT owner, answer/authority/additional counts, an A record first, kind, message.
+type OptCase = (&'static [u8], [u16; 3], bool, ErrorKind, &'static str);
+
 #[test]
 fn misplaced_opt_records() {
     let a = record(1, &[192, 0, 2, 1]);
-    // (OPT owner, answer/authority/additional counts, an A record first, kind, message)
-    let cases: [(&[u8], [u16; 3], bool, ErrorKind, &str); 4] = [
+    let cases: [OptCase; 4] = [
         (
             b"\x03www\x00",
             [1, 0, 1],

@@ -139,6 +139,24 @@ fn wait_metric(metrics: u16, sample: &str, at_least: f64) -> f64 {
     }
 }
 
+/// dnspect with `server_config` (a metrics listener) in a fresh `temp_dir(name)`, with query
+/// logging off when `quiet`: the process, its DNS and metrics ports, and its directory.
+fn serve_metrics(
+    name: &str,
+    upstreams: &[u16],
+    extra: &str,
+    quiet: bool,
+) -> (Proc, u16, u16, std::path::PathBuf) {
+    let dir = temp_dir(name);
+    let (port, mport) = (free_port(), free_port());
+    let mut config = server_config(port, mport, upstreams, extra);
+    if quiet {
+        config = config.replace("log_queries = true\n", "");
+    }
+    let server = start_dnspect(&dir, &config, port, &[]);
+    (server, port, mport, dir)
+}
+
 /// Waits for `sample` to reach `at_least` and asserts it did; its value.
 #[track_caller]
 fn expect_metric(metrics: u16, sample: &str, at_least: f64) -> f64 {
@@ -208,9 +226,7 @@ fn spoof_on_another_querys_socket_is_dropped() {
             }
         }
     }));
-    let dir = temp_dir("spoof-socket");
-    let (port, mport) = (free_port(), free_port());
-    let server = start_dnspect(&dir, &server_config(port, mport, &[up.port], ""), port, &[]);
+    let (server, port, mport, _) = serve_metrics("spoof-socket", &[up.port], "", false);
     let t = std::thread::spawn(move || dig(port, &["other.test", "A"]));
     std::thread::sleep(Duration::from_millis(50));
     let victim = dig(port, &["victim.test", "A"]);
@@ -259,9 +275,7 @@ fn echoed_query_and_question_less_answer_are_dropped() {
             Duration::from_millis(200),
         );
     }));
-    let dir = temp_dir("echo-noq");
-    let (port, mport) = (free_port(), free_port());
-    let server = start_dnspect(&dir, &server_config(port, mport, &[up.port], ""), port, &[]);
+    let (server, port, mport, _) = serve_metrics("echo-noq", &[up.port], "", false);
     for name in ["echo.test", "noq.test"] {
         let out = dig(port, &[name, "A"]);
         assert_eq!(
@@ -369,18 +383,11 @@ fn do_query_is_never_answered_from_an_answer_without_opt() {
         }
         let _ = sock.send_to(&m.to_wire().unwrap(), peer);
     }));
-    let dir = temp_dir("stripped-opt");
-    let (port, mport) = (free_port(), free_port());
-    let server = start_dnspect(
-        &dir,
-        &server_config(
-            port,
-            mport,
-            &[up1.port, up2.port],
-            "[engine]\npolicy = \"sequential\"\n",
-        ),
-        port,
-        &[],
+    let (server, port, mport, _) = serve_metrics(
+        "stripped-opt",
+        &[up1.port, up2.port],
+        "[engine]\npolicy = \"sequential\"\n",
+        false,
     );
     let signed = dig(port, &["stripped.test", "A", "+dnssec"]);
     assert!(
@@ -408,15 +415,9 @@ fn reload_removing_an_upstream_with_queries_in_flight() {
     // Upstream 1 is slow: every query waits on it when the reload removes it.
     let up1 = RawUpstream::slow("192.0.2.1", Duration::from_millis(1500));
     let up2 = FakeUpstream::start(|q, _, _| Some(a_reply(q, "192.0.2.2", 60)));
-    let dir = temp_dir("reload-inflight");
-    let (port, mport) = (free_port(), free_port());
     let extra = "[engine]\npolicy = \"sequential\"\nattempt_timeout = \"3s\"\n";
-    let server = start_dnspect(
-        &dir,
-        &server_config(port, mport, &[up1.port, up2.port], extra),
-        port,
-        &[],
-    );
+    let (server, port, mport, dir) =
+        serve_metrics("reload-inflight", &[up1.port, up2.port], extra, false);
     let client = UdpSocket::bind("127.0.0.1:0").unwrap();
     client.connect(("127.0.0.1", port)).unwrap();
     client
@@ -540,14 +541,11 @@ fn random_subdomain_flood_keeps_memory_bounded_and_cached_names_fast() {
             reply(q, &[], &soa, Rcode::NXDOMAIN, true)
         })
     });
-    let dir = temp_dir("subdomain-flood");
-    let (port, mport) = (free_port(), free_port());
-    let server = start_dnspect(
-        &dir,
-        &server_config(port, mport, &[up.port], "[engine.cache]\nsize = \"2MiB\"\n")
-            .replace("log_queries = true\n", ""),
-        port,
-        &[],
+    let (server, port, mport, _) = serve_metrics(
+        "subdomain-flood",
+        &[up.port],
+        "[engine.cache]\nsize = \"2MiB\"\n",
+        true,
     );
     let pid = server.pid();
     assert!(dig(port, &["cached.test", "A"]).contains("192.0.2.77"));
@@ -657,19 +655,11 @@ fn fairness_setup(limits: &str) -> (RawUpstream, Proc, u16, u16) {
             Duration::from_millis(delay),
         );
     }));
-    let dir = temp_dir("fairness");
-    let (port, mport) = (free_port(), free_port());
-    let server = start_dnspect(
-        &dir,
-        &server_config(
-            port,
-            mport,
-            &[up.port],
-            &format!("[engine.limits]\n{limits}"),
-        )
-        .replace("log_queries = true\n", ""),
-        port,
-        &[],
+    let (server, port, mport, _) = serve_metrics(
+        "fairness",
+        &[up.port],
+        &format!("[engine.limits]\n{limits}"),
+        true,
     );
     (up, server, port, mport)
 }
