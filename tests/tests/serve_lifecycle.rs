@@ -229,6 +229,25 @@ fn flood(
     fates
 }
 
+/// Runs `flood` on another thread and returns once `first` queries are sent (or after 20 s).
+fn flood_in_background(
+    port: u16,
+    n: usize,
+    every: Duration,
+    sockets: usize,
+    linger: Duration,
+    first: usize,
+) -> JoinHandle<Vec<Fate>> {
+    let sent = Arc::new(AtomicUsize::new(0));
+    let s2 = sent.clone();
+    let load = std::thread::spawn(move || flood(port, n, every, sockets, linger, s2));
+    let until = Instant::now() + Duration::from_secs(20);
+    while sent.load(Ordering::SeqCst) < first && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    load
+}
+
 #[test]
 fn metrics_health_and_ready() {
     let _serial = serial();
@@ -343,22 +362,14 @@ fn sigterm_under_load_answers_everything_sent_before_it() {
         200
     );
     let n = 2000;
-    let sent = Arc::new(AtomicUsize::new(0));
-    let s2 = sent.clone();
-    let load = std::thread::spawn(move || {
-        flood(
-            port,
-            n,
-            Duration::from_micros(1000),
-            16,
-            Duration::from_secs(3),
-            s2,
-        )
-    });
-    let until = Instant::now() + Duration::from_secs(20);
-    while sent.load(Ordering::SeqCst) < n / 2 && Instant::now() < until {
-        std::thread::sleep(Duration::from_millis(1));
-    }
+    let load = flood_in_background(
+        port,
+        n,
+        Duration::from_micros(1000),
+        16,
+        Duration::from_secs(3),
+        n / 2,
+    );
     let term_at = Instant::now();
     server.signal("TERM");
     // While draining, /ready says so.
@@ -439,22 +450,14 @@ fn rolling_restart_loses_no_query() {
     let (code, body) = wait_status(mb, "/ready", 200, Duration::from_secs(5));
     assert_eq!(code, 200, "B: {body}\n{}", b.log_text());
     let n = 4000;
-    let sent = Arc::new(AtomicUsize::new(0));
-    let s2 = sent.clone();
-    let load = std::thread::spawn(move || {
-        flood(
-            port,
-            n,
-            Duration::from_micros(500),
-            64,
-            Duration::from_secs(7),
-            s2,
-        )
-    });
-    let until = Instant::now() + Duration::from_secs(20);
-    while sent.load(Ordering::SeqCst) < n / 3 && Instant::now() < until {
-        std::thread::sleep(Duration::from_millis(1));
-    }
+    let load = flood_in_background(
+        port,
+        n,
+        Duration::from_micros(500),
+        64,
+        Duration::from_secs(7),
+        n / 3,
+    );
     let term_at = Instant::now();
     a.signal("TERM");
     let st = a.wait_exit(Duration::from_secs(8));
