@@ -9,9 +9,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use dnspect_core::engine::forwarder::{ClientId, Config, Forwarder, Input, Output, UpstreamConfig};
+#[path = "../tests/engine_setup/mod.rs"]
+mod engine_setup;
+
+use dnspect_core::engine::forwarder::{ClientId, Forwarder, Input, Output};
 use dnspect_core::engine::Transport;
-use dnspect_core::wire::{Edns, Message, Question, RType, Record};
+use dnspect_core::wire::{Edns, Message, Question, RType};
+use engine_setup::{add_cdn_answer, forwarder};
 
 struct Counting;
 static ALLOCS: AtomicU64 = AtomicU64::new(0);
@@ -53,35 +57,13 @@ fn answer_for(q: &[u8]) -> Vec<u8> {
     let mut m = Message::from_wire(q).unwrap();
     m.header.qr = true;
     m.header.ra = true;
-    m.answers
-        .push(Record::from_text("www.example.com. 300 IN CNAME www.example-cdn.net.").unwrap());
-    m.answers
-        .push(Record::from_text("www.example-cdn.net. 300 IN A 192.0.2.1").unwrap());
-    m.answers
-        .push(Record::from_text("www.example-cdn.net. 300 IN A 192.0.2.2").unwrap());
+    add_cdn_answer(&mut m);
     m.to_wire().unwrap()
-}
-
-fn forwarder() -> Forwarder {
-    let cfg = Config {
-        upstreams: vec![UpstreamConfig {
-            label: "127.0.0.1:53".into(),
-            force_tcp: false,
-        }],
-        events: false,
-        ..Config::default()
-    };
-    Forwarder::new(cfg, [7; 32])
 }
 
 /// Runs one miss and its upstream answer; returns the client answer's size.
 fn miss(f: &mut Forwarder, q: &[u8], now: Duration) -> usize {
-    f.handle(Input::Query {
-        now,
-        client: ClientId(1),
-        transport: Transport::Udp,
-        bytes: q,
-    });
+    ask(f, q, now);
     let mut up = None;
     let mut size = 0;
     loop {
@@ -100,33 +82,38 @@ fn miss(f: &mut Forwarder, q: &[u8], now: Duration) -> usize {
             transport: Transport::Udp,
             bytes: &a,
         });
-        loop {
-            match f.poll() {
-                Output::Answer(t) => size = t.bytes.len(),
-                Output::Wake(_) => break,
-                _ => {}
-            }
+        if let Some(n) = drain(f) {
+            size = n;
         }
     }
     size
 }
 
-fn hit(f: &mut Forwarder, q: &[u8], now: Duration) -> usize {
+/// Polls until the forwarder waits; the size of the last client answer, if any.
+fn drain(f: &mut Forwarder) -> Option<usize> {
+    let mut size = None;
+    loop {
+        match f.poll() {
+            Output::Answer(t) => size = Some(t.bytes.len()),
+            Output::Wake(_) => return size,
+            _ => {}
+        }
+    }
+}
+
+/// A UDP query from client 1.
+fn ask(f: &mut Forwarder, q: &[u8], now: Duration) {
     f.handle(Input::Query {
         now,
         client: ClientId(1),
         transport: Transport::Udp,
         bytes: q,
     });
-    let mut size = 0;
-    loop {
-        match f.poll() {
-            Output::Answer(t) => size = t.bytes.len(),
-            Output::Wake(_) => break,
-            _ => {}
-        }
-    }
-    size
+}
+
+fn hit(f: &mut Forwarder, q: &[u8], now: Duration) -> usize {
+    ask(f, q, now);
+    drain(f).unwrap_or(0)
 }
 
 fn bench(c: &mut Criterion) {
@@ -139,7 +126,7 @@ fn bench(c: &mut Criterion) {
     }
     for edns in [false, true] {
         let q = query("www.example.com.", 4242, edns);
-        let mut f = forwarder();
+        let mut f = forwarder("127.0.0.1:53");
         let now = Duration::from_secs(1);
         assert!(miss(&mut f, &q, now) > 0);
         // Allocations per hit, measured outside criterion.
@@ -158,7 +145,7 @@ fn bench(c: &mut Criterion) {
         );
     }
     let mut i = 0u32;
-    let mut f = forwarder();
+    let mut f = forwarder("127.0.0.1:53");
     let before = ALLOCS.load(Ordering::Relaxed);
     let n = 2000u32;
     for k in 0..n {

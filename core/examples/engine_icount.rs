@@ -4,24 +4,20 @@
 #![allow(clippy::unwrap_used)]
 use std::time::Duration;
 
-use dnspect_core::engine::forwarder::{ClientId, Config, Forwarder, Input, Output, UpstreamConfig};
+#[path = "../tests/engine_setup/mod.rs"]
+mod engine_setup;
+
+use dnspect_core::engine::forwarder::{ClientId, Input, Output};
 use dnspect_core::engine::Transport;
-use dnspect_core::wire::{Message, Question, RType, Record};
+use dnspect_core::wire::{Message, Question, RType};
+use engine_setup::{add_cdn_answer, forwarder};
 
 fn main() {
     let n: usize = std::env::args()
         .nth(1)
         .and_then(|a| a.parse().ok())
         .unwrap_or(1000);
-    let cfg = Config {
-        upstreams: vec![UpstreamConfig {
-            label: "u".into(),
-            force_tcp: false,
-        }],
-        events: false,
-        ..Config::default()
-    };
-    let mut f = Forwarder::new(cfg, [7; 32]);
+    let mut f = forwarder("u");
     let mut m = Message::default();
     m.header.id = 1;
     m.header.rd = true;
@@ -49,12 +45,7 @@ fn main() {
     let (up, token) = up.unwrap();
     let mut a = Message::from_wire(&up).unwrap();
     a.header.qr = true;
-    a.answers
-        .push(Record::from_text("www.example.com. 300 IN CNAME www.example-cdn.net.").unwrap());
-    a.answers
-        .push(Record::from_text("www.example-cdn.net. 300 IN A 192.0.2.1").unwrap());
-    a.answers
-        .push(Record::from_text("www.example-cdn.net. 300 IN A 192.0.2.2").unwrap());
+    add_cdn_answer(&mut a);
     f.handle(Input::Response {
         now,
         token,

@@ -17,9 +17,12 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::time::Duration;
 
-use dnspect_core::engine::forwarder::{ClientId, Config, Forwarder, Input, Output, UpstreamConfig};
+mod engine_setup;
+
+use dnspect_core::engine::forwarder::{ClientId, Forwarder, Input, Output};
 use dnspect_core::engine::Transport;
 use dnspect_core::wire::{Class, Edns, Message, Question, RType, Rcode, Record};
+use engine_setup::forwarder;
 
 /// Allocations per miss (query in, upstream query out, upstream answer in, answer out) must stay
 /// under this. Measured at 26.0 when this test was written; a bound, not a target: raise it
@@ -108,18 +111,6 @@ fn answer(q: &[u8], rcode: Rcode, answers: &[&str], authority: &[&str]) -> Vec<u
         m.authority.push(Record::from_text(r).unwrap());
     }
     m.to_wire().unwrap()
-}
-
-fn forwarder() -> Forwarder {
-    let cfg = Config {
-        upstreams: vec![UpstreamConfig {
-            label: "127.0.0.1:53".into(),
-            force_tcp: false,
-        }],
-        events: false,
-        ..Config::default()
-    };
-    Forwarder::new(cfg, [7; 32])
 }
 
 struct Shape {
@@ -245,7 +236,7 @@ fn miss(f: &mut Forwarder, q: &[u8], s: &Shape, now: Duration) -> Vec<u8> {
 fn a_cache_hit_allocates_only_the_answer_buffer() {
     const HITS: u64 = 1000;
     for s in SHAPES {
-        let mut f = forwarder();
+        let mut f = forwarder("127.0.0.1:53");
         let now = Duration::from_secs(1);
         let q = query(s.name, s.qtype, 4242, s.edns);
         let first = miss(&mut f, &q, s, now);
@@ -288,7 +279,7 @@ fn a_cache_hit_allocates_only_the_answer_buffer() {
 #[test]
 fn a_miss_stays_under_its_allocation_bound() {
     let s = &SHAPES[2];
-    let mut f = forwarder();
+    let mut f = forwarder("127.0.0.1:53");
     let now = Duration::from_secs(1);
     // Warm the engine's reusable state with a first miss.
     miss(

@@ -145,17 +145,119 @@ fn check_display(e: &WireError, says: &str) {
 
 // ---- compression pointers -------------------------------------------------------------------
 
+/// One malformed question name: the bytes after a header with one question, where the decoder
+/// stops, what it reports and what the message says. The question is not kept.
+struct BadName {
+    what: &'static str,
+    bytes: Vec<u8>,
+    offset: usize,
+    kind: ErrorKind,
+    says: String,
+}
+
+fn bad_name(
+    what: &'static str,
+    bytes: &[u8],
+    offset: usize,
+    kind: ErrorKind,
+    says: &str,
+) -> BadName {
+    BadName {
+        what,
+        bytes: bytes.to_vec(),
+        offset,
+        kind,
+        says: says.to_string(),
+    }
+}
+
 #[test]
-fn self_pointer() {
-    let mut m = header(1, 0, 0, 0);
-    m.extend_from_slice(b"\xc0\x0c\x00\x01\x00\x01");
-    let p = expect_err(
-        &m,
-        12,
-        |k| *k == ErrorKind::PointerForward { target: 12 },
-        "compression pointer to offset 12 does not point to a prior offset (RFC 1035 4.1.4)",
-    );
-    assert!(p.questions.is_empty());
+fn bad_question_names() {
+    let truncated = |expected, needed, available| ErrorKind::Truncated {
+        expected,
+        needed,
+        available,
+    };
+    // Four 63-octet labels: 1 + 4 * 64 = 257 at the fourth label.
+    let long = [
+        [&[63u8][..], &[b'x'; 63]].concat().repeat(4),
+        vec![0, 0, 1, 0, 1],
+    ]
+    .concat();
+    let mut cases = vec![
+        bad_name(
+            "a pointer to itself",
+            b"\xc0\x0c\x00\x01\x00\x01",
+            12,
+            ErrorKind::PointerForward { target: 12 },
+            "compression pointer to offset 12 does not point to a prior offset (RFC 1035 4.1.4)",
+        ),
+        bad_name(
+            "a.b.<pointer to a>: a loop through labels",
+            b"\x01a\x01b\xc0\x0c\x00\x01\x00\x01",
+            16,
+            ErrorKind::PointerLoop { target: 12 },
+            "compression pointer to offset 12 loops back into the same name",
+        ),
+        bad_name(
+            "a forward pointer",
+            b"\xc0\x12\x00\x01\x00\x01\x03com\x00",
+            12,
+            ErrorKind::PointerForward { target: 18 },
+            "(RFC 1035 4.1.4)",
+        ),
+        bad_name(
+            "a pointer past the end",
+            b"\x03www\xc1\x00\x00\x01\x00\x01",
+            16,
+            ErrorKind::PointerPastEnd { target: 256 },
+            "compression pointer to offset 256 points past the end of the message",
+        ),
+        bad_name(
+            "a pointer cut in half at the end of the message",
+            b"\x03www\xc0",
+            16,
+            truncated("a 2-byte compression pointer", 2, 1),
+            "expected a 2-byte compression pointer (2 bytes), but only 1 byte left",
+        ),
+        bad_name(
+            "a name over 255 octets",
+            &long,
+            12 + 3 * 64,
+            ErrorKind::NameTooLong { len: 257 },
+            "name of 257 octets",
+        ),
+        bad_name(
+            "a label claiming bytes past the end",
+            b"\x03www\x3fexa",
+            17,
+            truncated("label octets", 63, 3),
+            "expected label octets (63 bytes), but only 3 bytes left",
+        ),
+        bad_name(
+            "a name that just stops",
+            b"\x03www",
+            16,
+            truncated("a label length or compression pointer", 1, 0),
+            "expected a label length or compression pointer (1 byte), but only 0 bytes left",
+        ),
+    ];
+    for b in [0x40u8, 0x80, 0x7f, 0xbf] {
+        cases.push(bad_name(
+            "a reserved label type",
+            &[1, b'a', b, 0, 0, 1, 0, 1],
+            14,
+            ErrorKind::ReservedLabelType { byte: b },
+            &format!("expected a label length (0-63) or a pointer (0xc0), found reserved label type 0x{b:02x}"),
+        ));
+    }
+    for c in cases {
+        eprintln!("case: {}", c.what);
+        let mut m = header(1, 0, 0, 0);
+        m.extend_from_slice(&c.bytes);
+        let p = expect_err(&m, c.offset, |k| *k == c.kind, &c.says);
+        assert!(p.questions.is_empty(), "{}", c.what);
+    }
 }
 
 #[test]
@@ -185,19 +287,6 @@ fn two_pointer_loop() {
 }
 
 #[test]
-fn pointer_back_into_the_same_name() {
-    // a.b.<pointer to a>: a loop through labels.
-    let mut m = header(1, 0, 0, 0);
-    m.extend_from_slice(b"\x01a\x01b\xc0\x0c\x00\x01\x00\x01");
-    expect_err(
-        &m,
-        16,
-        |k| *k == ErrorKind::PointerLoop { target: 12 },
-        "compression pointer to offset 12 loops back into the same name",
-    );
-}
-
-#[test]
 fn pointer_loop_after_a_jump() {
     // Answer owner: label "x" then a pointer to the RDATA of answer 1, which holds "y" and a
     // pointer back into itself (to "y"): the targets no longer decrease.
@@ -217,57 +306,9 @@ fn pointer_loop_after_a_jump() {
 }
 
 #[test]
-fn forward_pointer() {
-    let mut m = header(1, 0, 0, 0);
-    m.extend_from_slice(b"\xc0\x12\x00\x01\x00\x01\x03com\x00");
-    expect_err(
-        &m,
-        12,
-        |k| *k == ErrorKind::PointerForward { target: 18 },
-        "(RFC 1035 4.1.4)",
-    );
-}
-
-#[test]
-fn pointer_past_the_end() {
-    let mut m = header(1, 0, 0, 0);
-    m.extend_from_slice(b"\x03www\xc1\x00\x00\x01\x00\x01");
-    expect_err(
-        &m,
-        16,
-        |k| *k == ErrorKind::PointerPastEnd { target: 256 },
-        "compression pointer to offset 256 points past the end of the message",
-    );
-    // A pointer cut in half at the end of the message.
-    let mut m = header(1, 0, 0, 0);
-    m.extend_from_slice(b"\x03www\xc0");
-    expect_err(
-        &m,
-        16,
-        |k| {
-            *k == ErrorKind::Truncated {
-                expected: "a 2-byte compression pointer",
-                needed: 2,
-                available: 1,
-            }
-        },
-        "expected a 2-byte compression pointer (2 bytes), but only 1 byte left",
-    );
-}
-
-#[test]
-fn reserved_label_types() {
-    for b in [0x40u8, 0x80, 0x7f, 0xbf] {
-        let mut m = header(1, 0, 0, 0);
-        m.extend_from_slice(&[1, b'a', b, 0, 0, 1, 0, 1]);
-        expect_err(
-            &m,
-            14,
-            |k| *k == ErrorKind::ReservedLabelType { byte: b },
-            &format!("expected a label length (0-63) or a pointer (0xc0), found reserved label type 0x{b:02x}"),
-        );
-    }
-    // Also in an RDATA name, with the answer before it kept.
+fn reserved_label_type_in_rdata() {
+    // In a question name: see `bad_question_names`. In an RDATA name, with the answer before
+    // it kept.
     let a1 = record(1, &[192, 0, 2, 1]);
     let a2 = record(2, &[0x40, 0x00]);
     let m = msg(2, 0, 0, &[&a1, &a2]);
@@ -321,56 +362,6 @@ fn name_over_255_octets_from_pointers() {
     ok[a2_at + 1] = starts[3] as u8;
     let good = Message::from_wire(&ok).expect("a 205-octet name is fine");
     assert_eq!(good.answers[1].name.wire_len(), 1 + 4 * 51);
-}
-
-#[test]
-fn name_over_255_octets_in_place() {
-    let mut m = header(1, 0, 0, 0);
-    for _ in 0..4 {
-        m.push(63);
-        m.extend_from_slice(&[b'x'; 63]);
-    }
-    m.extend_from_slice(&[0, 0, 1, 0, 1]);
-    // 1 + 4 * 64 = 257 at the fourth label.
-    expect_err(
-        &m,
-        12 + 3 * 64,
-        |k| *k == ErrorKind::NameTooLong { len: 257 },
-        "name of 257 octets",
-    );
-}
-
-#[test]
-fn label_claiming_bytes_past_the_end() {
-    let mut m = header(1, 0, 0, 0);
-    m.extend_from_slice(b"\x03www\x3fexa");
-    expect_err(
-        &m,
-        17,
-        |k| {
-            *k == ErrorKind::Truncated {
-                expected: "label octets",
-                needed: 63,
-                available: 3,
-            }
-        },
-        "expected label octets (63 bytes), but only 3 bytes left",
-    );
-    // A name that just stops.
-    let mut m = header(1, 0, 0, 0);
-    m.extend_from_slice(b"\x03www");
-    expect_err(
-        &m,
-        16,
-        |k| {
-            *k == ErrorKind::Truncated {
-                expected: "a label length or compression pointer",
-                needed: 1,
-                available: 0,
-            }
-        },
-        "expected a label length or compression pointer (1 byte), but only 0 bytes left",
-    );
 }
 
 // ---- header, counts, fixed fields, RDLENGTH -------------------------------------------------
@@ -564,49 +555,54 @@ fn two_opt_records() {
     );
 }
 
-#[test]
-fn opt_with_a_non_root_owner() {
-    let o = opt(b"\x03www\x00", &[]);
-    let a = record(1, &[192, 0, 2, 1]);
-    let m = msg(1, 0, 1, &[&a, &o]);
-    let p = expect_err(
-        &m,
-        AFTER_Q + a.len(),
-        |k| *k == ErrorKind::OptOwnerNotRoot,
-        "OPT record owner must be the root name (RFC 6891 6.1.1)",
-    );
-    assert_eq!(p.answers.len(), 1);
-    assert!(p.edns.is_none());
-    // A compressed owner pointing at the question name is not the root either.
-    let o = opt(b"\xc0\x0c", &[]);
-    let m = msg(0, 0, 1, &[&o]);
-    expect_err(
-        &m,
-        AFTER_Q,
-        |k| *k == ErrorKind::OptOwnerNotRoot,
-        "must be the root name",
-    );
-}
+/// OPT owner, answer/authority/additional counts, an A record first, kind, message.
+type OptCase = (&'static [u8], [u16; 3], bool, ErrorKind, &'static str);
 
 #[test]
-fn opt_outside_the_additional_section() {
-    let o = opt(&[0], &[]);
-    let m = msg(1, 0, 0, &[&o]);
-    expect_err(
-        &m,
-        AFTER_Q,
-        |k| *k == ErrorKind::OptOutsideAdditional,
-        "OPT record outside the additional section (RFC 6891 6.1.1)",
-    );
+fn misplaced_opt_records() {
     let a = record(1, &[192, 0, 2, 1]);
-    let m = msg(1, 1, 0, &[&a, &o]);
-    let p = expect_err(
-        &m,
-        AFTER_Q + a.len(),
-        |k| *k == ErrorKind::OptOutsideAdditional,
-        "outside the additional section",
-    );
-    assert_eq!(p.answers.len(), 1);
+    let cases: [OptCase; 4] = [
+        (
+            b"\x03www\x00",
+            [1, 0, 1],
+            true,
+            ErrorKind::OptOwnerNotRoot,
+            "OPT record owner must be the root name (RFC 6891 6.1.1)",
+        ),
+        // A compressed owner pointing at the question name is not the root either.
+        (
+            b"\xc0\x0c",
+            [0, 0, 1],
+            false,
+            ErrorKind::OptOwnerNotRoot,
+            "must be the root name",
+        ),
+        // In the answer section, then in the authority section after an answer.
+        (
+            &[0],
+            [1, 0, 0],
+            false,
+            ErrorKind::OptOutsideAdditional,
+            "OPT record outside the additional section (RFC 6891 6.1.1)",
+        ),
+        (
+            &[0],
+            [1, 1, 0],
+            true,
+            ErrorKind::OptOutsideAdditional,
+            "outside the additional section",
+        ),
+    ];
+    for (owner, [an, ns, ar], after_a, kind, says) in cases {
+        let o = opt(owner, &[]);
+        let (parts, at): (&[&[u8]], _) = match after_a {
+            true => (&[&a, &o], AFTER_Q + a.len()),
+            false => (&[&o], AFTER_Q),
+        };
+        let p = expect_err(&msg(an, ns, ar, parts), at, |k| *k == kind, says);
+        assert_eq!(p.answers.len(), usize::from(after_a), "{says}");
+        assert!(p.edns.is_none());
+    }
 }
 
 // ---- trailing bytes: a warning, not an error --------------------------------------------------
@@ -768,48 +764,33 @@ fn bad_type_bitmaps() {
         msg(1, 0, 0, &[&record(47, &rdata)])
     };
     let bm = RDATA1 + 3;
-    // Window length 0.
-    expect_err(
-        &nsec(&[0, 0]),
-        bm + 1,
-        bad_rdata(RType::NSEC),
-        "bad NSEC RDATA: type bitmap length 0 not within 1..32",
-    );
-    // Window length 33.
-    let mut long = vec![0, 33];
-    long.extend_from_slice(&[0xff; 33]);
-    expect_err(
-        &nsec(&long),
-        bm + 1,
-        bad_rdata(RType::NSEC),
-        "type bitmap length 33 not within 1..32",
-    );
-    // Windows out of order (1 then 0), and repeated.
-    expect_err(
-        &nsec(&[1, 1, 0x40, 0, 1, 0x40]),
-        bm + 3,
-        bad_rdata(RType::NSEC),
-        "type bitmap windows not in increasing order",
-    );
-    expect_err(
-        &nsec(&[0, 1, 0x40, 0, 1, 0x40]),
-        bm + 3,
-        bad_rdata(RType::NSEC),
-        "not in increasing order",
-    );
-    // Bits cut short, header cut short.
-    expect_err(
-        &nsec(&[0, 6, 0x40, 0x01]),
-        bm + 2,
-        bad_rdata(RType::NSEC),
-        "type bitmap cut short",
-    );
-    expect_err(
-        &nsec(&[0, 1, 0x40, 2]),
-        bm + 3,
-        bad_rdata(RType::NSEC),
-        "type bitmap window header cut short",
-    );
+    let long = [&[0u8, 33][..], &[0xff; 33]].concat();
+    // (bitmap, offset of the error, what the message says)
+    let cases: [(&[u8], usize, &str); 6] = [
+        (
+            &[0, 0],
+            bm + 1,
+            "bad NSEC RDATA: type bitmap length 0 not within 1..32",
+        ),
+        (&long, bm + 1, "type bitmap length 33 not within 1..32"),
+        // Windows out of order (1 then 0), and repeated.
+        (
+            &[1, 1, 0x40, 0, 1, 0x40],
+            bm + 3,
+            "type bitmap windows not in increasing order",
+        ),
+        (&[0, 1, 0x40, 0, 1, 0x40], bm + 3, "not in increasing order"),
+        // Bits cut short, header cut short.
+        (&[0, 6, 0x40, 0x01], bm + 2, "type bitmap cut short"),
+        (
+            &[0, 1, 0x40, 2],
+            bm + 3,
+            "type bitmap window header cut short",
+        ),
+    ];
+    for (bitmap, offset, says) in cases {
+        expect_err(&nsec(bitmap), offset, bad_rdata(RType::NSEC), says);
+    }
     // A good one decodes: A (1) and RRSIG (46), NSEC (47).
     let good = Message::from_wire(&nsec(&[0, 6, 0x40, 0, 0, 0, 0, 0x03])).unwrap();
     assert_eq!(good.answers[0].rdata.to_string(), "a. A RRSIG NSEC");
@@ -857,34 +838,26 @@ fn bad_svcb_param_order() {
 
 #[test]
 fn bad_svcb_param_values() {
-    // port with 3 bytes.
-    expect_err(
-        &svcb(&[0, 3, 0, 3, 1, 0xbb, 0]),
-        RDATA1 + 7,
-        bad_rdata(RType::HTTPS),
-        "bad HTTPS RDATA: port: value must be 2 bytes",
-    );
-    // ipv4hint with 5 bytes.
-    expect_err(
-        &svcb(&[0, 4, 0, 5, 1, 2, 3, 4, 5]),
-        RDATA1 + 7,
-        bad_rdata(RType::HTTPS),
-        "ipv4hint: value must be a non-zero multiple of 4 bytes",
-    );
-    // alpn id running past the value.
-    expect_err(
-        &svcb(&[0, 1, 0, 2, 5, b'h']),
-        RDATA1 + 7,
-        bad_rdata(RType::HTTPS),
-        "alpn: alpn-id runs past the value",
-    );
-    // A value longer than the RDATA.
-    expect_err(
-        &svcb(&[0, 3, 0, 9, 1, 0xbb]),
-        RDATA1 + 7,
-        bad_rdata(RType::HTTPS),
-        "expected value (9 bytes), but only 2 bytes of RDATA left",
-    );
+    // (params, what the message says); each error is at the first parameter's value.
+    let cases: [(&[u8], &str); 4] = [
+        (
+            &[0, 3, 0, 3, 1, 0xbb, 0],
+            "bad HTTPS RDATA: port: value must be 2 bytes",
+        ),
+        (
+            &[0, 4, 0, 5, 1, 2, 3, 4, 5],
+            "ipv4hint: value must be a non-zero multiple of 4 bytes",
+        ),
+        (&[0, 1, 0, 2, 5, b'h'], "alpn: alpn-id runs past the value"),
+        // A value longer than the RDATA.
+        (
+            &[0, 3, 0, 9, 1, 0xbb],
+            "expected value (9 bytes), but only 2 bytes of RDATA left",
+        ),
+    ];
+    for (params, says) in cases {
+        expect_err(&svcb(params), RDATA1 + 7, bad_rdata(RType::HTTPS), says);
+    }
 }
 
 // ---- EDNS options -------------------------------------------------------------------------------

@@ -11,428 +11,88 @@
 //! `PROPTEST_CASES=10000 cargo test -p dnspect-core --test roundtrip` runs a longer campaign.
 #![allow(clippy::unwrap_used)]
 
-use std::collections::BTreeSet;
-use std::net::{Ipv4Addr, Ipv6Addr};
-
-use proptest::collection::{btree_set, vec};
+use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::sample::select;
 
 use dnspect_core::wire::fit::{fit, recompress, truncate};
 use dnspect_core::wire::inspect::analyze::analyze;
 use dnspect_core::wire::spans::NoSpans;
-use dnspect_core::wire::{
-    decode_with, Class, Edns, EdnsOption, Header, Message, MessageView, Name, Opcode, Question,
-    RData, RType, Record, SvcParam,
-};
+use dnspect_core::wire::{decode_with, Header, Message, MessageView, Name, RData, RType, SvcParam};
 
-// ---- names ------------------------------------------------------------------------------------
+mod gen;
 
-/// Suffixes shared between names so that the compressor has something to find, including names
-/// that differ only in case (never compressed onto each other) and labels with odd bytes.
-const SUFFIXES: &[&str] = &[
-    ".",
-    "com.",
-    "example.com.",
-    "Example.COM.",
-    "mail.example.com.",
-    "example.org.",
-    "xn--nxasmq6b.",
-    "a\\.b.example.com.",
-    "\\000\\255\\032.odd.",
-    "a-rather-long-label-so-that-pointers-save-something-0123456789.example.net.",
-];
+use gen::Profile;
 
-fn label() -> impl Strategy<Value = Vec<u8>> {
-    prop_oneof![
-        6 => select(&["www", "mail", "ns1", "a", "b", "example", "com", "WWW", "_tcp", "_sip", "*", "xn--bcher-kva"][..])
-            .prop_map(|s| s.as_bytes().to_vec()),
-        3 => "[a-zA-Z0-9-]{1,12}".prop_map(String::into_bytes),
-        // Odd bytes: dots, backslashes, quotes, NUL, 0xff, spaces.
-        2 => vec(any::<u8>(), 1..=16),
-        1 => vec(any::<u8>(), 40..=63),
-    ]
-}
+/// Every type with a typed RDATA layout in the decoder, and any other type as opaque bytes.
+struct Full;
 
-fn name() -> impl Strategy<Value = Name> {
-    (vec(label(), 0..4), 0..SUFFIXES.len()).prop_filter_map(
-        "names over 255 octets",
-        |(mut labels, s)| {
-            let suffix: Name = SUFFIXES[s].parse().expect("suffixes parse");
-            labels.extend(suffix.labels().map(<[u8]>::to_vec));
-            Name::from_labels(&labels).ok()
-        },
-    )
-}
+impl Profile for Full {
+    const TYPES: &'static [RType] = &[
+        RType::A,
+        RType::AAAA,
+        RType::NS,
+        RType::CNAME,
+        RType::DNAME,
+        RType::PTR,
+        RType::SOA,
+        RType::MX,
+        RType::TXT,
+        RType::SPF,
+        RType::HINFO,
+        RType::SRV,
+        RType::NAPTR,
+        RType::CAA,
+        RType::DS,
+        RType::CDS,
+        RType::DNSKEY,
+        RType::CDNSKEY,
+        RType::RRSIG,
+        RType::NSEC,
+        RType::NSEC3,
+        RType::NSEC3PARAM,
+        RType::TLSA,
+        RType::SMIMEA,
+        RType::SSHFP,
+        RType::SVCB,
+        RType::HTTPS,
+    ];
+    const TYPED_WEIGHT: u32 = 8;
 
-// ---- RDATA ------------------------------------------------------------------------------------
-
-/// The types with a typed RDATA layout in the decoder.
-const TYPED: &[RType] = &[
-    RType::A,
-    RType::AAAA,
-    RType::NS,
-    RType::CNAME,
-    RType::DNAME,
-    RType::PTR,
-    RType::SOA,
-    RType::MX,
-    RType::TXT,
-    RType::SPF,
-    RType::HINFO,
-    RType::SRV,
-    RType::NAPTR,
-    RType::CAA,
-    RType::DS,
-    RType::CDS,
-    RType::DNSKEY,
-    RType::CDNSKEY,
-    RType::RRSIG,
-    RType::NSEC,
-    RType::NSEC3,
-    RType::NSEC3PARAM,
-    RType::TLSA,
-    RType::SMIMEA,
-    RType::SSHFP,
-    RType::SVCB,
-    RType::HTTPS,
-];
-
-/// A type the decoder keeps as opaque bytes (RFC 3597).
-fn opaque_type() -> impl Strategy<Value = RType> {
-    prop_oneof![
-        // RP, LOC, URI, CSYNC, 0, private use, 65535.
-        select(
-            &[
-                RType::RP,
-                RType(29),
-                RType::URI,
-                RType::CSYNC,
-                RType(0),
-                RType(65280),
-                RType(65535)
-            ][..]
-        ),
-        any::<u16>().prop_map(RType),
-    ]
-    .prop_filter("typed or OPT", |t| !TYPED.contains(t) && *t != RType::OPT)
-}
-
-fn rtype() -> impl Strategy<Value = RType> {
-    prop_oneof![8 => select(TYPED), 1 => opaque_type()]
-}
-
-fn bytes(max: usize) -> impl Strategy<Value = Vec<u8>> {
-    vec(any::<u8>(), 0..=max)
-}
-
-fn char_string() -> impl Strategy<Value = Vec<u8>> {
-    prop_oneof![8 => bytes(24), 1 => vec(any::<u8>(), 200..=255)]
-}
-
-fn type_list() -> impl Strategy<Value = Vec<RType>> {
-    // The decoder returns the bitmap's types sorted and unique.
-    btree_set(prop_oneof![3 => 0u16..300, 1 => any::<u16>()], 0..10)
-        .prop_map(|s: BTreeSet<u16>| s.into_iter().map(RType).collect())
-}
-
-fn svc_param() -> impl Strategy<Value = SvcParam> {
-    prop_oneof![
-        vec(any::<u16>(), 1..4).prop_map(|keys| SvcParam::Mandatory { keys }),
-        vec(vec(any::<u8>(), 1..10), 1..4).prop_map(|ids| SvcParam::Alpn { ids }),
-        Just(SvcParam::NoDefaultAlpn),
-        any::<u16>().prop_map(|port| SvcParam::Port { port }),
-        vec(any::<[u8; 4]>(), 1..4).prop_map(|a| SvcParam::Ipv4hint {
-            addresses: a.into_iter().map(Ipv4Addr::from).collect()
-        }),
-        bytes(32).prop_map(|config| SvcParam::Ech { config }),
-        vec(any::<[u8; 16]>(), 1..3).prop_map(|a| SvcParam::Ipv6hint {
-            addresses: a.into_iter().map(Ipv6Addr::from).collect()
-        }),
-        bytes(20).prop_map(|template| SvcParam::Dohpath { template }),
-        (8u16.., bytes(10)).prop_map(|(number, value)| SvcParam::Unknown { number, value }),
-    ]
-}
-
-fn svc_params() -> impl Strategy<Value = Vec<SvcParam>> {
-    // Keys strictly increasing, as on the wire (RFC 9460 2.2).
-    vec(svc_param(), 0..5).prop_map(|mut v| {
-        v.sort_by_key(SvcParam::key);
-        v.dedup_by_key(|p| p.key());
-        v
-    })
-}
-
-/// RDATA of a valid shape for `t`.
-fn rdata_for(t: RType) -> BoxedStrategy<RData> {
-    match t {
-        RType::A => any::<[u8; 4]>()
-            .prop_map(|b| RData::A { address: b.into() })
-            .boxed(),
-        RType::AAAA => any::<[u8; 16]>()
-            .prop_map(|b| RData::Aaaa { address: b.into() })
-            .boxed(),
-        RType::NS | RType::CNAME | RType::DNAME | RType::PTR => {
-            name().prop_map(|target| RData::Name { target }).boxed()
-        }
-        RType::SOA => (name(), name(), any::<[u32; 5]>())
-            .prop_map(|(mname, rname, v)| RData::Soa {
-                mname,
-                rname,
-                serial: v[0],
-                refresh: v[1],
-                retry: v[2],
-                expire: v[3],
-                minimum: v[4],
-            })
-            .boxed(),
-        RType::MX => (any::<u16>(), name())
-            .prop_map(|(preference, exchange)| RData::Mx {
-                preference,
-                exchange,
-            })
-            .boxed(),
-        RType::TXT | RType::SPF => vec(char_string(), 1..4)
-            .prop_map(|strings| RData::Txt { strings })
-            .boxed(),
-        RType::HINFO => (char_string(), char_string())
-            .prop_map(|(cpu, os)| RData::Hinfo { cpu, os })
-            .boxed(),
-        RType::SRV => (any::<[u16; 3]>(), name())
-            .prop_map(|(v, target)| RData::Srv {
-                priority: v[0],
-                weight: v[1],
-                port: v[2],
-                target,
-            })
-            .boxed(),
-        RType::NAPTR => (
-            any::<[u16; 2]>(),
-            char_string(),
-            char_string(),
-            char_string(),
-            name(),
-        )
-            .prop_map(|(v, flags, services, regexp, replacement)| RData::Naptr {
-                order: v[0],
-                preference: v[1],
-                flags,
-                services,
-                regexp,
-                replacement,
-            })
-            .boxed(),
-        RType::CAA => (any::<u8>(), char_string(), bytes(40))
-            .prop_map(|(flags, tag, value)| RData::Caa { flags, tag, value })
-            .boxed(),
-        RType::DS | RType::CDS => (any::<u16>(), any::<u8>(), any::<u8>(), bytes(64))
-            .prop_map(|(key_tag, algorithm, digest_type, digest)| RData::Ds {
-                key_tag,
-                algorithm,
-                digest_type,
-                digest,
-            })
-            .boxed(),
-        RType::DNSKEY | RType::CDNSKEY => (any::<u16>(), any::<u8>(), any::<u8>(), bytes(140))
-            .prop_map(|(flags, protocol, algorithm, public_key)| RData::Dnskey {
-                flags,
-                protocol,
-                algorithm,
-                public_key,
-            })
-            .boxed(),
-        RType::RRSIG => (
-            any::<u16>(),
-            any::<[u8; 2]>(),
-            any::<[u32; 3]>(),
-            any::<u16>(),
-            name(),
-            bytes(100),
-        )
-            .prop_map(|(tc, al, times, key_tag, signer, signature)| RData::Rrsig {
-                type_covered: RType(tc),
-                algorithm: al[0],
-                labels: al[1],
-                original_ttl: times[0],
-                expiration: times[1],
-                inception: times[2],
-                key_tag,
-                signer,
-                signature,
-            })
-            .boxed(),
-        RType::NSEC => (name(), type_list())
-            .prop_map(|(next, types)| RData::Nsec { next, types })
-            .boxed(),
-        RType::NSEC3 => (
-            any::<[u8; 2]>(),
-            any::<u16>(),
-            bytes(20),
-            bytes(32),
-            type_list(),
-        )
-            .prop_map(|(hf, iterations, salt, next_hashed, types)| RData::Nsec3 {
-                hash_algorithm: hf[0],
-                flags: hf[1],
-                iterations,
-                salt,
-                next_hashed,
-                types,
-            })
-            .boxed(),
-        RType::NSEC3PARAM => (any::<[u8; 2]>(), any::<u16>(), bytes(20))
-            .prop_map(|(hf, iterations, salt)| RData::Nsec3param {
-                hash_algorithm: hf[0],
-                flags: hf[1],
-                iterations,
-                salt,
-            })
-            .boxed(),
-        RType::TLSA | RType::SMIMEA => (any::<[u8; 3]>(), bytes(64))
-            .prop_map(|(v, data)| RData::Tlsa {
-                usage: v[0],
-                selector: v[1],
-                matching_type: v[2],
-                data,
-            })
-            .boxed(),
-        RType::SSHFP => (any::<[u8; 2]>(), bytes(32))
-            .prop_map(|(v, fingerprint)| RData::Sshfp {
-                algorithm: v[0],
-                fingerprint_type: v[1],
-                fingerprint,
-            })
-            .boxed(),
-        RType::SVCB | RType::HTTPS => (any::<u16>(), name(), svc_params())
-            .prop_map(|(priority, target, params)| RData::Svcb {
-                priority,
-                target,
-                params,
-            })
-            .boxed(),
-        _ => bytes(40).prop_map(|data| RData::Unknown { data }).boxed(),
+    /// A type the decoder keeps as opaque bytes (RFC 3597): RP, LOC, URI, CSYNC, 0, private
+    /// use, 65535, or any other.
+    fn opaque_type() -> BoxedStrategy<RType> {
+        prop_oneof![
+            select(
+                &[
+                    RType::RP,
+                    RType(29),
+                    RType::URI,
+                    RType::CSYNC,
+                    RType(0),
+                    RType(65280),
+                    RType(65535)
+                ][..]
+            ),
+            any::<u16>().prop_map(RType),
+        ]
+        .prop_filter("typed or OPT", |t| {
+            !Self::TYPES.contains(t) && *t != RType::OPT
+        })
+        .boxed()
     }
 }
 
-// ---- records and messages -----------------------------------------------------------------------
-
-fn class() -> impl Strategy<Value = Class> {
-    prop_oneof![6 => Just(Class::IN), 1 => select(&[Class::CH, Class::HS, Class::NONE, Class::ANY][..]), 1 => any::<u16>().prop_map(Class)]
+fn rtype() -> BoxedStrategy<RType> {
+    Full::rtype()
 }
 
-/// One RRset: 1 to 3 records of one owner, type, class and TTL.
-fn rrset() -> impl Strategy<Value = Vec<Record>> {
-    (name(), rtype(), class(), any::<u32>(), 1..4usize).prop_flat_map(
-        |(name, rtype, class, ttl, n)| {
-            vec(rdata_for(rtype), n).prop_map(move |rds| {
-                rds.into_iter()
-                    .map(|rdata| Record {
-                        name: name.clone(),
-                        rtype,
-                        class,
-                        ttl,
-                        rdata,
-                    })
-                    .collect::<Vec<_>>()
-            })
-        },
-    )
+fn rdata_for(t: RType) -> BoxedStrategy<RData> {
+    Full::rdata_for(t)
 }
 
-fn section() -> impl Strategy<Value = Vec<Record>> {
-    vec(rrset(), 0..4).prop_map(|sets| sets.into_iter().flatten().collect())
-}
-
-fn edns_option() -> impl Strategy<Value = EdnsOption> {
-    prop_oneof![
-        bytes(16).prop_map(|id| EdnsOption::Nsid { id }),
-        (
-            prop_oneof![Just(1u16), Just(2), any::<u16>()],
-            any::<[u8; 2]>(),
-            bytes(16)
-        )
-            .prop_map(|(family, p, address)| {
-                EdnsOption::ClientSubnet {
-                    family,
-                    source_prefix: p[0],
-                    scope_prefix: p[1],
-                    address,
-                }
-            }),
-        (
-            any::<[u8; 8]>(),
-            prop_oneof![Just(vec![]), vec(any::<u8>(), 8..=32)]
-        )
-            .prop_map(|(c, server)| EdnsOption::Cookie {
-                client: c.to_vec(),
-                server
-            }),
-        any::<Option<u16>>().prop_map(|timeout| EdnsOption::Keepalive { timeout }),
-        bytes(32).prop_map(|data| EdnsOption::Padding { data }),
-        (any::<u16>(), ".{0,12}").prop_map(|(code, text)| EdnsOption::ExtendedError { code, text }),
-        (
-            any::<u16>().prop_filter("typed option", |c| ![3, 8, 10, 11, 12, 15].contains(c)),
-            bytes(16)
-        )
-            .prop_map(|(code, data)| EdnsOption::Unknown { code, data }),
-    ]
-}
-
-fn edns() -> impl Strategy<Value = Edns> {
-    (
-        any::<u16>(),
-        any::<[u8; 2]>(),
-        any::<bool>(),
-        0u16..0x8000,
-        vec(edns_option(), 0..4),
-    )
-        .prop_map(|(udp_size, v, dnssec_ok, z, options)| Edns {
-            udp_size,
-            ext_rcode: v[0],
-            version: v[1],
-            dnssec_ok,
-            z,
-            options,
-        })
-}
-
-fn header() -> impl Strategy<Value = Header> {
-    (any::<u16>(), any::<[bool; 8]>(), 0u8..16, 0u8..16).prop_map(|(id, b, opcode, rcode)| Header {
-        id,
-        qr: b[0],
-        opcode: Opcode(opcode),
-        aa: b[1],
-        tc: b[2],
-        rd: b[3],
-        ra: b[4],
-        z: b[5],
-        ad: b[6],
-        cd: b[7],
-        rcode,
-    })
-}
-
-fn question() -> impl Strategy<Value = Question> {
-    (name(), rtype(), class()).prop_map(|(name, qtype, class)| Question { name, qtype, class })
-}
-
-fn message() -> impl Strategy<Value = Message> {
-    (
-        header(),
-        prop_oneof![1 => vec(question(), 0..1), 8 => vec(question(), 1..2), 1 => vec(question(), 2..4)],
-        section(),
-        section(),
-        section(),
-        proptest::option::weighted(0.7, edns()),
-    )
-        .prop_map(|(header, questions, answers, authority, additional, edns)| Message {
-            header,
-            questions,
-            answers,
-            authority,
-            additional,
-            edns,
-        })
+fn message() -> BoxedStrategy<Message> {
+    Full::message()
 }
 
 // ---- helpers ----------------------------------------------------------------------------------
@@ -635,7 +295,7 @@ fn generator_covers_every_rdata_variant() {
         let json = serde_json::to_value(&rd).expect("serializes");
         seen.insert(json["kind"].as_str().expect("kind tag").to_string());
     }
-    let e = edns();
+    let e = Full::edns();
     for _ in 0..300 {
         for o in e.new_tree(&mut runner).expect("a value").current().options {
             options.insert(

@@ -66,6 +66,29 @@ impl Proc {
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
+
+    /// Waits up to `limit` for `text` in the log; whether it came.
+    pub fn wait_log(&self, text: &str, limit: Duration) -> bool {
+        let until = Instant::now() + limit;
+        while Instant::now() < until {
+            if self.log_text().contains(text) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(30));
+        }
+        false
+    }
+
+    /// Sends SIGHUP and waits (up to 3 s) for `text` in the log; panics with the log otherwise.
+    #[track_caller]
+    pub fn reload_expecting(&self, text: &str) {
+        self.signal("HUP");
+        assert!(
+            self.wait_log(text, Duration::from_secs(3)),
+            "no {text:?} after SIGHUP:\n{}",
+            self.log_text()
+        );
+    }
 }
 
 impl Drop for Proc {
@@ -413,6 +436,15 @@ pub fn config(port: u16, upstreams: &[u16], extra: &str) -> String {
         .map(|p| format!("\"127.0.0.1:{p}\""))
         .collect();
     format!("listen = [\"127.0.0.1:{port}\"]\nupstreams = [{}]\nmetrics = \"\"\nlog_queries = true\n{extra}\n", ups.join(", "))
+}
+
+/// A dnspect serving on a free port with `config(port, upstreams, extra)`, in a fresh
+/// `temp_dir(name)`: the process, its port and its directory.
+pub fn serve(name: &str, upstreams: &[u16], extra: &str) -> (Proc, u16, PathBuf) {
+    let dir = temp_dir(name);
+    let port = free_port();
+    let server = start_dnspect(&dir, &config(port, upstreams, extra), port, &[]);
+    (server, port, dir)
 }
 
 /// A scripted upstream answering every question with `name ttl IN A 192.0.2.1`.

@@ -19,9 +19,7 @@ fn incident_000_dig_noedns_gets_all_20_records() {
         r[..2].copy_from_slice(&q.header.id.to_be_bytes());
         Some(r)
     });
-    let dir = temp_dir("incident000");
-    let port = free_port();
-    let server = start_dnspect(&dir, &config(port, &[up.port], ""), port, &[]);
+    let (server, port, _) = serve("incident000", &[up.port], "");
     let out = dig(port, &["api-push.vivo.com.cn", "A", "+noedns", "+ignore"]);
     assert_eq!(status(&out), "NOERROR", "{out}");
     assert_eq!(answer_lines(&out).len(), 20, "{out}");
@@ -58,17 +56,10 @@ fn incident_004_flapping_upstream_never_stops_the_name() {
         })
     });
     let up2 = FakeUpstream::start(move |q, _, _| Some(reply(q, &full, &[], Rcode::NOERROR, true)));
-    let dir = temp_dir("incident004");
-    let port = free_port();
-    let server = start_dnspect(
-        &dir,
-        &config(
-            port,
-            &[up1.port, up2.port],
-            "[engine]\npolicy = \"sequential\"\n",
-        ),
-        port,
-        &[],
+    let (server, port, _) = serve(
+        "incident004",
+        &[up1.port, up2.port],
+        "[engine]\npolicy = \"sequential\"\n",
     );
     for round in 0..8 {
         let out = dig(port, &["repo1.maven.org", "A"]);
@@ -136,17 +127,10 @@ fn faults_garbage_silence_tc_formerr_spoofed() {
             _ => Some(a("192.0.2.1")),
         }
     });
-    let dir = temp_dir("faults");
-    let port = free_port();
-    let server = start_dnspect(
-        &dir,
-        &config(
-            port,
-            &[up.port],
-            "[engine]\nattempt_timeout = \"400ms\"\nquery_timeout = \"1500ms\"\n",
-        ),
-        port,
-        &[],
+    let (server, port, _) = serve(
+        "faults",
+        &[up.port],
+        "[engine]\nattempt_timeout = \"400ms\"\nquery_timeout = \"1500ms\"\n",
     );
     let out = dig(port, &["garbage.test", "A"]);
     assert_eq!(status(&out), "SERVFAIL", "{out}");
@@ -184,14 +168,7 @@ fn faults_garbage_silence_tc_formerr_spoofed() {
 #[test]
 fn malformed_clients_acl_and_flood() {
     let up = a_record_upstream(60);
-    let dir = temp_dir("malformed");
-    let port = free_port();
-    let server = start_dnspect(
-        &dir,
-        &config(port, &[up.port], "allow = [\"10.0.0.0/8\"]\n"),
-        port,
-        &[],
-    );
+    let (server, port, dir) = serve("malformed", &[up.port], "allow = [\"10.0.0.0/8\"]\n");
     // Not in the allow list: REFUSED.
     let out = dig(port, &["x.test", "A"]);
     assert_eq!(status(&out), "REFUSED", "{out}");
@@ -265,39 +242,20 @@ fn malformed_clients_acl_and_flood() {
 #[test]
 fn reload_shutdown_and_idle_tcp_connections() {
     let up = a_record_upstream(300);
-    let dir = temp_dir("reload");
-    let port = free_port();
-    let server = start_dnspect(
-        &dir,
-        &config(
-            port,
-            &[up.port],
-            "[tcp]\nidle_timeout = \"2s\"\nmax_connections = 100\nmax_connections_per_client = 1000\n",
-        ),
-        port,
-        &[],
+    let (server, port, dir) = serve(
+        "reload",
+        &[up.port],
+        "[tcp]\nidle_timeout = \"2s\"\nmax_connections = 100\nmax_connections_per_client = 1000\n",
     );
     assert_eq!(status(&dig(port, &["cached.test", "A"])), "NOERROR");
     // A bad config is rejected and the old one stays.
     std::fs::write(dir.join("dnspect.toml"), "workers = 0\n").unwrap();
-    server.signal("HUP");
-    std::thread::sleep(Duration::from_millis(300));
-    assert!(
-        server.log_text().contains("configuration rejected"),
-        "{}",
-        server.log_text()
-    );
+    server.reload_expecting("configuration rejected");
     assert_eq!(status(&dig(port, &["cached.test", "A"])), "NOERROR");
     // A good config is taken; the cache survives (no new upstream query).
     std::fs::write(dir.join("dnspect.toml"), config(port, &[up.port], "[tcp]\nidle_timeout = \"2s\"\nmax_connections = 100\nmax_connections_per_client = 1000\n[engine.cache]\nmax_negative_ttl = 10\n")).unwrap();
     let before = up.count();
-    server.signal("HUP");
-    std::thread::sleep(Duration::from_millis(300));
-    assert!(
-        server.log_text().contains("configuration reloaded"),
-        "{}",
-        server.log_text()
-    );
+    server.reload_expecting("configuration reloaded");
     assert_eq!(status(&dig(port, &["cached.test", "A"])), "NOERROR");
     assert_eq!(up.count(), before, "the cache survived the reload");
     // The connection cap (100, after the reload too) is enforced at accept: of 300 idle
