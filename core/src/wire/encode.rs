@@ -4,9 +4,22 @@
 //! Matching is exact (case-sensitive), so compression never changes the case a reader sees and
 //! decode(encode(m)) == m holds byte for byte in names. Table entries are rolled back with the
 //! buffer, which is what truncation at an RRset boundary needs.
+//!
+//! Finding a suffix is a scan of the table while it is small (most messages have a handful of
+//! names, and a scan beats hashing there) and a hash index from `INDEX_FROM` entries on, so a
+//! message with many distinct names encodes in time linear in its names, not quadratic.
+
+use core::hash::BuildHasher;
+use std::collections::HashMap;
 
 use super::error::{ErrorKind, WireError};
 use super::name::Name;
+
+/// Entries from which `find` uses the index instead of a scan.
+const INDEX_FROM: usize = 64;
+
+/// (parent entry, hash of the label) -> the first entry with that key.
+type Index = HashMap<(u32, u64), u32, rustc_hash::FxBuildHasher>;
 
 /// Largest offset a compression pointer can hold.
 const MAX_POINTER: usize = 0x3fff;
@@ -34,6 +47,8 @@ pub struct Encoder {
     /// The last name written (when short) and the offset of its entry, when a pointer can reach
     /// it: the same name again (an RRset's owner) is one pointer, without a lookup.
     last: Option<(Name, u16)>,
+    /// The table indexed by (parent, label), built once it has `INDEX_FROM` entries.
+    index: Option<Index>,
 }
 
 impl Encoder {
@@ -44,6 +59,7 @@ impl Encoder {
             table: Vec::with_capacity(16),
             compress: true,
             last: None,
+            index: None,
         }
     }
 
@@ -54,6 +70,7 @@ impl Encoder {
             table: Vec::new(),
             compress: false,
             last: None,
+            index: None,
         }
     }
 
@@ -109,7 +126,6 @@ impl Encoder {
 
     /// Drops everything written after `len`, including compression targets there.
     pub fn rollback(&mut self, len: usize) {
-        self.buf.truncate(len);
         // Entries are in buffer order by name, so the first one at or past `len` starts what
         // is gone (and keeping nothing after it keeps every remaining parent).
         let keep = self
@@ -117,6 +133,18 @@ impl Encoder {
             .iter()
             .position(|e| e.off as usize >= len)
             .unwrap_or(self.table.len());
+        if let Some(index) = self.index.as_mut() {
+            // The labels are still in the buffer: their keys can be computed before it shrinks.
+            for (i, e) in self.table.iter().enumerate().skip(keep) {
+                if let Some(label) = label_at(&self.buf, e.off as usize) {
+                    let k = key(e.parent, label);
+                    if index.get(&k) == Some(&(i as u32)) {
+                        index.remove(&k);
+                    }
+                }
+            }
+        }
+        self.buf.truncate(len);
         self.table.truncate(keep);
         self.last = None;
     }
@@ -151,6 +179,9 @@ impl Encoder {
             self.buf.push(0);
             return;
         }
+        if self.index.is_none() && self.table.len() >= INDEX_FROM {
+            self.build_index();
+        }
         // From the root label up, the entries of the suffixes already written: suffixes `k..`
         // are known, `parent` is the entry of suffix `k`. `best`: the longest known suffix a
         // pointer can reach, and where.
@@ -174,11 +205,17 @@ impl Encoder {
         let base = self.buf.len();
         let mut p = parent;
         for j in (0..k).rev() {
+            let s = usize::from(starts[j]);
             self.table.push(Suffix {
-                off: (base + usize::from(starts[j])) as u32,
+                off: (base + s) as u32,
                 parent: p,
             });
-            p = (self.table.len() - 1) as u32;
+            let entry = (self.table.len() - 1) as u32;
+            if let Some(index) = self.index.as_mut() {
+                let label = &wire[s..s + 1 + usize::from(wire[s])];
+                index.entry(key(p, label)).or_insert(entry);
+            }
+            p = entry;
         }
         let full = self.table[p as usize].off as usize;
         self.last = (full <= MAX_POINTER && wire.len() <= 62).then(|| (name.clone(), full as u16));
@@ -195,6 +232,13 @@ impl Encoder {
     /// entry `parent`.
     #[inline]
     fn find(&self, parent: u32, label: &[u8]) -> Option<u32> {
+        if let Some(index) = &self.index {
+            // The index keeps the first entry of a key; a hash collision with another label
+            // only loses a compression opportunity (the bytes are checked), never correctness.
+            let &i = index.get(&key(parent, label))?;
+            let off = self.table.get(i as usize)?.off as usize;
+            return (self.buf.get(off..off + label.len()) == Some(label)).then_some(i);
+        }
         for (i, e) in self.table.iter().enumerate() {
             if e.parent == parent {
                 let off = e.off as usize;
@@ -206,6 +250,17 @@ impl Encoder {
         None
     }
 
+    /// Indexes every entry so far (their labels are all in the buffer by now).
+    fn build_index(&mut self) {
+        let mut index = Index::with_capacity_and_hasher(self.table.len() * 2, Default::default());
+        for (i, e) in self.table.iter().enumerate() {
+            if let Some(label) = label_at(&self.buf, e.off as usize) {
+                index.entry(key(e.parent, label)).or_insert(i as u32);
+            }
+        }
+        self.index = Some(index);
+    }
+
     /// Fails if the message grew past what a DNS message can hold.
     pub fn check_size(&self) -> Result<(), WireError> {
         if self.buf.len() > usize::from(u16::MAX) {
@@ -213,6 +268,17 @@ impl Encoder {
         }
         Ok(())
     }
+}
+
+/// The label (length byte included) written at `off`.
+fn label_at(buf: &[u8], off: usize) -> Option<&[u8]> {
+    let len = usize::from(*buf.get(off)?);
+    buf.get(off..off + 1 + len)
+}
+
+/// The index key of a label under a parent entry.
+fn key(parent: u32, label: &[u8]) -> (u32, u64) {
+    (parent, rustc_hash::FxBuildHasher.hash_one(label))
 }
 
 /// The offset of each label's start within a name's wire form, and how many labels there are
