@@ -46,8 +46,6 @@ pub struct State {
     pub(super) settings: Settings,
     udp: Vec<Rc<UdpSocket>>,
     clients: Vec<Option<Pending>>,
-    /// Clients waiting for an answer.
-    waiting: usize,
     free: Vec<u32>,
     gens: Vec<u32>,
     pub metrics: Metrics,
@@ -89,8 +87,12 @@ impl State {
             }
         };
         self.gens[slot as usize] = self.gens[slot as usize].wrapping_add(1);
-        self.waiting += 1;
         ClientId(u64::from(self.gens[slot as usize]) << 32 | u64::from(slot))
+    }
+
+    /// Clients waiting for an answer: the slots in use.
+    fn waiting(&self) -> usize {
+        self.clients.len() - self.free.len()
     }
 
     fn take_client(&mut self, id: ClientId) -> Option<Pending> {
@@ -102,7 +104,6 @@ impl State {
         let p = self.clients.get_mut(slot)?.take()?;
         self.free.push(slot as u32);
         self.admission.done(p.peer);
-        self.waiting -= 1;
         Some(p)
     }
 
@@ -346,7 +347,6 @@ pub fn run(
             settings: settings.clone(),
             udp: udp.clone(),
             clients: Vec::new(),
-            waiting: 0,
             free: Vec::new(),
             gens: Vec::new(),
             metrics: Metrics::default(),
@@ -483,14 +483,14 @@ async fn stop_and_drain(
     tracing::info!(
         "worker {index}: drain 2/3: {} queued datagram(s) read after SIGTERM, {} client(s) waiting for an answer",
         last - before,
-        state.borrow().waiting
+        state.borrow().waiting()
     );
     // (3) Queries in flight, up to the deadline.
-    while state.borrow().waiting > 0 && Instant::now() < deadline {
+    while state.borrow().waiting() > 0 && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(10)).await;
         shared.beat(index);
     }
-    let waiting = state.borrow().waiting;
+    let waiting = state.borrow().waiting();
     // Answers that met a full send buffer are sent by tasks of their own: let them run.
     tokio::time::sleep(Duration::from_millis(20)).await;
     for t in udp_tasks {

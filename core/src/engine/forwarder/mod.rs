@@ -130,7 +130,31 @@ pub struct Dropped {
     pub question: u64,
 }
 
+/// Why an upstream message was dropped (one of [`Dropped`]'s counters).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum DropReason {
+    Late,
+    Short,
+    WrongId,
+    NotResponse,
+    Opcode,
+    Qdcount,
+    Question,
+}
+
 impl Dropped {
+    fn counter(&mut self, r: DropReason) -> &mut u64 {
+        match r {
+            DropReason::Late => &mut self.late,
+            DropReason::Short => &mut self.short,
+            DropReason::WrongId => &mut self.wrong_id,
+            DropReason::NotResponse => &mut self.not_response,
+            DropReason::Opcode => &mut self.opcode,
+            DropReason::Qdcount => &mut self.qdcount,
+            DropReason::Question => &mut self.question,
+        }
+    }
+
     pub fn total(&self) -> u64 {
         self.late
             + self.short
@@ -182,6 +206,14 @@ pub struct Stats {
     pub stripped_edns: u64,
     /// Fallbacks by rule name (a BTreeMap: serialized in a stable order).
     pub fallbacks: BTreeMap<&'static str, u64>,
+}
+
+impl Stats {
+    /// Counts an upstream message dropped before use, in the total and by reason.
+    pub(super) fn drop_response(&mut self, r: DropReason) {
+        self.dropped_responses += 1;
+        *self.dropped.counter(r) += 1;
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -28,8 +28,7 @@ impl Forwarder {
                 .map(|s| (t, s))
         });
         let Some((t, sent)) = found else {
-            self.stats.dropped_responses += 1;
-            self.stats.dropped.late += 1;
+            self.stats.drop_response(DropReason::Late);
             self.event(now, || EventKind::Dropped {
                 upstream: String::from("?"),
                 why: format!(
@@ -40,21 +39,25 @@ impl Forwarder {
             return;
         };
         let upstream = sent.upstream;
-        let problem: Option<(&'static str, String)> = match MessageView::new(bytes) {
-            Err(_) => Some(("short", format!("{} bytes: no DNS header", bytes.len()))),
+        let problem: Option<(DropReason, String)> = match MessageView::new(bytes) {
+            Err(_) => Some((
+                DropReason::Short,
+                format!("{} bytes: no DNS header", bytes.len()),
+            )),
             Ok(v) if v.id() != sent.id => Some((
-                "wrong_id",
+                DropReason::WrongId,
                 format!("ID {} is not the ID {} sent (RFC 5452)", v.id(), sent.id),
             )),
             Ok(v) if !v.is_response() => Some((
-                "not_response",
+                DropReason::NotResponse,
                 "QR=0: an echoed query, not a response".into(),
             )),
-            Ok(v) if v.opcode() != Opcode::QUERY => {
-                Some(("opcode", format!("opcode {} is not QUERY", v.opcode())))
-            }
+            Ok(v) if v.opcode() != Opcode::QUERY => Some((
+                DropReason::Opcode,
+                format!("opcode {} is not QUERY", v.opcode()),
+            )),
             Ok(v) if v.qdcount() != 1 => Some((
-                "qdcount",
+                DropReason::Qdcount,
                 format!(
                     "QDCOUNT {}: an answer repeats the one question",
                     v.qdcount()
@@ -74,23 +77,14 @@ impl Forwarder {
                 };
                 (!same).then(|| {
                     (
-                        "question",
+                        DropReason::Question,
                         "question does not match the query (RFC 5452)".to_string(),
                     )
                 })
             }
         };
         if let Some((reason, why)) = problem {
-            self.stats.dropped_responses += 1;
-            let d = &mut self.stats.dropped;
-            match reason {
-                "short" => d.short += 1,
-                "wrong_id" => d.wrong_id += 1,
-                "not_response" => d.not_response += 1,
-                "opcode" => d.opcode += 1,
-                "qdcount" => d.qdcount += 1,
-                _ => d.question += 1,
-            }
+            self.stats.drop_response(reason);
             self.upstreams.get_mut(upstream).counters.mismatched += 1;
             let l = self.upstreams.get(upstream).label.clone();
             self.event(now, || EventKind::Dropped { upstream: l, why });
