@@ -111,17 +111,24 @@ impl State {
         self.settings.allow.iter().any(|n| n.contains(addr.ip()))
     }
 
+    /// A query the server will not take (outside the allow list, over a per-client limit):
+    /// REFUSED, or nothing when configured to drop (and always nothing for what is not a query).
+    fn turn_away(&mut self, bytes: &[u8], reply: Reply, tcp: bool, drop: bool) {
+        if !drop && bytes.len() >= 12 && bytes[2] & 0x80 == 0 {
+            let a = rcode_answer(bytes, Rcode::REFUSED, self.settings.engine.max_udp_payload);
+            if self.send(reply, a, Instant::now()) {
+                self.metrics.responses[usize::from(tcp)][usize::from(Rcode::REFUSED.0)] += 1;
+            }
+        }
+    }
+
     /// A query from a client.
     pub(super) fn query(&mut self, bytes: &[u8], reply: Reply, peer: SocketAddr, tcp: bool) {
         self.metrics.requests[usize::from(tcp)] += 1;
         if !self.allowed(peer) {
             self.metrics.refused_acl += 1;
-            if !self.settings.refuse_drop && bytes.len() >= 12 && bytes[2] & 0x80 == 0 {
-                let a = rcode_answer(bytes, Rcode::REFUSED, self.settings.engine.max_udp_payload);
-                if self.send(reply, a, Instant::now()) {
-                    self.metrics.responses[usize::from(tcp)][5] += 1;
-                }
-            }
+            let drop = self.settings.refuse_drop;
+            self.turn_away(bytes, reply, tcp, drop);
             if self.settings.log_queries {
                 tracing::info!(target: "query", "refused {peer}: not in the allow list");
             }
@@ -130,12 +137,8 @@ impl State {
         let now = self.now();
         if let Err(why) = self.admission.admit(now, peer.ip()) {
             self.metrics.limited[why as usize] += 1;
-            if !self.settings.limit_drop() && bytes.len() >= 12 && bytes[2] & 0x80 == 0 {
-                let a = rcode_answer(bytes, Rcode::REFUSED, self.settings.engine.max_udp_payload);
-                if self.send(reply, a, Instant::now()) {
-                    self.metrics.responses[usize::from(tcp)][5] += 1;
-                }
-            }
+            let drop = self.settings.limit_drop();
+            self.turn_away(bytes, reply, tcp, drop);
             if self.settings.log_queries {
                 tracing::info!(target: "query", "limited {peer}: over its {} limit", why.as_str());
             }
