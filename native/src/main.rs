@@ -1,5 +1,6 @@
 //! The `dnspect` binary: command-line analysis of DNS packets, and the caching forwarder.
 mod config;
+mod health;
 mod serve;
 
 use std::io::{IsTerminal, Read};
@@ -52,6 +53,16 @@ enum Command {
     },
     /// Check a configuration file; errors name their line and field.
     CheckConfig { file: PathBuf },
+    /// Ask a running server's /health (or /ready): exit 0 on 200, non-zero otherwise. For images
+    /// without curl (the container's HEALTHCHECK, exec probes).
+    Health {
+        /// The URL to ask (plain http).
+        #[arg(long, default_value = "http://127.0.0.1:9153/health")]
+        url: String,
+        /// How long to wait for the answer, in seconds.
+        #[arg(long, default_value_t = 3.0)]
+        timeout: f64,
+    },
     /// Explain a DNS message: dig-style text plus compression, sizes and warnings.
     ///
     /// Accepts hex (plain, spaced, 0x-prefixed), tcpdump -X/-xx, xxd, od, Wireshark hex
@@ -121,6 +132,19 @@ fn main() -> ExitCode {
             match serve::run(settings, config, resolv_conf, overrides) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => fail(&format!("{e:#}")),
+            }
+        }
+        Command::Health { url, timeout } => {
+            let timeout = std::time::Duration::try_from_secs_f64(timeout)
+                .ok()
+                .filter(|t| !t.is_zero())
+                .unwrap_or(std::time::Duration::from_secs(3));
+            match health::check(&url, timeout) {
+                Ok(line) => {
+                    println!("{line}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(&format!("health: {e:#}")),
             }
         }
         Command::CheckConfig { file } => match config::load(&file, config::RESOLV_CONF.as_ref()) {

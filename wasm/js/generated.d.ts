@@ -559,7 +559,12 @@ question: number, };
 /**
  * Counters for metrics.
  */
-export type EngineStats = { queries: number, bad_queries: number, cache_hits: number, cache_misses: number, stale_answers: number, coalesced: number, prefetches: number, verifications: number, answers_by_rcode: [number, number, number, number, number, number, number, number, number, number, number, number, number, number, number, number, number, number, number, number, number, number, number, number], recompressed: number, truncated: number, gave_up: number, dropped_responses: number, 
+export type EngineStats = { queries: number, bad_queries: number, cache_hits: number, cache_misses: number, stale_answers: number, coalesced: number, prefetches: number, verifications: number, 
+/**
+ * Negative answers for a name that was answering shortly before, held briefly and
+ * verified instead of cached for their SOA TTL (the incident 004 guard).
+ */
+suspect_negatives: number, answers_by_rcode: [number, number, number, number, number, number, number, number, number, number, number, number, number, number, number, number, number, number, number, number, number, number, number, number], recompressed: number, truncated: number, gave_up: number, dropped_responses: number, 
 /**
  * `dropped_responses` by reason.
  */

@@ -74,6 +74,8 @@ impl Metrics {
             recompressed: st.recompressed,
             truncated: st.truncated,
             gave_up: st.gave_up,
+            suspect_negatives: st.suspect_negatives,
+            verifications: st.verifications,
             fallbacks: st
                 .fallbacks
                 .iter()
@@ -107,6 +109,8 @@ pub struct Snapshot {
     pub recompressed: u64,
     pub truncated: u64,
     pub gave_up: u64,
+    pub suspect_negatives: u64,
+    pub verifications: u64,
     pub fallbacks: Vec<(String, u64)>,
     pub upstreams: Vec<(String, Counters)>,
     pub engine: EngineGauges,
@@ -216,7 +220,7 @@ pub fn render(snaps: &[Snapshot]) -> String {
         "",
         count,
     );
-    let simple: [SimpleMetric; 16] = [
+    let simple: [SimpleMetric; 18] = [
         (
             "dnspect_cache_entries",
             "gauge",
@@ -268,7 +272,7 @@ pub fn render(snaps: &[Snapshot]) -> String {
         (
             "dnspect_recompressed_total",
             "counter",
-            "Answers made smaller by re-compression.",
+            "Upstream answers stored or sent smaller by re-compression (removing OPT alone does not count).",
             &|s| s.recompressed,
         ),
         (
@@ -282,6 +286,18 @@ pub fn render(snaps: &[Snapshot]) -> String {
             "counter",
             "Client queries answered SERVFAIL after the attempt bound or deadline.",
             &|s| s.gave_up,
+        ),
+        (
+            "dnspect_suspect_negatives_total",
+            "counter",
+            "Negative answers for a name that was answering, held briefly and verified (incident 004).",
+            &|s| s.suspect_negatives,
+        ),
+        (
+            "dnspect_verifications_total",
+            "counter",
+            "Queries to another upstream to verify a suspect negative answer.",
+            &|s| s.verifications,
         ),
         (
             "dnspect_refused_total",

@@ -8,6 +8,7 @@
 //! and the resolv.conf) and serves metrics, /health and /ready.
 
 mod metrics;
+mod systemd;
 mod tcp;
 mod upstream;
 mod worker;
@@ -239,12 +240,29 @@ pub fn run(
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut controls = Vec::new();
     let mut threads = Vec::new();
+    // Socket activation: systemd bound the listeners; every worker reads from its own
+    // descriptor of each (the kernel wakes one of them per datagram or connection).
+    let activated = systemd::activated()?;
+    if let Some(a) = &activated {
+        settings.listen = a.addrs();
+        settings.listen.sort();
+        settings.listen.dedup();
+    }
     for i in 0..settings.workers {
         let mut udp = Vec::new();
         let mut tcp = Vec::new();
-        for &a in &settings.listen {
-            udp.push(bind_udp(a)?);
-            tcp.push(bind_tcp(a)?);
+        if let Some(a) = &activated {
+            for s in &a.udp {
+                udp.push(s.try_clone()?);
+            }
+            for l in &a.tcp {
+                tcp.push(l.try_clone()?);
+            }
+        } else {
+            for &a in &settings.listen {
+                udp.push(bind_udp(a)?);
+                tcp.push(bind_tcp(a)?);
+            }
         }
         let (ctl_tx, ctl_rx) = mpsc::unbounded_channel();
         controls.push(ctl_tx);
@@ -259,7 +277,12 @@ pub fn run(
     }
     for a in &settings.listen {
         tracing::info!(
-            "serving DNS on {a} (UDP and TCP) with {} worker(s), forwarding to {:?}{}",
+            "serving DNS on {a} (UDP and TCP{}) with {} worker(s), forwarding to {:?}{}",
+            if activated.is_some() {
+                ", sockets from systemd"
+            } else {
+                ""
+            },
             settings.workers,
             settings.upstreams,
             settings
@@ -277,6 +300,7 @@ pub fn run(
             tracing::info!("metrics on http://{m}/metrics, health on /health and /ready");
             tokio::spawn(metrics::serve(listener, shared.clone()));
         }
+        systemd::ready(&format!("serving DNS on {:?}", settings.listen));
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
         let mut drain = settings.drain;
@@ -316,6 +340,7 @@ pub fn run(
         "SIGTERM: draining: no new queries; answering those queued and in flight (deadline {} ms)",
         drain_limit.as_millis()
     );
+    systemd::stopping();
     shared.draining.store(true, Ordering::SeqCst);
     let _ = stop_tx.send(true);
     let finished = rt.block_on(async {

@@ -47,13 +47,21 @@ impl Forwarder {
             Lifetime::SuspectNegative { .. } => (None, 0),
             Lifetime::Failure { ttl, .. } => (Some(EntryKind::Failure), ttl),
         };
+        if matches!(lifetime, Lifetime::SuspectNegative { .. }) {
+            self.stats.suspect_negatives += 1;
+        }
         let rule = lifetime.rule();
         // The stored form drops OPT; rebuild from the decoded message when the upstream's
         // bytes are not the best form to keep (uncompressed answers get compressed here).
+        // Dropping OPT alone makes almost every answer shorter: only bytes saved beyond the
+        // OPT record count as re-compression (the metric and the note).
+        let without_opt = bytes
+            .len()
+            .saturating_sub(msg.edns.as_ref().map_or(0, Edns::wire_len));
         msg.edns = None;
         let compact = msg.to_wire().ok();
         let (wire, recompressed): (&[u8], Option<String>) = match &compact {
-            Some(c) if c.len() < bytes.len() => {
+            Some(c) if c.len() < without_opt => {
                 self.stats.recompressed += 1;
                 (
                     c,
@@ -64,6 +72,7 @@ impl Forwarder {
                     )),
                 )
             }
+            Some(c) if c.len() < bytes.len() => (c, None),
             _ => (bytes, None),
         };
         let entry = Entry::new(

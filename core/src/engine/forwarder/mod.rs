@@ -25,6 +25,7 @@ use crate::cache::policy::{
 use crate::cache::store::{write_answer, Entry, EntryKind, KeyBuf, OptOut, Store};
 use crate::wire::fit::fit;
 use crate::wire::view::{MessageView, HEADER_LEN};
+use crate::wire::Edns;
 use crate::wire::{Message, Name, Opcode, RType, Rcode};
 
 /// A client, as the runtime identifies it (an index, a hash of its address: the engine only
@@ -192,6 +193,9 @@ pub struct Stats {
     pub coalesced: u64,
     pub prefetches: u64,
     pub verifications: u64,
+    /// Negative answers for a name that was answering shortly before, held briefly and
+    /// verified instead of cached for their SOA TTL (the incident 004 guard).
+    pub suspect_negatives: u64,
     pub answers_by_rcode: [u64; 24],
     pub recompressed: u64,
     pub truncated: u64,
