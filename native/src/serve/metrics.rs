@@ -6,6 +6,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
+use dnspect_core::engine::decide::FallbackRule;
 use dnspect_core::engine::forwarder::{Dropped, Forwarder};
 use dnspect_core::engine::upstreams::Counters;
 use dnspect_core::wire::Rcode;
@@ -366,7 +367,13 @@ pub fn render(snaps: &[Snapshot]) -> String {
         "counter",
         "Fallbacks after upstream attempts, by rule.",
     );
-    let mut rules: std::collections::BTreeMap<String, u64> = std::collections::BTreeMap::new();
+    // Every rule from the start, at 0: a series that appears only on its first increment is
+    // invisible to rate() and to alerts until then.
+    let mut rules: std::collections::BTreeMap<String, u64> = FallbackRule::ALL
+        .iter()
+        .filter(|r| !matches!(r, FallbackRule::Answered))
+        .map(|r| (r.as_str().to_string(), 0))
+        .collect();
     for s in snaps {
         for (k, v) in &s.fallbacks {
             *rules.entry(k.clone()).or_default() += v;

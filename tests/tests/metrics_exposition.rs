@@ -1,0 +1,369 @@
+//! The /metrics scrape of a running server, read by real Prometheus parsers (promtool from
+//! Debian's prometheus package, the Python prometheus-client parser), and the operator files
+//! that read it: every metric the Grafana dashboard (deploy/grafana/dnspect.json) and the alert
+//! rules (deploy/prometheus/dnspect-alerts.yml) use must be in a real scrape; the rules pass
+//! `promtool check rules` and their unit tests; every exported family is documented in
+//! docs/metrics.md. And the counters that used to mislead: `recompressed_total` no longer
+//! counts the OPT record dropped from every stored answer, `upstream_network_errors_total`
+//! counts refused upstream ports, `suspect_negatives_total` counts incident 004's guard.
+
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use dnspect_core::wire::Rcode;
+use dnspect_tests::{
+    config, dig, free_port, http_get, python, reply, require, run, scraped, start_dnspect,
+    start_nsd, status, temp_dir, wait_tcp, FakeUpstream, Proc,
+};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+const ZONE: &str = "$ORIGIN example.test.\n$TTL 300\n@ IN SOA ns hostmaster 1 3600 900 604800 60\n@ IN NS ns\nns IN A 192.0.2.53\nwww IN A 192.0.2.80\nalias IN CNAME www\n";
+
+/// dnspect with its metrics listener on a free port: (process, DNS port, metrics port).
+fn serve_with_metrics(name: &str, upstreams: &[u16], extra: &str) -> (Proc, u16, u16) {
+    let dir = temp_dir(name);
+    let (port, mport) = (free_port(), free_port());
+    let metrics = format!("127.0.0.1:{mport}");
+    let p = start_dnspect(
+        &dir,
+        &config(port, upstreams, extra),
+        port,
+        &["--metrics", &metrics],
+    );
+    wait_tcp(
+        SocketAddr::from(([127, 0, 0, 1], mport)),
+        Duration::from_secs(10),
+    );
+    (p, port, mport)
+}
+
+/// Scrapes until `series` has a value meeting `ok` (workers publish twice a second), within
+/// 5 s; the last scrape either way.
+fn scrape_until(mport: u16, series: &str, ok: impl Fn(f64) -> bool) -> String {
+    let until = Instant::now() + Duration::from_secs(5);
+    loop {
+        let (code, body) = http_get(mport, "/metrics");
+        assert_eq!(code, 200, "{body}");
+        if scraped(&body, series).is_some_and(&ok) || Instant::now() > until {
+            return body;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The `dnspect_*` names an operator file refers to.
+fn names_in(text: &str) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    let b = text.as_bytes();
+    let mut i = 0;
+    while let Some(at) = text[i..].find("dnspect_") {
+        let start = i + at;
+        let before_ok =
+            start == 0 || !(b[start - 1].is_ascii_alphanumeric() || b[start - 1] == b'_');
+        let mut end = start;
+        while end < b.len()
+            && (b[end].is_ascii_lowercase() || b[end].is_ascii_digit() || b[end] == b'_')
+        {
+            end += 1;
+        }
+        if before_ok {
+            out.insert(text[start..end].to_string());
+        }
+        i = end.max(start + 1);
+    }
+    out
+}
+
+#[test]
+fn scrape_parses_and_has_every_metric_the_dashboard_and_alerts_use() {
+    let dir = temp_dir("metrics-nsd");
+    let nsd_port = free_port();
+    let _nsd = start_nsd(&dir, nsd_port, &[("example.test.", ZONE.to_string())]);
+    let (_server, port, mport) = serve_with_metrics("metrics-exposition", &[nsd_port], "");
+    // Traffic over both transports, a hit, a miss, a negative answer.
+    for args in [
+        &["www.example.test", "A"][..],
+        &["www.example.test", "A"],
+        &["+tcp", "alias.example.test", "A"],
+        &["nothing.example.test", "A"],
+    ] {
+        let out = dig(port, args);
+        assert_ne!(status(&out), "none", "{out}");
+    }
+    let text = scrape_until(mport, "dnspect_cache_hits_total", |v| v >= 1.0);
+
+    // promtool: parses and lints the exposition (names, types, HELP); prints nothing when clean.
+    let dir = temp_dir("metrics-promtool");
+    let file = dir.join("scrape.txt");
+    std::fs::write(&file, &text).expect("write scrape");
+    let out = run(
+        Command::new("sh").arg("-c").arg(format!(
+            "{} check metrics < {}",
+            require("promtool").display(),
+            file.display()
+        )),
+        Duration::from_secs(30),
+    );
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success() && said.trim().is_empty(),
+        "promtool check metrics: {said}"
+    );
+
+    // The Python client's parser: every family and every sample name it sees.
+    let parsed = python(&format!(
+        r#"
+from prometheus_client.parser import text_string_to_metric_families
+text = open({file:?}).read()
+for f in text_string_to_metric_families(text):
+    print("family", f.name, f.type)
+    for s in f.samples:
+        print("sample", s.name)
+"#,
+        file = file.display().to_string()
+    ));
+    assert!(!parsed.contains("Traceback"), "prometheus_client: {parsed}");
+    let mut samples = BTreeSet::new();
+    let mut families = BTreeSet::new();
+    for l in parsed.lines() {
+        let mut w = l.split_whitespace();
+        match (w.next(), w.next(), w.next()) {
+            (Some("sample"), Some(n), _) => {
+                samples.insert(n.to_string());
+            }
+            // The client strips `_total` from counter family names.
+            (Some("family"), Some(n), Some(t)) => {
+                families.insert(if t == "counter" {
+                    format!("{n}_total")
+                } else {
+                    n.to_string()
+                });
+            }
+            _ => {}
+        }
+    }
+    assert!(families.len() > 40, "{parsed}");
+
+    // Every name the dashboard and the rules use is a sample in the scrape.
+    let dashboard =
+        std::fs::read_to_string(repo().join("deploy/grafana/dnspect.json")).expect("dashboard");
+    let rules = std::fs::read_to_string(repo().join("deploy/prometheus/dnspect-alerts.yml"))
+        .expect("alert rules");
+    let used: BTreeSet<String> = names_in(&dashboard)
+        .into_iter()
+        .chain(names_in(&rules))
+        .collect();
+    assert!(used.len() > 30, "{used:?}");
+    let missing: Vec<&String> = used.iter().filter(|n| !samples.contains(*n)).collect();
+    assert!(
+        missing.is_empty(),
+        "used by deploy/grafana or deploy/prometheus but not in a real scrape: {missing:?}"
+    );
+    // And the other way round: the dashboard shows every family the server exports.
+    let dash_names = names_in(&dashboard);
+    let unshown: Vec<&String> = families
+        .iter()
+        .filter(|f| !dash_names.contains(*f) && !dash_names.contains(&format!("{f}_bucket")))
+        .collect();
+    assert!(
+        unshown.is_empty(),
+        "exported but not on the dashboard: {unshown:?}"
+    );
+    // Every family is documented.
+    let doc = std::fs::read_to_string(repo().join("docs/metrics.md")).expect("docs/metrics.md");
+    let undocumented: Vec<&String> = families
+        .iter()
+        .filter(|f| !doc.contains(&format!("`{f}`")))
+        .collect();
+    assert!(
+        undocumented.is_empty(),
+        "not in docs/metrics.md: {undocumented:?}"
+    );
+
+    // The dashboard is Grafana JSON: unique panel ids, every target with an expression.
+    let dash: serde_json::Value = serde_json::from_str(&dashboard).expect("dashboard JSON");
+    let panels = dash["panels"].as_array().expect("panels");
+    let ids: BTreeSet<u64> = panels.iter().filter_map(|p| p["id"].as_u64()).collect();
+    assert_eq!(ids.len(), panels.len(), "panel ids must be unique");
+    for p in panels.iter().filter(|p| p["type"] != "row") {
+        let targets = p["targets"].as_array().expect("targets");
+        assert!(!targets.is_empty(), "panel {} has no query", p["title"]);
+        assert!(targets
+            .iter()
+            .all(|t| t["expr"].as_str().is_some_and(|e| !e.is_empty())));
+    }
+}
+
+#[test]
+fn alert_rules_pass_promtool_check_and_their_unit_tests() {
+    let promtool = require("promtool");
+    let dir = repo().join("deploy/prometheus");
+    for args in [
+        &["check", "rules", "dnspect-alerts.yml"][..],
+        &["test", "rules", "dnspect-alerts.test.yml"],
+    ] {
+        let out = run(
+            Command::new(&promtool).current_dir(&dir).args(args),
+            Duration::from_secs(60),
+        );
+        let said = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.status.success(), "promtool {args:?}: {said}");
+        assert!(said.contains("SUCCESS"), "promtool {args:?}: {said}");
+    }
+    let rules = std::fs::read_to_string(dir.join("dnspect-alerts.yml")).expect("rules");
+    for alert in [
+        "DnspectUpstreamDown",
+        "DnspectUpstreamsDown",
+        "DnspectServfailRate",
+        "DnspectSuspectNegatives",
+        "DnspectClientsRateLimited",
+    ] {
+        assert!(rules.contains(&format!("alert: {alert}\n")), "{alert}");
+        let tests = std::fs::read_to_string(dir.join("dnspect-alerts.test.yml")).expect("tests");
+        assert!(
+            tests.contains(&format!("alertname: {alert}\n")),
+            "no promtool unit test for {alert}"
+        );
+    }
+}
+
+#[test]
+fn recompressed_counts_recompression_not_the_dropped_opt_record() {
+    // NSD compresses its answers: with EDNS (dig's default) every stored answer loses its OPT
+    // record and gets shorter, which is not re-compression.
+    let dir = temp_dir("metrics-recompress");
+    let nsd_port = free_port();
+    let _nsd = start_nsd(&dir, nsd_port, &[("example.test.", ZONE.to_string())]);
+    let (_server, port, mport) = serve_with_metrics("metrics-recompress-nsd", &[nsd_port], "");
+    for name in ["www.example.test", "alias.example.test", "ns.example.test"] {
+        let out = dig(port, &["+edns=0", "+bufsize=1232", name, "A"]);
+        assert_eq!(status(&out), "NOERROR", "{out}");
+    }
+    let text = scrape_until(mport, "dnspect_cache_misses_total", |v| v >= 3.0);
+    assert_eq!(
+        scraped(&text, "dnspect_cache_misses_total"),
+        Some(3.0),
+        "{text}"
+    );
+    assert_eq!(
+        scraped(&text, "dnspect_recompressed_total"),
+        Some(0.0),
+        "NSD's compressed answers counted as re-compressed"
+    );
+
+    // An upstream that does not compress (incident 000): those answers are re-compressed.
+    let fake = FakeUpstream::start(|q, _, _| {
+        let n = q.questions[0].name.to_string();
+        Some(reply(
+            q,
+            &[
+                &format!("{n} 300 IN CNAME target.{n}"),
+                &format!("target.{n} 300 IN A 192.0.2.1"),
+            ],
+            &[],
+            Rcode::NOERROR,
+            false,
+        ))
+    });
+    let (_server, port, mport) = serve_with_metrics("metrics-recompress-fake", &[fake.port], "");
+    for name in ["a.example.test", "b.example.test"] {
+        let out = dig(port, &[name, "A"]);
+        assert_eq!(status(&out), "NOERROR", "{out}");
+    }
+    let text = scrape_until(mport, "dnspect_recompressed_total", |v| v >= 2.0);
+    assert_eq!(
+        scraped(&text, "dnspect_recompressed_total"),
+        Some(2.0),
+        "{text}"
+    );
+    let to = format!("{{to=\"127.0.0.1:{}\"}}", fake.port);
+    assert_eq!(
+        scraped(&text, &format!("dnspect_upstream_uncompressed_total{to}")),
+        Some(2.0)
+    );
+}
+
+#[test]
+fn network_errors_count_a_refused_upstream() {
+    // Nothing listens on this port: the connected UDP socket gets ECONNREFUSED (ICMP port
+    // unreachable), a transport failure, not a timeout.
+    let closed = free_port();
+    let (_server, port, mport) = serve_with_metrics("metrics-neterr", &[closed], "");
+    let out = dig(port, &["www.example.test", "A"]);
+    assert_eq!(status(&out), "SERVFAIL", "{out}");
+    let series = format!("dnspect_upstream_network_errors_total{{to=\"127.0.0.1:{closed}\"}}");
+    let text = scrape_until(mport, &series, |v| v >= 1.0);
+    assert!(scraped(&text, &series).is_some_and(|v| v >= 1.0), "{text}");
+    assert_eq!(
+        scraped(
+            &text,
+            &format!("dnspect_upstream_timeouts_total{{to=\"127.0.0.1:{closed}\"}}")
+        ),
+        Some(0.0),
+        "{text}"
+    );
+    assert_eq!(
+        scraped(
+            &text,
+            "dnspect_dns_responses_total{proto=\"udp\",rcode=\"SERVFAIL\"}"
+        ),
+        Some(1.0)
+    );
+}
+
+#[test]
+fn suspect_negatives_count_the_incident_004_guard() {
+    // A name answers with TTL 1, then the upstream says NXDOMAIN: a negative for a name that
+    // was answering a moment ago is suspect (incident 004).
+    let negative = Arc::new(AtomicBool::new(false));
+    let neg = negative.clone();
+    let fake = FakeUpstream::start(move |q, _, _| {
+        let n = q.questions[0].name.to_string();
+        Some(if neg.load(Ordering::SeqCst) {
+            reply(
+                q,
+                &[],
+                &["example.test. 300 IN SOA ns.example.test. h.example.test. 1 3600 900 604800 300"],
+                Rcode::NXDOMAIN,
+                true,
+            )
+        } else {
+            reply(
+                q,
+                &[&format!("{n} 1 IN A 192.0.2.1")],
+                &[],
+                Rcode::NOERROR,
+                true,
+            )
+        })
+    });
+    let (_server, port, mport) = serve_with_metrics("metrics-suspect", &[fake.port], "");
+    let out = dig(port, &["www.example.test", "A"]);
+    assert_eq!(status(&out), "NOERROR", "{out}");
+    let text = scrape_until(mport, "dnspect_cache_misses_total", |v| v >= 1.0);
+    assert_eq!(scraped(&text, "dnspect_suspect_negatives_total"), Some(0.0));
+    negative.store(true, Ordering::SeqCst);
+    std::thread::sleep(Duration::from_millis(1500));
+    let _ = dig(port, &["www.example.test", "A"]);
+    let text = scrape_until(mport, "dnspect_suspect_negatives_total", |v| v >= 1.0);
+    assert!(
+        scraped(&text, "dnspect_suspect_negatives_total").is_some_and(|v| v >= 1.0),
+        "{text}"
+    );
+}
