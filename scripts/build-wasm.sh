@@ -113,11 +113,23 @@ if [[ -n "$wasm_opt" ]]; then
     rm -f "$pkg/node/dnspect_bg.unopt.wasm" "$pkg/web/dnspect_bg.unopt.wasm"
 fi
 
+# One .wasm in the npm package: both wasm-bindgen targets produce the same module (they differ in
+# their JS only), so the Node build reads the web build's file instead of shipping a second copy.
+cmp -s "$pkg/node/dnspect_bg.wasm" "$pkg/web/dnspect_bg.wasm" ||
+    die "wasm-bindgen's nodejs and web targets produced different .wasm files: the package would need both"
+node_glue="$pkg/node/dnspect.js"
+grep -q '`${__dirname}/dnspect_bg.wasm`' "$node_glue" ||
+    die "$node_glue does not load \`\${__dirname}/dnspect_bg.wasm\` any more (wasm-bindgen changed): update this step"
+sed -i 's|`${__dirname}/dnspect_bg.wasm`|`${__dirname}/../web/dnspect_bg.wasm`|' "$node_glue"
+rm -f "$pkg/node/dnspect_bg.wasm"
+smoke_test || die "the Node build does not load pkg/web/dnspect_bg.wasm"
+log "one .wasm: pkg/node/dnspect.js reads pkg/web/dnspect_bg.wasm"
+
 size() { stat -c %s "$1"; }
 gz() { gzip -9 -c "$1" | wc -c; }
 log "sizes (bytes):"
 printf '    %-62s %9s %9s\n' file raw gzip-9
-for f in "$wasm_in" "$pkg/node/dnspect_bg.wasm" "$pkg/web/dnspect_bg.wasm" "$pkg/node/dnspect.js" "$pkg/web/dnspect.js"; do
+for f in "$wasm_in" "$pkg/web/dnspect_bg.wasm" "$pkg/node/dnspect.js" "$pkg/web/dnspect.js"; do
     printf '    %-62s %9d %9d\n' "${f#"$REPO_ROOT"/}" "$(size "$f")" "$(gz "$f")"
 done
 log "done in $((SECONDS - t0)) s: wasm/pkg/node (require) and wasm/pkg/web (await init())"

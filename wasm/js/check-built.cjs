@@ -6,7 +6,8 @@ const fs = require("node:fs");
 const path = require("node:path");
 
 const pkg = path.join(__dirname, "..", "pkg");
-const needed = ["node/dnspect.js", "node/dnspect_bg.wasm", "web/dnspect.js", "web/dnspect_bg.wasm"];
+// One .wasm: pkg/node/dnspect.js reads pkg/web/dnspect_bg.wasm (scripts/build-wasm.sh).
+const needed = ["node/dnspect.js", "web/dnspect.js", "web/dnspect_bg.wasm"];
 const missing = needed.filter((f) => !fs.existsSync(path.join(pkg, f)));
 if (missing.length > 0) {
   console.error(
