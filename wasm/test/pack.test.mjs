@@ -91,3 +91,27 @@ test("@arethetypeswrong/cli finds no type problem in the packed tarball", () => 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("package-lock.json locks every platform's optional native packages (npm ci on any OS)", () => {
+  const lock = JSON.parse(readFileSync(join(pkgDir, "..", "package-lock.json"), "utf8"));
+  const entries = lock.packages;
+  const missing = [];
+  for (const [path, meta] of Object.entries(entries)) {
+    for (const dep of Object.keys(meta.optionalDependencies ?? {})) {
+      // npm resolves a dependency from the nearest node_modules up the tree.
+      const parts = path.split("node_modules/");
+      let found = false;
+      for (let i = parts.length; i >= 1 && !found; i--) {
+        const base = parts.slice(0, i).join("node_modules/");
+        const candidate = `${base}${base === "" || base.endsWith("/") ? "" : "/"}node_modules/${dep}`;
+        found = candidate in entries;
+      }
+      if (!found) missing.push(`${path || "(root)"} -> ${dep}`);
+    }
+  }
+  assert.deepEqual(missing, [], "optional dependencies not in package-lock.json: npm ci fails on their platform");
+  // The one the issue found missing: rollup's macOS binaries.
+  for (const p of ["darwin-arm64", "darwin-x64", "win32-x64-msvc", "linux-x64-gnu"]) {
+    assert.ok(`node_modules/@rollup/rollup-${p}` in entries, `@rollup/rollup-${p} is not locked`);
+  }
+});
