@@ -230,7 +230,14 @@ fn image_runs_read_only_as_non_root_and_answers_through_a_published_port() {
     assert!(logs().contains("www.example.test"), "{}", logs());
 
     // Metrics, /health and /ready through the published port.
-    let (code, body) = http_get(metrics, "/ready");
+    // Workers publish upstream health twice a second, and the first dig attempts (before NSD
+    // was up) marked the upstream down until the answers above: wait for /ready (bounded).
+    let until = Instant::now() + Duration::from_secs(5);
+    let (mut code, mut body) = http_get(metrics, "/ready");
+    while code != 200 && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(100));
+        (code, body) = http_get(metrics, "/ready");
+    }
     assert_eq!(code, 200, "/ready: {body}");
     let (code, body) = http_get(metrics, "/metrics");
     assert_eq!(code, 200);

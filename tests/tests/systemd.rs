@@ -230,6 +230,13 @@ os.execve(sys.argv[1], sys.argv[1:], env)
         answer_lines(&out).is_empty(),
         "--listen was bound although sockets were passed: {out}"
     );
+    // A reload keeps systemd's sockets without claiming the listen addresses moved.
+    server.reload_expecting("SIGHUP: configuration reloaded");
+    assert!(
+        !server.log_text().contains("change only on restart"),
+        "{}",
+        server.log_text()
+    );
 }
 
 #[test]

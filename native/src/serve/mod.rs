@@ -294,6 +294,7 @@ pub fn run(
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
+    let socket_activated = activated.is_some();
     let drain_limit = rt.block_on(async {
         if let Some(m) = settings.metrics {
             let listener = bind_metrics(m).with_context(|| format!("cannot bind metrics {m}"))?;
@@ -313,7 +314,9 @@ pub fn run(
                     match config::load_settings(config_path.as_deref(), &resolv_conf, &overrides) {
                         Ok(mut new) => {
                             fit_caps(&mut new, nofile);
-                            if new.listen != settings.listen || new.workers != settings.workers {
+                            // With systemd's sockets, `listen` is not ours to compare.
+                            let moved = new.listen != settings.listen && !socket_activated;
+                            if moved || new.workers != settings.workers {
                                 tracing::warn!("SIGHUP: listen addresses and workers change only on restart");
                             }
                             let ups = match &new.resolv_conf {
