@@ -33,6 +33,12 @@ import type {
   Scenario as ScenarioShape,
   ServeStale,
   SimResult,
+  CaptureOptions,
+  CaptureMessage,
+  CaptureReport,
+  CaptureReplay,
+  CaptureError,
+  ReplayRow,
 } from "./generated.js";
 
 export type * from "./generated.js";
@@ -305,3 +311,44 @@ export declare class Forwarder {
   /** Releases the engine's memory now (it is also released when the object is collected). */
   free(): void;
 }
+
+// ---- captures ---------------------------------------------------------------------------------------
+
+/** Options of `analyzeCapture()` and `new CaptureAnalyzer()`: the core's, all optional, plus `replay`. */
+export type AnalyzeCaptureOptions = Partial<CaptureOptions> & {
+  /** Keep the matched exchanges so that `replay()` can run them through the engine. */
+  replay?: boolean;
+};
+
+/** What `CaptureAnalyzer.replay()` returns: the scenario, one row per query, the simulator's run. */
+export interface CaptureReplayResult {
+  replay: CaptureReplay;
+  rows: ReplayRow[];
+  result: SimResult;
+}
+
+/**
+ * A pcap or pcapng capture read in chunks: `push()` each chunk, `finish()` at the end. Memory
+ * stays bounded whatever the file's size. A cut or corrupt file does not throw: `error` (and the
+ * report's `error`) give the byte offset, and everything before it is kept.
+ */
+export declare class CaptureAnalyzer {
+  constructor(options?: AnalyzeCaptureOptions);
+  /** Where the capture stopped being readable, once it did. */
+  error: CaptureError | null;
+  /** The DNS messages this chunk completed (after the filters). */
+  push(chunk: Uint8Array): CaptureMessage[];
+  /** The end of the file: the final report. */
+  finish(): CaptureReport;
+  /** The report of everything read so far. */
+  report(): CaptureReport;
+  /** The servers' answers replayed through dnspect's engine (needs `{ replay: true }`). */
+  replay(): CaptureReplayResult;
+  free(): void;
+}
+
+/** A whole capture at once. */
+export declare function analyzeCapture(
+  bytes: Uint8Array,
+  options?: AnalyzeCaptureOptions,
+): { messages: CaptureMessage[]; report: CaptureReport; replay?: CaptureReplayResult };

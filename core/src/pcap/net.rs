@@ -26,7 +26,7 @@ pub const MAX_OUT_OF_ORDER: usize = 256 * 1024;
 const EXPIRY_NS: i64 = 60_000_000_000;
 
 /// UDP or TCP.
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(rename = "CaptureTransport"))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Transport {

@@ -19,7 +19,7 @@ use super::report::Exchange;
 pub const MAX_REPLAY_QUERIES: usize = 2000;
 
 /// A scenario and what the capture said for each of its queries.
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(rename = "CaptureReplay"))]
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct Replay {
     pub scenario: Scenario,
