@@ -993,3 +993,34 @@ fn label_boundary(name: &[u8], at: usize) -> bool {
     }
     i == at
 }
+
+#[cfg(test)]
+mod tests {
+    use super::FieldStats;
+
+    fn verdict(values: impl Iterator<Item = u16>, space: f64, bits: bool) -> String {
+        let mut f = FieldStats::new();
+        values.for_each(|v| f.add(v));
+        f.report(space, bits).verdict
+    }
+
+    #[test]
+    fn rfc5452_verdicts() {
+        // A counter, a fixed port, a small pool, and a ChaCha20 stream as the random reference.
+        assert!(verdict(1000..2000, 65536.0, true).starts_with("predictable: 999 of 1000"));
+        assert!(verdict(std::iter::repeat_n(5353, 500), 28232.0, false).starts_with("fixed"));
+        assert!(verdict(
+            (0..2000u32).map(|i| (i.wrapping_mul(7919) % 64) as u16 * 3),
+            65536.0,
+            true
+        )
+        .starts_with("predictable: 64 distinct values"));
+        let mut rng = crate::engine::rng::Rng::from_seed([7; 32]);
+        let random: Vec<u16> = (0..2000).map(|_| rng.next_u16()).collect();
+        assert_eq!(verdict(random.iter().copied(), 65536.0, true), "random");
+        assert_eq!(
+            verdict(random.iter().copied().take(10), 65536.0, true),
+            "too few samples"
+        );
+    }
+}
