@@ -31,7 +31,7 @@ fn read(bytes: &[u8], chunk: usize) -> (Vec<CaptureMessage>, CaptureReport, Opti
     let mut rows = Vec::new();
     let mut err = None;
     for c in bytes.chunks(chunk.max(1)) {
-        if let Err(e) = a.feed(c, &mut |m| rows.push(m.clone())) {
+        if let Err(e) = a.feed(c, &mut |m, _| rows.push(m.clone())) {
             err = Some(e.to_string());
             break;
         }

@@ -87,7 +87,7 @@ pub fn run(a: CaptureArgs) -> ExitCode {
     let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
     let lines = !a.report && !a.replay;
     let write_failed = std::cell::Cell::new(false);
-    let mut on_message = |m: &dnspect_core::pcap::CaptureMessage| {
+    let mut on_message = |m: &dnspect_core::pcap::CaptureMessage, _: &[u8]| {
         if !lines || write_failed.get() {
             return;
         }

@@ -343,19 +343,24 @@ export function createApi(raw, rawInit) {
   class CaptureAnalyzer {
     #raw;
     #replay;
+    #bytes = false;
     error = null;
 
     constructor(options) {
       ready("new CaptureAnalyzer");
       const fn = "new CaptureAnalyzer";
       if (options !== undefined) objectArg(fn, "options", options);
-      const { replay, ...core } = options ?? {};
+      const { replay, bytes, ...core } = options ?? {};
       if (replay !== undefined && typeof replay !== "boolean") {
         throw argError(fn, "options.replay", "a boolean", replay);
       }
+      if (bytes !== undefined && typeof bytes !== "boolean") {
+        throw argError(fn, "options.bytes", "a boolean", bytes);
+      }
       const json = jsonArg(fn, "options", core);
       try {
-        this.#raw = new raw.RawCapture(json, replay === true);
+        this.#raw = new raw.RawCapture(json, replay === true, bytes === true);
+        this.#bytes = bytes === true;
       } catch (e) {
         rethrow(e, fn);
       }
@@ -370,6 +375,14 @@ export function createApi(raw, rawInit) {
       try {
         const r = JSON.parse(engine.feed(chunk));
         if (r.error && this.error === null) this.error = r.error;
+        if (this.#bytes) {
+          const all = engine.takeBytes();
+          let at = 0;
+          for (const m of r.messages) {
+            m.bytes = all.subarray(at, at + m.size);
+            at += m.size;
+          }
+        }
         return r.messages;
       } catch (e) {
         rethrow(e, fn);

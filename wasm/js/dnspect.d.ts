@@ -318,7 +318,12 @@ export declare class Forwarder {
 export type AnalyzeCaptureOptions = Partial<CaptureOptions> & {
   /** Keep the matched exchanges so that `replay()` can run them through the engine. */
   replay?: boolean;
+  /** Give each message its DNS bytes (`bytes`), e.g. to `analyze()` it. */
+  bytes?: boolean;
 };
+
+/** A message from `CaptureAnalyzer.push()`; `bytes` with `{ bytes: true }`. */
+export type CapturedMessage = CaptureMessage & { bytes?: Uint8Array };
 
 /** What `CaptureAnalyzer.replay()` returns: the scenario, one row per query, the simulator's run. */
 export interface CaptureReplayResult {
@@ -337,7 +342,7 @@ export declare class CaptureAnalyzer {
   /** Where the capture stopped being readable, once it did. */
   error: CaptureError | null;
   /** The DNS messages this chunk completed (after the filters). */
-  push(chunk: Uint8Array): CaptureMessage[];
+  push(chunk: Uint8Array): CapturedMessage[];
   /** The end of the file: the final report. */
   finish(): CaptureReport;
   /** The report of everything read so far. */
@@ -351,4 +356,4 @@ export declare class CaptureAnalyzer {
 export declare function analyzeCapture(
   bytes: Uint8Array,
   options?: AnalyzeCaptureOptions,
-): { messages: CaptureMessage[]; report: CaptureReport; replay?: CaptureReplayResult };
+): { messages: CapturedMessage[]; report: CaptureReport; replay?: CaptureReplayResult };

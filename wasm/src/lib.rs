@@ -740,6 +740,8 @@ impl RawForwarder {
 #[derive(Debug)]
 pub struct RawCapture {
     inner: dnspect_core::pcap::CaptureAnalyzer,
+    /// The DNS bytes of the last chunk's messages, one after another, when asked for.
+    bytes: Option<Vec<u8>>,
 }
 
 #[wasm_bindgen]
@@ -747,7 +749,8 @@ impl RawCapture {
     /// `options`: JSON text of the core's `CaptureOptions`; `replay`: keep the matched
     /// exchanges so that `replay()` can run them through the engine.
     #[wasm_bindgen(constructor)]
-    pub fn new(options: &str, replay: bool) -> Result<RawCapture, JsValue> {
+    /// `bytes`: keep each message's DNS bytes for `takeBytes()`.
+    pub fn new(options: &str, replay: bool, bytes: bool) -> Result<RawCapture, JsValue> {
         let opts: dnspect_core::pcap::CaptureOptions =
             from_json("analyzeCapture: options", options)?;
         let mut inner = dnspect_core::pcap::CaptureAnalyzer::new(opts)
@@ -755,7 +758,10 @@ impl RawCapture {
         if replay {
             inner.keep_exchanges(dnspect_core::pcap::replay::MAX_REPLAY_QUERIES * 4);
         }
-        Ok(RawCapture { inner })
+        Ok(RawCapture {
+            inner,
+            bytes: bytes.then(Vec::new),
+        })
     }
 
     /// Reads the next chunk: `{"messages": [...], "error": null | {offset, message}}`.
@@ -764,7 +770,14 @@ impl RawCapture {
         out.extend_from_slice(b"{\"messages\":[");
         let mut first = true;
         let mut failed = None;
-        let r = self.inner.feed(chunk, &mut |m| {
+        let mut kept = self.bytes.take();
+        if let Some(k) = &mut kept {
+            k.clear();
+        }
+        let r = self.inner.feed(chunk, &mut |m, b| {
+            if let Some(k) = &mut kept {
+                k.extend_from_slice(b);
+            }
             if !first {
                 out.push(b',');
             }
@@ -773,6 +786,7 @@ impl RawCapture {
                 failed = Some(e.to_string());
             }
         });
+        self.bytes = kept;
         if let Some(e) = failed {
             return Err(error("internal", e));
         }
@@ -780,6 +794,13 @@ impl RawCapture {
         serde_json::to_writer(&mut out, &r.err()).map_err(|e| error("internal", e.to_string()))?;
         out.push(b'}');
         String::from_utf8(out).map_err(|e| error("internal", e.to_string()))
+    }
+
+    /// The DNS bytes of the messages the last `feed` returned, one after another (each is
+    /// its message's `size` long); empty unless asked for at construction.
+    #[wasm_bindgen(js_name = takeBytes)]
+    pub fn take_bytes(&mut self) -> Vec<u8> {
+        self.bytes.as_mut().map(std::mem::take).unwrap_or_default()
     }
 
     /// The end of the file: the report, with `error` set when the file was cut.

@@ -57,6 +57,17 @@ test("a cut file: what came before, and the byte offset", () => {
   assert.match(junk.report.error.message, /not a pcap or pcapng file/);
 });
 
+test("bytes: each message's DNS bytes, which analyze() reads as the row says", async () => {
+  const { analyze } = await import("dnspect");
+  const bytes = new Uint8Array(readFileSync(dir + "real.pcapng"));
+  const { messages } = analyzeCapture(bytes, { ...options, bytes: true });
+  for (const m of messages) {
+    assert.equal(m.bytes.length, m.size);
+    const a = analyze(m.bytes);
+    assert.equal(a.message.header.id, m.id);
+  }
+});
+
 test("bad arguments and options name what is wrong", () => {
   assert.throws(() => analyzeCapture("text"), (e) => e instanceof DnspectError && /bytes/.test(e.message));
   assert.throws(

@@ -493,11 +493,12 @@ impl CaptureAnalyzer {
     }
 
     /// Reads the next chunk of the file; every message the filters let through goes to
-    /// `on_message` in capture order. After an error, the report keeps what came before.
+    /// `on_message` in capture order, with its DNS bytes. After an error, the report keeps what
+    /// came before.
     pub fn feed(
         &mut self,
         chunk: &[u8],
-        on_message: &mut dyn FnMut(&CaptureMessage),
+        on_message: &mut dyn FnMut(&CaptureMessage, &[u8]),
     ) -> Result<(), CaptureError> {
         let CaptureAnalyzer {
             reader,
@@ -665,7 +666,7 @@ impl State {
         &mut self,
         p: &DnsPayload<'_>,
         filter: &Filter,
-        on_message: &mut dyn FnMut(&CaptureMessage),
+        on_message: &mut dyn FnMut(&CaptureMessage, &[u8]),
     ) {
         let f = Facts::read(p.bytes);
         // The server is the side that answers: the destination of a query.
@@ -879,7 +880,7 @@ impl State {
             }
         }
         self.shown += 1;
-        on_message(&m);
+        on_message(&m, p.bytes);
     }
 
     fn flap(
