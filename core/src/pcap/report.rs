@@ -571,6 +571,24 @@ fn qhash(f: &Facts) -> u64 {
     h.finish()
 }
 
+/// HDR-style latency buckets in microseconds: 8 per doubling (the power of two and the next
+/// three bits), integer-only.
+fn latency_bucket(us: u64) -> usize {
+    let e = 63 - us.leading_zeros() as usize;
+    let m = if e >= 3 {
+        (us >> (e - 3)) & 7
+    } else {
+        (us << (3 - e)) & 7
+    } as usize;
+    (e * 8 + m).min(LAT_BUCKETS - 1)
+}
+
+/// The upper bound (µs) of a latency bucket.
+fn bucket_upper_us(i: usize) -> f64 {
+    let (e, m) = (i / 8, i % 8);
+    (1u64 << e) as f64 * (9 + m) as f64 / 8.0
+}
+
 fn size_bucket(len: usize) -> usize {
     (len / 32).min(SIZE_BUCKETS - 1)
 }
@@ -591,8 +609,7 @@ impl Server {
     }
 
     fn add_latency(&mut self, ns: i64) {
-        let us = (ns.max(1) as f64 / 1000.0).max(1.0);
-        let i = ((us.log2() * 8.0) as usize).min(LAT_BUCKETS - 1);
+        let i = latency_bucket((ns / 1000).max(1) as u64);
         self.latency[i] += 1;
         self.lat_max_ns = self.lat_max_ns.max(ns);
     }
@@ -601,9 +618,7 @@ impl Server {
         let mut r = self.r.clone();
         r.server = self.label.clone();
         let count: u64 = self.latency.iter().sum();
-        let upper = |i: usize| -> f64 {
-            ((2f64.powf((i + 1) as f64 / 8.0) / 1000.0) * 1000.0).round() / 1000.0
-        };
+        let upper = |i: usize| -> f64 { bucket_upper_us(i).round() / 1000.0 };
         let pct = |p: f64| -> Option<f64> {
             if count == 0 {
                 return None;
@@ -1003,6 +1018,21 @@ mod tests {
         let mut f = FieldStats::new();
         values.for_each(|v| f.add(v));
         f.report(space, bits).verdict
+    }
+
+    #[test]
+    fn latency_buckets_hold_their_values_within_an_eighth() {
+        let mut last = 0;
+        for us in 1..200_000u64 {
+            let i = super::latency_bucket(us);
+            assert!(i >= last, "{us}");
+            last = i;
+            let up = super::bucket_upper_us(i);
+            assert!(
+                up >= us as f64 && up <= us as f64 * 1.25 + 1.0,
+                "{us} -> {i} -> {up}"
+            );
+        }
     }
 
     #[test]
