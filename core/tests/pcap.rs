@@ -143,3 +143,59 @@ fn bad_options_name_the_field() {
         assert!(e.starts_with(field), "{e}");
     }
 }
+
+fn read_any(data: &[u8], chunk: usize) -> (Vec<(CaptureMessage, usize)>, CaptureReport) {
+    let opts = CaptureOptions {
+        ports: vec![],
+        ..CaptureOptions::default()
+    };
+    let mut a = CaptureAnalyzer::new(opts).unwrap();
+    a.keep_exchanges(100);
+    let mut rows = Vec::new();
+    let mut failed = false;
+    for c in data.chunks(chunk.max(1)) {
+        if a.feed(c, &mut |m, b| rows.push((m.clone(), b.len())))
+            .is_err()
+        {
+            failed = true;
+            break;
+        }
+    }
+    if !failed {
+        let _ = a.finish();
+    }
+    let _ = dnspect_core::pcap::replay::scenario(a.exchanges());
+    (rows, a.report())
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(200))]
+    /// The fuzz target `capture` (fuzz/fuzz_targets/capture.rs) as a property on the real
+    /// captures with bytes changed and the end cut: no panic, the same result in any chunk size,
+    /// errors inside the file at the point the report stopped.
+    #[test]
+    fn damaged_captures_never_panic_and_read_the_same_in_any_chunks(
+        ng in proptest::bool::ANY,
+        edits in proptest::collection::vec((0usize..20_000, proptest::num::u8::ANY), 0..12),
+        keep in 0usize..20_000,
+        chunk in 1usize..5000,
+    ) {
+        let mut data = fixture(if ng { "real.pcapng" } else { "real.pcap" });
+        for (at, v) in edits {
+            let n = data.len();
+            data[at % n] = v;
+        }
+        data.truncate(keep.max(1).min(data.len()));
+        let (rows, report) = read_any(&data, data.len());
+        for (m, len) in &rows {
+            proptest::prop_assert_eq!(m.size, *len);
+        }
+        if let Some(e) = &report.error {
+            proptest::prop_assert!(e.offset <= data.len() as u64);
+            proptest::prop_assert_eq!(e.offset, report.bytes);
+        }
+        let (rows2, report2) = read_any(&data, chunk);
+        proptest::prop_assert_eq!(rows2, rows);
+        proptest::prop_assert_eq!(report2, report);
+    }
+}
