@@ -541,6 +541,13 @@ fn the_seed_incidents_show_in_the_report() {
             .starts_with("flap:"),
         "{rows:?}"
     );
+    let (rows, _, _) = capture_json(&file, &["--server", "192.0.2.53"]);
+    assert_eq!(rows.len(), 10);
+    let (rows, _, _) = capture_json(&file, &["--server", "192.0.2.53:5353"]);
+    assert_eq!(rows.len(), 0);
+    let (_, err, code) = capture_json(&file, &["--server", "nowhere"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("server: \"nowhere\" is not an address"), "{err}");
     let (rows, _, _) = capture_json(&file, &["--rcode", "NOERROR", "--name", "big.example.test"]);
     assert_eq!(rows.len(), 1);
     assert!(
