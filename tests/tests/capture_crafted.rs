@@ -547,7 +547,10 @@ fn the_seed_incidents_show_in_the_report() {
     assert_eq!(rows.len(), 0);
     let (_, err, code) = capture_json(&file, &["--server", "nowhere"]);
     assert_eq!(code, 2);
-    assert!(err.contains("server: \"nowhere\" is not an address"), "{err}");
+    assert!(
+        err.contains("server: \"nowhere\" is not an address"),
+        "{err}"
+    );
     let (rows, _, _) = capture_json(&file, &["--rcode", "NOERROR", "--name", "big.example.test"]);
     assert_eq!(rows.len(), 1);
     assert!(

@@ -22,6 +22,8 @@ pub const MAX_FRAGMENTED: usize = 1024;
 pub const MAX_FLOWS: usize = 8192;
 /// Out-of-order bytes kept per TCP flow, at most.
 pub const MAX_OUT_OF_ORDER: usize = 256 * 1024;
+/// Out-of-order segments kept per TCP flow, at most (each arrival scans them).
+pub const MAX_OUT_OF_ORDER_SEGMENTS: usize = 64;
 /// Fragments and idle flows expire after this much capture time.
 const EXPIRY_NS: i64 = 60_000_000_000;
 
@@ -520,7 +522,9 @@ impl Network {
                 }
             } else if diff > 0 {
                 let held: usize = flow.out_of_order.iter().map(|(_, p)| p.len()).sum();
-                if held + payload.len() > MAX_OUT_OF_ORDER {
+                if held + payload.len() > MAX_OUT_OF_ORDER
+                    || flow.out_of_order.len() >= MAX_OUT_OF_ORDER_SEGMENTS
+                {
                     gap = true;
                 } else {
                     flow.out_of_order.push((seq, payload.to_vec()));
