@@ -36,7 +36,6 @@ import type {
   CaptureOptions,
   CaptureMessage,
   CaptureReport,
-  CaptureReplay,
   CaptureError,
   ReplayRow,
 } from "./generated.js";
@@ -325,10 +324,14 @@ export type AnalyzeCaptureOptions = Partial<CaptureOptions> & {
 /** A message from `CaptureAnalyzer.push()`; `bytes` with `{ bytes: true }`. */
 export type CapturedMessage = CaptureMessage & { bytes?: Uint8Array };
 
-/** What `CaptureAnalyzer.replay()` returns: the scenario, one row per query, the simulator's run. */
+/**
+ * What `CaptureAnalyzer.replay()` returns: one row per client query (the captured server's answer
+ * beside dnspect's), the client queries left out past the first 2000, and the simulator's run.
+ * (`dnspect capture --replay --json` also prints the scenario itself.)
+ */
 export interface CaptureReplayResult {
-  replay: CaptureReplay;
   rows: ReplayRow[];
+  left_out: number;
   result: SimResult;
 }
 

@@ -814,11 +814,13 @@ impl RawCapture {
         to_json(&self.inner.report())
     }
 
-    /// The servers' answers as a scenario, run through the engine: `{replay, rows, result}`.
+    /// The servers' answers as a scenario, run through the engine: `{rows, left_out, result}`.
     pub fn replay(&self) -> Result<String, JsValue> {
         let rp = dnspect_core::pcap::replay::scenario(self.inner.exchanges());
         let (result, rows) = dnspect_core::pcap::replay::run(&rp)
             .map_err(|e| error("scenario", format!("CaptureAnalyzer.replay: {e}")))?;
-        to_json(&serde_json::json!({ "replay": rp, "rows": rows, "result": result }))
+        // The scenario itself stays out: serializing it would add its serde code (20 KB gzipped)
+        // to the wasm for a value the rows already summarise.
+        to_json(&serde_json::json!({ "rows": rows, "left_out": rp.left_out, "result": result }))
     }
 }

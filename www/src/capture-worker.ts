@@ -75,7 +75,7 @@ scope.onmessage = (e) => {
   } else if (m.type === "replay") {
     try {
       const r = analyzer?.replay();
-      scope.postMessage({ type: "replay", rows: r?.rows ?? [], upstream: r?.result.upstream_queries ?? 0, left: r?.replay.left_out ?? 0 });
+      scope.postMessage({ type: "replay", rows: r?.rows ?? [], upstream: r?.result.upstream_queries ?? 0, left: r?.left_out ?? 0 });
     } catch (err) {
       scope.postMessage({ type: "replay", error: String((err as Error).message ?? err), rows: [] });
     }
