@@ -572,4 +572,40 @@ fn the_seed_incidents_show_in_the_report() {
     );
     assert!(text.contains("replay: 4 client queries"), "{text}");
     assert!(text.contains("flap.example.test"), "{text}");
+    // What dnspect's engine did with those answers: the 944-byte answer reached the client
+    // without EDNS as TC and then over TCP (never as 944 B over UDP, never SERVFAIL), and the
+    // NODATA in the middle of the flap never reached it (the cached answer did).
+    let out = run(
+        Command::new(dnspect_bin())
+            .args(["capture", "--replay", "--json"])
+            .arg(&file),
+        Duration::from_secs(60),
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rows = v["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 4, "{v}");
+    assert!(
+        rows[0]["dnspect"]
+            .as_str()
+            .unwrap()
+            .starts_with("NOERROR an=10"),
+        "{}",
+        rows[0]
+    );
+    assert!(
+        rows[0]["dnspect"].as_str().unwrap().ends_with("over TCP"),
+        "{}",
+        rows[0]
+    );
+    assert_eq!(rows[2]["captured"]["answers"], 0, "{}", rows[2]);
+    assert!(
+        rows[2]["dnspect"]
+            .as_str()
+            .unwrap()
+            .starts_with("NOERROR an=2"),
+        "{}",
+        rows[2]
+    );
+    assert_eq!(rows[2]["differs"], true);
+    assert_eq!(v["scenario"]["queries"].as_array().unwrap().len(), 4);
 }
