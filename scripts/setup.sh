@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything the tests need, skipping what is already there (a second run takes seconds):
-#   Debian packages  dig (dnsutils), kdig (knot-dnsutils), nsd, dnsperf, chromium; knot (optional);
+#   Debian packages  dig (dnsutils), kdig (knot-dnsutils), nsd, dnsperf, chromium, tcpdump and tshark
+#                    (with dumpcap: the capture tests); knot (optional);
 #                    for deploy/: podman + runc (the container test), prometheus (promtool),
 #                    systemd (systemd-analyze), file and binutils (the image script)
 #   PyPI             dnspython, when `import dns` fails; kubernetes-validate (schemas of the
@@ -19,12 +20,17 @@ cd "$REPO_ROOT"
 t_start=$SECONDS
 
 # ---- Debian packages ----------------------------------------------------------------------------
-APT_REQUIRED=(dnsutils knot-dnsutils nsd dnsperf chromium fonts-liberation
+APT_REQUIRED=(dnsutils knot-dnsutils nsd dnsperf chromium fonts-liberation tcpdump tshark
     podman runc prometheus systemd file binutils iproute2)
 APT_OPTIONAL=(knot)
+# tshark's package asks whether non-root users may capture: answer no, without a prompt.
+if command -v debconf-set-selections >/dev/null 2>&1; then
+    echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
+fi
+export DEBIAN_FRONTEND=noninteractive
 apt_install "${APT_REQUIRED[@]}"
 apt_install "${APT_OPTIONAL[@]}" || warn "optional packages did not install: ${APT_OPTIONAL[*]}"
-for tool in dig kdig nsd dnsperf chromium podman runc promtool systemd-analyze ip nsenter; do
+for tool in dig kdig nsd dnsperf chromium tcpdump tshark dumpcap podman runc promtool systemd-analyze ip nsenter; do
     command -v "$tool" >/dev/null 2>&1 || [[ -x "/usr/sbin/$tool" ]] || die "$tool is missing after apt-get install"
 done
 

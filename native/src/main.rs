@@ -1,4 +1,5 @@
 //! The `dnspect` binary: command-line analysis of DNS packets, and the caching forwarder.
+mod capture;
 mod config;
 mod health;
 mod serve;
@@ -84,11 +85,16 @@ enum Command {
         #[arg(long, conflicts_with_all = ["text", "file", "binary"])]
         example: Option<String>,
     },
+    /// Read a pcap or pcapng capture: one line per DNS message, a per-server conformance and
+    /// health report (--report), or a replay through dnspect's engine (--replay). Exits 1 when
+    /// the capture is cut or corrupt (after showing everything before the bad byte).
+    Capture(capture::CaptureArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Capture(args) => capture::run(args),
         Command::Serve {
             config,
             listen,
@@ -245,6 +251,12 @@ fn decode(text: Option<String>, file: Option<PathBuf>, binary: bool, json: bool)
         }
     };
     let analysis: Analysis = if binary {
+        if let Some(format) = dnspect_core::pcap::sniff(&input) {
+            return fail(&format!(
+                "this is a {} capture file, not one DNS message: use `dnspect capture FILE`",
+                format.as_str()
+            ));
+        }
         analyze_binary(&input)
     } else {
         let Ok(text) = std::str::from_utf8(&input) else {

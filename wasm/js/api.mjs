@@ -335,6 +335,126 @@ export function createApi(raw, rawInit) {
     }
   }
 
+  /**
+   * A pcap or pcapng capture read in chunks (see the README): `push(chunk)` returns the DNS
+   * messages the chunk completed, `finish()` the report; the report's `error` (and `error` here)
+   * says where a cut or corrupt file stopped being readable, with everything before it kept.
+   */
+  class CaptureAnalyzer {
+    #raw;
+    #replay;
+    #bytes = false;
+    error = null;
+
+    constructor(options) {
+      ready("new CaptureAnalyzer");
+      const fn = "new CaptureAnalyzer";
+      if (options !== undefined) objectArg(fn, "options", options);
+      const { replay, bytes, ...core } = options ?? {};
+      if (replay !== undefined && typeof replay !== "boolean") {
+        throw argError(fn, "options.replay", "a boolean", replay);
+      }
+      if (bytes !== undefined && typeof bytes !== "boolean") {
+        throw argError(fn, "options.bytes", "a boolean", bytes);
+      }
+      const json = jsonArg(fn, "options", core);
+      try {
+        this.#raw = new raw.RawCapture(json, replay === true, bytes === true);
+        this.#bytes = bytes === true;
+      } catch (e) {
+        rethrow(e, fn);
+      }
+      this.#replay = replay === true;
+    }
+
+    /** Reads the next chunk of the file; returns the messages it completed. */
+    push(chunk) {
+      const fn = "CaptureAnalyzer.push";
+      bytesArg(fn, "chunk", chunk);
+      const engine = this.#engine(fn);
+      try {
+        const r = JSON.parse(engine.feed(chunk));
+        if (r.error && this.error === null) this.error = r.error;
+        if (this.#bytes) {
+          const all = engine.takeBytes();
+          let at = 0;
+          for (const m of r.messages) {
+            m.bytes = all.subarray(at, at + m.size);
+            at += m.size;
+          }
+        }
+        return r.messages;
+      } catch (e) {
+        rethrow(e, fn);
+      }
+    }
+
+    /** The end of the file: the final report. */
+    finish() {
+      const fn = "CaptureAnalyzer.finish";
+      try {
+        const r = JSON.parse(this.#engine(fn).finish());
+        if (r.error && this.error === null) this.error = r.error;
+        return r;
+      } catch (e) {
+        rethrow(e, fn);
+      }
+    }
+
+    /** The report of everything read so far. */
+    report() {
+      const fn = "CaptureAnalyzer.report";
+      try {
+        return JSON.parse(this.#engine(fn).report());
+      } catch (e) {
+        rethrow(e, fn);
+      }
+    }
+
+    /** The servers' answers replayed through dnspect's engine (needs `{replay: true}`). */
+    replay() {
+      const fn = "CaptureAnalyzer.replay";
+      if (!this.#replay) {
+        throw new DnspectError(`${fn}: create the analyzer with {replay: true}`, { kind: "argument" });
+      }
+      try {
+        return JSON.parse(this.#engine(fn).replay());
+      } catch (e) {
+        rethrow(e, fn);
+      }
+    }
+
+    free() {
+      this.#raw?.free();
+      this.#raw = undefined;
+    }
+
+    #engine(fn) {
+      if (this.#raw === undefined) {
+        throw new DnspectError(`${fn}: this CaptureAnalyzer was freed`, { kind: "argument" });
+      }
+      return this.#raw;
+    }
+  }
+
+  /**
+   * A whole capture at once: `{messages, report}` (and `replay` with `{replay: true}`). For a
+   * large file, feed a `CaptureAnalyzer` chunk by chunk instead.
+   */
+  function analyzeCapture(bytes, options) {
+    bytesArg("analyzeCapture", "bytes", bytes);
+    const a = new CaptureAnalyzer(options);
+    try {
+      const messages = a.push(bytes);
+      const report = a.finish();
+      const out = { messages, report };
+      if (options?.replay === true) out.replay = a.replay();
+      return out;
+    } finally {
+      a.free();
+    }
+  }
+
   /** The forwarding engine's state machine; see the package README. */
   class Forwarder {
     #raw;
@@ -473,6 +593,8 @@ export function createApi(raw, rawInit) {
     examples,
     simulate,
     Forwarder,
+    CaptureAnalyzer,
+    analyzeCapture,
     DnspectError,
     init,
     initSync,

@@ -33,6 +33,11 @@ import type {
   Scenario as ScenarioShape,
   ServeStale,
   SimResult,
+  CaptureOptions,
+  CaptureMessage,
+  CaptureReport,
+  CaptureError,
+  ReplayRow,
 } from "./generated.js";
 
 export type * from "./generated.js";
@@ -305,3 +310,53 @@ export declare class Forwarder {
   /** Releases the engine's memory now (it is also released when the object is collected). */
   free(): void;
 }
+
+// ---- captures ---------------------------------------------------------------------------------------
+
+/** Options of `analyzeCapture()` and `new CaptureAnalyzer()`: the core's, all optional, plus `replay`. */
+export type AnalyzeCaptureOptions = Partial<CaptureOptions> & {
+  /** Keep the matched exchanges so that `replay()` can run them through the engine. */
+  replay?: boolean;
+  /** Give each message its DNS bytes (`bytes`), e.g. to `analyze()` it. */
+  bytes?: boolean;
+};
+
+/** A message from `CaptureAnalyzer.push()`; `bytes` with `{ bytes: true }`. */
+export type CapturedMessage = CaptureMessage & { bytes?: Uint8Array };
+
+/**
+ * What `CaptureAnalyzer.replay()` returns: one row per client query (the captured server's answer
+ * beside dnspect's), the client queries left out past the first 2000, and the simulator's run.
+ * (`dnspect capture --replay --json` also prints the scenario itself.)
+ */
+export interface CaptureReplayResult {
+  rows: ReplayRow[];
+  left_out: number;
+  result: SimResult;
+}
+
+/**
+ * A pcap or pcapng capture read in chunks: `push()` each chunk, `finish()` at the end. Memory
+ * stays bounded whatever the file's size. A cut or corrupt file does not throw: `error` (and the
+ * report's `error`) give the byte offset, and everything before it is kept.
+ */
+export declare class CaptureAnalyzer {
+  constructor(options?: AnalyzeCaptureOptions);
+  /** Where the capture stopped being readable, once it did. */
+  error: CaptureError | null;
+  /** The DNS messages this chunk completed (after the filters). */
+  push(chunk: Uint8Array): CapturedMessage[];
+  /** The end of the file: the final report. */
+  finish(): CaptureReport;
+  /** The report of everything read so far. */
+  report(): CaptureReport;
+  /** The servers' answers replayed through dnspect's engine (needs `{ replay: true }`). */
+  replay(): CaptureReplayResult;
+  free(): void;
+}
+
+/** A whole capture at once. */
+export declare function analyzeCapture(
+  bytes: Uint8Array,
+  options?: AnalyzeCaptureOptions,
+): { messages: CapturedMessage[]; report: CaptureReport; replay?: CaptureReplayResult };

@@ -618,6 +618,299 @@ mismatched: number, undecodable: number, timeouts: number, network_errors: numbe
 export type CacheStats = { keys: number, bytes: number, evictions: number, inserts: number, };
 
 /**
+ * The two capture formats.
+ */
+export type CaptureFormat = "pcap" | "pcapng";
+
+/**
+ * UDP or TCP.
+ */
+export type CaptureTransport = "udp" | "tcp";
+
+/**
+ * A capture that cannot be read further: where and why. Everything before `offset` was read.
+ */
+export type CaptureError = { 
+/**
+ * Byte offset in the file of the record (or header) that could not be read.
+ */
+offset: number, message: string, };
+
+/**
+ * What to read and what to keep.
+ */
+export type CaptureOptions = { 
+/**
+ * Ports that carry DNS (either end); empty: every UDP and TCP port. Default 53 and 5353.
+ */
+ports: Array<number>, 
+/**
+ * Only messages whose question is this name or under it.
+ */
+name?: string | null, 
+/**
+ * Only messages to or from this server (an address, or address:port).
+ */
+server?: string | null, 
+/**
+ * Only responses with this RCODE (rows only: the report still counts every message).
+ */
+rcode?: string | null, 
+/**
+ * A name flaps when it answers, then fails or has no data, then answers again, all within
+ * this window (ms).
+ */
+flap_window_ms: number, 
+/**
+ * A query with no response after this long (ms) is unanswered; a second query for the
+ * same question within it, while unanswered, is a retry.
+ */
+timeout_ms: number, };
+
+/**
+ * One DNS message found in a capture.
+ */
+export type CaptureMessage = { 
+/**
+ * 1-based position among the DNS messages of the capture.
+ */
+index: number, 
+/**
+ * The frame (1-based, as Wireshark counts) that completed the message.
+ */
+frame: number, 
+/**
+ * Byte offset of that frame's record in the file.
+ */
+offset: number, 
+/**
+ * Seconds since the Unix epoch (microsecond precision).
+ */
+time: number, src: string, dst: string, transport: CaptureTransport, id: number, response: boolean, opcode: string, 
+/**
+ * The first question's name and type, when there is one.
+ */
+name: string | null, qtype: string | null, 
+/**
+ * The RCODE (extended by OPT when present).
+ */
+rcode: string, 
+/**
+ * Header flags set, lowercase as dig shows them (`qr aa tc rd ra ad cd`).
+ */
+flags: string, size: number, answers: number, 
+/**
+ * The OPT record's UDP payload size, when the message has OPT.
+ */
+edns: number | null, 
+/**
+ * Milliseconds from the matching query, on responses whose query is in the capture.
+ */
+latency_ms: number | null, 
+/**
+ * The message does not decode: what and where (offset from the message's first byte).
+ */
+error: string | null, warnings: Array<string>, };
+
+/**
+ * What was skipped on the way, by reason.
+ */
+export type NetStats = { 
+/**
+ * Frames of a link type that is not read (counted, not fatal).
+ */
+unsupported_link: number, 
+/**
+ * Frames that are not IPv4 or IPv6 (ARP, ...).
+ */
+not_ip: number, 
+/**
+ * IP packets that are not UDP or TCP, or not on a DNS port.
+ */
+not_dns: number, 
+/**
+ * Frames whose headers are cut short or inconsistent (snapshot length, corruption).
+ */
+malformed: number, 
+/**
+ * DNS over UDP cut by the snapshot length (the message is incomplete, so it is skipped).
+ */
+cut_by_snaplen: number, 
+/**
+ * IP fragments seen, and datagrams put back together from them.
+ */
+fragments: number, reassembled: number, 
+/**
+ * Datagrams whose fragments never all arrived (expired or evicted).
+ */
+fragments_lost: number, 
+/**
+ * TCP segments: retransmitted bytes dropped, gaps that reset a stream, flows evicted.
+ */
+tcp_retransmissions: number, tcp_gaps: number, tcp_flows_evicted: number, };
+
+/**
+ * Query-to-response time, per server.
+ */
+export type Latency = { count: number, p50_ms: number | null, p90_ms: number | null, p99_ms: number | null, max_ms: number | null, 
+/**
+ * (upper bound in ms, count) of each non-empty bucket: 8 buckets per doubling.
+ */
+histogram: Array<[number, number]>, };
+
+/**
+ * How random a 16-bit field of the queries to a server looks (RFC 5452 9.2: IDs and source
+ * ports should both be unpredictable).
+ */
+export type Randomness = { samples: number, distinct: number, 
+/**
+ * Distinct values expected from that many uniformly random draws.
+ */
+expected_distinct: number, 
+/**
+ * Consecutive samples that differ by 0 or 1 (counters, fixed values).
+ */
+sequential: number, 
+/**
+ * The largest |share of ones - 0.5| over the 16 bits (IDs only).
+ */
+max_bit_bias: number | null, 
+/**
+ * `random`, `too few samples`, or what looks predictable.
+ */
+verdict: string, };
+
+/**
+ * A name that answered, then did not, then answered again.
+ */
+export type Flap = { name: string, qtype: string, 
+/**
+ * Seconds since the epoch of the last answer before, the failure, and the answer after.
+ */
+answered_at: number, failed_at: number, back_at: number, 
+/**
+ * `NODATA`, `NXDOMAIN` or `SERVFAIL`.
+ */
+failure: string, 
+/**
+ * How long an RFC 2308 negative cache would have kept the failure (seconds): the SOA's
+ * min(TTL, MINIMUM); none when there was no SOA (not cacheable) or for SERVFAIL.
+ */
+negative_ttl: number | null, 
+/**
+ * What a cache would have done with it, in words.
+ */
+note: string, };
+
+/**
+ * Conformance and health of one server, as seen in the capture.
+ */
+export type ServerReport = { 
+/**
+ * address:port, or `(other servers)` past the first MAX_SERVERS.
+ */
+server: string, queries: number, responses: number, 
+/**
+ * Responses with records for the question.
+ */
+answers: number, 
+/**
+ * Responses that compression would shrink by 16 bytes or more, and the bytes lost.
+ */
+uncompressed: number, uncompressed_bytes_lost: number, 
+/**
+ * UDP responses over 512 bytes to queries without EDNS (RFC 1035 4.2.1; incident 000).
+ */
+over_512_without_edns: number, 
+/**
+ * UDP responses larger than the EDNS size the query advertised.
+ */
+over_advertised: number, 
+/**
+ * UDP responses with TC, and how many of those the client asked again over TCP.
+ */
+truncated: number, tc_rate: number, tc_retried_over_tcp: number, 
+/**
+ * Queries with OPT, and FORMERR responses to them.
+ */
+edns_queries: number, formerr_to_edns: number, 
+/**
+ * NXDOMAIN and NODATA responses, and those without an SOA (RFC 2308 5: not cacheable).
+ */
+negative: number, negative_without_soa: number, servfail: number, servfail_rate: number, 
+/**
+ * Names that flapped (all counted; the first MAX_FLAPS_LISTED listed).
+ */
+flaps_total: number, flaps: Array<Flap>, latency: Latency, 
+/**
+ * Queries never answered within the timeout, and retries of an unanswered question.
+ */
+unanswered: number, retries: number, 
+/**
+ * Responses that matched no query in the capture.
+ */
+unmatched_responses: number, 
+/**
+ * Messages that do not decode.
+ */
+malformed: number, query_ids: Randomness, source_ports: Randomness, };
+
+/**
+ * The whole capture's report.
+ */
+export type CaptureReport = { format: CaptureFormat | null, bytes: number, frames: number, 
+/**
+ * DNS messages read, and those the filters let through.
+ */
+messages: number, shown: number, queries: number, responses: number, first_time: number | null, last_time: number | null, 
+/**
+ * Response sizes: (lower bound in bytes, count) of each 32-byte bucket up to 4096, then one
+ * bucket for everything larger; separately for UDP and TCP.
+ */
+udp_sizes: Array<[number, number]>, tcp_sizes: Array<[number, number]>, servers: Array<ServerReport>, 
+/**
+ * What the network layers skipped, by reason.
+ */
+skipped: NetStats, 
+/**
+ * Where the capture stopped being readable; everything before it is in the report.
+ */
+error: CaptureError | null, };
+
+/**
+ * What the captured server answered one client query.
+ */
+export type CapturedAnswer = { server: string, rcode: string, answers: number, size: number, tc: boolean, };
+
+/**
+ * One line per query: what the capture's server answered and what dnspect answered.
+ */
+export type ReplayRow = { at_ms: number, name: string, qtype: string, captured: CapturedAnswer, 
+/**
+ * dnspect's answer to the client: RCODE, answer count, size, TC, transport; none when the
+ * engine gave no answer.
+ */
+dnspect: string | null, 
+/**
+ * True when dnspect's RCODE or answer count differs from the captured server's.
+ */
+differs: boolean, };
+
+/**
+ * A scenario and what the capture said for each of its queries.
+ */
+export type CaptureReplay = { scenario: Scenario, 
+/**
+ * For each scenario query, in order: the captured server's answer (RCODE, answer count,
+ * size, TC).
+ */
+captured: Array<CapturedAnswer>, 
+/**
+ * Client queries of the capture that the replay left out (past MAX_REPLAY_QUERIES).
+ */
+left_out: number, };
+
+/**
  * One scripted reaction to a query.
  */
 export type Behaviour = { 

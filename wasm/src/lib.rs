@@ -731,3 +731,96 @@ impl RawForwarder {
         })
     }
 }
+
+// ---- captures (pcap, pcapng) ----------------------------------------------------------------------
+
+/// A capture read in chunks: the core's `CaptureAnalyzer`. Messages cross as JSON text, one
+/// array per chunk.
+#[wasm_bindgen]
+#[derive(Debug)]
+pub struct RawCapture {
+    inner: dnspect_core::pcap::CaptureAnalyzer,
+    /// The DNS bytes of the last chunk's messages, one after another, when asked for.
+    bytes: Option<Vec<u8>>,
+}
+
+#[wasm_bindgen]
+impl RawCapture {
+    /// `options`: JSON text of the core's `CaptureOptions`; `replay`: keep the matched
+    /// exchanges so that `replay()` can run them through the engine.
+    #[wasm_bindgen(constructor)]
+    /// `bytes`: keep each message's DNS bytes for `takeBytes()`.
+    pub fn new(options: &str, replay: bool, bytes: bool) -> Result<RawCapture, JsValue> {
+        let opts: dnspect_core::pcap::CaptureOptions =
+            from_json("analyzeCapture: options", options)?;
+        let mut inner = dnspect_core::pcap::CaptureAnalyzer::new(opts)
+            .map_err(|e| error("invalid", format!("analyzeCapture: options.{e}")))?;
+        if replay {
+            inner.keep_exchanges(dnspect_core::pcap::replay::MAX_REPLAY_QUERIES * 4);
+        }
+        Ok(RawCapture {
+            inner,
+            bytes: bytes.then(Vec::new),
+        })
+    }
+
+    /// Reads the next chunk: `{"messages": [...], "error": null | {offset, message}}`.
+    pub fn feed(&mut self, chunk: &[u8]) -> Result<String, JsValue> {
+        let mut out = Vec::with_capacity(chunk.len());
+        out.extend_from_slice(b"{\"messages\":[");
+        let mut first = true;
+        let mut failed = None;
+        let mut kept = self.bytes.take();
+        if let Some(k) = &mut kept {
+            k.clear();
+        }
+        let r = self.inner.feed(chunk, &mut |m, b| {
+            if let Some(k) = &mut kept {
+                k.extend_from_slice(b);
+            }
+            if !first {
+                out.push(b',');
+            }
+            first = false;
+            if let Err(e) = serde_json::to_writer(&mut out, m) {
+                failed = Some(e.to_string());
+            }
+        });
+        self.bytes = kept;
+        if let Some(e) = failed {
+            return Err(error("internal", e));
+        }
+        out.extend_from_slice(b"],\"error\":");
+        serde_json::to_writer(&mut out, &r.err()).map_err(|e| error("internal", e.to_string()))?;
+        out.push(b'}');
+        String::from_utf8(out).map_err(|e| error("internal", e.to_string()))
+    }
+
+    /// The DNS bytes of the messages the last `feed` returned, one after another (each is
+    /// its message's `size` long); empty unless asked for at construction.
+    #[wasm_bindgen(js_name = takeBytes)]
+    pub fn take_bytes(&mut self) -> Vec<u8> {
+        self.bytes.as_mut().map(std::mem::take).unwrap_or_default()
+    }
+
+    /// The end of the file: the report, with `error` set when the file was cut.
+    pub fn finish(&mut self) -> Result<String, JsValue> {
+        let _ = self.inner.finish();
+        to_json(&self.inner.report())
+    }
+
+    /// The report of what was read so far.
+    pub fn report(&self) -> Result<String, JsValue> {
+        to_json(&self.inner.report())
+    }
+
+    /// The servers' answers as a scenario, run through the engine: `{rows, left_out, result}`.
+    pub fn replay(&self) -> Result<String, JsValue> {
+        let rp = dnspect_core::pcap::replay::scenario(self.inner.exchanges());
+        let (result, rows) = dnspect_core::pcap::replay::run(&rp)
+            .map_err(|e| error("scenario", format!("CaptureAnalyzer.replay: {e}")))?;
+        // The scenario itself stays out: serializing it would add its serde code (20 KB gzipped)
+        // to the wasm for a value the rows already summarise.
+        to_json(&serde_json::json!({ "rows": rows, "left_out": rp.left_out, "result": result }))
+    }
+}

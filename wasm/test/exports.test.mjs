@@ -11,11 +11,13 @@ const require = createRequire(import.meta.url);
 const cjs = require("dnspect");
 
 const API = [
+  "CaptureAnalyzer",
   "DnspectError",
   "Forwarder",
   "analysisJson",
   "analysisText",
   "analyze",
+  "analyzeCapture",
   "decode",
   "encode",
   "examples",

@@ -10,6 +10,7 @@ import { CompressionView } from "./compression";
 import { RulerView } from "./ruler";
 import { WhatIfView } from "./whatif";
 import { SIM_DEFAULTS, SimView, type SimSettings } from "./sim";
+import { CaptureView } from "./capture";
 import { decodeFragment, encodeFragment, type Shared } from "./permalink";
 import type { Analysis, Example, FieldKind } from "dnspect";
 
@@ -416,6 +417,13 @@ const loadHex = (hex: string) => {
 };
 whatif.onLoad = loadHex;
 sim.onLoad = loadHex;
+// Capture files (capture.ts): their own section under the input; a row opens in the byte view.
+const captures = new CaptureView();
+document.querySelector("section.input")?.after(captures.el);
+captures.onOpen = (hex) => {
+  loadHex(hex);
+  tabbar.scrollIntoView({ block: "start" });
+};
 
 const typed = debounce((text: string) => requestAnalysis(text), 180);
 paste.onInput = (text) => {

@@ -1,0 +1,201 @@
+//! The capture reader on the real captures in `tests/captures/` (tcpdump's pcap and dumpcap's
+//! pcapng of dig and kdig through `dnspect serve` to NSD, recorded by
+//! `tests/tests/capture_real.rs` with DNSPECT_SAVE_CAPTURES): the same messages and report
+//! whatever the chunk sizes, and cut files give the byte offset and keep what came before.
+#![allow(clippy::unwrap_used)]
+use dnspect_core::pcap::{
+    sniff, CaptureAnalyzer, CaptureMessage, CaptureOptions, CaptureReport, Format,
+};
+
+fn fixture(name: &str) -> Vec<u8> {
+    std::fs::read(format!(
+        "{}/tests/captures/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
+}
+
+fn options() -> CaptureOptions {
+    let ports: serde_json::Value = serde_json::from_slice(&fixture("real.ports.json")).unwrap();
+    CaptureOptions {
+        ports: vec![
+            ports["dnspect"].as_u64().unwrap() as u16,
+            ports["nsd"].as_u64().unwrap() as u16,
+        ],
+        ..CaptureOptions::default()
+    }
+}
+
+fn read(bytes: &[u8], chunk: usize) -> (Vec<CaptureMessage>, CaptureReport, Option<String>) {
+    let mut a = CaptureAnalyzer::new(options()).unwrap();
+    let mut rows = Vec::new();
+    let mut err = None;
+    for c in bytes.chunks(chunk.max(1)) {
+        if let Err(e) = a.feed(c, &mut |m, _| rows.push(m.clone())) {
+            err = Some(e.to_string());
+            break;
+        }
+    }
+    if err.is_none() {
+        err = a.finish().err().map(|e| e.to_string());
+    }
+    (rows, a.report(), err)
+}
+
+#[test]
+fn chunk_sizes_do_not_change_what_is_read() {
+    for (file, format) in [("real.pcap", Format::Pcap), ("real.pcapng", Format::Pcapng)] {
+        let bytes = fixture(file);
+        assert_eq!(sniff(&bytes), Some(format));
+        let (rows, report, err) = read(&bytes, bytes.len());
+        assert_eq!(err, None, "{file}");
+        assert!(rows.len() >= 26, "{file}: {}", rows.len());
+        assert_eq!(report.format, Some(format));
+        assert_eq!(report.messages, rows.len() as u64);
+        assert_eq!(report.queries + report.responses, report.messages);
+        for chunk in [1, 3, 17, 4096] {
+            let (r2, rep2, err2) = read(&bytes, chunk);
+            assert_eq!(err2, None, "{file} chunk {chunk}");
+            assert_eq!(r2, rows, "{file} chunk {chunk}");
+            assert_eq!(rep2, report, "{file} chunk {chunk}");
+        }
+    }
+}
+
+#[test]
+fn cut_files_name_the_offset_and_keep_what_came_before() {
+    for file in ["real.pcap", "real.pcapng"] {
+        let bytes = fixture(file);
+        let (all, _, _) = read(&bytes, bytes.len());
+        for cut in [bytes.len() / 3, bytes.len() / 2, bytes.len() - 1] {
+            let (rows, report, err) = read(&bytes[..cut], 1000);
+            let err = err.unwrap_or_else(|| panic!("{file} cut at {cut}: no error"));
+            assert!(err.contains("the capture is truncated"), "{err}");
+            let at: u64 = err
+                .trim_start_matches("at byte ")
+                .split(':')
+                .next()
+                .unwrap()
+                .parse()
+                .unwrap();
+            assert!(
+                at < cut as u64 && at == report.bytes,
+                "{err} / {}",
+                report.bytes
+            );
+            assert_eq!(
+                rows[..],
+                all[..rows.len()],
+                "{file}: what was read before the cut changed"
+            );
+            assert!(!rows.is_empty());
+        }
+    }
+    let (_, _, err) = read(&[], 10);
+    assert_eq!(err.as_deref(), Some("at byte 0: the file is empty"));
+    let (_, _, err) = read(&fixture("real.pcap")[..10], 10);
+    assert_eq!(
+        err.as_deref(),
+        Some("at byte 0: the file ends inside the capture header (10 bytes)")
+    );
+    // A pcapng block whose length is not a multiple of 4.
+    let mut ng = fixture("real.pcapng");
+    ng[4] = 0x1d;
+    let (_, _, err) = read(&ng, 4096);
+    assert!(err
+        .unwrap()
+        .starts_with("at byte 0: a pcapng block with a bad length"));
+}
+
+#[test]
+fn bad_options_name_the_field() {
+    for (opts, field) in [
+        (
+            CaptureOptions {
+                rcode: Some("NOPE".into()),
+                ..CaptureOptions::default()
+            },
+            "rcode",
+        ),
+        (
+            CaptureOptions {
+                server: Some("not an address".into()),
+                ..CaptureOptions::default()
+            },
+            "server",
+        ),
+        (
+            CaptureOptions {
+                name: Some("a..b".into()),
+                ..CaptureOptions::default()
+            },
+            "name",
+        ),
+        (
+            CaptureOptions {
+                timeout_ms: 0,
+                ..CaptureOptions::default()
+            },
+            "timeout_ms",
+        ),
+    ] {
+        let e = CaptureAnalyzer::new(opts).unwrap_err();
+        assert!(e.starts_with(field), "{e}");
+    }
+}
+
+fn read_any(data: &[u8], chunk: usize) -> (Vec<(CaptureMessage, usize)>, CaptureReport) {
+    let opts = CaptureOptions {
+        ports: vec![],
+        ..CaptureOptions::default()
+    };
+    let mut a = CaptureAnalyzer::new(opts).unwrap();
+    a.keep_exchanges(100);
+    let mut rows = Vec::new();
+    let mut failed = false;
+    for c in data.chunks(chunk.max(1)) {
+        if a.feed(c, &mut |m, b| rows.push((m.clone(), b.len())))
+            .is_err()
+        {
+            failed = true;
+            break;
+        }
+    }
+    if !failed {
+        let _ = a.finish();
+    }
+    let _ = dnspect_core::pcap::replay::scenario(a.exchanges());
+    (rows, a.report())
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(200))]
+    /// The fuzz target `capture` (fuzz/fuzz_targets/capture.rs) as a property on the real
+    /// captures with bytes changed and the end cut: no panic, the same result in any chunk size,
+    /// errors inside the file at the point the report stopped.
+    #[test]
+    fn damaged_captures_never_panic_and_read_the_same_in_any_chunks(
+        ng in proptest::bool::ANY,
+        edits in proptest::collection::vec((0usize..20_000, proptest::num::u8::ANY), 0..12),
+        keep in 0usize..20_000,
+        chunk in 1usize..5000,
+    ) {
+        let mut data = fixture(if ng { "real.pcapng" } else { "real.pcap" });
+        for (at, v) in edits {
+            let n = data.len();
+            data[at % n] = v;
+        }
+        data.truncate(keep.max(1).min(data.len()));
+        let (rows, report) = read_any(&data, data.len());
+        for (m, len) in &rows {
+            proptest::prop_assert_eq!(m.size, *len);
+        }
+        if let Some(e) = &report.error {
+            proptest::prop_assert!(e.offset <= data.len() as u64);
+            proptest::prop_assert_eq!(e.offset, report.bytes);
+        }
+        let (rows2, report2) = read_any(&data, chunk);
+        proptest::prop_assert_eq!(rows2, rows);
+        proptest::prop_assert_eq!(report2, report);
+    }
+}
