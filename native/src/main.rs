@@ -1,5 +1,6 @@
 //! The `dnspect` binary: command-line analysis of DNS packets, and the caching forwarder.
 mod config;
+mod incidents;
 mod serve;
 
 use std::io::{IsTerminal, Read};
@@ -72,6 +73,15 @@ enum Command {
         /// Analyze a built-in example instead (`--example list` names them).
         #[arg(long, conflicts_with_all = ["text", "file", "binary"])]
         example: Option<String>,
+    },
+    /// The incident library: eight public DNS incidents, what the peer did and what dnspect
+    /// does. With an ID, the incident explained and replayed on the simulator (the decision
+    /// trace, and dnspect with the peer's policy where its settings can express it).
+    Incidents {
+        id: Option<String>,
+        /// Print the incident data as JSON.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -162,6 +172,7 @@ fn main() -> ExitCode {
             },
             None => decode(text, file, binary, json),
         },
+        Command::Incidents { id, json } => incidents::main(id.as_deref(), json),
     }
 }
 
