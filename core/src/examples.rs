@@ -29,6 +29,11 @@ pub const EXAMPLES: &[Example] = &[
         hex: include_str!("../tests/data/nodata-soa.hex"),
     },
     Example {
+        name: "cname",
+        title: "www.example.com: a CNAME and two A records, with EDNS",
+        hex: include_str!("../tests/data/cname-a.hex"),
+    },
+    Example {
         name: "coredns-5998",
         title: "coredns/coredns#5998: a 534-byte answer (30 A records, compressed) for a client without EDNS",
         hex: include_str!("../tests/data/coredns-5998.hex"),
@@ -57,11 +62,6 @@ pub const EXAMPLES: &[Example] = &[
         name: "pdns-3469-servfail",
         title: "PowerDNS/pdns#3469: a SERVFAIL, cacheable 1 s to 5 minutes, never forever",
         hex: include_str!("../tests/data/pdns-3469-servfail.hex"),
-    },
-    Example {
-        name: "cname",
-        title: "www.example.com: a CNAME and two A records, with EDNS",
-        hex: include_str!("../tests/data/cname-a.hex"),
     },
 ];
 

@@ -465,6 +465,38 @@ struct Example<'a> {
     hex: &'a str,
 }
 
+/// The incident library (`dnspect_core::incidents`) as JSON text: each incident with its scenario
+/// and policy run parsed, ready for `simulate()`.
+#[wasm_bindgen(js_name = incidentsJson)]
+pub fn incidents_json() -> Result<String, JsValue> {
+    let parse = |id: &str, text: &str| -> Result<Scenario, JsValue> {
+        toml::from_str(text).map_err(|e| error("scenario", format!("incident {id}: {e}")))
+    };
+    let list = dnspect_core::incidents::INCIDENTS
+        .iter()
+        .map(|i| {
+            Ok(IncidentRuns {
+                incident: i,
+                simulation: parse(i.id, i.scenario)?,
+                policy_simulation: i.policy.map(|p| parse(i.id, p.scenario)).transpose()?,
+            })
+        })
+        .collect::<Result<Vec<_>, JsValue>>()?;
+    to_json(&list)
+}
+
+/// One incident of the library with its scenarios parsed.
+#[derive(Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+struct IncidentRuns<'a> {
+    #[serde(flatten)]
+    incident: &'a dnspect_core::incidents::Incident,
+    /// `scenario`, parsed: dnspect with its default settings.
+    simulation: Scenario,
+    /// `policy.scenario`, parsed: dnspect configured the way the peer behaved.
+    policy_simulation: Option<Scenario>,
+}
+
 // ---- the engine -----------------------------------------------------------------------------------
 
 /// Runs a scenario (`dnspect_core::sim::Scenario` as JSON text) on the simulator's virtual clock

@@ -19,6 +19,7 @@ const API = [
   "decode",
   "encode",
   "examples",
+  "incidents",
   "init",
   "initSync",
   "minimize",
