@@ -29,7 +29,6 @@ export class IncidentsView {
   readonly el = h("section#incidents.incidents", { "aria-label": "incidents", hidden: true });
   /** Whether the gallery is what the page shows (the analyzer's permalink is left alone then). */
   open = false;
-  private list: IncidentRuns[] | null = null;
   private loading: Promise<IncidentRuns[]> | null = null;
 
   /** `openPacket(name)` loads a built-in example into the analyzer (and closes the gallery). */
@@ -39,7 +38,7 @@ export class IncidentsView {
   ) {}
 
   private load(): Promise<IncidentRuns[]> {
-    this.loading ??= this.engine.call<IncidentRuns[]>("incidents").then((l) => (this.list = l));
+    this.loading ??= this.engine.call<IncidentRuns[]>("incidents");
     return this.loading;
   }
 
