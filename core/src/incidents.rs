@@ -30,6 +30,10 @@ pub struct PolicyRun {
     pub settings: &'static str,
     /// The scenario (TOML, the simulator's `Scenario`).
     pub scenario: &'static str,
+    /// The same scenario as JSON (what `simulate()` takes), kept equal to the TOML by a test so
+    /// the wasm needs no TOML parser. Not serialized: the npm package gives it parsed.
+    #[serde(skip)]
+    pub scenario_json: &'static str,
 }
 
 /// One incident.
@@ -56,6 +60,10 @@ pub struct Incident {
     pub examples: &'static [&'static str],
     /// The scenario replaying the upstream against dnspect's engine (TOML).
     pub scenario: &'static str,
+    /// The same scenario as JSON (what `simulate()` takes), kept equal to the TOML by a test.
+    /// Not serialized: the npm package gives it parsed.
+    #[serde(skip)]
+    pub scenario_json: &'static str,
     /// Its file under `core/tests/scenarios/`.
     pub scenario_file: &'static str,
     /// dnspect configured the way the peer behaved, where its settings can express it.
@@ -136,6 +144,7 @@ pub const INCIDENTS: &[Incident] = &[
         rfcs: &[RFC1035_414, RFC1035_234, RFC6891_633],
         examples: &["incident-000", "incident-000-compressed"],
         scenario: include_str!("../tests/scenarios/incident-000.toml"),
+        scenario_json: include_str!("../tests/data/incidents/incident-000.json"),
         scenario_file: "core/tests/scenarios/incident-000.toml",
         policy: None,
         no_policy_because: "dnspect has no setting that reads upstream answers into a small buffer: every answer is read whole, up to 65535 bytes",
@@ -158,10 +167,12 @@ pub const INCIDENTS: &[Incident] = &[
         rfcs: &[RFC2308_5, RFC8767],
         examples: &["nodata"],
         scenario: include_str!("../tests/scenarios/incident-004.toml"),
+        scenario_json: include_str!("../tests/data/incidents/incident-004.json"),
         scenario_file: "core/tests/scenarios/incident-004.toml",
         policy: Some(PolicyRun {
             settings: "suspect_window = 0s (no suspect-negative guard), serve_stale = false",
             scenario: include_str!("../tests/scenarios/incident-004-policy.toml"),
+            scenario_json: include_str!("../tests/data/incidents/incident-004-policy.json"),
         }),
         no_policy_because: "",
         e2e_test: "incident_004_flapping_upstream_never_stops_the_name",
@@ -185,6 +196,7 @@ pub const INCIDENTS: &[Incident] = &[
         rfcs: &[RFC1035_234, RFC6891_633, RFC2181_9],
         examples: &["coredns-5998"],
         scenario: include_str!("../tests/scenarios/incident-coredns-5998.toml"),
+        scenario_json: include_str!("../tests/data/incidents/incident-coredns-5998.json"),
         scenario_file: "core/tests/scenarios/incident-coredns-5998.toml",
         policy: None,
         no_policy_because: "dnspect has no setting that reads upstream answers into a 512-byte buffer",
@@ -209,6 +221,7 @@ pub const INCIDENTS: &[Incident] = &[
         rfcs: &[RFC6891_7, RFC1035_234, RFC6891_633],
         examples: &["coredns-5366"],
         scenario: include_str!("../tests/scenarios/incident-coredns-5366.toml"),
+        scenario_json: include_str!("../tests/data/incidents/incident-coredns-5366.json"),
         scenario_file: "core/tests/scenarios/incident-coredns-5366.toml",
         policy: None,
         no_policy_because: "dnspect has no setting that gives OPT to a client that sent none (RFC 6891 7 is not optional)",
@@ -233,10 +246,12 @@ pub const INCIDENTS: &[Incident] = &[
         rfcs: &[RFC8767, RFC9520_32],
         examples: &["coredns-7956-servfail"],
         scenario: include_str!("../tests/scenarios/incident-coredns-7956.toml"),
+        scenario_json: include_str!("../tests/data/incidents/incident-coredns-7956.json"),
         scenario_file: "core/tests/scenarios/incident-coredns-7956.toml",
         policy: Some(PolicyRun {
             settings: "serve_stale = false",
             scenario: include_str!("../tests/scenarios/incident-coredns-7956-policy.toml"),
+            scenario_json: include_str!("../tests/data/incidents/incident-coredns-7956-policy.json"),
         }),
         no_policy_because: "",
         e2e_test: "coredns_7956_stale_answer_not_cached_servfail",
@@ -259,6 +274,7 @@ pub const INCIDENTS: &[Incident] = &[
         rfcs: &[RFC1035_74, RFC2181_9],
         examples: &["hickory-2608-truncated"],
         scenario: include_str!("../tests/scenarios/incident-hickory-2608.toml"),
+        scenario_json: include_str!("../tests/data/incidents/incident-hickory-2608.json"),
         scenario_file: "core/tests/scenarios/incident-hickory-2608.toml",
         policy: None,
         no_policy_because: "dnspect has no setting that caches truncated answers (RFC 2181 9)",
@@ -283,10 +299,12 @@ pub const INCIDENTS: &[Incident] = &[
         rfcs: &[RFC2308_5],
         examples: &["kubernetes-dns-121-nodata"],
         scenario: include_str!("../tests/scenarios/incident-kubernetes-dns-121.toml"),
+        scenario_json: include_str!("../tests/data/incidents/incident-kubernetes-dns-121.json"),
         scenario_file: "core/tests/scenarios/incident-kubernetes-dns-121.toml",
         policy: Some(PolicyRun {
             settings: "max_negative_ttl = 86400 (the RFC 2308 value, 1799 s, is kept in full)",
             scenario: include_str!("../tests/scenarios/incident-kubernetes-dns-121-policy.toml"),
+            scenario_json: include_str!("../tests/data/incidents/incident-kubernetes-dns-121-policy.json"),
         }),
         no_policy_because: "",
         e2e_test: "kubernetes_dns_121_nodata_expires_and_the_name_resolves",
@@ -308,10 +326,12 @@ pub const INCIDENTS: &[Incident] = &[
         rfcs: &[RFC9520_32, RFC2308_71],
         examples: &["pdns-3469-servfail"],
         scenario: include_str!("../tests/scenarios/incident-pdns-3469.toml"),
+        scenario_json: include_str!("../tests/data/incidents/incident-pdns-3469.json"),
         scenario_file: "core/tests/scenarios/incident-pdns-3469.toml",
         policy: Some(PolicyRun {
             settings: "failure_min_ttl = 300, failure_max_ttl = 300 (the longest dnspect allows), serve_stale = false",
             scenario: include_str!("../tests/scenarios/incident-pdns-3469-policy.toml"),
+            scenario_json: include_str!("../tests/data/incidents/incident-pdns-3469-policy.json"),
         }),
         no_policy_because: "",
         e2e_test: "pdns_3469_servfail_is_cached_briefly",
@@ -480,11 +500,41 @@ mod tests {
         for i in INCIDENTS {
             let r = run(i.scenario);
             assert!(r.failures.is_empty(), "{}: {:?}", i.id, r.failures);
+            // The JSON twin, as the npm package hands it to simulate().
+            let j: crate::sim::Scenario = serde_json::from_str(i.scenario_json).unwrap();
+            let rj = crate::sim::run(&j).unwrap();
+            assert!(rj.failures.is_empty(), "{} (JSON): {:?}", i.id, rj.failures);
+            assert_eq!(rj.trace, r.trace, "{}", i.id);
             if let Some(p) = i.policy {
                 let r = run(p.scenario);
                 assert!(r.failures.is_empty(), "{} policy: {:?}", i.id, r.failures);
                 assert!(p.scenario.contains("dnspect with that policy"), "{}", i.id);
             }
+        }
+    }
+
+    /// The JSON twins of the scenario files (what the wasm hands to JS) say what the TOML says.
+    /// `DNSPECT_UPDATE_INCIDENTS=1` rewrites them.
+    #[test]
+    fn the_json_scenarios_are_the_toml_ones() {
+        let mut pairs = Vec::new();
+        for i in INCIDENTS {
+            pairs.push((i.scenario_file.to_string(), i.scenario, i.scenario_json));
+            if let Some(p) = i.policy {
+                let f = i.scenario_file.replace(".toml", "-policy.toml");
+                pairs.push((f, p.scenario, p.scenario_json));
+            }
+        }
+        for (file, toml_text, json) in pairs {
+            let s: crate::sim::Scenario = toml::from_str(toml_text).unwrap();
+            let want = serde_json::to_string_pretty(&s).unwrap() + "\n";
+            if std::env::var_os("DNSPECT_UPDATE_INCIDENTS").is_some() {
+                let stem = file.rsplit('/').next().unwrap().replace(".toml", ".json");
+                let path = format!("{}/tests/data/incidents/{stem}", env!("CARGO_MANIFEST_DIR"));
+                std::fs::write(path, &want).unwrap();
+                continue;
+            }
+            assert_eq!(json, want, "{file}: run with DNSPECT_UPDATE_INCIDENTS=1 to regenerate");
         }
     }
 

@@ -466,19 +466,19 @@ struct Example<'a> {
 }
 
 /// The incident library (`dnspect_core::incidents`) as JSON text: each incident with its scenario
-/// and policy run parsed, ready for `simulate()`.
+/// and policy run as objects, ready for `simulate()` (the core keeps their JSON twins).
 #[wasm_bindgen(js_name = incidentsJson)]
 pub fn incidents_json() -> Result<String, JsValue> {
-    let parse = |id: &str, text: &str| -> Result<Scenario, JsValue> {
-        toml::from_str(text).map_err(|e| error("scenario", format!("incident {id}: {e}")))
-    };
     let list = dnspect_core::incidents::INCIDENTS
         .iter()
         .map(|i| {
             Ok(IncidentRuns {
                 incident: i,
-                simulation: parse(i.id, i.scenario)?,
-                policy_simulation: i.policy.map(|p| parse(i.id, p.scenario)).transpose()?,
+                simulation: from_json("incidents", i.scenario_json)?,
+                policy_simulation: i
+                    .policy
+                    .map(|p| from_json("incidents", p.scenario_json))
+                    .transpose()?,
             })
         })
         .collect::<Result<Vec<_>, JsValue>>()?;
