@@ -534,7 +534,10 @@ mod tests {
                 std::fs::write(path, &want).unwrap();
                 continue;
             }
-            assert_eq!(json, want, "{file}: run with DNSPECT_UPDATE_INCIDENTS=1 to regenerate");
+            assert_eq!(
+                json, want,
+                "{file}: run with DNSPECT_UPDATE_INCIDENTS=1 to regenerate"
+            );
         }
     }
 
