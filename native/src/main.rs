@@ -2,6 +2,7 @@
 mod capture;
 mod config;
 mod health;
+mod incidents;
 mod serve;
 
 use std::io::{IsTerminal, Read};
@@ -89,6 +90,15 @@ enum Command {
     /// health report (--report), or a replay through dnspect's engine (--replay). Exits 1 when
     /// the capture is cut or corrupt (after showing everything before the bad byte).
     Capture(capture::CaptureArgs),
+    /// The incident library: eight public DNS incidents, what the peer did and what dnspect
+    /// does. With an ID, the incident explained and replayed on the simulator (the decision
+    /// trace, and dnspect with the peer's policy where its settings can express it).
+    Incidents {
+        id: Option<String>,
+        /// Print the incident data as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -192,6 +202,7 @@ fn main() -> ExitCode {
             },
             None => decode(text, file, binary, json),
         },
+        Command::Incidents { id, json } => incidents::main(id.as_deref(), json),
     }
 }
 

@@ -1,5 +1,5 @@
-//! The incidents and faults end to end, with real dig as the client and a scripted upstream for
-//! what no real server does on demand.
+//! Faults end to end, with real dig as the client and a scripted upstream for what no real server
+//! does on demand. The incidents are in `incidents.rs`.
 #![allow(clippy::unwrap_used)]
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -7,80 +7,6 @@ use std::time::Duration;
 
 use dnspect_core::wire::{Message, RType, Rcode};
 use dnspect_tests::*;
-
-const SEED: &str = include_str!("../../core/tests/data/seed000-uncompressed.hex");
-
-#[test]
-fn incident_000_dig_noedns_gets_all_20_records() {
-    let seed = dnspect_core::wire::text::unhex(SEED.trim()).unwrap();
-    let up = FakeUpstream::start(move |q, _, _| {
-        // The incident's upstream: the 758-byte uncompressed answer, whatever EDNS we sent.
-        let mut r = seed.clone();
-        r[..2].copy_from_slice(&q.header.id.to_be_bytes());
-        Some(r)
-    });
-    let (server, port, _) = serve("incident000", &[up.port], "");
-    let out = dig(port, &["api-push.vivo.com.cn", "A", "+noedns", "+ignore"]);
-    assert_eq!(status(&out), "NOERROR", "{out}");
-    assert_eq!(answer_lines(&out).len(), 20, "{out}");
-    assert!(out.contains("MSG SIZE  rcvd: 358"), "{out}");
-    assert_eq!(up.count(), 1, "one upstream query, no retry loop");
-    let log = server.log_text();
-    assert!(
-        log.contains("answer of 758 B is not compressed: 358 B compressed"),
-        "{log}"
-    );
-}
-
-#[test]
-fn incident_004_flapping_upstream_never_stops_the_name() {
-    // Upstream 1 flaps: the chain, then NODATA at its end, then SERVFAIL; upstream 2 answers.
-    let n1 = Arc::new(AtomicUsize::new(0));
-    let c1 = n1.clone();
-    let chain = [
-        "repo1.maven.org. 2 IN CNAME central.maven.org.",
-        "central.maven.org. 2 IN CNAME sonatype.map.fastly.net.",
-    ];
-    let full = [
-        "repo1.maven.org. 2 IN CNAME central.maven.org.",
-        "central.maven.org. 2 IN CNAME sonatype.map.fastly.net.",
-        "sonatype.map.fastly.net. 2 IN A 151.101.36.209",
-    ];
-    let soa =
-        ["fastly.net. 300 IN SOA ns1.fastly.net. hostmaster.fastly.com. 1 3600 600 604800 300"];
-    let up1 = FakeUpstream::start(move |q, _, _| {
-        Some(match c1.fetch_add(1, Ordering::SeqCst) % 3 {
-            0 => reply(q, &full, &[], Rcode::NOERROR, true),
-            1 => reply(q, &chain, &soa, Rcode::NOERROR, true),
-            _ => reply(q, &[], &[], Rcode::SERVFAIL, true),
-        })
-    });
-    let up2 = FakeUpstream::start(move |q, _, _| Some(reply(q, &full, &[], Rcode::NOERROR, true)));
-    let (server, port, _) = serve(
-        "incident004",
-        &[up1.port, up2.port],
-        "[engine]\npolicy = \"sequential\"\n",
-    );
-    for round in 0..8 {
-        let out = dig(port, &["repo1.maven.org", "A"]);
-        assert_eq!(
-            status(&out),
-            "NOERROR",
-            "round {round}: {out}\n{}",
-            server.log_text()
-        );
-        assert!(
-            out.contains("151.101.36.209"),
-            "round {round}: the name stopped resolving\n{out}\n{}",
-            server.log_text()
-        );
-        std::thread::sleep(Duration::from_millis(1100));
-    }
-    assert!(
-        n1.load(Ordering::SeqCst) >= 3,
-        "the flapping upstream was asked again"
-    );
-}
 
 #[test]
 fn faults_garbage_silence_tc_formerr_spoofed() {

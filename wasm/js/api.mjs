@@ -324,6 +324,15 @@ export function createApi(raw, rawInit) {
     }
   }
 
+  function incidents() {
+    ready("incidents");
+    try {
+      return JSON.parse(raw.incidentsJson());
+    } catch (e) {
+      rethrow(e, "incidents");
+    }
+  }
+
   function simulate(scenario) {
     ready("simulate");
     objectArg("simulate", "scenario", scenario);
@@ -591,6 +600,7 @@ export function createApi(raw, rawInit) {
     minimize,
     parsePaste,
     examples,
+    incidents,
     simulate,
     Forwarder,
     CaptureAnalyzer,

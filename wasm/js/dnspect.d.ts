@@ -14,6 +14,7 @@ import type {
   EdnsOption,
   Example,
   Field,
+  IncidentRuns,
   Header,
   Layer,
   Message,
@@ -277,6 +278,13 @@ export declare function parsePaste(text: string): Paste;
 
 /** The built-in example messages (the two incidents and everyday answers). */
 export declare function examples(): Example[];
+
+/**
+ * The incident library: eight public DNS incidents, each with what happened, the thread, the RFCs,
+ * the names of its example packets, and its scenarios parsed (`simulation`, and `policy_simulation`:
+ * dnspect configured the way the peer behaved), ready for `simulate()`.
+ */
+export declare function incidents(): IncidentRuns[];
 
 /** Runs a scenario on the simulator's virtual clock: the whole decision trace with timestamps. */
 export declare function simulate(scenario: Scenario): SimResult;

@@ -1098,3 +1098,152 @@ name: string, title: string,
  * The message, hex.
  */
 hex: string, };
+
+/**
+ * An RFC and the section of it that applies.
+ */
+export type RfcRef = { 
+/**
+ * "RFC 1035 4.1.4".
+ */
+cite: string, 
+/**
+ * What it says that matters here.
+ */
+says: string, url: string, };
+
+/**
+ * A second run of the same upstream behaviour with dnspect configured the way the peer behaved:
+ * dnspect with that policy, never a model of the peer.
+ */
+export type PolicyRun = { 
+/**
+ * The settings changed, as a person would say them.
+ */
+settings: string, 
+/**
+ * The scenario (TOML, the simulator's `Scenario`).
+ */
+scenario: string, };
+
+/**
+ * One incident.
+ */
+export type Incident = { 
+/**
+ * Short id, as the CLI, the page's permalink (`#incident/ID`) and the analyzer name it.
+ */
+id: string, title: string, 
+/**
+ * The software that failed, with its version and configuration as the thread gives them.
+ */
+peer: string, 
+/**
+ * The public thread.
+ */
+thread: string, 
+/**
+ * What happened, from the thread.
+ */
+happened: string, 
+/**
+ * What the peer did, in one sentence (the report's table).
+ */
+peer_behaviour: string, 
+/**
+ * What dnspect does with the same upstream behaviour, as its tests measure it.
+ */
+dnspect_behaviour: string, 
+/**
+ * Facts the thread does not give, and what the packets and scenarios use instead.
+ */
+not_in_thread: Array<string>, rfcs: Array<RfcRef>, 
+/**
+ * Names of the built-in examples ([`crate::examples`]) with this incident's packets.
+ */
+examples: Array<string>, 
+/**
+ * The scenario replaying the upstream against dnspect's engine (TOML).
+ */
+scenario: string, 
+/**
+ * Its file under `core/tests/scenarios/`.
+ */
+scenario_file: string, 
+/**
+ * dnspect configured the way the peer behaved, where its settings can express it.
+ */
+policy: PolicyRun | null, 
+/**
+ * Why there is no policy run, when there is none.
+ */
+no_policy_because: string, 
+/**
+ * The end-to-end test against `dnspect serve` (`tests/tests/incidents.rs`).
+ */
+e2e_test: string, };
+
+/**
+ * One incident of the library with its scenarios parsed.
+ */
+export type IncidentRuns = { 
+/**
+ * `scenario`, parsed: dnspect with its default settings.
+ */
+simulation: Scenario, 
+/**
+ * `policy.scenario`, parsed: dnspect configured the way the peer behaved.
+ */
+policy_simulation: Scenario | null, 
+/**
+ * Short id, as the CLI, the page's permalink (`#incident/ID`) and the analyzer name it.
+ */
+id: string, title: string, 
+/**
+ * The software that failed, with its version and configuration as the thread gives them.
+ */
+peer: string, 
+/**
+ * The public thread.
+ */
+thread: string, 
+/**
+ * What happened, from the thread.
+ */
+happened: string, 
+/**
+ * What the peer did, in one sentence (the report's table).
+ */
+peer_behaviour: string, 
+/**
+ * What dnspect does with the same upstream behaviour, as its tests measure it.
+ */
+dnspect_behaviour: string, 
+/**
+ * Facts the thread does not give, and what the packets and scenarios use instead.
+ */
+not_in_thread: Array<string>, rfcs: Array<RfcRef>, 
+/**
+ * Names of the built-in examples ([`crate::examples`]) with this incident's packets.
+ */
+examples: Array<string>, 
+/**
+ * The scenario replaying the upstream against dnspect's engine (TOML).
+ */
+scenario: string, 
+/**
+ * Its file under `core/tests/scenarios/`.
+ */
+scenario_file: string, 
+/**
+ * dnspect configured the way the peer behaved, where its settings can express it.
+ */
+policy: PolicyRun | null, 
+/**
+ * Why there is no policy run, when there is none.
+ */
+no_policy_because: string, 
+/**
+ * The end-to-end test against `dnspect serve` (`tests/tests/incidents.rs`).
+ */
+e2e_test: string, };

@@ -6,5 +6,5 @@ import api from "./node.cjs";
 // An ES module's names are static: the same list as js/web.mjs (test/exports.test.mjs checks both
 // against js/api.mjs's createApi).
 export const { version, decode, encode, analyze, analysisText, analysisJson, toText, recompress, truncate,
-  minimize, parsePaste, examples, simulate, Forwarder, CaptureAnalyzer, analyzeCapture, DnspectError, init, initSync } = api;
+  minimize, parsePaste, examples, incidents, simulate, Forwarder, CaptureAnalyzer, analyzeCapture, DnspectError, init, initSync } = api;
 export default init;

@@ -15,5 +15,5 @@ const api = createApi(raw, { init: rawInit, initSync: raw.initSync });
 // An ES module's names are static: the same list as js/node.mjs (test/exports.test.mjs checks both
 // against js/api.mjs's createApi).
 export const { version, decode, encode, analyze, analysisText, analysisJson, toText, recompress, truncate,
-  minimize, parsePaste, examples, simulate, Forwarder, CaptureAnalyzer, analyzeCapture, DnspectError, init, initSync } = api;
+  minimize, parsePaste, examples, incidents, simulate, Forwarder, CaptureAnalyzer, analyzeCapture, DnspectError, init, initSync } = api;
 export default init;

@@ -465,6 +465,38 @@ struct Example<'a> {
     hex: &'a str,
 }
 
+/// The incident library (`dnspect_core::incidents`) as JSON text: each incident with its scenario
+/// and policy run as objects, ready for `simulate()` (the core keeps their JSON twins).
+#[wasm_bindgen(js_name = incidentsJson)]
+pub fn incidents_json() -> Result<String, JsValue> {
+    let list = dnspect_core::incidents::INCIDENTS
+        .iter()
+        .map(|i| {
+            Ok(IncidentRuns {
+                incident: i,
+                simulation: from_json("incidents", i.scenario_json)?,
+                policy_simulation: i
+                    .policy
+                    .map(|p| from_json("incidents", p.scenario_json))
+                    .transpose()?,
+            })
+        })
+        .collect::<Result<Vec<_>, JsValue>>()?;
+    to_json(&list)
+}
+
+/// One incident of the library with its scenarios parsed.
+#[derive(Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+struct IncidentRuns<'a> {
+    #[serde(flatten)]
+    incident: &'a dnspect_core::incidents::Incident,
+    /// `scenario`, parsed: dnspect with its default settings.
+    simulation: Scenario,
+    /// `policy.scenario`, parsed: dnspect configured the way the peer behaved.
+    policy_simulation: Option<Scenario>,
+}
+
 // ---- the engine -----------------------------------------------------------------------------------
 
 /// Runs a scenario (`dnspect_core::sim::Scenario` as JSON text) on the simulator's virtual clock

@@ -135,6 +135,11 @@ fn declarations() -> String {
         Truncation,
         crate::PasteMeta<'static>,
         crate::Example<'static>,
+        // the incident library (dnspect_core::incidents)
+        dnspect_core::incidents::RfcRef,
+        dnspect_core::incidents::PolicyRun,
+        dnspect_core::incidents::Incident,
+        crate::IncidentRuns<'static>,
     );
     out
 }

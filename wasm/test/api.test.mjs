@@ -36,7 +36,18 @@ test("examples() lists the built-in packets with their hex", () => {
   const list = examples();
   assert.deepEqual(
     list.map((e) => e.name),
-    ["incident-000", "incident-000-compressed", "nodata", "cname"],
+    [
+      "incident-000",
+      "incident-000-compressed",
+      "nodata",
+      "cname",
+      "coredns-5998",
+      "coredns-5366",
+      "coredns-7956-servfail",
+      "hickory-2608-truncated",
+      "kubernetes-dns-121-nodata",
+      "pdns-3469-servfail",
+    ],
   );
   for (const e of list) {
     assert.equal(typeof e.title, "string");

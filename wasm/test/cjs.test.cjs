@@ -38,7 +38,8 @@ test("every export works through require()", async () => {
   assert.match(d.analysisText(bytes), /400 bytes lost/);
   assert.equal(JSON.parse(d.analysisJson(bytes)).len, 758);
   assert.match(d.toText(bytes), /ANSWER: 20/);
-  assert.equal(d.examples().length, 4);
+  assert.equal(d.examples().length, 10);
+  assert.equal(d.incidents().length, 8);
   const sim = d.simulate({
     title: "cjs",
     upstreams: [{ label: "u", rules: [{ respond: [{ answer: ["a.example. 60 IN A 192.0.2.1"] }] }] }],

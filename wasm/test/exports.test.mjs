@@ -21,6 +21,7 @@ const API = [
   "decode",
   "encode",
   "examples",
+  "incidents",
   "init",
   "initSync",
   "minimize",

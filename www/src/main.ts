@@ -12,6 +12,7 @@ import { WhatIfView } from "./whatif";
 import { SIM_DEFAULTS, SimView, type SimSettings } from "./sim";
 import { CaptureView } from "./capture";
 import { decodeFragment, encodeFragment, type Shared } from "./permalink";
+import { IncidentsView } from "./incidents";
 import type { Analysis, Example, FieldKind } from "dnspect";
 
 performance.mark("dnspect:start");
@@ -45,6 +46,7 @@ const compression = new CompressionView();
 const ruler = new RulerView();
 const whatif = new WhatIfView(engine);
 const sim = new SimView(engine);
+const incidents = new IncidentsView(engine, (name) => void openExample(name));
 
 let tab: Tab = "bytes";
 let model: Model | null = null;
@@ -115,6 +117,7 @@ fill(
     h(
       "div.share",
       null,
+      h("a#open-incidents.button", { href: "#incident" }, "Incidents"),
       h("button#copy-link", { type: "button", onclick: () => void openLink() }, "Permalink"),
       h("button#copy-text", { type: "button", onclick: () => void openText() }, "Copy as text"),
     ),
@@ -129,6 +132,7 @@ fill(
   tabbar,
   empty,
   h("main#panels", null, [...panels.values()]),
+  incidents.el,
   h(
     "footer.foot",
     null,
@@ -448,6 +452,7 @@ function shared(): Shared {
 }
 
 async function save() {
+  if (incidents.open) return; // the gallery's "#incident/ID" stays in the address bar
   const frag = await encodeFragment(shared());
   if (frag === lastFragment) return;
   lastFragment = frag;
@@ -476,6 +481,7 @@ async function loadFragment(frag: string): Promise<boolean> {
 
 window.addEventListener("hashchange", () => {
   const frag = location.hash.slice(1);
+  if (incidents.route(frag)) return;
   if (frag && frag !== lastFragment) void loadFragment(frag);
 });
 
@@ -571,7 +577,7 @@ async function start() {
   performance.mark("dnspect:wasm-ready");
   document.body.dataset.engine = engine.where;
   fill($("#engine-status"), `dnspect ${engine.version} \u00b7 wasm in ${engine.where === "worker" ? "a Web Worker" : "the main thread"}`);
-  const fromLink = location.hash.length > 1 && (await loadFragment(location.hash.slice(1)));
+  const fromLink = location.hash.length > 1 && (incidents.route(location.hash.slice(1)) || (await loadFragment(location.hash.slice(1))));
   if (!fromLink) showEmpty();
   try {
     const list = await engine.examples();
@@ -583,6 +589,17 @@ async function start() {
     fill(examplesBar, h("span.na", { "data-na": "examples" }, e instanceof NotAvailable ? "Not available: this build of the dnspect package has no examples() yet." : (e as Error).message));
   }
   document.body.dataset.ready = "1";
+}
+
+/** Opens a built-in example in the analyzer (the gallery's packet buttons), leaving the gallery. */
+async function openExample(name: string) {
+  const ex = (await engine.examples()).find((e) => e.name === name);
+  if (!ex) return;
+  incidents.close();
+  lastFragment = "";
+  history.pushState(null, "", location.pathname + location.search);
+  setTab("bytes");
+  loadExample(ex);
 }
 
 function label(ex: Example): string {

@@ -15,6 +15,7 @@ export const API_NAMES = [
   "minimize",
   "simulate",
   "examples",
+  "incidents",
 ] as const;
 export type ApiName = (typeof API_NAMES)[number];
 

@@ -26,6 +26,12 @@ use core::time::Duration;
 
 use crate::wire::{AnswerKind, Message, RData, RType, Rcode};
 
+/// The longest a failure may be cached, in seconds: RFC 2308 7.1 ("MUST NOT cache it for longer
+/// than five (5) minutes") and RFC 9520 3.2. `Config::validate` refuses a longer
+/// `failure_min_ttl` or `failure_max_ttl`, and [`lifetime`] never returns more (PowerDNS/pdns#3469:
+/// a SERVFAIL cached with no bound).
+pub const FAILURE_TTL_LIMIT: u32 = 300;
+
 /// An entry asked for in the last this-many percent of its lifetime is refreshed ahead of expiry.
 pub const PREFETCH_PERCENT: u32 = 10;
 
@@ -489,8 +495,8 @@ fn negative_lifetime(
 /// Failure: `failure_min_ttl` x 2^consecutive failures, within [1 s, `failure_max_ttl`]
 /// (RFC 9520 3.2); at least the failure recheck timer while stale data is served (RFC 8767 5).
 fn failure_lifetime(cfg: &CachePolicy, history: &NameHistory, now: Duration) -> Lifetime {
-    let floor = cfg.failure_min_ttl.max(1);
-    let ceiling = cfg.failure_max_ttl.max(floor);
+    let floor = cfg.failure_min_ttl.clamp(1, FAILURE_TTL_LIMIT);
+    let ceiling = cfg.failure_max_ttl.max(floor).min(FAILURE_TTL_LIMIT);
     let shift = history.consecutive_failures.min(32);
     let backoff = (u64::from(floor) << shift).min(u64::from(ceiling));
     let backoff = u32::try_from(backoff).unwrap_or(ceiling);

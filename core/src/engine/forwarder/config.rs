@@ -257,6 +257,15 @@ impl Config {
             "cache.serve_stale.failure_recheck",
             || "must be above 0".into(),
         )?;
+        let limit = crate::cache::policy::FAILURE_TTL_LIMIT;
+        for (field, v) in [
+            ("cache.failure_min_ttl", c.failure_min_ttl),
+            ("cache.failure_max_ttl", c.failure_max_ttl),
+        ] {
+            check(v <= limit, field, || {
+                format!("must be at most {limit} s (RFC 2308 7.1: a failure is never cached longer than 5 minutes), got {v}")
+            })?;
+        }
         let l = &self.limits;
         check(l.prefix_v4 <= 32, "limits.client_prefix_v4", || {
             format!("must be 0..=32, got {}", l.prefix_v4)
@@ -338,6 +347,8 @@ mod tests {
             ("cache.serve_stale.failure_recheck", |c| {
                 c.cache.serve_stale.failure_recheck = Duration::ZERO
             }),
+            ("cache.failure_min_ttl", |c| c.cache.failure_min_ttl = 301),
+            ("cache.failure_max_ttl", |c| c.cache.failure_max_ttl = 3600),
             ("limits.client_prefix_v4", |c| c.limits.prefix_v4 = 33),
             ("limits.client_prefix_v6", |c| c.limits.prefix_v6 = 129),
             ("limits.max_clients", |c| c.limits.max_clients = 0),

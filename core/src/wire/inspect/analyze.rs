@@ -446,6 +446,7 @@ fn warn(msg: &Message, counts: [u16; 4], c: &Compression, s: &Sizes, w: &mut Vec
             ),
         );
     }
+    incident_patterns(msg, c, s, &mut add, &mut note);
     if msg.header.qr && msg.edns.is_none() && s.size > CLASSIC_LIMIT {
         add(
             None,
@@ -484,6 +485,16 @@ fn warn(msg: &Message, counts: [u16; 4], c: &Compression, s: &Sizes, w: &mut Vec
             Some(2),
             "TC is set: the answer was truncated; a client retries over TCP".into(),
         );
+        if msg.header.qr && !msg.answers.is_empty() {
+            add(
+                Some(2),
+                format!(
+                    "a truncated answer with {} answer record{}: the set may be incomplete; never cache it as complete, and if the TCP retry fails answer SERVFAIL, not this (RFC 1035 7.4, RFC 2181 9). See incident hickory-2608.",
+                    msg.answers.len(),
+                    if msg.answers.len() == 1 { "" } else { "s" }
+                ),
+            );
+        }
     }
     if msg.header.z {
         add(Some(3), "the reserved Z bit is set".into());
@@ -501,10 +512,78 @@ fn warn(msg: &Message, counts: [u16; 4], c: &Compression, s: &Sizes, w: &mut Vec
             ),
             Some(r) => {
                 if let crate::wire::rdata::RData::Soa { minimum, .. } = r.rdata {
-                    note(None, format!("negative answer: cacheable for {} s (min of SOA TTL {} and MINIMUM {}, RFC 2308 5)", r.ttl.min(minimum), r.ttl, minimum));
+                    let ttl = r.ttl.min(minimum);
+                    note(None, format!("negative answer: cacheable for {} s (min of SOA TTL {} and MINIMUM {}, RFC 2308 5)", ttl, r.ttl, minimum));
+                    if kind == crate::wire::AnswerKind::NoData {
+                        note(None, format!(
+                            "NOERROR without the data asked for (NODATA): a cache may keep it {ttl} s at most; one that keeps it longer hides a record added later, as kube-dns's dnsmasq did for more than a day. See incident kubernetes-dns-121."
+                        ));
+                        let chain = msg.answers.iter().any(|a| a.rtype == RType::CNAME);
+                        note(None, format!(
+                            "NODATA{}: if this name answered moments ago, the negative answer is suspect (an upstream that flaps); verify it before caching it over the positive one. See incident 004.",
+                            if chain { " at the end of a CNAME chain" } else { "" }
+                        ));
+                    }
                 }
             }
         }
     }
     w.extend(notes);
+}
+
+/// The patterns of the incident library ([`crate::incidents`]) that a packet shows on its own,
+/// each named with the incident it caused. General conditions, not the examples' bytes: any
+/// large answer, any answer that missed compression, any SERVFAIL.
+fn incident_patterns(
+    msg: &Message,
+    c: &Compression,
+    s: &Sizes,
+    add: &mut impl FnMut(Option<usize>, String),
+    note: &mut impl FnMut(Option<usize>, String),
+) {
+    if !msg.header.qr {
+        return;
+    }
+    let big = s.size > CLASSIC_LIMIT && !msg.header.tc;
+    let compressed = s.compressed.unwrap_or(s.size);
+    if big && c.lost > 0 {
+        add(
+            c.missed.first().map(|m| m.offset),
+            format!(
+                "a {}-byte answer without compression ({} bytes lost){}: a client without EDNS and a forwarder with a 512-byte buffer will fail (SERVFAIL after a retry loop). See incident 000.",
+                s.size,
+                c.lost,
+                if compressed <= CLASSIC_LIMIT {
+                    format!("; compressed it is {compressed} bytes and fits in 512")
+                } else {
+                    format!("; compressed it is still {compressed} bytes")
+                }
+            ),
+        );
+    } else if big {
+        add(
+            None,
+            format!(
+                "a {}-byte answer: a forwarder that reads upstream answers into a 512-byte buffer fails to decode it (\"overflow unpacking\") and its client gets SERVFAIL; read answers whole and truncate with TC for the client instead. See incident coredns-5998.",
+                s.size
+            ),
+        );
+    }
+    if let Some(e) = &msg.edns {
+        if s.size > CLASSIC_LIMIT {
+            note(
+                None,
+                format!(
+                    "this {}-byte answer carries OPT (UDP size {}): it may go over UDP only to a client whose query had OPT with a size of at least {}; a client that sent no OPT must get no OPT (RFC 6891 7) and at most 512 bytes or TC (RFC 1035 2.3.4). See incident coredns-5366.",
+                    s.size, e.udp_size, s.size
+                ),
+            );
+        }
+    }
+    if msg.rcode() == crate::wire::Rcode::SERVFAIL {
+        note(
+            Some(3),
+            "SERVFAIL is a failure, not an answer: cache it at least 1 s and at most 5 minutes (RFC 9520 3.2, RFC 2308 7.1), and never in place of a positive answer that can still be served stale (RFC 8767). See incidents pdns-3469 and coredns-7956.".into(),
+        );
+    }
 }
