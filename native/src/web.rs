@@ -84,7 +84,6 @@ fn header(name: &str, value: &str) -> Option<tiny_http::Header> {
 
 fn respond(rq: tiny_http::Request) {
     use tiny_http::{Method, Response};
-    let head = *rq.method() == Method::Head;
     let (status, ctype, body): (u16, &str, &[u8]) =
         if !matches!(rq.method(), Method::Get | Method::Head) {
             (405, "text/plain; charset=utf-8", b"GET or HEAD only\n")
@@ -95,7 +94,10 @@ fn respond(rq: tiny_http::Request) {
             }
         };
     tracing::debug!("{} {} -> {status}", rq.method(), rq.url());
-    let mut resp = Response::from_data(if head { &[][..] } else { body }).with_status_code(status);
+    // tiny_http leaves the body out for HEAD itself. The length is always known: no chunking.
+    let mut resp = Response::from_data(body)
+        .with_status_code(status)
+        .with_chunked_threshold(usize::MAX);
     for (n, v) in [
         ("Content-Type", ctype),
         ("Cache-Control", "no-cache"),
@@ -104,11 +106,6 @@ fn respond(rq: tiny_http::Request) {
         ("Referrer-Policy", "no-referrer"),
     ] {
         if let Some(h) = header(n, v) {
-            resp.add_header(h);
-        }
-    }
-    if head {
-        if let Some(h) = header("Content-Length", &body.len().to_string()) {
             resp.add_header(h);
         }
     }
