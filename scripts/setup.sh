@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything the tests need, skipping what is already there (a second run takes seconds):
-#   Debian packages  dig (dnsutils), kdig (knot-dnsutils), nsd, dnsperf, chromium; knot (optional)
+#   Debian packages  dig (dnsutils), kdig (knot-dnsutils), nsd, dnsperf, chromium; man-db, script,
+#                    unshare, ip (the CLI tests); knot (optional)
 #   PyPI             dnspython, when `import dns` fails
 #   rustup           rustfmt and clippy, when cargo fmt / cargo clippy are missing
 #   npm              the workspace's node_modules (binaryen's wasm-opt), when a package.json or the
@@ -16,6 +17,9 @@ t_start=$SECONDS
 # ---- Debian packages ----------------------------------------------------------------------------
 APT_REQUIRED=(dnsutils knot-dnsutils nsd dnsperf chromium fonts-liberation)
 APT_OPTIONAL=(knot)
+# tests/tests/cli_conventions.rs: man -l (man-db), a terminal for the colour check (script, from
+# bsdutils), a network namespace for the default port (unshare from util-linux, ip from iproute2).
+APT_REQUIRED+=(man-db bsdutils util-linux iproute2)
 apt_install "${APT_REQUIRED[@]}"
 apt_install "${APT_OPTIONAL[@]}" || warn "optional packages did not install: ${APT_OPTIONAL[*]}"
 for tool in dig kdig nsd dnsperf chromium; do
