@@ -157,24 +157,41 @@ pub fn run(a: &WebArgs, (format, level): (LogFormat, Option<&str>)) -> ExitCode 
             "placeholder"
         }
     );
-    let workers: Vec<_> = (0..4)
-        .map(|_| {
-            let s = server.clone();
-            std::thread::spawn(move || loop {
-                match s.recv() {
-                    Ok(rq) => respond(rq),
-                    Err(e) => {
-                        tracing::error!("web: {e}");
-                        return;
-                    }
+    for _ in 0..4 {
+        let s = server.clone();
+        std::thread::spawn(move || loop {
+            match s.recv() {
+                Ok(rq) => respond(rq),
+                Err(e) => {
+                    tracing::error!("web: {e}");
+                    return;
                 }
-            })
-        })
-        .collect();
-    for w in workers {
-        let _ = w.join();
+            }
+        });
     }
-    fail(exit::RUNTIME, "the web server stopped")
+    // SIGINT (Ctrl-C) or SIGTERM: stop, exit 0 (docs/cli.md, Exit status).
+    match wait_for_stop() {
+        Ok(sig) => {
+            tracing::info!("{sig}: stopped");
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(exit::RUNTIME, &format!("cannot wait for signals: {e}")),
+    }
+}
+
+fn wait_for_stop() -> std::io::Result<&'static str> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()?;
+    rt.block_on(async {
+        let mut term = signal(SignalKind::terminate())?;
+        let mut int = signal(SignalKind::interrupt())?;
+        Ok(tokio::select! {
+            _ = term.recv() => "SIGTERM",
+            _ = int.recv() => "SIGINT",
+        })
+    })
 }
 
 #[cfg(test)]

@@ -369,3 +369,30 @@ fn reference_scanning_finds_what_vite_writes() {
     assert_eq!(resolve("/index.html", "./assets/i.js"), "/assets/i.js");
     assert_eq!(resolve("/assets/a.js", "../x.css"), "/x.css");
 }
+
+/// As the README has it: `dnspect web` with no flags prints http://127.0.0.1:8552/ and serves
+/// the page there; SIGTERM stops it with exit 0. In a network namespace of its own, so the fixed
+/// port cannot be taken by anything else on the machine.
+#[test]
+fn the_default_address_is_127_0_0_1_port_8552_and_sigterm_exits_0() {
+    dnspect_tests::require("unshare");
+    let script = format!(
+        "ip link set lo up; {bin} web >/dev/stdout 2>/dev/null & pid=$!; \
+         for i in $(seq 1 100); do (exec 3<>/dev/tcp/127.0.0.1/8552) 2>/dev/null && break; sleep 0.1; done; \
+         exec 3<>/dev/tcp/127.0.0.1/8552; printf 'GET / HTTP/1.0\\r\\n\\r\\n' >&3; head -1 <&3; \
+         kill -TERM $pid; wait $pid; echo exit=$?",
+        bin = dnspect_bin().display()
+    );
+    let out = dnspect_tests::run(
+        Command::new("unshare").args(["--net", "bash", "-c", &script]),
+        Duration::from_secs(60),
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = text.lines().map(str::trim).collect();
+    assert_eq!(
+        lines,
+        vec!["http://127.0.0.1:8552/", "HTTP/1.0 200 OK", "exit=0"],
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -28,7 +28,7 @@ pub fn fail(code: u8, msg: &str) -> ExitCode {
 pub const EXIT_STATUS_ROFF: &str = r#".SH "EXIT STATUS"
 .TP
 .B 0
-Success: \fBserve\fR stopped cleanly (SIGTERM or SIGINT, after draining), \fBcheck\-config\fR found the file valid, \fBdecode\fR decoded the message, \fBweb\fR stopped.
+Success: \fBserve\fR stopped cleanly (SIGTERM or SIGINT, after draining), \fBcheck\-config\fR found the file valid, \fBdecode\fR decoded the message, \fBweb\fR stopped by SIGTERM or SIGINT.
 .TP
 .B 1
 Runtime error: a socket could not be bound, a worker could not start; for \fBdecode\fR, the message does not decode (what could be read is printed with the byte offset of the error).
