@@ -258,7 +258,7 @@ fn log_format_level_and_colour() {
     std::fs::write(&conf, config(port, &[up.port], "")).unwrap();
     let conf = conf.to_str().unwrap();
     // JSON: every stderr line is an object with a level and a message.
-    let out = serve_for(2, &["--config", conf, "--log-format", "json"]);
+    let out = serve_for(3, &["--config", conf, "--log-format", "json"]);
     let err = text(&out.stderr);
     let lines: Vec<&str> = err.lines().collect();
     assert!(!lines.is_empty(), "{out:?}");
@@ -268,7 +268,7 @@ fn log_format_level_and_colour() {
     }
     assert!(err.contains("\"level\":\"INFO\""), "{err}");
     // Text on a pipe: no ANSI escapes.
-    let out = serve_for(2, &["--config", conf]);
+    let out = serve_for(3, &["--config", conf]);
     let err = text(&out.stderr);
     assert!(err.contains(" INFO ") && !err.contains('\x1b'), "{err:?}");
     // --log-level warn: no INFO lines (and the global flag works before the subcommand too).
@@ -370,7 +370,7 @@ fn exit_codes_are_the_same_for_serve_and_check_config() {
     );
     drop(holder);
     // 0: SIGTERM stops it cleanly.
-    let out = serve_for(2, &["--config", &good]);
+    let out = serve_for(3, &["--config", &good]);
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     // The help and the man page say the same numbers.
     let help = text(&dnspect(&["--help"]).stdout);
