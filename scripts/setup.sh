@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything the tests need, skipping what is already there (a second run takes seconds):
 #   Debian packages  dig (dnsutils), kdig (knot-dnsutils), nsd, dnsperf, chromium, tcpdump and tshark
-#                    (with dumpcap: the capture tests); knot (optional);
+#                    (with dumpcap: the capture tests); man-db, script, unshare, ip (the CLI
+#                    tests); knot (optional);
 #                    for deploy/: podman + runc (the container test), prometheus (promtool),
 #                    systemd (systemd-analyze), file and binutils (the image script)
 #   PyPI             dnspython, when `import dns` fails; kubernetes-validate (schemas of the
@@ -28,6 +29,9 @@ if command -v debconf-set-selections >/dev/null 2>&1; then
     echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
 fi
 export DEBIAN_FRONTEND=noninteractive
+# tests/tests/cli_conventions.rs: man -l (man-db), a terminal for the colour check (script, from
+# bsdutils), a network namespace for the default port (unshare from util-linux, ip from iproute2).
+APT_REQUIRED+=(man-db bsdutils util-linux iproute2)
 apt_install "${APT_REQUIRED[@]}"
 apt_install "${APT_OPTIONAL[@]}" || warn "optional packages did not install: ${APT_OPTIONAL[*]}"
 for tool in dig kdig nsd dnsperf chromium tcpdump tshark dumpcap podman runc promtool systemd-analyze ip nsenter; do

@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # The one test command, locally and in CI (.ci/run execs it):
-#   setup -> cargo fmt --check -> clippy -D warnings -> cargo test -> bench smoke -> wasm build -> npm test
+#   setup -> cargo fmt --check -> clippy -D warnings -> wasm build -> page build -> cargo test
+#   -> bench smoke -> npm test
+# The page (www/dist) is built before the binary because the binary embeds it (`dnspect web`,
+# native/build.rs): tests/tests/web.rs fails under CI=true when the binary has the placeholder.
 # Stops at the first failing step and says which one.
-# DNSPECT_SKIP_STEPS=fmt,clippy (any of setup, fmt, clippy, test, wasm, npm) skips steps locally;
+# DNSPECT_SKIP_STEPS=fmt,clippy (any of setup, fmt, clippy, wasm, page, test, bench, npm) skips
+# steps locally;
 # CI sets nothing and runs them all.
 SCRIPT_NAME=test
 # shellcheck source=scripts/lib.sh
@@ -33,14 +37,17 @@ skip fmt || run cargo fmt --all --check
 step "cargo clippy --workspace --all-targets -- -D warnings"
 skip clippy || run cargo clippy --locked --workspace --all-targets -- -D warnings
 
+step "wasm build (scripts/build-wasm.sh)"
+skip wasm || bash scripts/build-wasm.sh
+
+step "page build (npm run build -w www: www/dist, embedded by the binary built next)"
+skip page || run npm run build --workspace www
+
 step "cargo test --workspace (end-to-end tests run the freshly built dnspect binary)"
 skip test || { run cargo build --locked -p dnspect --bin dnspect && run cargo test --locked --workspace; }
 
 step "benchmark smoke runs (figures: bench/README.md)"
 skip bench || DNSPECT_BENCH_QUICK=1 run cargo bench --locked -p dnspect-core --bench wire --bench engine
-
-step "wasm build (scripts/build-wasm.sh)"
-skip wasm || bash scripts/build-wasm.sh
 
 step "npm test"
 skip npm || run npm test

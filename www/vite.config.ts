@@ -25,7 +25,7 @@ function csp(): Plugin {
 }
 
 // The page is static: every asset is emitted next to index.html with relative URLs, so dist/ works
-// from any path (a file server, `dnspect serve --web`, a sub-directory) and needs no network at
+// from any path (a file server, `dnspect web`, a sub-directory) and needs no network at
 // run time.
 export default defineConfig({
   base: "./",

@@ -78,8 +78,14 @@ impl Default for TcpKnobs {
     }
 }
 
+/// The default DNS address: loopback, port 8553. Not 5353, which is mDNS (avahi-daemon and
+/// systemd-resolved listen there on most desktops), not 53, which needs privileges; 8553 is
+/// unassigned in the IANA registry (8504-8553), below Linux's ephemeral range (32768-60999) so no
+/// outgoing socket can hold it, and ends in 53 so it reads as DNS.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8553";
+
 fn default_listen() -> Vec<String> {
-    vec!["127.0.0.1:5353".into()]
+    vec![DEFAULT_LISTEN.into()]
 }
 fn default_metrics() -> String {
     "127.0.0.1:9153".into()
@@ -353,6 +359,69 @@ pub fn parse(
     settle(file, &spans, resolv_conf)
 }
 
+/// A network, `ADDR/PREFIX` or a bare address (a host).
+pub fn net(n: &str) -> Result<Net, String> {
+    let (a, p) = n.split_once('/').map_or((n, None), |(a, p)| (a, Some(p)));
+    let addr: IpAddr = a
+        .parse()
+        .map_err(|_| format!("{n:?} is not a network (expected ADDR/PREFIX)"))?;
+    let max = if addr.is_ipv4() { 32 } else { 128 };
+    let prefix = match p {
+        None => max,
+        Some(p) => p
+            .parse::<u8>()
+            .ok()
+            .filter(|&x| x <= max)
+            .ok_or_else(|| format!("{n:?}: prefix must be 0..={max}"))?,
+    };
+    Ok(Net { addr, prefix })
+}
+
+impl Net {
+    /// Whether every address of the network is a loopback address (127.0.0.0/8, ::1,
+    /// ::ffff:127.0.0.0/104).
+    pub fn is_loopback(&self) -> bool {
+        match self.addr {
+            IpAddr::V4(a) => self.prefix >= 8 && a.is_loopback(),
+            IpAddr::V6(a) => match a.to_ipv4_mapped() {
+                Some(v4) => self.prefix >= 104 && v4.is_loopback(),
+                None => self.prefix == 128 && a.is_loopback(),
+            },
+        }
+    }
+}
+
+impl std::fmt::Display for Net {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.addr, self.prefix)
+    }
+}
+
+/// The warning `serve` logs at start (and `check-config` prints) when the server listens
+/// beyond loopback and lets clients beyond loopback query it: an open resolver is one
+/// misconfigured firewall away. None when either side is loopback only.
+pub fn exposure_warning(s: &Settings) -> Option<String> {
+    let exposed: Vec<String> = s
+        .listen
+        .iter()
+        .filter(|a| !a.ip().is_loopback())
+        .map(ToString::to_string)
+        .collect();
+    let wide: Vec<String> = s
+        .allow
+        .iter()
+        .filter(|n| !n.is_loopback())
+        .map(ToString::to_string)
+        .collect();
+    (!exposed.is_empty() && !wide.is_empty()).then(|| {
+        format!(
+            "listening beyond loopback ({}) and allowing clients beyond loopback ({}): make sure only the clients you mean can reach it (an open resolver is abused for amplification); narrow `allow` / --allow to their networks",
+            exposed.join(", "),
+            wide.join(", ")
+        )
+    })
+}
+
 fn socket(s: &str, default_port: u16) -> Result<SocketAddr, String> {
     if let Ok(a) = s.parse::<SocketAddr>() {
         return Ok(a);
@@ -433,31 +502,12 @@ fn settle(
     } else {
         Some(socket(&f.metrics, 9153).map_err(|m| sp.err("metrics", m))?)
     };
-    let allow =
-        f.allow
-            .iter()
-            .enumerate()
-            .map(|(i, n)| {
-                let field = format!("allow[{i}]");
-                let (a, p) = n
-                    .split_once('/')
-                    .map_or((n.as_str(), None), |(a, p)| (a, Some(p)));
-                let addr: IpAddr = a.parse().map_err(|_| {
-                    sp.err(
-                        &field,
-                        format!("{n:?} is not a network (expected ADDR/PREFIX)"),
-                    )
-                })?;
-                let max = if addr.is_ipv4() { 32 } else { 128 };
-                let prefix = match p {
-                    None => max,
-                    Some(p) => p.parse::<u8>().ok().filter(|&x| x <= max).ok_or_else(|| {
-                        sp.err(&field, format!("{n:?}: prefix must be 0..={max}"))
-                    })?,
-                };
-                Ok(Net { addr, prefix })
-            })
-            .collect::<Result<Vec<_>, ConfigError>>()?;
+    let allow = f
+        .allow
+        .iter()
+        .enumerate()
+        .map(|(i, n)| net(n).map_err(|m| sp.err(&format!("allow[{i}]"), m)))
+        .collect::<Result<Vec<_>, ConfigError>>()?;
     let refuse_drop = match f.refuse.as_str() {
         "refused" => false,
         "drop" => true,
@@ -589,7 +639,7 @@ mod tests {
         let s = parse(DEFAULT_TOML, rc).unwrap();
         assert_eq!(
             s.listen,
-            vec!["127.0.0.1:5353".parse::<SocketAddr>().unwrap()]
+            vec!["127.0.0.1:8553".parse::<SocketAddr>().unwrap()]
         );
         assert_eq!(s.upstreams.len(), 2);
         assert_eq!(s.upstreams[1].port(), 53);
@@ -748,6 +798,60 @@ mod tests {
     }
 
     #[test]
+    fn allow_flags_replace_the_list_and_exposure_is_warned() {
+        let s = parse(DEFAULT_TOML, rc).unwrap();
+        assert_eq!(exposure_warning(&s), None, "the defaults are loopback only");
+        let with = |listen: &[&str], allow: &[&str]| {
+            Overrides {
+                listen: listen.iter().map(ToString::to_string).collect(),
+                allow: allow.iter().map(ToString::to_string).collect(),
+                ..Overrides::default()
+            }
+            .apply(parse(DEFAULT_TOML, rc).unwrap())
+        };
+        let s = with(&["0.0.0.0:53"], &["10.0.0.0/8", "::1"]).unwrap();
+        assert_eq!(
+            s.allow,
+            vec![
+                Net {
+                    addr: "10.0.0.0".parse().unwrap(),
+                    prefix: 8
+                },
+                Net {
+                    addr: "::1".parse().unwrap(),
+                    prefix: 128
+                }
+            ]
+        );
+        let w = exposure_warning(&s).unwrap();
+        assert!(w.contains("0.0.0.0:53") && w.contains("10.0.0.0/8"), "{w}");
+        assert!(
+            !w.contains("::1/128"),
+            "loopback networks are not named: {w}"
+        );
+        // Either side loopback only: no warning.
+        assert_eq!(
+            exposure_warning(
+                &with(&["0.0.0.0:53"], &["127.0.0.1/32", "::ffff:127.0.0.1"]).unwrap()
+            ),
+            None
+        );
+        assert_eq!(
+            exposure_warning(&with(&["127.0.0.1:53"], &["0.0.0.0/0"]).unwrap()),
+            None
+        );
+        // 127.0.0.0/7 reaches beyond loopback.
+        assert!(exposure_warning(&with(&["[::]:53"], &["127.0.0.0/7"]).unwrap()).is_some());
+        let e = with(&[], &["10.0.0.0/33"]).unwrap_err();
+        assert_eq!(e.field, "--allow");
+        assert!(e.message.contains("prefix must be 0..=32"), "{e}");
+        assert!(with(&[], &["ten"])
+            .unwrap_err()
+            .message
+            .contains("not a network"));
+    }
+
+    #[test]
     fn networks() {
         let n = Net {
             addr: "10.0.0.0".parse().unwrap(),
@@ -769,6 +873,8 @@ mod tests {
 pub struct Overrides {
     pub listen: Vec<String>,
     pub upstreams: Vec<String>,
+    /// Client networks (`--allow`, repeatable): replace the file's `allow`.
+    pub allow: Vec<String>,
     pub metrics: Option<String>,
     pub log_queries: bool,
     pub workers: Option<usize>,
@@ -799,6 +905,13 @@ impl Overrides {
             s.engine
                 .validate()
                 .map_err(|e| flag("upstream", e.to_string()))?;
+        }
+        if !self.allow.is_empty() {
+            s.allow = self
+                .allow
+                .iter()
+                .map(|n| net(n).map_err(|m| flag("allow", m)))
+                .collect::<Result<_, _>>()?;
         }
         if let Some(m) = &self.metrics {
             s.metrics = if m.is_empty() {

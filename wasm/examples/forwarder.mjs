@@ -3,8 +3,8 @@
 // retry over TCP, what to cache, how to fit an answer to the client), this file only moves bytes
 // with node:dgram and node:net and keeps the clock.
 //
-//   node examples/forwarder.mjs --listen 127.0.0.1:5353 --upstream 9.9.9.9:53 [--upstream ...] [--log]
-//   dig @127.0.0.1 -p 5353 example.com A
+//   node examples/forwarder.mjs --listen 127.0.0.1:8553 --upstream 9.9.9.9:53 [--upstream ...] [--log]
+//   dig @127.0.0.1 -p 8553 example.com A
 //
 // --listen takes port 0 for any free port; the line "listening on ADDRESS:PORT" says which.
 // The engine is a sans-io state machine: after every input (a client query, an upstream answer,
@@ -16,7 +16,7 @@ import { Forwarder } from "dnspect";
 
 const { values: args } = parseArgs({
   options: {
-    listen: { type: "string", default: "127.0.0.1:5353" },
+    listen: { type: "string", default: "127.0.0.1:8553" },
     upstream: { type: "string", multiple: true, default: [] },
     log: { type: "boolean", default: false },
   },

@@ -161,17 +161,58 @@ fn limit_rule_name<S: serde::Serializer>(r: &Option<PayloadRule>, s: S) -> Resul
     s.serialize_str(r.map_or("TCP", PayloadRule::as_str))
 }
 
-impl fmt::Display for Event {
-    /// One line per decision, in the spirit of dnsmasq's `-q` log, but saying why.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl Event {
+    /// The client this event is about, by the engine's client token, if it names one.
+    pub fn client(&self) -> Option<u64> {
         use EventKind as E;
         match &self.kind {
+            E::Query { client, .. }
+            | E::BadQuery { client, .. }
+            | E::CacheServe { client, .. }
+            | E::Coalesced { client, .. }
+            | E::Answered { client, .. } => Some(*client),
+            _ => None,
+        }
+    }
+
+    /// The log line with the client named by `client` (given the engine's token): the shells
+    /// know a client's address and port, the engine only its token.
+    pub fn line<'a, C: fmt::Display>(
+        &'a self,
+        client: impl Fn(u64) -> C + 'a,
+    ) -> impl fmt::Display + 'a {
+        Line {
+            event: self,
+            client,
+        }
+    }
+}
+
+/// An event's log line, with its client named by a shell.
+struct Line<'a, F> {
+    event: &'a Event,
+    client: F,
+}
+
+impl fmt::Display for Event {
+    /// One line per decision, in the spirit of dnsmasq's `-q` log, but saying why. The client
+    /// is named by its token (`client 4294967296`); [`Event::line`] names it otherwise.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.line(|c| c).fmt(f)
+    }
+}
+
+impl<C: fmt::Display, F: Fn(u64) -> C> fmt::Display for Line<'_, F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use EventKind as E;
+        match &self.event.kind {
             E::Query { client, name, qtype, transport, edns_size, limit, limit_rule, .. } => {
                 let edns = edns_size.map_or("no EDNS".to_string(), |s| format!("EDNS {s}"));
                 let rule = limit_rule.map_or("TCP", PayloadRule::as_str);
+                let client = (self.client)(*client);
                 write!(f, "query[{qtype}] {name} from client {client} over {transport} ({edns}; answer limit {limit} B: {rule})")
             }
-            E::BadQuery { client, rcode, why } => write!(f, "bad query from client {client}: {why}{}", rcode.map_or(String::new(), |r| format!(" -> {r}"))),
+            E::BadQuery { client, rcode, why } => write!(f, "bad query from client {}: {why}{}", (self.client)(*client), rcode.map_or(String::new(), |r| format!(" -> {r}"))),
             E::CacheServe { name, qtype, rule, why, ttl, .. } => write!(f, "cached {name} {qtype} TTL {ttl} ({rule}: {why})"),
             E::CacheMiss { name, qtype, rule, why } => write!(f, "miss {name} {qtype} ({rule}: {why})"),
             E::Coalesced { name, qtype, waiters, .. } => write!(f, "coalesced {name} {qtype} with a query in flight ({waiters} waiting)"),
@@ -193,7 +234,8 @@ impl fmt::Display for Event {
             E::NotCached { name, qtype, rule, why } => write!(f, "not cached {name} {qtype} ({rule}: {why})"),
             E::Answered { client, name, qtype, rcode, size, limit, source, fit } => write!(
                 f,
-                "reply {name} {qtype} to client {client}: {rcode}, {size} B of {limit} from {source}{}",
+                "reply {name} {qtype} to client {}: {rcode}, {size} B of {limit} from {source}{}",
+                (self.client)(*client),
                 fit.as_ref().map_or(String::new(), |x| format!(" ({x})"))
             ),
             E::GaveUp { name, qtype, ede, text } => write!(f, "gave up on {name} {qtype}: SERVFAIL with EDE {ede} ({text})"),

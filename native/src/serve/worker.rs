@@ -33,8 +33,8 @@ struct Pending {
     reply: Reply,
     started: Instant,
     tcp: bool,
-    /// The client's address, for its admission count.
-    peer: std::net::IpAddr,
+    /// The client's address and port: its admission count, and its name in the query log.
+    peer: SocketAddr,
 }
 
 /// The worker's state, borrowed by its tasks between awaits.
@@ -90,6 +90,16 @@ impl State {
         ClientId(u64::from(self.gens[slot as usize]) << 32 | u64::from(slot))
     }
 
+    /// The address and port of a waiting client, by its engine token (the query log names
+    /// clients by address; the engine knows only the token).
+    fn client_addr(&self, id: u64) -> Option<SocketAddr> {
+        let (slot, gen) = ((id & 0xffff_ffff) as usize, (id >> 32) as u32);
+        if self.gens.get(slot) != Some(&gen) {
+            return None;
+        }
+        self.clients.get(slot)?.as_ref().map(|p| p.peer)
+    }
+
     /// Clients waiting for an answer: the slots in use.
     fn waiting(&self) -> usize {
         self.clients.len() - self.free.len()
@@ -103,7 +113,7 @@ impl State {
         }
         let p = self.clients.get_mut(slot)?.take()?;
         self.free.push(slot as u32);
-        self.admission.done(p.peer);
+        self.admission.done(p.peer.ip());
         Some(p)
     }
 
@@ -150,7 +160,7 @@ impl State {
             reply,
             started: Instant::now(),
             tcp,
-            peer: peer.ip(),
+            peer,
         });
         let transport = if tcp { Transport::Tcp } else { Transport::Udp };
         self.fwd.handle(Input::Query {
@@ -288,7 +298,13 @@ impl State {
                 }
                 Output::Event(e) => {
                     if self.settings.log_queries {
-                        tracing::info!(target: "query", "{e}");
+                        // Events come before the answer that frees the client's slot, so a
+                        // client named in one is still waiting; `#token` if not.
+                        let line = e.line(|c| match self.client_addr(c) {
+                            Some(a) => a.to_string(),
+                            None => format!("#{c}"),
+                        });
+                        tracing::info!(target: "query", "{line}");
                     }
                 }
                 Output::Wake(w) => {
