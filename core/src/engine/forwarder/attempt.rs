@@ -90,7 +90,7 @@ impl Forwarder {
         self.active += 1;
         self.waiting += usize::from(waiter_count > 0);
         if purpose != Purpose::Probe {
-            self.pending.insert(key.as_bytes().into(), t);
+            self.pending.insert(key, t);
         }
         self.schedule(deadline, Timer::Deadline { txn: t, gen });
         if let Some(sf) = stale_fallback {

@@ -10,6 +10,7 @@
 use core::cmp::Reverse;
 use core::time::Duration;
 use std::collections::{BTreeMap, BinaryHeap, HashMap, VecDeque};
+use std::sync::Arc;
 
 use super::decide::{
     self, ede, fallback, payload_limit, Attempt, Budget, FallbackLimits, Next, Outcome,
@@ -22,7 +23,11 @@ use super::{Transport, Upstream, UpstreamId};
 use crate::cache::policy::{
     self, CachePolicy, LastPositive, Lifetime, NameHistory, ResponseFacts, Serve, StaleFallback,
 };
-use crate::cache::store::{write_answer, Entry, EntryKind, KeyBuf, OptOut, Store};
+use crate::cache::shared::SharedCache;
+use crate::cache::store::{
+    write_answer, write_answer_form, Entry, EntryKind, FitSteps, FittedForm, KeyBuf, OptOut,
+};
+use crate::wire::encode::Encoder;
 use crate::wire::fit::fit;
 use crate::wire::view::{MessageView, HEADER_LEN};
 use crate::wire::{Message, Name, Opcode, RType, Rcode};
@@ -41,7 +46,7 @@ mod timers;
 
 pub use crate::wire::build::rcode_answer;
 use crate::wire::build::{self as build, header_and_question};
-use answer::{answer_from, name_text};
+use answer::{answer_from, fitted_form, name_text};
 pub use config::{Config, ConfigError, ProbeConfig, UpstreamConfig, MAX_UPSTREAMS};
 use response::is_meta_type;
 
@@ -306,13 +311,14 @@ pub struct Forwarder {
     cfg: Config,
     limits: FallbackLimits,
     rng: Rng,
-    store: Store,
+    /// The cache: this engine's own, or one shared with the other workers of a server.
+    cache: Arc<SharedCache>,
     upstreams: Upstreams,
     txns: Vec<Option<Txn>>,
     free_txns: Vec<usize>,
     active: usize,
     gen: u32,
-    pending: HashMap<Box<[u8]>, usize, rustc_hash::FxBuildHasher>,
+    pending: HashMap<KeyBuf, usize, rustc_hash::FxBuildHasher>,
     /// Upstream transmits awaited, by token: the transaction and its generation.
     outstanding: HashMap<u64, (usize, u32), rustc_hash::FxBuildHasher>,
     /// Clients waiting on all transactions.
@@ -325,6 +331,10 @@ pub struct Forwarder {
     probes_started: bool,
     /// The latest time an input carried.
     now: Duration,
+    /// Reused for the one encode of each upstream answer (the cache's form) and its TTL
+    /// offsets, so the miss path allocates only what it keeps.
+    enc: Encoder,
+    ttls: Vec<u16>,
 }
 
 fn ms(d: Duration) -> u64 {
@@ -332,7 +342,16 @@ fn ms(d: Duration) -> u64 {
 }
 
 impl Forwarder {
+    /// An engine with its own cache (the simulator, the npm `Forwarder`, tests).
     pub fn new(cfg: Config, seed: [u8; 32]) -> Forwarder {
+        let cache = Arc::new(SharedCache::private(cfg.cache.size));
+        Forwarder::with_cache(cfg, seed, cache)
+    }
+
+    /// An engine that uses `cache`, shared with other engines (the workers of one server): a
+    /// name one of them cached is a hit for all. The cache's budget is the one it was made
+    /// with; [`Forwarder::reconfigure`] sets it to the new configuration's.
+    pub fn with_cache(cfg: Config, seed: [u8; 32], cache: Arc<SharedCache>) -> Forwarder {
         let n = u16::try_from(cfg.upstreams.len()).unwrap_or(u16::MAX);
         let mut limits = FallbackLimits::for_upstreams(n);
         limits.query_timeout = cfg.query_timeout;
@@ -344,7 +363,7 @@ impl Forwarder {
             cfg.policy,
         );
         Forwarder {
-            store: Store::new(cfg.cache.size),
+            cache,
             limits,
             rng: Rng::from_seed(seed),
             upstreams,
@@ -362,6 +381,8 @@ impl Forwarder {
             stats: Stats::default(),
             probes_started: false,
             now: Duration::ZERO,
+            enc: Encoder::new(),
+            ttls: Vec::with_capacity(32),
             cfg,
         }
     }
@@ -438,7 +459,7 @@ impl Forwarder {
                 self.schedule(self.now, Timer::Retry { txn: t, gen });
             }
         }
-        self.store.set_max_bytes(cfg.cache.size, self.now);
+        self.cache.set_max_bytes(cfg.cache.size, self.now);
         self.cfg = cfg;
     }
 
@@ -464,8 +485,14 @@ impl Forwarder {
             .count()
     }
 
+    /// The cache's counters (the whole cache's, when it is shared).
     pub fn cache_stats(&self) -> crate::cache::store::StoreStats {
-        self.store.stats()
+        self.cache.stats()
+    }
+
+    /// The cache this engine uses.
+    pub fn cache(&self) -> &Arc<SharedCache> {
+        &self.cache
     }
 
     /// The token of the transmit awaited from `upstream` with this message ID, for runtimes

@@ -93,8 +93,18 @@ impl Forwarder {
         let label_s = self.upstreams.get(upstream).label.clone();
         let label = || label_s.clone();
         self.release(&sent);
+        // The one decode and the one encode of this answer: the encode (the cache's form,
+        // compressed, without OPT, with its TTL offsets) serves the conformance check here
+        // and the cache entry in `accept`.
+        self.enc.clear();
+        self.ttls.clear();
         let (outcome, msg) = match Message::from_wire(bytes) {
-            Ok(m) => (Outcome::from_response(m.rcode(), m.header.tc), Some(m)),
+            Ok(m) => {
+                if m.encode_stored(&mut self.enc, &mut self.ttls).is_err() {
+                    self.enc.clear();
+                }
+                (Outcome::from_response(m.rcode(), m.header.tc), Some(m))
+            }
             Err(e) => (
                 Outcome::Undecodable {
                     size: bytes.len(),
@@ -186,18 +196,19 @@ impl Forwarder {
                 c.negative_without_soa += 1;
                 notes.push("negative answer without SOA (not cacheable, RFC 2308 5)".into());
             }
-            // Uncompressed: only worth checking when there are several names.
-            if m.answers.len() + m.authority.len() + m.additional.len() >= 2 {
-                if let Ok(comp) = m.to_wire() {
-                    if comp.len() + 16 <= bytes.len() {
-                        c.uncompressed += 1;
-                        c.uncompressed_bytes_lost += (bytes.len() - comp.len()) as u64;
-                        notes.push(format!(
-                            "answer of {} B is not compressed: {} B compressed",
-                            bytes.len(),
-                            comp.len()
-                        ));
-                    }
+            // Uncompressed: only worth checking when there are several names. The length
+            // compressed is the one encode's (made by the caller) plus the OPT.
+            if m.answers.len() + m.authority.len() + m.additional.len() >= 2 && !self.enc.is_empty()
+            {
+                let comp = self.enc.len() + m.edns.as_ref().map_or(0, crate::wire::Edns::wire_len);
+                if comp + 16 <= bytes.len() {
+                    c.uncompressed += 1;
+                    c.uncompressed_bytes_lost += (bytes.len() - comp) as u64;
+                    notes.push(format!(
+                        "answer of {} B is not compressed: {} B compressed",
+                        bytes.len(),
+                        comp
+                    ));
                 }
             }
         }
