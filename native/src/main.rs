@@ -97,6 +97,7 @@ fn main() -> ExitCode {
             tracing_subscriber::fmt()
                 .with_env_filter(filter)
                 .with_writer(std::io::stderr)
+                .with_thread_names(true)
                 .init();
             abort_on_panic();
             let overrides = config::Overrides {
