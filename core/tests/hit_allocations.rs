@@ -4,7 +4,8 @@
 //! thread while the engine answers a query from its cache: exactly one per hit, for hits of
 //! several shapes (with and without EDNS, a CNAME chain, NXDOMAIN, NODATA). A miss (the client
 //! query, the upstream query, the upstream answer taken into the cache and the client answer)
-//! stays under `MISS_BOUND` allocations; the figures are printed (`-- --nocapture`).
+//! allocates at most `MISS_BOUND` times, counting the upstream answer's buffer (issue 11);
+//! the figures are printed (`-- --nocapture`).
 //!
 //! Only calls into the engine (`handle`, `poll`) are counted, per thread: the harness's own
 //! allocations (building queries and upstream answers, collecting outputs) and the other tests
@@ -25,9 +26,13 @@ use dnspect_core::wire::{Class, Edns, Message, Question, RType, Rcode, Record};
 use engine_setup::forwarder;
 
 /// Allocations per miss (query in, upstream query out, upstream answer in, answer out) must stay
-/// under this. Measured at 26.0 when this test was written; a bound, not a target: raise it
-/// only with a reason.
-const MISS_BOUND: u64 = 32;
+/// under this, counting the upstream answer's buffer (which the harness, like a shell,
+/// allocates outside the engine): issue 11's budget of 10. Measured at 26.0 in the engine
+/// before issue 11; 7.0 after (the upstream query, the decode's question and answer lists,
+/// the cache entry, its key, the client answer, and growth of reused state).
+const MISS_BOUND: u64 = 10;
+/// The upstream answer's buffer, counted against the budget.
+const UPSTREAM_ANSWER: u64 = 1;
 
 struct Counting;
 
@@ -297,10 +302,10 @@ fn a_miss_stays_under_its_allocation_bound() {
             miss(&mut f, q, s, now);
         }
     });
-    let per = allocs as f64 / n as f64;
-    println!("miss (CNAME chain, EDNS, answered by the upstream): {per:.1} allocations per query in the engine (bound {MISS_BOUND})");
+    let per = allocs as f64 / n as f64 + UPSTREAM_ANSWER as f64;
+    println!("miss (CNAME chain, EDNS, answered by the upstream): {per:.1} allocations per query, the upstream answer's buffer included (bound {MISS_BOUND})");
     assert!(
-        per < MISS_BOUND as f64,
+        per <= MISS_BOUND as f64,
         "a miss allocates {per:.1} times, over the bound of {MISS_BOUND}"
     );
 }

@@ -144,23 +144,57 @@ impl Upstreams {
         now: Duration,
         rng: &mut Rng,
     ) -> Option<(UpstreamId, String)> {
+        self.pick_why(tried, now, rng)
+            .map(|(u, rule, why)| (u, format!("{rule}{why}")))
+    }
+
+    /// [`Upstreams::pick`] with the reason as its two fixed parts (the rule, and what the
+    /// candidates were), so the per-query path formats it only when it is logged. Allocates
+    /// nothing for up to 64 upstreams.
+    pub fn pick_why(
+        &mut self,
+        tried: u64,
+        now: Duration,
+        rng: &mut Rng,
+    ) -> Option<(UpstreamId, &'static str, &'static str)> {
         let n = self.list.len();
         if n == 0 {
             return None;
         }
         let untried = |i: usize| i >= 64 || tried & (1 << i) == 0;
-        let mut candidates: Vec<usize> = (0..n)
-            .filter(|&i| untried(i) && self.is_up(i, now))
-            .collect();
+        let mut buf = [0usize; 64];
+        let mut spill: Vec<usize> = Vec::new();
+        let mut fill = |keep: &dyn Fn(usize) -> bool| -> usize {
+            let mut k = 0;
+            spill.clear();
+            for i in (0..n).filter(|&i| keep(i)) {
+                if k < buf.len() {
+                    buf[k] = i;
+                } else {
+                    spill.push(i);
+                }
+                k += 1;
+            }
+            k
+        };
+        let mut len = fill(&|i| untried(i) && self.is_up(i, now));
         let mut why = "";
-        if candidates.is_empty() {
-            candidates = (0..n).filter(|&i| untried(i)).collect();
+        if len == 0 {
+            len = fill(&untried);
             why = ", all untried upstreams are down";
         }
-        if candidates.is_empty() {
-            candidates = (0..n).collect();
+        if len == 0 {
+            len = fill(&|_| true);
             why = ", every upstream tried already";
         }
+        let mut candidates: Vec<usize>;
+        let candidates: &[usize] = if len <= buf.len() {
+            &buf[..len]
+        } else {
+            candidates = buf.to_vec();
+            candidates.extend_from_slice(&spill);
+            &candidates
+        };
         let (i, rule) = match self.policy {
             Policy::Sequential => (candidates[0], "sequential: first upstream in order"),
             Policy::RoundRobin => {
@@ -194,7 +228,7 @@ impl Upstreams {
                 }
             }
         };
-        Some((UpstreamId(i as u16), format!("{rule}{why}")))
+        Some((UpstreamId(i as u16), rule, why))
     }
 
     /// Records an attempt's result for health and RTT.

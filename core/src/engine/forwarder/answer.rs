@@ -204,6 +204,7 @@ impl Forwarder {
                 self.start_for_key(now, key, &q, question, Purpose::Verify, from);
             }
         }
+        self.spare_waiters(waiters);
     }
 
     /// The answer a waiter gets from `e`: from the fitted form for its limit when the whole
@@ -501,6 +502,8 @@ impl Forwarder {
             }
             self.free_txns.push(t);
             self.active -= 1;
+            self.spare_buf(txn.question);
+            self.spare_waiters(txn.waiters);
         }
     }
 }

@@ -45,7 +45,7 @@ mod response;
 mod timers;
 
 pub use crate::wire::build::rcode_answer;
-use crate::wire::build::{self as build, header_and_question};
+use crate::wire::build::{self as build};
 use answer::{answer_from, fitted_form, name_text};
 pub use config::{Config, ConfigError, ProbeConfig, UpstreamConfig, MAX_UPSTREAMS};
 use response::is_meta_type;
@@ -335,7 +335,14 @@ pub struct Forwarder {
     /// offsets, so the miss path allocates only what it keeps.
     enc: Encoder,
     ttls: Vec<u16>,
+    /// Buffers of finished transactions (their question, their waiters' queries) and their
+    /// emptied waiter lists, reused by the next ones: a miss does not allocate them again.
+    spare_bufs: Vec<Vec<u8>>,
+    spare_waiters: Vec<Vec<Waiter>>,
 }
+
+/// Spare buffers kept at most (a flash crowd's worth is returned to the allocator).
+const SPARE: usize = 256;
 
 fn ms(d: Duration) -> u64 {
     d.as_millis() as u64
@@ -383,6 +390,8 @@ impl Forwarder {
             now: Duration::ZERO,
             enc: Encoder::new(),
             ttls: Vec::with_capacity(32),
+            spare_bufs: Vec::new(),
+            spare_waiters: Vec::new(),
             cfg,
         }
     }
@@ -577,6 +586,31 @@ impl Forwarder {
                 at_ms: ms(now),
                 kind: kind(),
             })));
+        }
+    }
+
+    /// A buffer holding `bytes`, reused from a finished transaction when one is spare.
+    fn buf_from(&mut self, bytes: &[u8]) -> Vec<u8> {
+        let mut b = self.spare_bufs.pop().unwrap_or_default();
+        b.clear();
+        b.extend_from_slice(bytes);
+        b
+    }
+
+    /// Keeps a buffer for reuse.
+    fn spare_buf(&mut self, b: Vec<u8>) {
+        if self.spare_bufs.len() < SPARE && b.capacity() > 0 && b.capacity() <= 512 {
+            self.spare_bufs.push(b);
+        }
+    }
+
+    /// Keeps an answered waiter list (and its queries' buffers) for reuse.
+    fn spare_waiters(&mut self, mut ws: Vec<Waiter>) {
+        for w in ws.drain(..) {
+            self.spare_buf(w.query);
+        }
+        if self.spare_waiters.len() < SPARE && ws.capacity() > 0 && ws.capacity() <= 16 {
+            self.spare_waiters.push(ws);
         }
     }
 

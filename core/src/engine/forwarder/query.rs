@@ -63,10 +63,12 @@ impl Forwarder {
             return;
         };
         self.stats.cache_misses += 1;
-        let waiter = Waiter {
-            query: header_and_question(bytes, p.q.end),
-            ..waiter
-        };
+        // The header and question only, counts set for one question (reusing a buffer).
+        let mut query = self.buf_from(&bytes[..p.q.end.min(bytes.len())]);
+        if query.len() >= HEADER_LEN {
+            query[4..12].copy_from_slice(&[0, 1, 0, 0, 0, 0, 0, 0]);
+        }
+        let waiter = Waiter { query, ..waiter };
         self.forward(now, &p, waiter, bytes, stale_fallback);
     }
 

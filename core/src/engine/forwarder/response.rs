@@ -90,8 +90,6 @@ impl Forwarder {
             self.event(now, || EventKind::Dropped { upstream: l, why });
             return;
         }
-        let label_s = self.upstreams.get(upstream).label.clone();
-        let label = || label_s.clone();
         self.release(&sent);
         // The one decode and the one encode of this answer: the encode (the cache's form,
         // compressed, without OPT, with its TTL offsets) serves the conformance check here
@@ -128,7 +126,7 @@ impl Forwarder {
         let rtt = now.saturating_sub(sent.at);
         self.conformance(now, upstream, transport, sent, bytes, msg.as_ref(), outcome);
         if self.cfg.events {
-            let l = label();
+            let l = self.upstreams.get(upstream).label.clone();
             let rcode = msg.as_ref().map(Message::rcode);
             let oc = match outcome {
                 Outcome::Undecodable { offset, .. } => {
