@@ -162,68 +162,67 @@ impl Upstreams {
             return None;
         }
         let untried = |i: usize| i >= 64 || tried & (1 << i) == 0;
-        let mut buf = [0usize; 64];
-        let mut spill: Vec<usize> = Vec::new();
-        let mut fill = |keep: &dyn Fn(usize) -> bool| -> usize {
-            let mut k = 0;
-            spill.clear();
-            for i in (0..n).filter(|&i| keep(i)) {
-                if k < buf.len() {
-                    buf[k] = i;
-                } else {
-                    spill.push(i);
-                }
-                k += 1;
-            }
-            k
+        // The candidates as a bit set (the configuration allows at most 64 upstreams; past
+        // 64 a list is built).
+        let set =
+            |keep: &dyn Fn(usize) -> bool| -> Vec<usize> { (0..n).filter(|&i| keep(i)).collect() };
+        let mask_of = |keep: &dyn Fn(usize) -> bool| -> u64 {
+            (0..n.min(64))
+                .filter(|&i| keep(i))
+                .fold(0u64, |m, i| m | 1 << i)
         };
-        let mut len = fill(&|i| untried(i) && self.is_up(i, now));
+        let is_up = |i: usize| self.is_up(i, now);
         let mut why = "";
-        if len == 0 {
-            len = fill(&untried);
-            why = ", all untried upstreams are down";
-        }
-        if len == 0 {
-            len = fill(&|_| true);
-            why = ", every upstream tried already";
-        }
-        let mut candidates: Vec<usize>;
-        let candidates: &[usize] = if len <= buf.len() {
-            &buf[..len]
+        let candidates: Candidates = if n <= 64 {
+            let mut m = mask_of(&|i| untried(i) && is_up(i));
+            if m == 0 {
+                m = mask_of(&untried);
+                why = ", all untried upstreams are down";
+            }
+            if m == 0 {
+                m = mask_of(&|_| true);
+                why = ", every upstream tried already";
+            }
+            Candidates::Mask(m)
         } else {
-            candidates = buf.to_vec();
-            candidates.extend_from_slice(&spill);
-            &candidates
+            let mut v = set(&|i| untried(i) && is_up(i));
+            if v.is_empty() {
+                v = set(&untried);
+                why = ", all untried upstreams are down";
+            }
+            if v.is_empty() {
+                v = set(&|_| true);
+                why = ", every upstream tried already";
+            }
+            Candidates::List(v)
         };
         let (i, rule) = match self.policy {
-            Policy::Sequential => (candidates[0], "sequential: first upstream in order"),
+            Policy::Sequential => (candidates.nth(0), "sequential: first upstream in order"),
             Policy::RoundRobin => {
                 let start = self.next_rr % n;
                 self.next_rr = self.next_rr.wrapping_add(1);
                 let i = candidates
                     .iter()
-                    .copied()
                     .min_by_key(|&i| (i + n - start) % n)
-                    .unwrap_or(candidates[0]);
+                    .unwrap_or(candidates.nth(0));
                 (i, "round robin")
             }
             Policy::Random => (
-                candidates[rng.below(candidates.len() as u32) as usize],
+                candidates.nth(rng.below(candidates.len() as u32) as usize),
                 "random",
             ),
             Policy::Fastest => {
                 if candidates.len() > 1 && rng.below(16) == 0 {
                     (
-                        candidates[rng.below(candidates.len() as u32) as usize],
+                        candidates.nth(rng.below(candidates.len() as u32) as usize),
                         "fastest: exploring another upstream (1 in 16)",
                     )
                 } else {
                     // Unmeasured upstreams go first so every one gets an RTT.
                     let i = candidates
                         .iter()
-                        .copied()
                         .min_by_key(|&i| self.list[i].srtt_us.unwrap_or(0))
-                        .unwrap_or(candidates[0]);
+                        .unwrap_or(candidates.nth(0));
                     (i, "fastest: lowest smoothed RTT")
                 }
             }
@@ -355,5 +354,61 @@ mod tests {
             u.edns_works(UpstreamId(1));
         }
         assert!(u.edns_ok(UpstreamId(1), Duration::from_secs(1)));
+    }
+}
+
+/// The upstreams an attempt may pick from: a bit set (up to 64 upstreams) or a list.
+enum Candidates {
+    Mask(u64),
+    List(Vec<usize>),
+}
+
+impl Candidates {
+    fn len(&self) -> usize {
+        match self {
+            Candidates::Mask(m) => m.count_ones() as usize,
+            Candidates::List(v) => v.len(),
+        }
+    }
+
+    /// The `k`-th candidate in index order (`k < len()`; the first otherwise).
+    fn nth(&self, k: usize) -> usize {
+        self.iter()
+            .nth(k)
+            .unwrap_or_else(|| self.iter().next().unwrap_or(0))
+    }
+
+    fn iter(&self) -> CandidateIter<'_> {
+        CandidateIter { c: self, at: 0 }
+    }
+}
+
+/// [`Candidates`] in index order, without allocating.
+struct CandidateIter<'a> {
+    c: &'a Candidates,
+    at: usize,
+}
+
+impl Iterator for CandidateIter<'_> {
+    type Item = usize;
+
+    fn next(&mut self) -> Option<usize> {
+        match self.c {
+            Candidates::Mask(m) => {
+                while self.at < 64 {
+                    let i = self.at;
+                    self.at += 1;
+                    if m & (1 << i) != 0 {
+                        return Some(i);
+                    }
+                }
+                None
+            }
+            Candidates::List(v) => {
+                let r = v.get(self.at).copied();
+                self.at += 1;
+                r
+            }
+        }
     }
 }

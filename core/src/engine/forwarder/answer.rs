@@ -19,13 +19,14 @@ impl Forwarder {
         from: UpstreamId,
         mut msg: Message,
         bytes: &[u8],
+        kind: AnswerKind,
     ) {
         let Some(txn) = self.txns[t].as_ref() else {
             return;
         };
         let key = txn.key;
         let purpose = txn.purpose;
-        let mut facts = ResponseFacts::from_message(&msg);
+        let mut facts = ResponseFacts::from_classified(&msg, kind);
         // RFC 2181 8: a TTL with the top bit set means zero.
         if let Some(t) = facts.answer_min_ttl {
             if t >= 1 << 31 {

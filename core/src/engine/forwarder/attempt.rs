@@ -273,7 +273,7 @@ impl Forwarder {
         t: usize,
         sent: Sent,
         outcome: Outcome,
-        msg: Option<(Message, &[u8])>,
+        msg: Option<(Message, &[u8], AnswerKind)>,
     ) {
         let Some(txn) = self.txns[t].as_mut() else {
             return;
@@ -341,7 +341,7 @@ impl Forwarder {
             v => v,
         };
         self.upstreams.record(sent.upstream, verdict, rtt, now);
-        if sent.edns && msg.as_ref().is_some_and(|(m, _)| m.edns.is_some()) {
+        if sent.edns && msg.as_ref().is_some_and(|(m, _, _)| m.edns.is_some()) {
             self.upstreams.edns_works(sent.upstream);
         }
         // The upstream's label, only where a fallback says it.
@@ -363,8 +363,8 @@ impl Forwarder {
         }
         match fb.next {
             Next::Accept => {
-                if let Some((m, bytes)) = msg {
-                    self.accept(now, t, sent.upstream, m, bytes);
+                if let Some((m, bytes, kind)) = msg {
+                    self.accept(now, t, sent.upstream, m, bytes, kind);
                 }
             }
             Next::RetrySameUpstreamTcp => self.attempt(

@@ -30,7 +30,7 @@ use crate::cache::store::{
 use crate::wire::encode::Encoder;
 use crate::wire::fit::fit;
 use crate::wire::view::{MessageView, HEADER_LEN};
-use crate::wire::{Message, Name, Opcode, RType, Rcode};
+use crate::wire::{AnswerKind, Message, Name, Opcode, RType, Rcode};
 
 /// A client, as the runtime identifies it (an index, a hash of its address: the engine only
 /// needs identity).

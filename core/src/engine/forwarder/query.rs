@@ -195,7 +195,7 @@ impl Forwarder {
         waiter: &Waiter,
         bytes: &[u8],
     ) -> Option<Option<StaleFallback>> {
-        let (q, key, qtype) = (&p.q, p.key, p.q.qtype);
+        let (q, key, qtype) = (&p.q, &p.key, p.q.qtype);
         // Under the shard's lock: the lookup, the policy's decision and the answer's bytes.
         let found = {
             let mut store = self.cache.lock(key.as_bytes());
@@ -268,7 +268,7 @@ impl Forwarder {
         bytes: &[u8],
         stale_fallback: Option<StaleFallback>,
     ) {
-        let (q, key, qtype, client) = (&p.q, p.key, p.q.qtype, waiter.client);
+        let (q, key, qtype, client) = (&p.q, &p.key, p.q.qtype, waiter.client);
         if self.waiting >= self.cfg.max_waiting {
             self.stats.busy += 1;
             return self.servfail(

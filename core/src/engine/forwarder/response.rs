@@ -124,7 +124,10 @@ impl Forwarder {
             (_, o) => o,
         };
         let rtt = now.saturating_sub(sent.at);
-        self.conformance(now, upstream, transport, sent, bytes, msg.as_ref(), outcome);
+        // Classified once, for the conformance counters and the cache.
+        let kind = msg.as_ref().map(Message::classify);
+        let classified = msg.as_ref().zip(kind);
+        self.conformance(now, upstream, transport, sent, bytes, classified, outcome);
         if self.cfg.events {
             let l = self.upstreams.get(upstream).label.clone();
             let rcode = msg.as_ref().map(Message::rcode);
@@ -148,7 +151,7 @@ impl Forwarder {
             t,
             Sent { transport, ..sent },
             outcome,
-            msg.map(|m| (m, bytes)),
+            msg.zip(kind).map(|(m, k)| (m, bytes, k)),
         );
     }
 
@@ -161,7 +164,7 @@ impl Forwarder {
         transport: Transport,
         sent: Sent,
         bytes: &[u8],
-        msg: Option<&Message>,
+        msg: Option<(&Message, AnswerKind)>,
         outcome: Outcome,
     ) {
         let advertised = if sent.edns {
@@ -185,12 +188,12 @@ impl Forwarder {
             Outcome::Truncated => c.truncated += 1,
             _ => {}
         }
-        if let Some(m) = msg {
+        if let Some((m, kind)) = msg {
             if sent.edns && m.edns.is_none() && outcome != Outcome::ServFail {
                 c.no_opt += 1;
                 notes.push("answer without OPT to a query with OPT".into());
             }
-            if !m.header.tc && m.classify().is_negative() && !m.has_soa() {
+            if !m.header.tc && kind.is_negative() && !m.has_soa() {
                 c.negative_without_soa += 1;
                 notes.push("negative answer without SOA (not cacheable, RFC 2308 5)".into());
             }
