@@ -35,7 +35,14 @@ impl Forwarder {
         }
         facts.other_upstream = self.upstreams.len() > 1;
         facts.verifies_suspect = purpose == Purpose::Verify && txn.verifying != Some(from);
-        let history = self.history(&msg, &key, now);
+        // What the store remembers about the chain's names only matters to a failure or a
+        // negative answer (RFC 9520 backoff, the suspect-negative guard): a positive answer
+        // skips the lookups.
+        let history = if facts.rcode == Rcode::SERVFAIL || facts.negative.is_some() {
+            self.history(&msg, &key, now)
+        } else {
+            NameHistory::default()
+        };
         let lifetime = policy::lifetime(&facts, &self.cfg.cache, &history, now);
         let name = if self.cfg.events {
             name_text(&txn.question, 0)
@@ -493,19 +500,31 @@ impl Forwarder {
     }
 
     pub(super) fn finish(&mut self, t: usize) {
-        if let Some(txn) = self.txns[t].take() {
-            if let Some(s) = txn.current {
-                self.release(&s);
+        // Read in place (a transaction is large: moving it out is a copy of its key).
+        let Some(txn) = self.txns[t].as_mut() else {
+            return;
+        };
+        let current = txn.current.take();
+        let question = core::mem::take(&mut txn.question);
+        let waiters = core::mem::take(&mut txn.waiters);
+        let probe = txn.purpose == Purpose::Probe;
+        // One lookup: the key's transaction is this one (a probe's never is).
+        if !probe {
+            if let Some(other) = self.pending.remove(txn.key.as_bytes()) {
+                if other != t {
+                    self.pending.insert(txn.key, other);
+                }
             }
-            self.waiting = self.waiting.saturating_sub(txn.waiters.len());
-            if self.pending.get(txn.key.as_bytes()) == Some(&t) {
-                self.pending.remove(txn.key.as_bytes());
-            }
-            self.free_txns.push(t);
-            self.active -= 1;
-            self.spare_buf(txn.question);
-            self.spare_waiters(txn.waiters);
         }
+        self.txns[t] = None;
+        if let Some(s) = current {
+            self.release(&s);
+        }
+        self.waiting = self.waiting.saturating_sub(waiters.len());
+        self.free_txns.push(t);
+        self.active -= 1;
+        self.spare_buf(question);
+        self.spare_waiters(waiters);
     }
 }
 

@@ -98,8 +98,14 @@ impl Forwarder {
         self.ttls.clear();
         let (outcome, msg) = match Message::from_wire(bytes) {
             Ok(m) => {
-                if m.encode_stored(&mut self.enc, &mut self.ttls).is_err() {
+                // An answer the upstream compressed is kept as it came (OPT cut off), its TTL
+                // offsets found by one walk; only one that was not is re-encoded.
+                if !kept_as_sent(bytes, &mut self.enc, &mut self.ttls) {
                     self.enc.clear();
+                    self.ttls.clear();
+                    if m.encode_stored(&mut self.enc, &mut self.ttls).is_err() {
+                        self.enc.clear();
+                    }
                 }
                 (Outcome::from_response(m.rcode(), m.header.tc), Some(m))
             }
@@ -231,6 +237,18 @@ pub(super) fn is_meta_type(t: RType) -> bool {
 
 /// The question at `start..end` of `msg` equals `mine` (name case-insensitively, type, class).
 pub(super) fn question_matches(msg: &[u8], start: usize, end: usize, mine: &[u8]) -> bool {
+    // The usual case: the name written in place, as long as ours: one case-insensitive
+    // comparison (length bytes are below 64, never ASCII letters, so folding them is safe).
+    // Type and class (the last 4 bytes) compared exactly.
+    if let Some(q) = msg.get(start..end) {
+        if q.len() == mine.len() && q.len() >= 5 {
+            let (qn, qt) = q.split_at(q.len() - 4);
+            let (mn, mt) = mine.split_at(mine.len() - 4);
+            if qt == mt && qn.eq_ignore_ascii_case(mn) && in_place(qn) {
+                return true;
+            }
+        }
+    }
     let (Ok(a), Ok(b)) = (
         crate::wire::name::read_name(msg, start),
         crate::wire::name::read_name(mine, 0),
@@ -240,4 +258,82 @@ pub(super) fn question_matches(msg: &[u8], start: usize, end: usize, mine: &[u8]
     let tail_a = msg.get(end - 4..end);
     let tail_b = mine.get(b.1..b.1 + 4);
     a.0.eq_ignore_case(&b.0) && tail_a.is_some() && tail_a == tail_b
+}
+
+/// Whether `name` is a whole wire name without pointers, ending at its root label.
+fn in_place(name: &[u8]) -> bool {
+    let mut i = 0;
+    while let Some(&l) = name.get(i) {
+        if l == 0 {
+            return i + 1 == name.len();
+        }
+        if l & 0xc0 != 0 {
+            return false;
+        }
+        i += 1 + usize::from(l);
+    }
+    false
+}
+
+/// Puts the cache's form of `bytes` into `enc` (the message without its OPT, which must be the
+/// last record) and the offsets of its TTLs into `ttls`, when the upstream compressed it: every
+/// owner name after the question is a pointer or ends in one. Returns false (leaving `enc`
+/// and `ttls` to be cleared) when the message must be re-encoded instead: an owner written
+/// out in full, an OPT that is not last, a record that does not walk.
+fn kept_as_sent(bytes: &[u8], enc: &mut Encoder, ttls: &mut Vec<u16>) -> bool {
+    let Ok(view) = MessageView::new(bytes) else {
+        return false;
+    };
+    let mut end = HEADER_LEN;
+    let mut opt_at = None;
+    for r in view.records() {
+        let Ok(r) = r else { return false };
+        if opt_at.is_some() {
+            return false;
+        }
+        if r.rtype == RType::OPT {
+            opt_at = Some(r.offset);
+            end = r.end();
+            continue;
+        }
+        if !ends_in_pointer(bytes, r.offset) {
+            return false;
+        }
+        let Ok(at) = u16::try_from(r.ttl_offset) else {
+            return false;
+        };
+        ttls.push(at);
+        end = r.end();
+    }
+    if view.ancount() == 0 && view.nscount() == 0 && view.arcount() == 0 {
+        // No records: the question's end (nothing to compress).
+        let Ok(Some(q)) = view.question() else {
+            return false;
+        };
+        end = q.end;
+    }
+    enc.clear();
+    match opt_at {
+        Some(o) => {
+            enc.bytes(&bytes[..o]);
+            enc.set_u16(10, view.arcount() - 1);
+        }
+        None => enc.bytes(&bytes[..end]),
+    }
+    true
+}
+
+/// Whether the name at `start` is the root or ends in a compression pointer.
+fn ends_in_pointer(msg: &[u8], start: usize) -> bool {
+    let mut at = start;
+    while let Some(&l) = msg.get(at) {
+        if l == 0 {
+            return at == start;
+        }
+        if l & 0xc0 == 0xc0 {
+            return true;
+        }
+        at += 1 + usize::from(l);
+    }
+    false
 }
