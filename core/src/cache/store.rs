@@ -596,6 +596,9 @@ impl Store {
         if cost > self.max_bytes {
             return false;
         }
+        if !self.index.contains_key(key) {
+            return self.insert_new(key, entry, cost, now);
+        }
         let mut slot = self.remove(key).unwrap_or_default();
         match entry.kind {
             EntryKind::Positive => {
@@ -615,6 +618,41 @@ impl Store {
         self.bytes += total;
         self.inserts += 1;
         let key: Arc<[u8]> = Arc::from(key);
+        let held = Held {
+            key: key.clone(),
+            slot,
+            referenced: false,
+        };
+        let i = match self.free.pop() {
+            Some(i) => {
+                *self.held.at_mut(i) = Some(held);
+                i
+            }
+            None => self.held.push(held),
+        };
+        self.index.insert(key, i);
+        true
+    }
+
+    /// [`Store::insert`] for a key not held: its slot holds only `entry` (`cost`: its cost
+    /// with the key's), built in place.
+    fn insert_new(&mut self, key: &[u8], entry: Entry, cost: usize, now: Duration) -> bool {
+        while self.bytes + cost > self.max_bytes && !self.index.is_empty() {
+            self.evict_one(now);
+        }
+        self.bytes += cost;
+        self.inserts += 1;
+        let key: Arc<[u8]> = Arc::from(key);
+        let slot = match entry.kind {
+            EntryKind::Positive => Slot {
+                positive: Some(entry),
+                shadow: None,
+            },
+            _ => Slot {
+                positive: None,
+                shadow: Some(entry),
+            },
+        };
         let held = Held {
             key: key.clone(),
             slot,

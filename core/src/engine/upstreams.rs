@@ -285,6 +285,62 @@ impl Upstreams {
     }
 }
 
+/// The upstreams an attempt may pick from: a bit set (up to 64 upstreams) or a list.
+enum Candidates {
+    Mask(u64),
+    List(Vec<usize>),
+}
+
+impl Candidates {
+    fn len(&self) -> usize {
+        match self {
+            Candidates::Mask(m) => m.count_ones() as usize,
+            Candidates::List(v) => v.len(),
+        }
+    }
+
+    /// The `k`-th candidate in index order (`k < len()`; the first otherwise).
+    fn nth(&self, k: usize) -> usize {
+        self.iter()
+            .nth(k)
+            .unwrap_or_else(|| self.iter().next().unwrap_or(0))
+    }
+
+    fn iter(&self) -> CandidateIter<'_> {
+        CandidateIter { c: self, at: 0 }
+    }
+}
+
+/// [`Candidates`] in index order, without allocating.
+struct CandidateIter<'a> {
+    c: &'a Candidates,
+    at: usize,
+}
+
+impl Iterator for CandidateIter<'_> {
+    type Item = usize;
+
+    fn next(&mut self) -> Option<usize> {
+        match self.c {
+            Candidates::Mask(m) => {
+                while self.at < 64 {
+                    let i = self.at;
+                    self.at += 1;
+                    if m & (1 << i) != 0 {
+                        return Some(i);
+                    }
+                }
+                None
+            }
+            Candidates::List(v) => {
+                let r = v.get(self.at).copied();
+                self.at += 1;
+                r
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -354,61 +410,5 @@ mod tests {
             u.edns_works(UpstreamId(1));
         }
         assert!(u.edns_ok(UpstreamId(1), Duration::from_secs(1)));
-    }
-}
-
-/// The upstreams an attempt may pick from: a bit set (up to 64 upstreams) or a list.
-enum Candidates {
-    Mask(u64),
-    List(Vec<usize>),
-}
-
-impl Candidates {
-    fn len(&self) -> usize {
-        match self {
-            Candidates::Mask(m) => m.count_ones() as usize,
-            Candidates::List(v) => v.len(),
-        }
-    }
-
-    /// The `k`-th candidate in index order (`k < len()`; the first otherwise).
-    fn nth(&self, k: usize) -> usize {
-        self.iter()
-            .nth(k)
-            .unwrap_or_else(|| self.iter().next().unwrap_or(0))
-    }
-
-    fn iter(&self) -> CandidateIter<'_> {
-        CandidateIter { c: self, at: 0 }
-    }
-}
-
-/// [`Candidates`] in index order, without allocating.
-struct CandidateIter<'a> {
-    c: &'a Candidates,
-    at: usize,
-}
-
-impl Iterator for CandidateIter<'_> {
-    type Item = usize;
-
-    fn next(&mut self) -> Option<usize> {
-        match self.c {
-            Candidates::Mask(m) => {
-                while self.at < 64 {
-                    let i = self.at;
-                    self.at += 1;
-                    if m & (1 << i) != 0 {
-                        return Some(i);
-                    }
-                }
-                None
-            }
-            Candidates::List(v) => {
-                let r = v.get(self.at).copied();
-                self.at += 1;
-                r
-            }
-        }
     }
 }

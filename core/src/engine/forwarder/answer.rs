@@ -98,7 +98,9 @@ impl Forwarder {
             retention,
             rule.as_str(),
         );
-        if let Some(k) = kind {
+        if !self.cfg.events {
+            // Nothing to say.
+        } else if let Some(k) = kind {
             let kind_s = match k {
                 EntryKind::Positive => "positive",
                 EntryKind::Negative => "negative",

@@ -279,61 +279,75 @@ fn in_place(name: &[u8]) -> bool {
 /// last record) and the offsets of its TTLs into `ttls`, when the upstream compressed it: every
 /// owner name after the question is a pointer or ends in one. Returns false (leaving `enc`
 /// and `ttls` to be cleared) when the message must be re-encoded instead: an owner written
-/// out in full, an OPT that is not last, a record that does not walk.
+/// out in full, an OPT that is not last, more than one question. `bytes` decoded already, so
+/// this walk only skips: it follows no pointer and checks only bounds.
 fn kept_as_sent(bytes: &[u8], enc: &mut Encoder, ttls: &mut Vec<u16>) -> bool {
-    let Ok(view) = MessageView::new(bytes) else {
+    let u16_at = |at: usize| {
+        bytes
+            .get(at..at + 2)
+            .map(|b| usize::from(u16::from_be_bytes([b[0], b[1]])))
+    };
+    let (Some(qd), Some(an), Some(ns), Some(ar)) = (u16_at(4), u16_at(6), u16_at(8), u16_at(10))
+    else {
         return false;
     };
-    let mut end = HEADER_LEN;
+    if qd != 1 || bytes.len() > usize::from(u16::MAX) {
+        return false;
+    }
+    let Some((_, q_end)) = skip_owner(bytes, HEADER_LEN) else {
+        return false;
+    };
+    let mut pos = q_end + 4;
     let mut opt_at = None;
-    for r in view.records() {
-        let Ok(r) = r else { return false };
+    for _ in 0..an + ns + ar {
         if opt_at.is_some() {
             return false;
         }
-        if r.rtype == RType::OPT {
-            opt_at = Some(r.offset);
-            end = r.end();
-            continue;
-        }
-        if !ends_in_pointer(bytes, r.offset) {
-            return false;
-        }
-        let Ok(at) = u16::try_from(r.ttl_offset) else {
+        let Some((compressed, after)) = skip_owner(bytes, pos) else {
             return false;
         };
-        ttls.push(at);
-        end = r.end();
-    }
-    if view.ancount() == 0 && view.nscount() == 0 && view.arcount() == 0 {
-        // No records: the question's end (nothing to compress).
-        let Ok(Some(q)) = view.question() else {
+        let (Some(rtype), Some(rdlen)) = (u16_at(after), u16_at(after + 8)) else {
             return false;
         };
-        end = q.end;
+        let end = after + 10 + rdlen;
+        if end > bytes.len() {
+            return false;
+        }
+        if rtype == usize::from(RType::OPT.0) {
+            opt_at = Some(pos);
+        } else if compressed {
+            ttls.push((after + 4) as u16);
+        } else {
+            return false;
+        }
+        pos = end;
     }
     enc.clear();
     match opt_at {
         Some(o) => {
             enc.bytes(&bytes[..o]);
-            enc.set_u16(10, view.arcount() - 1);
+            enc.set_u16(10, (ar - 1) as u16);
         }
-        None => enc.bytes(&bytes[..end]),
+        None => enc.bytes(&bytes[..pos]),
     }
     true
 }
 
-/// Whether the name at `start` is the root or ends in a compression pointer.
-fn ends_in_pointer(msg: &[u8], start: usize) -> bool {
+/// Skips the name at `start` without following pointers: whether it is the root or ends in a
+/// pointer, and where it ends.
+fn skip_owner(msg: &[u8], start: usize) -> Option<(bool, usize)> {
     let mut at = start;
-    while let Some(&l) = msg.get(at) {
+    loop {
+        let l = *msg.get(at)?;
         if l == 0 {
-            return at == start;
+            return Some((at == start, at + 1));
         }
         if l & 0xc0 == 0xc0 {
-            return true;
+            return Some((true, at + 2));
+        }
+        if l & 0xc0 != 0 {
+            return None;
         }
         at += 1 + usize::from(l);
     }
-    false
 }
