@@ -70,7 +70,7 @@ impl KeyBuf {
     }
 
     /// The key of an already located question (the per-packet path: no second walk).
-    #[inline]
+    #[inline(always)]
     pub fn from_question(
         msg: &[u8],
         q: &QuestionRef,
@@ -841,15 +841,15 @@ pub fn write_answer_form(
     let mut f = u16::from_be_bytes([m[2], m[3]]);
     f = (f & !(flags::RD | flags::CD)) | (qflags & (flags::RD | flags::CD));
     m[2..4].copy_from_slice(&f.to_be_bytes());
-    // The question name occupies the same bytes in both (no pointer can precede offset 12).
+    // The question name occupies the same bytes in both (no pointer can precede offset 12,
+    // and the key matched, so the labels have the same lengths): one copy of the client's.
     let mut pos = HEADER_LEN;
-    while pos < m.len() && pos < query.len() && m[pos] != 0 && m[pos] & 0xc0 == 0 {
-        let l = usize::from(m[pos]);
-        if pos + 1 + l > m.len() || pos + 1 + l > query.len() {
-            break;
-        }
-        m[pos + 1..pos + 1 + l].copy_from_slice(&query[pos + 1..pos + 1 + l]);
-        pos += 1 + l;
+    while pos < m.len() && m[pos] != 0 && m[pos] & 0xc0 == 0 {
+        pos += 1 + usize::from(m[pos]);
+    }
+    let end = pos.min(m.len());
+    if end <= query.len() && m.get(HEADER_LEN..end).is_some() {
+        m[HEADER_LEN..end].copy_from_slice(&query[HEADER_LEN..end]);
     }
     let aged = u32::try_from(now.saturating_sub(e.stored_at).as_secs()).unwrap_or(u32::MAX);
     // Every record shows the entry's remaining lifetime: the policy already took the smallest

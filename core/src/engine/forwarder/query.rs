@@ -73,7 +73,9 @@ impl Forwarder {
     }
 
     /// Checks a client's message. Returns what the rest of the path needs, or None when the
-    /// message was dropped (no header, QR set) or answered with an error RCODE.
+    /// message was dropped (no header, QR set) or answered with an error RCODE. Inlined: what
+    /// it returns holds the key (260 bytes), built in place rather than copied.
+    #[inline(always)]
     fn check_query(
         &mut self,
         now: Duration,
