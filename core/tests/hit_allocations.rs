@@ -309,3 +309,69 @@ fn a_miss_stays_under_its_allocation_bound() {
         "a miss allocates {per:.1} times, over the bound of {MISS_BOUND}"
     );
 }
+
+/// A UDP hit on an answer larger than the client's limit is served from the fitted form the
+/// cache keeps for that limit (issue 11: "fit re-encodes every large cached answer on each UDP
+/// hit" is gone): one allocation per hit, truncated with TC to the client's 1232 bytes, the
+/// same answer as the miss got.
+#[test]
+fn a_hit_on_a_large_answer_is_not_fitted_again() {
+    const HITS: u64 = 1000;
+    let mut f = forwarder("127.0.0.1:53");
+    let now = Duration::from_secs(1);
+    let q = query("big.example.com.", RType::A, 7, true);
+    let p = ask(&mut f, &q, now);
+    let (up, token) = p.upstream.into_iter().next().expect("an upstream query");
+    let mut m = Message::from_wire(&up).unwrap();
+    m.header.qr = true;
+    m.header.ra = true;
+    for i in 0..100 {
+        m.answers.push(
+            Record::from_text(&format!(
+                "big.example.com. 300 IN A 10.0.{}.{}",
+                i / 250,
+                i % 250
+            ))
+            .unwrap(),
+        );
+    }
+    let a = m.to_wire().unwrap();
+    assert!(
+        a.len() > 1232,
+        "the upstream answer must not fit: {} B",
+        a.len()
+    );
+    counted(|| {
+        f.handle(Input::Response {
+            now,
+            token,
+            transport: Transport::Udp,
+            bytes: &a,
+        })
+    });
+    let first = drain(&mut f).answers.remove(0);
+    assert!(first.len() <= 1232, "{} B", first.len());
+    let fm = Message::from_wire(&first).unwrap();
+    assert!(fm.header.tc, "truncated answers carry TC");
+    let (answers, allocs) = count(|| {
+        let mut last = Vec::new();
+        for _ in 0..HITS {
+            let mut p = ask(&mut f, &q, now);
+            assert!(p.upstream.is_empty(), "a hit went upstream");
+            last = p.answers.remove(0);
+        }
+        last
+    });
+    let hit = Message::from_wire(&answers).unwrap();
+    assert_eq!(hit.answers, fm.answers);
+    assert!(hit.header.tc && answers.len() <= 1232);
+    println!(
+        "hit on a {} B answer for a 1232 B client: {:.2} allocations per hit",
+        a.len(),
+        allocs as f64 / HITS as f64
+    );
+    assert_eq!(
+        allocs, HITS,
+        "a hit on a large answer must allocate only its buffer (no decode, no re-encode)"
+    );
+}
