@@ -151,3 +151,97 @@ impl SharedCache {
             .sum()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cache::store::{Entry, EntryKind, KeyBuf};
+    use crate::wire::text::unhex;
+    use crate::wire::{Class, Message, Question, RType};
+
+    fn key(name: &str) -> KeyBuf {
+        let mut m = Message::default();
+        m.questions.push(Question {
+            name: name.parse().unwrap(),
+            qtype: RType::A,
+            class: Class::IN,
+        });
+        KeyBuf::for_question(&m.to_wire().unwrap(), false, false).unwrap()
+    }
+
+    fn entry() -> Entry {
+        let seed = unhex(include_str!("../../tests/data/seed000-compressed.hex").trim()).unwrap();
+        let z = Duration::ZERO;
+        Entry::new(&seed, EntryKind::Positive, z, 60, z, "t").unwrap()
+    }
+
+    #[test]
+    fn shards_split_the_budget_and_sum_their_stats() {
+        let c = SharedCache::new(8 << 20, 8, 42);
+        assert_eq!(c.shards(), 8);
+        assert_eq!(c.max_bytes(), 8 << 20);
+        for i in 0..200 {
+            let k = key(&format!("n{i}.example."));
+            assert!(c
+                .lock(k.as_bytes())
+                .insert(k.as_bytes(), entry(), Duration::ZERO));
+        }
+        let s = c.stats();
+        assert_eq!(s.keys, 200);
+        assert_eq!(s.inserts, 200);
+        // Spread over the shards (a seeded hash), each found again where it went.
+        let used = (0..8).filter(|&i| c.lock_shard(i).stats().keys > 0).count();
+        assert!(used >= 6, "200 keys in {used} of 8 shards");
+        for i in 0..200 {
+            let k = key(&format!("n{i}.example."));
+            assert!(c.lock(k.as_bytes()).get(k.as_bytes()).is_some());
+        }
+    }
+
+    #[test]
+    fn a_reload_resizes_every_shard_and_flushes_work() {
+        let c = SharedCache::new(8 << 20, 4, 1);
+        for i in 0..400 {
+            let k = key(&format!("n{i}.example."));
+            c.lock(k.as_bytes())
+                .insert(k.as_bytes(), entry(), Duration::ZERO);
+        }
+        let before = c.stats();
+        // SIGHUP to a quarter of the budget: every shard evicts down to its share at once.
+        let small = before.bytes / 4;
+        c.set_max_bytes(small, Duration::ZERO);
+        let after = c.stats();
+        assert!(after.bytes <= small, "{} > {small}", after.bytes);
+        assert!(after.keys < before.keys && after.evictions > 0);
+        assert_eq!(c.max_bytes(), small / 4 * 4);
+        // Idempotent: every worker of the reload calls it.
+        c.set_max_bytes(small, Duration::ZERO);
+        assert_eq!(c.stats().keys, after.keys);
+        // Flush a name, then everything under a suffix, then all.
+        let left = after.keys;
+        let k = (0..400)
+            .map(|i| key(&format!("n{i}.example.")))
+            .find(|k| c.lock(k.as_bytes()).get(k.as_bytes()).is_some())
+            .unwrap();
+        assert_eq!(c.remove_where(|x| x == k.as_bytes()), 1);
+        assert_eq!(c.stats().keys, left - 1);
+        assert_eq!(
+            c.remove_where(|x| x[5..].ends_with(b"\x07example\x00")),
+            left - 1
+        );
+        assert_eq!(c.stats().keys, 0);
+        assert_eq!(c.stats().bytes, 0);
+        c.lock(k.as_bytes())
+            .insert(k.as_bytes(), entry(), Duration::ZERO);
+        assert_eq!(c.clear(), 1);
+        assert_eq!(c.stats().bytes, 0);
+    }
+
+    #[test]
+    fn for_workers_keeps_shards_large_enough() {
+        assert_eq!(SharedCache::for_workers(32 << 20, 2, 0).shards(), 32);
+        assert_eq!(SharedCache::for_workers(4 << 20, 2, 0).shards(), 4);
+        assert_eq!(SharedCache::for_workers(3 << 20, 2, 0).shards(), 2);
+        assert_eq!(SharedCache::for_workers(1000, 8, 0).shards(), 1);
+    }
+}
