@@ -1,65 +1,132 @@
-//! Runs N cache hits through the engine, for `valgrind --tool=callgrind` instruction counts:
-//! `cargo build --release --example engine_icount && valgrind --tool=callgrind
-//! target/release/examples/engine_icount 10000`.
+//! Runs N operations through the engine, for `valgrind --tool=callgrind` instruction counts:
+//!
+//! ```text
+//! cargo build --release -p dnspect-core --example engine_icount
+//! valgrind --tool=callgrind target/release/examples/engine_icount <mode> N
+//! ```
+//!
+//! `<mode>`:
+//! - `hit`: a cache hit (no EDNS, a CNAME to two A records).
+//! - `miss`: a miss for a new name, its upstream query, the upstream's answer (EDNS, a CNAME
+//!   to two A records, compressed) taken into the cache and the client's answer.
+//! - `miss-large`: a miss answered with incident 000's shape: 20 A records written without
+//!   compression (758 B), for a client without EDNS (512 B limit).
+//! - `hit-large`: a hit on an answer of 100 A records (1.6 kB) for an EDNS client of 1232 B,
+//!   which must be truncated to the client's limit.
+//!
+//! Setup is the same whatever N is, so (count(N2) - count(N1)) / (N2 - N1) is the cost of one
+//! operation. A bare number as the first argument means `hit N` (the old form).
 #![allow(clippy::unwrap_used)]
 use std::time::Duration;
 
 #[path = "../tests/engine_setup/mod.rs"]
 mod engine_setup;
 
-use dnspect_core::engine::forwarder::{ClientId, Input, Output};
+use dnspect_core::engine::forwarder::{ClientId, Forwarder, Input, Output};
 use dnspect_core::engine::Transport;
-use dnspect_core::wire::{Message, Question, RType};
-use engine_setup::{add_cdn_answer, forwarder};
+use dnspect_core::wire::{Class, Edns, Message, Question, RData, RType, Record};
+use engine_setup::forwarder;
 
-fn main() {
-    let n: usize = std::env::args()
-        .nth(1)
-        .and_then(|a| a.parse().ok())
-        .unwrap_or(1000);
-    let mut f = forwarder("u");
+fn query(name: &str, id: u16, edns: bool) -> Vec<u8> {
     let mut m = Message::default();
-    m.header.id = 1;
+    m.header.id = id;
     m.header.rd = true;
     m.questions.push(Question {
-        name: "www.example.com.".parse().unwrap(),
+        name: name.parse().unwrap(),
         qtype: RType::A,
-        class: dnspect_core::wire::Class::IN,
+        class: Class::IN,
     });
-    let q = m.to_wire().unwrap();
-    let now = Duration::from_secs(1);
+    if edns {
+        m.edns = Some(Edns::new(1232));
+    }
+    m.to_wire().unwrap()
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Shape {
+    Cdn,
+    Large { records: usize, compressed: bool },
+}
+
+/// The upstream's answer to the query `up` (ID, question and EDNS as in `up`: the engine asks
+/// upstream with EDNS whatever the client sent).
+fn answer(up: &[u8], shape: Shape) -> Vec<u8> {
+    let mut m = Message::from_wire(up).unwrap();
+    m.header.qr = true;
+    m.header.ra = true;
+    m.edns = Some(Edns::new(1232));
+    let owner = m.questions[0].name.clone();
+    match shape {
+        Shape::Cdn => {
+            let cdn: dnspect_core::wire::Name = "www.example-cdn.net.".parse().unwrap();
+            m.answers.push(Record {
+                name: owner,
+                rtype: RType::CNAME,
+                class: Class::IN,
+                ttl: 300,
+                rdata: RData::Name {
+                    target: cdn.clone(),
+                },
+            });
+            for a in [[192, 0, 2, 1], [192, 0, 2, 2]] {
+                m.answers.push(Record {
+                    name: cdn.clone(),
+                    rtype: RType::A,
+                    class: Class::IN,
+                    ttl: 300,
+                    rdata: RData::A { address: a.into() },
+                });
+            }
+        }
+        Shape::Large {
+            records,
+            compressed,
+        } => {
+            for i in 0..records {
+                m.answers.push(Record {
+                    name: owner.clone(),
+                    rtype: RType::A,
+                    class: Class::IN,
+                    ttl: 60,
+                    rdata: RData::A {
+                        address: [10, 0, (i >> 8) as u8, i as u8].into(),
+                    },
+                });
+            }
+            if !compressed {
+                return m.to_wire_uncompressed().unwrap();
+            }
+        }
+    }
+    m.to_wire().unwrap()
+}
+
+/// One client query and, when it goes upstream, the upstream's answer `a` (built beforehand
+/// for this question; its ID is patched to the upstream query's); bytes answered.
+fn run(f: &mut Forwarder, q: &[u8], a: &mut [u8], now: Duration) -> usize {
     f.handle(Input::Query {
         now,
-        client: ClientId(1),
+        client: ClientId(2),
         transport: Transport::Udp,
-        bytes: &q,
+        bytes: q,
     });
     let mut up = None;
+    let mut total = 0;
     loop {
         match f.poll() {
             Output::Query(t) => up = Some((t.bytes, t.token)),
+            Output::Answer(t) => total += t.bytes.len(),
             Output::Wake(_) => break,
             _ => {}
         }
     }
-    let (up, token) = up.unwrap();
-    let mut a = Message::from_wire(&up).unwrap();
-    a.header.qr = true;
-    add_cdn_answer(&mut a);
-    f.handle(Input::Response {
-        now,
-        token,
-        transport: Transport::Udp,
-        bytes: &a.to_wire().unwrap(),
-    });
-    while !matches!(f.poll(), Output::Wake(_)) {}
-    let mut total = 0usize;
-    for _ in 0..n {
-        f.handle(Input::Query {
+    if let Some((up, token)) = up {
+        a[..2].copy_from_slice(&up[..2]);
+        f.handle(Input::Response {
             now,
-            client: ClientId(2),
+            token,
             transport: Transport::Udp,
-            bytes: &q,
+            bytes: a,
         });
         loop {
             match f.poll() {
@@ -69,5 +136,82 @@ fn main() {
             }
         }
     }
-    println!("{n} hits, {} bytes answered", total);
+    total
+}
+
+/// `k` as 7 decimal digits.
+fn format_digits(mut k: usize) -> [u8; 7] {
+    let mut d = [b'0'; 7];
+    for i in (0..7).rev() {
+        d[i] = b'0' + (k % 10) as u8;
+        k /= 10;
+    }
+    d
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (mode, n) = match args.as_slice() {
+        [n] if n.parse::<usize>().is_ok() => ("hit", n.parse().unwrap()),
+        [m, n] => (m.as_str(), n.parse().unwrap()),
+        _ => ("hit", 1000),
+    };
+    let mut f = forwarder("u");
+    let now = Duration::from_secs(1);
+    let large = Shape::Large {
+        records: 20,
+        compressed: false,
+    };
+    let huge = Shape::Large {
+        records: 100,
+        compressed: true,
+    };
+    // Names and queries are built before counting starts, so only the engine is counted.
+    let mut total = 0usize;
+    match mode {
+        "hit" | "hit-large" => {
+            let (q, shape) = if mode == "hit" {
+                (query("www.example.com.", 1, false), Shape::Cdn)
+            } else {
+                (query("big.example.com.", 1, true), huge)
+            };
+            let mut a = answer(&q, shape);
+            run(&mut f, &q, &mut a, now);
+            for _ in 0..n {
+                total += run(&mut f, &q, &mut a, now);
+            }
+        }
+        "miss" | "miss-large" => {
+            let (edns, shape) = if mode == "miss" {
+                (true, Shape::Cdn)
+            } else {
+                (false, large)
+            };
+            // One query and one answer for `n0000000.example.com.`, renamed in place for each
+            // miss (the name's digits wherever the name is written: a few stores, no
+            // allocation, so the count is the engine's).
+            let mut q = query("n0000000.example.com.", 1, edns);
+            let mut a = answer(&q, shape);
+            let at: Vec<usize> = a
+                .windows(8)
+                .enumerate()
+                .filter(|(_, w)| w == b"n0000000")
+                .map(|(i, _)| i + 1)
+                .collect();
+            run(&mut f, &q, &mut a, now);
+            for k in 1..=n {
+                let digits = format_digits(k);
+                q[14..21].copy_from_slice(&digits);
+                for &i in &at {
+                    a[i..i + 7].copy_from_slice(&digits);
+                }
+                total += run(&mut f, &q, &mut a, now);
+            }
+        }
+        other => {
+            eprintln!("unknown mode {other}: hit | miss | miss-large | hit-large");
+            std::process::exit(2);
+        }
+    }
+    println!("{mode}: {n} queries, {total} bytes answered");
 }

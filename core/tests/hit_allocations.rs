@@ -4,7 +4,8 @@
 //! thread while the engine answers a query from its cache: exactly one per hit, for hits of
 //! several shapes (with and without EDNS, a CNAME chain, NXDOMAIN, NODATA). A miss (the client
 //! query, the upstream query, the upstream answer taken into the cache and the client answer)
-//! stays under `MISS_BOUND` allocations; the figures are printed (`-- --nocapture`).
+//! allocates at most `MISS_BOUND` times, counting the upstream answer's buffer (issue 11);
+//! the figures are printed (`-- --nocapture`).
 //!
 //! Only calls into the engine (`handle`, `poll`) are counted, per thread: the harness's own
 //! allocations (building queries and upstream answers, collecting outputs) and the other tests
@@ -25,9 +26,13 @@ use dnspect_core::wire::{Class, Edns, Message, Question, RType, Rcode, Record};
 use engine_setup::forwarder;
 
 /// Allocations per miss (query in, upstream query out, upstream answer in, answer out) must stay
-/// under this. Measured at 26.0 when this test was written; a bound, not a target: raise it
-/// only with a reason.
-const MISS_BOUND: u64 = 32;
+/// under this, counting the upstream answer's buffer (which the harness, like a shell,
+/// allocates outside the engine): issue 11's budget of 10. Measured at 26.0 in the engine
+/// before issue 11; 7.0 after (the upstream query, the decode's question and answer lists,
+/// the cache entry, its key, the client answer, and growth of reused state).
+const MISS_BOUND: u64 = 10;
+/// The upstream answer's buffer, counted against the budget.
+const UPSTREAM_ANSWER: u64 = 1;
 
 struct Counting;
 
@@ -297,10 +302,76 @@ fn a_miss_stays_under_its_allocation_bound() {
             miss(&mut f, q, s, now);
         }
     });
-    let per = allocs as f64 / n as f64;
-    println!("miss (CNAME chain, EDNS, answered by the upstream): {per:.1} allocations per query in the engine (bound {MISS_BOUND})");
+    let per = allocs as f64 / n as f64 + UPSTREAM_ANSWER as f64;
+    println!("miss (CNAME chain, EDNS, answered by the upstream): {per:.1} allocations per query, the upstream answer's buffer included (bound {MISS_BOUND})");
     assert!(
-        per < MISS_BOUND as f64,
+        per <= MISS_BOUND as f64,
         "a miss allocates {per:.1} times, over the bound of {MISS_BOUND}"
+    );
+}
+
+/// A UDP hit on an answer larger than the client's limit is served from the fitted form the
+/// cache keeps for that limit (issue 11: "fit re-encodes every large cached answer on each UDP
+/// hit" is gone): one allocation per hit, truncated with TC to the client's 1232 bytes, the
+/// same answer as the miss got.
+#[test]
+fn a_hit_on_a_large_answer_is_not_fitted_again() {
+    const HITS: u64 = 1000;
+    let mut f = forwarder("127.0.0.1:53");
+    let now = Duration::from_secs(1);
+    let q = query("big.example.com.", RType::A, 7, true);
+    let p = ask(&mut f, &q, now);
+    let (up, token) = p.upstream.into_iter().next().expect("an upstream query");
+    let mut m = Message::from_wire(&up).unwrap();
+    m.header.qr = true;
+    m.header.ra = true;
+    for i in 0..100 {
+        m.answers.push(
+            Record::from_text(&format!(
+                "big.example.com. 300 IN A 10.0.{}.{}",
+                i / 250,
+                i % 250
+            ))
+            .unwrap(),
+        );
+    }
+    let a = m.to_wire().unwrap();
+    assert!(
+        a.len() > 1232,
+        "the upstream answer must not fit: {} B",
+        a.len()
+    );
+    counted(|| {
+        f.handle(Input::Response {
+            now,
+            token,
+            transport: Transport::Udp,
+            bytes: &a,
+        })
+    });
+    let first = drain(&mut f).answers.remove(0);
+    assert!(first.len() <= 1232, "{} B", first.len());
+    let fm = Message::from_wire(&first).unwrap();
+    assert!(fm.header.tc, "truncated answers carry TC");
+    let (answers, allocs) = count(|| {
+        let mut last = Vec::new();
+        for _ in 0..HITS {
+            let mut p = ask(&mut f, &q, now);
+            assert!(p.upstream.is_empty(), "a hit went upstream");
+            last = p.answers.remove(0);
+        }
+        last
+    });
+    let hit = Message::from_wire(&answers).unwrap();
+    assert_eq!(hit.answers, fm.answers);
+    assert!(hit.header.tc && answers.len() <= 1232);
+    println!(
+        "hit on a {} B answer for a 1232 B client: {:.2} allocations per hit",
+        a.len(),
+        allocs as f64 / HITS as f64
+    );
+    assert_eq!(
+        allocs, HITS,
+        "a hit on a large answer must allocate only its buffer (no decode, no re-encode)"
     );
 }

@@ -33,7 +33,7 @@ pub struct File {
     pub allow: Vec<String>,
     #[serde(default = "default_refuse")]
     pub refuse: String,
-    #[serde(default = "one")]
+    #[serde(default = "cores")]
     pub workers: usize,
     /// The query log: the engine's events, one line each.
     #[serde(default)]
@@ -96,8 +96,9 @@ fn default_allow() -> Vec<String> {
 fn default_refuse() -> String {
     "refused".into()
 }
-fn one() -> usize {
-    1
+/// Default workers: one per core (all share one cache).
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().min(256))
 }
 fn default_drain() -> Duration {
     Duration::from_secs(5)

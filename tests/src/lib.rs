@@ -356,20 +356,26 @@ impl FakeUpstream {
                 };
                 let _ = c.set_nonblocking(false);
                 let _ = c.set_read_timeout(Some(Duration::from_secs(2)));
-                let mut len = [0u8; 2];
-                while c.read_exact(&mut len).is_ok() {
-                    let mut q = vec![0u8; usize::from(u16::from_be_bytes(len))];
-                    if c.read_exact(&mut q).is_err() {
-                        break;
+                // Each connection on its own thread, as a real server serves them: with
+                // several workers, each keeps its own pooled connection open. A thread ends
+                // when its connection closes or is idle for 2 s.
+                let (s3, q3) = (s2.clone(), q2.clone());
+                std::thread::spawn(move || {
+                    let mut len = [0u8; 2];
+                    while c.read_exact(&mut len).is_ok() {
+                        let mut q = vec![0u8; usize::from(u16::from_be_bytes(len))];
+                        if c.read_exact(&mut q).is_err() {
+                            break;
+                        }
+                        q3.fetch_add(1, Ordering::Relaxed);
+                        let Ok(m) = Message::from_wire(&q) else { break };
+                        if let Some(r) = s3(&m, &q, true) {
+                            let mut f = (r.len() as u16).to_be_bytes().to_vec();
+                            f.extend_from_slice(&r);
+                            let _ = c.write_all(&f);
+                        }
                     }
-                    q2.fetch_add(1, Ordering::Relaxed);
-                    let Ok(m) = Message::from_wire(&q) else { break };
-                    if let Some(r) = s2(&m, &q, true) {
-                        let mut f = (r.len() as u16).to_be_bytes().to_vec();
-                        f.extend_from_slice(&r);
-                        let _ = c.write_all(&f);
-                    }
-                }
+                });
             }
         });
         FakeUpstream {

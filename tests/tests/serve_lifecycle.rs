@@ -322,7 +322,12 @@ fn metrics_health_and_ready() {
         body.trim()
     );
     assert_eq!(code, 503, "{body}");
-    assert_eq!(body.trim(), "not ready: 0 of 2 upstreams usable");
+    // With several workers (one per core by default) the first worker seen down is named.
+    assert!(
+        body.trim()
+            .starts_with("not ready: 0 of 2 upstreams usable"),
+        "{body}"
+    );
     // Still alive: /health is about the process, not the upstreams.
     assert_eq!(http_get(mport, "/health").0, 200);
     let m = http_get(mport, "/metrics").1;

@@ -211,6 +211,12 @@ impl ResponseFacts {
     /// (RFC 1034 3.6.2) to tell an answer from a NODATA at the chain's end. `other_upstream` and
     /// `verifies_suspect` are left false for the engine to set.
     pub fn from_message(msg: &Message) -> ResponseFacts {
+        ResponseFacts::from_classified(msg, msg.classify())
+    }
+
+    /// [`ResponseFacts::from_message`] with the message's [`Message::classify`] already
+    /// computed (the engine classifies each upstream answer once).
+    pub fn from_classified(msg: &Message, kind: AnswerKind) -> ResponseFacts {
         let rcode = msg.rcode();
         let answer_min_ttl = msg.answers.iter().map(|r| r.ttl).min();
         let soa = msg
@@ -220,7 +226,7 @@ impl ResponseFacts {
                 (RData::Soa { minimum, .. }, RType::SOA) => Some((r.ttl, *minimum)),
                 _ => None,
             });
-        let (negative, referral) = match msg.classify() {
+        let (negative, referral) = match kind {
             AnswerKind::NxDomain => (Some(NegativeKind::NxDomain), false),
             AnswerKind::NoData => (Some(NegativeKind::NoData), false),
             AnswerKind::Referral => (None, true),

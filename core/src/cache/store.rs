@@ -7,6 +7,7 @@
 
 use core::time::Duration;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use super::policy::{Lookup, Shadow, Stored};
 
@@ -31,6 +32,26 @@ impl core::fmt::Debug for KeyBuf {
     }
 }
 
+impl PartialEq for KeyBuf {
+    fn eq(&self, other: &KeyBuf) -> bool {
+        self.as_bytes() == other.as_bytes()
+    }
+}
+
+impl Eq for KeyBuf {}
+
+impl core::hash::Hash for KeyBuf {
+    fn hash<H: core::hash::Hasher>(&self, state: &mut H) {
+        self.as_bytes().hash(state);
+    }
+}
+
+impl core::borrow::Borrow<[u8]> for KeyBuf {
+    fn borrow(&self) -> &[u8] {
+        self.as_bytes()
+    }
+}
+
 impl KeyBuf {
     /// The key of the first question of `msg`, with the DO and CD bits the client asked for.
     pub fn for_question(
@@ -49,7 +70,7 @@ impl KeyBuf {
     }
 
     /// The key of an already located question (the per-packet path: no second walk).
-    #[inline]
+    #[inline(always)]
     pub fn from_question(
         msg: &[u8],
         q: &QuestionRef,
@@ -121,12 +142,18 @@ pub enum EntryKind {
 }
 
 /// One cached response.
+///
+/// Its bytes and the offsets of its TTL fields share one allocation: the stored message, then
+/// the offsets as native-endian `u16`s. A large answer also keeps its fitted forms, one per
+/// client size limit it was asked for, so a UDP hit never re-encodes.
 #[derive(Debug, Clone)]
 pub struct Entry {
-    /// The response without OPT, ID zero, question name lowercased.
-    wire: Box<[u8]>,
-    /// Offsets of every TTL field in `wire`.
-    ttl_offsets: Box<[u16]>,
+    /// The response without OPT, ID zero, question name lowercased; then the TTL offsets.
+    data: Box<[u8]>,
+    /// Where the message ends in `data`.
+    wire_len: usize,
+    /// Forms fitted to client limits (at most [`MAX_FORMS`]), made on first need.
+    forms: Vec<FittedForm>,
     /// The response's extended RCODE bits (from its OPT, which is not stored).
     pub ext_rcode: u8,
     pub kind: EntryKind,
@@ -142,9 +169,70 @@ pub struct Entry {
     pub failures: u32,
 }
 
+/// Fitted forms an entry keeps; a limit past them is fitted for each answer.
+pub const MAX_FORMS: usize = 4;
+
+/// An entry's message fitted to a limit (re-compressed, minimal response, truncated with TC),
+/// kept like the entry: ID zero, no OPT, question lowercased, with its own TTL offsets.
+#[derive(Debug, Clone)]
+pub struct FittedForm {
+    /// The largest message (without the OPT the client gets) it was made for.
+    pub limit: usize,
+    /// The message, then its TTL offsets (as in [`Entry`]).
+    data: Box<[u8]>,
+    wire_len: usize,
+    /// What fitting did, for the answer's event.
+    pub steps: FitSteps,
+}
+
+/// What fitting an entry to a limit did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FitSteps {
+    /// The size of the whole form before (the stored message).
+    pub original: usize,
+    /// After minimal-response trimming, if that step was needed.
+    pub minimized: Option<usize>,
+    /// What truncation dropped, if that step was needed.
+    pub truncation: Option<crate::wire::Truncation>,
+}
+
+/// A message and its TTL offsets in one allocation.
+fn pack(wire: &[u8], ttl_offsets: &[u16]) -> Box<[u8]> {
+    let mut data = Vec::with_capacity(wire.len() + 2 * ttl_offsets.len());
+    data.extend_from_slice(wire);
+    for o in ttl_offsets {
+        data.extend_from_slice(&o.to_ne_bytes());
+    }
+    data.into_boxed_slice()
+}
+
+fn offsets(data: &[u8], wire_len: usize) -> impl Iterator<Item = usize> + '_ {
+    data[wire_len..]
+        .chunks_exact(2)
+        .map(|c| usize::from(u16::from_ne_bytes([c[0], c[1]])))
+}
+
+/// The stored form of a message: ID zero, question name lowercased in place.
+fn normalize(wire: &mut [u8]) {
+    if wire.len() >= 2 {
+        wire[0] = 0;
+        wire[1] = 0;
+    }
+    if wire.len() > HEADER_LEN && u16::from_be_bytes([wire[4], wire[5]]) > 0 {
+        let mut pos = HEADER_LEN;
+        while pos < wire.len() && wire[pos] != 0 && wire[pos] & 0xc0 == 0 {
+            let l = usize::from(wire[pos]);
+            let end = (pos + 1 + l).min(wire.len());
+            wire[pos + 1..end].make_ascii_lowercase();
+            pos += 1 + l;
+        }
+    }
+}
+
 impl Entry {
     /// Prepares a response for storing or for answering clients: OPT dropped, ID zeroed,
-    /// question lowercased, TTL offsets found.
+    /// question lowercased, TTL offsets found (a walk of the message; the miss path uses
+    /// [`Entry::from_encoded`] instead).
     pub fn new(
         response: &[u8],
         kind: EntryKind,
@@ -154,10 +242,39 @@ impl Entry {
         rule: &'static str,
     ) -> Result<Entry, WireError> {
         let (wire, ttl_offsets, ext_rcode) = storable(response)?;
+        Ok(Entry::from_encoded(
+            &wire,
+            &ttl_offsets,
+            ext_rcode,
+            kind,
+            now,
+            ttl,
+            retention,
+            rule,
+        ))
+    }
+
+    /// An entry from a message already in stored form but for its ID and question case
+    /// (without OPT: [`crate::wire::Message::encode_stored`]) and the offsets of its TTLs, as
+    /// that one encode recorded them: one allocation.
+    #[allow(clippy::too_many_arguments)]
+    pub fn from_encoded(
+        wire: &[u8],
+        ttl_offsets: &[u16],
+        ext_rcode: u8,
+        kind: EntryKind,
+        now: Duration,
+        ttl: u32,
+        retention: Duration,
+        rule: &'static str,
+    ) -> Entry {
+        let mut data = pack(wire, ttl_offsets);
+        normalize(&mut data[..wire.len()]);
         let expires = now.saturating_add(Duration::from_secs(u64::from(ttl)));
-        Ok(Entry {
-            wire,
-            ttl_offsets,
+        Entry {
+            data,
+            wire_len: wire.len(),
+            forms: Vec::new(),
             ext_rcode,
             kind,
             stored_at: now,
@@ -165,18 +282,52 @@ impl Entry {
             keep_until: expires.saturating_add(retention),
             rule,
             failures: 0,
-        })
+        }
     }
 
-    /// Heap bytes this entry owns (its wire bytes and TTL offsets, as malloc rounds them). The
-    /// entry itself lives inline in its key's slot, counted by [`key_cost`].
+    /// Heap bytes this entry owns (its bytes and offsets, its fitted forms, as malloc rounds
+    /// them). The entry itself lives inline in its key's slot, counted by [`key_cost`].
     pub fn cost(&self) -> usize {
-        heap(self.wire.len()) + heap(2 * self.ttl_offsets.len())
+        heap(self.data.len())
+            + if self.forms.is_empty() {
+                0
+            } else {
+                heap(self.forms.capacity() * core::mem::size_of::<FittedForm>())
+                    + self.forms.iter().map(|f| heap(f.data.len())).sum::<usize>()
+            }
     }
 
     /// The stored message (ID zero, no OPT, TTLs as received).
     pub fn wire(&self) -> &[u8] {
-        &self.wire
+        &self.data[..self.wire_len]
+    }
+
+    /// Offsets of every TTL field in [`Entry::wire`].
+    pub fn ttl_offsets(&self) -> impl Iterator<Item = usize> + '_ {
+        offsets(&self.data, self.wire_len)
+    }
+
+    /// The fitted form kept for this limit.
+    pub fn form(&self, limit: usize) -> Option<&FittedForm> {
+        self.forms.iter().find(|f| f.limit == limit)
+    }
+
+    /// The fitted forms kept.
+    pub fn forms(&self) -> &[FittedForm] {
+        &self.forms
+    }
+
+    /// Keeps a fitted form (unless [`MAX_FORMS`] are kept already); returns the bytes it adds.
+    pub fn keep_form(&mut self, form: FittedForm) -> usize {
+        if self.forms.len() >= MAX_FORMS || self.form(form.limit).is_some() {
+            return 0;
+        }
+        let before = self.cost();
+        if self.forms.capacity() == 0 {
+            self.forms.reserve_exact(MAX_FORMS);
+        }
+        self.forms.push(form);
+        self.cost() - before
     }
 
     pub fn expires(&self) -> Duration {
@@ -190,6 +341,41 @@ impl Entry {
             inserted: self.stored_at,
             ttl: self.ttl,
         }
+    }
+}
+
+impl FittedForm {
+    /// A fitted message (any ID, question case, no OPT) for `limit`, its TTL offsets found by
+    /// one walk.
+    pub fn new(limit: usize, fitted: &[u8], steps: FitSteps) -> Result<FittedForm, WireError> {
+        let view = MessageView::new(fitted)?;
+        let mut found = Vec::new();
+        for r in view.records() {
+            let r = r?;
+            if r.rtype == RType::OPT {
+                return Err(WireError::invalid("fitted form", "carries an OPT record"));
+            }
+            found.push(
+                u16::try_from(r.ttl_offset)
+                    .map_err(|_| WireError::invalid("response", "larger than 65535 bytes"))?,
+            );
+        }
+        let mut data = pack(fitted, &found);
+        normalize(&mut data[..fitted.len()]);
+        Ok(FittedForm {
+            limit,
+            data,
+            wire_len: fitted.len(),
+            steps,
+        })
+    }
+
+    pub fn wire(&self) -> &[u8] {
+        &self.data[..self.wire_len]
+    }
+
+    pub fn ttl_offsets(&self) -> impl Iterator<Item = usize> + '_ {
+        offsets(&self.data, self.wire_len)
     }
 }
 
@@ -244,7 +430,8 @@ pub struct StoreStats {
 }
 
 struct Held {
-    key: Box<[u8]>,
+    /// The key, shared with the index (one allocation).
+    key: Arc<[u8]>,
     slot: Slot,
     referenced: bool,
 }
@@ -257,11 +444,59 @@ impl core::fmt::Debug for Held {
     }
 }
 
+/// Slots per chunk of [`Slots`].
+const CHUNK: usize = 64;
+
+/// The store's slots, indexed from 0, grown a chunk at a time.
+#[derive(Debug, Default)]
+struct Slots {
+    chunks: Vec<Box<[Option<Held>]>>,
+    len: usize,
+}
+
+impl Slots {
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    #[inline]
+    fn at(&self, i: usize) -> &Option<Held> {
+        &self.chunks[i / CHUNK][i % CHUNK]
+    }
+
+    #[inline]
+    fn at_mut(&mut self, i: usize) -> &mut Option<Held> {
+        &mut self.chunks[i / CHUNK][i % CHUNK]
+    }
+
+    /// Adds a slot at the end; returns its index.
+    fn push(&mut self, h: Held) -> usize {
+        if self.len == self.chunks.len() * CHUNK {
+            self.chunks.push((0..CHUNK).map(|_| None).collect());
+        }
+        let i = self.len;
+        self.len += 1;
+        *self.at_mut(i) = Some(h);
+        i
+    }
+
+    fn clear(&mut self) {
+        self.chunks.clear();
+        self.len = 0;
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &Held> {
+        self.chunks.iter().flat_map(|c| c.iter()).flatten()
+    }
+}
+
 /// The store: a hash map from key to slot index, and slots swept by a CLOCK hand.
 #[derive(Debug)]
 pub struct Store {
-    index: HashMap<Box<[u8]>, usize, rustc_hash::FxBuildHasher>,
-    held: Vec<Option<Held>>,
+    index: HashMap<Arc<[u8]>, usize, rustc_hash::FxBuildHasher>,
+    /// The slots, in chunks of [`CHUNK`]: growing adds one chunk, so the spare capacity is
+    /// at most one chunk (a doubling vector could leave half of it unused, uncounted).
+    held: Slots,
     free: Vec<usize>,
     hand: usize,
     bytes: usize,
@@ -280,20 +515,21 @@ pub fn heap(n: usize) -> usize {
     }
 }
 
-/// What a key costs besides its entries' bytes: the key twice (the index's copy and the slot's),
-/// its slot (both entries inline) and its index entry (hashbrown: the pair plus a control byte,
-/// at a load factor of 7/8). `core/tests/store_memory.rs` checks the sum against the heap.
+/// What a key costs besides its entries' bytes: the key once (an `Arc` the index and the slot
+/// share: two counters and the bytes), its slot (both entries inline) and its index entry
+/// (hashbrown: the pair plus a control byte, at a load factor of 7/8).
+/// `core/tests/store_memory.rs` checks the sum against the heap.
 pub fn key_cost(key_len: usize) -> usize {
-    2 * heap(key_len)
+    heap(2 * core::mem::size_of::<usize>() + key_len)
         + core::mem::size_of::<Option<Held>>()
-        + (core::mem::size_of::<(Box<[u8]>, usize)>() + 1) * 8 / 7
+        + (core::mem::size_of::<(Arc<[u8]>, usize)>() + 1) * 8 / 7
 }
 
 impl Store {
     pub fn new(max_bytes: usize) -> Store {
         Store {
             index: HashMap::default(),
-            held: Vec::new(),
+            held: Slots::default(),
             free: Vec::new(),
             hand: 0,
             bytes: 0,
@@ -329,7 +565,7 @@ impl Store {
     #[inline]
     pub fn get(&self, key: &[u8]) -> Option<&Slot> {
         let &i = self.index.get(key)?;
-        self.held[i].as_ref().map(|h| &h.slot)
+        self.held.at(i).as_ref().map(|h| &h.slot)
     }
 
     /// The slot for a key, marked as used (its second chance under CLOCK): one hash lookup on
@@ -337,7 +573,7 @@ impl Store {
     #[inline]
     pub fn get_touched(&mut self, key: &[u8]) -> Option<&Slot> {
         let &i = self.index.get(key)?;
-        let h = self.held[i].as_mut()?;
+        let h = self.held.at_mut(i).as_mut()?;
         h.referenced = true;
         Some(&h.slot)
     }
@@ -346,7 +582,7 @@ impl Store {
     #[inline]
     pub fn touch(&mut self, key: &[u8]) {
         if let Some(&i) = self.index.get(key) {
-            if let Some(h) = &mut self.held[i] {
+            if let Some(h) = self.held.at_mut(i) {
                 h.referenced = true;
             }
         }
@@ -359,6 +595,9 @@ impl Store {
         let cost = entry.cost() + key_cost(key.len());
         if cost > self.max_bytes {
             return false;
+        }
+        if !self.index.contains_key(key) {
+            return self.insert_new(key, entry, cost, now);
         }
         let mut slot = self.remove(key).unwrap_or_default();
         match entry.kind {
@@ -378,29 +617,110 @@ impl Store {
         }
         self.bytes += total;
         self.inserts += 1;
+        let key: Arc<[u8]> = Arc::from(key);
         let held = Held {
-            key: key.into(),
+            key: key.clone(),
             slot,
             referenced: false,
         };
         let i = match self.free.pop() {
             Some(i) => {
-                self.held[i] = Some(held);
+                *self.held.at_mut(i) = Some(held);
                 i
             }
-            None => {
-                self.held.push(Some(held));
-                self.held.len() - 1
-            }
+            None => self.held.push(held),
         };
-        self.index.insert(key.into(), i);
+        self.index.insert(key, i);
         true
+    }
+
+    /// [`Store::insert`] for a key not held: its slot holds only `entry` (`cost`: its cost
+    /// with the key's), built in place.
+    fn insert_new(&mut self, key: &[u8], entry: Entry, cost: usize, now: Duration) -> bool {
+        while self.bytes + cost > self.max_bytes && !self.index.is_empty() {
+            self.evict_one(now);
+        }
+        self.bytes += cost;
+        self.inserts += 1;
+        let key: Arc<[u8]> = Arc::from(key);
+        let slot = match entry.kind {
+            EntryKind::Positive => Slot {
+                positive: Some(entry),
+                shadow: None,
+            },
+            _ => Slot {
+                positive: None,
+                shadow: Some(entry),
+            },
+        };
+        let held = Held {
+            key: key.clone(),
+            slot,
+            referenced: false,
+        };
+        let i = match self.free.pop() {
+            Some(i) => {
+                *self.held.at_mut(i) = Some(held);
+                i
+            }
+            None => self.held.push(held),
+        };
+        self.index.insert(key, i);
+        true
+    }
+
+    /// Keeps a fitted form on a key's positive entry (`shadow`: on its shadow entry) if the
+    /// budget has room for it; nothing is evicted for it.
+    pub fn keep_form(&mut self, key: &[u8], shadow: bool, form: FittedForm) {
+        let Some(&i) = self.index.get(key) else {
+            return;
+        };
+        let room = self.max_bytes.saturating_sub(self.bytes);
+        if heap(form.data.len()) + heap(MAX_FORMS * core::mem::size_of::<FittedForm>()) > room {
+            return;
+        }
+        let Some(h) = self.held.at_mut(i).as_mut() else {
+            return;
+        };
+        let e = if shadow {
+            h.slot.shadow.as_mut()
+        } else {
+            h.slot.positive.as_mut()
+        };
+        if let Some(e) = e {
+            self.bytes += e.keep_form(form);
+        }
+    }
+
+    /// Removes every key; returns how many went.
+    pub fn clear(&mut self) -> usize {
+        let n = self.index.len();
+        self.index.clear();
+        self.held.clear();
+        self.free.clear();
+        self.hand = 0;
+        self.bytes = 0;
+        n
+    }
+
+    /// Removes the keys `pred` returns true for; returns how many went.
+    pub fn remove_where(&mut self, mut pred: impl FnMut(&[u8]) -> bool) -> usize {
+        let gone: Vec<Arc<[u8]>> = self
+            .held
+            .iter()
+            .filter(|h| pred(&h.key))
+            .map(|h| h.key.clone())
+            .collect();
+        for k in &gone {
+            self.remove(k);
+        }
+        gone.len()
     }
 
     /// Removes a key's slot.
     pub fn remove(&mut self, key: &[u8]) -> Option<Slot> {
         let i = self.index.remove(key)?;
-        let h = self.held[i].take()?;
+        let h = self.held.at_mut(i).take()?;
         self.bytes -= h.slot.cost() + key_cost(h.key.len());
         self.free.push(i);
         Some(h.slot)
@@ -411,7 +731,7 @@ impl Store {
         let n = self.held.len();
         for _ in 0..2 * n + 1 {
             self.hand = (self.hand + 1) % n;
-            let Some(h) = &mut self.held[self.hand] else {
+            let Some(h) = self.held.at_mut(self.hand) else {
                 continue;
             };
             if h.referenced && now < h.slot.keep_until() {
@@ -495,8 +815,25 @@ pub fn write_answer(
     opt: Option<OptOut>,
     out: &mut Vec<u8>,
 ) {
+    write_answer_form(e, None, query, now, fixed_ttl, out);
+    if let Some(o) = opt {
+        o.append(out, 0, e.ext_rcode);
+    }
+}
+
+/// [`write_answer`] without the OPT, from the entry's fitted `form` when given (the message a
+/// client with a smaller limit gets), else from the entry itself.
+pub fn write_answer_form(
+    e: &Entry,
+    form: Option<&FittedForm>,
+    query: &[u8],
+    now: Duration,
+    fixed_ttl: Option<u32>,
+    out: &mut Vec<u8>,
+) {
     let start = out.len();
-    out.extend_from_slice(&e.wire);
+    let wire = form.map_or(e.wire(), FittedForm::wire);
+    out.extend_from_slice(wire);
     let m = &mut out[start..];
     m[0] = query[0];
     m[1] = query[1];
@@ -504,28 +841,28 @@ pub fn write_answer(
     let mut f = u16::from_be_bytes([m[2], m[3]]);
     f = (f & !(flags::RD | flags::CD)) | (qflags & (flags::RD | flags::CD));
     m[2..4].copy_from_slice(&f.to_be_bytes());
-    // The question name occupies the same bytes in both (no pointer can precede offset 12).
+    // The question name occupies the same bytes in both (no pointer can precede offset 12,
+    // and the key matched, so the labels have the same lengths): one copy of the client's.
     let mut pos = HEADER_LEN;
-    while pos < m.len() && pos < query.len() && m[pos] != 0 && m[pos] & 0xc0 == 0 {
-        let l = usize::from(m[pos]);
-        if pos + 1 + l > m.len() || pos + 1 + l > query.len() {
-            break;
-        }
-        m[pos + 1..pos + 1 + l].copy_from_slice(&query[pos + 1..pos + 1 + l]);
-        pos += 1 + l;
+    while pos < m.len() && m[pos] != 0 && m[pos] & 0xc0 == 0 {
+        pos += 1 + usize::from(m[pos]);
+    }
+    let end = pos.min(m.len());
+    if end <= query.len() && m.get(HEADER_LEN..end).is_some() {
+        m[HEADER_LEN..end].copy_from_slice(&query[HEADER_LEN..end]);
     }
     let aged = u32::try_from(now.saturating_sub(e.stored_at).as_secs()).unwrap_or(u32::MAX);
     // Every record shows the entry's remaining lifetime: the policy already took the smallest
     // TTL, clamped it and capped negatives, so no record outlives what the cache promised.
     let left = (e.ttl > 0).then(|| e.ttl.saturating_sub(aged));
-    for &off in e.ttl_offsets.iter() {
-        let at = usize::from(off);
+    let mut age = |at: usize| {
         let t = u32::from_be_bytes([m[at], m[at + 1], m[at + 2], m[at + 3]]);
         let new = fixed_ttl.or(left).unwrap_or_else(|| t.saturating_sub(aged));
         m[at..at + 4].copy_from_slice(&new.to_be_bytes());
-    }
-    if let Some(o) = opt {
-        o.append(out, start, e.ext_rcode);
+    };
+    match form {
+        Some(f) => f.ttl_offsets().for_each(&mut age),
+        None => e.ttl_offsets().for_each(&mut age),
     }
 }
 

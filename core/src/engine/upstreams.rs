@@ -144,57 +144,90 @@ impl Upstreams {
         now: Duration,
         rng: &mut Rng,
     ) -> Option<(UpstreamId, String)> {
+        self.pick_why(tried, now, rng)
+            .map(|(u, rule, why)| (u, format!("{rule}{why}")))
+    }
+
+    /// [`Upstreams::pick`] with the reason as its two fixed parts (the rule, and what the
+    /// candidates were), so the per-query path formats it only when it is logged. Allocates
+    /// nothing for up to 64 upstreams.
+    pub fn pick_why(
+        &mut self,
+        tried: u64,
+        now: Duration,
+        rng: &mut Rng,
+    ) -> Option<(UpstreamId, &'static str, &'static str)> {
         let n = self.list.len();
         if n == 0 {
             return None;
         }
         let untried = |i: usize| i >= 64 || tried & (1 << i) == 0;
-        let mut candidates: Vec<usize> = (0..n)
-            .filter(|&i| untried(i) && self.is_up(i, now))
-            .collect();
+        // The candidates as a bit set (the configuration allows at most 64 upstreams; past
+        // 64 a list is built).
+        let set =
+            |keep: &dyn Fn(usize) -> bool| -> Vec<usize> { (0..n).filter(|&i| keep(i)).collect() };
+        let mask_of = |keep: &dyn Fn(usize) -> bool| -> u64 {
+            (0..n.min(64))
+                .filter(|&i| keep(i))
+                .fold(0u64, |m, i| m | 1 << i)
+        };
+        let is_up = |i: usize| self.is_up(i, now);
         let mut why = "";
-        if candidates.is_empty() {
-            candidates = (0..n).filter(|&i| untried(i)).collect();
-            why = ", all untried upstreams are down";
-        }
-        if candidates.is_empty() {
-            candidates = (0..n).collect();
-            why = ", every upstream tried already";
-        }
+        let candidates: Candidates = if n <= 64 {
+            let mut m = mask_of(&|i| untried(i) && is_up(i));
+            if m == 0 {
+                m = mask_of(&untried);
+                why = ", all untried upstreams are down";
+            }
+            if m == 0 {
+                m = mask_of(&|_| true);
+                why = ", every upstream tried already";
+            }
+            Candidates::Mask(m)
+        } else {
+            let mut v = set(&|i| untried(i) && is_up(i));
+            if v.is_empty() {
+                v = set(&untried);
+                why = ", all untried upstreams are down";
+            }
+            if v.is_empty() {
+                v = set(&|_| true);
+                why = ", every upstream tried already";
+            }
+            Candidates::List(v)
+        };
         let (i, rule) = match self.policy {
-            Policy::Sequential => (candidates[0], "sequential: first upstream in order"),
+            Policy::Sequential => (candidates.nth(0), "sequential: first upstream in order"),
             Policy::RoundRobin => {
                 let start = self.next_rr % n;
                 self.next_rr = self.next_rr.wrapping_add(1);
                 let i = candidates
                     .iter()
-                    .copied()
                     .min_by_key(|&i| (i + n - start) % n)
-                    .unwrap_or(candidates[0]);
+                    .unwrap_or(candidates.nth(0));
                 (i, "round robin")
             }
             Policy::Random => (
-                candidates[rng.below(candidates.len() as u32) as usize],
+                candidates.nth(rng.below(candidates.len() as u32) as usize),
                 "random",
             ),
             Policy::Fastest => {
                 if candidates.len() > 1 && rng.below(16) == 0 {
                     (
-                        candidates[rng.below(candidates.len() as u32) as usize],
+                        candidates.nth(rng.below(candidates.len() as u32) as usize),
                         "fastest: exploring another upstream (1 in 16)",
                     )
                 } else {
                     // Unmeasured upstreams go first so every one gets an RTT.
                     let i = candidates
                         .iter()
-                        .copied()
                         .min_by_key(|&i| self.list[i].srtt_us.unwrap_or(0))
-                        .unwrap_or(candidates[0]);
+                        .unwrap_or(candidates.nth(0));
                     (i, "fastest: lowest smoothed RTT")
                 }
             }
         };
-        Some((UpstreamId(i as u16), format!("{rule}{why}")))
+        Some((UpstreamId(i as u16), rule, why))
     }
 
     /// Records an attempt's result for health and RTT.
@@ -249,6 +282,62 @@ impl Upstreams {
 
     pub fn is_down(&self, id: UpstreamId, now: Duration) -> bool {
         !self.is_up(usize::from(id.0), now)
+    }
+}
+
+/// The upstreams an attempt may pick from: a bit set (up to 64 upstreams) or a list.
+enum Candidates {
+    Mask(u64),
+    List(Vec<usize>),
+}
+
+impl Candidates {
+    fn len(&self) -> usize {
+        match self {
+            Candidates::Mask(m) => m.count_ones() as usize,
+            Candidates::List(v) => v.len(),
+        }
+    }
+
+    /// The `k`-th candidate in index order (`k < len()`; the first otherwise).
+    fn nth(&self, k: usize) -> usize {
+        self.iter()
+            .nth(k)
+            .unwrap_or_else(|| self.iter().next().unwrap_or(0))
+    }
+
+    fn iter(&self) -> CandidateIter<'_> {
+        CandidateIter { c: self, at: 0 }
+    }
+}
+
+/// [`Candidates`] in index order, without allocating.
+struct CandidateIter<'a> {
+    c: &'a Candidates,
+    at: usize,
+}
+
+impl Iterator for CandidateIter<'_> {
+    type Item = usize;
+
+    fn next(&mut self) -> Option<usize> {
+        match self.c {
+            Candidates::Mask(m) => {
+                while self.at < 64 {
+                    let i = self.at;
+                    self.at += 1;
+                    if m & (1 << i) != 0 {
+                        return Some(i);
+                    }
+                }
+                None
+            }
+            Candidates::List(v) => {
+                let r = v.get(self.at).copied();
+                self.at += 1;
+                r
+            }
+        }
     }
 }
 

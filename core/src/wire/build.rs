@@ -36,6 +36,15 @@ impl Opt<'_> {
 }
 
 /// Appends `opt` to the message that starts at `start` in `out` and bumps its ARCOUNT.
+impl Opt<'_> {
+    /// Bytes [`append_opt`] writes for it.
+    pub fn wire_len(&self) -> usize {
+        11 + self
+            .ede
+            .map_or(0, |(_, text)| 6 + text.len().min(MAX_EDE_TEXT))
+    }
+}
+
 pub fn append_opt(out: &mut Vec<u8>, start: usize, opt: &Opt<'_>) {
     out.push(0);
     out.extend_from_slice(&RType::OPT.0.to_be_bytes());

@@ -69,13 +69,26 @@ impl Message {
 /// The names a response's answer passes through: the question's name, then each CNAME target
 /// in turn. Loops end the chain.
 pub fn cname_chain(msg: &Message) -> Vec<&Name> {
+    let mut chain = Vec::new();
+    walk_chain(msg, |n| chain.push(n));
+    chain
+}
+
+/// Calls `visit` with each name of [`cname_chain`], in order, without allocating for chains
+/// of up to `SEEN` names (the per-packet path: classifying and the cache's history).
+pub fn walk_chain<'a>(msg: &'a Message, mut visit: impl FnMut(&'a Name)) {
+    const SEEN: usize = 16;
     let Some(q) = msg.questions.first() else {
-        return Vec::new();
+        return;
     };
-    let mut chain = vec![&q.name];
+    let mut seen: [Option<&Name>; SEEN] = [None; SEEN];
+    let mut more: Vec<&Name> = Vec::new();
+    seen[0] = Some(&q.name);
+    let mut len = 1;
+    visit(&q.name);
     let mut current = &q.name;
-    while chain.len() <= msg.answers.len() {
-        if q.qtype == RType::CNAME && chain.len() == 1 {
+    while len <= msg.answers.len() {
+        if q.qtype == RType::CNAME && len == 1 {
             break;
         }
         let next = msg.answers.iter().find_map(|r| {
@@ -83,15 +96,21 @@ pub fn cname_chain(msg: &Message) -> Vec<&Name> {
                 .then(|| r.rdata.target_name())
                 .flatten()
         });
-        match next {
-            Some(t) if !chain.iter().any(|n| n.eq_ignore_case(t)) => {
-                chain.push(t);
-                current = t;
-            }
-            _ => break,
+        let Some(t) = next else { break };
+        let looped = seen.iter().flatten().any(|n| n.eq_ignore_case(t))
+            || more.iter().any(|n| n.eq_ignore_case(t));
+        if looped {
+            break;
         }
+        if len < SEEN {
+            seen[len] = Some(t);
+        } else {
+            more.push(t);
+        }
+        len += 1;
+        visit(t);
+        current = t;
     }
-    chain
 }
 
 /// Whether the answer holds data of the type asked for at the end of the CNAME chain.
@@ -99,8 +118,9 @@ fn has_data(msg: &Message) -> bool {
     let Some(q) = msg.questions.first() else {
         return !msg.answers.is_empty();
     };
-    let chain = cname_chain(msg);
-    let Some(last) = chain.last() else {
+    let mut last = None;
+    walk_chain(msg, |n| last = Some(n));
+    let Some(last) = last else {
         return false;
     };
     msg.answers.iter().any(|r| {

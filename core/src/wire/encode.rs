@@ -74,6 +74,15 @@ impl Encoder {
         }
     }
 
+    /// Empties the encoder for another message, keeping its buffers' capacity (an encoder
+    /// reused on the per-packet path allocates only while it grows).
+    pub fn clear(&mut self) {
+        self.buf.clear();
+        self.table.clear();
+        self.last = None;
+        self.index = None;
+    }
+
     pub fn len(&self) -> usize {
         self.buf.len()
     }

@@ -46,6 +46,29 @@ pub fn truncate(msg: &Message, limit: usize) -> Result<(Vec<u8>, Truncation), Wi
     Ok((enc.into_bytes(), t))
 }
 
+/// Fits a decoded message, whose compressed encoding is already known to exceed `limit`, into
+/// `limit` bytes: minimal response, then truncation with TC. The forwarder's miss path calls it
+/// with the message it decoded once, and the cache keeps the result for that limit, so neither
+/// the miss nor later hits decode or re-compress again. Returns the bytes, the size after the
+/// minimal-response step and what truncation dropped, if it was needed.
+pub fn fit_message(
+    msg: &Message,
+    limit: usize,
+) -> Result<(Vec<u8>, usize, Option<Truncation>), WireError> {
+    let mut m = msg.clone();
+    minimize(&mut m);
+    let mut enc = Encoder::new();
+    let t = m.encode(&mut enc, limit)?;
+    let dropped = t.dropped.iter().any(|&d| d > 0);
+    if !dropped {
+        let n = enc.len();
+        return Ok((enc.into_bytes(), n, None));
+    }
+    // The size the minimal response would have had whole, for the report.
+    let whole = m.to_wire()?.len();
+    Ok((enc.into_bytes(), whole, Some(t)))
+}
+
 /// The steps the forwarder took to fit an answer to a client's limit.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Fitted {

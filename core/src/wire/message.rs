@@ -142,7 +142,13 @@ impl Record {
     }
 
     /// Writes the whole record.
+    #[inline]
     pub fn encode(&self, enc: &mut Encoder) -> Result<(), WireError> {
+        self.encode_ttl_at(enc).map(|_| ())
+    }
+
+    /// Writes the whole record; returns the offset of its TTL field in the encoder's buffer.
+    pub fn encode_ttl_at(&self, enc: &mut Encoder) -> Result<usize, WireError> {
         if !self.rdata.fits(self.rtype) {
             return Err(WireError::invalid(
                 format!("record {} {}", self.name, self.rtype),
@@ -152,6 +158,7 @@ impl Record {
         enc.name(&self.name, true);
         enc.u16(self.rtype.0);
         enc.u16(self.class.0);
+        let ttl_at = enc.len();
         enc.u32(self.ttl);
         let len_at = enc.len();
         enc.u16(0);
@@ -164,7 +171,7 @@ impl Record {
             )
         })?;
         enc.set_u16(len_at, len);
-        Ok(())
+        Ok(ttl_at)
     }
 }
 
@@ -242,6 +249,44 @@ impl Message {
         let mut enc = Encoder::new();
         self.encode(&mut enc, usize::MAX)?;
         Ok(enc.into_bytes())
+    }
+
+    /// Encodes the form the cache keeps, in one pass: compressed, without OPT (ARCOUNT counts
+    /// the records written), and the offset of every record's TTL pushed to `ttls`, so a
+    /// cached answer is aged in place without another walk. `enc` is expected empty (a reused
+    /// encoder after [`Encoder::clear`]).
+    pub fn encode_stored(&self, enc: &mut Encoder, ttls: &mut Vec<u16>) -> Result<(), WireError> {
+        let start = enc.len();
+        enc.u16(self.header.id);
+        enc.u16(self.header.flags());
+        let qd = u16::try_from(self.questions.len())
+            .map_err(|_| WireError::invalid("questions", "more than 65535"))?;
+        enc.u16(qd);
+        enc.bytes(&[0; 6]);
+        for q in &self.questions {
+            enc.name(&q.name, true);
+            enc.u16(q.qtype.0);
+            enc.u16(q.class.0);
+        }
+        let mut counts = [0u16; 3];
+        for (si, records) in [&self.answers, &self.authority, &self.additional]
+            .into_iter()
+            .enumerate()
+        {
+            for r in records {
+                let at = r.encode_ttl_at(enc)? - start;
+                ttls.push(
+                    u16::try_from(at)
+                        .map_err(|_| WireError::invalid("message", "larger than 65535 bytes"))?,
+                );
+            }
+            counts[si] = u16::try_from(records.len())
+                .map_err(|_| WireError::invalid("records", "more than 65535 in a section"))?;
+        }
+        enc.set_u16(start + 6, counts[0]);
+        enc.set_u16(start + 8, counts[1]);
+        enc.set_u16(start + 10, counts[2]);
+        enc.check_size()
     }
 
     /// Encodes without any compression pointer (what an upstream like incident 000's sends).

@@ -30,8 +30,12 @@ pub struct Name(Buf);
 
 impl Name {
     /// The root name `.`.
-    pub fn root() -> Name {
-        Name::from_wire_unchecked(&[0])
+    #[inline]
+    pub const fn root() -> Name {
+        Name(Buf::Inline {
+            len: 1,
+            bytes: [0; INLINE],
+        })
     }
 
     /// Builds a name from bytes already known to be a valid uncompressed wire name.

@@ -42,7 +42,8 @@ pub fn init(format: LogFormat, level: Option<&str>) -> Result<(), String> {
     let filter = filter(level)?;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        .with_thread_names(true);
     let done = match format {
         LogFormat::Text => builder.with_ansi(colour()).try_init(),
         LogFormat::Json => builder

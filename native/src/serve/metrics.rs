@@ -331,8 +331,20 @@ pub fn render(snaps: &[Snapshot]) -> String {
             &|s| s.worker.tcp_accept_errors,
         ),
     ];
+    // The cache is shared by every worker (issue 11): each snapshot carries the whole cache's
+    // figures, so they are read from the latest (largest), not summed.
+    let whole_cache = [
+        "dnspect_cache_entries",
+        "dnspect_cache_bytes",
+        "dnspect_cache_evictions_total",
+    ];
     for (name, kind, help, f) in simple {
-        single(&mut o, name, kind, help, sum(f));
+        let v = if whole_cache.contains(&name) {
+            snaps.iter().map(f).max().unwrap_or(0)
+        } else {
+            sum(f)
+        };
+        single(&mut o, name, kind, help, v);
     }
     let labelled: [LabelledMetric; 3] = [
         (

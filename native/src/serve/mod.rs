@@ -237,6 +237,14 @@ pub fn run(
     let nofile = raise_nofile();
     fit_caps(&mut settings, nofile);
     let shared = Arc::new(Shared::new(settings.workers));
+    // One cache for every worker (issue 11): a name one worker cached is a hit on all.
+    let mut cache_seed = [0u8; 8];
+    getrandom::fill(&mut cache_seed).map_err(|e| anyhow::anyhow!("no OS randomness: {e}"))?;
+    let cache = Arc::new(dnspect_core::cache::SharedCache::for_workers(
+        settings.engine.cache.size,
+        settings.workers,
+        u64::from_ne_bytes(cache_seed),
+    ));
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut controls = Vec::new();
     let mut threads = Vec::new();
@@ -269,10 +277,11 @@ pub fn run(
         let s = settings.clone();
         let sh = shared.clone();
         let stop = stop_rx.clone();
+        let c = cache.clone();
         threads.push(
             std::thread::Builder::new()
                 .name(format!("dnspect-worker-{i}"))
-                .spawn(move || worker::run(i, s, udp, tcp, sh, stop, ctl_rx))?,
+                .spawn(move || worker::run(i, s, udp, tcp, sh, c, stop, ctl_rx))?,
         );
     }
     for a in &settings.listen {

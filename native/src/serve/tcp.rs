@@ -455,11 +455,15 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
 
+    /// The default settings with one worker (the default is one per core: the arithmetic
+    /// below is per worker count).
     fn settings() -> Settings {
-        crate::config::parse(crate::config::DEFAULT_TOML, || {
+        let mut s = crate::config::parse(crate::config::DEFAULT_TOML, || {
             Ok("nameserver 192.0.2.53\n".into())
         })
-        .unwrap()
+        .unwrap();
+        s.workers = 1;
+        s
     }
 
     #[test]

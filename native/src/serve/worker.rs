@@ -320,12 +320,14 @@ impl State {
 }
 
 /// The worker thread's body.
+#[allow(clippy::too_many_arguments)]
 pub fn run(
     index: usize,
     settings: Settings,
     udp: Vec<std::net::UdpSocket>,
     tcp: Vec<std::net::TcpListener>,
     shared: Arc<Shared>,
+    cache: Arc<dnspect_core::cache::SharedCache>,
     mut stop: watch::Receiver<bool>,
     mut control: mpsc::UnboundedReceiver<Control>,
 ) {
@@ -360,7 +362,7 @@ pub fn run(
         };
         let timer = Rc::new(Notify::new());
         let state = Rc::new(RefCell::new(State {
-            fwd: Forwarder::new(settings.engine.clone(), seed),
+            fwd: Forwarder::with_cache(settings.engine.clone(), seed, cache),
             admission: Admission::new(settings.engine.limits),
             epoch: Instant::now(),
             settings: settings.clone(),

@@ -6,6 +6,12 @@ use super::*;
 
 impl Forwarder {
     /// An answer to pass on: cache it by the policy, then answer every waiting client.
+    ///
+    /// `msg` is the one decode of `bytes`; `self.enc` holds its one encode in the cache's form
+    /// (compressed, without OPT) and `self.ttls` where its TTLs are, both made by
+    /// `on_response`. The entry is built from them, the answers are written from the entry,
+    /// and an answer too large for a client is fitted from `msg` (the form is kept in the
+    /// entry for the hits that follow): nothing is decoded or compressed twice.
     pub(super) fn accept(
         &mut self,
         now: Duration,
@@ -13,13 +19,14 @@ impl Forwarder {
         from: UpstreamId,
         mut msg: Message,
         bytes: &[u8],
+        kind: AnswerKind,
     ) {
         let Some(txn) = self.txns[t].as_ref() else {
             return;
         };
         let key = txn.key;
         let purpose = txn.purpose;
-        let mut facts = ResponseFacts::from_message(&msg);
+        let mut facts = ResponseFacts::from_classified(&msg, kind);
         // RFC 2181 8: a TTL with the top bit set means zero.
         if let Some(t) = facts.answer_min_ttl {
             if t >= 1 << 31 {
@@ -28,7 +35,14 @@ impl Forwarder {
         }
         facts.other_upstream = self.upstreams.len() > 1;
         facts.verifies_suspect = purpose == Purpose::Verify && txn.verifying != Some(from);
-        let history = self.history(&msg, &key, now);
+        // What the store remembers about the chain's names only matters to a failure or a
+        // negative answer (RFC 9520 backoff, the suspect-negative guard): a positive answer
+        // skips the lookups.
+        let history = if facts.rcode == Rcode::SERVFAIL || facts.negative.is_some() {
+            self.history(&msg, &key, now)
+        } else {
+            NameHistory::default()
+        };
         let lifetime = policy::lifetime(&facts, &self.cfg.cache, &history, now);
         let name = if self.cfg.events {
             name_text(&txn.question, 0)
@@ -51,51 +65,45 @@ impl Forwarder {
             self.stats.suspect_negatives += 1;
         }
         let rule = lifetime.rule();
-        // The stored form drops OPT; rebuild from the decoded message when the upstream's
-        // bytes are not the best form to keep (uncompressed answers get compressed here).
-        // Dropping OPT alone makes almost every answer shorter: only bytes saved beyond the
-        // OPT record count as re-compression (the metric and the note).
-        let without_opt = bytes
-            .len()
-            .saturating_sub(msg.edns.as_ref().map_or(0, Edns::wire_len));
-        msg.edns = None;
-        let compact = msg.to_wire().ok();
-        let (wire, recompressed): (&[u8], Option<String>) = match &compact {
-            Some(c) if c.len() < without_opt => {
-                self.stats.recompressed += 1;
-                (
-                    c,
-                    Some(format!(
-                        "upstream answer of {} B re-compressed to {} B",
-                        bytes.len(),
-                        c.len()
-                    )),
-                )
-            }
-            Some(c) if c.len() < bytes.len() => (c, None),
-            _ => (bytes, None),
-        };
-        let entry = Entry::new(
-            wire,
-            kind.unwrap_or(EntryKind::Positive),
-            now,
-            ttl,
-            retention,
-            rule.as_str(),
-        );
-        let Ok(entry) = entry else {
-            // Decoded above, so this only fails for a message over 65535 bytes.
+        if self.enc.is_empty() {
+            // The one encode failed (a message over 65535 bytes once re-encoded).
             return self.give_up(
                 now,
                 t,
                 ede::INVALID_DATA,
                 "answer could not be stored".into(),
             );
-        };
-        if let Some(k) = kind {
-            let mut stored = entry.clone();
-            stored.kind = k;
-            self.store.insert(key.as_bytes(), stored, now);
+        }
+        let ext_rcode = msg.edns.as_ref().map_or(0, |e| e.ext_rcode);
+        let opt_len = msg.edns.as_ref().map_or(0, crate::wire::Edns::wire_len);
+        // The stored form drops OPT; the encode behind it compressed the upstream's answer
+        // (uncompressed answers get compressed here).
+        msg.edns = None;
+        let stored_len = self.enc.len();
+        let smaller = stored_len + opt_len < bytes.len();
+        if smaller {
+            self.stats.recompressed += 1;
+        }
+        let recompressed = (smaller && self.cfg.events).then(|| {
+            format!(
+                "upstream answer of {} B re-compressed to {} B",
+                bytes.len(),
+                stored_len
+            )
+        });
+        let mut entry = Entry::from_encoded(
+            self.enc.as_bytes(),
+            &self.ttls,
+            ext_rcode,
+            kind.unwrap_or(EntryKind::Positive),
+            now,
+            ttl,
+            retention,
+            rule.as_str(),
+        );
+        if !self.cfg.events {
+            // Nothing to say.
+        } else if let Some(k) = kind {
             let kind_s = match k {
                 EntryKind::Positive => "positive",
                 EntryKind::Negative => "negative",
@@ -140,33 +148,59 @@ impl Forwarder {
             }
         );
         let stale_ttl = self.cfg.cache.serve_stale.ttl;
+        // The positive answer a suspect negative must not hide, read once.
+        let positive = if keep_positive && !waiters.is_empty() {
+            self.cache
+                .lock(key.as_bytes())
+                .get(key.as_bytes())
+                .and_then(|s| s.positive.clone())
+        } else {
+            None
+        };
+        // Forms for the clients the whole answer is too large for, fitted from `msg`.
+        if positive.is_none() {
+            for w in &waiters {
+                let body = w.limit.saturating_sub(w.opt.map_or(0, |_| OPT_LEN));
+                if entry.wire().len() > body && entry.form(body).is_none() {
+                    if let Some(f) = fitted_form(&msg, entry.wire().len(), body) {
+                        entry.keep_form(f);
+                    }
+                }
+            }
+        }
         for w in &waiters {
-            let positive = if keep_positive {
-                self.store
-                    .get(key.as_bytes())
-                    .and_then(|s| s.positive.clone())
-            } else {
-                None
-            };
-            let (e, fixed, ede, source) = match &positive {
+            let (answer, source, note) = match &positive {
                 Some(p) => (
-                    p,
-                    Some(stale_ttl),
-                    Some((
-                        ede::STALE_ANSWER,
-                        "negative answer is suspect: last positive answer served",
-                    )),
+                    answer_from(
+                        p,
+                        w,
+                        now,
+                        Some(stale_ttl),
+                        Some((
+                            ede::STALE_ANSWER,
+                            "negative answer is suspect: last positive answer served",
+                        )),
+                    ),
                     "last positive answer (suspect negative)",
+                    None,
                 ),
-                None => (&entry, None, None, "upstream"),
+                None => {
+                    let (a, note) = self.answer_fitted(&entry, w, now, None, None);
+                    let note = match (&recompressed, note) {
+                        (Some(r), Some(n)) => Some(format!("{r}; {n}")),
+                        (Some(r), None) => Some(r.clone()),
+                        (None, n) => n,
+                    };
+                    (a, "upstream", note)
+                }
             };
-            let note = if positive.is_none() {
-                recompressed.clone()
-            } else {
-                None
-            };
-            let answer = answer_from(e, w, now, fixed, ede);
             self.deliver_noted(now, w, &w.query, answer, source, note);
+        }
+        if let Some(k) = kind {
+            entry.kind = k;
+            self.cache
+                .lock(key.as_bytes())
+                .insert(key.as_bytes(), entry, now);
         }
         self.finish(t);
         if verify && purpose != Purpose::Verify && self.refresh_allowed() {
@@ -183,6 +217,57 @@ impl Forwarder {
                 self.start_for_key(now, key, &q, question, Purpose::Verify, from);
             }
         }
+        self.spare_waiters(waiters);
+    }
+
+    /// The answer a waiter gets from `e`: from the fitted form for its limit when the whole
+    /// answer is too large and the entry keeps one, else whole (and `deliver` fits it). With
+    /// the event note of the fitting, when events are on.
+    pub(super) fn answer_fitted(
+        &mut self,
+        e: &Entry,
+        w: &Waiter,
+        now: Duration,
+        fixed_ttl: Option<u32>,
+        ede: Option<(u16, &str)>,
+    ) -> (Vec<u8>, Option<String>) {
+        let opt = w.opt.map(|o| o.opt(e.ext_rcode, ede));
+        let opt_len = opt.as_ref().map_or(0, build::Opt::wire_len);
+        let body = w.limit.saturating_sub(opt_len);
+        let form = (e.wire().len() > body).then(|| e.form(body)).flatten();
+        let size = form.map_or(e.wire().len(), |f| f.wire().len());
+        let mut answer = Vec::with_capacity(size + opt_len);
+        write_answer_form(e, form, &w.query, now, fixed_ttl, &mut answer);
+        if let Some(o) = &opt {
+            build::append_opt(&mut answer, 0, o);
+        }
+        let note = form.map(|f| self.count_fit(&f.steps, e.wire().len() + opt_len));
+        (answer, note.flatten())
+    }
+
+    /// Counts a fitted answer served and, when events are on, says what fitting did.
+    pub(super) fn count_fit(&mut self, steps: &FitSteps, original: usize) -> Option<String> {
+        if steps.truncation.is_some() {
+            self.stats.truncated += 1;
+        }
+        if !self.cfg.events {
+            return None;
+        }
+        let mut note = format!("{original} B (cached compressed: {} B)", steps.original);
+        if let Some(m) = steps.minimized {
+            note.push_str(&format!(", minimal response {m} B"));
+        }
+        if let Some(t) = &steps.truncation {
+            note.push_str(&format!(
+                ", truncated to {} B{} ({} answer, {} authority, {} additional records dropped)",
+                t.size,
+                if t.tc { " with TC" } else { "" },
+                t.dropped[0],
+                t.dropped[1],
+                t.dropped[2]
+            ));
+        }
+        Some(note)
     }
 
     /// A query for a key (for refreshes started without a client).
@@ -209,33 +294,36 @@ impl Forwarder {
         let flags_byte = key.as_bytes()[0];
         let type_class = &key.as_bytes()[1..5];
         let mut buf = [0u8; crate::cache::store::MAX_KEY_LEN];
-        for name in crate::wire::classify::cname_chain(msg) {
-            let lower = name.to_lowercase();
-            let w = lower.as_wire();
+        crate::wire::classify::walk_chain(msg, |name| {
+            let w = name.as_wire();
             buf[0] = flags_byte;
             buf[1..5].copy_from_slice(type_class);
             buf[5..5 + w.len()].copy_from_slice(w);
-            if let Some(slot) = self.store.get(&buf[..5 + w.len()]) {
-                if let Some(p) = &slot.positive {
-                    let lp = LastPositive {
-                        received: p.stored_at,
-                        ttl: p.ttl,
-                    };
-                    if h.last_positive.is_none_or(|x| x.received < lp.received) {
-                        h.last_positive = Some(lp);
-                    }
-                }
-                if w == key.name_wire() {
-                    if let Some(s) = slot
-                        .shadow
-                        .as_ref()
-                        .filter(|s| s.kind == EntryKind::Failure)
-                    {
-                        h.consecutive_failures = s.failures;
-                    }
+            buf[5..5 + w.len()].make_ascii_lowercase();
+            let k = &buf[..5 + w.len()];
+            let store = self.cache.lock(k);
+            let Some(slot) = store.get(k) else {
+                return;
+            };
+            if let Some(p) = &slot.positive {
+                let lp = LastPositive {
+                    received: p.stored_at,
+                    ttl: p.ttl,
+                };
+                if h.last_positive.is_none_or(|x| x.received < lp.received) {
+                    h.last_positive = Some(lp);
                 }
             }
-        }
+            if &k[5..] == key.name_wire() {
+                if let Some(s) = slot
+                    .shadow
+                    .as_ref()
+                    .filter(|s| s.kind == EntryKind::Failure)
+                {
+                    h.consecutive_failures = s.failures;
+                }
+            }
+        });
         h
     }
 
@@ -268,7 +356,8 @@ impl Forwarder {
         }
         if purpose != Purpose::Probe {
             let prev = self
-                .store
+                .cache
+                .lock(key.as_bytes())
                 .get(key.as_bytes())
                 .and_then(|s| {
                     s.shadow
@@ -295,7 +384,9 @@ impl Forwarder {
                     rule.as_str(),
                 ) {
                     e.failures = prev + 1;
-                    self.store.insert(key.as_bytes(), e, now);
+                    self.cache
+                        .lock(key.as_bytes())
+                        .insert(key.as_bytes(), e, now);
                     let (n, q) = (name.clone(), qtype);
                     self.event(now, || EventKind::Cached {
                         name: n,
@@ -309,7 +400,8 @@ impl Forwarder {
             }
         }
         let stale = stale_ok.and_then(|sf| {
-            self.store
+            self.cache
+                .lock(key.as_bytes())
                 .get(key.as_bytes())
                 .and_then(|s| s.positive.clone())
                 .map(|p| (p, sf.ttl))
@@ -413,17 +505,31 @@ impl Forwarder {
     }
 
     pub(super) fn finish(&mut self, t: usize) {
-        if let Some(txn) = self.txns[t].take() {
-            if let Some(s) = txn.current {
-                self.release(&s);
+        // Read in place (a transaction is large: moving it out is a copy of its key).
+        let Some(txn) = self.txns[t].as_mut() else {
+            return;
+        };
+        let current = txn.current.take();
+        let question = core::mem::take(&mut txn.question);
+        let waiters = core::mem::take(&mut txn.waiters);
+        let probe = txn.purpose == Purpose::Probe;
+        // One lookup: the key's transaction is this one (a probe's never is).
+        if !probe {
+            if let Some(other) = self.pending.remove(txn.key.as_bytes()) {
+                if other != t {
+                    self.pending.insert(txn.key, other);
+                }
             }
-            self.waiting = self.waiting.saturating_sub(txn.waiters.len());
-            if self.pending.get(txn.key.as_bytes()) == Some(&t) {
-                self.pending.remove(txn.key.as_bytes());
-            }
-            self.free_txns.push(t);
-            self.active -= 1;
         }
+        self.txns[t] = None;
+        if let Some(s) = current {
+            self.release(&s);
+        }
+        self.waiting = self.waiting.saturating_sub(waiters.len());
+        self.free_txns.push(t);
+        self.active -= 1;
+        self.spare_buf(question);
+        self.spare_waiters(waiters);
     }
 }
 
@@ -443,6 +549,22 @@ pub(super) fn answer_from(
         build::append_opt(&mut answer, 0, &o.opt(e.ext_rcode, ede));
     }
     answer
+}
+
+/// The OPT an answer to an EDNS client carries without options (11 bytes).
+pub(super) const OPT_LEN: usize = 11;
+
+/// The form of a message whose stored encoding (`wire_len` bytes, without OPT) is larger than
+/// `limit`, fitted from the decoded message; None if it cannot be (the answer is then fitted,
+/// or refused, when it is delivered).
+pub(super) fn fitted_form(msg: &Message, wire_len: usize, limit: usize) -> Option<FittedForm> {
+    let (bytes, minimized, truncation) = crate::wire::fit::fit_message(msg, limit).ok()?;
+    let steps = FitSteps {
+        original: wire_len,
+        minimized: Some(minimized),
+        truncation,
+    };
+    FittedForm::new(limit, &bytes, steps).ok()
 }
 
 /// The name at `start` as text (for events).

@@ -57,13 +57,16 @@ impl Forwarder {
         let gen = self.gen;
         let deadline = self.limits.deadline(now);
         let waiter_count = usize::from(waiter.is_some());
+        let question = self.buf_from(&query[name_start..q_end]);
+        let mut waiters = self.spare_waiters.pop().unwrap_or_default();
+        waiters.extend(waiter);
         let txn = Txn {
             gen,
             key,
-            question: query[name_start..q_end].to_vec(),
+            question,
             dnssec_ok,
             checking_disabled,
-            waiters: waiter.into_iter().collect(),
+            waiters,
             purpose,
             deadline,
             attempts: 0,
@@ -90,7 +93,7 @@ impl Forwarder {
         self.active += 1;
         self.waiting += usize::from(waiter_count > 0);
         if purpose != Purpose::Probe {
-            self.pending.insert(key.as_bytes().into(), t);
+            self.pending.insert(key, t);
         }
         self.schedule(deadline, Timer::Deadline { txn: t, gen });
         if let Some(sf) = stale_fallback {
@@ -128,19 +131,22 @@ impl Forwarder {
             return;
         };
         let tried = txn.tried;
-        let (up, pick_why) = match upstream {
-            Some(u) => (u, String::new()),
-            None => match self.upstreams.pick(tried, now, &mut self.rng) {
-                Some((u, r)) => (u, r),
+        let (up, rule, rule_why) = match upstream {
+            Some(u) => (u, "", ""),
+            None => match self.upstreams.pick_why(tried, now, &mut self.rng) {
+                Some(p) => p,
                 None => return,
             },
         };
-        let why = if why.is_empty() {
-            pick_why
-        } else if pick_why.is_empty() {
+        // The reason in words, only for the event.
+        let why = if !self.cfg.events {
+            String::new()
+        } else if rule.is_empty() {
             why.to_string()
+        } else if why.is_empty() {
+            format!("{rule}{rule_why}")
         } else {
-            format!("{why}; {pick_why}")
+            format!("{why}; {rule}{rule_why}")
         };
         let state = self.upstreams.get(up);
         let transport = transport.unwrap_or(if state.force_tcp {
@@ -195,7 +201,11 @@ impl Forwarder {
         let qtype = txn.key.qtype();
         self.outstanding.insert(token, (t, gen));
         self.upstreams.get_mut(up).counters.queries += 1;
-        let label = self.upstreams.get(up).label.clone();
+        let label = if self.cfg.events {
+            self.upstreams.get(up).label.clone()
+        } else {
+            String::new()
+        };
         self.event(now, || EventKind::Forwarded {
             name,
             qtype,
@@ -263,14 +273,14 @@ impl Forwarder {
         t: usize,
         sent: Sent,
         outcome: Outcome,
-        msg: Option<(Message, &[u8])>,
+        msg: Option<(Message, &[u8], AnswerKind)>,
     ) {
         let Some(txn) = self.txns[t].as_mut() else {
             return;
         };
         txn.current = None;
-        let label = self.upstreams.get(sent.upstream).label.clone();
         if txn.purpose == Purpose::Probe {
+            let label = self.upstreams.get(sent.upstream).label.clone();
             let healthy = matches!(outcome, Outcome::Answer | Outcome::Truncated);
             // A probe that comes back broken counts like an unreachable upstream: the point of
             // checking content is that "it answers" is not "it answers usably" (incident 000).
@@ -304,7 +314,7 @@ impl Forwarder {
         let attempt = Attempt {
             upstream: Upstream {
                 id: sent.upstream,
-                label: &label,
+                label: &self.upstreams.get(sent.upstream).label,
             },
             transport: sent.transport,
             edns: sent.edns,
@@ -331,9 +341,15 @@ impl Forwarder {
             v => v,
         };
         self.upstreams.record(sent.upstream, verdict, rtt, now);
-        if sent.edns && msg.as_ref().is_some_and(|(m, _)| m.edns.is_some()) {
+        if sent.edns && msg.as_ref().is_some_and(|(m, _, _)| m.edns.is_some()) {
             self.upstreams.edns_works(sent.upstream);
         }
+        // The upstream's label, only where a fallback says it.
+        let label = if fb.next == Next::Accept {
+            String::new()
+        } else {
+            self.upstreams.get(sent.upstream).label.clone()
+        };
         if fb.next != Next::Accept {
             *self.stats.fallbacks.entry(fb.rule.as_str()).or_insert(0) += 1;
             let (rule, next, why) = (fb.rule, fb.next.as_str(), fb.rule.why());
@@ -347,8 +363,8 @@ impl Forwarder {
         }
         match fb.next {
             Next::Accept => {
-                if let Some((m, bytes)) = msg {
-                    self.accept(now, t, sent.upstream, m, bytes);
+                if let Some((m, bytes, kind)) = msg {
+                    self.accept(now, t, sent.upstream, m, bytes, kind);
                 }
             }
             Next::RetrySameUpstreamTcp => self.attempt(

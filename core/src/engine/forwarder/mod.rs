@@ -10,6 +10,7 @@
 use core::cmp::Reverse;
 use core::time::Duration;
 use std::collections::{BTreeMap, BinaryHeap, HashMap, VecDeque};
+use std::sync::Arc;
 
 use super::decide::{
     self, ede, fallback, payload_limit, Attempt, Budget, FallbackLimits, Next, Outcome,
@@ -22,11 +23,14 @@ use super::{Transport, Upstream, UpstreamId};
 use crate::cache::policy::{
     self, CachePolicy, LastPositive, Lifetime, NameHistory, ResponseFacts, Serve, StaleFallback,
 };
-use crate::cache::store::{write_answer, Entry, EntryKind, KeyBuf, OptOut, Store};
+use crate::cache::shared::SharedCache;
+use crate::cache::store::{
+    write_answer, write_answer_form, Entry, EntryKind, FitSteps, FittedForm, KeyBuf, OptOut,
+};
+use crate::wire::encode::Encoder;
 use crate::wire::fit::fit;
 use crate::wire::view::{MessageView, HEADER_LEN};
-use crate::wire::Edns;
-use crate::wire::{Message, Name, Opcode, RType, Rcode};
+use crate::wire::{AnswerKind, Message, Name, Opcode, RType, Rcode};
 
 /// A client, as the runtime identifies it (an index, a hash of its address: the engine only
 /// needs identity).
@@ -41,8 +45,8 @@ mod response;
 mod timers;
 
 pub use crate::wire::build::rcode_answer;
-use crate::wire::build::{self as build, header_and_question};
-use answer::{answer_from, name_text};
+use crate::wire::build::{self as build};
+use answer::{answer_from, fitted_form, name_text};
 pub use config::{Config, ConfigError, ProbeConfig, UpstreamConfig, MAX_UPSTREAMS};
 use response::is_meta_type;
 
@@ -310,13 +314,14 @@ pub struct Forwarder {
     cfg: Config,
     limits: FallbackLimits,
     rng: Rng,
-    store: Store,
+    /// The cache: this engine's own, or one shared with the other workers of a server.
+    cache: Arc<SharedCache>,
     upstreams: Upstreams,
     txns: Vec<Option<Txn>>,
     free_txns: Vec<usize>,
     active: usize,
     gen: u32,
-    pending: HashMap<Box<[u8]>, usize, rustc_hash::FxBuildHasher>,
+    pending: HashMap<KeyBuf, usize, rustc_hash::FxBuildHasher>,
     /// Upstream transmits awaited, by token: the transaction and its generation.
     outstanding: HashMap<u64, (usize, u32), rustc_hash::FxBuildHasher>,
     /// Clients waiting on all transactions.
@@ -329,14 +334,34 @@ pub struct Forwarder {
     probes_started: bool,
     /// The latest time an input carried.
     now: Duration,
+    /// Reused for the one encode of each upstream answer (the cache's form) and its TTL
+    /// offsets, so the miss path allocates only what it keeps.
+    enc: Encoder,
+    ttls: Vec<u16>,
+    /// Buffers of finished transactions (their question, their waiters' queries) and their
+    /// emptied waiter lists, reused by the next ones: a miss does not allocate them again.
+    spare_bufs: Vec<Vec<u8>>,
+    spare_waiters: Vec<Vec<Waiter>>,
 }
+
+/// Spare buffers kept at most (a flash crowd's worth is returned to the allocator).
+const SPARE: usize = 256;
 
 fn ms(d: Duration) -> u64 {
     d.as_millis() as u64
 }
 
 impl Forwarder {
+    /// An engine with its own cache (the simulator, the npm `Forwarder`, tests).
     pub fn new(cfg: Config, seed: [u8; 32]) -> Forwarder {
+        let cache = Arc::new(SharedCache::private(cfg.cache.size));
+        Forwarder::with_cache(cfg, seed, cache)
+    }
+
+    /// An engine that uses `cache`, shared with other engines (the workers of one server): a
+    /// name one of them cached is a hit for all. The cache's budget is the one it was made
+    /// with; [`Forwarder::reconfigure`] sets it to the new configuration's.
+    pub fn with_cache(cfg: Config, seed: [u8; 32], cache: Arc<SharedCache>) -> Forwarder {
         let n = u16::try_from(cfg.upstreams.len()).unwrap_or(u16::MAX);
         let mut limits = FallbackLimits::for_upstreams(n);
         limits.query_timeout = cfg.query_timeout;
@@ -348,7 +373,7 @@ impl Forwarder {
             cfg.policy,
         );
         Forwarder {
-            store: Store::new(cfg.cache.size),
+            cache,
             limits,
             rng: Rng::from_seed(seed),
             upstreams,
@@ -366,6 +391,10 @@ impl Forwarder {
             stats: Stats::default(),
             probes_started: false,
             now: Duration::ZERO,
+            enc: Encoder::new(),
+            ttls: Vec::with_capacity(32),
+            spare_bufs: Vec::new(),
+            spare_waiters: Vec::new(),
             cfg,
         }
     }
@@ -442,7 +471,7 @@ impl Forwarder {
                 self.schedule(self.now, Timer::Retry { txn: t, gen });
             }
         }
-        self.store.set_max_bytes(cfg.cache.size, self.now);
+        self.cache.set_max_bytes(cfg.cache.size, self.now);
         self.cfg = cfg;
     }
 
@@ -468,8 +497,14 @@ impl Forwarder {
             .count()
     }
 
+    /// The cache's counters (the whole cache's, when it is shared).
     pub fn cache_stats(&self) -> crate::cache::store::StoreStats {
-        self.store.stats()
+        self.cache.stats()
+    }
+
+    /// The cache this engine uses.
+    pub fn cache(&self) -> &Arc<SharedCache> {
+        &self.cache
     }
 
     /// The token of the transmit awaited from `upstream` with this message ID, for runtimes
@@ -554,6 +589,31 @@ impl Forwarder {
                 at_ms: ms(now),
                 kind: kind(),
             })));
+        }
+    }
+
+    /// A buffer holding `bytes`, reused from a finished transaction when one is spare.
+    fn buf_from(&mut self, bytes: &[u8]) -> Vec<u8> {
+        let mut b = self.spare_bufs.pop().unwrap_or_default();
+        b.clear();
+        b.extend_from_slice(bytes);
+        b
+    }
+
+    /// Keeps a buffer for reuse.
+    fn spare_buf(&mut self, b: Vec<u8>) {
+        if self.spare_bufs.len() < SPARE && b.capacity() > 0 && b.capacity() <= 512 {
+            self.spare_bufs.push(b);
+        }
+    }
+
+    /// Keeps an answered waiter list (and its queries' buffers) for reuse.
+    fn spare_waiters(&mut self, mut ws: Vec<Waiter>) {
+        for w in ws.drain(..) {
+            self.spare_buf(w.query);
+        }
+        if self.spare_waiters.len() < SPARE && ws.capacity() > 0 && ws.capacity() <= 16 {
+            self.spare_waiters.push(ws);
         }
     }
 

@@ -2,7 +2,9 @@
 //! failure), joining a transaction in flight or starting one.
 
 use super::*;
+use crate::cache::policy::ServeDecision;
 use crate::cache::policy::ServeRule;
+use crate::cache::store::Store;
 use crate::engine::decide::PayloadRule;
 use crate::wire::view::QuestionRef;
 
@@ -61,15 +63,19 @@ impl Forwarder {
             return;
         };
         self.stats.cache_misses += 1;
-        let waiter = Waiter {
-            query: header_and_question(bytes, p.q.end),
-            ..waiter
-        };
+        // The header and question only, counts set for one question (reusing a buffer).
+        let mut query = self.buf_from(&bytes[..p.q.end.min(bytes.len())]);
+        if query.len() >= HEADER_LEN {
+            query[4..12].copy_from_slice(&[0, 1, 0, 0, 0, 0, 0, 0]);
+        }
+        let waiter = Waiter { query, ..waiter };
         self.forward(now, &p, waiter, bytes, stale_fallback);
     }
 
     /// Checks a client's message. Returns what the rest of the path needs, or None when the
-    /// message was dropped (no header, QR set) or answered with an error RCODE.
+    /// message was dropped (no header, QR set) or answered with an error RCODE. Inlined: what
+    /// it returns holds the key (260 bytes), built in place rather than copied.
+    #[inline(always)]
     fn check_query(
         &mut self,
         now: Duration,
@@ -191,46 +197,37 @@ impl Forwarder {
         waiter: &Waiter,
         bytes: &[u8],
     ) -> Option<Option<StaleFallback>> {
-        let (q, key, qtype) = (&p.q, p.key, p.q.qtype);
-        let Some(slot) = self.store.get_touched(key.as_bytes()) else {
-            self.event_miss(now, bytes, q.name_start, qtype, ServeRule::Miss);
-            return Some(None);
+        let (q, key, qtype) = (&p.q, &p.key, p.q.qtype);
+        // Under the shard's lock: the lookup, the policy's decision and the answer's bytes.
+        let found = {
+            let mut store = self.cache.lock(key.as_bytes());
+            serve_from(
+                &mut store,
+                &self.cfg.cache,
+                key.as_bytes(),
+                now,
+                p,
+                waiter,
+                bytes,
+            )
         };
-        let d = policy::serve(&slot.lookup(), &self.cfg.cache, now);
-        let mut stale_fallback = None;
-        let served = match d.serve {
-            Serve::Fresh { .. } => slot.positive.as_ref().map(|e| (e, None, None, "cache")),
-            Serve::Negative { .. } => slot.shadow.as_ref().map(|e| (e, None, None, "cache")),
-            Serve::Stale { ttl } => slot.positive.as_ref().map(|e| {
-                (
-                    e,
-                    Some(ttl),
-                    Some((ede::STALE_ANSWER, d.rule.why())),
-                    "stale cache",
-                )
-            }),
-            Serve::CachedFailure { .. } => slot.shadow.as_ref().map(|e| {
-                (
-                    e,
-                    None,
-                    Some((ede::CACHED_ERROR, d.rule.why())),
-                    "cached failure",
-                )
-            }),
-            Serve::Forward { stale_fallback: sf } => {
-                stale_fallback = sf;
-                None
+        let (d, answer, source, steps) = match found {
+            Found::Miss => {
+                self.event_miss(now, bytes, q.name_start, qtype, ServeRule::Miss);
+                return Some(None);
             }
+            Found::Forward(d, stale_fallback) => {
+                self.event_miss(now, bytes, q.name_start, qtype, d.rule);
+                return Some(stale_fallback);
+            }
+            Found::Answer {
+                d,
+                answer,
+                source,
+                steps,
+            } => (d, answer, source, steps),
         };
-        let Some((entry, fixed_ttl, ede, source)) = served else {
-            self.event_miss(now, bytes, q.name_start, qtype, d.rule);
-            return Some(stale_fallback);
-        };
-        let mut answer = Vec::with_capacity(entry.wire().len() + 64);
-        write_answer(entry, bytes, now, fixed_ttl, None, &mut answer);
-        if let Some(o) = p.opt {
-            build::append_opt(&mut answer, 0, &o.opt(entry.ext_rcode, ede));
-        }
+        let note = steps.and_then(|(s, original)| self.count_fit(&s, original));
         let rule = d.rule;
         let prefetch = matches!(d.serve, Serve::Fresh { prefetch: true, .. });
         match d.serve {
@@ -255,7 +252,7 @@ impl Forwarder {
                 ttl,
             });
         }
-        self.deliver(now, waiter, bytes, answer, source);
+        self.deliver_noted(now, waiter, bytes, answer, source, note);
         if prefetch && !self.pending.contains_key(key.as_bytes()) && self.refresh_allowed() {
             self.stats.prefetches += 1;
             self.start_for_client(now, p, bytes, Purpose::Prefetch, None, None);
@@ -273,7 +270,7 @@ impl Forwarder {
         bytes: &[u8],
         stale_fallback: Option<StaleFallback>,
     ) {
-        let (q, key, qtype, client) = (&p.q, p.key, p.q.qtype, waiter.client);
+        let (q, key, qtype, client) = (&p.q, &p.key, p.q.qtype, waiter.client);
         if self.waiting >= self.cfg.max_waiting {
             self.stats.busy += 1;
             return self.servfail(
@@ -392,5 +389,111 @@ impl Forwarder {
         });
         let out = rcode_answer(query, rcode, self.cfg.max_udp_payload);
         self.send_client(client, transport, out);
+    }
+}
+
+/// What the cache had for a query.
+enum Found {
+    Miss,
+    /// Kept, but the policy says ask upstream (with this stale fallback).
+    Forward(ServeDecision, Option<StaleFallback>),
+    /// Answered: the bytes, where from, and what fitting did (with the whole answer's size)
+    /// when a fitted form was served.
+    Answer {
+        d: ServeDecision,
+        answer: Vec<u8>,
+        source: &'static str,
+        steps: Option<(FitSteps, usize)>,
+    },
+}
+
+/// Looks a query up in its shard (locked by the caller) and writes the answer the policy
+/// allows: from the entry, or from its fitted form for the client's limit (made from the
+/// entry once, then kept), so a hit never re-encodes.
+fn serve_from(
+    store: &mut Store,
+    policy_cfg: &crate::cache::policy::CachePolicy,
+    key: &[u8],
+    now: Duration,
+    p: &Checked,
+    waiter: &Waiter,
+    query: &[u8],
+) -> Found {
+    let Some(slot) = store.get_touched(key) else {
+        return Found::Miss;
+    };
+    let d = policy::serve(&slot.lookup(), policy_cfg, now);
+    let (shadow, fixed_ttl, ede, source) = match d.serve {
+        Serve::Fresh { .. } => (false, None, None, "cache"),
+        Serve::Negative { .. } => (true, None, None, "cache"),
+        Serve::Stale { ttl } => (
+            false,
+            Some(ttl),
+            Some((ede::STALE_ANSWER, d.rule.why())),
+            "stale cache",
+        ),
+        Serve::CachedFailure { .. } => (
+            true,
+            None,
+            Some((ede::CACHED_ERROR, d.rule.why())),
+            "cached failure",
+        ),
+        Serve::Forward { stale_fallback } => return Found::Forward(d, stale_fallback),
+    };
+    fn pick(slot: &crate::cache::store::Slot, shadow: bool) -> Option<&Entry> {
+        if shadow {
+            slot.shadow.as_ref()
+        } else {
+            slot.positive.as_ref()
+        }
+    }
+    let Some(entry) = pick(slot, shadow) else {
+        return Found::Forward(d, None);
+    };
+    let opt = p.opt.map(|o| o.opt(entry.ext_rcode, ede));
+    let opt_len = opt.as_ref().map_or(0, build::Opt::wire_len);
+    let body = waiter.limit.saturating_sub(opt_len);
+    let whole = entry.wire().len();
+    if whole > body && entry.form(body).is_none() {
+        // First answer for this limit: fit once from the stored message and keep the form.
+        let form = Message::from_wire(entry.wire())
+            .ok()
+            .and_then(|m| fitted_form(&m, whole, body));
+        if let Some(f) = form {
+            store.keep_form(key, shadow, f.clone());
+            let Some(entry) = store.get(key).and_then(|s| pick(s, shadow)) else {
+                return Found::Forward(d, None);
+            };
+            let form = entry.form(body).unwrap_or(&f);
+            return answer_with(entry, Some(form), query, now, fixed_ttl, opt, d, source);
+        }
+    }
+    let form = (whole > body).then(|| entry.form(body)).flatten();
+    answer_with(entry, form, query, now, fixed_ttl, opt, d, source)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn answer_with(
+    entry: &Entry,
+    form: Option<&FittedForm>,
+    query: &[u8],
+    now: Duration,
+    fixed_ttl: Option<u32>,
+    opt: Option<build::Opt<'_>>,
+    d: ServeDecision,
+    source: &'static str,
+) -> Found {
+    let opt_len = opt.as_ref().map_or(0, build::Opt::wire_len);
+    let size = form.map_or(entry.wire().len(), |f| f.wire().len());
+    let mut answer = Vec::with_capacity(size + opt_len);
+    write_answer_form(entry, form, query, now, fixed_ttl, &mut answer);
+    if let Some(o) = &opt {
+        build::append_opt(&mut answer, 0, o);
+    }
+    Found::Answer {
+        d,
+        answer,
+        source,
+        steps: form.map(|f| (f.steps.clone(), entry.wire().len() + opt_len)),
     }
 }

@@ -90,11 +90,25 @@ impl Forwarder {
             self.event(now, || EventKind::Dropped { upstream: l, why });
             return;
         }
-        let label_s = self.upstreams.get(upstream).label.clone();
-        let label = || label_s.clone();
         self.release(&sent);
+        // The one decode and the one encode of this answer: the encode (the cache's form,
+        // compressed, without OPT, with its TTL offsets) serves the conformance check here
+        // and the cache entry in `accept`.
+        self.enc.clear();
+        self.ttls.clear();
         let (outcome, msg) = match Message::from_wire(bytes) {
-            Ok(m) => (Outcome::from_response(m.rcode(), m.header.tc), Some(m)),
+            Ok(m) => {
+                // An answer the upstream compressed is kept as it came (OPT cut off), its TTL
+                // offsets found by one walk; only one that was not is re-encoded.
+                if !kept_as_sent(bytes, &mut self.enc, &mut self.ttls) {
+                    self.enc.clear();
+                    self.ttls.clear();
+                    if m.encode_stored(&mut self.enc, &mut self.ttls).is_err() {
+                        self.enc.clear();
+                    }
+                }
+                (Outcome::from_response(m.rcode(), m.header.tc), Some(m))
+            }
             Err(e) => (
                 Outcome::Undecodable {
                     size: bytes.len(),
@@ -116,9 +130,12 @@ impl Forwarder {
             (_, o) => o,
         };
         let rtt = now.saturating_sub(sent.at);
-        self.conformance(now, upstream, transport, sent, bytes, msg.as_ref(), outcome);
+        // Classified once, for the conformance counters and the cache.
+        let kind = msg.as_ref().map(Message::classify);
+        let classified = msg.as_ref().zip(kind);
+        self.conformance(now, upstream, transport, sent, bytes, classified, outcome);
         if self.cfg.events {
-            let l = label();
+            let l = self.upstreams.get(upstream).label.clone();
             let rcode = msg.as_ref().map(Message::rcode);
             let oc = match outcome {
                 Outcome::Undecodable { offset, .. } => {
@@ -140,7 +157,7 @@ impl Forwarder {
             t,
             Sent { transport, ..sent },
             outcome,
-            msg.map(|m| (m, bytes)),
+            msg.zip(kind).map(|(m, k)| (m, bytes, k)),
         );
     }
 
@@ -153,7 +170,7 @@ impl Forwarder {
         transport: Transport,
         sent: Sent,
         bytes: &[u8],
-        msg: Option<&Message>,
+        msg: Option<(&Message, AnswerKind)>,
         outcome: Outcome,
     ) {
         let advertised = if sent.edns {
@@ -177,27 +194,28 @@ impl Forwarder {
             Outcome::Truncated => c.truncated += 1,
             _ => {}
         }
-        if let Some(m) = msg {
+        if let Some((m, kind)) = msg {
             if sent.edns && m.edns.is_none() && outcome != Outcome::ServFail {
                 c.no_opt += 1;
                 notes.push("answer without OPT to a query with OPT".into());
             }
-            if !m.header.tc && m.classify().is_negative() && !m.has_soa() {
+            if !m.header.tc && kind.is_negative() && !m.has_soa() {
                 c.negative_without_soa += 1;
                 notes.push("negative answer without SOA (not cacheable, RFC 2308 5)".into());
             }
-            // Uncompressed: only worth checking when there are several names.
-            if m.answers.len() + m.authority.len() + m.additional.len() >= 2 {
-                if let Ok(comp) = m.to_wire() {
-                    if comp.len() + 16 <= bytes.len() {
-                        c.uncompressed += 1;
-                        c.uncompressed_bytes_lost += (bytes.len() - comp.len()) as u64;
-                        notes.push(format!(
-                            "answer of {} B is not compressed: {} B compressed",
-                            bytes.len(),
-                            comp.len()
-                        ));
-                    }
+            // Uncompressed: only worth checking when there are several names. The length
+            // compressed is the one encode's (made by the caller) plus the OPT.
+            if m.answers.len() + m.authority.len() + m.additional.len() >= 2 && !self.enc.is_empty()
+            {
+                let comp = self.enc.len() + m.edns.as_ref().map_or(0, crate::wire::Edns::wire_len);
+                if comp + 16 <= bytes.len() {
+                    c.uncompressed += 1;
+                    c.uncompressed_bytes_lost += (bytes.len() - comp) as u64;
+                    notes.push(format!(
+                        "answer of {} B is not compressed: {} B compressed",
+                        bytes.len(),
+                        comp
+                    ));
                 }
             }
         }
@@ -219,6 +237,18 @@ pub(super) fn is_meta_type(t: RType) -> bool {
 
 /// The question at `start..end` of `msg` equals `mine` (name case-insensitively, type, class).
 pub(super) fn question_matches(msg: &[u8], start: usize, end: usize, mine: &[u8]) -> bool {
+    // The usual case: the name written in place, as long as ours: one case-insensitive
+    // comparison (length bytes are below 64, never ASCII letters, so folding them is safe).
+    // Type and class (the last 4 bytes) compared exactly.
+    if let Some(q) = msg.get(start..end) {
+        if q.len() == mine.len() && q.len() >= 5 {
+            let (qn, qt) = q.split_at(q.len() - 4);
+            let (mn, mt) = mine.split_at(mine.len() - 4);
+            if qt == mt && qn.eq_ignore_ascii_case(mn) && in_place(qn) {
+                return true;
+            }
+        }
+    }
     let (Ok(a), Ok(b)) = (
         crate::wire::name::read_name(msg, start),
         crate::wire::name::read_name(mine, 0),
@@ -228,4 +258,96 @@ pub(super) fn question_matches(msg: &[u8], start: usize, end: usize, mine: &[u8]
     let tail_a = msg.get(end - 4..end);
     let tail_b = mine.get(b.1..b.1 + 4);
     a.0.eq_ignore_case(&b.0) && tail_a.is_some() && tail_a == tail_b
+}
+
+/// Whether `name` is a whole wire name without pointers, ending at its root label.
+fn in_place(name: &[u8]) -> bool {
+    let mut i = 0;
+    while let Some(&l) = name.get(i) {
+        if l == 0 {
+            return i + 1 == name.len();
+        }
+        if l & 0xc0 != 0 {
+            return false;
+        }
+        i += 1 + usize::from(l);
+    }
+    false
+}
+
+/// Puts the cache's form of `bytes` into `enc` (the message without its OPT, which must be the
+/// last record) and the offsets of its TTLs into `ttls`, when the upstream compressed it: every
+/// owner name after the question is a pointer or ends in one. Returns false (leaving `enc`
+/// and `ttls` to be cleared) when the message must be re-encoded instead: an owner written
+/// out in full, an OPT that is not last, more than one question. `bytes` decoded already, so
+/// this walk only skips: it follows no pointer and checks only bounds.
+fn kept_as_sent(bytes: &[u8], enc: &mut Encoder, ttls: &mut Vec<u16>) -> bool {
+    let u16_at = |at: usize| {
+        bytes
+            .get(at..at + 2)
+            .map(|b| usize::from(u16::from_be_bytes([b[0], b[1]])))
+    };
+    let (Some(qd), Some(an), Some(ns), Some(ar)) = (u16_at(4), u16_at(6), u16_at(8), u16_at(10))
+    else {
+        return false;
+    };
+    if qd != 1 || bytes.len() > usize::from(u16::MAX) {
+        return false;
+    }
+    let Some((_, q_end)) = skip_owner(bytes, HEADER_LEN) else {
+        return false;
+    };
+    let mut pos = q_end + 4;
+    let mut opt_at = None;
+    for _ in 0..an + ns + ar {
+        if opt_at.is_some() {
+            return false;
+        }
+        let Some((compressed, after)) = skip_owner(bytes, pos) else {
+            return false;
+        };
+        let (Some(rtype), Some(rdlen)) = (u16_at(after), u16_at(after + 8)) else {
+            return false;
+        };
+        let end = after + 10 + rdlen;
+        if end > bytes.len() {
+            return false;
+        }
+        if rtype == usize::from(RType::OPT.0) {
+            opt_at = Some(pos);
+        } else if compressed {
+            ttls.push((after + 4) as u16);
+        } else {
+            return false;
+        }
+        pos = end;
+    }
+    enc.clear();
+    match opt_at {
+        Some(o) => {
+            enc.bytes(&bytes[..o]);
+            enc.set_u16(10, (ar - 1) as u16);
+        }
+        None => enc.bytes(&bytes[..pos]),
+    }
+    true
+}
+
+/// Skips the name at `start` without following pointers: whether it is the root or ends in a
+/// pointer, and where it ends.
+fn skip_owner(msg: &[u8], start: usize) -> Option<(bool, usize)> {
+    let mut at = start;
+    loop {
+        let l = *msg.get(at)?;
+        if l == 0 {
+            return Some((at == start, at + 1));
+        }
+        if l & 0xc0 == 0xc0 {
+            return Some((true, at + 2));
+        }
+        if l & 0xc0 != 0 {
+            return None;
+        }
+        at += 1 + usize::from(l);
+    }
 }

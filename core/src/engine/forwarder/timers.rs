@@ -83,7 +83,8 @@ impl Forwarder {
                 let waiters = core::mem::take(&mut txn.waiters);
                 self.waiting = self.waiting.saturating_sub(waiters.len());
                 let Some(p) = self
-                    .store
+                    .cache
+                    .lock(key.as_bytes())
                     .get(key.as_bytes())
                     .and_then(|s| s.positive.clone())
                 else {
