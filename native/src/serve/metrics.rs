@@ -31,6 +31,7 @@ pub struct Metrics {
     /// Queries over a per-client limit, by [`dnspect_core::engine::admission::Refusal`]:
     /// 0 rate, 1 waiting.
     pub limited: [u64; 2],
+    /// Answers by the first bucket their duration fits (the exposition sums them up).
     pub duration_buckets: [u64; 16],
     pub duration_count: u64,
     pub duration_sum: f64,
@@ -59,10 +60,8 @@ pub struct Metrics {
 impl Metrics {
     pub fn observe(&mut self, d: Duration) {
         let s = d.as_secs_f64();
-        for (i, b) in BUCKETS.iter().enumerate() {
-            if s <= *b {
-                self.duration_buckets[i] += 1;
-            }
+        if let Some(i) = BUCKETS.iter().position(|b| s <= *b) {
+            self.duration_buckets[i] += 1;
         }
         self.duration_count += 1;
         self.duration_sum += s;
@@ -207,8 +206,9 @@ pub fn render(snaps: &[Snapshot]) -> String {
         "histogram",
         "Time from query to answer (CoreDNS: coredns_dns_request_duration_seconds).",
     );
+    let mut n = 0;
     for (i, b) in BUCKETS.iter().enumerate() {
-        let n = sum(&|s| s.worker.duration_buckets[i]);
+        n += sum(&|s| s.worker.duration_buckets[i]);
         sample(&mut o, DURATION_BUCKET, &format!("le=\"{b}\""), n);
     }
     let count = sum(&|s| s.worker.duration_count);

@@ -20,6 +20,7 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use dnspect_core::engine::Transport;
+use rustc_hash::FxHashMap;
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio::io::Interest;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -53,9 +54,10 @@ const TCP_QUEUE: usize = 1024;
 /// closes once its last one is done; a new one gets a new random port from the kernel.
 #[derive(Debug, Default)]
 pub struct UdpPools {
-    pools: HashMap<SocketAddr, Pool>,
-    /// token -> where its query went: (upstream address, slot, socket generation, ID).
-    tokens: HashMap<u64, (SocketAddr, u32, u32, u16)>,
+    pools: FxHashMap<SocketAddr, Pool>,
+    /// token -> where its query went: (upstream address, slot, socket generation, ID). Fx
+    /// hashing: tokens are the engine's, IDs come from its CSPRNG; neither is chosen by a peer.
+    tokens: FxHashMap<u64, (SocketAddr, u32, u32, u16)>,
     rng: u64,
     gen: u32,
     /// Counters for /metrics.
@@ -87,7 +89,7 @@ struct PooledSocket {
     fd: Rc<UdpSocket>,
     gen: u32,
     /// IDs in flight on this socket -> their tokens.
-    ids: HashMap<u16, u64>,
+    ids: FxHashMap<u16, u64>,
     used: u64,
     born: Instant,
     /// Takes no new query; closed once `ids` is empty.
@@ -274,7 +276,7 @@ impl UdpPools {
         pool.socks[slot as usize] = Some(PooledSocket {
             fd,
             gen,
-            ids: HashMap::new(),
+            ids: FxHashMap::default(),
             used: 0,
             born: now,
             retiring: false,
@@ -421,14 +423,13 @@ async fn read_answers(
         });
         let mut st = state.borrow_mut();
         if got > 0 {
-            st.batching = true;
+            st.begin_batch();
             for i in 0..got {
                 let bytes = rb.bytes(i);
                 let token = st.udp.token_for(addr, slot, gen, bytes);
                 st.response(token, Transport::Udp, bytes);
             }
-            st.batching = false;
-            st.flush();
+            st.end_batch();
         }
         match r {
             Err(e) if got == 0 && e.kind() != std::io::ErrorKind::WouldBlock => {

@@ -52,7 +52,9 @@ pub struct State {
     listeners: Vec<Listener>,
     /// While a loop hands a batch of datagrams to the engine: answers wait in the listeners'
     /// queues until the batch ends (one `sendmmsg`); otherwise each input's answers go out at once.
-    pub(super) batching: bool,
+    batching: bool,
+    /// The time of the batch being handed over (see [`State::begin_batch`]).
+    clock: Option<Instant>,
     /// The worker's receive buffers, shared by its receive loops.
     recv: Rc<RefCell<RecvBatch>>,
     /// The pooled upstream UDP sockets.
@@ -83,7 +85,27 @@ impl std::fmt::Debug for Listener {
 
 impl State {
     pub fn now(&self) -> Duration {
-        self.epoch.elapsed()
+        self.instant().saturating_duration_since(self.epoch)
+    }
+
+    /// The clock: read once per batch while a loop hands a batch to the engine (the datagrams
+    /// of one `recvmmsg` arrived together), else now.
+    fn instant(&self) -> Instant {
+        self.clock.unwrap_or_else(Instant::now)
+    }
+
+    /// A loop starts handing a batch to the engine: answers wait for one `sendmmsg` at its end,
+    /// and the clock is read once.
+    pub(super) fn begin_batch(&mut self) {
+        self.batching = true;
+        self.clock = Some(Instant::now());
+    }
+
+    /// The batch is handed over: send its answers.
+    pub(super) fn end_batch(&mut self) {
+        self.batching = false;
+        self.clock = None;
+        self.flush();
     }
 
     /// Forgets the pooled connection to `addr` if it is still `queue` (not a newer one).
@@ -139,7 +161,7 @@ impl State {
     fn turn_away(&mut self, bytes: &[u8], reply: Reply, tcp: bool, drop: bool) {
         if !drop && bytes.len() >= 12 && bytes[2] & 0x80 == 0 {
             let a = rcode_answer(bytes, Rcode::REFUSED, self.settings.engine.max_udp_payload);
-            if self.send(reply, a, Instant::now()) {
+            if self.send(reply, a, self.instant()) {
                 self.metrics.responses[usize::from(tcp)][usize::from(Rcode::REFUSED.0)] += 1;
             }
         }
@@ -171,7 +193,7 @@ impl State {
         // QR set): either way the slot is freed in `drain`.
         let id = self.client(Pending {
             reply,
-            started: Instant::now(),
+            started: self.instant(),
             tcp,
             peer: peer.ip(),
         });
@@ -286,7 +308,8 @@ impl State {
                         let rcode = usize::from(t.bytes.get(3).map_or(0, |b| b & 0xf));
                         if self.send(p.reply, t.bytes, p.started) {
                             self.metrics.responses[usize::from(p.tcp)][rcode] += 1;
-                            self.metrics.observe(p.started.elapsed());
+                            let took = self.instant().saturating_duration_since(p.started);
+                            self.metrics.observe(took);
                         }
                     }
                 }
@@ -429,6 +452,7 @@ pub fn run(
             settings: settings.clone(),
             listeners,
             batching: false,
+            clock: None,
             recv: recv.clone(),
             udp: upstream::UdpPools::new(pool_seed),
             clients: Vec::new(),
@@ -694,14 +718,13 @@ async fn udp_loop(
         });
         if got > 0 {
             let mut st = state.borrow_mut();
-            st.batching = true;
+            st.begin_batch();
             for i in 0..got {
                 if let Some(peer) = rb.addr(i) {
                     st.query(rb.bytes(i), reply(peer), peer, false);
                 }
             }
-            st.batching = false;
-            st.flush();
+            st.end_batch();
         }
         // Any other error is one queued on the socket (an ICMP error for an answer, on a
         // listener connected to leave its group): it is consumed by the read; go on.
