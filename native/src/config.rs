@@ -515,10 +515,7 @@ fn settle(
             .map_or(1, std::num::NonZeroUsize::get)
             .min(256),
         Workers::Named(w) => {
-            return Err(sp.err(
-                "workers",
-                format!("{w:?}: expected 1..=256 or \"auto\""),
-            ))
+            return Err(sp.err("workers", format!("{w:?}: expected 1..=256 or \"auto\"")))
         }
     };
     let t = &f.tcp;

@@ -82,6 +82,10 @@ struct Pool {
     free: Vec<u32>,
     /// Sockets taking new queries (not retiring).
     active: usize,
+    /// Sockets retiring (open until their last query is done). At most `upstream_sockets`: a
+    /// socket due for replacement while that many are retiring stays in use a while longer,
+    /// so a pool never holds more than twice `upstream_sockets`.
+    retiring: usize,
 }
 
 #[derive(Debug)]
@@ -150,9 +154,13 @@ impl UdpPools {
         let sock = pool.socks[slot as usize].as_mut().ok_or(())?;
         sock.ids.insert(id, token);
         sock.used += 1;
-        if sock.used >= env.knobs.upstream_socket_queries && !sock.retiring {
+        if sock.used >= env.knobs.upstream_socket_queries
+            && !sock.retiring
+            && pool.retiring < env.knobs.upstream_sockets
+        {
             sock.retiring = true;
             pool.active -= 1;
+            pool.retiring += 1;
             self.replaced[0] += 1;
         }
         let gen = sock.gen;
@@ -293,7 +301,9 @@ impl UdpPools {
         };
         if let Some(s) = pool.socks.get_mut(slot as usize).and_then(Option::take) {
             s.task.abort();
-            if !s.retiring {
+            if s.retiring {
+                pool.retiring -= 1;
+            } else {
                 pool.active -= 1;
             }
             pool.idle.retain(|&i| i != slot);
@@ -348,22 +358,24 @@ impl UdpPools {
 
     /// A socket reported an error (an ICMP unreachable from the upstream, most often): every
     /// query in flight on it failed. Returns their tokens; the socket is replaced.
-    pub fn failed(&mut self, addr: SocketAddr, slot: u32, gen: u32) -> Vec<u64> {
-        let Some(s) = self
-            .pools
-            .get_mut(&addr)
-            .and_then(|p| p.socks.get_mut(slot as usize))
+    pub fn failed(&mut self, addr: SocketAddr, slot: u32, gen: u32, max: usize) -> Vec<u64> {
+        let Some(pool) = self.pools.get_mut(&addr) else {
+            return Vec::new();
+        };
+        let room = pool.retiring < max;
+        let Some(s) = pool
+            .socks
+            .get_mut(slot as usize)
             .and_then(Option::as_mut)
             .filter(|s| s.gen == gen)
         else {
             return Vec::new();
         };
         let tokens: Vec<u64> = s.ids.values().copied().collect();
-        if !s.retiring {
+        if !s.retiring && room {
             s.retiring = true;
-            if let Some(p) = self.pools.get_mut(&addr) {
-                p.active -= 1;
-            }
+            pool.active -= 1;
+            pool.retiring += 1;
             self.replaced[2] += 1;
         }
         tokens
@@ -436,7 +448,8 @@ async fn read_answers(
                 // An error queued on the socket: an ICMP unreachable from the upstream, most
                 // often. Every query waiting on this socket failed.
                 tracing::debug!("upstream {addr} over UDP: {e}");
-                let tokens = st.udp.failed(addr, slot, gen);
+                let max = st.settings.udp.upstream_sockets;
+                let tokens = st.udp.failed(addr, slot, gen, max);
                 for t in tokens {
                     st.failure(t);
                 }
