@@ -33,9 +33,8 @@ pub struct File {
     pub allow: Vec<String>,
     #[serde(default = "default_refuse")]
     pub refuse: String,
-    /// Worker threads: a number, or "auto" (one per core the process may run on).
-    #[serde(default = "default_workers")]
-    pub workers: Workers,
+    #[serde(default = "one")]
+    pub workers: usize,
     /// The query log: the engine's events, one line each.
     #[serde(default)]
     pub log_queries: bool,
@@ -50,18 +49,6 @@ pub struct File {
     pub tcp: TcpKnobs,
     #[serde(default)]
     pub udp: UdpKnobs,
-}
-
-/// `workers`: a count, or "auto".
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(untagged)]
-pub enum Workers {
-    Count(usize),
-    Named(String),
-}
-
-fn default_workers() -> Workers {
-    Workers::Count(1)
 }
 
 /// `[udp]`: batched datagram IO and the pooled upstream sockets.
@@ -130,6 +117,9 @@ fn default_allow() -> Vec<String> {
 }
 fn default_refuse() -> String {
     "refused".into()
+}
+fn one() -> usize {
+    1
 }
 fn default_drain() -> Duration {
     Duration::from_secs(5)
@@ -508,16 +498,9 @@ fn settle(
             ))
         }
     };
-    let workers = match &f.workers {
-        Workers::Count(n @ 1..=256) => *n,
-        Workers::Count(_) => return Err(sp.err("workers", "must be 1..=256 or \"auto\"")),
-        Workers::Named(w) if w == "auto" => std::thread::available_parallelism()
-            .map_or(1, std::num::NonZeroUsize::get)
-            .min(256),
-        Workers::Named(w) => {
-            return Err(sp.err("workers", format!("{w:?}: expected 1..=256 or \"auto\"")))
-        }
-    };
+    if f.workers == 0 || f.workers > 256 {
+        return Err(sp.err("workers", "must be 1..=256"));
+    }
     let t = &f.tcp;
     for (field, d) in [
         ("tcp.idle_timeout", t.idle_timeout),
@@ -561,7 +544,7 @@ fn settle(
         metrics,
         allow,
         refuse_drop,
-        workers,
+        workers: f.workers,
         log_queries: f.log_queries,
         engine,
         tcp_idle: t.idle_timeout,
@@ -747,11 +730,6 @@ mod tests {
         assert!(e.message.contains("at most 64"), "{e}");
         assert_eq!(err("[tcp]\nmax_queued = 0\n"), at(2, "tcp.max_queued"));
         assert_eq!(err("[udp]\nbatch = 0\n"), at(2, "udp.batch"));
-        assert_eq!(err("\nworkers = \"many\"\n"), at(2, "workers"));
-        assert_eq!(err("workers = 257\n"), at(1, "workers"));
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let auto = parse("upstreams = [\"192.0.2.1\"]\nworkers = \"auto\"\n", rc).unwrap();
-        assert_eq!(auto.workers, cores.min(256));
         assert_eq!(err("[udp]\nbatch = 1025\n"), at(2, "udp.batch"));
         assert_eq!(
             err("[udp]\nupstream_sockets = 0\n"),
