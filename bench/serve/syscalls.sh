@@ -34,4 +34,4 @@ timeout $((SECS + 30)) taskset -c 1 dnsperf -s 127.0.0.1 -p "$PORT" -d "$Q" -c 1
 wait "$P" || true
 done=$(awk '/Queries completed:/ { print $3 }' "$OUT/dnsperf.txt")
 echo "$WL $(basename "$BIN"): $done queries completed; system calls per query:"
-awk -v d="$done" '$1 ~ /^[0-9,]+$/ { gsub(",", "", $1); if ($1 > 0) printf "  %-14s %8.3f\n", substr($2, 23), $1 / d }' "$OUT/sys.txt" | sort -k2 -g -r | head -12
+awk -v d="$done" '$1 ~ /^[0-9,]+$/ { gsub(",", "", $1); if ($1 > 0) printf "  %-14s %8.3f\n", substr($2, 20), $1 / d }' "$OUT/sys.txt" | sort -k2 -g -r | head -12
