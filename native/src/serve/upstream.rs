@@ -229,7 +229,9 @@ impl UdpPools {
         if self.pools.get(&addr).is_some_and(|p| p.active < max) {
             match self.open_socket(env, addr, now) {
                 Ok(slot) => return Some(slot),
-                Err(e) => tracing::warn!("upstream {addr} over UDP: cannot open a socket: {e}"),
+                // Counted in no_socket when no open socket can take the query either; debug
+                // only, since it repeats for every query while descriptors run out.
+                Err(e) => tracing::debug!("upstream {addr} over UDP: cannot open a socket: {e}"),
             }
         }
         // A random active socket on which the ID is free.
