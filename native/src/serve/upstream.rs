@@ -215,10 +215,16 @@ impl UdpPools {
             let i = self.random(n);
             let pool = self.pools.get_mut(&addr)?;
             let slot = pool.idle.swap_remove(i);
-            let aged = pool.socks[slot as usize]
-                .as_ref()
-                .is_some_and(|s| now.duration_since(s.born) >= lifetime);
-            if aged {
+            let Some(sock) = pool.socks[slot as usize].as_ref() else {
+                continue;
+            };
+            if sock.retiring {
+                // Not reached (a retiring socket closes when its last query is done); closed
+                // here rather than kept open unused.
+                self.close(addr, slot);
+                continue;
+            }
+            if now.duration_since(sock.born) >= lifetime {
                 self.replaced[1] += 1;
                 self.close(addr, slot);
                 continue;
@@ -379,6 +385,10 @@ impl UdpPools {
             pool.active -= 1;
             pool.retiring += 1;
             self.replaced[2] += 1;
+            if tokens.is_empty() {
+                // Nothing in flight to wait for (an error for an earlier datagram).
+                self.close(addr, slot);
+            }
         }
         tokens
     }
