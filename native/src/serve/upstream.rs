@@ -453,7 +453,7 @@ async fn read_answers(
                 let token = st.udp.token_for(addr, slot, gen, bytes);
                 st.response(token, Transport::Udp, bytes);
             }
-            st.end_batch();
+            st.end_batch_deferred();
         }
         match r {
             Err(e) if got == 0 && e.kind() != std::io::ErrorKind::WouldBlock => {

@@ -65,6 +65,10 @@ pub struct State {
     pub metrics: Metrics,
     wake: Option<Duration>,
     timer: Rc<Notify>,
+    /// Wakes the task that sends the answers of upstream batches (see
+    /// [`State::end_batch_deferred`]); `flush_queued` while it is due to run.
+    flusher: Rc<Notify>,
+    flush_queued: bool,
     me: Option<std::rc::Weak<RefCell<State>>>,
     /// One reused, pipelined TCP connection per upstream address (RFC 7766 6.2.1).
     tcp_pool: std::collections::HashMap<SocketAddr, upstream::TcpQueue>,
@@ -106,6 +110,18 @@ impl State {
         self.batching = false;
         self.clock = None;
         self.flush();
+    }
+
+    /// A batch of upstream answers is handed over: its client answers are sent once the other
+    /// sockets made ready by the same wake-up have been read (the flush task runs after the
+    /// tasks already woken), so answers from many upstream sockets share one `sendmmsg`.
+    pub(super) fn end_batch_deferred(&mut self) {
+        self.batching = false;
+        self.clock = None;
+        if !self.flush_queued && self.listeners.iter().any(|l| !l.out.is_empty()) {
+            self.flush_queued = true;
+            self.flusher.notify_one();
+        }
     }
 
     /// Forgets the pooled connection to `addr` if it is still `queue` (not a newer one).
@@ -445,6 +461,7 @@ pub fn run(
             return;
         }
         let timer = Rc::new(Notify::new());
+        let flusher = Rc::new(Notify::new());
         let state = Rc::new(RefCell::new(State {
             fwd: Forwarder::new(settings.engine.clone(), seed),
             admission: Admission::new(settings.engine.limits),
@@ -461,6 +478,8 @@ pub fn run(
             metrics: Metrics::default(),
             wake: None,
             timer: timer.clone(),
+            flusher: flusher.clone(),
+            flush_queued: false,
             me: None,
             tcp_pool: std::collections::HashMap::new(),
         }));
@@ -488,6 +507,7 @@ pub fn run(
             }
         }
         tokio::task::spawn_local(timer_loop(state.clone(), timer));
+        tokio::task::spawn_local(flush_loop(state.clone(), flusher));
         // Publish metrics and the heartbeat twice a second; apply reloads; wait for the stop
         // signal.
         let mut publish = tokio::time::interval(Duration::from_millis(500));
@@ -649,6 +669,15 @@ fn publish_snapshot(state: &Rc<RefCell<State>>, shared: &Shared, index: usize) {
         if let Some(x) = v.get_mut(index) {
             *x = snap;
         }
+    }
+}
+
+async fn flush_loop(state: Rc<RefCell<State>>, notify: Rc<Notify>) {
+    loop {
+        notify.notified().await;
+        let mut st = state.borrow_mut();
+        st.flush_queued = false;
+        st.flush();
     }
 }
 
