@@ -75,12 +75,14 @@ fn a_reply(q: &Message, ip: &str) -> Vec<u8> {
     )
 }
 
-/// dnspect with a metrics listener and `extra` config: (process, DNS port, metrics port).
+/// dnspect with a metrics listener and `extra` config: (process, DNS port, metrics port). One
+/// worker: each worker has its own pool, and dig's queries come from different ports, which the
+/// kernel may steer to different workers.
 fn serve_with_metrics(name: &str, upstream: u16, extra: &str) -> (Proc, u16, u16) {
     let dir = temp_dir(name);
     let (port, mport) = (free_port(), free_port());
     let config = format!(
-        "listen = [\"127.0.0.1:{port}\"]\nupstreams = [\"127.0.0.1:{upstream}\"]\nmetrics = \"127.0.0.1:{mport}\"\nlog_queries = true\n{extra}\n"
+        "listen = [\"127.0.0.1:{port}\"]\nupstreams = [\"127.0.0.1:{upstream}\"]\nmetrics = \"127.0.0.1:{mport}\"\nlog_queries = true\nworkers = 1\n{extra}\n"
     );
     let server = start_dnspect(&dir, &config, port, &[]);
     (server, port, mport)
