@@ -283,6 +283,59 @@ def report(meta_path, res_path):
           f"{fmt(b / a, 2) + 'x' if a and b else '–'} | {verdict(ok)} |")
     w("")
 
+    # Issue 11's targets, with the per-round ratios (both servers measured minutes apart in the
+    # same round, so the machine's drift between rounds cancels).
+    def per_round(server, wl, phase, key):
+        return {int(r["round"]): num(r[key]) for r in by.get((server, wl, phase), [])
+                if num(r[key]) is not None}
+
+    def ratio_cell(a_srv, b_srv, wl, phase, key):
+        a, b = per_round(a_srv, wl, phase, key), per_round(b_srv, wl, phase, key)
+        rs = [a[k] / b[k] for k in a if k in b and b[k]]
+        ma, mb = medv(a_srv, wl, phase, key), medv(b_srv, wl, phase, key)
+        m = ma / mb if ma and mb else None
+        return m, med(rs), f"{fmt(m, 2) + 'x' if m else '–'} (per round {mr(rs, 2, 'x')})"
+
+    if "dnspect" in servers:
+        w("## Targets (issue 11)\n")
+        w("Ratios: of the medians over rounds, and (in brackets) the median (min–max) of the per-round ratios.\n")
+        w("| target | measured | verdict |")
+        w("|---|---|---|")
+        d = medv("dnspect", "hit", "capacity", "srv_us_q")
+        for p in peers:
+            m, pr, cell = ratio_cell("dnspect", p, "hit", "capacity", "srv_us_q")
+            ok = None if m is None else m <= 1.0
+            w(f"| hits: CPU/query at or below {p}'s | dnspect {fmt(d, 2)} µs / {p} "
+              f"{fmt(medv(p, 'hit', 'capacity', 'srv_us_q'), 2)} µs = {cell} | {verdict(ok)} |")
+        if "echo" in servers:
+            m, pr, cell = ratio_cell("dnspect", "echo", "hit", "capacity", "srv_us_q")
+            ok = None if m is None else m <= 1.1
+            w(f"| hits: CPU/query at most 1.1x the echo ceiling | {cell} | {verdict(ok)} |")
+        if "dnsdist" in servers:
+            m, pr, cell = ratio_cell("dnspect", "dnsdist", "miss", "capacity", "srv_us_q")
+            ok = None if m is None else m <= 1.0
+            w(f"| misses: CPU/query at or below dnsdist's | dnspect {fmt(medv('dnspect', 'miss', 'capacity', 'srv_us_q'), 2)} µs / "
+              f"dnsdist {fmt(medv('dnsdist', 'miss', 'capacity', 'srv_us_q'), 2)} µs = {cell} | {verdict(ok)} |")
+            m, pr, cell = ratio_cell("dnspect", "dnsdist", "miss", "capacity", "qps")
+            ok = None if m is None else m >= 1.2
+            w(f"| misses: saturated q/s (< 0.1% loss) at least 1.2x dnsdist's | dnspect "
+              f"{fmt(medv('dnspect', 'miss', 'capacity', 'qps'), 0)} / dnsdist {fmt(medv('dnsdist', 'miss', 'capacity', 'qps'), 0)} "
+              f"= {cell} | {verdict(ok)} |")
+            m, pr, cell = ratio_cell("dnspect", "dnsdist", "miss", "latency", "lat_p99_us")
+            ok = None if m is None else m <= 1.0
+            w(f"| misses: p99 at 20k q/s at or below dnsdist's | dnspect "
+              f"{fmt(medv('dnspect', 'miss', 'latency', 'lat_p99_us'), 0)} µs / dnsdist "
+              f"{fmt(medv('dnsdist', 'miss', 'latency', 'lat_p99_us'), 0)} µs = {cell} | {verdict(ok)} |")
+        if "dnspect-w2" in servers:
+            m, pr, cell = ratio_cell("dnspect-w2", "dnspect", "hit", "capacity", "srv_us_q")
+            ok = None if m is None else m <= 1.1
+            w(f"| two workers: hit CPU/query at most 1.1x one worker's | {cell} | {verdict(ok)} |")
+        if "dnspect-base" in servers:
+            for wl in ("hit", "miss"):
+                m, pr, cell = ratio_cell("dnspect", "dnspect-base", wl, "capacity", "srv_us_q")
+                w(f"| (before/after, not a target) {wl} CPU/query, this build / dnspect-base | {cell} | – |")
+        w("")
+
     # Disturbance.
     w("## Runs and disturbance\n")
     env = dict(p.split("=", 1) for p in meta.get("env", "").replace("'", "").split() if "=" in p)

@@ -47,6 +47,34 @@ pub struct File {
     pub engine: EngineConfig,
     #[serde(default)]
     pub tcp: TcpKnobs,
+    #[serde(default)]
+    pub udp: UdpKnobs,
+}
+
+/// `[udp]`: batched datagram IO and the pooled upstream sockets.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct UdpKnobs {
+    /// Datagrams read (recvmmsg) or written (sendmmsg) per system call.
+    pub batch: usize,
+    /// Connected sockets per upstream address and worker, opened as queries need them.
+    pub upstream_sockets: usize,
+    /// Queries one upstream socket carries before it is replaced.
+    pub upstream_socket_queries: u64,
+    /// How long one upstream socket is used before it is replaced.
+    #[serde(with = "units::duration")]
+    pub upstream_socket_lifetime: Duration,
+}
+
+impl Default for UdpKnobs {
+    fn default() -> Self {
+        UdpKnobs {
+            batch: 32,
+            upstream_sockets: 64,
+            upstream_socket_queries: 1000,
+            upstream_socket_lifetime: Duration::from_secs(60),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -169,6 +197,8 @@ pub struct Settings {
     pub tcp_max_queued: usize,
     /// SO_SNDBUF of a client connection; 0 leaves the kernel's autotuning.
     pub tcp_send_buffer: usize,
+    /// `[udp]`: datagrams per recvmmsg/sendmmsg, and the upstream socket pool.
+    pub udp: UdpKnobs,
 }
 
 impl Settings {
@@ -546,6 +576,19 @@ fn settle(
     if !(1..=4096).contains(&t.max_queued) {
         return Err(sp.err("tcp.max_queued", "must be 1..=4096"));
     }
+    let u = &f.udp;
+    if !(1..=1024).contains(&u.batch) {
+        return Err(sp.err("udp.batch", "must be 1..=1024"));
+    }
+    if !(1..=4096).contains(&u.upstream_sockets) {
+        return Err(sp.err("udp.upstream_sockets", "must be 1..=4096"));
+    }
+    if u.upstream_socket_queries == 0 {
+        return Err(sp.err("udp.upstream_socket_queries", "must be at least 1"));
+    }
+    if u.upstream_socket_lifetime.is_zero() {
+        return Err(sp.err("udp.upstream_socket_lifetime", "must be above 0"));
+    }
     Ok(Settings {
         listen,
         upstreams,
@@ -564,6 +607,7 @@ fn settle(
         tcp_write_timeout: t.write_timeout,
         tcp_max_queued: t.max_queued,
         tcp_send_buffer: t.send_buffer_bytes,
+        udp: f.udp.clone(),
     })
 }
 
@@ -736,6 +780,20 @@ mod tests {
         assert_eq!((e.line, e.field.as_str()), (Some(2), "upstreams"));
         assert!(e.message.contains("at most 64"), "{e}");
         assert_eq!(err("[tcp]\nmax_queued = 0\n"), at(2, "tcp.max_queued"));
+        assert_eq!(err("[udp]\nbatch = 0\n"), at(2, "udp.batch"));
+        assert_eq!(err("[udp]\nbatch = 1025\n"), at(2, "udp.batch"));
+        assert_eq!(
+            err("[udp]\nupstream_sockets = 0\n"),
+            at(2, "udp.upstream_sockets")
+        );
+        assert_eq!(
+            err("\n[udp]\nupstream_socket_queries = 0\n"),
+            at(3, "udp.upstream_socket_queries")
+        );
+        assert_eq!(
+            err("[udp]\nupstream_socket_lifetime = \"0s\"\n"),
+            at(2, "udp.upstream_socket_lifetime")
+        );
         assert_eq!(err("\n[engine]\nevents = true\n"), at(3, "engine.events"));
         assert_eq!(
             err("[engine]\nupstreams = [\"192.0.2.1\"]\n"),
@@ -774,6 +832,11 @@ mod tests {
         let f: File = toml::from_str(DEFAULT_TOML).unwrap();
         let d = EngineConfig::default();
         assert_eq!(f.engine, d, "default.toml and Config::default() disagree");
+        assert_eq!(
+            f.udp,
+            UdpKnobs::default(),
+            "default.toml's [udp] is not the default"
+        );
     }
 
     #[test]

@@ -32,6 +32,7 @@ pub struct Metrics {
     /// Queries over a per-client limit, by [`dnspect_core::engine::admission::Refusal`]:
     /// 0 rate, 1 waiting.
     pub limited: [u64; 2],
+    /// Answers by the first bucket their duration fits (the exposition sums them up).
     pub duration_buckets: [u64; 16],
     pub duration_count: u64,
     pub duration_sum: f64,
@@ -45,15 +46,23 @@ pub struct Metrics {
     pub tcp_accept_errors: u64,
     /// Answers not written to a TCP client, by `super::tcp::DROP` reason.
     pub tcp_answers_dropped: [u64; 2],
+    /// UDP answers the kernel refused to send (not counted as responses).
+    pub udp_send_errors: u64,
+    /// The pooled upstream UDP sockets (copied from `super::upstream::UdpPools` at each
+    /// publication): open now (a gauge), opened, replaced by `super::upstream::REPLACED`
+    /// reason, queries that found no socket, sends that failed.
+    pub upstream_udp_open: u64,
+    pub upstream_udp_opened: u64,
+    pub upstream_udp_replaced: [u64; 3],
+    pub upstream_udp_no_socket: u64,
+    pub upstream_udp_send_errors: u64,
 }
 
 impl Metrics {
     pub fn observe(&mut self, d: Duration) {
         let s = d.as_secs_f64();
-        for (i, b) in BUCKETS.iter().enumerate() {
-            if s <= *b {
-                self.duration_buckets[i] += 1;
-            }
+        if let Some(i) = BUCKETS.iter().position(|b| s <= *b) {
+            self.duration_buckets[i] += 1;
         }
         self.duration_count += 1;
         self.duration_sum += s;
@@ -202,8 +211,9 @@ pub fn render(snaps: &[Snapshot]) -> String {
         "histogram",
         "Time from query to answer (CoreDNS: coredns_dns_request_duration_seconds).",
     );
+    let mut n = 0;
     for (i, b) in BUCKETS.iter().enumerate() {
-        let n = sum(&|s| s.worker.duration_buckets[i]);
+        n += sum(&|s| s.worker.duration_buckets[i]);
         sample(&mut o, DURATION_BUCKET, &format!("le=\"{b}\""), n);
     }
     let count = sum(&|s| s.worker.duration_count);
@@ -221,7 +231,7 @@ pub fn render(snaps: &[Snapshot]) -> String {
         "",
         count,
     );
-    let simple: [SimpleMetric; 18] = [
+    let simple: [SimpleMetric; 23] = [
         (
             "dnspect_cache_entries",
             "gauge",
@@ -330,6 +340,36 @@ pub fn render(snaps: &[Snapshot]) -> String {
             "Failed accepts of client TCP connections (EMFILE, ENFILE, ENOBUFS, ENOMEM...): accept backs off.",
             &|s| s.worker.tcp_accept_errors,
         ),
+        (
+            "dnspect_udp_send_errors_total",
+            "counter",
+            "UDP answers the kernel refused to send (not counted in dnspect_dns_responses_total).",
+            &|s| s.worker.udp_send_errors,
+        ),
+        (
+            "dnspect_upstream_udp_sockets",
+            "gauge",
+            "Pooled upstream UDP sockets open now, all upstreams and workers (at most [udp] upstream_sockets per upstream and worker taking new queries).",
+            &|s| s.worker.upstream_udp_open,
+        ),
+        (
+            "dnspect_upstream_udp_sockets_opened_total",
+            "counter",
+            "Upstream UDP sockets opened (each on a random port).",
+            &|s| s.worker.upstream_udp_opened,
+        ),
+        (
+            "dnspect_upstream_udp_no_socket_total",
+            "counter",
+            "Upstream UDP queries that found no socket: the pool at [udp] upstream_sockets with the query's ID in flight on every socket, or no socket could be opened.",
+            &|s| s.worker.upstream_udp_no_socket,
+        ),
+        (
+            "dnspect_upstream_udp_send_errors_total",
+            "counter",
+            "Upstream UDP queries the kernel refused to send.",
+            &|s| s.worker.upstream_udp_send_errors,
+        ),
     ];
     // The cache is shared by every worker (issue 11): each snapshot carries the whole cache's
     // figures, so they are read from the latest (largest), not summed.
@@ -346,7 +386,13 @@ pub fn render(snaps: &[Snapshot]) -> String {
         };
         single(&mut o, name, kind, help, v);
     }
-    let labelled: [LabelledMetric; 3] = [
+    let labelled: [LabelledMetric; 4] = [
+        (
+            "dnspect_upstream_udp_sockets_replaced_total",
+            "Upstream UDP sockets retired for a new one, by reason: [udp] upstream_socket_queries reached, upstream_socket_lifetime passed, or a socket error (an ICMP unreachable).",
+            &super::upstream::REPLACED,
+            &|s, i| s.worker.upstream_udp_replaced[i],
+        ),
         (
             "dnspect_tcp_connections_rejected_total",
             "Client TCP connections closed at accept, by reason.",

@@ -7,6 +7,7 @@
 //! (SIGTERM/SIGINT: leave the reuseport group, drain and stop; SIGHUP: reload the configuration
 //! and the resolv.conf) and serves metrics, /health and /ready.
 
+mod batch;
 mod metrics;
 mod systemd;
 mod tcp;

@@ -427,15 +427,22 @@ pub fn fit_caps(s: &mut Settings, nofile: u64) -> Vec<String> {
     let workers = s.workers as u64;
     let fixed = FD_RESERVE + workers * (2 * s.listen.len() as u64 + s.upstreams.len() as u64 + 8);
     let avail = nofile.saturating_sub(fixed);
-    let upstream = workers * s.engine.max_inflight as u64;
+    // Pooled upstream UDP sockets per worker: at most `udp.upstream_sockets` per upstream
+    // taking queries and as many again retiring, each opened for a query in flight (so at most
+    // `engine.max_inflight` of each kind).
+    let pooled = (2 * s.udp.upstream_sockets as u64 * s.upstreams.len() as u64)
+        .min(2 * s.engine.max_inflight as u64);
+    let upstream = workers * pooled;
     let mut room = avail.saturating_sub(upstream);
-    // Client TCP keeps at least a quarter of what is not reserved, whatever max_inflight says.
+    // Client TCP keeps at least a quarter of what is not reserved, whatever the pool says.
     if room < avail / 4 {
         warnings.push(format!(
-            "RLIMIT_NOFILE {nofile} is small for {workers} worker(s) x engine.max_inflight {}: \
+            "RLIMIT_NOFILE {nofile} is small for {workers} worker(s) x {pooled} upstream UDP \
+             sockets (2 x udp.upstream_sockets {} x {} upstream(s), at most 2 x engine.max_inflight): \
              upstream sockets and client TCP together may run out of descriptors \
              (accept then backs off)",
-            s.engine.max_inflight
+            s.udp.upstream_sockets,
+            s.upstreams.len()
         ));
         room = avail / 4;
     }
@@ -472,12 +479,20 @@ mod tests {
         assert!(fit_caps(&mut s, 1 << 20).is_empty());
         assert_eq!(s.tcp_max_connections, 1024);
         assert_eq!(s.tcp_max_per_client, 64);
-        // 6000 descriptors: 4096 for upstream sockets, about 1800 left for TCP.
+        // 1300 descriptors: 128 for the upstream socket pool (2 x 64), over 1024 left for TCP.
+        let w = fit_caps(&mut s, 1300);
+        assert!(w.is_empty(), "{w:?}");
+        assert_eq!(s.tcp_max_connections, 1024);
+        // 6000 with a pool of 2 x 2048: 4096 for upstream sockets, about 1800
+        // left for TCP.
+        let mut s = settings();
+        s.udp.upstream_sockets = 2048;
         let w = fit_caps(&mut s, 6000);
         assert!(w.is_empty(), "{w:?}");
         assert_eq!(s.tcp_max_connections, 1024);
         // 3000: TCP gets a quarter of what is not reserved, and both reasons are logged.
         let mut s = settings();
+        s.udp.upstream_sockets = 2048;
         let w = fit_caps(&mut s, 3000);
         assert_eq!(w.len(), 2, "{w:?}");
         assert!(w[1].contains("lowered from 1024 to 7"), "{w:?}");

@@ -10,9 +10,13 @@ use dnspect_core::engine::admission::Admission;
 use dnspect_core::engine::forwarder::{rcode_answer, ClientId, Forwarder, Input, Output};
 use dnspect_core::engine::Transport;
 use dnspect_core::wire::Rcode;
+use std::os::fd::AsRawFd;
+
+use tokio::io::Interest;
 use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::{mpsc, watch, Notify};
 
+use super::batch::{RecvBatch, SendBatch};
 use super::metrics::Metrics;
 use super::{tcp, upstream, Control, RunningGuard, Shared};
 use crate::config::Settings;
@@ -44,23 +48,80 @@ pub struct State {
     admission: Admission,
     epoch: Instant,
     pub(super) settings: Settings,
-    udp: Vec<Rc<UdpSocket>>,
+    /// The client UDP listeners, each with its answers waiting for the next `sendmmsg`.
+    listeners: Vec<Listener>,
+    /// While a loop hands a batch of datagrams to the engine: answers wait in the listeners'
+    /// queues until the batch ends (one `sendmmsg`); otherwise each input's answers go out at once.
+    batching: bool,
+    /// The time of the batch being handed over (see [`State::begin_batch`]).
+    clock: Option<Instant>,
+    /// The worker's receive buffers, shared by its receive loops.
+    recv: Rc<RefCell<RecvBatch>>,
+    /// The pooled upstream UDP sockets.
+    pub(super) udp: upstream::UdpPools,
     clients: Vec<Option<Pending>>,
     free: Vec<u32>,
     gens: Vec<u32>,
     pub metrics: Metrics,
     wake: Option<Duration>,
     timer: Rc<Notify>,
+    /// Wakes the task that sends the answers of upstream batches (see
+    /// [`State::end_batch_deferred`]); `flush_queued` while it is due to run.
+    flusher: Rc<Notify>,
+    flush_queued: bool,
     me: Option<std::rc::Weak<RefCell<State>>>,
     /// One reused, pipelined TCP connection per upstream address (RFC 7766 6.2.1).
     tcp_pool: std::collections::HashMap<SocketAddr, upstream::TcpQueue>,
-    /// The task of each UDP upstream query, by token, stopped when the engine is done with it.
-    udp_queries: std::collections::HashMap<u64, tokio::task::AbortHandle>,
+}
+
+/// A client UDP listener and its answers not yet sent.
+struct Listener {
+    fd: Rc<UdpSocket>,
+    out: Vec<(SocketAddr, Vec<u8>)>,
+    send: SendBatch,
+}
+
+impl std::fmt::Debug for Listener {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Listener({:?}, {} queued)", self.fd, self.out.len())
+    }
 }
 
 impl State {
     pub fn now(&self) -> Duration {
-        self.epoch.elapsed()
+        self.instant().saturating_duration_since(self.epoch)
+    }
+
+    /// The clock: read once per batch while a loop hands a batch to the engine (the datagrams
+    /// of one `recvmmsg` arrived together), else now.
+    fn instant(&self) -> Instant {
+        self.clock.unwrap_or_else(Instant::now)
+    }
+
+    /// A loop starts handing a batch to the engine: answers wait for one `sendmmsg` at its end,
+    /// and the clock is read once.
+    pub(super) fn begin_batch(&mut self) {
+        self.batching = true;
+        self.clock = Some(Instant::now());
+    }
+
+    /// The batch is handed over: send its answers.
+    pub(super) fn end_batch(&mut self) {
+        self.batching = false;
+        self.clock = None;
+        self.flush();
+    }
+
+    /// A batch of upstream answers is handed over: its client answers are sent once the other
+    /// sockets made ready by the same wake-up have been read (the flush task runs after the
+    /// tasks already woken), so answers from many upstream sockets share one `sendmmsg`.
+    pub(super) fn end_batch_deferred(&mut self) {
+        self.batching = false;
+        self.clock = None;
+        if !self.flush_queued && self.listeners.iter().any(|l| !l.out.is_empty()) {
+            self.flush_queued = true;
+            self.flusher.notify_one();
+        }
     }
 
     /// Forgets the pooled connection to `addr` if it is still `queue` (not a newer one).
@@ -126,7 +187,7 @@ impl State {
     fn turn_away(&mut self, bytes: &[u8], reply: Reply, tcp: bool, drop: bool) {
         if !drop && bytes.len() >= 12 && bytes[2] & 0x80 == 0 {
             let a = rcode_answer(bytes, Rcode::REFUSED, self.settings.engine.max_udp_payload);
-            if self.send(reply, a, Instant::now()) {
+            if self.send(reply, a, self.instant()) {
                 self.metrics.responses[usize::from(tcp)][usize::from(Rcode::REFUSED.0)] += 1;
             }
         }
@@ -158,7 +219,7 @@ impl State {
         // QR set): either way the slot is freed in `drain`.
         let id = self.client(Pending {
             reply,
-            started: Instant::now(),
+            started: self.instant(),
             tcp,
             peer,
         });
@@ -202,16 +263,12 @@ impl State {
     fn send(&mut self, reply: Reply, bytes: Vec<u8>, started: Instant) -> bool {
         match reply {
             Reply::Udp { socket, addr } => {
-                let s = &self.udp[socket];
-                if let Err(e) = s.try_send_to(&bytes, addr) {
-                    if e.kind() == std::io::ErrorKind::WouldBlock {
-                        let s = s.clone();
-                        tokio::task::spawn_local(async move {
-                            let _ = s.send_to(&bytes, addr).await;
-                        });
-                    } else {
-                        return false;
-                    }
+                let Some(l) = self.listeners.get_mut(socket) else {
+                    return false;
+                };
+                l.out.push((addr, bytes));
+                if l.out.len() >= l.send.capacity() {
+                    self.flush_listener(socket);
                 }
                 true
             }
@@ -226,8 +283,50 @@ impl State {
         }
     }
 
+    /// Sends the answers waiting for `sendmmsg` on every listener.
+    pub(super) fn flush(&mut self) {
+        for i in 0..self.listeners.len() {
+            if !self.listeners[i].out.is_empty() {
+                self.flush_listener(i);
+            }
+        }
+    }
+
+    fn flush_listener(&mut self, i: usize) {
+        let Some(l) = self.listeners.get_mut(i) else {
+            return;
+        };
+        let fd = l.fd.as_raw_fd();
+        let mut sent = 0;
+        while sent < l.out.len() {
+            match l.send.send(fd, &l.out[sent..]) {
+                Ok(n) => sent += n.max(1),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    // The socket's buffer is full: the rest go out when it has room.
+                    let rest: Vec<_> = l.out.drain(sent..).collect();
+                    tokio::task::spawn_local(send_later(l.fd.clone(), rest));
+                    break;
+                }
+                Err(e) => {
+                    // This answer cannot be sent (to this address); the others still can.
+                    tracing::debug!("UDP answer to {}: {e}", l.out[sent].0);
+                    self.metrics.udp_send_errors += 1;
+                    sent += 1;
+                }
+            }
+        }
+        l.out.clear();
+    }
+
     /// Drains the engine's outputs.
     fn drain(&mut self) {
+        self.drain_outputs();
+        if !self.batching {
+            self.flush();
+        }
+    }
+
+    fn drain_outputs(&mut self) {
         for _ in 0..1_000_000 {
             match self.fwd.poll() {
                 Output::Answer(t) => {
@@ -235,7 +334,8 @@ impl State {
                         let rcode = usize::from(t.bytes.get(3).map_or(0, |b| b & 0xf));
                         if self.send(p.reply, t.bytes, p.started) {
                             self.metrics.responses[usize::from(p.tcp)][rcode] += 1;
-                            self.metrics.observe(p.started.elapsed());
+                            let took = self.instant().saturating_duration_since(p.started);
+                            self.metrics.observe(took);
                         }
                     }
                 }
@@ -255,14 +355,18 @@ impl State {
                         };
                         match t.transport {
                             Transport::Udp => {
-                                // A safety net only: the engine's attempt timer ends the task
-                                // first, through UpstreamDone.
-                                let timeout = self.settings.engine.attempt_timeout
-                                    + Duration::from_millis(500);
-                                let task = tokio::task::spawn_local(upstream::udp_query(
-                                    me, addr, t.bytes, t.token, timeout,
-                                ));
-                                self.udp_queries.insert(t.token, task.abort_handle());
+                                let env = upstream::Env {
+                                    state: &me,
+                                    recv: &self.recv,
+                                    knobs: &self.settings.udp,
+                                };
+                                if self.udp.send(&env, addr, t.bytes, t.token).is_err() {
+                                    let now = self.now();
+                                    self.fwd.handle(Input::Failure {
+                                        now,
+                                        token: t.token,
+                                    });
+                                }
                             }
                             Transport::Tcp => {
                                 let live = self.tcp_pool.get(&addr).filter(|c| !c.is_closed());
@@ -286,11 +390,7 @@ impl State {
                         }
                     }
                 }
-                Output::UpstreamDone { token } => {
-                    if let Some(task) = self.udp_queries.remove(&token) {
-                        task.abort();
-                    }
-                }
+                Output::UpstreamDone { token } => self.udp.done(token),
                 Output::ClientDropped { client } => {
                     if self.take_client(client).is_some() {
                         self.metrics.malformed += 1;
@@ -360,22 +460,46 @@ pub fn run(
                 return;
             }
         };
+        let batch = settings.udp.batch;
+        let listeners = udp
+            .iter()
+            .map(|fd| Listener {
+                fd: fd.clone(),
+                out: Vec::with_capacity(batch),
+                send: SendBatch::new(batch),
+            })
+            .collect();
+        let recv = Rc::new(RefCell::new(RecvBatch::new(batch)));
+        let pool_seed = u64::from_le_bytes([
+            seed[0], seed[1], seed[2], seed[3], seed[4], seed[5], seed[6], seed[7],
+        ]);
+        // The engine's seed is drawn again: the pool's spreading RNG must not reveal it.
+        if getrandom::fill(&mut seed).is_err() {
+            tracing::error!("worker {index}: no OS randomness for upstream IDs; refusing to run");
+            return;
+        }
         let timer = Rc::new(Notify::new());
+        let flusher = Rc::new(Notify::new());
         let state = Rc::new(RefCell::new(State {
             fwd: Forwarder::with_cache(settings.engine.clone(), seed, cache),
             admission: Admission::new(settings.engine.limits),
             epoch: Instant::now(),
             settings: settings.clone(),
-            udp: udp.clone(),
+            listeners,
+            batching: false,
+            clock: None,
+            recv: recv.clone(),
+            udp: upstream::UdpPools::new(pool_seed),
             clients: Vec::new(),
             free: Vec::new(),
             gens: Vec::new(),
             metrics: Metrics::default(),
             wake: None,
             timer: timer.clone(),
+            flusher: flusher.clone(),
+            flush_queued: false,
             me: None,
             tcp_pool: std::collections::HashMap::new(),
-            udp_queries: std::collections::HashMap::new(),
         }));
         state.borrow_mut().me = Some(Rc::downgrade(&state));
         // Start the engine's clock: probes and other timers begin now, not at the first query.
@@ -385,6 +509,7 @@ pub fn run(
         for (i, s) in udp.iter().enumerate() {
             udp_tasks.push(tokio::task::spawn_local(udp_loop(
                 state.clone(),
+                recv.clone(),
                 s.clone(),
                 i,
             )));
@@ -400,6 +525,7 @@ pub fn run(
             }
         }
         tokio::task::spawn_local(timer_loop(state.clone(), timer));
+        tokio::task::spawn_local(flush_loop(state.clone(), flusher));
         // Publish metrics and the heartbeat twice a second; apply reloads; wait for the stop
         // signal.
         let mut publish = tokio::time::interval(Duration::from_millis(500));
@@ -407,6 +533,11 @@ pub fn run(
             tokio::select! {
                 _ = publish.tick() => {
                     shared.beat(index);
+                    {
+                        let mut st = state.borrow_mut();
+                        let st = &mut *st;
+                        st.udp.sweep(&st.settings.udp, &st.settings.upstreams);
+                    }
                     publish_snapshot(&state, &shared, index);
                 }
                 Some(c) = control.recv() => match c {
@@ -468,7 +599,9 @@ async fn stop_and_drain(
     let mut left = 0;
     let mut wildcard = Vec::new();
     for s in udp {
-        let Ok(local) = s.local_addr() else { continue };
+        let Ok(local) = s.local_addr() else {
+            continue;
+        };
         match leave_address(local) {
             Some(to) => match s.connect(to).await {
                 Ok(()) => left += 1,
@@ -543,11 +676,26 @@ fn publish_snapshot(state: &Rc<RefCell<State>>, shared: &Shared, index: usize) {
             std::sync::atomic::Ordering::Relaxed,
         );
     }
-    let snap = st.metrics.snapshot(&st.fwd);
+    let mut m = st.metrics.clone();
+    m.upstream_udp_open = st.udp.open() as u64;
+    m.upstream_udp_opened = st.udp.opened;
+    m.upstream_udp_replaced = st.udp.replaced;
+    m.upstream_udp_no_socket = st.udp.no_socket;
+    m.upstream_udp_send_errors = st.udp.send_errors;
+    let snap = m.snapshot(&st.fwd);
     if let Ok(mut v) = shared.snapshots.lock() {
         if let Some(x) = v.get_mut(index) {
             *x = snap;
         }
+    }
+}
+
+async fn flush_loop(state: Rc<RefCell<State>>, notify: Rc<Notify>) {
+    loop {
+        notify.notified().await;
+        let mut st = state.borrow_mut();
+        st.flush_queued = false;
+        st.flush();
     }
 }
 
@@ -565,24 +713,68 @@ async fn timer_loop(state: Rc<RefCell<State>>, notify: Rc<Notify>) {
     }
 }
 
-async fn udp_loop(state: Rc<RefCell<State>>, socket: Rc<UdpSocket>, index: usize) {
-    let mut buf = vec![0u8; 65535];
-    loop {
-        let Ok((n, peer)) = socket.recv_from(&mut buf).await else {
-            continue;
-        };
-        // Answer everything already queued before yielding to other tasks.
-        let mut st = state.borrow_mut();
-        let reply = |addr| Reply::Udp {
-            socket: index,
-            addr,
-        };
-        st.query(&buf[..n], reply(peer), peer, false);
-        for _ in 0..64 {
-            match socket.try_recv_from(&mut buf) {
-                Ok((n, peer)) => st.query(&buf[..n], reply(peer), peer, false),
-                Err(_) => break,
-            }
+/// Sends answers that met a full socket buffer, when it has room.
+async fn send_later(fd: Rc<UdpSocket>, msgs: Vec<(SocketAddr, Vec<u8>)>) {
+    let mut send = SendBatch::new(msgs.len().min(super::batch::MAX_BATCH));
+    let mut sent = 0;
+    // Bounded: each round sends at least one answer, or drops one that cannot be sent.
+    for _ in 0..msgs.len() * 2 + 64 {
+        if sent >= msgs.len() {
+            return;
         }
+        if fd.writable().await.is_err() {
+            return;
+        }
+        match fd.try_io(Interest::WRITABLE, || {
+            send.send(fd.as_raw_fd(), &msgs[sent..])
+        }) {
+            Ok(n) => sent += n.max(1),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(_) => sent += 1,
+        }
+    }
+}
+
+/// One client UDP listener: wait for readiness, then read a batch per `recvmmsg` and hand each
+/// query to the engine; the batch's answers go out together at its end (`sendmmsg`).
+async fn udp_loop(
+    state: Rc<RefCell<State>>,
+    recv: Rc<RefCell<RecvBatch>>,
+    fd: Rc<UdpSocket>,
+    index: usize,
+) {
+    let reply = |addr| Reply::Udp {
+        socket: index,
+        addr,
+    };
+    loop {
+        if fd.readable().await.is_err() {
+            return;
+        }
+        let mut rb = recv.borrow_mut();
+        let cap = rb.capacity();
+        // One recvmmsg. A short batch means the queue was emptied: report WouldBlock to tokio
+        // so it clears the readiness (no second, empty read) and keep what was read.
+        let mut got = 0;
+        let r = fd.try_io(Interest::READABLE, || {
+            got = rb.recv(fd.as_raw_fd(), true)?;
+            if got < cap {
+                return Err(std::io::ErrorKind::WouldBlock.into());
+            }
+            Ok(())
+        });
+        if got > 0 {
+            let mut st = state.borrow_mut();
+            st.begin_batch();
+            for i in 0..got {
+                if let Some(peer) = rb.addr(i) {
+                    st.query(rb.bytes(i), reply(peer), peer, false);
+                }
+            }
+            st.end_batch();
+        }
+        // Any other error is one queued on the socket (an ICMP error for an answer, on a
+        // listener connected to leave its group): it is consumed by the read; go on.
+        drop(r);
     }
 }
