@@ -10,6 +10,7 @@ mod rules;
 pub mod cache;
 pub mod engine;
 pub mod examples;
+pub mod local;
 pub mod sim;
 pub mod units;
 pub mod wire;

@@ -8,6 +8,7 @@ use core::fmt;
 use super::decide::{FallbackRule, PayloadRule};
 use super::Transport;
 use crate::cache::policy::{LifetimeRule, ServeRule};
+use crate::local::LocalSource;
 use crate::wire::{Name, RType, Rcode};
 
 /// An event and the time it happened, in milliseconds on the caller's clock.
@@ -54,6 +55,16 @@ pub enum EventKind {
         rule: ServeRule,
         why: &'static str,
         ttl: u32,
+    },
+    /// Answered from local data (a hosts file line, a local record, a local zone) with AA set,
+    /// never asked upstream.
+    Local {
+        client: u64,
+        name: Name,
+        qtype: RType,
+        rcode: Rcode,
+        answers: usize,
+        source: LocalSource,
     },
     /// Not answerable from the cache: the query goes upstream.
     CacheMiss {
@@ -173,6 +184,7 @@ impl fmt::Display for Event {
             }
             E::BadQuery { client, rcode, why } => write!(f, "bad query from client {client}: {why}{}", rcode.map_or(String::new(), |r| format!(" -> {r}"))),
             E::CacheServe { name, qtype, rule, why, ttl, .. } => write!(f, "cached {name} {qtype} TTL {ttl} ({rule}: {why})"),
+            E::Local { client, name, qtype, rcode, answers, source } => write!(f, "local {name} {qtype} to client {client}: {rcode}, {answers} answer record(s) from {source}"),
             E::CacheMiss { name, qtype, rule, why } => write!(f, "miss {name} {qtype} ({rule}: {why})"),
             E::Coalesced { name, qtype, waiters, .. } => write!(f, "coalesced {name} {qtype} with a query in flight ({waiters} waiting)"),
             E::Forwarded { name, qtype, upstream, transport, edns, id, attempt, purpose, why } => write!(

@@ -19,6 +19,7 @@ impl Forwarder {
         };
         let key = txn.key;
         let purpose = txn.purpose;
+        let group = usize::from(txn.group);
         let mut facts = ResponseFacts::from_message(&msg);
         // RFC 2181 8: a TTL with the top bit set means zero.
         if let Some(t) = facts.answer_min_ttl {
@@ -26,17 +27,17 @@ impl Forwarder {
                 facts.answer_min_ttl = Some(0);
             }
         }
-        facts.other_upstream = self.upstreams.len() > 1;
+        facts.other_upstream = self.upstreams.group_len(group) > 1;
         facts.verifies_suspect = purpose == Purpose::Verify && txn.verifying != Some(from);
         let history = self.history(&msg, &key, now);
-        let lifetime = policy::lifetime(&facts, &self.cfg.cache, &history, now);
+        let lifetime = policy::lifetime(&facts, &self.zones.get(group).cache, &history, now);
         let name = if self.cfg.events {
             name_text(&txn.question, 0)
         } else {
             Name::root()
         };
         let qtype = key.qtype();
-        let retention = self.retention();
+        let retention = self.retention(group);
         let (kind, ttl) = match lifetime {
             Lifetime::DoNotCache { .. } => (None, 0),
             Lifetime::Positive { ttl, .. } => (Some(EntryKind::Positive), ttl),
@@ -130,7 +131,7 @@ impl Forwarder {
                 ..
             }
         );
-        let stale_ttl = self.cfg.cache.serve_stale.ttl;
+        let stale_ttl = self.zones.get(group).cache.serve_stale.ttl;
         for w in &waiters {
             let positive = if keep_positive {
                 self.store
@@ -183,9 +184,9 @@ impl Forwarder {
         build::query(0, false, &question, None)
     }
 
-    /// How long the store keeps an entry past its expiry.
-    pub(super) fn retention(&self) -> Duration {
-        let c = &self.cfg.cache;
+    /// How long the store keeps an entry of a forwarding group past its expiry.
+    pub(super) fn retention(&self, group: usize) -> Duration {
+        let c = &self.zones.get(group).cache;
         let stale = if c.serve_stale.enabled {
             c.serve_stale.window
         } else {
@@ -238,6 +239,7 @@ impl Forwarder {
             return;
         };
         let key = txn.key;
+        let group = usize::from(txn.group);
         let waiters = core::mem::take(&mut txn.waiters);
         self.waiting = self.waiting.saturating_sub(waiters.len());
         let stale_ok = txn.stale_fallback;
@@ -272,8 +274,8 @@ impl Forwarder {
                 last_positive: None,
                 consecutive_failures: prev,
             };
-            let lifetime =
-                policy::lifetime(&ResponseFacts::failure(), &self.cfg.cache, &history, now);
+            let cache = &self.zones.get(group).cache;
+            let lifetime = policy::lifetime(&ResponseFacts::failure(), cache, &history, now);
             if let Lifetime::Failure { ttl, rule } = lifetime {
                 let q = self.synth_query(&key);
                 let fail = build::servfail(&q, None, ede_code, &text);
