@@ -33,6 +33,15 @@ enum Command {
         /// Upstream resolver (repeatable; replaces the file's `upstreams`).
         #[arg(long, value_name = "ADDR[:PORT]")]
         upstream: Vec<String>,
+        /// Forward a zone to its own upstreams (repeatable; replaces the file's
+        /// `[[engine.forward]]`): names at or under ZONE go there, the longest zone winning;
+        /// `.=ADDR` is the same as `--upstream ADDR`.
+        #[arg(long, value_name = "ZONE=ADDR[:PORT][,ADDR...]")]
+        forward: Vec<String>,
+        /// A hosts file (/etc/hosts format) answered locally: A, AAAA and PTR (repeatable;
+        /// replaces the file's `hosts`). Re-read when it changes and on SIGHUP.
+        #[arg(long, value_name = "FILE")]
+        hosts: Vec<PathBuf>,
         /// Metrics, /health and /ready listener ("" turns it off).
         #[arg(long, value_name = "ADDR:PORT")]
         metrics: Option<String>,
@@ -82,6 +91,8 @@ fn main() -> ExitCode {
             config,
             listen,
             upstream,
+            forward,
+            hosts,
             metrics,
             log_queries,
             workers,
@@ -105,6 +116,8 @@ fn main() -> ExitCode {
                 metrics,
                 log_queries,
                 workers,
+                forward,
+                hosts,
             };
             let loaded = config::load_settings(config.as_deref(), &resolv_conf, &overrides);
             let settings = match loaded {

@@ -518,6 +518,11 @@ impl Forwarder {
         }
     }
 
+    /// Upstreams of every forwarding group.
+    pub fn upstreams_total(&self) -> usize {
+        self.upstreams.len()
+    }
+
     /// Upstreams usable now: not marked down by consecutive failed attempts. A down upstream
     /// whose backoff has expired stays unusable until an attempt to it succeeds (readiness).
     pub fn upstreams_usable(&self) -> usize {
