@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything the tests need, skipping what is already there (a second run takes seconds):
-#   Debian packages  dig (dnsutils), kdig (knot-dnsutils), nsd, dnsperf, chromium; knot (optional)
+#   Debian packages  dig (dnsutils), kdig (knot-dnsutils), nsd, knot (knotd) and its dnstap module,
+#                    fstrm_capture (fstrm-bin: NSD's dnstap collector), dnsperf, chromium
 #   PyPI             dnspython, when `import dns` fails
 #   rustup           rustfmt and clippy, when cargo fmt / cargo clippy are missing
 #   npm              the workspace's node_modules (binaryen's wasm-opt), when a package.json or the
@@ -14,11 +15,15 @@ cd "$REPO_ROOT"
 t_start=$SECONDS
 
 # ---- Debian packages ----------------------------------------------------------------------------
-APT_REQUIRED=(dnsutils knot-dnsutils nsd dnsperf chromium fonts-liberation)
-APT_OPTIONAL=(knot)
+# knot, knot-module-dnstap and fstrm-bin: the per-zone forwarding tests run NSD and Knot side by
+# side and read both servers' query logs (dnstap, read back with `kdig -G`).
+APT_REQUIRED=(dnsutils knot-dnsutils nsd knot knot-module-dnstap fstrm-bin dnsperf chromium fonts-liberation)
+APT_OPTIONAL=()
 apt_install "${APT_REQUIRED[@]}"
-apt_install "${APT_OPTIONAL[@]}" || warn "optional packages did not install: ${APT_OPTIONAL[*]}"
-for tool in dig kdig nsd dnsperf chromium; do
+if ((${#APT_OPTIONAL[@]})); then
+    apt_install "${APT_OPTIONAL[@]}" || warn "optional packages did not install: ${APT_OPTIONAL[*]}"
+fi
+for tool in dig kdig nsd knotd fstrm_capture dnsperf chromium; do
     command -v "$tool" >/dev/null 2>&1 || [[ -x "/usr/sbin/$tool" ]] || die "$tool is missing after apt-get install"
 done
 

@@ -551,10 +551,10 @@ fn settle(
 /// Whether a forward group serves `.` (then it is the default group, and no resolv.conf is
 /// read).
 fn forwards_root(forward: &[ForwardZone]) -> bool {
-    forward
-        .iter()
-        .flat_map(|g| &g.zones)
-        .any(|z| z.parse::<dnspect_core::wire::Name>().is_ok_and(|n| n.is_root()))
+    forward.iter().flat_map(|g| &g.zones).any(|z| {
+        z.parse::<dnspect_core::wire::Name>()
+            .is_ok_and(|n| n.is_root())
+    })
 }
 
 /// Every upstream's address in the engine's [`UpstreamId`] order (the default group, then each
@@ -887,10 +887,16 @@ mod tests {
             (Some(5), "engine.forward[0].zones[1]")
         );
         // A forward group for `.` replaces the resolv.conf.
-        let s = parse("[[engine.forward]]\nzones = [\".\"]\nupstreams = [\"192.0.2.9\"]\n", rc)
-            .unwrap();
+        let s = parse(
+            "[[engine.forward]]\nzones = [\".\"]\nupstreams = [\"192.0.2.9\"]\n",
+            rc,
+        )
+        .unwrap();
         assert_eq!(s.resolv_conf, None);
-        assert_eq!(s.upstreams, vec!["192.0.2.9:53".parse::<SocketAddr>().unwrap()]);
+        assert_eq!(
+            s.upstreams,
+            vec!["192.0.2.9:53".parse::<SocketAddr>().unwrap()]
+        );
         // Flags.
         let flags = Overrides {
             upstreams: vec!["192.0.2.2".into()],
@@ -905,7 +911,12 @@ mod tests {
         let ups: Vec<String> = s.upstreams.iter().map(|a| a.to_string()).collect();
         assert_eq!(
             ups,
-            ["192.0.2.2:53", "10.0.0.1:53", "10.0.0.2:5300", "[2001:db8::1]:53"]
+            [
+                "192.0.2.2:53",
+                "10.0.0.1:53",
+                "10.0.0.2:5300",
+                "[2001:db8::1]:53"
+            ]
         );
         assert_eq!(s.engine.forward[0].zones, ["corp.example."]);
         assert_eq!(s.hosts, vec![good.clone()]);
@@ -934,7 +945,10 @@ mod tests {
             ..Overrides::default()
         };
         let s = o.apply(parse(DEFAULT_TOML, rc).unwrap()).unwrap();
-        assert_eq!(s.upstreams, vec!["192.0.2.3:53".parse::<SocketAddr>().unwrap()]);
+        assert_eq!(
+            s.upstreams,
+            vec!["192.0.2.3:53".parse::<SocketAddr>().unwrap()]
+        );
         assert!(s.engine.forward.is_empty());
         let _ = std::fs::remove_dir_all(&dir);
     }

@@ -406,6 +406,22 @@ impl Store {
         Some(h.slot)
     }
 
+    /// Keeps only the keys whose name (lowercase wire form) `keep` accepts; returns how many
+    /// went. A reload uses it to drop what a zone's previous upstreams answered.
+    pub fn retain_names(&mut self, mut keep: impl FnMut(&[u8]) -> bool) -> usize {
+        let gone: Vec<Box<[u8]>> = self
+            .held
+            .iter()
+            .flatten()
+            .filter(|h| !keep(h.key.get(5..).unwrap_or_default()))
+            .map(|h| h.key.clone())
+            .collect();
+        for k in &gone {
+            self.remove(k);
+        }
+        gone.len()
+    }
+
     /// CLOCK: a slot past its keep time goes at once; a referenced one gets a second chance.
     fn evict_one(&mut self, now: Duration) {
         let n = self.held.len();

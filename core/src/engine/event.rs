@@ -66,6 +66,9 @@ pub enum EventKind {
         answers: usize,
         source: LocalSource,
     },
+    /// A reload forwards some names to other upstreams than before: their cached answers
+    /// (`dropped` names) are dropped.
+    ZonesMoved { dropped: usize },
     /// Not answerable from the cache: the query goes upstream.
     CacheMiss {
         name: Name,
@@ -185,6 +188,7 @@ impl fmt::Display for Event {
             E::BadQuery { client, rcode, why } => write!(f, "bad query from client {client}: {why}{}", rcode.map_or(String::new(), |r| format!(" -> {r}"))),
             E::CacheServe { name, qtype, rule, why, ttl, .. } => write!(f, "cached {name} {qtype} TTL {ttl} ({rule}: {why})"),
             E::Local { client, name, qtype, rcode, answers, source } => write!(f, "local {name} {qtype} to client {client}: {rcode}, {answers} answer record(s) from {source}"),
+            E::ZonesMoved { dropped } => write!(f, "reload: {dropped} cached name(s) now forwarded to other upstreams, dropped from the cache"),
             E::CacheMiss { name, qtype, rule, why } => write!(f, "miss {name} {qtype} ({rule}: {why})"),
             E::Coalesced { name, qtype, waiters, .. } => write!(f, "coalesced {name} {qtype} with a query in flight ({waiters} waiting)"),
             E::Forwarded { name, qtype, upstream, transport, edns, id, attempt, purpose, why } => write!(

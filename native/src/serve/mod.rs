@@ -362,9 +362,10 @@ struct Reload<'a> {
 
 impl Reload<'_> {
     fn apply(&self, why: &str, controls: &[mpsc::UnboundedSender<Control>]) -> Option<Settings> {
-        let from = self
-            .path
-            .map_or_else(|| "the embedded default".to_string(), |p| p.display().to_string());
+        let from = self.path.map_or_else(
+            || "the embedded default".to_string(),
+            |p| p.display().to_string(),
+        );
         match config::load_settings(self.path, self.resolv, self.overrides) {
             Ok(mut new) => {
                 fit_caps(&mut new, self.nofile);
@@ -372,7 +373,11 @@ impl Reload<'_> {
                     tracing::warn!("{why}: listen addresses and workers change only on restart");
                 }
                 let ups = match &new.resolv_conf {
-                    Some(p) => format!("upstreams {:?} read again from {}", new.upstreams, p.display()),
+                    Some(p) => format!(
+                        "upstreams {:?} read again from {}",
+                        new.upstreams,
+                        p.display()
+                    ),
                     None => format!("upstreams {:?}", new.upstreams),
                 };
                 let e = &new.engine;
@@ -391,7 +396,9 @@ impl Reload<'_> {
                 Some(new)
             }
             Err(e) => {
-                tracing::error!("{why}: configuration rejected, keeping the running one: {from}: {e}");
+                tracing::error!(
+                    "{why}: configuration rejected, keeping the running one: {from}: {e}"
+                );
                 None
             }
         }
@@ -427,9 +434,13 @@ impl HostsWatch {
         self.paths
             .iter()
             .map(|p| {
-                std::fs::metadata(p)
-                    .ok()
-                    .map(|m| (m.modified().unwrap_or(std::time::UNIX_EPOCH), m.len(), m.ino()))
+                std::fs::metadata(p).ok().map(|m| {
+                    (
+                        m.modified().unwrap_or(std::time::UNIX_EPOCH),
+                        m.len(),
+                        m.ino(),
+                    )
+                })
             })
             .collect()
     }

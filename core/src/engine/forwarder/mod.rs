@@ -467,6 +467,31 @@ impl Forwarder {
                 new.group = group;
             }
         }
+        // What a group answers with: its zones and upstreams. Cached answers for names whose
+        // group answers with something else after the reload are dropped, so a zone moved to
+        // other upstreams is never answered from what the old ones said (a cached REFUSED or
+        // SERVFAIL included); every other entry stays.
+        let identity = |u: &Upstreams, z: &Zones, g: usize| -> (String, Vec<String>) {
+            let labels = u
+                .list
+                .iter()
+                .filter(|x| usize::from(x.group) == g)
+                .map(|x| x.label.clone())
+                .collect();
+            (z.get(g).name.clone(), labels)
+        };
+        let (olds, news) = (old_zones.groups.len(), self.zones.groups.len());
+        let before: Vec<_> = (0..olds).map(|g| identity(&old, &old_zones, g)).collect();
+        let after: Vec<_> = (0..news)
+            .map(|g| identity(&self.upstreams, &self.zones, g))
+            .collect();
+        let zones = &self.zones;
+        let dropped = self.store.retain_names(|name| {
+            before.get(old_zones.group_of(name)) == after.get(zones.group_of(name))
+        });
+        if dropped > 0 {
+            self.event(self.now, || EventKind::ZonesMoved { dropped });
+        }
         let remap = |u: UpstreamId| moved.get(usize::from(u.0)).copied().flatten();
         let mut abandoned = Vec::new();
         let mut finished = Vec::new();
