@@ -953,6 +953,25 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
     }
 
+    /// The TOML examples of docs/configuration.md are valid configurations.
+    #[test]
+    fn the_documented_examples_are_valid() {
+        let doc = include_str!("../../docs/configuration.md");
+        let hosts = std::env::temp_dir().join(format!("dnspect-doc-hosts-{}", std::process::id()));
+        std::fs::write(&hosts, "192.168.1.10 nas.lab nas\n").unwrap();
+        let mut n = 0;
+        for block in doc.split("```toml\n").skip(1) {
+            let text = block.split("```").next().unwrap();
+            let text = text.replace("/etc/dnspect/lab.hosts", &hosts.display().to_string());
+            if let Err(e) = parse(&text, rc) {
+                panic!("docs/configuration.md example {n}: {e}\n{text}");
+            }
+            n += 1;
+        }
+        assert!(n >= 4, "{n} examples");
+        let _ = std::fs::remove_file(&hosts);
+    }
+
     #[test]
     fn networks() {
         let n = Net {

@@ -18,7 +18,13 @@ fn zone() -> String {
 fn has_flag(out: &str, flag: &str) -> bool {
     out.lines()
         .find(|l| l.starts_with(";; flags:"))
-        .is_some_and(|l| l.split(';').nth(2).unwrap_or(l).split_whitespace().any(|f| f == flag))
+        .is_some_and(|l| {
+            l.split(';')
+                .nth(2)
+                .unwrap_or(l)
+                .split_whitespace()
+                .any(|f| f == flag)
+        })
 }
 
 fn flags_line(out: &str) -> &str {
@@ -52,7 +58,11 @@ fn hosts_file_records_and_zones_answer_locally_and_changes_are_picked_up() {
     let out = dig(port, &["nas.home.test", "A"]);
     assert_eq!(answer_lines(&out).len(), 1, "{out}");
     assert!(out.contains("192.168.1.10"), "{out}");
-    assert!(has_flag(&out, "aa"), "AA on local answers: {}", flags_line(&out));
+    assert!(
+        has_flag(&out, "aa"),
+        "AA on local answers: {}",
+        flags_line(&out)
+    );
     let out = dig(port, &["nas.home.test", "AAAA"]);
     assert!(out.contains("2001:db8::10"), "{out}");
     let out = dig(port, &["-x", "192.168.1.10"]);
@@ -93,21 +103,35 @@ fn hosts_file_records_and_zones_answer_locally_and_changes_are_picked_up() {
     )
     .unwrap();
     assert!(
-        server.wait_log("hosts file changed: configuration reloaded", Duration::from_secs(10)),
+        server.wait_log(
+            "hosts file changed: configuration reloaded",
+            Duration::from_secs(10)
+        ),
         "{}",
         server.log_text()
     );
     let out = dig(port, &["nas.home.test", "A"]);
-    assert!(out.contains("192.168.1.11") && !out.contains("192.168.1.10"), "{out}");
+    assert!(
+        out.contains("192.168.1.11") && !out.contains("192.168.1.10"),
+        "{out}"
+    );
     let out = dig(port, &["backup.home.test", "A"]);
     assert!(out.contains("192.168.1.12"), "{out}");
     // The AAAA line is gone: nas.home.test still has local data, so NODATA, not upstream.
     let out = dig(port, &["nas.home.test", "AAAA"]);
-    assert_eq!((status(&out).as_str(), answer_lines(&out).len()), ("NOERROR", 0), "{out}");
+    assert_eq!(
+        (status(&out).as_str(), answer_lines(&out).len()),
+        ("NOERROR", 0),
+        "{out}"
+    );
     let out = dig(port, &["www.home.test", "A"]);
     assert!(out.contains("203.0.113.1"), "{out}");
     assert!(
-        server.log_text().matches("reply www.home.test. A to client").count() == 2
+        server
+            .log_text()
+            .matches("reply www.home.test. A to client")
+            .count()
+            == 2
             && server.log_text().contains("from cache"),
         "the cache survived the reload: {}",
         server.log_text()
@@ -120,7 +144,9 @@ fn hosts_file_records_and_zones_answer_locally_and_changes_are_picked_up() {
         "{}",
         server.log_text()
     );
-    assert!(server.log_text().contains("configuration rejected, keeping the running one"));
+    assert!(server
+        .log_text()
+        .contains("configuration rejected, keeping the running one"));
     let out = dig(port, &["nas.home.test", "A"]);
     assert!(out.contains("192.168.1.11"), "{out}");
 
@@ -136,7 +162,11 @@ fn hosts_file_records_and_zones_answer_locally_and_changes_are_picked_up() {
     );
     for q in &asked {
         assert!(
-            !(q.starts_with("nas.") || q.starts_with("printer.") || q.contains("ads.") || q.contains("corp.") || q.starts_with("backup.")),
+            !(q.starts_with("nas.")
+                || q.starts_with("printer.")
+                || q.contains("ads.")
+                || q.contains("corp.")
+                || q.starts_with("backup.")),
             "the upstream was asked {q}, which is local: {asked:?}"
         );
     }
@@ -147,7 +177,10 @@ fn without_polling_a_hosts_change_waits_for_sighup() {
     let upstream = a_record_upstream(300);
     let hosts = temp_dir("local-hup").join("hosts");
     std::fs::write(&hosts, "10.0.0.1 box.lan\n").unwrap();
-    let extra = format!("hosts = [{:?}]\nhosts_reload = \"0s\"\n", hosts.display().to_string());
+    let extra = format!(
+        "hosts = [{:?}]\nhosts_reload = \"0s\"\n",
+        hosts.display().to_string()
+    );
     let (server, port, _dir) = serve("local-hup", &[upstream.port], &extra);
     let out = dig(port, &["box.lan", "A"]);
     assert!(out.contains("10.0.0.1"), "{out}");
