@@ -324,7 +324,8 @@ pub struct DnstapLog {
 impl DnstapLog {
     /// A collector for NSD (`dnstap-socket-path`), started before it.
     pub fn collector(dir: &Path) -> DnstapLog {
-        let socket = dir.join("dnstap.sock");
+        // Unix socket paths are short (108 bytes): under /tmp, not the work tree.
+        let socket = short_socket("tap");
         let file = dir.join("nsd.tap");
         let log = dir.join("fstrm.log");
         let out = std::fs::File::create(&log).unwrap_or_else(|e| panic!("{e}"));
@@ -369,6 +370,7 @@ impl DnstapLog {
             p.signal("TERM");
             let _ = p.wait_exit(Duration::from_secs(5));
         }
+        let _ = std::fs::remove_file(&self.socket);
         let out = run(
             Command::new(require("kdig"))
                 .arg("-G")
@@ -390,6 +392,26 @@ impl DnstapLog {
         }
         qs
     }
+}
+
+impl Drop for DnstapLog {
+    fn drop(&mut self) {
+        // The collector (if still running) is killed by its Proc's drop; its socket stays.
+        if !self.socket.as_os_str().is_empty() {
+            let _ = std::fs::remove_file(&self.socket);
+        }
+    }
+}
+
+/// A fresh unix socket path under the temporary directory, short enough for `sun_path`.
+fn short_socket(what: &str) -> PathBuf {
+    let p = std::env::temp_dir().join(format!(
+        "dnspect-{what}-{}-{}.sock",
+        std::process::id(),
+        free_port()
+    ));
+    let _ = std::fs::remove_file(&p);
+    p
 }
 
 /// Stops a server by PID with SIGTERM and waits for it (so its logs are complete).
@@ -438,7 +460,7 @@ pub fn start_knot(dir: &Path, port: u16, zones: &[(&str, String)]) -> (Proc, Dns
         .arg("-c")
         .arg(&cf)
         .arg("-s")
-        .arg(dir.join("knot.sock"))
+        .arg(short_socket("knot"))
         .stdin(Stdio::null())
         .stdout(out.try_clone().unwrap_or_else(|e| panic!("{e}")))
         .stderr(out)

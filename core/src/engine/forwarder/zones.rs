@@ -267,4 +267,55 @@ mod tests {
         assert!(!f.awaits(sent[0].token));
         assert!(f.awaits(again[0].token));
     }
+
+    #[test]
+    fn a_group_has_its_own_transport_and_edns_size() {
+        let mut tcp = zone(&["corp.example"], "corp");
+        tcp.force_tcp = true;
+        tcp.upstream_udp_payload = Some(600);
+        let cfg = Config {
+            upstreams: vec![UpstreamConfig {
+                label: "public".into(),
+                force_tcp: false,
+            }],
+            forward: vec![tcp],
+            events: false,
+            ..Config::default()
+        };
+        let mut f = Forwarder::new(cfg, [3; 32]);
+        let mut sent = Vec::new();
+        for (i, name) in ["a.corp.example.", "a.example.com."].iter().enumerate() {
+            let n: Name = name.parse().unwrap();
+            let mut question = n.as_wire().to_vec();
+            question.extend_from_slice(&[0, 1, 0, 1]);
+            let q = build::query(i as u16, false, &question, None);
+            f.handle(Input::Query {
+                now: Duration::ZERO,
+                client: ClientId(i as u64),
+                transport: Transport::Udp,
+                bytes: &q,
+            });
+            sent.extend(drain(&mut f).into_iter().filter_map(|o| match o {
+                Output::Query(q) => Some(q),
+                _ => None,
+            }));
+        }
+        assert_eq!(sent.len(), 2);
+        let size = |q: &UpstreamQuery| {
+            Message::from_wire(&q.bytes)
+                .unwrap()
+                .edns
+                .map(|e| e.udp_size)
+        };
+        assert_eq!(
+            (sent[0].upstream, sent[0].transport),
+            (UpstreamId(1), Transport::Tcp)
+        );
+        assert_eq!(size(&sent[0]), Some(600));
+        assert_eq!(
+            (sent[1].upstream, sent[1].transport),
+            (UpstreamId(0), Transport::Udp)
+        );
+        assert_eq!(size(&sent[1]), Some(1232));
+    }
 }
