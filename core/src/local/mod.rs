@@ -275,12 +275,18 @@ impl LocalData {
         if self.is_empty() {
             return None;
         }
-        let qname = crate::wire::name::read_name(query, name_start).ok()?.0;
-        let header = Header::from_flags(
-            u16::from_be_bytes([query[0], query[1]]),
-            u16::from_be_bytes([query[2], query[3]]),
-        );
-        let respond = |rcode: Rcode, answers: Vec<Record>, source: usize| {
+        // Only a name that is local costs more than the two lookups: its name and header are
+        // read here.
+        let qname = || {
+            crate::wire::name::read_name(query, name_start)
+                .ok()
+                .map(|n| n.0)
+        };
+        let respond = |qname: Name, rcode: Rcode, answers: Vec<Record>, source: usize| {
+            let header = Header::from_flags(
+                u16::from_be_bytes([query[0], query[1]]),
+                u16::from_be_bytes([query[2], query[3]]),
+            );
             let msg = Message {
                 header: Header {
                     qr: true,
@@ -293,7 +299,7 @@ impl LocalData {
                     ..header.clone()
                 },
                 questions: vec![Question {
-                    name: qname.clone(),
+                    name: qname,
                     qtype,
                     class: qclass,
                 }],
@@ -312,8 +318,9 @@ impl LocalData {
         };
         if qclass == Class::IN || qclass == Class::ANY {
             if let Some(rrs) = self.names.get(lower) {
+                let qname = qname()?;
                 let (answers, source) = self.answers_at(&qname, rrs, qtype);
-                return respond(Rcode::NOERROR, answers, source);
+                return respond(qname, Rcode::NOERROR, answers, source);
             }
         }
         // The longest local zone the name is in.
@@ -331,7 +338,7 @@ impl LocalData {
                     }
                     LocalAnswer::Nxdomain => (Rcode::NXDOMAIN, Vec::new()),
                 };
-                return respond(rcode, answers, i);
+                return respond(qname()?, rcode, answers, i);
             }
             let len = usize::from(*lower.get(at)?);
             if len == 0 {
