@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use dnspect_core::engine::admission::LimitAction;
 use dnspect_core::engine::forwarder::{
-    upstream_labels, Config as EngineConfig, ForwardZone, UpstreamConfig, ZoneCache,
+    upstream_labels, zone_name, Config as EngineConfig, ForwardZone, UpstreamConfig, ZoneCache,
 };
 use dnspect_core::local::{hosts::parse_hosts, HostsText};
 use dnspect_core::units;
@@ -551,10 +551,10 @@ fn settle(
 /// Whether a forward group serves `.` (then it is the default group, and no resolv.conf is
 /// read).
 fn forwards_root(forward: &[ForwardZone]) -> bool {
-    forward.iter().flat_map(|g| &g.zones).any(|z| {
-        z.parse::<dnspect_core::wire::Name>()
-            .is_ok_and(|n| n.is_root())
-    })
+    forward
+        .iter()
+        .flat_map(|g| &g.zones)
+        .any(|z| zone_name(z).is_ok_and(|n| n.is_root()))
 }
 
 /// Every upstream's address in the engine's [`UpstreamId`] order (the default group, then each
@@ -596,9 +596,7 @@ pub fn parse_forward_flag(v: &str) -> Result<ForwardZone, String> {
     let (zone, addrs) = v
         .split_once('=')
         .ok_or_else(|| format!("{v:?}: expected ZONE=ADDR[:PORT][,ADDR[:PORT]...]"))?;
-    let name: dnspect_core::wire::Name = zone
-        .parse()
-        .map_err(|e| format!("{v:?}: zone {zone:?} is not a domain name: {e}"))?;
+    let name = zone_name(zone).map_err(|e| format!("{v:?}: zone {e}"))?;
     let upstreams = addrs
         .split(',')
         .map(|a| {
@@ -903,6 +901,7 @@ mod tests {
             forward: vec![
                 "corp.example=10.0.0.1,10.0.0.2:5300".into(),
                 "ip6.arpa=[2001:db8::1]:53".into(),
+                "10.0.0.0/8=10.0.0.53".into(),
             ],
             hosts: vec![good.clone()],
             ..Overrides::default()
@@ -915,10 +914,12 @@ mod tests {
                 "192.0.2.2:53",
                 "10.0.0.1:53",
                 "10.0.0.2:5300",
-                "[2001:db8::1]:53"
+                "[2001:db8::1]:53",
+                "10.0.0.53:53"
             ]
         );
         assert_eq!(s.engine.forward[0].zones, ["corp.example."]);
+        assert_eq!(s.engine.forward[2].zones, ["10.in-addr.arpa."]);
         assert_eq!(s.hosts, vec![good.clone()]);
         for (bad_flag, what) in [
             ("corp.example", "ZONE=ADDR"),

@@ -371,9 +371,9 @@ impl Config {
             })?;
             for (j, z) in g.zones.iter().enumerate() {
                 let field = format!("{at}.zones[{j}]");
-                let name: Name = z.parse().map_err(|e| ConfigError {
+                let name = super::zones::zone_name(z).map_err(|message| ConfigError {
                     field: field.clone(),
-                    message: format!("{z:?} is not a domain name: {e}"),
+                    message,
                 })?;
                 let key = name.to_lowercase().as_wire().to_vec();
                 if let Some(first) = seen.get(&key) {

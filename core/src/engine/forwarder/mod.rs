@@ -48,8 +48,8 @@ pub use config::{
     Config, ConfigError, ForwardZone, ProbeConfig, UpstreamConfig, ZoneCache, MAX_UPSTREAMS,
 };
 use response::is_meta_type;
-pub use zones::upstream_labels;
 use zones::Zones;
+pub use zones::{upstream_labels, zone_name};
 
 /// What goes into the machine.
 #[derive(Clone, Copy, Debug)]

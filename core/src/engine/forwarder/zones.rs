@@ -51,7 +51,7 @@ impl Zones {
             let g = (i + 1) as u16;
             let mut names = Vec::new();
             for z in &f.zones {
-                if let Ok(n) = z.parse::<Name>() {
+                if let Ok(n) = zone_name(z) {
                     let n = n.to_lowercase();
                     names.push(n.to_string());
                     if n.is_root() {
@@ -124,6 +124,36 @@ impl Zones {
     }
 }
 
+/// A zone as configuration writes it: a domain name, or a network in CIDR notation for its
+/// reverse zone, as CoreDNS accepts (`10.0.0.0/8` is `10.in-addr.arpa.`, `2001:db8::/32` is
+/// `8.b.d.0.1.0.0.2.ip6.arpa.`). The prefix must end on a label: a multiple of 8 bits for IPv4,
+/// of 4 for IPv6.
+pub fn zone_name(z: &str) -> Result<Name, String> {
+    let Some((addr, prefix)) = z.split_once('/') else {
+        return z
+            .parse::<Name>()
+            .map_err(|e| format!("{z:?} is not a domain name: {e}"));
+    };
+    let ip: std::net::IpAddr = addr.parse().map_err(|_| {
+        format!("{z:?}: {addr:?} is not an IP address (a reverse zone is ADDR/PREFIX)")
+    })?;
+    let (max, step) = if ip.is_ipv4() { (32, 8) } else { (128, 4) };
+    let p: u32 = prefix
+        .parse()
+        .ok()
+        .filter(|p| *p <= max && p % step == 0)
+        .ok_or_else(|| {
+            format!("{z:?}: the prefix must be 0..={max} and a multiple of {step} (a reverse zone ends on a label)")
+        })?;
+    let full = crate::local::hosts::reverse_name(ip);
+    // Keep the labels the prefix covers, then the in-addr.arpa/ip6.arpa suffix.
+    let keep = (p / step) as usize;
+    let labels: Vec<&[u8]> = full.labels().collect();
+    let n = (max / step) as usize;
+    let start = n - keep;
+    Name::from_labels(&labels[start..]).map_err(|e| format!("{z:?}: {e}"))
+}
+
 /// The flat list of upstream labels, in [`UpstreamId`] order: the default group's, then each
 /// `forward` group's. Shells map an [`UpstreamQuery`]'s upstream to an address with it.
 pub fn upstream_labels(cfg: &Config) -> Vec<&UpstreamConfig> {
@@ -155,6 +185,20 @@ mod tests {
 
     fn wire(n: &str) -> Vec<u8> {
         n.parse::<Name>().unwrap().to_lowercase().as_wire().to_vec()
+    }
+
+    #[test]
+    fn reverse_zones_in_cidr_notation() {
+        let z = |s: &str| zone_name(s).map(|n| n.to_string());
+        assert_eq!(z("10.0.0.0/8").unwrap(), "10.in-addr.arpa.");
+        assert_eq!(z("192.168.1.0/24").unwrap(), "1.168.192.in-addr.arpa.");
+        assert_eq!(z("0.0.0.0/0").unwrap(), "in-addr.arpa.");
+        assert_eq!(z("2001:db8::/32").unwrap(), "8.b.d.0.1.0.0.2.ip6.arpa.");
+        assert_eq!(z("cluster.local").unwrap(), "cluster.local.");
+        assert!(z("10.0.0.0/12").unwrap_err().contains("multiple of 8"));
+        assert!(z("2001:db8::/33").unwrap_err().contains("multiple of 4"));
+        assert!(z("10.0.0/8").unwrap_err().contains("not an IP address"));
+        assert!(z("a..b").unwrap_err().contains("not a domain name"));
     }
 
     #[test]
