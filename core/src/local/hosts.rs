@@ -152,4 +152,24 @@ mod tests {
         assert!(r.starts_with("1.0.0.0.0.0.0.0."), "{r}");
         assert!(r.ends_with("8.b.d.0.1.0.0.2.ip6.arpa."), "{r}");
     }
+
+    proptest::proptest! {
+        /// Any text: parsed or refused with a line inside the text and a field, never a panic;
+        /// every parsed line answers its reverse name.
+        #[test]
+        fn any_text_parses_or_names_its_line(text in "([0-9a-f:.%# \t\\-]{0,40}[a-z.]{0,20}\n?){0,6}") {
+            match parse_hosts(&text) {
+                Ok(lines) => {
+                    for l in lines {
+                        proptest::prop_assert!(!l.names.is_empty());
+                        proptest::prop_assert!(!reverse_name(l.address).is_root());
+                    }
+                }
+                Err(e) => {
+                    proptest::prop_assert!(e.line >= 1 && e.line <= text.lines().count());
+                    proptest::prop_assert!(e.field >= 1);
+                }
+            }
+        }
+    }
 }
