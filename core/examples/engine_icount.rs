@@ -1,6 +1,7 @@
 //! Runs N cache hits through the engine, for `valgrind --tool=callgrind` instruction counts:
 //! `cargo build --release --example engine_icount && valgrind --tool=callgrind
-//! target/release/examples/engine_icount 10000`.
+//! target/release/examples/engine_icount 10000`; a second argument `zones` configures per-zone
+//! forwarding and local data (`engine_setup::forwarder_with_zones`).
 #![allow(clippy::unwrap_used)]
 use std::time::Duration;
 
@@ -10,14 +11,18 @@ mod engine_setup;
 use dnspect_core::engine::forwarder::{ClientId, Input, Output};
 use dnspect_core::engine::Transport;
 use dnspect_core::wire::{Message, Question, RType};
-use engine_setup::{add_cdn_answer, forwarder};
+use engine_setup::{add_cdn_answer, forwarder, forwarder_with_zones};
 
 fn main() {
     let n: usize = std::env::args()
         .nth(1)
         .and_then(|a| a.parse().ok())
         .unwrap_or(1000);
-    let mut f = forwarder("u");
+    let mut f = if std::env::args().nth(2).as_deref() == Some("zones") {
+        forwarder_with_zones("u")
+    } else {
+        forwarder("u")
+    };
     let mut m = Message::default();
     m.header.id = 1;
     m.header.rd = true;

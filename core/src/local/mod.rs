@@ -17,7 +17,7 @@
 
 pub mod hosts;
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 
 use crate::wire::{Class, Header, Message, Name, Question, RData, RType, Rcode, Record};
 
@@ -127,15 +127,49 @@ struct LocalRr {
     source: usize,
 }
 
-/// Local data, indexed by lowercased wire name.
+type Map<V> = HashMap<Box<[u8]>, V, rustc_hash::FxBuildHasher>;
+
+/// Local data, indexed by lowercased wire name (Fx hash maps: deterministic, and one hash per
+/// name looked up on the per-query path, where every query that is not local pays for the
+/// lookup).
 #[derive(Clone, Debug, Default)]
 pub struct LocalData {
-    names: BTreeMap<Box<[u8]>, Vec<LocalRr>>,
+    names: Map<Vec<LocalRr>>,
     /// Names above local data (empty non-terminals), for NODATA inside local zones.
-    above: BTreeMap<Box<[u8]>, ()>,
+    above: Map<()>,
     /// Zone name -> its source (which holds the zone and its answer).
-    zones: BTreeMap<Box<[u8]>, usize>,
+    zones: Map<usize>,
     sources: Vec<LocalSource>,
+    /// A bit per [`tld_bit`] of the last label of every local name and zone: a name whose
+    /// last label has no bit here is not local, found without hashing the whole name.
+    tlds: u64,
+}
+
+/// A cheap fingerprint (0..64) of a name's last label (lowercased wire form `lower`): its length
+/// and first and last bytes. Case folded (the key is lowercased already).
+fn tld_bit(lower: &[u8]) -> Option<u32> {
+    let mut at = 0;
+    let mut last = None;
+    while let Some(&len) = lower.get(at) {
+        if len == 0 {
+            break;
+        }
+        last = Some(at);
+        at += 1 + usize::from(len);
+    }
+    let Some(l) = last else {
+        return Some(0);
+    };
+    let len = usize::from(lower[l]);
+    let first = *lower.get(l + 1)?;
+    let end = *lower.get(l + len)?;
+    Some(
+        (len as u32)
+            .wrapping_mul(7)
+            .wrapping_add(u32::from(first) * 3)
+            .wrapping_add(u32::from(end))
+            % 64,
+    )
 }
 
 /// A local answer: the message to send (without OPT), its RCODE, the number of answer
@@ -224,13 +258,21 @@ impl LocalData {
                 zone: name,
                 answer: z.answer,
             });
+            d.mark(&key);
             d.zones.insert(key, d.sources.len() - 1);
         }
         Ok(d)
     }
 
+    fn mark(&mut self, key: &[u8]) {
+        if let Some(b) = tld_bit(key) {
+            self.tlds |= 1 << b;
+        }
+    }
+
     fn add(&mut self, name: &Name, rtype: RType, ttl: u32, rdata: RData, source: usize) {
         let key = lower_wire(name);
+        self.mark(&key);
         let rrs = self.names.entry(key).or_default();
         // The same address twice (two lines, or a name and its alias): one record.
         if rrs.iter().any(|r| r.rtype == rtype && r.rdata == rdata) {
@@ -272,7 +314,7 @@ impl LocalData {
         qtype: RType,
         qclass: Class,
     ) -> Option<LocalHit<'_>> {
-        if self.is_empty() {
+        if self.is_empty() || tld_bit(lower).is_some_and(|b| self.tlds & (1 << b) == 0) {
             return None;
         }
         // Only a name that is local costs more than the two lookups: its name and header are
@@ -316,12 +358,15 @@ impl LocalData {
                 source: &self.sources[source],
             })
         };
-        if qclass == Class::IN || qclass == Class::ANY {
+        if !self.names.is_empty() && (qclass == Class::IN || qclass == Class::ANY) {
             if let Some(rrs) = self.names.get(lower) {
                 let qname = qname()?;
                 let (answers, source) = self.answers_at(&qname, rrs, qtype);
                 return respond(qname, Rcode::NOERROR, answers, source);
             }
+        }
+        if self.zones.is_empty() {
+            return None;
         }
         // The longest local zone the name is in.
         let mut at = 0;
@@ -478,6 +523,13 @@ mod tests {
         assert_eq!((m.rcode(), m.answers.len()), (Rcode::NOERROR, 0));
         // Outside every zone and without data: not local.
         assert!(ask(&d, "example.com.", RType::A).is_none());
+        // The fingerprint of the last label lets most names out at once, never a local one.
+        let tlds = ["lan", "example", "localhost", "nas", "lab", "arpa"];
+        assert_eq!(d.tlds.count_ones() as usize, tlds.len());
+        assert!(
+            ask(&d, "x.LAN.", RType::A).is_none(),
+            "no data there, but looked up"
+        );
         assert!(ask(&d, "lab.", RType::A).is_none());
         assert!(ask(&d, "example.", RType::A).is_none());
     }
