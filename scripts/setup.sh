@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs everything the tests need, skipping what is already there (a second run takes seconds):
-#   Debian packages  dig (dnsutils), kdig (knot-dnsutils), nsd, dnsperf, chromium, tcpdump and tshark
+#   Debian packages  dig (dnsutils), kdig (knot-dnsutils), nsd, knot (knotd) and its dnstap module,
+#                    fstrm_capture (fstrm-bin: NSD's dnstap collector), dnsperf, chromium, tcpdump and tshark
 #                    (with dumpcap: the capture tests); man-db, script, unshare, ip (the CLI
-#                    tests); knot (optional);
+#                    tests);
 #                    for deploy/: podman + runc (the container test), prometheus (promtool),
 #                    systemd (systemd-analyze), file and binutils (the image script)
 #   PyPI             dnspython, when `import dns` fails; kubernetes-validate (schemas of the
@@ -21,9 +22,11 @@ cd "$REPO_ROOT"
 t_start=$SECONDS
 
 # ---- Debian packages ----------------------------------------------------------------------------
-APT_REQUIRED=(dnsutils knot-dnsutils nsd dnsperf chromium fonts-liberation tcpdump tshark
+# knot, knot-module-dnstap and fstrm-bin: the per-zone forwarding tests run NSD and Knot side by
+# side and read both servers' query logs (dnstap, read back with `kdig -G`).
+APT_REQUIRED=(dnsutils knot-dnsutils nsd knot knot-module-dnstap fstrm-bin dnsperf chromium fonts-liberation tcpdump tshark
     podman runc prometheus systemd file binutils iproute2)
-APT_OPTIONAL=(knot)
+APT_OPTIONAL=()
 # tshark's package asks whether non-root users may capture: answer no, without a prompt.
 if command -v debconf-set-selections >/dev/null 2>&1; then
     echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
@@ -33,8 +36,10 @@ export DEBIAN_FRONTEND=noninteractive
 # bsdutils), a network namespace for the default port (unshare from util-linux, ip from iproute2).
 APT_REQUIRED+=(man-db bsdutils util-linux iproute2)
 apt_install "${APT_REQUIRED[@]}"
-apt_install "${APT_OPTIONAL[@]}" || warn "optional packages did not install: ${APT_OPTIONAL[*]}"
-for tool in dig kdig nsd dnsperf chromium tcpdump tshark dumpcap podman runc promtool systemd-analyze ip nsenter; do
+if ((${#APT_OPTIONAL[@]})); then
+    apt_install "${APT_OPTIONAL[@]}" || warn "optional packages did not install: ${APT_OPTIONAL[*]}"
+fi
+for tool in dig kdig nsd knotd fstrm_capture dnsperf chromium tcpdump tshark dumpcap podman runc promtool systemd-analyze ip nsenter; do
     command -v "$tool" >/dev/null 2>&1 || [[ -x "/usr/sbin/$tool" ]] || die "$tool is missing after apt-get install"
 done
 

@@ -16,6 +16,9 @@
 //!
 //! Setup is the same whatever N is, so (count(N2) - count(N1)) / (N2 - N1) is the cost of one
 //! operation. A bare number as the first argument means `hit N` (the old form).
+//!
+//! A last argument `zones` configures per-zone forwarding and local data
+//! (`engine_setup::forwarder_with_zones`), e.g. `engine_icount hit 10000 zones`.
 #![allow(clippy::unwrap_used)]
 use std::time::Duration;
 
@@ -25,7 +28,7 @@ mod engine_setup;
 use dnspect_core::engine::forwarder::{ClientId, Forwarder, Input, Output};
 use dnspect_core::engine::Transport;
 use dnspect_core::wire::{Class, Edns, Message, Question, RData, RType, Record};
-use engine_setup::forwarder;
+use engine_setup::{forwarder, forwarder_with_zones};
 
 fn query(name: &str, id: u16, edns: bool) -> Vec<u8> {
     let mut m = Message::default();
@@ -150,13 +153,21 @@ fn format_digits(mut k: usize) -> [u8; 7] {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let zones = args.last().map(String::as_str) == Some("zones");
+    if zones {
+        args.pop();
+    }
     let (mode, n) = match args.as_slice() {
         [n] if n.parse::<usize>().is_ok() => ("hit", n.parse().unwrap()),
         [m, n] => (m.as_str(), n.parse().unwrap()),
         _ => ("hit", 1000),
     };
-    let mut f = forwarder("u");
+    let mut f = if zones {
+        forwarder_with_zones("u")
+    } else {
+        forwarder("u")
+    };
     let now = Duration::from_secs(1);
     let large = Shape::Large {
         records: 20,

@@ -11,6 +11,7 @@ pub mod cache;
 pub mod engine;
 pub mod examples;
 pub mod incidents;
+pub mod local;
 pub mod pcap;
 pub mod sim;
 pub mod units;

@@ -20,8 +20,11 @@ use std::time::Duration;
 
 mod engine_setup;
 
-use dnspect_core::engine::forwarder::{ClientId, Forwarder, Input, Output};
+use dnspect_core::engine::forwarder::{
+    ClientId, Config, ForwardZone, Forwarder, Input, Output, UpstreamConfig, ZoneCache,
+};
 use dnspect_core::engine::Transport;
+use dnspect_core::local::{HostsText, LocalAnswer, LocalConfig, LocalZone};
 use dnspect_core::wire::{Class, Edns, Message, Question, RType, Rcode, Record};
 use engine_setup::forwarder;
 
@@ -239,9 +242,59 @@ fn miss(f: &mut Forwarder, q: &[u8], s: &Shape, now: Duration) -> Vec<u8> {
 
 #[test]
 fn a_cache_hit_allocates_only_the_answer_buffer() {
+    hits_allocate_once(|| forwarder("127.0.0.1:53"), "");
+}
+
+/// The same with per-zone forwarding (example.com has its own group, with its own cache rules)
+/// and local data that the names miss (a hosts file, records, local zones): the zone match and
+/// the local lookup allocate nothing.
+#[test]
+fn a_cache_hit_with_zones_and_local_data_allocates_only_the_answer_buffer() {
+    hits_allocate_once(
+        || {
+            let up = |l: &str| UpstreamConfig {
+                label: l.into(),
+                force_tcp: false,
+            };
+            let cfg = Config {
+                upstreams: vec![up("127.0.0.1:53")],
+                forward: vec![ForwardZone {
+                    zones: vec!["example.com".into(), "in-addr.arpa".into()],
+                    upstreams: vec![up("127.0.0.2:53")],
+                    policy: None,
+                    force_tcp: false,
+                    upstream_udp_payload: None,
+                    probe: None,
+                    cache: ZoneCache {
+                        max_ttl: Some(3600),
+                        ..ZoneCache::default()
+                    },
+                }],
+                local: LocalConfig {
+                    records: vec!["printer.lan. 300 IN A 192.168.1.20".into()],
+                    zones: vec![LocalZone {
+                        zone: "ads.example".into(),
+                        answer: LocalAnswer::Nxdomain,
+                    }],
+                    hosts: vec![HostsText {
+                        name: "hosts".into(),
+                        text: "192.168.1.10 nas.lab nas\n".into(),
+                    }],
+                    ..LocalConfig::default()
+                },
+                events: false,
+                ..Config::default()
+            };
+            Forwarder::new(cfg, [7; 32])
+        },
+        " (zones and local data)",
+    );
+}
+
+fn hits_allocate_once(make: impl Fn() -> Forwarder, setup: &str) {
     const HITS: u64 = 1000;
     for s in SHAPES {
-        let mut f = forwarder("127.0.0.1:53");
+        let mut f = make();
         let now = Duration::from_secs(1);
         let q = query(s.name, s.qtype, 4242, s.edns);
         let first = miss(&mut f, &q, s, now);
@@ -267,7 +320,7 @@ fn a_cache_hit_allocates_only_the_answer_buffer() {
         assert_eq!(hit.answers, expected.answers, "{}", s.what);
         assert_eq!(hit.rcode(), expected.rcode(), "{}", s.what);
         println!(
-            "hit ({}): {allocs} allocations for {HITS} hits ({:.2} per hit)",
+            "hit ({}){setup}: {allocs} allocations for {HITS} hits ({:.2} per hit)",
             s.what,
             allocs as f64 / HITS as f64
         );

@@ -7,7 +7,10 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use dnspect_core::engine::admission::LimitAction;
-use dnspect_core::engine::forwarder::{Config as EngineConfig, UpstreamConfig};
+use dnspect_core::engine::forwarder::{
+    upstream_labels, zone_name, Config as EngineConfig, ForwardZone, UpstreamConfig, ZoneCache,
+};
+use dnspect_core::local::{hosts::parse_hosts, HostsText};
 use dnspect_core::units;
 use serde::Deserialize;
 use toml_edit::{ImDocument, Item, Table, Value};
@@ -47,6 +50,13 @@ pub struct File {
     pub engine: EngineConfig,
     #[serde(default)]
     pub tcp: TcpKnobs,
+    /// Hosts files (`/etc/hosts` format), answered locally; read at start, on SIGHUP and when
+    /// they change.
+    #[serde(default)]
+    pub hosts: Vec<PathBuf>,
+    /// How often hosts files are checked for changes; "0s": only on SIGHUP.
+    #[serde(default = "default_hosts_reload", with = "units::duration")]
+    pub hosts_reload: Duration,
     #[serde(default)]
     pub udp: UdpKnobs,
 }
@@ -131,6 +141,9 @@ fn cores() -> usize {
 fn default_drain() -> Duration {
     Duration::from_secs(5)
 }
+fn default_hosts_reload() -> Duration {
+    Duration::from_secs(2)
+}
 
 /// Where the nameservers come from when no upstream is configured.
 pub const RESOLV_CONF: &str = "/etc/resolv.conf";
@@ -199,6 +212,11 @@ pub struct Settings {
     pub tcp_send_buffer: usize,
     /// `[udp]`: datagrams per recvmmsg/sendmmsg, and the upstream socket pool.
     pub udp: UdpKnobs,
+    /// Hosts files, read into `engine.local.hosts` after the `inline_hosts` given in the file.
+    pub hosts: Vec<PathBuf>,
+    pub inline_hosts: usize,
+    /// How often the hosts files are checked for changes (zero: only on SIGHUP).
+    pub hosts_reload: Duration,
 }
 
 impl Settings {
@@ -508,7 +526,14 @@ fn settle(
         upstreams.push(addr);
         u.label = addr.to_string();
     }
-    let from_resolv = upstreams.is_empty();
+    for (i, g) in engine.forward.iter_mut().enumerate() {
+        for (j, u) in g.upstreams.iter_mut().enumerate() {
+            let field = format!("engine.forward[{i}].upstreams[{j}]");
+            let addr = socket(&u.label, 53).map_err(|m| sp.err(&field, m))?;
+            u.label = addr.to_string();
+        }
+    }
+    let from_resolv = upstreams.is_empty() && !forwards_root(&engine.forward);
     if from_resolv {
         let rc = resolv_conf().map_err(|e| {
             sp.err(
@@ -525,9 +550,13 @@ fn settle(
         }
         engine.upstreams = labels(&upstreams);
     }
+    let inline_hosts = engine.local.hosts.len();
+    let files = read_hosts(&f.hosts, |j| sp.err(&format!("hosts[{j}]"), ""))?;
+    engine.local.hosts.extend(files);
     engine
         .validate()
         .map_err(|e| sp.err(&file_field(&e.field), e.message))?;
+    let upstreams = flat_upstreams(&engine).map_err(|m| sp.err("engine.forward", m))?;
     let metrics = if f.metrics.is_empty() {
         None
     } else {
@@ -608,6 +637,79 @@ fn settle(
         tcp_max_queued: t.max_queued,
         tcp_send_buffer: t.send_buffer_bytes,
         udp: f.udp.clone(),
+        hosts: f.hosts,
+        inline_hosts,
+        hosts_reload: f.hosts_reload,
+    })
+}
+
+/// Whether a forward group serves `.` (then it is the default group, and no resolv.conf is
+/// read).
+fn forwards_root(forward: &[ForwardZone]) -> bool {
+    forward
+        .iter()
+        .flat_map(|g| &g.zones)
+        .any(|z| zone_name(z).is_ok_and(|n| n.is_root()))
+}
+
+/// Every upstream's address in the engine's [`UpstreamId`] order (the default group, then each
+/// forward group): what the workers send an engine query to. Labels are addresses here.
+///
+/// [`UpstreamId`]: dnspect_core::engine::UpstreamId
+fn flat_upstreams(engine: &EngineConfig) -> Result<Vec<SocketAddr>, String> {
+    upstream_labels(engine)
+        .iter()
+        .map(|u| socket(&u.label, 53))
+        .collect()
+}
+
+/// Reads hosts files; an unreadable or bad file is an error naming it, its line and field.
+/// `at(j)` is the error for the j-th path (its field and line in the configuration).
+fn read_hosts(
+    paths: &[PathBuf],
+    at: impl Fn(usize) -> ConfigError,
+) -> Result<Vec<HostsText>, ConfigError> {
+    let mut out = Vec::new();
+    for (j, p) in paths.iter().enumerate() {
+        let fail = |m: String| ConfigError {
+            message: m,
+            ..at(j)
+        };
+        let text = std::fs::read_to_string(p)
+            .map_err(|e| fail(format!("cannot read hosts file {}: {e}", p.display())))?;
+        parse_hosts(&text).map_err(|e| fail(format!("hosts file {}: {e}", p.display())))?;
+        out.push(HostsText {
+            name: p.display().to_string(),
+            text,
+        });
+    }
+    Ok(out)
+}
+
+/// A `--forward ZONE=ADDR[:PORT][,ADDR[:PORT]...]` flag as a forward group.
+pub fn parse_forward_flag(v: &str) -> Result<ForwardZone, String> {
+    let (zone, addrs) = v
+        .split_once('=')
+        .ok_or_else(|| format!("{v:?}: expected ZONE=ADDR[:PORT][,ADDR[:PORT]...]"))?;
+    let name = zone_name(zone).map_err(|e| format!("{v:?}: zone {e}"))?;
+    let upstreams = addrs
+        .split(',')
+        .map(|a| {
+            socket(a.trim(), 53).map(|addr| UpstreamConfig {
+                label: addr.to_string(),
+                force_tcp: false,
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|m| format!("{v:?}: {m}"))?;
+    Ok(ForwardZone {
+        zones: vec![name.to_string()],
+        upstreams,
+        policy: None,
+        force_tcp: false,
+        upstream_udp_payload: None,
+        probe: None,
+        cache: ZoneCache::default(),
     })
 }
 
@@ -916,6 +1018,130 @@ mod tests {
     }
 
     #[test]
+    fn forward_groups_and_hosts_files() {
+        let dir = std::env::temp_dir().join(format!("dnspect-cfg-hosts-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let good = dir.join("hosts");
+        std::fs::write(&good, "192.168.1.10 nas.lab nas\n").unwrap();
+        let bad = dir.join("bad");
+        std::fs::write(&bad, "127.0.0.1 localhost\n\n10.0.0.999 typo\n").unwrap();
+        let text = format!(
+            "upstreams = [\"192.0.2.1\"]\nhosts = [{:?}]\n\n[[engine.forward]]\nzones = [\"cluster.local\", \"in-addr.arpa\"]\nupstreams = [\"10.96.0.10\", \"10.96.0.11:5353\"]\n",
+            good.display().to_string()
+        );
+        let s = parse(&text, rc).unwrap();
+        // The workers' list: the default group, then each forward group, in engine order.
+        let ups: Vec<String> = s.upstreams.iter().map(|a| a.to_string()).collect();
+        assert_eq!(ups, ["192.0.2.1:53", "10.96.0.10:53", "10.96.0.11:5353"]);
+        assert_eq!(s.engine.forward[0].upstreams[0].label, "10.96.0.10:53");
+        assert_eq!(s.engine.local.hosts.len(), 1);
+        assert_eq!(s.engine.local.hosts[0].name, good.display().to_string());
+        // A bad hosts file: its path, line and field, and the config line that names it.
+        let e = parse(&text.replace("/hosts\"", "/bad\""), rc).unwrap_err();
+        assert_eq!((e.line, e.field.as_str()), (Some(2), "hosts[0]"));
+        assert!(e.message.contains("line 3, field 1"), "{e}");
+        assert!(e.message.contains("10.0.0.999"), "{e}");
+        // A forward upstream that is no address, a zone twice: named in the file.
+        let e = parse(&text.replace("10.96.0.11:5353", "kube-dns"), rc).unwrap_err();
+        assert_eq!(
+            (e.line, e.field.as_str()),
+            (Some(6), "engine.forward[0].upstreams[1]")
+        );
+        let e = parse(&text.replace("\"in-addr.arpa\"", "\"Cluster.Local.\""), rc).unwrap_err();
+        assert_eq!(
+            (e.line, e.field.as_str()),
+            (Some(5), "engine.forward[0].zones[1]")
+        );
+        // A forward group for `.` replaces the resolv.conf.
+        let s = parse(
+            "[[engine.forward]]\nzones = [\".\"]\nupstreams = [\"192.0.2.9\"]\n",
+            rc,
+        )
+        .unwrap();
+        assert_eq!(s.resolv_conf, None);
+        assert_eq!(
+            s.upstreams,
+            vec!["192.0.2.9:53".parse::<SocketAddr>().unwrap()]
+        );
+        // Flags.
+        let flags = Overrides {
+            upstreams: vec!["192.0.2.2".into()],
+            forward: vec![
+                "corp.example=10.0.0.1,10.0.0.2:5300".into(),
+                "ip6.arpa=[2001:db8::1]:53".into(),
+                "10.0.0.0/8=10.0.0.53".into(),
+            ],
+            hosts: vec![good.clone()],
+            ..Overrides::default()
+        };
+        let s = flags.apply(parse(DEFAULT_TOML, rc).unwrap()).unwrap();
+        let ups: Vec<String> = s.upstreams.iter().map(|a| a.to_string()).collect();
+        assert_eq!(
+            ups,
+            [
+                "192.0.2.2:53",
+                "10.0.0.1:53",
+                "10.0.0.2:5300",
+                "[2001:db8::1]:53",
+                "10.0.0.53:53"
+            ]
+        );
+        assert_eq!(s.engine.forward[0].zones, ["corp.example."]);
+        assert_eq!(s.engine.forward[2].zones, ["10.in-addr.arpa."]);
+        assert_eq!(s.hosts, vec![good.clone()]);
+        for (bad_flag, what) in [
+            ("corp.example", "ZONE=ADDR"),
+            ("a..b=10.0.0.1", "not a domain name"),
+            ("corp.example=kube-dns", "not an address"),
+        ] {
+            let o = Overrides {
+                forward: vec![bad_flag.into()],
+                ..Overrides::default()
+            };
+            let e = o.apply(parse(DEFAULT_TOML, rc).unwrap()).unwrap_err();
+            assert_eq!(e.field, "--forward");
+            assert!(e.message.contains(what), "{e}");
+        }
+        let o = Overrides {
+            hosts: vec![bad.clone()],
+            ..Overrides::default()
+        };
+        let e = o.apply(parse(DEFAULT_TOML, rc).unwrap()).unwrap_err();
+        assert_eq!(e.field, "--hosts");
+        assert!(e.message.contains("line 3, field 1"), "{e}");
+        let o = Overrides {
+            forward: vec![".=192.0.2.3".into()],
+            ..Overrides::default()
+        };
+        let s = o.apply(parse(DEFAULT_TOML, rc).unwrap()).unwrap();
+        assert_eq!(
+            s.upstreams,
+            vec!["192.0.2.3:53".parse::<SocketAddr>().unwrap()]
+        );
+        assert!(s.engine.forward.is_empty());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// The TOML examples of docs/configuration.md are valid configurations.
+    #[test]
+    fn the_documented_examples_are_valid() {
+        let doc = include_str!("../../docs/configuration.md");
+        let hosts = std::env::temp_dir().join(format!("dnspect-doc-hosts-{}", std::process::id()));
+        std::fs::write(&hosts, "192.168.1.10 nas.lab nas\n").unwrap();
+        let mut n = 0;
+        for block in doc.split("```toml\n").skip(1) {
+            let text = block.split("```").next().unwrap();
+            let text = text.replace("/etc/dnspect/lab.hosts", &hosts.display().to_string());
+            if let Err(e) = parse(&text, rc) {
+                panic!("docs/configuration.md example {n}: {e}\n{text}");
+            }
+            n += 1;
+        }
+        assert!(n >= 4, "{n} examples");
+        let _ = std::fs::remove_file(&hosts);
+    }
+
+    #[test]
     fn networks() {
         let n = Net {
             addr: "10.0.0.0".parse().unwrap(),
@@ -942,6 +1168,11 @@ pub struct Overrides {
     pub metrics: Option<String>,
     pub log_queries: bool,
     pub workers: Option<usize>,
+    /// `--forward ZONE=ADDR[,ADDR...]`: replace the file's forward groups (`.=` is
+    /// `--upstream`).
+    pub forward: Vec<String>,
+    /// `--hosts FILE`: replace the file's hosts files.
+    pub hosts: Vec<PathBuf>,
 }
 
 impl Overrides {
@@ -958,17 +1189,47 @@ impl Overrides {
                 .map(|a| socket(a, 53).map_err(|m| flag("listen", m)))
                 .collect::<Result<_, _>>()?;
         }
-        if !self.upstreams.is_empty() {
+        let mut root: Vec<SocketAddr> = Vec::new();
+        if !self.forward.is_empty() {
+            let mut groups = Vec::new();
+            for v in &self.forward {
+                let g = parse_forward_flag(v).map_err(|m| flag("forward", m))?;
+                if g.zones[0] == "." {
+                    for u in &g.upstreams {
+                        root.push(socket(&u.label, 53).map_err(|m| flag("forward", m))?);
+                    }
+                } else {
+                    groups.push(g);
+                }
+            }
+            s.engine.forward = groups;
+        }
+        if !self.upstreams.is_empty() || !root.is_empty() {
             s.resolv_conf = None;
-            s.upstreams = self
+            let mut ups: Vec<SocketAddr> = self
                 .upstreams
                 .iter()
                 .map(|a| socket(a, 53).map_err(|m| flag("upstream", m)))
                 .collect::<Result<_, _>>()?;
-            s.engine.upstreams = labels(&s.upstreams);
-            s.engine
-                .validate()
-                .map_err(|e| flag("upstream", e.to_string()))?;
+            ups.extend(root);
+            s.engine.upstreams = labels(&ups);
+        }
+        if !self.hosts.is_empty() {
+            s.engine.local.hosts.truncate(s.inline_hosts);
+            let files = read_hosts(&self.hosts, |_| flag("hosts", String::new()))?;
+            s.engine.local.hosts.extend(files);
+            s.hosts = self.hosts.clone();
+        }
+        if !self.upstreams.is_empty() || !self.forward.is_empty() || !self.hosts.is_empty() {
+            let name = if !self.forward.is_empty() {
+                "forward"
+            } else if !self.upstreams.is_empty() {
+                "upstream"
+            } else {
+                "hosts"
+            };
+            s.engine.validate().map_err(|e| flag(name, e.to_string()))?;
+            s.upstreams = flat_upstreams(&s.engine).map_err(|m| flag(name, m))?;
         }
         if !self.allow.is_empty() {
             s.allow = self

@@ -260,6 +260,11 @@ pub fn status(dig_out: &str) -> String {
 
 /// NSD serving generated zones on 127.0.0.1:port.
 pub fn start_nsd(dir: &Path, port: u16, zones: &[(&str, String)]) -> Proc {
+    start_nsd_with(dir, port, zones, "")
+}
+
+/// NSD with `extra` configuration clauses.
+fn start_nsd_with(dir: &Path, port: u16, zones: &[(&str, String)], extra: &str) -> Proc {
     let nsd = require("nsd");
     let mut conf = format!(
         "server:\n  ip-address: 127.0.0.1@{port}\n  port: {port}\n  username: \"\"\n  chroot: \"\"\n  zonesdir: \"{d}\"\n  pidfile: \"{d}/nsd.pid\"\n  database: \"\"\n  zonelistfile: \"{d}/zone.list\"\n  xfrdfile: \"{d}/xfrd.state\"\n  xfrdir: \"{d}\"\n  logfile: \"{d}/nsd.log\"\n  server-count: 1\n  verbosity: 1\n  hide-version: yes\n  tcp-count: 100\nremote-control:\n  control-enable: no\n",
@@ -272,6 +277,7 @@ pub fn start_nsd(dir: &Path, port: u16, zones: &[(&str, String)]) -> Proc {
             "zone:\n  name: \"{origin}\"\n  zonefile: \"{file}\"\n"
         ));
     }
+    conf.push_str(extra);
     let cf = dir.join("nsd.conf");
     std::fs::write(&cf, conf).unwrap_or_else(|e| panic!("{e}"));
     let check = run(
@@ -304,6 +310,177 @@ pub fn start_nsd(dir: &Path, port: u16, zones: &[(&str, String)]) -> Proc {
         Duration::from_secs(10),
     );
     p
+}
+
+/// A dnstap collector (`fstrm_capture`) listening on a unix socket and writing a file: NSD's
+/// query log. Stop it (after the server) with [`DnstapLog::questions`].
+#[derive(Debug)]
+pub struct DnstapLog {
+    pub socket: PathBuf,
+    pub file: PathBuf,
+    proc: Option<Proc>,
+}
+
+impl DnstapLog {
+    /// A collector for NSD (`dnstap-socket-path`), started before it.
+    pub fn collector(dir: &Path) -> DnstapLog {
+        // Unix socket paths are short (108 bytes): under /tmp, not the work tree.
+        let socket = short_socket("tap");
+        let file = dir.join("nsd.tap");
+        let log = dir.join("fstrm.log");
+        let out = std::fs::File::create(&log).unwrap_or_else(|e| panic!("{e}"));
+        let child = Command::new(require("fstrm_capture"))
+            .args(["-t", "protobuf:dnstap.Dnstap", "-u"])
+            .arg(&socket)
+            .arg("-w")
+            .arg(&file)
+            .stdin(Stdio::null())
+            .stdout(out.try_clone().unwrap_or_else(|e| panic!("{e}")))
+            .stderr(out)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start fstrm_capture: {e}"));
+        let until = Instant::now() + Duration::from_secs(10);
+        while !socket.exists() && Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        DnstapLog {
+            socket,
+            file,
+            proc: Some(Proc {
+                child,
+                name: "fstrm_capture".into(),
+                log,
+            }),
+        }
+    }
+
+    /// A log Knot writes itself (`mod-dnstap` with a file sink).
+    pub fn file(file: PathBuf) -> DnstapLog {
+        DnstapLog {
+            socket: PathBuf::new(),
+            file,
+            proc: None,
+        }
+    }
+
+    /// The questions of every query in the log (`name TYPE`, lowercased), read with `kdig -G`
+    /// once the server that wrote it has stopped (and the collector, stopped here by PID).
+    pub fn questions(mut self) -> Vec<String> {
+        if let Some(mut p) = self.proc.take() {
+            p.signal("TERM");
+            let _ = p.wait_exit(Duration::from_secs(5));
+        }
+        let _ = std::fs::remove_file(&self.socket);
+        let out = run(
+            Command::new(require("kdig"))
+                .arg("-G")
+                .arg(&self.file)
+                .arg("+qr"),
+            Duration::from_secs(20),
+        );
+        let text = String::from_utf8_lossy(&out.stdout);
+        let mut lines = text.lines();
+        let mut qs = Vec::new();
+        while let Some(l) = lines.next() {
+            if l.starts_with(";; QUESTION SECTION") {
+                let q = lines.next().unwrap_or_default();
+                let w: Vec<&str> = q.trim_start_matches(";;").split_whitespace().collect();
+                if w.len() >= 3 {
+                    qs.push(format!("{} {}", w[0].to_lowercase(), w[2]));
+                }
+            }
+        }
+        qs
+    }
+}
+
+impl Drop for DnstapLog {
+    fn drop(&mut self) {
+        // The collector (if still running) is killed by its Proc's drop; its socket stays.
+        if !self.socket.as_os_str().is_empty() {
+            let _ = std::fs::remove_file(&self.socket);
+        }
+    }
+}
+
+/// A fresh unix socket path under the temporary directory, short enough for `sun_path`.
+fn short_socket(what: &str) -> PathBuf {
+    let p = std::env::temp_dir().join(format!(
+        "dnspect-{what}-{}-{}.sock",
+        std::process::id(),
+        free_port()
+    ));
+    let _ = std::fs::remove_file(&p);
+    p
+}
+
+/// Stops a server by PID with SIGTERM and waits for it (so its logs are complete).
+pub fn stop(mut p: Proc) {
+    p.signal("TERM");
+    let _ = p.wait_exit(Duration::from_secs(10));
+}
+
+/// NSD serving zones on 127.0.0.1:port and logging every query to `tap` (dnstap).
+pub fn start_nsd_logged(dir: &Path, port: u16, zones: &[(&str, String)], tap: &DnstapLog) -> Proc {
+    let extra = format!(
+        "dnstap:\n  dnstap-enable: yes\n  dnstap-socket-path: \"{}\"\n  dnstap-log-auth-query-messages: yes\n",
+        tap.socket.display()
+    );
+    start_nsd_with(dir, port, zones, &extra)
+}
+
+/// Knot (knotd) serving zones on 127.0.0.1:port, logging every query it receives to a dnstap
+/// file (`mod-dnstap`): the process and its query log.
+pub fn start_knot(dir: &Path, port: u16, zones: &[(&str, String)]) -> (Proc, DnstapLog) {
+    let knotd = require("knotd");
+    let d = dir.display();
+    let tap = dir.join("knot.tap");
+    let mut conf = format!(
+        "server:\n  listen: 127.0.0.1@{port}\n  rundir: {d}\n  user: root:root\n\
+         log:\n  - target: stderr\n    any: info\n\
+         database:\n  storage: {d}\n\
+         mod-dnstap:\n  - id: tap\n    sink: {}\n    log-queries: on\n    log-responses: off\n\
+         template:\n  - id: default\n    storage: {d}\n    global-module: mod-dnstap/tap\n\
+         zone:\n",
+        tap.display()
+    );
+    for (origin, text) in zones {
+        let file = dir.join(format!("{}.knot.zone", origin.trim_end_matches('.')));
+        std::fs::write(&file, text).unwrap_or_else(|e| panic!("{e}"));
+        conf.push_str(&format!(
+            "  - domain: {origin}\n    file: {}\n",
+            file.display()
+        ));
+    }
+    let cf = dir.join("knot.conf");
+    std::fs::write(&cf, conf).unwrap_or_else(|e| panic!("{e}"));
+    let log = dir.join("knotd.log");
+    let out = std::fs::File::create(&log).unwrap_or_else(|e| panic!("{e}"));
+    let child = Command::new(knotd)
+        .arg("-c")
+        .arg(&cf)
+        .arg("-s")
+        .arg(short_socket("knot"))
+        .stdin(Stdio::null())
+        .stdout(out.try_clone().unwrap_or_else(|e| panic!("{e}")))
+        .stderr(out)
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start knotd: {e}"));
+    let p = Proc {
+        child,
+        name: "knotd".into(),
+        log,
+    };
+    wait_tcp(
+        SocketAddr::from(([127, 0, 0, 1], port)),
+        Duration::from_secs(10),
+    );
+    // Listening is not serving: wait for the zones to load.
+    let until = Instant::now() + Duration::from_secs(10);
+    while !p.log_text().contains("server started") && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(30));
+    }
+    (p, DnstapLog::file(tap))
 }
 
 /// A scripted upstream on 127.0.0.1 (UDP and TCP): `answer` maps each query to the reply bytes

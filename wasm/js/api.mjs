@@ -503,7 +503,7 @@ export function createApi(raw, rawInit) {
       const fn = "Forwarder.handleResponse";
       nowArg(fn, nowMs);
       if (!Number.isInteger(upstreamIndex) || upstreamIndex < 0 || upstreamIndex > 0xffff) {
-        throw argError(fn, "upstreamIndex", "an index into config.upstreams", upstreamIndex);
+        throw argError(fn, "upstreamIndex", "an index into config.upstreams, then config.forward[].upstreams", upstreamIndex);
       }
       const tcp = transportArg(fn, transport);
       bytesArg(fn, "bytes", bytes);

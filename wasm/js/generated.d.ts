@@ -286,7 +286,7 @@ export type EventKind = { "event": "query", client: number, name: Name, qtype: R
 /**
  * None over TCP (no size limit): serialized as "TCP".
  */
-limit_rule: string, } | { "event": "bad_query", client: number, rcode: Rcode | null, why: string, } | { "event": "cache_serve", client: number, name: Name, qtype: RType, rule: string, why: string, ttl: number, } | { "event": "cache_miss", name: Name, qtype: RType, rule: string, why: string, } | { "event": "coalesced", client: number, name: Name, qtype: RType, waiters: number, } | { "event": "forwarded", name: Name, qtype: RType, upstream: string, transport: "UDP" | "TCP", edns: boolean, id: number, attempt: number, purpose: string, why: string, } | { "event": "upstream_response", upstream: string, transport: "UDP" | "TCP", size: number, rcode: Rcode | null, rtt_ms: number, outcome: string, } | { "event": "upstream_timeout", upstream: string, transport: "UDP" | "TCP", id: number, after_ms: number, } | { "event": "dropped", upstream: string, why: string, } | { "event": "nonconforming", upstream: string, what: string, } | { "event": "fallback", upstream: string, rule: string, next: string, why: string, } | { "event": "cached", name: Name, qtype: RType, kind: string, ttl: number, rule: string, why: string, } | { "event": "not_cached", name: Name, qtype: RType, rule: string, why: string, } | { "event": "answered", client: number, name: Name, qtype: RType, rcode: Rcode, size: number, limit: number, source: string, fit: string | null, } | { "event": "gave_up", name: Name, qtype: RType, ede: number, text: string, } | { "event": "probe", upstream: string, healthy: boolean, why: string, };
+limit_rule: string, } | { "event": "bad_query", client: number, rcode: Rcode | null, why: string, } | { "event": "cache_serve", client: number, name: Name, qtype: RType, rule: string, why: string, ttl: number, } | { "event": "local", client: number, name: Name, qtype: RType, rcode: Rcode, answers: number, source: LocalSource, } | { "event": "zones_moved", dropped: number, } | { "event": "cache_miss", name: Name, qtype: RType, rule: string, why: string, } | { "event": "coalesced", client: number, name: Name, qtype: RType, waiters: number, } | { "event": "forwarded", name: Name, qtype: RType, upstream: string, transport: "UDP" | "TCP", edns: boolean, id: number, attempt: number, purpose: string, why: string, } | { "event": "upstream_response", upstream: string, transport: "UDP" | "TCP", size: number, rcode: Rcode | null, rtt_ms: number, outcome: string, } | { "event": "upstream_timeout", upstream: string, transport: "UDP" | "TCP", id: number, after_ms: number, } | { "event": "dropped", upstream: string, why: string, } | { "event": "nonconforming", upstream: string, what: string, } | { "event": "fallback", upstream: string, rule: string, next: string, why: string, } | { "event": "cached", name: Name, qtype: RType, kind: string, ttl: number, rule: string, why: string, } | { "event": "not_cached", name: Name, qtype: RType, rule: string, why: string, } | { "event": "answered", client: number, name: Name, qtype: RType, rcode: Rcode, size: number, limit: number, source: string, fit: string | null, } | { "event": "gave_up", name: Name, qtype: RType, ede: number, text: string, } | { "event": "probe", upstream: string, healthy: boolean, why: string, };
 
 /**
  * An event and the time it happened, in milliseconds on the caller's clock.
@@ -295,7 +295,7 @@ export type Event = { at_ms: number, } & ({ "event": "query", client: number, na
 /**
  * None over TCP (no size limit): serialized as "TCP".
  */
-limit_rule: string, } | { "event": "bad_query", client: number, rcode: Rcode | null, why: string, } | { "event": "cache_serve", client: number, name: Name, qtype: RType, rule: string, why: string, ttl: number, } | { "event": "cache_miss", name: Name, qtype: RType, rule: string, why: string, } | { "event": "coalesced", client: number, name: Name, qtype: RType, waiters: number, } | { "event": "forwarded", name: Name, qtype: RType, upstream: string, transport: "UDP" | "TCP", edns: boolean, id: number, attempt: number, purpose: string, why: string, } | { "event": "upstream_response", upstream: string, transport: "UDP" | "TCP", size: number, rcode: Rcode | null, rtt_ms: number, outcome: string, } | { "event": "upstream_timeout", upstream: string, transport: "UDP" | "TCP", id: number, after_ms: number, } | { "event": "dropped", upstream: string, why: string, } | { "event": "nonconforming", upstream: string, what: string, } | { "event": "fallback", upstream: string, rule: string, next: string, why: string, } | { "event": "cached", name: Name, qtype: RType, kind: string, ttl: number, rule: string, why: string, } | { "event": "not_cached", name: Name, qtype: RType, rule: string, why: string, } | { "event": "answered", client: number, name: Name, qtype: RType, rcode: Rcode, size: number, limit: number, source: string, fit: string | null, } | { "event": "gave_up", name: Name, qtype: RType, ede: number, text: string, } | { "event": "probe", upstream: string, healthy: boolean, why: string, });
+limit_rule: string, } | { "event": "bad_query", client: number, rcode: Rcode | null, why: string, } | { "event": "cache_serve", client: number, name: Name, qtype: RType, rule: string, why: string, ttl: number, } | { "event": "local", client: number, name: Name, qtype: RType, rcode: Rcode, answers: number, source: LocalSource, } | { "event": "zones_moved", dropped: number, } | { "event": "cache_miss", name: Name, qtype: RType, rule: string, why: string, } | { "event": "coalesced", client: number, name: Name, qtype: RType, waiters: number, } | { "event": "forwarded", name: Name, qtype: RType, upstream: string, transport: "UDP" | "TCP", edns: boolean, id: number, attempt: number, purpose: string, why: string, } | { "event": "upstream_response", upstream: string, transport: "UDP" | "TCP", size: number, rcode: Rcode | null, rtt_ms: number, outcome: string, } | { "event": "upstream_timeout", upstream: string, transport: "UDP" | "TCP", id: number, after_ms: number, } | { "event": "dropped", upstream: string, why: string, } | { "event": "nonconforming", upstream: string, what: string, } | { "event": "fallback", upstream: string, rule: string, next: string, why: string, } | { "event": "cached", name: Name, qtype: RType, kind: string, ttl: number, rule: string, why: string, } | { "event": "not_cached", name: Name, qtype: RType, rule: string, why: string, } | { "event": "answered", client: number, name: Name, qtype: RType, rcode: Rcode, size: number, limit: number, source: string, fit: string | null, } | { "event": "gave_up", name: Name, qtype: RType, ede: number, text: string, } | { "event": "probe", upstream: string, healthy: boolean, why: string, });
 
 /**
  * How the next upstream is chosen.
@@ -337,6 +337,106 @@ qtype: string,
  * upstream truncates properly instead of sending what a 512-byte reader cannot take.
  */
 edns?: boolean, };
+
+/**
+ * Per-zone cache overrides; unset knobs follow `cache`.
+ */
+export type ZoneCache = { 
+/**
+ * Cap on positive TTLs.
+ */
+max_ttl?: number | null, 
+/**
+ * Cap on negative TTLs; 0 turns negative caching off for the zone.
+ */
+max_negative_ttl?: number | null, 
+/**
+ * Serve stale answers (RFC 8767) for the zone.
+ */
+serve_stale?: boolean | null, };
+
+/**
+ * Forwarding for some zones: names at or under any of `zones` go to these upstreams instead of
+ * the default ones (the longest matching zone wins; `.` is the default group). Like a CoreDNS
+ * `forward` block, a kube-dns stub domain, dnsmasq's `server=/zone/addr` or an Unbound
+ * `forward-zone`. Each group has its own selection, health, EDNS size, TCP setting, probe and
+ * cache overrides; the upstreams' state is the group's own, even for an address that is also
+ * in another group.
+ */
+export type ForwardZone = { 
+/**
+ * The zones, e.g. `["cluster.local", "in-addr.arpa", "ip6.arpa"]`.
+ */
+zones: Array<string>, 
+/**
+ * At least one, at most [`MAX_UPSTREAMS`].
+ */
+upstreams: Array<UpstreamConfig>, 
+/**
+ * Selection among them (default: the top-level `policy`).
+ */
+policy?: UpstreamPolicy | null, 
+/**
+ * Every upstream of the group over TCP.
+ */
+force_tcp?: boolean, 
+/**
+ * The EDNS size the group's queries advertise (default: the top-level one); at least 512.
+ */
+upstream_udp_payload?: number | null, 
+/**
+ * The group's own active probe (the top-level `probe` is the default group's).
+ */
+probe?: ProbeConfig | null, 
+/**
+ * Cache rules for names in these zones, over `cache`.
+ */
+cache?: ZoneCache, };
+
+/**
+ * What a local zone answers for names without local data.
+ */
+export type LocalAnswer = "nxdomain" | "refused";
+
+/**
+ * A zone answered locally.
+ */
+export type LocalZone = { zone: string, 
+/**
+ * What names without local data get.
+ */
+answer: LocalAnswer, };
+
+/**
+ * A hosts file's text and the name messages call it by (its path).
+ */
+export type HostsText = { name: string, text: string, };
+
+/**
+ * Local data in the engine's configuration (`[engine.local]`).
+ */
+export type LocalConfig = { 
+/**
+ * TTL of answers from hosts files: 60 s.
+ */
+ttl: number, 
+/**
+ * Records, one zone-file line each: `"printer.lan. 300 IN A 192.168.1.20"`.
+ */
+records: Array<string>, 
+/**
+ * Zones answered locally: NXDOMAIN or REFUSED for names without local data.
+ */
+zones: Array<LocalZone>, 
+/**
+ * Hosts files as text (the native server reads `--hosts FILE` and fills these in).
+ */
+hosts: Array<HostsText>, };
+
+/**
+ * What a local answer came from: shown in the query log.
+ */
+export type LocalSource = { "kind": "hosts", file: string, line: number, } | { "kind": "record", index: number, } | { "kind": "zone", zone: Name, answer: LocalAnswer, };
 
 /**
  * Serve-stale settings (RFC 8767). In a file, a table of these, or `serve_stale = false` for
@@ -521,7 +621,15 @@ cache: CachePolicy,
  * Per-client limits, applied by the shell before a query reaches the engine
  * ([`crate::engine::admission`]).
  */
-limits: AdmissionConfig, };
+limits: AdmissionConfig, 
+/**
+ * Per-zone forwarding groups; names in no zone of theirs use `upstreams`.
+ */
+forward: Array<ForwardZone>, 
+/**
+ * Names answered locally: hosts files, records, local zones.
+ */
+local: LocalConfig, };
 
 /**
  * Upstream messages dropped before they reached a decision, by reason (RFC 5452).
@@ -560,7 +668,11 @@ question: number, };
 /**
  * Counters for metrics.
  */
-export type EngineStats = { queries: number, bad_queries: number, cache_hits: number, cache_misses: number, stale_answers: number, coalesced: number, prefetches: number, verifications: number, 
+export type EngineStats = { queries: number, bad_queries: number, cache_hits: number, cache_misses: number, 
+/**
+ * Answered from local data (hosts files, local records, local zones).
+ */
+local_answers: number, stale_answers: number, coalesced: number, prefetches: number, verifications: number, 
 /**
  * Negative answers for a name that was answering shortly before, held briefly and
  * verified instead of cached for their SOA TTL (the incident 004 guard).
@@ -977,6 +1089,10 @@ answers?: number | null, max_size?: number | null,
  */
 tc?: boolean | null, 
 /**
+ * AA on the answer (set only on local answers).
+ */
+aa?: boolean | null, 
+/**
  * Every answer record's TTL.
  */
 ttl?: number | null, 
@@ -1045,7 +1161,11 @@ actor: "client" | "upstream" | "engine", text: string, };
 /**
  * What a client received.
  */
-export type ClientAnswer = { query: number, at_ms: number, transport: "UDP" | "TCP", size: number, hex: string, rcode: string, tc: boolean, answers: Array<string>, ede: [number, string] | null, };
+export type ClientAnswer = { query: number, at_ms: number, transport: "UDP" | "TCP", size: number, hex: string, rcode: string, tc: boolean, 
+/**
+ * AA: answered from local data.
+ */
+aa: boolean, answers: Array<string>, ede: [number, string] | null, };
 
 /**
  * The outcome of a run.

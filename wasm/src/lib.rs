@@ -593,7 +593,8 @@ impl RawForwarder {
                 format!("new Forwarder: config.{}: {}", e.field, e.message),
             )
         })?;
-        let upstreams = cfg.upstreams.len();
+        // Upstream indexes run over `config.upstreams`, then each `config.forward[i].upstreams`.
+        let upstreams = dnspect_core::engine::forwarder::upstream_labels(&cfg).len();
         Ok(RawForwarder {
             inner: Forwarder::new(cfg, seed),
             upstreams,
@@ -630,7 +631,8 @@ impl RawForwarder {
         Ok(())
     }
 
-    /// Bytes from upstream number `upstream` (its index in `config.upstreams`).
+    /// Bytes from upstream number `upstream` (its index in `config.upstreams`, then on through
+    /// each `config.forward[i].upstreams` in order).
     /// With `token` (the transmit's), the answer is bound to that transmit (RFC 5452); without,
     /// it is matched by upstream and ID among the transmits awaited.
     pub fn response(
@@ -645,7 +647,7 @@ impl RawForwarder {
             return Err(error(
                 "argument",
                 format!(
-                    "upstreamIndex {upstream} is not an index into config.upstreams ({} configured)",
+                    "upstreamIndex {upstream} is not an index into config.upstreams and config.forward[].upstreams ({} configured)",
                     self.upstreams
                 ),
             ));

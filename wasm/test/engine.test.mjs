@@ -214,3 +214,53 @@ test("Forwarder: a malformed client packet is answered or dropped, never thrown"
   f.handleTick(10);
   assert.equal(drain(f).wake.at, null);
 });
+
+test("Forwarder: per-zone forwarding groups and local data (the engine's serde config)", () => {
+  const f = new Forwarder(
+    {
+      upstreams: [{ label: "192.0.2.53" }],
+      forward: [{ zones: ["cluster.local", "in-addr.arpa"], upstreams: ["10.96.0.10"], policy: "sequential" }],
+      local: {
+        records: ["printer.lan. 300 IN A 192.168.1.20"],
+        zones: [{ zone: "ads.example", answer: "nxdomain" }],
+        hosts: [{ name: "lab-hosts", text: "192.168.1.10 nas.lan\n" }],
+      },
+    },
+    new Uint8Array(32).fill(9),
+  );
+  // Upstream indexes run over config.upstreams, then each forward group's.
+  f.handleQuery(0, 1, "udp", query(1, "kubernetes.default.svc.cluster.local."));
+  let sends = drain(f).out.filter((o) => o.type === "transmit");
+  assert.deepEqual(sends.map((o) => o.to), [{ upstream: 1 }]);
+  f.handleQuery(1, 2, "udp", query(2, "www.example."));
+  sends = drain(f).out.filter((o) => o.type === "transmit");
+  assert.deepEqual(sends.map((o) => o.to), [{ upstream: 0 }]);
+  // Local data: answered at once with AA, nothing upstream, the source in the event.
+  for (const [name, rcode, source] of [
+    ["nas.lan.", "NOERROR", { kind: "hosts", file: "lab-hosts", line: 1 }],
+    ["printer.lan.", "NOERROR", { kind: "record", index: 0 }],
+    ["x.ads.example.", "NXDOMAIN", { kind: "zone", zone: "ads.example.", answer: "nxdomain" }],
+  ]) {
+    f.handleQuery(2, 3, "udp", query(3, name));
+    const { out } = drain(f);
+    const replies = out.filter((o) => o.type === "transmit");
+    assert.deepEqual(replies.map((o) => o.to), [{ client: 3 }], name);
+    const m = decode(replies[0].bytes);
+    assert.equal(m.header.aa, true, name);
+    assert.equal(m.header.rcode, rcode === "NOERROR" ? 0 : 3, name);
+    const ev = out.find((o) => o.type === "event" && o.event.event === "local");
+    assert.deepEqual(ev.event.source, source, name);
+  }
+  assert.equal(f.stats().local_answers, 3);
+  assert.throws(() => f.handleResponse(3, 2, "udp", new Uint8Array(12)), /config\.forward\[\]\.upstreams \(2 configured\)/);
+  f.free();
+  // A bad hosts line is refused with its field and line.
+  assert.throws(
+    () => new Forwarder({ local: { hosts: [{ name: "h", text: "ok.lan\n" }] } }, new Uint8Array(32)),
+    /config\.local\.hosts\[0\]: h: line 1, field 1/,
+  );
+  assert.throws(
+    () => new Forwarder({ forward: [{ zones: ["a..b"], upstreams: ["10.0.0.1"] }] }, new Uint8Array(32)),
+    /config\.forward\[0\]\.zones\[0\]/,
+  );
+});

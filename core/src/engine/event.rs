@@ -8,6 +8,7 @@ use core::fmt;
 use super::decide::{FallbackRule, PayloadRule};
 use super::Transport;
 use crate::cache::policy::{LifetimeRule, ServeRule};
+use crate::local::LocalSource;
 use crate::wire::{Name, RType, Rcode};
 
 /// An event and the time it happened, in milliseconds on the caller's clock.
@@ -55,6 +56,19 @@ pub enum EventKind {
         why: &'static str,
         ttl: u32,
     },
+    /// Answered from local data (a hosts file line, a local record, a local zone) with AA set,
+    /// never asked upstream.
+    Local {
+        client: u64,
+        name: Name,
+        qtype: RType,
+        rcode: Rcode,
+        answers: usize,
+        source: LocalSource,
+    },
+    /// A reload forwards some names to other upstreams than before: their cached answers
+    /// (`dropped` names) are dropped.
+    ZonesMoved { dropped: usize },
     /// Not answerable from the cache: the query goes upstream.
     CacheMiss {
         name: Name,
@@ -214,6 +228,8 @@ impl<C: fmt::Display, F: Fn(u64) -> C> fmt::Display for Line<'_, F> {
             }
             E::BadQuery { client, rcode, why } => write!(f, "bad query from client {}: {why}{}", (self.client)(*client), rcode.map_or(String::new(), |r| format!(" -> {r}"))),
             E::CacheServe { name, qtype, rule, why, ttl, .. } => write!(f, "cached {name} {qtype} TTL {ttl} ({rule}: {why})"),
+            E::Local { client, name, qtype, rcode, answers, source } => write!(f, "local {name} {qtype} to client {client}: {rcode}, {answers} answer record(s) from {source}"),
+            E::ZonesMoved { dropped } => write!(f, "reload: {dropped} cached name(s) now forwarded to other upstreams, dropped from the cache"),
             E::CacheMiss { name, qtype, rule, why } => write!(f, "miss {name} {qtype} ({rule}: {why})"),
             E::Coalesced { name, qtype, waiters, .. } => write!(f, "coalesced {name} {qtype} with a query in flight ({waiters} waiting)"),
             E::Forwarded { name, qtype, upstream, transport, edns, id, attempt, purpose, why } => write!(

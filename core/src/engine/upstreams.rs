@@ -59,6 +59,8 @@ pub struct Counters {
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct UpstreamState {
     pub label: String,
+    /// The forwarding group it belongs to (0: the default group, `.`).
+    pub group: u16,
     pub force_tcp: bool,
     /// Learned: it rejects EDNS queries (RFC 6891 6.2.2), until this time.
     #[serde(skip)]
@@ -86,20 +88,39 @@ pub const MAX_FAILS: u32 = 2;
 const BACKOFF_BASE: Duration = Duration::from_millis(500);
 const BACKOFF_MAX: Duration = Duration::from_secs(30);
 
-/// The configured upstreams and their state.
+/// One forwarding group's selection: its upstreams are `list[start..start + len]`.
 #[derive(Clone, Debug)]
-pub struct Upstreams {
-    pub list: Vec<UpstreamState>,
+struct Selection {
+    start: usize,
+    len: usize,
     policy: Policy,
     next_rr: usize,
 }
 
+/// The configured upstreams of every forwarding group, one flat list (an [`UpstreamId`] is an
+/// index into it), and each group's selection. Groups never share state: an address listed in
+/// two groups is two upstreams.
+#[derive(Clone, Debug)]
+pub struct Upstreams {
+    pub list: Vec<UpstreamState>,
+    groups: Vec<Selection>,
+}
+
 impl Upstreams {
+    /// One group.
     pub fn new(labels: impl IntoIterator<Item = (String, bool)>, policy: Policy) -> Upstreams {
-        let list = labels
-            .into_iter()
-            .map(|(label, force_tcp)| UpstreamState {
+        Upstreams::grouped([(labels.into_iter().collect::<Vec<_>>(), policy)])
+    }
+
+    /// Groups in order, each its upstreams (label, force TCP) and policy.
+    pub fn grouped(groups: impl IntoIterator<Item = (Vec<(String, bool)>, Policy)>) -> Upstreams {
+        let mut list = Vec::new();
+        let mut sel = Vec::new();
+        for (g, (labels, policy)) in groups.into_iter().enumerate() {
+            let start = list.len();
+            list.extend(labels.into_iter().map(|(label, force_tcp)| UpstreamState {
                 label,
+                group: g as u16,
                 force_tcp,
                 no_edns_until: None,
                 edns_strikes: 0,
@@ -107,12 +128,31 @@ impl Upstreams {
                 consecutive_failures: 0,
                 down_until: None,
                 counters: Counters::default(),
-            })
-            .collect();
-        Upstreams {
-            list,
-            policy,
-            next_rr: 0,
+            }));
+            sel.push(Selection {
+                start,
+                len: list.len() - start,
+                policy,
+                next_rr: 0,
+            });
+        }
+        Upstreams { list, groups: sel }
+    }
+
+    /// Upstreams in group `g`.
+    pub fn group_len(&self, g: usize) -> usize {
+        self.groups.get(g).map_or(0, |s| s.len)
+    }
+
+    /// The bit of `id` in a `tried` set: its index within its group (a group has at most 64).
+    pub fn bit(&self, id: UpstreamId) -> u64 {
+        let i = usize::from(id.0);
+        let Some(u) = self.list.get(i) else { return 0 };
+        let local = i - self.groups[usize::from(u.group)].start;
+        if local < 64 {
+            1 << local
+        } else {
+            0
         }
     }
 
@@ -136,15 +176,17 @@ impl Upstreams {
         self.list[i].down_until.is_none_or(|t| now >= t)
     }
 
-    /// Picks the upstream for an attempt, avoiding those in `tried` (a bit per upstream) while
-    /// others remain, and down upstreams while up ones remain. Returns the reason in words.
+    /// Picks the upstream of group `group` for an attempt, avoiding those in `tried` (a bit per
+    /// upstream of the group) while others remain, and down upstreams while up ones remain.
+    /// Returns the reason in words.
     pub fn pick(
         &mut self,
+        group: usize,
         tried: u64,
         now: Duration,
         rng: &mut Rng,
     ) -> Option<(UpstreamId, String)> {
-        self.pick_why(tried, now, rng)
+        self.pick_why(group, tried, now, rng)
             .map(|(u, rule, why)| (u, format!("{rule}{why}")))
     }
 
@@ -153,14 +195,15 @@ impl Upstreams {
     /// nothing for up to 64 upstreams.
     pub fn pick_why(
         &mut self,
+        group: usize,
         tried: u64,
         now: Duration,
         rng: &mut Rng,
     ) -> Option<(UpstreamId, &'static str, &'static str)> {
-        let n = self.list.len();
-        if n == 0 {
-            return None;
-        }
+        let (base, n, policy) = match self.groups.get(group) {
+            Some(s) if s.len > 0 => (s.start, s.len, s.policy),
+            _ => return None,
+        };
         let untried = |i: usize| i >= 64 || tried & (1 << i) == 0;
         // The candidates as a bit set (the configuration allows at most 64 upstreams; past
         // 64 a list is built).
@@ -171,7 +214,7 @@ impl Upstreams {
                 .filter(|&i| keep(i))
                 .fold(0u64, |m, i| m | 1 << i)
         };
-        let is_up = |i: usize| self.is_up(i, now);
+        let is_up = |i: usize| self.is_up(base + i, now);
         let mut why = "";
         let candidates: Candidates = if n <= 64 {
             let mut m = mask_of(&|i| untried(i) && is_up(i));
@@ -196,11 +239,12 @@ impl Upstreams {
             }
             Candidates::List(v)
         };
-        let (i, rule) = match self.policy {
+        let (i, rule) = match policy {
             Policy::Sequential => (candidates.nth(0), "sequential: first upstream in order"),
             Policy::RoundRobin => {
-                let start = self.next_rr % n;
-                self.next_rr = self.next_rr.wrapping_add(1);
+                let sel = &mut self.groups[group];
+                let start = sel.next_rr % n;
+                sel.next_rr = sel.next_rr.wrapping_add(1);
                 let i = candidates
                     .iter()
                     .min_by_key(|&i| (i + n - start) % n)
@@ -221,13 +265,13 @@ impl Upstreams {
                     // Unmeasured upstreams go first so every one gets an RTT.
                     let i = candidates
                         .iter()
-                        .min_by_key(|&i| self.list[i].srtt_us.unwrap_or(0))
+                        .min_by_key(|&i| self.list[base + i].srtt_us.unwrap_or(0))
                         .unwrap_or(candidates.nth(0));
                     (i, "fastest: lowest smoothed RTT")
                 }
             }
         };
-        Some((UpstreamId(i as u16), rule, why))
+        Some((UpstreamId((base + i) as u16), rule, why))
     }
 
     /// Records an attempt's result for health and RTT.
@@ -354,16 +398,16 @@ mod tests {
         let mut u = ups(Policy::Sequential);
         let mut rng = Rng::from_seed([1; 32]);
         let now = Duration::ZERO;
-        assert_eq!(u.pick(0, now, &mut rng).unwrap().0, UpstreamId(0));
-        assert_eq!(u.pick(0b1, now, &mut rng).unwrap().0, UpstreamId(1));
+        assert_eq!(u.pick(0, 0, now, &mut rng).unwrap().0, UpstreamId(0));
+        assert_eq!(u.pick(0, 0b1, now, &mut rng).unwrap().0, UpstreamId(1));
         u.record(UpstreamId(0), UpstreamVerdict::Unreachable, None, now);
         u.record(UpstreamId(0), UpstreamVerdict::Unreachable, None, now);
         assert!(u.is_down(UpstreamId(0), now));
-        assert_eq!(u.pick(0, now, &mut rng).unwrap().0, UpstreamId(1));
+        assert_eq!(u.pick(0, 0, now, &mut rng).unwrap().0, UpstreamId(1));
         // Backoff ends.
         assert!(!u.is_down(UpstreamId(0), now + Duration::from_secs(1)));
         // All tried: start over.
-        assert!(u.pick(0b111, now, &mut rng).is_some());
+        assert!(u.pick(0, 0b111, now, &mut rng).is_some());
     }
 
     #[test]
@@ -371,7 +415,7 @@ mod tests {
         let mut u = ups(Policy::RoundRobin);
         let mut rng = Rng::from_seed([1; 32]);
         let picks: Vec<u16> = (0..6)
-            .map(|_| u.pick(0, Duration::ZERO, &mut rng).unwrap().0 .0)
+            .map(|_| u.pick(0, 0, Duration::ZERO, &mut rng).unwrap().0 .0)
             .collect();
         assert_eq!(picks, vec![0, 1, 2, 0, 1, 2]);
         let mut f = ups(Policy::Fastest);
@@ -385,11 +429,38 @@ mod tests {
         }
         let mut one = 0;
         for _ in 0..160 {
-            if f.pick(0, Duration::ZERO, &mut rng).unwrap().0 == UpstreamId(1) {
+            if f.pick(0, 0, Duration::ZERO, &mut rng).unwrap().0 == UpstreamId(1) {
                 one += 1;
             }
         }
         assert!(one > 130 && one < 160, "{one}");
+    }
+
+    #[test]
+    fn groups_pick_only_their_own_upstreams() {
+        let g = |n: usize, tag: &str| -> Vec<(String, bool)> {
+            (0..n).map(|i| (format!("{tag}{i}"), false)).collect()
+        };
+        let mut u = Upstreams::grouped([
+            (g(2, "default"), Policy::RoundRobin),
+            (g(3, "zone"), Policy::Sequential),
+        ]);
+        let mut rng = Rng::from_seed([1; 32]);
+        let now = Duration::ZERO;
+        for _ in 0..4 {
+            let (id, _) = u.pick(0, 0, now, &mut rng).unwrap();
+            assert!(id.0 < 2, "{id:?}");
+        }
+        assert_eq!(u.pick(1, 0, now, &mut rng).unwrap().0, UpstreamId(2));
+        // Tried bits are the group's own: the group's first upstream is bit 0.
+        assert_eq!(u.bit(UpstreamId(2)), 1);
+        assert_eq!(u.pick(1, 0b1, now, &mut rng).unwrap().0, UpstreamId(3));
+        // Health is per upstream of the group: the default group's are untouched.
+        u.record(UpstreamId(2), UpstreamVerdict::Unreachable, None, now);
+        u.record(UpstreamId(2), UpstreamVerdict::Unreachable, None, now);
+        assert_eq!(u.pick(1, 0, now, &mut rng).unwrap().0, UpstreamId(3));
+        assert!(u.pick(2, 0, now, &mut rng).is_none(), "no such group");
+        assert_eq!(u.list[4].group, 1);
     }
 
     #[test]

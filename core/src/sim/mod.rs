@@ -191,6 +191,10 @@ pub struct ExpectAnswer {
     #[serde(default)]
     #[cfg_attr(feature = "ts", ts(optional = nullable))]
     pub tc: Option<bool>,
+    /// AA on the answer (set only on local answers).
+    #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
+    pub aa: Option<bool>,
     /// Every answer record's TTL.
     #[serde(default)]
     #[cfg_attr(feature = "ts", ts(optional = nullable))]
@@ -259,6 +263,8 @@ pub struct ClientAnswer {
     pub hex: String,
     pub rcode: String,
     pub tc: bool,
+    /// AA: answered from local data.
+    pub aa: bool,
     pub answers: Vec<String>,
     pub ede: Option<(u16, String)>,
 }
@@ -303,18 +309,45 @@ pub fn run(s: &Scenario) -> Result<SimResult, String> {
     if !s.config.upstreams.is_empty() {
         return Err("config.upstreams: the scenario's upstreams are its scripted upstreams".into());
     }
+    // Forward groups name scripted upstreams by label; the default group is every scripted
+    // upstream no forward group names.
+    let scripted = |label: &str| s.upstreams.iter().position(|u| u.label == label);
+    let mut forward = s.config.forward.clone();
+    for (i, f) in forward.iter_mut().enumerate() {
+        for (j, u) in f.upstreams.iter_mut().enumerate() {
+            let k = scripted(&u.label).ok_or_else(|| {
+                format!(
+                    "config.forward[{i}].upstreams[{j}]: {:?} is not a scripted upstream",
+                    u.label
+                )
+            })?;
+            u.force_tcp |= s.upstreams[k].force_tcp;
+        }
+    }
+    let in_forward = |label: &str| {
+        forward
+            .iter()
+            .any(|f| f.upstreams.iter().any(|u| u.label == label))
+    };
     let cfg = Config {
         events: true,
         upstreams: s
             .upstreams
             .iter()
+            .filter(|u| !in_forward(&u.label))
             .map(|u| UpstreamConfig {
                 label: u.label.clone(),
                 force_tcp: u.force_tcp,
             })
             .collect(),
+        forward: forward.clone(),
         ..s.config.clone()
     };
+    // Engine upstream index -> scripted upstream.
+    let by_id: Vec<usize> = crate::engine::forwarder::upstream_labels(&cfg)
+        .iter()
+        .filter_map(|u| scripted(&u.label))
+        .collect();
     cfg.validate()
         .map_err(|e| format!("config.{}: {}", e.field, e.message))?;
     let mut seed = [0u8; 32];
@@ -425,16 +458,17 @@ pub fn run(s: &Scenario) -> Result<SimResult, String> {
                     let u = tx.upstream;
                     r.upstream_queries += 1;
                     {
-                        let up = &s.upstreams[usize::from(u.0)];
+                        let k = by_id.get(usize::from(u.0)).copied().unwrap_or(0);
+                        let up = &s.upstreams[k];
                         let tcp = tx.transport == Transport::Tcp;
                         for (delay, bytes, note) in
-                            respond(up, &mut used[usize::from(u.0)], &tx.bytes, tcp, s.seed)?
+                            respond(up, &mut used[k], &tx.bytes, tcp, s.seed)?
                         {
                             push(
                                 &mut agenda,
                                 at + delay,
                                 Action::Reply {
-                                    upstream: u.0,
+                                    upstream: k as u16,
                                     token: tx.token,
                                     tcp,
                                     bytes,
@@ -524,6 +558,11 @@ fn check(s: &Scenario, r: &SimResult, finals: &BTreeMap<usize, ClientAnswer>) ->
         if let Some(tc) = e.tc {
             if a.tc != tc {
                 f.push(format!("{who}: TC={} but expected {tc}", a.tc));
+            }
+        }
+        if let Some(aa) = e.aa {
+            if a.aa != aa {
+                f.push(format!("{who}: AA={} but expected {aa}", a.aa));
             }
         }
         if let Some(ttl) = e.ttl {
@@ -635,6 +674,7 @@ fn client_answer(index: usize, at: u64, t: Transport, bytes: &[u8]) -> ClientAns
             .as_ref()
             .map_or("undecodable".into(), |m| m.rcode().to_string()),
         tc: m.as_ref().is_some_and(|m| m.header.tc),
+        aa: m.as_ref().is_some_and(|m| m.header.aa),
         answers: m
             .as_ref()
             .map_or(vec![], |m| m.answers.iter().map(Record::to_text).collect()),

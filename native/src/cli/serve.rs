@@ -20,6 +20,15 @@ pub struct ServeArgs {
     /// Upstream resolver (repeatable; replaces the file's `upstreams`).
     #[arg(long, value_name = "ADDR[:PORT]")]
     upstream: Vec<String>,
+    /// Forward a zone to its own upstreams (repeatable; replaces the file's
+    /// `[[engine.forward]]`): names at or under ZONE go there, the longest zone winning;
+    /// `.=ADDR` is the same as `--upstream ADDR`.
+    #[arg(long, value_name = "ZONE=ADDR[:PORT][,ADDR...]")]
+    forward: Vec<String>,
+    /// A hosts file (/etc/hosts format) answered locally: A, AAAA and PTR (repeatable;
+    /// replaces the file's `hosts`). Re-read when it changes and on SIGHUP.
+    #[arg(long, value_name = "FILE")]
+    hosts: Vec<PathBuf>,
     /// Client network allowed to query, e.g. 10.0.0.0/8 or ::1 (repeatable; replaces the file's
     /// `allow`). Others get REFUSED, or nothing with `refuse = "drop"`.
     #[arg(long, value_name = "CIDR")]
@@ -77,6 +86,8 @@ pub fn serve(a: ServeArgs, (format, level): (LogFormat, Option<&str>)) -> ExitCo
         metrics: a.metrics,
         log_queries: a.log_queries,
         workers: a.workers,
+        forward: a.forward,
+        hosts: a.hosts,
     };
     let settings = match config::load_settings(a.config.as_deref(), &a.resolv_conf, &overrides) {
         Ok(s) => s,

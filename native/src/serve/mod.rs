@@ -315,31 +315,31 @@ pub fn run(
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
         let mut drain = settings.drain;
+        let mut hosts = HostsWatch::new(&settings);
+        let mut poll = hosts.interval();
         loop {
             tokio::select! {
                 _ = tokio::signal::ctrl_c() => break,
                 _ = term.recv() => break,
                 _ = hup.recv() => {
-                    let from = config_path.as_ref().map_or_else(|| "the embedded default".to_string(), |p| p.display().to_string());
-                    match config::load_settings(config_path.as_deref(), &resolv_conf, &overrides) {
-                        Ok(mut new) => {
-                            fit_caps(&mut new, nofile);
-                            // With systemd's sockets, `listen` is not ours to compare.
-                            let moved = new.listen != settings.listen && !socket_activated;
-                            if moved || new.workers != settings.workers {
-                                tracing::warn!("SIGHUP: listen addresses and workers change only on restart");
-                            }
-                            let ups = match &new.resolv_conf {
-                                Some(p) => format!("upstreams {:?} read again from {}", new.upstreams, p.display()),
-                                None => format!("upstreams {:?}", new.upstreams),
-                            };
+                    let r = Reload { path: config_path.as_deref(), resolv: &resolv_conf, overrides: &overrides, nofile, running: &settings, socket_activated };
+                    if let Some(new) = r.apply("SIGHUP", &controls) {
+                        drain = new.drain;
+                        hosts = HostsWatch::new(&new);
+                        poll = hosts.interval();
+                    }
+                }
+                _ = poll.tick(), if hosts.active() => {
+                    if hosts.changed() {
+                        let r = Reload { path: config_path.as_deref(), resolv: &resolv_conf, overrides: &overrides, nofile, running: &settings, socket_activated };
+                        if let Some(new) = r.apply("hosts file changed", &controls) {
                             drain = new.drain;
-                            for c in &controls {
-                                let _ = c.send(Control::Reload(Box::new(new.clone())));
-                            }
-                            tracing::info!("SIGHUP: configuration reloaded from {from}, {ups}; cache and queries in flight kept");
+                            let seen = hosts.seen.clone();
+                            hosts = HostsWatch::new(&new);
+                            // A file that changed again since it was read is read next tick.
+                            if hosts.paths.len() == seen.len() { hosts.seen = seen; }
+                            poll = hosts.interval();
                         }
-                        Err(e) => tracing::error!("SIGHUP: configuration rejected, keeping the old one: {from}: {e}"),
                     }
                 }
             }
@@ -382,6 +382,131 @@ pub fn run(
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// A reload: the configuration read again (the file, the resolv.conf, the hosts files, then
+/// the flags) and handed to every worker, whose engine keeps its cache and queries in flight
+/// (`Forwarder::reconfigure`). A rejected configuration keeps the running one.
+struct Reload<'a> {
+    path: Option<&'a std::path::Path>,
+    resolv: &'a std::path::Path,
+    overrides: &'a config::Overrides,
+    nofile: u64,
+    /// The settings the process started with (listen addresses and workers stay).
+    running: &'a Settings,
+    /// With systemd's sockets, `listen` is not ours to compare.
+    socket_activated: bool,
+}
+
+impl Reload<'_> {
+    fn apply(&self, why: &str, controls: &[mpsc::UnboundedSender<Control>]) -> Option<Settings> {
+        let from = self.path.map_or_else(
+            || "the embedded default".to_string(),
+            |p| p.display().to_string(),
+        );
+        match config::load_settings(self.path, self.resolv, self.overrides) {
+            Ok(mut new) => {
+                fit_caps(&mut new, self.nofile);
+                let moved = new.listen != self.running.listen && !self.socket_activated;
+                if moved || new.workers != self.running.workers {
+                    tracing::warn!("{why}: listen addresses and workers change only on restart");
+                }
+                let ups = match &new.resolv_conf {
+                    Some(p) => format!(
+                        "upstreams {:?} read again from {}",
+                        new.upstreams,
+                        p.display()
+                    ),
+                    None => format!("upstreams {:?}", new.upstreams),
+                };
+                let e = &new.engine;
+                let local = format!(
+                    "{} forward group(s), {} hosts file(s), {} local record(s), {} local zone(s), cache {} B",
+                    e.forward.len(),
+                    e.local.hosts.len(),
+                    e.local.records.len(),
+                    e.local.zones.len(),
+                    e.cache.size
+                );
+                for c in controls {
+                    let _ = c.send(Control::Reload(Box::new(new.clone())));
+                }
+                tracing::info!("{why}: configuration reloaded from {from}, {ups}; {local}; cache and queries in flight kept");
+                Some(new)
+            }
+            Err(e) => {
+                tracing::error!(
+                    "{why}: configuration rejected, keeping the running one: {from}: {e}"
+                );
+                None
+            }
+        }
+    }
+}
+
+/// What a hosts file looked like when last read: changed when any of these differ.
+type Stamp = Option<(std::time::SystemTime, u64, u64)>;
+
+/// Watches the hosts files by polling their metadata (modification time, size, inode: an
+/// editor that writes a new file and renames it over the old one changes the inode), like
+/// CoreDNS's `hosts` plugin (`reload`). Polling needs no inotify and sees files replaced
+/// through a symlink (a Kubernetes ConfigMap) the same way.
+struct HostsWatch {
+    paths: Vec<PathBuf>,
+    every: Duration,
+    seen: Vec<Stamp>,
+}
+
+impl HostsWatch {
+    fn new(s: &Settings) -> HostsWatch {
+        let mut w = HostsWatch {
+            paths: s.hosts.clone(),
+            every: s.hosts_reload,
+            seen: Vec::new(),
+        };
+        w.seen = w.stamps();
+        w
+    }
+
+    fn stamps(&self) -> Vec<Stamp> {
+        use std::os::unix::fs::MetadataExt;
+        self.paths
+            .iter()
+            .map(|p| {
+                std::fs::metadata(p).ok().map(|m| {
+                    (
+                        m.modified().unwrap_or(std::time::UNIX_EPOCH),
+                        m.len(),
+                        m.ino(),
+                    )
+                })
+            })
+            .collect()
+    }
+
+    fn active(&self) -> bool {
+        !self.paths.is_empty() && !self.every.is_zero()
+    }
+
+    fn interval(&self) -> tokio::time::Interval {
+        let every = if self.every.is_zero() {
+            Duration::from_secs(3600)
+        } else {
+            self.every
+        };
+        let mut i = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        i.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        i
+    }
+
+    /// Whether a file changed since the last call (or since it was read); a change is
+    /// reported once, even when the new text is rejected.
+    fn changed(&mut self) -> bool {
+        let now = self.stamps();
+        let changed = now != self.seen;
+        self.seen = now;
+        changed
+    }
 }
 
 /// The metrics listener joins an SO_REUSEPORT group too, so a new process can start on the same

@@ -672,7 +672,7 @@ fn publish_snapshot(state: &Rc<RefCell<State>>, shared: &Shared, index: usize) {
             std::sync::atomic::Ordering::Relaxed,
         );
         w.upstreams_total.store(
-            st.fwd.config().upstreams.len() as u64,
+            st.fwd.upstreams_total() as u64,
             std::sync::atomic::Ordering::Relaxed,
         );
     }

@@ -26,6 +26,7 @@ impl Forwarder {
         };
         let key = txn.key;
         let purpose = txn.purpose;
+        let group = usize::from(txn.group);
         let mut facts = ResponseFacts::from_classified(&msg, kind);
         // RFC 2181 8: a TTL with the top bit set means zero.
         if let Some(t) = facts.answer_min_ttl {
@@ -33,7 +34,7 @@ impl Forwarder {
                 facts.answer_min_ttl = Some(0);
             }
         }
-        facts.other_upstream = self.upstreams.len() > 1;
+        facts.other_upstream = self.upstreams.group_len(group) > 1;
         facts.verifies_suspect = purpose == Purpose::Verify && txn.verifying != Some(from);
         // What the store remembers about the chain's names only matters to a failure or a
         // negative answer (RFC 9520 backoff, the suspect-negative guard): a positive answer
@@ -43,14 +44,14 @@ impl Forwarder {
         } else {
             NameHistory::default()
         };
-        let lifetime = policy::lifetime(&facts, &self.cfg.cache, &history, now);
+        let lifetime = policy::lifetime(&facts, &self.zones.get(group).cache, &history, now);
         let name = if self.cfg.events {
             name_text(&txn.question, 0)
         } else {
             Name::root()
         };
         let qtype = key.qtype();
-        let retention = self.retention();
+        let retention = self.retention(group);
         let (kind, ttl) = match lifetime {
             Lifetime::DoNotCache { .. } => (None, 0),
             Lifetime::Positive { ttl, .. } => (Some(EntryKind::Positive), ttl),
@@ -147,7 +148,7 @@ impl Forwarder {
                 ..
             }
         );
-        let stale_ttl = self.cfg.cache.serve_stale.ttl;
+        let stale_ttl = self.zones.get(group).cache.serve_stale.ttl;
         // The positive answer a suspect negative must not hide, read once.
         let positive = if keep_positive && !waiters.is_empty() {
             self.cache
@@ -277,9 +278,9 @@ impl Forwarder {
         build::query(0, false, &question, None)
     }
 
-    /// How long the store keeps an entry past its expiry.
-    pub(super) fn retention(&self) -> Duration {
-        let c = &self.cfg.cache;
+    /// How long the store keeps an entry of a forwarding group past its expiry.
+    pub(super) fn retention(&self, group: usize) -> Duration {
+        let c = &self.zones.get(group).cache;
         let stale = if c.serve_stale.enabled {
             c.serve_stale.window
         } else {
@@ -335,6 +336,7 @@ impl Forwarder {
             return;
         };
         let key = txn.key;
+        let group = usize::from(txn.group);
         let waiters = core::mem::take(&mut txn.waiters);
         self.waiting = self.waiting.saturating_sub(waiters.len());
         let stale_ok = txn.stale_fallback;
@@ -370,8 +372,8 @@ impl Forwarder {
                 last_positive: None,
                 consecutive_failures: prev,
             };
-            let lifetime =
-                policy::lifetime(&ResponseFacts::failure(), &self.cfg.cache, &history, now);
+            let cache = &self.zones.get(group).cache;
+            let lifetime = policy::lifetime(&ResponseFacts::failure(), cache, &history, now);
             if let Lifetime::Failure { ttl, rule } = lifetime {
                 let q = self.synth_query(&key);
                 let fail = build::servfail(&q, None, ede_code, &text);

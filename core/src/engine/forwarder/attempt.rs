@@ -60,9 +60,15 @@ impl Forwarder {
         let question = self.buf_from(&query[name_start..q_end]);
         let mut waiters = self.spare_waiters.pop().unwrap_or_default();
         waiters.extend(waiter);
+        // A probe asks its upstream's group; everything else the group of its name.
+        let group = match (purpose, only) {
+            (Purpose::Probe, Some(u)) => self.upstreams.get(u).group,
+            _ => self.zones.group_of(key.name_wire()) as u16,
+        };
         let txn = Txn {
             gen,
             key,
+            group,
             question,
             dnssec_ok,
             checking_disabled,
@@ -102,8 +108,12 @@ impl Forwarder {
         if purpose == Purpose::Verify {
             if let Some(ex) = only {
                 // Verification goes to another upstream than the one that answered.
+                let b = self.upstreams.bit(ex);
                 if let Some(txn) = self.txns[t].as_mut() {
-                    txn.tried |= bit(ex);
+                    // Only meaningful within the group; another group's upstream is no bit.
+                    if self.upstreams.get(ex).group == txn.group {
+                        txn.tried |= b;
+                    }
                 }
             }
             self.attempt(now, t, None, None, None, "verify with another upstream");
@@ -130,10 +140,10 @@ impl Forwarder {
         let Some(txn) = self.txns[t].as_ref() else {
             return;
         };
-        let tried = txn.tried;
+        let (tried, group) = (txn.tried, usize::from(txn.group));
         let (up, rule, rule_why) = match upstream {
             Some(u) => (u, "", ""),
-            None => match self.upstreams.pick_why(tried, now, &mut self.rng) {
+            None => match self.upstreams.pick_why(group, tried, now, &mut self.rng) {
                 Some(p) => p,
                 None => return,
             },
@@ -148,6 +158,13 @@ impl Forwarder {
         } else {
             format!("{why}; {rule}{rule_why}")
         };
+        let why = if self.zones.named() && self.cfg.events {
+            format!("zone {}: {why}", self.zones.get(group).name)
+        } else {
+            why
+        };
+        let udp_payload = self.zones.get(group).udp_payload;
+        let bit = self.upstreams.bit(up);
         let state = self.upstreams.get(up);
         let transport = transport.unwrap_or(if state.force_tcp {
             Transport::Tcp
@@ -155,7 +172,7 @@ impl Forwarder {
             Transport::Udp
         });
         let probe_edns = (self.txns[t].as_ref().map(|x| x.purpose) == Some(Purpose::Probe))
-            .then(|| self.cfg.probe.as_ref().map(|p| p.edns))
+            .then(|| self.zones.get(group).probe.as_ref().map(|p| p.edns))
             .flatten();
         // A DO or CD query always goes with EDNS: an upstream learned to reject EDNS cannot
         // give it a usable answer without (RFC 6840 5.7); the fallback asks another one.
@@ -171,7 +188,7 @@ impl Forwarder {
         let Some(txn) = self.txns[t].as_mut() else {
             return;
         };
-        let opt = build::Opt::new(self.cfg.upstream_udp_payload, txn.dnssec_ok);
+        let opt = build::Opt::new(udp_payload, txn.dnssec_ok);
         let q = build::query(
             id,
             txn.checking_disabled,
@@ -181,7 +198,7 @@ impl Forwarder {
         let token = self.next_token;
         self.next_token += 1;
         txn.attempts += 1;
-        txn.tried |= bit(up);
+        txn.tried |= bit;
         txn.current = Some(Sent {
             upstream: up,
             transport,
@@ -322,10 +339,11 @@ impl Forwarder {
             outcome,
         };
         let meta_query = is_meta_type(txn.key.qtype());
+        let group = usize::from(txn.group);
         let budget = Budget {
             attempts: txn.attempts,
-            max_attempts: self.limits.max_attempts,
-            upstreams: self.upstreams.len() as u16,
+            max_attempts: self.zones.get(group).max_attempts,
+            upstreams: self.upstreams.group_len(group) as u16,
             now,
             deadline: txn.deadline,
         };

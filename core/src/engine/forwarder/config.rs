@@ -6,6 +6,7 @@
 
 use super::*;
 use crate::engine::admission::AdmissionConfig;
+use crate::local::{LocalConfig, LocalData};
 
 /// At most this many upstreams: the engine remembers the upstreams a query tried in a `u64`.
 pub const MAX_UPSTREAMS: usize = 64;
@@ -81,6 +82,75 @@ pub struct ProbeConfig {
     pub edns: bool,
 }
 
+/// Forwarding for some zones: names at or under any of `zones` go to these upstreams instead of
+/// the default ones (the longest matching zone wins; `.` is the default group). Like a CoreDNS
+/// `forward` block, a kube-dns stub domain, dnsmasq's `server=/zone/addr` or an Unbound
+/// `forward-zone`. Each group has its own selection, health, EDNS size, TCP setting, probe and
+/// cache overrides; the upstreams' state is the group's own, even for an address that is also
+/// in another group.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(deny_unknown_fields)]
+pub struct ForwardZone {
+    /// The zones, e.g. `["cluster.local", "in-addr.arpa", "ip6.arpa"]`.
+    pub zones: Vec<String>,
+    /// At least one, at most [`MAX_UPSTREAMS`].
+    pub upstreams: Vec<UpstreamConfig>,
+    /// Selection among them (default: the top-level `policy`).
+    #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
+    pub policy: Option<Policy>,
+    /// Every upstream of the group over TCP.
+    #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
+    pub force_tcp: bool,
+    /// The EDNS size the group's queries advertise (default: the top-level one); at least 512.
+    #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
+    pub upstream_udp_payload: Option<u16>,
+    /// The group's own active probe (the top-level `probe` is the default group's).
+    #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
+    pub probe: Option<ProbeConfig>,
+    /// Cache rules for names in these zones, over `cache`.
+    #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
+    pub cache: ZoneCache,
+}
+
+/// Per-zone cache overrides; unset knobs follow `cache`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(default, deny_unknown_fields)]
+pub struct ZoneCache {
+    /// Cap on positive TTLs.
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
+    pub max_ttl: Option<u32>,
+    /// Cap on negative TTLs; 0 turns negative caching off for the zone.
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
+    pub max_negative_ttl: Option<u32>,
+    /// Serve stale answers (RFC 8767) for the zone.
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
+    pub serve_stale: Option<bool>,
+}
+
+impl ZoneCache {
+    /// `base` with these overrides.
+    pub fn apply(&self, base: &CachePolicy) -> CachePolicy {
+        let mut c = *base;
+        if let Some(t) = self.max_ttl {
+            c.max_ttl = t;
+        }
+        if let Some(t) = self.max_negative_ttl {
+            c.max_negative_ttl = t;
+        }
+        if let Some(s) = self.serve_stale {
+            c.serve_stale.enabled = s;
+        }
+        c
+    }
+}
+
 /// The engine's configuration. Every knob has a default; docs/configuration.md describes them.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
@@ -126,6 +196,10 @@ pub struct Config {
     /// Per-client limits, applied by the shell before a query reaches the engine
     /// ([`crate::engine::admission`]).
     pub limits: AdmissionConfig,
+    /// Per-zone forwarding groups; names in no zone of theirs use `upstreams`.
+    pub forward: Vec<ForwardZone>,
+    /// Names answered locally: hosts files, records, local zones.
+    pub local: LocalConfig,
 }
 
 impl Default for Config {
@@ -146,6 +220,8 @@ impl Default for Config {
             events: true,
             cache: CachePolicy::default(),
             limits: AdmissionConfig::default(),
+            forward: Vec::new(),
+            local: LocalConfig::default(),
         }
     }
 }
@@ -235,18 +311,15 @@ impl Config {
             || format!("must be 17..=65535, got {}", self.max_query_size),
         )?;
         if let Some(p) = &self.probe {
-            check(!p.interval.is_zero(), "probe.interval", || {
-                "must be above 0".into()
-            })?;
-            check(p.name.parse::<Name>().is_ok(), "probe.name", || {
-                format!("{:?} is not a domain name", p.name)
-            })?;
-            check(p.qtype.parse::<RType>().is_ok(), "probe.qtype", || {
-                format!("{:?} is not a record type", p.qtype)
-            })?;
+            check_probe(p, "probe")?;
         }
         let c = &self.cache;
         let s = &c.serve_stale;
+        self.validate_forward()?;
+        LocalData::build(&self.local).map_err(|e| ConfigError {
+            field: e.field,
+            message: e.message,
+        })?;
         check(
             !s.enabled || !s.client_answer_timer.is_zero(),
             "cache.serve_stale.client_answer_timer",
@@ -276,6 +349,82 @@ impl Config {
         check(l.max_clients >= 1, "limits.max_clients", || {
             "must be at least 1".into()
         })?;
+        Ok(())
+    }
+}
+
+fn check_probe(p: &ProbeConfig, at: &str) -> Result<(), ConfigError> {
+    check(!p.interval.is_zero(), &format!("{at}.interval"), || {
+        "must be above 0".into()
+    })?;
+    check(
+        p.name.parse::<Name>().is_ok(),
+        &format!("{at}.name"),
+        || format!("{:?} is not a domain name", p.name),
+    )?;
+    check(
+        p.qtype.parse::<RType>().is_ok(),
+        &format!("{at}.qtype"),
+        || format!("{:?} is not a record type", p.qtype),
+    )
+}
+
+impl Config {
+    fn validate_forward(&self) -> Result<(), ConfigError> {
+        // Zone (lowercased wire) -> where it was first listed.
+        let mut seen: BTreeMap<Vec<u8>, String> = BTreeMap::new();
+        for (i, g) in self.forward.iter().enumerate() {
+            let at = format!("forward[{i}]");
+            check(!g.zones.is_empty(), &format!("{at}.zones"), || {
+                "at least one zone is needed".into()
+            })?;
+            for (j, z) in g.zones.iter().enumerate() {
+                let field = format!("{at}.zones[{j}]");
+                let name = super::zones::zone_name(z).map_err(|message| ConfigError {
+                    field: field.clone(),
+                    message,
+                })?;
+                let key = name.to_lowercase().as_wire().to_vec();
+                if let Some(first) = seen.get(&key) {
+                    return Err(ConfigError {
+                        field,
+                        message: format!("zone {name} is already forwarded by {first}"),
+                    });
+                }
+                check(!name.is_root() || self.upstreams.is_empty(), &field, || {
+                    "zone `.` is the default group: its upstreams are `upstreams`".into()
+                })?;
+                seen.insert(key, field);
+            }
+            check(!g.upstreams.is_empty(), &format!("{at}.upstreams"), || {
+                "at least one upstream is needed".into()
+            })?;
+            check(
+                g.upstreams.len() <= MAX_UPSTREAMS,
+                &format!("{at}.upstreams"),
+                || {
+                    format!(
+                        "at most {MAX_UPSTREAMS} upstreams, got {}",
+                        g.upstreams.len()
+                    )
+                },
+            )?;
+            for (j, u) in g.upstreams.iter().enumerate() {
+                check(
+                    !u.label.is_empty(),
+                    &format!("{at}.upstreams[{j}].label"),
+                    || "must not be empty".into(),
+                )?;
+            }
+            if let Some(p) = g.upstream_udp_payload {
+                check(p >= 512, &format!("{at}.upstream_udp_payload"), || {
+                    format!("must be at least 512, got {p}")
+                })?;
+            }
+            if let Some(p) = &g.probe {
+                check_probe(p, &format!("{at}.probe"))?;
+            }
+        }
         Ok(())
     }
 }
@@ -352,6 +501,47 @@ mod tests {
             ("limits.client_prefix_v4", |c| c.limits.prefix_v4 = 33),
             ("limits.client_prefix_v6", |c| c.limits.prefix_v6 = 129),
             ("limits.max_clients", |c| c.limits.max_clients = 0),
+            ("forward[0].zones", |c| {
+                c.forward = vec![fz(&[], &["10.0.0.1"])]
+            }),
+            ("forward[0].zones[1]", |c| {
+                c.forward = vec![fz(&["a.example", "b..example"], &["10.0.0.1"])]
+            }),
+            ("forward[1].zones[0]", |c| {
+                c.forward = vec![
+                    fz(&["a.example"], &["10.0.0.1"]),
+                    fz(&["A.example."], &["10.0.0.2"]),
+                ]
+            }),
+            ("forward[0].zones[0]", |c| {
+                c.upstreams = vec![up(1)];
+                c.forward = vec![fz(&["."], &["10.0.0.1"])]
+            }),
+            ("forward[0].upstreams", |c| {
+                c.forward = vec![fz(&["a"], &[])]
+            }),
+            ("forward[0].upstreams[0].label", |c| {
+                c.forward = vec![fz(&["a"], &[""])]
+            }),
+            ("forward[0].upstream_udp_payload", |c| {
+                let mut f = fz(&["a"], &["10.0.0.1"]);
+                f.upstream_udp_payload = Some(511);
+                c.forward = vec![f]
+            }),
+            ("forward[0].probe.qtype", |c| {
+                let mut f = fz(&["a"], &["10.0.0.1"]);
+                f.probe = Some(probe(ms(100), "a.", "NOPE"));
+                c.forward = vec![f]
+            }),
+            ("local.records[0]", |c| {
+                c.local.records = vec!["x. 60 IN A 1.2.3".into()]
+            }),
+            ("local.hosts[0]", |c| {
+                c.local.hosts = vec![crate::local::HostsText {
+                    name: "h".into(),
+                    text: "not-an-address x\n".into(),
+                }]
+            }),
         ];
         for (field, f) in cases {
             assert_eq!(field_of(f), field);
@@ -369,6 +559,53 @@ mod tests {
         c.limits.prefix_v4 = 0;
         c.limits.prefix_v6 = 128;
         assert_eq!(c.validate(), Ok(()));
+    }
+
+    fn fz(zones: &[&str], ups: &[&str]) -> ForwardZone {
+        ForwardZone {
+            zones: zones.iter().map(|z| z.to_string()).collect(),
+            upstreams: ups
+                .iter()
+                .map(|u| UpstreamConfig {
+                    label: u.to_string(),
+                    force_tcp: false,
+                })
+                .collect(),
+            policy: None,
+            force_tcp: false,
+            upstream_udp_payload: None,
+            probe: None,
+            cache: ZoneCache::default(),
+        }
+    }
+
+    #[test]
+    fn forward_and_local_tables_read_from_toml() {
+        let c: Config = toml::from_str(
+            r#"
+            [[forward]]
+            zones = ["cluster.local", "in-addr.arpa"]
+            upstreams = ["10.96.0.10:53"]
+            policy = "sequential"
+            force_tcp = true
+            cache = { max_negative_ttl = 0, max_ttl = 30, serve_stale = false }
+            [local]
+            records = ["printer.lan. 300 IN A 192.168.1.20"]
+            zones = [{ zone = "ads.example", answer = "refused" }]
+            "#,
+        )
+        .unwrap();
+        assert_eq!(c.validate(), Ok(()));
+        let f = &c.forward[0];
+        assert_eq!(f.policy, Some(Policy::Sequential));
+        let eff = f.cache.apply(&c.cache);
+        assert_eq!((eff.max_negative_ttl, eff.max_ttl), (0, 30));
+        assert!(!eff.serve_stale.enabled);
+        assert_eq!(eff.min_ttl, c.cache.min_ttl, "the rest follows `cache`");
+        let e =
+            toml::from_str::<Config>("[[forward]]\nzones = [\"a\"]\nupstreams = []\nbogus = 1\n")
+                .unwrap_err();
+        assert!(e.to_string().contains("bogus"), "{e}");
     }
 
     fn probe(interval: Duration, name: &str, qtype: &str) -> ProbeConfig {

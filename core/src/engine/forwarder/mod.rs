@@ -43,12 +43,18 @@ mod config;
 mod query;
 mod response;
 mod timers;
+mod zones;
 
+use crate::local::LocalData;
 pub use crate::wire::build::rcode_answer;
-use crate::wire::build::{self as build};
+use crate::wire::build::{self as build, header_and_question};
 use answer::{answer_from, fitted_form, name_text};
-pub use config::{Config, ConfigError, ProbeConfig, UpstreamConfig, MAX_UPSTREAMS};
+pub use config::{
+    Config, ConfigError, ForwardZone, ProbeConfig, UpstreamConfig, ZoneCache, MAX_UPSTREAMS,
+};
 use response::is_meta_type;
+use zones::Zones;
+pub use zones::{upstream_labels, zone_name};
 
 /// What goes into the machine.
 #[derive(Clone, Copy, Debug)]
@@ -193,6 +199,8 @@ pub struct Stats {
     pub bad_queries: u64,
     pub cache_hits: u64,
     pub cache_misses: u64,
+    /// Answered from local data (hosts files, local records, local zones).
+    pub local_answers: u64,
     pub stale_answers: u64,
     pub coalesced: u64,
     pub prefetches: u64,
@@ -268,6 +276,8 @@ struct Sent {
 struct Txn {
     gen: u32,
     key: KeyBuf,
+    /// The forwarding group it asks (`zones::Zones`).
+    group: u16,
     /// The question as the first client wrote it (name in place, type, class).
     question: Vec<u8>,
     dnssec_ok: bool,
@@ -305,7 +315,11 @@ enum Timer {
         txn: usize,
         gen: u32,
     },
-    Probe,
+    /// Probe the upstreams of a group; `gen` is the probe generation (a reload starts anew).
+    Probe {
+        group: u16,
+        gen: u32,
+    },
 }
 
 /// The forwarding engine.
@@ -317,6 +331,10 @@ pub struct Forwarder {
     /// The cache: this engine's own, or one shared with the other workers of a server.
     cache: Arc<SharedCache>,
     upstreams: Upstreams,
+    /// Forwarding groups and the zone table.
+    zones: Zones,
+    /// Hosts files, local records, local zones.
+    local: LocalData,
     txns: Vec<Option<Txn>>,
     free_txns: Vec<usize>,
     active: usize,
@@ -332,6 +350,7 @@ pub struct Forwarder {
     next_token: u64,
     stats: Stats,
     probes_started: bool,
+    probe_gen: u32,
     /// The latest time an input carried.
     now: Duration,
     /// Reused for the one encode of each upstream answer (the cache's form) and its TTL
@@ -368,12 +387,13 @@ impl Forwarder {
         if let Some(m) = cfg.max_attempts {
             limits.max_attempts = m.max(1);
         }
-        let upstreams = Upstreams::new(
-            cfg.upstreams.iter().map(|u| (u.label.clone(), u.force_tcp)),
-            cfg.policy,
-        );
+        let upstreams = Zones::upstreams(&cfg);
         Forwarder {
             cache,
+            zones: Zones::new(&cfg),
+            // Shells validate first; an invalid local configuration answers nothing locally.
+            local: LocalData::build(&cfg.local).unwrap_or_default(),
+            probe_gen: 0,
             limits,
             rng: Rng::from_seed(seed),
             upstreams,
@@ -404,10 +424,12 @@ impl Forwarder {
     }
 
     /// Replaces the configuration (SIGHUP reload), keeping the cache (resized to the new
-    /// budget), the state of the upstreams that stay (matched by label), and everything in
-    /// flight. An attempt in flight to an upstream that is gone is abandoned
-    /// ([`Output::UpstreamDone`]) and its transaction tries again among the new upstreams at the
-    /// next input; an upstream that moved in the list keeps its attempts under its new index.
+    /// budget), the state of the upstreams that stay (matched by group and label), and
+    /// everything in flight. Local data is rebuilt from the new configuration. An attempt in
+    /// flight to an upstream that is gone, or whose name now belongs to another forwarding
+    /// group, is abandoned ([`Output::UpstreamDone`]) and its transaction tries again among the
+    /// group's upstreams at the next input; an upstream that moved in the list keeps its
+    /// attempts under its new index.
     pub fn reconfigure(&mut self, cfg: Config) {
         let n = u16::try_from(cfg.upstreams.len()).unwrap_or(u16::MAX);
         self.limits = FallbackLimits::for_upstreams(n);
@@ -415,61 +437,22 @@ impl Forwarder {
         if let Some(m) = cfg.max_attempts {
             self.limits.max_attempts = m.max(1);
         }
-        if cfg.upstreams != self.cfg.upstreams || cfg.policy != self.cfg.policy {
-            let old = core::mem::replace(
-                &mut self.upstreams,
-                Upstreams::new(
-                    cfg.upstreams.iter().map(|u| (u.label.clone(), u.force_tcp)),
-                    cfg.policy,
-                ),
-            );
-            // Old index -> new index, by label.
-            let moved: Vec<Option<UpstreamId>> = old
-                .list
-                .iter()
-                .map(|u| {
-                    self.upstreams
-                        .list
-                        .iter()
-                        .position(|x| x.label == u.label)
-                        .map(|i| UpstreamId(i as u16))
-                })
-                .collect();
-            for (u, to) in old.list.into_iter().zip(&moved) {
-                if let Some(to) = to {
-                    let new = self.upstreams.get_mut(*to);
-                    let force_tcp = new.force_tcp;
-                    *new = u;
-                    new.force_tcp = force_tcp;
-                }
-            }
-            let remap = |u: UpstreamId| moved.get(usize::from(u.0)).copied().flatten();
-            let mut abandoned = Vec::new();
-            for (i, slot) in self.txns.iter_mut().enumerate() {
-                let Some(txn) = slot.as_mut() else { continue };
-                let mut tried = 0;
-                for (old_i, to) in moved.iter().enumerate() {
-                    if let (true, Some(to)) = (old_i < 64 && txn.tried & (1 << old_i) != 0, to) {
-                        tried |= bit(*to);
-                    }
-                }
-                txn.tried = tried;
-                txn.verifying = txn.verifying.and_then(remap);
-                if let Some(sent) = txn.current.as_mut() {
-                    match remap(sent.upstream) {
-                        Some(to) => sent.upstream = to,
-                        None => {
-                            abandoned.push((i, txn.gen, sent.token));
-                            txn.current = None;
-                        }
-                    }
-                }
-            }
-            for (t, gen, token) in abandoned {
-                self.outstanding.remove(&token);
-                self.out.push_back(Output::UpstreamDone { token });
-                self.schedule(self.now, Timer::Retry { txn: t, gen });
-            }
+        if cfg.local != self.cfg.local {
+            self.local = LocalData::build(&cfg.local).unwrap_or_default();
+        }
+        let routing_changed = cfg.upstreams != self.cfg.upstreams
+            || cfg.policy != self.cfg.policy
+            || cfg.forward != self.cfg.forward;
+        let new_zones = Zones::new(&cfg);
+        if cfg.probe != self.cfg.probe || cfg.forward != self.cfg.forward {
+            // Probe timers of the old configuration lapse; the next input schedules anew.
+            self.probe_gen = self.probe_gen.wrapping_add(1);
+            self.probes_started = false;
+        }
+        if routing_changed {
+            self.reroute(Zones::upstreams(&cfg), new_zones);
+        } else {
+            self.zones = new_zones;
         }
         self.cache.set_max_bytes(cfg.cache.size, self.now);
         self.cfg = cfg;
@@ -485,6 +468,120 @@ impl Forwarder {
             .iter()
             .map(|u| (u.label.clone(), u.counters))
             .collect()
+    }
+
+    /// Installs new upstreams and zones, keeping the state of each upstream that stays (same
+    /// group, by its zones, and same label) and re-routing transactions in flight: an attempt
+    /// whose upstream is gone or no longer serves the transaction's group is abandoned
+    /// ([`Output::UpstreamDone`]) and tried again in the group the name now belongs to.
+    fn reroute(&mut self, upstreams: Upstreams, zones: Zones) {
+        let old = core::mem::replace(&mut self.upstreams, upstreams);
+        let old_zones = core::mem::replace(&mut self.zones, zones);
+        let group_name = |z: &Zones, g: u16| z.get(usize::from(g)).name.clone();
+        // Old index -> new index, by group and label.
+        let moved: Vec<Option<UpstreamId>> = old
+            .list
+            .iter()
+            .map(|u| {
+                let gname = group_name(&old_zones, u.group);
+                self.upstreams
+                    .list
+                    .iter()
+                    .position(|x| x.label == u.label && group_name(&self.zones, x.group) == gname)
+                    .map(|i| UpstreamId(i as u16))
+            })
+            .collect();
+        for (u, to) in old.list.iter().zip(&moved) {
+            if let Some(to) = to {
+                let new = self.upstreams.get_mut(*to);
+                let (force_tcp, group) = (new.force_tcp, new.group);
+                *new = u.clone();
+                new.force_tcp = force_tcp;
+                new.group = group;
+            }
+        }
+        // What a group answers with: its zones and upstreams. Cached answers for names whose
+        // group answers with something else after the reload are dropped, so a zone moved to
+        // other upstreams is never answered from what the old ones said (a cached REFUSED or
+        // SERVFAIL included); every other entry stays.
+        let identity = |u: &Upstreams, z: &Zones, g: usize| -> (String, Vec<String>) {
+            let labels = u
+                .list
+                .iter()
+                .filter(|x| usize::from(x.group) == g)
+                .map(|x| x.label.clone())
+                .collect();
+            (z.get(g).name.clone(), labels)
+        };
+        let (olds, news) = (old_zones.groups.len(), self.zones.groups.len());
+        let before: Vec<_> = (0..olds).map(|g| identity(&old, &old_zones, g)).collect();
+        let after: Vec<_> = (0..news)
+            .map(|g| identity(&self.upstreams, &self.zones, g))
+            .collect();
+        let zones = &self.zones;
+        // The cache is shared by every worker: the first worker to reload drops, the others
+        // find nothing left to drop.
+        let dropped = self.cache.remove_where(|key| {
+            let name = key.get(5..).unwrap_or_default();
+            before.get(old_zones.group_of(name)) != after.get(zones.group_of(name))
+        });
+        if dropped > 0 {
+            self.event(self.now, || EventKind::ZonesMoved { dropped });
+        }
+        let remap = |u: UpstreamId| moved.get(usize::from(u.0)).copied().flatten();
+        let mut abandoned = Vec::new();
+        let mut finished = Vec::new();
+        for (i, slot) in self.txns.iter_mut().enumerate() {
+            let Some(txn) = slot.as_mut() else { continue };
+            let group = if txn.purpose == Purpose::Probe {
+                match txn.current.and_then(|s| remap(s.upstream)) {
+                    Some(to) => self.upstreams.get(to).group,
+                    None => {
+                        finished.push(i);
+                        continue;
+                    }
+                }
+            } else {
+                self.zones.group_of(txn.key.name_wire()) as u16
+            };
+            let mut tried = 0;
+            for (old_i, to) in moved.iter().enumerate() {
+                let old_id = UpstreamId(old_i as u16);
+                if let Some(to) = to {
+                    if txn.tried & old.bit(old_id) != 0
+                        && old.list[old_i].group == txn.group
+                        && self.upstreams.get(*to).group == group
+                    {
+                        tried |= self.upstreams.bit(*to);
+                    }
+                }
+            }
+            txn.tried = tried;
+            txn.group = group;
+            txn.verifying = txn.verifying.and_then(remap);
+            if let Some(sent) = txn.current.as_mut() {
+                match remap(sent.upstream).filter(|to| self.upstreams.get(*to).group == group) {
+                    Some(to) => sent.upstream = to,
+                    None => {
+                        abandoned.push((i, txn.gen, sent.token));
+                        txn.current = None;
+                    }
+                }
+            }
+        }
+        for t in finished {
+            self.finish(t);
+        }
+        for (t, gen, token) in abandoned {
+            self.outstanding.remove(&token);
+            self.out.push_back(Output::UpstreamDone { token });
+            self.schedule(self.now, Timer::Retry { txn: t, gen });
+        }
+    }
+
+    /// Upstreams of every forwarding group.
+    pub fn upstreams_total(&self) -> usize {
+        self.upstreams.len()
     }
 
     /// Upstreams usable now: not marked down by consecutive failed attempts. A down upstream
@@ -560,8 +657,12 @@ impl Forwarder {
         self.now = now;
         if !self.probes_started {
             self.probes_started = true;
-            if self.cfg.probe.is_some() && !self.upstreams.is_empty() {
-                self.schedule(now, Timer::Probe);
+            let gen = self.probe_gen;
+            for g in 0..self.zones.groups.len() {
+                if self.zones.groups[g].probe.is_some() && self.upstreams.group_len(g) > 0 {
+                    let group = g as u16;
+                    self.schedule(now, Timer::Probe { group, gen });
+                }
             }
         }
         self.run_timers(now);
@@ -632,13 +733,5 @@ impl Forwarder {
             transport,
             bytes,
         }));
-    }
-}
-
-fn bit(u: UpstreamId) -> u64 {
-    if u.0 < 64 {
-        1 << u.0
-    } else {
-        0
     }
 }

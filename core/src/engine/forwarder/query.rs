@@ -59,6 +59,9 @@ impl Forwarder {
             opt: p.opt,
             limit: p.limit,
         };
+        if !self.local.is_empty() && self.answer_locally(now, &p, &waiter, bytes) {
+            return;
+        }
         let Some(stale_fallback) = self.answer_from_cache(now, &p, &waiter, bytes) else {
             return;
         };
@@ -187,6 +190,40 @@ impl Forwarder {
         })
     }
 
+    /// Answers from local data (hosts files, local records, local zones) when the name has
+    /// some or lies in a local zone. Local answers are never cached or sent upstream.
+    fn answer_locally(&mut self, now: Duration, p: &Checked, w: &Waiter, bytes: &[u8]) -> bool {
+        let (q, key) = (&p.q, p.key);
+        let Some(hit) = self
+            .local
+            .lookup(bytes, q.name_start, key.name_wire(), q.qtype, q.qclass)
+        else {
+            return false;
+        };
+        let mut answer = hit.bytes;
+        if let Some(o) = p.opt {
+            build::append_opt(&mut answer, 0, &o.opt(0, None));
+        }
+        if self.cfg.events {
+            let name = name_text(bytes, q.name_start);
+            let (qtype, rcode, answers) = (q.qtype, hit.rcode, hit.answers);
+            let source = hit.source.clone();
+            let client = w.client.0;
+            self.event(now, || EventKind::Local {
+                client,
+                name,
+                qtype,
+                rcode,
+                answers,
+                source,
+            });
+        }
+        self.stats.local_answers += 1;
+        let query = header_and_question(bytes, q.end);
+        self.deliver(now, w, &query, answer, "local data");
+        true
+    }
+
     /// Answers from the cache when the policy says so (fresh, negative, stale, cached failure)
     /// and starts a prefetch when one is due. Returns None when answered, or the stale
     /// fallback the transaction should keep when the query goes upstream.
@@ -198,12 +235,14 @@ impl Forwarder {
         bytes: &[u8],
     ) -> Option<Option<StaleFallback>> {
         let (q, key, qtype) = (&p.q, &p.key, p.q.qtype);
+        // The cache rules of the forwarding group the name belongs to.
+        let group = self.zones.group_of(key.name_wire());
         // Under the shard's lock: the lookup, the policy's decision and the answer's bytes.
         let found = {
             let mut store = self.cache.lock(key.as_bytes());
             serve_from(
                 &mut store,
-                &self.cfg.cache,
+                &self.zones.get(group).cache,
                 key.as_bytes(),
                 now,
                 p,
@@ -311,9 +350,13 @@ impl Forwarder {
                 "too many clients waiting for the same answer".into(),
             );
         }
-        if self.active >= self.cfg.max_inflight || self.upstreams.is_empty() {
+        let no_upstreams = self
+            .upstreams
+            .group_len(self.zones.group_of(key.name_wire()))
+            == 0;
+        if self.active >= self.cfg.max_inflight || no_upstreams {
             self.stats.busy += 1;
-            let why = if self.upstreams.is_empty() {
+            let why = if no_upstreams {
                 "no upstreams configured"
             } else {
                 "too many queries in flight"

@@ -114,7 +114,8 @@ impl Forwarder {
                 if txn.purpose == Purpose::Probe {
                     return self.finish(t);
                 }
-                if txn.attempts >= self.limits.max_attempts || now >= txn.deadline {
+                let max = self.zones.get(usize::from(txn.group)).max_attempts;
+                if txn.attempts >= max || now >= txn.deadline {
                     return self.give_up(
                         now,
                         t,
@@ -131,8 +132,11 @@ impl Forwarder {
                     "the upstream asked was removed by a reload",
                 );
             }
-            Timer::Probe => {
-                let Some(p) = self.cfg.probe.clone() else {
+            Timer::Probe { group, gen } => {
+                if gen != self.probe_gen {
+                    return;
+                }
+                let Some(p) = self.zones.get(usize::from(group)).probe.clone() else {
                     return;
                 };
                 let name: Result<Name, _> = p.name.parse();
@@ -143,8 +147,11 @@ impl Forwarder {
                     question.extend_from_slice(&1u16.to_be_bytes());
                     let q = build::query(0, false, &question, None);
                     if let Ok(key) = KeyBuf::for_question(&q, false, false) {
-                        for i in 0..self.upstreams.len() {
-                            let up = UpstreamId(i as u16);
+                        let ids: Vec<UpstreamId> = (0..self.upstreams.len())
+                            .filter(|&i| self.upstreams.list[i].group == group)
+                            .map(|i| UpstreamId(i as u16))
+                            .collect();
+                        for up in ids {
                             // The key has no DO or CD bit: the probe asks without them.
                             let question = (HEADER_LEN, q.len());
                             self.start_for_key(now, key, &q, question, Purpose::Probe, up);
@@ -153,7 +160,7 @@ impl Forwarder {
                 }
                 self.schedule(
                     now + p.interval.max(Duration::from_millis(100)),
-                    Timer::Probe,
+                    Timer::Probe { group, gen },
                 );
             }
         }
