@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs everything the tests need, skipping what is already there (a second run takes seconds):
-#   Debian packages  dig (dnsutils), kdig (knot-dnsutils), nsd, dnsperf, chromium; knot (optional)
+#   Debian packages  dig (dnsutils), kdig (knot-dnsutils), nsd, unbound (validating resolver for the
+#                    DNSSEC tests), ldnsutils (ldns-signzone), dnsperf, chromium; knot (optional)
 #   PyPI             dnspython, when `import dns` fails
 #   rustup           rustfmt and clippy, when cargo fmt / cargo clippy are missing
 #   npm              the workspace's node_modules (binaryen's wasm-opt), when a package.json or the
 #                    lockfile changed
 #   wasm             scripts/setup-wasm.sh (wasm32 toolchain, wasm-bindgen-cli, wasm-opt)
-# Packages' services (nsd, knot) are not started: tests start their own on ports of their choosing.
+# Packages' services (nsd, unbound, knot) are not started: tests start their own on ports of their choosing.
 SCRIPT_NAME=setup
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -14,11 +15,11 @@ cd "$REPO_ROOT"
 t_start=$SECONDS
 
 # ---- Debian packages ----------------------------------------------------------------------------
-APT_REQUIRED=(dnsutils knot-dnsutils nsd dnsperf chromium fonts-liberation)
+APT_REQUIRED=(dnsutils knot-dnsutils nsd unbound ldnsutils dnsperf chromium fonts-liberation)
 APT_OPTIONAL=(knot)
 apt_install "${APT_REQUIRED[@]}"
 apt_install "${APT_OPTIONAL[@]}" || warn "optional packages did not install: ${APT_OPTIONAL[*]}"
-for tool in dig kdig nsd dnsperf chromium; do
+for tool in dig kdig nsd unbound ldns-signzone ldns-keygen dnsperf chromium; do
     command -v "$tool" >/dev/null 2>&1 || [[ -x "/usr/sbin/$tool" ]] || die "$tool is missing after apt-get install"
 done
 

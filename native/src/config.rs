@@ -532,7 +532,7 @@ fn labels(addrs: &[SocketAddr]) -> Vec<UpstreamConfig> {
         .iter()
         .map(|a| UpstreamConfig {
             label: a.to_string(),
-            force_tcp: false,
+            ..UpstreamConfig::default()
         })
         .collect()
 }

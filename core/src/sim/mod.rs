@@ -311,6 +311,7 @@ pub fn run(s: &Scenario) -> Result<SimResult, String> {
             .map(|u| UpstreamConfig {
                 label: u.label.clone(),
                 force_tcp: u.force_tcp,
+                ..UpstreamConfig::default()
             })
             .collect(),
         ..s.config.clone()

@@ -10,7 +10,7 @@ pub fn forwarder(label: &str) -> Forwarder {
     let cfg = Config {
         upstreams: vec![UpstreamConfig {
             label: label.into(),
-            force_tcp: false,
+            ..UpstreamConfig::default()
         }],
         events: false,
         ..Config::default()

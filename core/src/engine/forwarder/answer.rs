@@ -3,6 +3,7 @@
 //! the answers the engine writes itself.
 
 use super::*;
+use crate::wire::view::flags;
 
 impl Forwarder {
     /// An answer to pass on: cache it by the policy, then answer every waiting client.
@@ -48,6 +49,12 @@ impl Forwarder {
             Lifetime::Failure { ttl, .. } => (Some(EntryKind::Failure), ttl),
         };
         let rule = lifetime.rule();
+        // The upstream's first Extended DNS Error reaches clients with the answer (RFC 8914).
+        let upstream_ede = msg
+            .edns
+            .as_ref()
+            .and_then(|e| e.extended_error())
+            .map(|(c, t)| (c, t.to_string()));
         // The stored form drops OPT; rebuild from the decoded message when the upstream's
         // bytes are not the best form to keep (uncompressed answers get compressed here).
         msg.edns = None;
@@ -74,7 +81,7 @@ impl Forwarder {
             retention,
             rule.as_str(),
         );
-        let Ok(entry) = entry else {
+        let Ok(mut entry) = entry else {
             // Decoded above, so this only fails for a message over 65535 bytes.
             return self.give_up(
                 now,
@@ -83,6 +90,33 @@ impl Forwarder {
                 "answer could not be stored".into(),
             );
         };
+        // Our answers are recursive answers, never authoritative ones: RA set, AA cleared
+        // (only local data answers with AA). AD is kept only from an upstream marked trusted
+        // (RFC 6840 5.8), and shown only to clients that set DO or AD (`mask_ad`).
+        let trusted = self
+            .cfg
+            .upstreams
+            .get(usize::from(from.0))
+            .is_some_and(|u| u.trusted);
+        let ad = if trusted && msg.header.ad {
+            flags::AD
+        } else {
+            0
+        };
+        entry.set_flags(flags::RA | ad, flags::AA | flags::AD);
+        let upstream_ttl = match kind {
+            Some(EntryKind::Negative | EntryKind::SuspectNegative) => {
+                facts.soa.map(|(t, m)| t.min(m))
+            }
+            Some(EntryKind::Failure) => None,
+            _ => facts.answer_min_ttl,
+        };
+        let ede = upstream_ede.map(|(c, t)| (c, t.into_boxed_str()));
+        let entry = entry.with_provenance(Provenance {
+            upstream: self.labels.get(usize::from(from.0)).cloned(),
+            upstream_ttl,
+            ede,
+        });
         if let Some(k) = kind {
             let mut stored = entry.clone();
             stored.kind = k;
@@ -430,10 +464,32 @@ pub(super) fn answer_from(
 ) -> Vec<u8> {
     let mut answer = Vec::with_capacity(e.wire().len() + 64);
     write_answer(e, &w.query, now, fixed_ttl, None, &mut answer);
+    mask_ad(&mut answer, &w.query, w.opt.is_some_and(|o| o.dnssec_ok));
     if let Some(o) = w.opt {
+        let ede = ede.or_else(|| upstream_ede(e));
         build::append_opt(&mut answer, 0, &o.opt(e.ext_rcode, ede));
     }
     answer
+}
+
+/// The upstream's EDE an entry carries, to pass on (RFC 8914).
+pub(super) fn upstream_ede(e: &Entry) -> Option<(u16, &str)> {
+    e.provenance.ede.as_ref().map(|(c, t)| (*c, &**t))
+}
+
+/// Clears AD in an answer unless the client asked for it by setting DO or AD (RFC 6840 5.7:
+/// "only set the AD bit in a response if ... the request contained either a set DO bit or a
+/// set AD bit").
+pub(super) fn mask_ad(answer: &mut [u8], query: &[u8], dnssec_ok: bool) {
+    let asked_ad = query
+        .get(2..4)
+        .is_some_and(|f| u16::from_be_bytes([f[0], f[1]]) & flags::AD != 0);
+    if !(dnssec_ok || asked_ad) {
+        // AD is in the flags' low byte (0x0020).
+        if let Some(b) = answer.get_mut(3) {
+            *b &= !0x20;
+        }
+    }
 }
 
 /// The name at `start` as text (for events).

@@ -166,12 +166,16 @@ impl Forwarder {
             return;
         };
         let opt = build::Opt::new(self.cfg.upstream_udp_payload, txn.dnssec_ok);
-        let q = build::query(
+        let mut q = build::query(
             id,
             txn.checking_disabled,
             &txn.question,
             edns.then_some(&opt),
         );
+        // AD in every query (RFC 6840 5.7): a validating upstream then says whether the data
+        // validated even without DO, and the cached answer serves clients that ask with AD as
+        // well as those that do not (`mask_ad` clears it for them).
+        q[3] |= 0x20;
         let token = self.next_token;
         self.next_token += 1;
         txn.attempts += 1;

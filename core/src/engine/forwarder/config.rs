@@ -11,8 +11,9 @@ use crate::engine::admission::AdmissionConfig;
 pub const MAX_UPSTREAMS: usize = 64;
 
 /// One upstream in the configuration. In a file, its address alone (`"192.0.2.53"`) or a table
-/// (`{ label = "192.0.2.53", force_tcp = true }`; `address` is another name for `label`).
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+/// (`{ label = "192.0.2.53", force_tcp = true, trusted = true }`; `address` is another name for
+/// `label`, `trust_ad` for `trusted`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct UpstreamConfig {
     /// How events name it (its address).
@@ -20,6 +21,11 @@ pub struct UpstreamConfig {
     /// Always use TCP (CoreDNS `force_tcp`).
     #[cfg_attr(feature = "ts", ts(optional = nullable))]
     pub force_tcp: bool,
+    /// Its AD bit is believed: a validating resolver reached over a path the operator trusts
+    /// (RFC 6840 5.8, RFC 4035 4.9.3). Off by default: AD from an untrusted upstream is cleared
+    /// before the answer is cached, so no client ever sees it.
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
+    pub trusted: bool,
 }
 
 impl<'de> serde::Deserialize<'de> for UpstreamConfig {
@@ -31,17 +37,19 @@ impl<'de> serde::Deserialize<'de> for UpstreamConfig {
             label: String,
             #[serde(default)]
             force_tcp: bool,
+            #[serde(default, alias = "trust_ad")]
+            trusted: bool,
         }
         struct V;
         impl<'de> serde::de::Visitor<'de> for V {
             type Value = UpstreamConfig;
             fn expecting(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-                f.write_str("an address or a table { label, force_tcp }")
+                f.write_str("an address or a table { label, force_tcp, trusted }")
             }
             fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<UpstreamConfig, E> {
                 Ok(UpstreamConfig {
                     label: v.to_string(),
-                    force_tcp: false,
+                    ..UpstreamConfig::default()
                 })
             }
             fn visit_map<A: serde::de::MapAccess<'de>>(
@@ -54,6 +62,7 @@ impl<'de> serde::Deserialize<'de> for UpstreamConfig {
                 Ok(UpstreamConfig {
                     label: t.label,
                     force_tcp: t.force_tcp,
+                    trusted: t.trusted,
                 })
             }
         }
@@ -278,15 +287,12 @@ mod tests {
     fn up(i: usize) -> UpstreamConfig {
         UpstreamConfig {
             label: format!("10.0.0.{i}"),
-            force_tcp: false,
+            ..UpstreamConfig::default()
         }
     }
 
     fn up_empty() -> UpstreamConfig {
-        UpstreamConfig {
-            label: String::new(),
-            force_tcp: false,
-        }
+        UpstreamConfig::default()
     }
 
     fn ms(n: u64) -> Duration {
@@ -373,7 +379,7 @@ mod tests {
     fn reads_files_with_units_and_shorthands() {
         let c: Config = toml::from_str(
             r#"
-            upstreams = ["192.0.2.1", { address = "192.0.2.2", force_tcp = true }]
+            upstreams = ["192.0.2.1", { address = "192.0.2.2", force_tcp = true, trust_ad = true }]
             attempt_timeout = "500ms"
             query_timeout = "2s"
             probe = { interval = "5s", name = ".", qtype = "NS" }
@@ -389,6 +395,7 @@ mod tests {
         .unwrap();
         assert_eq!(c.upstreams[1].label, "192.0.2.2");
         assert!(c.upstreams[1].force_tcp);
+        assert!(c.upstreams[1].trusted && !c.upstreams[0].trusted);
         assert_eq!(c.attempt_timeout, Duration::from_millis(500));
         assert_eq!(c.cache.size, 2 << 20);
         assert_eq!(c.cache.suspect_window, Duration::from_secs(120));

@@ -10,6 +10,7 @@
 use core::cmp::Reverse;
 use core::time::Duration;
 use std::collections::{BTreeMap, BinaryHeap, HashMap, VecDeque};
+use std::sync::Arc;
 
 use super::decide::{
     self, ede, fallback, payload_limit, Attempt, Budget, FallbackLimits, Next, Outcome,
@@ -22,7 +23,7 @@ use super::{Transport, Upstream, UpstreamId};
 use crate::cache::policy::{
     self, CachePolicy, LastPositive, Lifetime, NameHistory, ResponseFacts, Serve, StaleFallback,
 };
-use crate::cache::store::{write_answer, Entry, EntryKind, KeyBuf, OptOut, Store};
+use crate::cache::store::{write_answer, Entry, EntryKind, KeyBuf, OptOut, Provenance, Store};
 use crate::wire::fit::fit;
 use crate::wire::view::{MessageView, HEADER_LEN};
 use crate::wire::{Message, Name, Opcode, RType, Rcode};
@@ -35,6 +36,7 @@ pub struct ClientId(pub u64);
 mod answer;
 mod attempt;
 mod config;
+mod inspect;
 mod query;
 mod response;
 mod timers;
@@ -43,6 +45,7 @@ pub use crate::wire::build::rcode_answer;
 use crate::wire::build::{self as build, header_and_question};
 use answer::{answer_from, name_text};
 pub use config::{Config, ConfigError, ProbeConfig, UpstreamConfig, MAX_UPSTREAMS};
+pub use inspect::{CacheEntryView, CacheListing, Flush, FlushReport};
 use response::is_meta_type;
 
 /// What goes into the machine.
@@ -204,6 +207,10 @@ pub struct Stats {
     pub refreshes_skipped: u64,
     /// Answers without OPT to a DO or CD query that went out with EDNS, not used (RFC 6840 5.7).
     pub stripped_edns: u64,
+    /// Cache flushes asked for (the admin API, `dnspect cache flush`, `Forwarder.cacheFlush`).
+    pub cache_flushes: u64,
+    /// Keys those flushes removed.
+    pub cache_flushed_keys: u64,
     /// Fallbacks by rule name (a BTreeMap: serialized in a stable order).
     pub fallbacks: BTreeMap<&'static str, u64>,
 }
@@ -308,6 +315,8 @@ pub struct Forwarder {
     rng: Rng,
     store: Store,
     upstreams: Upstreams,
+    /// The upstreams' labels, shared with the cache entries they answered (provenance).
+    labels: Vec<Arc<str>>,
     txns: Vec<Option<Txn>>,
     free_txns: Vec<usize>,
     active: usize,
@@ -345,6 +354,7 @@ impl Forwarder {
         );
         Forwarder {
             store: Store::new(cfg.cache.size),
+            labels: labels_of(&cfg),
             limits,
             rng: Rng::from_seed(seed),
             upstreams,
@@ -439,6 +449,7 @@ impl Forwarder {
             }
         }
         self.store.set_max_bytes(cfg.cache.size, self.now);
+        self.labels = labels_of(&cfg);
         self.cfg = cfg;
     }
 
@@ -569,6 +580,13 @@ impl Forwarder {
             bytes,
         }));
     }
+}
+
+fn labels_of(cfg: &Config) -> Vec<Arc<str>> {
+    cfg.upstreams
+        .iter()
+        .map(|u| Arc::from(u.label.as_str()))
+        .collect()
 }
 
 fn bit(u: UpstreamId) -> u64 {

@@ -228,7 +228,9 @@ impl Forwarder {
         };
         let mut answer = Vec::with_capacity(entry.wire().len() + 64);
         write_answer(entry, bytes, now, fixed_ttl, None, &mut answer);
+        answer::mask_ad(&mut answer, bytes, p.dnssec_ok);
         if let Some(o) = p.opt {
+            let ede = ede.or_else(|| answer::upstream_ede(entry));
             build::append_opt(&mut answer, 0, &o.opt(entry.ext_rcode, ede));
         }
         let rule = d.rule;
