@@ -47,6 +47,27 @@ pub struct File {
     pub engine: EngineConfig,
     #[serde(default)]
     pub tcp: TcpKnobs,
+    #[serde(default)]
+    pub admin: AdminKnobs,
+}
+
+/// The admin API on the metrics listener (native/src/serve/admin.rs, docs/admin-api.md).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AdminKnobs {
+    /// Serve clients that are not on loopback too (off: the metrics listener may be reachable
+    /// by Prometheus from elsewhere; the cache routes stay local).
+    pub allow_remote: bool,
+    /// A file whose first line is a bearer token every admin request must carry; "" for none.
+    pub token_file: String,
+}
+
+/// The admin API's settings in force.
+#[derive(Debug, Clone, Default)]
+pub struct AdminSettings {
+    pub allow_remote: bool,
+    /// The token read from `token_file` (read again on SIGHUP).
+    pub token: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -162,6 +183,7 @@ pub struct Settings {
     pub tcp_max_queued: usize,
     /// SO_SNDBUF of a client connection; 0 leaves the kernel's autotuning.
     pub tcp_send_buffer: usize,
+    pub admin: AdminSettings,
 }
 
 impl Settings {
@@ -495,7 +517,18 @@ fn settle(
     if !(1..=4096).contains(&t.max_queued) {
         return Err(sp.err("tcp.max_queued", "must be 1..=4096"));
     }
+    let admin = AdminSettings {
+        allow_remote: f.admin.allow_remote,
+        token: match f.admin.token_file.as_str() {
+            "" => None,
+            path => Some(
+                crate::serve::read_token(&PathBuf::from(path))
+                    .map_err(|m| sp.err("admin.token_file", m))?,
+            ),
+        },
+    };
     Ok(Settings {
+        admin,
         listen,
         upstreams,
         metrics,

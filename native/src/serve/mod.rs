@@ -7,6 +7,7 @@
 //! (SIGTERM/SIGINT: leave the reuseport group, drain and stop; SIGHUP: reload the configuration
 //! and the resolv.conf) and serves metrics, /health and /ready.
 
+mod admin;
 mod metrics;
 mod tcp;
 mod upstream;
@@ -23,12 +24,15 @@ use socket2::{Domain, Protocol, Socket, Type};
 use tokio::sync::{mpsc, watch};
 
 use crate::config::{self, Settings};
+pub use admin::read_token;
 pub use metrics::Snapshot;
 
 /// What the main thread tells a worker.
 #[derive(Debug)]
 pub enum Control {
     Reload(Box<Settings>),
+    /// An admin API request about the worker's cache.
+    Cache(admin::Request),
 }
 
 /// A worker whose loop has not beaten for this long makes the process unhealthy.
@@ -271,11 +275,12 @@ pub fn run(
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
+    let admin = Arc::new(admin::Admin::new(controls.clone(), &settings));
     let drain_limit = rt.block_on(async {
         if let Some(m) = settings.metrics {
             let listener = bind_metrics(m).with_context(|| format!("cannot bind metrics {m}"))?;
-            tracing::info!("metrics on http://{m}/metrics, health on /health and /ready");
-            tokio::spawn(metrics::serve(listener, shared.clone()));
+            tracing::info!("metrics on http://{m}/metrics, health on /health and /ready, cache admin on /cache/entries and /cache/flush");
+            tokio::spawn(metrics::serve(listener, shared.clone(), admin.clone()));
         }
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
@@ -297,6 +302,7 @@ pub fn run(
                                 None => format!("upstreams {:?}", new.upstreams),
                             };
                             drain = new.drain;
+                            admin.reconfigure(&new);
                             for c in &controls {
                                 let _ = c.send(Control::Reload(Box::new(new.clone())));
                             }
