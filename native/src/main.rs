@@ -1,4 +1,5 @@
 //! The `dnspect` binary: command-line analysis of DNS packets, and the caching forwarder.
+mod cache_cli;
 mod config;
 mod serve;
 
@@ -52,6 +53,8 @@ enum Command {
     },
     /// Check a configuration file; errors name their line and field.
     CheckConfig { file: PathBuf },
+    /// Inspect and flush a running server's cache through its admin API (docs/admin-api.md).
+    Cache(cache_cli::Args),
     /// Explain a DNS message: dig-style text plus compression, sizes and warnings.
     ///
     /// Accepts hex (plain, spaced, 0x-prefixed), tcpdump -X/-xx, xxd, od, Wireshark hex
@@ -123,6 +126,7 @@ fn main() -> ExitCode {
                 Err(e) => fail(&format!("{e:#}")),
             }
         }
+        Command::Cache(args) => cache_cli::run(args),
         Command::CheckConfig { file } => match config::load(&file, config::RESOLV_CONF.as_ref()) {
             Ok(s) => {
                 println!(

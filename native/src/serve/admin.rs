@@ -191,8 +191,11 @@ impl Admin {
         let mut waiting = Vec::new();
         for (i, c) in self.controls.iter().enumerate() {
             let (tx, rx) = oneshot::channel();
-            c.send(Control::Cache(Request { op: op(), reply: tx }))
-                .map_err(|_| format!("worker {i} is not running"))?;
+            c.send(Control::Cache(Request {
+                op: op(),
+                reply: tx,
+            }))
+            .map_err(|_| format!("worker {i} is not running"))?;
             waiting.push(rx);
         }
         let mut replies = Vec::new();
@@ -343,7 +346,9 @@ fn error(status: &'static str, message: &str) -> (&'static str, String) {
 fn is_loopback(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => v4.is_loopback(),
-        IpAddr::V6(v6) => v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback()),
+        IpAddr::V6(v6) => {
+            v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+        }
     }
 }
 
@@ -359,7 +364,8 @@ mod tests {
 
     #[test]
     fn params_parse_and_name_their_errors() {
-        let p = Params::parse("name=Example.COM&suffix=true&limit=5").unwrap_or_else(|e| panic!("{e}"));
+        let p =
+            Params::parse("name=Example.COM&suffix=true&limit=5").unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(p.name.map(|n| n.to_string()), Some("Example.COM.".into()));
         assert!(p.suffix);
         assert_eq!(p.limit, 5);
@@ -380,13 +386,21 @@ mod tests {
 
     #[test]
     fn loopback_and_token_compare() {
-        assert!(is_loopback("127.0.0.2".parse().unwrap_or(IpAddr::from([0; 4]))));
+        assert!(is_loopback(
+            "127.0.0.2".parse().unwrap_or(IpAddr::from([0; 4]))
+        ));
         assert!(is_loopback("::1".parse().unwrap_or(IpAddr::from([0; 4]))));
-        assert!(is_loopback("::ffff:127.0.0.1".parse().unwrap_or(IpAddr::from([0; 4]))));
-        assert!(!is_loopback("192.0.2.1".parse().unwrap_or(IpAddr::from([127, 0, 0, 1]))));
+        assert!(is_loopback(
+            "::ffff:127.0.0.1".parse().unwrap_or(IpAddr::from([0; 4]))
+        ));
+        assert!(!is_loopback(
+            "192.0.2.1".parse().unwrap_or(IpAddr::from([127, 0, 0, 1]))
+        ));
         assert!(constant_time_eq(b"secret", b"secret"));
         assert!(!constant_time_eq(b"secret", b"secreT"));
         assert!(!constant_time_eq(b"secret", b"secret2"));
-        assert!(Admin::owns("/cache/entries") && Admin::owns("/cache?x") && !Admin::owns("/cacheX"));
+        assert!(
+            Admin::owns("/cache/entries") && Admin::owns("/cache?x") && !Admin::owns("/cacheX")
+        );
     }
 }

@@ -601,7 +601,10 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>, admin: Arc<Admin>
                     ),
                     Err(e) => (
                         "400 Bad Request",
-                        format!("{}\n", serde_json::json!({ "error": format!("bad request: {e}") })),
+                        format!(
+                            "{}\n",
+                            serde_json::json!({ "error": format!("bad request: {e}") })
+                        ),
                     ),
                 };
                 let resp = format!("HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
