@@ -239,6 +239,11 @@ fn failures_say_no_upstream_answered() {
     assert_eq!((e.kind, e.rcode.as_str()), (EntryKind::Failure, "SERVFAIL"));
     assert_eq!((e.upstream.as_deref(), e.upstream_ttl), (None, None));
     assert_eq!(e.failures, 1);
+    assert!(
+        e.ede.as_deref().is_some_and(|t| t.starts_with("22: ")),
+        "{:?}",
+        e.ede
+    );
 }
 
 #[test]
@@ -498,4 +503,48 @@ fn client_ecs_cookie_and_unknown_options_are_neither_forwarded_nor_echoed() {
     let opt = a.answers[0].edns.as_ref().unwrap();
     assert!(opt.options.is_empty(), "nothing echoed: {opt:?}");
     assert_eq!(a.answers[0].rcode(), Rcode::NOERROR);
+}
+
+#[test]
+fn an_upstream_servfail_with_ede_gives_the_client_that_ede() {
+    let mut f = engine(true);
+    let q = query("bogus.test.", RType::A, Some(true), false, false);
+    let r = ask(&mut f, secs(0), &q);
+    let mut answers = Vec::new();
+    let mut sent = r.queries;
+    for _ in 0..4 {
+        let Some(up) = sent.pop() else { break };
+        let mut asked = Message::from_wire(&up.bytes).unwrap();
+        asked.header.qr = true;
+        asked.header.ra = true;
+        asked.set_rcode(Rcode::SERVFAIL);
+        let mut e = Edns::new(1232);
+        e.options.push(EdnsOption::ExtendedError {
+            code: 6,
+            text: "validation failure".into(),
+        });
+        asked.edns = Some(e);
+        let bytes = asked.to_wire().unwrap();
+        f.handle(Input::Response {
+            now: secs(0),
+            token: up.token,
+            transport: up.transport,
+            bytes: &bytes,
+        });
+        let out = drain(&mut f);
+        sent.extend(out.queries);
+        answers.extend(out.answers);
+    }
+    assert_eq!(answers.len(), 1);
+    let a = &answers[0];
+    assert_eq!(a.rcode(), Rcode::SERVFAIL);
+    let (code, text) = a.edns.as_ref().unwrap().extended_error().unwrap();
+    assert_eq!(
+        code, 6,
+        "the upstream's DNSSEC Bogus, not our No Reachable Authority"
+    );
+    assert!(
+        text.starts_with("upstream 192.0.2.5") && text.ends_with(": validation failure"),
+        "{text}"
+    );
 }

@@ -320,6 +320,9 @@ impl Forwarder {
                     rule.as_str(),
                 ) {
                     e.failures = prev + 1;
+                    // Why it failed, for `dnspect cache show` (clients get EDE 13, Cached
+                    // Error, for it).
+                    e.provenance.ede = Some((ede_code, text.clone().into_boxed_str()));
                     self.store.insert(key.as_bytes(), e, now);
                     let (n, q) = (name.clone(), qtype);
                     self.event(now, || EventKind::Cached {

@@ -349,7 +349,26 @@ impl Forwarder {
                 why,
             });
         }
-        match fb.next {
+        // An upstream's own Extended DNS Error (a validating resolver's "DNSSEC Bogus", say)
+        // says more than ours: when its SERVFAIL ends the query, the client gets it (RFC 8914).
+        let upstream_ede = msg
+            .as_ref()
+            .filter(|(m, _)| m.rcode() == Rcode::SERVFAIL)
+            .and_then(|(m, _)| m.edns.as_ref())
+            .and_then(|e| e.extended_error())
+            .map(|(c, t)| {
+                let sep = if t.is_empty() { "" } else { ": " };
+                (c, format!("upstream {label}{sep}{t}"))
+            });
+        let had_ede = upstream_ede.is_some();
+        if let (Some(ue), Some(txn)) = (&upstream_ede, self.txns[t].as_mut()) {
+            txn.last_problem = Some(ue.clone());
+        }
+        let next = match (fb.next, upstream_ede) {
+            (Next::GiveUp { .. }, Some((ede_code, text))) => Next::GiveUp { ede_code, text },
+            (n, _) => n,
+        };
+        match next {
             Next::Accept => {
                 if let Some((m, bytes)) = msg {
                     self.accept(now, t, sent.upstream, m, bytes);
@@ -372,7 +391,7 @@ impl Forwarder {
                 fb.rule.why(),
             ),
             Next::NextUpstream => {
-                if let Some(txn) = self.txns[t].as_mut() {
+                if let Some(txn) = self.txns[t].as_mut().filter(|_| !had_ede) {
                     txn.last_problem = Some((
                         ede::NO_REACHABLE_AUTHORITY,
                         format!("upstream {label}: {}", fb.rule.why()),

@@ -69,7 +69,8 @@ pub struct CacheEntryView {
     pub keep_until_ms: u64,
     /// For a failure entry: failures in a row it stands for (RFC 9520 backoff).
     pub failures: u32,
-    /// The upstream's Extended DNS Error passed on with the answer (RFC 8914), as `code: text`.
+    /// The Extended DNS Error (RFC 8914), as `code: text`: the upstream's, passed on with the
+    /// answer; for a failure, why the engine gave up (clients get EDE 13, Cached Error).
     pub ede: Option<String>,
     /// The records a client asking now would get, TTLs aged, in presentation form.
     pub records: Vec<String>,
