@@ -91,8 +91,38 @@ fn rdata_for(t: RType) -> BoxedStrategy<RData> {
     Full::rdata_for(t)
 }
 
+/// A generated message as the decoder reads it back: generated messages may hold values the
+/// wire cannot tell apart from others, and the decoder reads those by rule. Stated here apart from
+/// the decoder, as the properties' model:
+/// * a TTL with the most significant bit set reads as 0 (RFC 2181 8);
+/// * in class 0 or an unassigned class, class-specific RDATA (A, WKS, AAAA, A6, APL) is opaque
+///   (RFC 3597 5);
+/// * RDATA of length 0 in class ANY or NONE is RFC 2136's empty RDATA.
 fn message() -> BoxedStrategy<Message> {
-    Full::message()
+    Full::message().prop_map(as_read).boxed()
+}
+
+fn as_read(mut m: Message) -> Message {
+    for r in m
+        .answers
+        .iter_mut()
+        .chain(&mut m.authority)
+        .chain(&mut m.additional)
+    {
+        if r.ttl > 0x7fff_ffff {
+            r.ttl = 0;
+        }
+        let mut enc = dnspect_core::wire::Encoder::uncompressed();
+        r.rdata.encode(r.rtype, &mut enc).unwrap();
+        let data = enc.into_bytes();
+        let defined = matches!(r.class.0, 1 | 3 | 4 | 254 | 255);
+        if matches!(r.class.0, 254 | 255) && data.is_empty() {
+            r.rdata = RData::Empty;
+        } else if !defined && matches!(r.rtype.0, 1 | 11 | 28 | 38 | 42) {
+            r.rdata = RData::Unknown { data };
+        }
+    }
+    m
 }
 
 // ---- helpers ----------------------------------------------------------------------------------

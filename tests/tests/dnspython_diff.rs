@@ -20,8 +20,7 @@
 //!   with dnspython's `to_generic()` form of the same RDATA.
 //!
 //! Anything else (names, escapes in names and character-strings, numbers, order) must match
-//! exactly. One difference of meaning is allowed and reported apart: a TTL with its most
-//! significant bit set, which dnspython reads as 0 (RFC 2181 8) and dnspect as on the wire.
+//! exactly, TTLs included: both read a TTL with its most significant bit set as 0 (RFC 2181 8).
 //! A missing dnspython fails the test with a pointer to scripts/setup.sh.
 #![allow(clippy::unwrap_used)]
 
@@ -122,8 +121,6 @@ struct Tally {
     checked: BTreeMap<&'static str, usize>,
     /// How many values needed each normalization to match, and a first example.
     normalized: BTreeMap<&'static str, (usize, String)>,
-    /// Documented differences of meaning (not of presentation), reported but not failed.
-    semantic: BTreeMap<&'static str, usize>,
     mismatches: BTreeMap<&'static str, Vec<String>>,
 }
 
@@ -448,23 +445,12 @@ fn compare_record(ctx: &str, py: &Value, r: &Record, t: &Tables, tally: &mut Tal
             format!("{ctx}: dnspython {:?}, dnspect {name:?}", s(&py[0])),
         );
     }
+    // Both decoders apply RFC 2181 8: a TTL with the most significant bit set reads as 0.
     if n(&py[1]) != u64::from(r.ttl) {
-        if r.ttl > 0x7fff_ffff && n(&py[1]) == 0 {
-            // Not a presentation difference but a policy one, counted apart: dnspython applies
-            // RFC 2181 8 while decoding (a TTL with the most significant bit set reads as 0);
-            // dnspect's decoder shows the value on the wire, and leaves the policy to its users.
-            *tally
-                .semantic
-                .entry(
-                    "TTL with the MSB set: dnspython reads 0 (RFC 2181 8), dnspect the wire value",
-                )
-                .or_default() += 1;
-        } else {
-            tally.mismatch(
-                "TTL",
-                format!("{ctx}: dnspython {}, dnspect {}", py[1], r.ttl),
-            );
-        }
+        tally.mismatch(
+            "TTL",
+            format!("{ctx}: dnspython {}, dnspect {}", py[1], r.ttl),
+        );
     }
     if n(&py[4]) != u64::from(r.rtype.0)
         || !same_mnemonic(s(&py[3]), &r.rtype.to_string(), "TYPE", tally)
@@ -750,7 +736,6 @@ fn dnspect_decodes_like_dnspython() {
     for (rule, (count, example)) in &tally.normalized {
         eprintln!("  {count:>5}  {rule}\n         e.g. {example}");
     }
-    eprintln!("known semantic differences: {:?}", tally.semantic);
     for (what, list) in &tally.mismatches {
         eprintln!("MISMATCH {what}: {} case(s)", list.len());
         for d in list.iter().take(8) {

@@ -57,7 +57,7 @@ export type ResourceRecord = { name: Name, type: RType, class: Class, ttl: numbe
  * Record data, by layout. Types that share a layout share a variant (DS and CDS, DNSKEY and
  * CDNSKEY, SVCB and HTTPS, TLSA and SMIMEA); the record's type says which it is.
  */
-export type RData = { "kind": "a", address: string, } | { "kind": "aaaa", address: string, } | { "kind": "name", target: Name, } | { "kind": "soa", mname: Name, rname: Name, serial: number, refresh: number, retry: number, expire: number, minimum: number, } | { "kind": "mx", preference: number, exchange: Name, } | { "kind": "txt", strings: string[], } | { "kind": "hinfo", cpu: string, os: string, } | { "kind": "srv", priority: number, weight: number, port: number, target: Name, } | { "kind": "naptr", order: number, preference: number, flags: string, services: string, regexp: string, replacement: Name, } | { "kind": "caa", flags: number, tag: string, value: string, } | { "kind": "ds", key_tag: number, algorithm: number, digest_type: number, digest: string, } | { "kind": "dnskey", flags: number, protocol: number, algorithm: number, public_key: string, } | { "kind": "rrsig", type_covered: RType, algorithm: number, labels: number, original_ttl: number, expiration: number, inception: number, key_tag: number, signer: Name, signature: string, } | { "kind": "nsec", next: Name, types: Array<RType>, } | { "kind": "nsec3", hash_algorithm: number, flags: number, iterations: number, salt: string, next_hashed: string, types: Array<RType>, } | { "kind": "nsec3param", hash_algorithm: number, flags: number, iterations: number, salt: string, } | { "kind": "tlsa", usage: number, selector: number, matching_type: number, data: string, } | { "kind": "sshfp", algorithm: number, fingerprint_type: number, fingerprint: string, } | { "kind": "svcb", priority: number, target: Name, params: Array<SvcParam>, } | { "kind": "opt", options: Array<EdnsOption>, } | { "kind": "unknown", data: string, };
+export type RData = { "kind": "a", address: string, } | { "kind": "aaaa", address: string, } | { "kind": "name", target: Name, } | { "kind": "soa", mname: Name, rname: Name, serial: number, refresh: number, retry: number, expire: number, minimum: number, } | { "kind": "mx", preference: number, exchange: Name, } | { "kind": "txt", strings: string[], } | { "kind": "hinfo", cpu: string, os: string, } | { "kind": "srv", priority: number, weight: number, port: number, target: Name, } | { "kind": "naptr", order: number, preference: number, flags: string, services: string, regexp: string, replacement: Name, } | { "kind": "caa", flags: number, tag: string, value: string, } | { "kind": "ds", key_tag: number, algorithm: number, digest_type: number, digest: string, } | { "kind": "dnskey", flags: number, protocol: number, algorithm: number, public_key: string, } | { "kind": "rrsig", type_covered: RType, algorithm: number, labels: number, original_ttl: number, expiration: number, inception: number, key_tag: number, signer: Name, signature: string, } | { "kind": "nsec", next: Name, types: Array<RType>, } | { "kind": "nsec3", hash_algorithm: number, flags: number, iterations: number, salt: string, next_hashed: string, types: Array<RType>, } | { "kind": "nsec3param", hash_algorithm: number, flags: number, iterations: number, salt: string, } | { "kind": "tlsa", usage: number, selector: number, matching_type: number, data: string, } | { "kind": "sshfp", algorithm: number, fingerprint_type: number, fingerprint: string, } | { "kind": "svcb", priority: number, target: Name, params: Array<SvcParam>, } | { "kind": "opt", options: Array<EdnsOption>, } | { "kind": "empty" } | { "kind": "unknown", data: string, };
 
 /**
  * One SVCB/HTTPS service parameter (RFC 9460 14.3.2).
@@ -249,11 +249,12 @@ uncompressed: number | null,
  */
 compressed: number | null, sections: Array<SectionSize>, records: Array<RecordSize>, crossings: Array<Crossing>, };
 
-export type Severity = "warning" | "note";
+export type Severity = "error" | "warning" | "note";
 
 export type Warning = { offset: number | null, 
 /**
- * `warning` for something wrong or risky, `note` for a fact worth knowing.
+ * `error` for a protocol violation (the decode went on), `warning` for something wrong or
+ * risky, `note` for a fact worth knowing. Errors come first, notes last.
  */
 severity: Severity, message: string, };
 

@@ -266,8 +266,29 @@ impl fmt::Display for EdnsOption {
                 }
                 Ok(())
             }
-            EdnsOption::Unknown { code, data } => {
+            EdnsOption::Unknown { code, data } if OptCode(*code).mnemonic().is_some() => {
                 write!(f, "{}: {}", OptCode(*code), text::hex(data))
+            }
+            // As dig prints an option it does not know: `OPT=65001: 68 69 00 ("hi.")`.
+            EdnsOption::Unknown { code, data } => {
+                write!(f, "OPT={code}:")?;
+                for b in data {
+                    write!(f, " {b:02x}")?;
+                }
+                if !data.is_empty() {
+                    let shown: String = data
+                        .iter()
+                        .map(|&b| {
+                            if (0x20..0x7f).contains(&b) {
+                                char::from(b)
+                            } else {
+                                '.'
+                            }
+                        })
+                        .collect();
+                    write!(f, " (\"{shown}\")")?;
+                }
+                Ok(())
             }
         }
     }

@@ -5,7 +5,7 @@ use super::edns::Edns;
 use super::encode::Encoder;
 use super::error::{ErrorKind, WireError};
 use super::name::{read_name_fast, read_owner_fast, Seen};
-use super::rdata::{decode_rdata, read_name_spanned, RData};
+use super::rdata::{decode_generic, decode_rdata, read_name_spanned, RData};
 use super::spans::{FieldKind, NoSpans, Sink};
 use super::types::{Class, Opcode, RType, Rcode, Section};
 use super::view::{flags, HEADER_LEN};
@@ -119,10 +119,26 @@ pub struct Record {
 impl Record {
     /// The record in presentation format: `owner TTL class type rdata`, tab-separated as dig does.
     pub fn to_text(&self) -> String {
-        format!(
-            "{}\t{}\t{}\t{}\t{}",
-            self.name, self.ttl, self.class, self.rtype, self.rdata
-        )
+        let head = format!(
+            "{}\t{}\t{}\t{}",
+            self.name, self.ttl, self.class, self.rtype
+        );
+        match &self.rdata {
+            RData::Empty => head,
+            // RFC 3597 5: in a class without defined RDATA layouts (class 0, unassigned ones) the
+            // RDATA is shown in the generic form, from its uncompressed encoding.
+            rdata if !self.class.is_defined() && self.rtype != RType::OPT => {
+                let mut enc = Encoder::uncompressed();
+                match rdata.encode(self.rtype, &mut enc) {
+                    Ok(()) => {
+                        let data = enc.into_bytes();
+                        format!("{head}\t{}", RData::Unknown { data })
+                    }
+                    Err(_) => format!("{head}\t{rdata}"),
+                }
+            }
+            rdata => format!("{head}\t{rdata}"),
+        }
     }
 
     /// Writes the whole record.
@@ -176,6 +192,8 @@ pub struct Decoded {
     pub counts: [u16; 4],
     /// Offset of the OPT record, if one was read.
     pub opt_offset: Option<usize>,
+    /// Offsets of TTL fields with the most significant bit set, read as 0 (RFC 2181 8).
+    pub high_ttls: Vec<usize>,
 }
 
 impl Message {
@@ -403,6 +421,10 @@ fn records_fast(
         if rdlen > bytes.len() - rdata_start {
             return None;
         }
+        // TTLs read as 0 (RFC 2181 8) and classes other than IN, CH and HS take the full decode.
+        if rtype != RType::OPT && (ttl > i32::MAX as u32 || !matches!(class, 1 | 3 | 4)) {
+            return None;
+        }
         let end = rdata_start + rdlen;
         *pos = end;
         // Each kind of RDATA builds its record where it is pushed, so that the record is
@@ -524,6 +546,7 @@ pub fn decode_with<S: Sink>(bytes: &[u8], sink: &mut S) -> Decoded {
         end: 0,
         counts: [0; 4],
         opt_offset: None,
+        high_ttls: Vec::new(),
     };
     if bytes.len() < HEADER_LEN {
         d.error = Some(WireError::truncated(
@@ -682,7 +705,16 @@ fn decode_record<S: Sink>(
         });
     } else {
         sink.leaf(end + 2, 2, "class", || Class(class).to_string());
-        sink.leaf(end + 4, 4, "TTL", || ttl.to_string());
+        sink.leaf(end + 4, 4, "TTL", || {
+            if ttl > i32::MAX as u32 {
+                format!("{ttl} (most significant bit set: read as 0, RFC 2181 8)")
+            } else {
+                ttl.to_string()
+            }
+        });
+        if ttl > i32::MAX as u32 {
+            d.high_ttls.push(end + 4);
+        }
     }
     sink.leaf(end + 8, 2, "RDLENGTH", || rdlen.to_string());
     if rdata_at + rdlen > bytes.len() {
@@ -707,7 +739,17 @@ fn decode_record<S: Sink>(
         }
     }
     sink.open(rdata_at, FieldKind::Rdata, None, || "RDATA".into());
-    let rdata = decode_rdata(bytes, rdata_at, rdata_at + rdlen, rtype, sink)?;
+    let rdata = match Class(class) {
+        _ if rtype == RType::OPT => decode_rdata(bytes, rdata_at, rdata_at + rdlen, rtype, sink)?,
+        // RFC 2136 2.4 and 2.5: prerequisites and deletions with class ANY or NONE carry no RDATA.
+        Class::ANY | Class::NONE if rdlen == 0 => RData::Empty,
+        // Class-specific layouts (A, AAAA...: RFC 1035 3.4) are defined for IN only (and CH, HS
+        // where they have one): in class 0 or a class nobody defined, the RDATA is opaque.
+        c if !c.is_defined() && rtype.is_class_specific() => {
+            decode_generic(bytes, rdata_at, rdata_at + rdlen, rtype, sink)?
+        }
+        _ => decode_rdata(bytes, rdata_at, rdata_at + rdlen, rtype, sink)?,
+    };
     *pos = rdata_at + rdlen;
     if rtype == RType::OPT {
         let RData::Opt { options } = rdata else {
@@ -731,7 +773,7 @@ fn decode_record<S: Sink>(
         name,
         rtype,
         class: Class(class),
-        ttl,
+        ttl: crate::wire::view::record_ttl(rtype, ttl),
         rdata,
     };
     sink.close(*pos, || record.rdata.to_string());

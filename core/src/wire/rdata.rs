@@ -165,6 +165,9 @@ pub enum RData {
     Opt {
         options: Vec<EdnsOption>,
     },
+    /// No RDATA at all, as RFC 2136 UPDATE prerequisites and deletions carry it with class ANY or
+    /// NONE ("RRset exists", "delete an RRset"...). Printed as nothing, as dig does.
+    Empty,
     /// Any other type, as opaque bytes (RFC 3597).
     Unknown {
         #[serde(with = "serde_bytes::hex")]
@@ -458,6 +461,23 @@ fn show_b32(b: &[u8]) -> String {
 }
 fn show_escaped(b: &[u8]) -> String {
     text::escaped(b)
+}
+
+/// The RDATA at `msg[start..end]` in RFC 3597's generic form, whatever its type: for records of a
+/// class whose RDATA layouts nobody defined (class 0, unassigned classes).
+pub(crate) fn decode_generic<S: Sink>(
+    msg: &[u8],
+    start: usize,
+    end: usize,
+    rtype: RType,
+    sink: &mut S,
+) -> Result<RData, WireError> {
+    decode_rdata(msg, start, end, RType(0), sink).map_err(|mut e| {
+        if let super::error::ErrorKind::BadRdata { rtype: t, .. } = &mut e.kind {
+            *t = rtype;
+        }
+        e
+    })
 }
 
 /// Decodes the RDATA of type `rtype` at `msg[start..end]`.
@@ -960,6 +980,7 @@ impl RData {
                 }
             }
             RData::Unknown { data } => enc.bytes(data),
+            RData::Empty => {}
         }
         Ok(())
     }
@@ -989,7 +1010,7 @@ impl RData {
             RData::Sshfp { .. } => rtype == RType::SSHFP,
             RData::Svcb { .. } => matches!(rtype, RType::SVCB | RType::HTTPS),
             RData::Opt { .. } => rtype == RType::OPT,
-            RData::Unknown { .. } => true,
+            RData::Unknown { .. } | RData::Empty => true,
         }
     }
 
@@ -1309,6 +1330,7 @@ impl fmt::Display for RData {
                 }
                 Ok(())
             }
+            RData::Empty => Ok(()),
             RData::Unknown { data } => {
                 write!(f, "\\# {}", data.len())?;
                 if !data.is_empty() {

@@ -110,6 +110,15 @@ mnemonics!(RType(u16), "TYPE",
     CAA = 257 => "CAA", AMTRELAY = 260 => "AMTRELAY",
 );
 
+impl RType {
+    /// Types whose RDATA layout is defined per class, for IN (RFC 1035 3.4: A and WKS; AAAA,
+    /// A6, APL), as opposed to the types of RFC 1035 3.3 and most later ones, defined for every
+    /// class.
+    pub fn is_class_specific(self) -> bool {
+        matches!(self.0, 1 | 11 | 28 | 38 | 42)
+    }
+}
+
 /// A class (RFC 1035 3.2.4). On an OPT record this field is the requestor's UDP payload size.
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(type = "string"))]
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -118,6 +127,14 @@ pub struct Class(pub u16);
 mnemonics!(Class(u16), "CLASS",
     IN = 1 => "IN", CH = 3 => "CH", HS = 4 => "HS", NONE = 254 => "NONE", ANY = 255 => "ANY",
 );
+
+impl Class {
+    /// IN, CH, HS and the QCLASS values NONE and ANY: the classes whose records have defined
+    /// RDATA layouts. Class 0 is reserved and the rest unassigned (RFC 6895 3.2).
+    pub fn is_defined(self) -> bool {
+        matches!(self.0, 1 | 3 | 4 | 254 | 255)
+    }
+}
 
 /// A 4-bit header opcode (RFC 1035 4.1.1, RFC 1996, RFC 2136).
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(type = "string"))]

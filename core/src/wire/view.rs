@@ -399,9 +399,23 @@ fn record_fast<'a>(
     Some(ScannedRecord {
         rtype: u16::from_be_bytes([fixed[0], fixed[1]]),
         class: u16::from_be_bytes([fixed[2], fixed[3]]),
-        ttl: u32::from_be_bytes([fixed[4], fixed[5], fixed[6], fixed[7]]),
+        ttl: record_ttl(
+            RType(u16::from_be_bytes([fixed[0], fixed[1]])),
+            u32::from_be_bytes([fixed[4], fixed[5], fixed[6], fixed[7]]),
+        ),
         rdata_start,
     })
+}
+
+/// A record's TTL as RFC 2181 8 reads it: a value with the most significant bit set counts as 0.
+/// OPT's TTL field is flags, not a TTL, and is kept as it is.
+#[inline(always)]
+pub fn record_ttl(rtype: RType, raw: u32) -> u32 {
+    if raw > i32::MAX as u32 && rtype != RType::OPT {
+        0
+    } else {
+        raw
+    }
 }
 
 /// The SOA MINIMUM field (last 4 bytes of its RDATA), if the RDATA holds two names and 20 bytes.
@@ -486,7 +500,10 @@ fn read_record_at(
     };
     let rtype = RType(u16::from_be_bytes([fixed[0], fixed[1]]));
     let class = u16::from_be_bytes([fixed[2], fixed[3]]);
-    let ttl = u32::from_be_bytes([fixed[4], fixed[5], fixed[6], fixed[7]]);
+    let ttl = record_ttl(
+        rtype,
+        u32::from_be_bytes([fixed[4], fixed[5], fixed[6], fixed[7]]),
+    );
     let rdlen = usize::from(u16::from_be_bytes([fixed[8], fixed[9]]));
     let rdata_start = name_end + 10;
     if rdata_start + rdlen > buf.len() {

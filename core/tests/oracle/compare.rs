@@ -413,7 +413,9 @@ fn canon_hickory(h: &hop::Message) -> Result<Canon, String> {
             owner: hickory_name(&r.name)?,
             rtype: u16::from(r.record_type()),
             class: u16::from(r.dns_class),
-            ttl: r.ttl,
+            // RFC 2181 8: a TTL with the most significant bit set is read as 0. dnspect applies
+            // the rule while decoding, hickory keeps the wire value (docs/hickory-divergences.md).
+            ttl: if r.ttl > i32::MAX as u32 { 0 } else { r.ttl },
             rdata: hickory_bytes(|e| r.data.emit(e).map_err(|e| e.to_string()))?,
         })
     };

@@ -103,15 +103,17 @@ pub struct Sizes {
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Warning {
     pub offset: Option<usize>,
-    /// `warning` for something wrong or risky, `note` for a fact worth knowing.
+    /// `error` for a protocol violation (the decode went on), `warning` for something wrong or
+    /// risky, `note` for a fact worth knowing. Errors come first, notes last.
     pub severity: Severity,
     pub message: String,
 }
 
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
+    Error,
     Warning,
     Note,
 }
@@ -173,6 +175,8 @@ pub fn analyze(bytes: &[u8]) -> Analysis {
     let compression = compression(bytes, &tree.pointers, d.end);
     let sizes = sizes(bytes, &d.message, d.error.is_none(), d.end);
     warn(&d.message, d.counts, &compression, &sizes, &mut warnings);
+    super::conformance::check(bytes, &d, &sizes.records, &mut warnings);
+    warnings.sort_by_key(|w| w.severity);
     Analysis {
         schema: 1,
         source: None,

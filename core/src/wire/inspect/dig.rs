@@ -6,7 +6,7 @@ use core::fmt::Write;
 
 use super::analyze::Analysis;
 use crate::wire::message::Message;
-use crate::wire::types::{ede_purpose, Rcode};
+use crate::wire::types::{ede_purpose, Opcode, Rcode};
 
 /// dig's presentation of a message, without the analyzer's extras.
 pub fn message_text(m: &Message, size: Option<usize>) -> String {
@@ -18,13 +18,24 @@ pub fn message_text(m: &Message, size: Option<usize>) -> String {
         ";; ->>HEADER<<- opcode: {}, status: {}, id: {}",
         h.opcode, rcode, h.id
     );
+    // RFC 2136 2: an UPDATE's sections are the zone, prerequisites, updates and additional data,
+    // and dig names them so.
+    let titles = if h.opcode == Opcode::UPDATE {
+        ["ZONE", "PREREQ", "UPDATE", "ADDITIONAL"]
+    } else {
+        ["QUERY", "ANSWER", "AUTHORITY", "ADDITIONAL"]
+    };
     let _ = writeln!(
         o,
-        ";; flags: {}; QUERY: {}, ANSWER: {}, AUTHORITY: {}, ADDITIONAL: {}",
+        ";; flags: {}; {}: {}, {}: {}, {}: {}, {}: {}",
         h.flag_names().join(" "),
+        titles[0],
         m.questions.len(),
+        titles[1],
         m.answers.len(),
+        titles[2],
         m.authority.len(),
+        titles[3],
         m.additional.len() + usize::from(m.edns.is_some())
     );
     if let Some(e) = &m.edns {
@@ -45,16 +56,21 @@ pub fn message_text(m: &Message, size: Option<usize>) -> String {
             let _ = writeln!(o, "; {opt}");
         }
     }
+    let section_titles = if h.opcode == Opcode::UPDATE {
+        ["ZONE", "PREREQUISITE", "UPDATE", "ADDITIONAL"]
+    } else {
+        ["QUESTION", "ANSWER", "AUTHORITY", "ADDITIONAL"]
+    };
     if !m.questions.is_empty() {
-        let _ = writeln!(o, "\n;; QUESTION SECTION:");
+        let _ = writeln!(o, "\n;; {} SECTION:", section_titles[0]);
         for q in &m.questions {
             let _ = writeln!(o, ";{}\t\t{}\t{}", q.name, q.class, q.qtype);
         }
     }
     for (title, records) in [
-        ("ANSWER", &m.answers),
-        ("AUTHORITY", &m.authority),
-        ("ADDITIONAL", &m.additional),
+        (section_titles[1], &m.answers),
+        (section_titles[2], &m.authority),
+        (section_titles[3], &m.additional),
     ] {
         if records.is_empty() {
             continue;
@@ -164,6 +180,7 @@ pub fn analysis_text(a: &Analysis) -> String {
         let _ = writeln!(o, "\n;; WARNINGS AND NOTES:");
         for w in &a.warnings {
             let kind = match w.severity {
+                super::analyze::Severity::Error => "error",
                 super::analyze::Severity::Warning => "warning",
                 super::analyze::Severity::Note => "note",
             };

@@ -3,4 +3,5 @@
 //! text. Built on the codec; the forwarder never uses it.
 
 pub mod analyze;
+mod conformance;
 pub mod dig;
