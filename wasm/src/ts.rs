@@ -105,6 +105,11 @@ fn declarations() -> String {
         dnspect_core::engine::forwarder::Stats,
         dnspect_core::engine::upstreams::Counters,
         dnspect_core::cache::store::StoreStats,
+        // cache inspection (engine::forwarder::inspect, cache::store)
+        dnspect_core::cache::store::EntryKind,
+        dnspect_core::engine::forwarder::CacheEntryView,
+        dnspect_core::engine::forwarder::CacheListing,
+        dnspect_core::engine::forwarder::FlushReport,
         // the simulator (dnspect_core::sim)
         dnspect_core::sim::Behaviour,
         dnspect_core::sim::Rule,
