@@ -548,3 +548,141 @@ fn an_upstream_servfail_with_ede_gives_the_client_that_ede() {
         "{text}"
     );
 }
+
+fn ecs_query(name: &str, addr: &[u8], source: u8) -> Message {
+    let mut q = query(name, RType::A, Some(false), false, false);
+    q.edns
+        .as_mut()
+        .unwrap()
+        .options
+        .push(EdnsOption::ClientSubnet {
+            family: 1,
+            source_prefix: source,
+            scope_prefix: 0,
+            address: addr.to_vec(),
+        });
+    q
+}
+
+fn ecs_of(m: &Message) -> Option<(u8, u8, Vec<u8>)> {
+    m.edns.as_ref()?.options.iter().find_map(|o| match o {
+        EdnsOption::ClientSubnet {
+            source_prefix,
+            scope_prefix,
+            address,
+            ..
+        } => Some((*source_prefix, *scope_prefix, address.clone())),
+        _ => None,
+    })
+}
+
+#[test]
+fn ecs_passthrough_sends_the_capped_subnet_echoes_the_scope_and_caches_nothing() {
+    let mut cfg = Config {
+        upstreams: vec![UpstreamConfig {
+            label: "192.0.2.53:53".into(),
+            ..UpstreamConfig::default()
+        }],
+        ..Config::default()
+    };
+    cfg.client_subnet.passthrough = true;
+    let mut f = Forwarder::new(cfg, [5; 32]);
+    let q = ecs_query("cdn.test.", &[198, 51, 100, 77], 32);
+    let r = ask(&mut f, secs(0), &q);
+    assert_eq!(r.queries.len(), 1);
+    let up = Message::from_wire(&r.queries[0].bytes).unwrap();
+    assert_eq!(
+        ecs_of(&up),
+        Some((24, 0, vec![198, 51, 100])),
+        "capped at /24, masked"
+    );
+    // The same subnet joins the transaction in flight; another subnet gets its own.
+    let same = ask(
+        &mut f,
+        secs(0),
+        &ecs_query("cdn.test.", &[198, 51, 100, 1], 32),
+    );
+    assert!(same.queries.is_empty(), "same /24 upstream: coalesced");
+    let other = ask(
+        &mut f,
+        secs(0),
+        &ecs_query("cdn.test.", &[203, 0, 113, 9], 32),
+    );
+    assert_eq!(
+        other.queries.len(),
+        1,
+        "another subnet: its own upstream query"
+    );
+    // The upstream answers with scope /20.
+    let asked = Message::from_wire(&r.queries[0].bytes).unwrap();
+    let mut m = Message {
+        header: asked.header.clone(),
+        questions: asked.questions.clone(),
+        ..Message::default()
+    };
+    m.header.qr = true;
+    m.header.ra = true;
+    m.answers
+        .push(Record::from_text("cdn.test. 300 IN A 192.0.2.99").unwrap());
+    let mut e = Edns::new(1232);
+    e.options.push(EdnsOption::ClientSubnet {
+        family: 1,
+        source_prefix: 24,
+        scope_prefix: 20,
+        address: vec![198, 51, 100],
+    });
+    m.edns = Some(e);
+    let bytes = m.to_wire().unwrap();
+    f.handle(Input::Response {
+        now: secs(0),
+        token: r.queries[0].token,
+        transport: r.queries[0].transport,
+        bytes: &bytes,
+    });
+    let out = drain(&mut f);
+    assert_eq!(out.answers.len(), 2, "both clients of that subnet");
+    let mut echoed: Vec<_> = out.answers.iter().map(|a| ecs_of(a).unwrap()).collect();
+    echoed.sort();
+    assert_eq!(
+        echoed,
+        [
+            (32, 20, vec![198, 51, 100, 1]),
+            (32, 20, vec![198, 51, 100, 77])
+        ],
+        "each client's own subnet, with the upstream's scope (RFC 7871 7.2.2)"
+    );
+    assert!(
+        out.events.iter().any(|e| e.contains("client-subnet")),
+        "{:?}",
+        out.events
+    );
+    let name: Name = "cdn.test.".parse().unwrap();
+    assert_eq!(
+        f.cache_entries(Some(&name), false, 10, secs(0)).total,
+        0,
+        "not cached"
+    );
+    let again = ask(&mut f, secs(1), &q);
+    assert_eq!(again.queries.len(), 1, "asked upstream again");
+    // A query without ECS still uses the cache as before.
+    let plain = ask(
+        &mut f,
+        secs(1),
+        &query("plain.test.", RType::A, Some(false), false, false),
+    );
+    assert!(ecs_of(&Message::from_wire(&plain.queries[0].bytes).unwrap()).is_none());
+    // A malformed ECS option: FORMERR.
+    let bad = ask(
+        &mut f,
+        secs(1),
+        &ecs_query("cdn.test.", &[198, 51, 100, 77], 24),
+    );
+    assert_eq!(bad.answers[0].rcode(), Rcode::FORMERR);
+    assert!(
+        bad.events
+            .iter()
+            .any(|e| e.contains("ECS address of 4 bytes for /24")),
+        "{:?}",
+        bad.events
+    );
+}

@@ -331,3 +331,74 @@ fn an_authoritative_upstream_answer_is_relayed_with_ra_and_without_aa() {
         assert!(has(&nx, "ra") && !has(&nx, "aa"), "{round}: {nx}");
     }
 }
+
+#[test]
+fn ecs_passthrough_with_dig_subnet() {
+    use dnspect_core::wire::{Edns, EdnsOption, Rcode};
+    use std::sync::{Arc, Mutex};
+    // A scripted upstream (no real server here tailors answers by subnet on demand): it records
+    // the subnet it was given and answers with scope /16.
+    let seen: Arc<Mutex<Vec<Option<(u8, Vec<u8>)>>>> = Arc::default();
+    let s2 = seen.clone();
+    let up = FakeUpstream::start(move |q, _, _| {
+        let ecs = q.edns.as_ref().and_then(|e| {
+            e.options.iter().find_map(|o| match o {
+                EdnsOption::ClientSubnet {
+                    source_prefix,
+                    address,
+                    ..
+                } => Some((*source_prefix, address.clone())),
+                _ => None,
+            })
+        });
+        s2.lock().unwrap().push(ecs.clone());
+        let name = q.questions[0].name.to_string();
+        let mut r = dnspect_core::wire::Message::from_wire(&reply(
+            q,
+            &[&format!("{name} 300 IN A 192.0.2.7")],
+            &[],
+            Rcode::NOERROR,
+            true,
+        ))
+        .unwrap();
+        if let Some((source, address)) = ecs {
+            let mut e = Edns::new(1232);
+            e.options.push(EdnsOption::ClientSubnet {
+                family: 1,
+                source_prefix: source,
+                scope_prefix: 16,
+                address,
+            });
+            r.edns = Some(e);
+        }
+        Some(r.to_wire().unwrap())
+    });
+    let (server, port, _) = serve(
+        "ecs-passthrough",
+        &[up.port],
+        "[engine.client_subnet]\npassthrough = true\n",
+    );
+    let out = dig(port, &["cdn.example", "A", "+subnet=198.51.100.77/32"]);
+    assert_eq!(status(&out), "NOERROR", "{out}\n{}", server.log_text());
+    assert!(
+        out.contains("CLIENT-SUBNET: 198.51.100.77/32/16"),
+        "echoed with the scope: {out}"
+    );
+    assert_eq!(
+        seen.lock().unwrap().last().cloned().flatten(),
+        Some((24, vec![198, 51, 100])),
+        "sent upstream capped at /24"
+    );
+    // Not cached: asked again. Without ECS: cached as usual, and no ECS upstream.
+    dig(port, &["cdn.example", "A", "+subnet=198.51.100.77/32"]);
+    assert_eq!(up.count(), 2);
+    let plain = dig(port, &["cdn.example", "A"]);
+    assert!(!plain.contains("CLIENT-SUBNET"), "{plain}");
+    dig(port, &["cdn.example", "A"]);
+    assert_eq!(
+        up.count(),
+        3,
+        "the plain answer came from the cache the second time"
+    );
+    assert_eq!(seen.lock().unwrap().last().cloned().flatten(), None);
+}

@@ -27,6 +27,7 @@ import type {
   AdmissionConfig,
   CacheListing,
   CachePolicy,
+  ClientSubnetConfig,
   CacheStats,
   ConformanceCounters,
   EngineConfig,
@@ -146,9 +147,11 @@ export type LimitsConfig = Partial<AdmissionConfig>;
  * a scenario. Every field has a default; `Config::validate` checks the limits, and an error names
  * the field.
  */
-export type ForwarderConfig = Partial<Omit<EngineConfig, "cache" | "limits">> & {
+export type ForwarderConfig = Partial<Omit<EngineConfig, "cache" | "limits" | "client_subnet">> & {
   cache?: CacheConfig;
   limits?: LimitsConfig;
+  /** EDNS Client Subnet (RFC 7871): off (stripped) unless `passthrough: true`. */
+  client_subnet?: Partial<ClientSubnetConfig>;
 };
 
 export type Transport = "udp" | "tcp";

@@ -528,7 +528,11 @@ cache: CachePolicy,
  * Per-client limits, applied by the shell before a query reaches the engine
  * ([`crate::engine::admission`]).
  */
-limits: AdmissionConfig, };
+limits: AdmissionConfig, 
+/**
+ * EDNS Client Subnet: stripped, or passed through (RFC 7871).
+ */
+client_subnet: ClientSubnetConfig, };
 
 /**
  * Upstream messages dropped before they reached a decision, by reason (RFC 5452).

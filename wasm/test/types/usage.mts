@@ -172,7 +172,7 @@ new Forwarder({ cache: { size: "32MiB", serve_stale: true }, limits: { client_qp
 export { label, lateDrops, noUpstreams, badKind, v, id, opcode, optionCodes, re, t, min, text, lost, fits, layers, hits };
 
 // cache inspection and flush
-const cf = new Forwarder({ upstreams: [{ label: "10.0.0.1", trusted: true }] }, new Uint8Array(32));
+const cf = new Forwarder({ upstreams: [{ label: "10.0.0.1", trusted: true }], client_subnet: { passthrough: true } }, new Uint8Array(32));
 const listing = cf.cacheEntries({ name: "www.example.", suffix: false, limit: 10, nowMs: 5 });
 const firstEntry = listing.entries[0];
 if (firstEntry) {

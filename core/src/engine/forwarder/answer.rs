@@ -30,7 +30,27 @@ impl Forwarder {
         facts.other_upstream = self.upstreams.len() > 1;
         facts.verifies_suspect = purpose == Purpose::Verify && txn.verifying != Some(from);
         let history = self.history(&msg, &key, now);
-        let lifetime = policy::lifetime(&facts, &self.cfg.cache, &history, now);
+        let ecs = txn.ecs.is_some();
+        let lifetime = if ecs {
+            Lifetime::DoNotCache {
+                rule: crate::cache::policy::LifetimeRule::ClientSubnet,
+            }
+        } else {
+            policy::lifetime(&facts, &self.cfg.cache, &history, now)
+        };
+        // The upstream's scope for the subnet it was given (RFC 7871 7.2.2), echoed to clients.
+        let scope = msg
+            .edns
+            .as_ref()
+            .and_then(|e| {
+                e.options.iter().find_map(|o| match o {
+                    crate::wire::EdnsOption::ClientSubnet { scope_prefix, .. } => {
+                        Some(*scope_prefix)
+                    }
+                    _ => None,
+                })
+            })
+            .unwrap_or(0);
         let name = if self.cfg.events {
             name_text(&txn.question, 0)
         } else {
@@ -190,7 +210,11 @@ impl Forwarder {
             } else {
                 None
             };
-            let answer = answer_from(e, w, now, fixed, ede);
+            let mut answer = answer_from(e, w, now, fixed, ede);
+            if let (Some(subnet), Some(_)) = (w.ecs, w.opt) {
+                let code = crate::wire::OptCode::CLIENT_SUBNET.0;
+                build::push_option(&mut answer, e.wire().len(), code, &subnet.echo_data(scope));
+            }
             self.deliver_noted(now, w, &w.query, answer, source, note);
         }
         self.finish(t);
@@ -276,6 +300,7 @@ impl Forwarder {
         self.waiting = self.waiting.saturating_sub(waiters.len());
         let stale_ok = txn.stale_fallback;
         let purpose = txn.purpose;
+        let ecs = txn.ecs.is_some();
         let name = if self.cfg.events {
             name_text(&txn.question, 0)
         } else {
@@ -291,7 +316,8 @@ impl Forwarder {
                 text: tx,
             });
         }
-        if purpose != Purpose::Probe {
+        // A failure for a client subnet says nothing about the name for everyone else.
+        if purpose != Purpose::Probe && !ecs {
             let prev = self
                 .store
                 .get(key.as_bytes())
@@ -446,8 +472,10 @@ impl Forwarder {
                 self.release(&s);
             }
             self.waiting = self.waiting.saturating_sub(txn.waiters.len());
-            if self.pending.get(txn.key.as_bytes()) == Some(&t) {
-                self.pending.remove(txn.key.as_bytes());
+            let ecs_key = txn.ecs.map(|e| e.pending_key(txn.key.as_bytes()));
+            let k = ecs_key.as_deref().unwrap_or(txn.key.as_bytes());
+            if self.pending.get(k) == Some(&t) {
+                self.pending.remove(k);
             }
             self.free_txns.push(t);
             self.active -= 1;

@@ -35,6 +35,7 @@ impl Forwarder {
             None,
             None,
             Some(only),
+            None,
         );
     }
 
@@ -52,6 +53,7 @@ impl Forwarder {
         waiter: Option<Waiter>,
         stale_fallback: Option<StaleFallback>,
         only: Option<UpstreamId>,
+        ecs: Option<subnet::Ecs>,
     ) {
         self.gen = self.gen.wrapping_add(1);
         let gen = self.gen;
@@ -76,6 +78,7 @@ impl Forwarder {
             } else {
                 None
             },
+            ecs,
         };
         let t = match self.free_txns.pop() {
             Some(t) => {
@@ -90,7 +93,8 @@ impl Forwarder {
         self.active += 1;
         self.waiting += usize::from(waiter_count > 0);
         if purpose != Purpose::Probe {
-            self.pending.insert(key.as_bytes().into(), t);
+            let k = ecs.map_or_else(|| key.as_bytes().into(), |e| e.pending_key(key.as_bytes()));
+            self.pending.insert(k, t);
         }
         self.schedule(deadline, Timer::Deadline { txn: t, gen });
         if let Some(sf) = stale_fallback {
@@ -176,6 +180,15 @@ impl Forwarder {
         // validated even without DO, and the cached answer serves clients that ask with AD as
         // well as those that do not (`mask_ad` clears it for them).
         q[3] |= 0x20;
+        if let (true, Some(e)) = (edns, &txn.ecs) {
+            let opt_start = HEADER_LEN + txn.question.len();
+            build::push_option(
+                &mut q,
+                opt_start,
+                crate::wire::OptCode::CLIENT_SUBNET.0,
+                &e.upstream_data(),
+            );
+        }
         let token = self.next_token;
         self.next_token += 1;
         txn.attempts += 1;

@@ -90,6 +90,33 @@ pub struct ProbeConfig {
     pub edns: bool,
 }
 
+/// EDNS Client Subnet (RFC 7871). Off by default: a client's ECS option is dropped (never sent
+/// upstream, never echoed), as a resolver without ECS support does, and every answer is cached
+/// for everyone. With `passthrough`, a query carrying ECS is sent upstream with it (its source
+/// prefix capped at the limits below, RFC 7871 11.1), is answered with the option echoed and the
+/// upstream's scope (RFC 7871 7.2.2), and neither uses nor fills the cache (RFC 7871 7.3 allows
+/// not caching tailored answers); only identical subnets share one upstream query.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(default, deny_unknown_fields)]
+pub struct ClientSubnetConfig {
+    pub passthrough: bool,
+    /// Longest IPv4 source prefix sent upstream: 24 (RFC 7871 11.1). At most 32.
+    pub max_source_prefix_v4: u8,
+    /// Longest IPv6 source prefix sent upstream: 56 (RFC 7871 11.1). At most 128.
+    pub max_source_prefix_v6: u8,
+}
+
+impl Default for ClientSubnetConfig {
+    fn default() -> Self {
+        ClientSubnetConfig {
+            passthrough: false,
+            max_source_prefix_v4: 24,
+            max_source_prefix_v6: 56,
+        }
+    }
+}
+
 /// The engine's configuration. Every knob has a default; docs/configuration.md describes them.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
@@ -135,6 +162,8 @@ pub struct Config {
     /// Per-client limits, applied by the shell before a query reaches the engine
     /// ([`crate::engine::admission`]).
     pub limits: AdmissionConfig,
+    /// EDNS Client Subnet: stripped, or passed through (RFC 7871).
+    pub client_subnet: ClientSubnetConfig,
 }
 
 impl Default for Config {
@@ -155,6 +184,7 @@ impl Default for Config {
             events: true,
             cache: CachePolicy::default(),
             limits: AdmissionConfig::default(),
+            client_subnet: ClientSubnetConfig::default(),
         }
     }
 }
@@ -276,6 +306,17 @@ impl Config {
         check(l.max_clients >= 1, "limits.max_clients", || {
             "must be at least 1".into()
         })?;
+        let e = &self.client_subnet;
+        check(
+            e.max_source_prefix_v4 <= 32,
+            "client_subnet.max_source_prefix_v4",
+            || format!("must be 0..=32, got {}", e.max_source_prefix_v4),
+        )?;
+        check(
+            e.max_source_prefix_v6 <= 128,
+            "client_subnet.max_source_prefix_v6",
+            || format!("must be 0..=128, got {}", e.max_source_prefix_v6),
+        )?;
         Ok(())
     }
 }
@@ -347,6 +388,12 @@ mod tests {
             ("limits.client_prefix_v4", |c| c.limits.prefix_v4 = 33),
             ("limits.client_prefix_v6", |c| c.limits.prefix_v6 = 129),
             ("limits.max_clients", |c| c.limits.max_clients = 0),
+            ("client_subnet.max_source_prefix_v4", |c| {
+                c.client_subnet.max_source_prefix_v4 = 33
+            }),
+            ("client_subnet.max_source_prefix_v6", |c| {
+                c.client_subnet.max_source_prefix_v6 = 129
+            }),
         ];
         for (field, f) in cases {
             assert_eq!(field_of(f), field);

@@ -39,12 +39,15 @@ mod config;
 mod inspect;
 mod query;
 mod response;
+mod subnet;
 mod timers;
 
 pub use crate::wire::build::rcode_answer;
 use crate::wire::build::{self as build, header_and_question};
 use answer::{answer_from, name_text};
-pub use config::{Config, ConfigError, ProbeConfig, UpstreamConfig, MAX_UPSTREAMS};
+pub use config::{
+    ClientSubnetConfig, Config, ConfigError, ProbeConfig, UpstreamConfig, MAX_UPSTREAMS,
+};
 pub use inspect::{CacheEntryView, CacheListing, Flush, FlushReport};
 use response::is_meta_type;
 
@@ -251,6 +254,8 @@ struct Waiter {
     query: Vec<u8>,
     opt: Option<OptOut>,
     limit: usize,
+    /// The client's subnet when it is passed through (RFC 7871): echoed in its answer.
+    ecs: Option<subnet::Ecs>,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -282,6 +287,8 @@ struct Txn {
     last_problem: Option<(u16, String)>,
     /// For a verification: the upstream whose negative answer is being checked.
     verifying: Option<UpstreamId>,
+    /// The client subnet sent upstream (passthrough, RFC 7871): the answer is not cached.
+    ecs: Option<subnet::Ecs>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]

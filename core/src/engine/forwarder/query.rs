@@ -19,6 +19,8 @@ struct Checked {
     limit_rule: Option<PayloadRule>,
     /// The OPT its answers carry.
     opt: Option<OptOut>,
+    /// Its client subnet, when passed through (RFC 7871).
+    ecs: Option<subnet::Ecs>,
 }
 
 impl Forwarder {
@@ -56,9 +58,17 @@ impl Forwarder {
             query: Vec::new(),
             opt: p.opt,
             limit: p.limit,
+            ecs: p.ecs,
         };
-        let Some(stale_fallback) = self.answer_from_cache(now, &p, &waiter, bytes) else {
-            return;
+        // A query with a client subnet passed through neither uses nor fills the cache: its
+        // answer is tailored to the subnet (RFC 7871 7.3).
+        let stale_fallback = if p.ecs.is_some() {
+            None
+        } else {
+            let Some(sf) = self.answer_from_cache(now, &p, &waiter, bytes) else {
+                return;
+            };
+            sf
         };
         self.stats.cache_misses += 1;
         let waiter = Waiter {
@@ -165,6 +175,16 @@ impl Forwarder {
             udp_size: self.cfg.max_udp_payload,
             dnssec_ok,
         });
+        let ecs = match (&scan.opt, self.cfg.client_subnet.passthrough) {
+            (Some(o), true) => {
+                let rdata = bytes.get(o.rdata.clone()).unwrap_or_default();
+                match subnet::Ecs::from_opt(rdata, &self.cfg.client_subnet) {
+                    Ok(e) => e,
+                    Err(why) => return reject(self, Rcode::FORMERR, why),
+                }
+            }
+            _ => None,
+        };
         let cd = view.checking_disabled();
         let Ok(key) = KeyBuf::from_question(bytes, &q, dnssec_ok, cd) else {
             return reject(self, Rcode::FORMERR, "question does not decode".into());
@@ -178,6 +198,7 @@ impl Forwarder {
             limit,
             limit_rule,
             opt,
+            ecs,
         })
     }
 
@@ -285,7 +306,9 @@ impl Forwarder {
                 "too many clients waiting for answers".into(),
             );
         }
-        if let Some(&t) = self.pending.get(key.as_bytes()) {
+        let ecs_key = p.ecs.map(|e| e.pending_key(key.as_bytes()));
+        let pending_key = ecs_key.as_deref().unwrap_or(key.as_bytes());
+        if let Some(&t) = self.pending.get(pending_key) {
             let max = self.cfg.max_waiters;
             if let Some(txn) = self.txns[t].as_mut() {
                 if txn.waiters.len() < max {
@@ -353,6 +376,7 @@ impl Forwarder {
             waiter,
             stale_fallback,
             None,
+            p.ecs,
         );
     }
 
