@@ -118,9 +118,9 @@ fn respond(
         .iter()
         .map(|l| Record::from_text(l).unwrap())
         .collect();
-    if asked.edns.is_some() {
+    if let Some(q_opt) = &asked.edns {
         let mut e = Edns::new(1232);
-        e.dnssec_ok = asked.edns.as_ref().unwrap().dnssec_ok;
+        e.dnssec_ok = q_opt.dnssec_ok;
         if let Some((code, text)) = ede {
             e.options.push(EdnsOption::ExtendedError {
                 code,

@@ -338,7 +338,9 @@ fn ecs_passthrough_with_dig_subnet() {
     use std::sync::{Arc, Mutex};
     // A scripted upstream (no real server here tailors answers by subnet on demand): it records
     // the subnet it was given and answers with scope /16.
-    let seen: Arc<Mutex<Vec<Option<(u8, Vec<u8>)>>>> = Arc::default();
+    /// The subnet (source prefix, address) each upstream query carried.
+    type Seen = Arc<Mutex<Vec<Option<(u8, Vec<u8>)>>>>;
+    let seen: Seen = Arc::default();
     let s2 = seen.clone();
     let up = FakeUpstream::start(move |q, _, _| {
         let ecs = q.edns.as_ref().and_then(|e| {
