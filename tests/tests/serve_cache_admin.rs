@@ -259,7 +259,7 @@ fn a_token_file_guards_the_admin_api_and_both_workers_are_flushed() {
         "workers = 2\n[admin]\ntoken_file = \"{}\"\n",
         token_file.display()
     );
-    let (_server, port, mport, _d) = serve_admin("cache-admin-token-srv", &[up.port], &extra);
+    let (server, port, mport, _d) = serve_admin("cache-admin-token-srv", &[up.port], &extra);
     let server_arg = format!("127.0.0.1:{mport}");
     // Enough queries (each dig from its own port) that both workers cache some.
     for i in 0..16 {
@@ -319,6 +319,18 @@ fn a_token_file_guards_the_admin_api_and_both_workers_are_flushed() {
             "worker {w} held entries and flushed them: {text}"
         );
     }
+    // A new token on SIGHUP: the old one stops working, the new one works.
+    std::fs::write(&token_file, "rotated-token\n").unwrap();
+    server.reload_expecting("SIGHUP: configuration reloaded");
+    let (st, _) = http(mport, "GET", "/cache/entries", Some("s3cret-token"));
+    assert_eq!(st, 401, "the old token after the reload");
+    let (st, body) = http(mport, "GET", "/cache/entries", Some("rotated-token"));
+    assert_eq!(st, 200, "{body}");
+    // An empty token file is rejected at reload, and the running token is kept.
+    std::fs::write(&token_file, "\n").unwrap();
+    server.reload_expecting("admin.token_file");
+    let (st, _) = http(mport, "GET", "/cache/entries", Some("rotated-token"));
+    assert_eq!(st, 200, "the running configuration is kept");
     let missing = Path::new("/nonexistent/token");
     let (code, _, err) = cache_cli(&[
         "show",

@@ -216,11 +216,6 @@ impl Entry {
             .map_or(0, |f| u16::from_be_bytes([f[0], f[1]]))
     }
 
-    /// Seconds of its lifetime left at `now` (0 once expired).
-    pub fn remaining(&self, now: Duration) -> u32 {
-        self.stored().remaining(now)
-    }
-
     /// Heap bytes this entry owns (its wire bytes and TTL offsets, as malloc rounds them, and
     /// an upstream EDE text). The entry itself lives inline in its key's slot, counted by
     /// [`key_cost`].

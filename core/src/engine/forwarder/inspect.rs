@@ -201,7 +201,14 @@ fn view(key: &[u8], e: &Entry, now: Duration) -> CacheEntryView {
         rule_why: rule.map_or("", LifetimeRule::why).to_string(),
         upstream_ttl: e.provenance.upstream_ttl,
         ttl: e.ttl,
-        remaining: e.remaining(now),
+        // As the records show it (whole seconds of age off the lifetime, as `write_answer`
+        // ages them), so the two never disagree by a second.
+        remaining: if now >= e.expires() {
+            0
+        } else {
+            let aged = u32::try_from(now.saturating_sub(e.stored_at).as_secs()).unwrap_or(u32::MAX);
+            e.ttl.saturating_sub(aged)
+        },
         stored_at_ms: ms(e.stored_at),
         age_ms: ms(now.saturating_sub(e.stored_at)),
         expired: now >= e.expires(),
