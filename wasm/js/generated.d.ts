@@ -467,6 +467,24 @@ max_clients: number,
 action: LimitAction, };
 
 /**
+ * EDNS Client Subnet (RFC 7871). Off by default: a client's ECS option is dropped (never sent
+ * upstream, never echoed), as a resolver without ECS support does, and every answer is cached
+ * for everyone. With `passthrough`, a query carrying ECS is sent upstream with it (its source
+ * prefix capped at the limits below, RFC 7871 11.1), is answered with the option echoed and the
+ * upstream's scope (RFC 7871 7.2.2), and neither uses nor fills the cache (RFC 7871 7.3 allows
+ * not caching tailored answers); only identical subnets share one upstream query.
+ */
+export type ClientSubnetConfig = { passthrough: boolean, 
+/**
+ * Longest IPv4 source prefix sent upstream: 24 (RFC 7871 11.1). At most 32.
+ */
+max_source_prefix_v4: number, 
+/**
+ * Longest IPv6 source prefix sent upstream: 56 (RFC 7871 11.1). At most 128.
+ */
+max_source_prefix_v6: number, };
+
+/**
  * The engine's configuration. Every knob has a default; docs/configuration.md describes them.
  */
 export type EngineConfig = { 

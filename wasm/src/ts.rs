@@ -99,6 +99,7 @@ fn declarations() -> String {
         dnspect_core::cache::policy::CachePolicy,
         dnspect_core::engine::admission::LimitAction,
         dnspect_core::engine::admission::AdmissionConfig,
+        dnspect_core::engine::forwarder::ClientSubnetConfig,
         dnspect_core::engine::forwarder::Config,
         // the engine's counters (engine::forwarder, engine::upstreams, cache::store)
         dnspect_core::engine::forwarder::Dropped,
