@@ -112,25 +112,30 @@ impl Forwarder {
             found.extend(slot.shadow.iter().map(|e| (key, e)));
         }
         let total = found.len();
-        let mut entries: Vec<CacheEntryView> =
-            found.into_iter().map(|(k, e)| view(k, e, now)).collect();
-        entries.sort_by(|a, b| {
-            (
-                &a.name,
-                &a.qtype,
-                a.dnssec_ok,
-                a.checking_disabled,
-                a.kind as u8,
-            )
-                .cmp(&(
-                    &b.name,
-                    &b.qtype,
-                    b.dnssec_ok,
-                    b.checking_disabled,
-                    b.kind as u8,
-                ))
-        });
-        entries.truncate(limit);
+        // Sorted by name, type, DO/CD and kind on cheap keys first; only the entries returned
+        // are decoded into views (a listing runs on a worker's thread, between queries).
+        type Sortable<'a> = (String, u16, u8, u8, &'a [u8], &'a Entry);
+        let mut sorted: Vec<Sortable<'_>> = found
+            .into_iter()
+            .map(|(k, e)| {
+                let name =
+                    Name::from_wire(key_name(k)).map_or_else(|_| String::new(), |n| n.to_string());
+                (
+                    name,
+                    u16::from_be_bytes([k[1], k[2]]),
+                    k[0],
+                    e.kind as u8,
+                    k,
+                    e,
+                )
+            })
+            .collect();
+        sorted.sort_by(|a, b| (&a.0, a.1, a.2, a.3).cmp(&(&b.0, b.1, b.2, b.3)));
+        let entries: Vec<CacheEntryView> = sorted
+            .into_iter()
+            .take(limit)
+            .map(|(.., k, e)| view(k, e, now))
+            .collect();
         CacheListing {
             truncated: entries.len() < total,
             entries,
