@@ -112,30 +112,42 @@ impl Forwarder {
             found.extend(slot.shadow.iter().map(|e| (key, e)));
         }
         let total = found.len();
-        // Sorted by name, type, DO/CD and kind on cheap keys first; only the entries returned
-        // are decoded into views (a listing runs on a worker's thread, between queries).
-        type Sortable<'a> = (String, u16, u8, u8, &'a [u8], &'a Entry);
-        let mut sorted: Vec<Sortable<'_>> = found
-            .into_iter()
-            .map(|(k, e)| {
-                let name =
-                    Name::from_wire(key_name(k)).map_or_else(|_| String::new(), |n| n.to_string());
-                (
-                    name,
-                    u16::from_be_bytes([k[1], k[2]]),
-                    k[0],
-                    e.kind as u8,
-                    k,
-                    e,
-                )
-            })
-            .collect();
-        sorted.sort_by(|a, b| (&a.0, a.1, a.2, a.3).cmp(&(&b.0, b.1, b.2, b.3)));
-        let entries: Vec<CacheEntryView> = sorted
-            .into_iter()
-            .take(limit)
-            .map(|(.., k, e)| view(k, e, now))
-            .collect();
+        // A listing runs on a worker's thread, between queries: when more entries match than
+        // are returned, the first `limit` in key order (wire-form name, type, DO/CD, kind:
+        // compared in place, no allocation) are picked in linear time, and only those are
+        // decoded into views, then sorted by name as people read them.
+        let order = |a: &(&[u8], &Entry), b: &(&[u8], &Entry)| {
+            (key_name(a.0), &a.0[1..3], a.0[0], a.1.kind as u8).cmp(&(
+                key_name(b.0),
+                &b.0[1..3],
+                b.0[0],
+                b.1.kind as u8,
+            ))
+        };
+        if found.len() > limit {
+            if limit > 0 {
+                found.select_nth_unstable_by(limit - 1, order);
+            }
+            found.truncate(limit);
+        }
+        let mut entries: Vec<CacheEntryView> =
+            found.into_iter().map(|(k, e)| view(k, e, now)).collect();
+        entries.sort_by(|a, b| {
+            (
+                &a.name,
+                &a.qtype,
+                a.dnssec_ok,
+                a.checking_disabled,
+                a.kind as u8,
+            )
+                .cmp(&(
+                    &b.name,
+                    &b.qtype,
+                    b.dnssec_ok,
+                    b.checking_disabled,
+                    b.kind as u8,
+                ))
+        });
         CacheListing {
             truncated: entries.len() < total,
             entries,
