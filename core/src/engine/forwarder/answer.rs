@@ -114,10 +114,10 @@ impl Forwarder {
         // (only local data answers with AA). AD is kept only from an upstream marked trusted
         // (RFC 6840 5.8), and shown only to clients that set DO or AD (`mask_ad`).
         let trusted = self
-            .cfg
-            .upstreams
+            .trusted
             .get(usize::from(from.0))
-            .is_some_and(|u| u.trusted);
+            .copied()
+            .unwrap_or(false);
         let ad = if trusted && msg.header.ad {
             flags::AD
         } else {

@@ -322,8 +322,10 @@ pub struct Forwarder {
     rng: Rng,
     store: Store,
     upstreams: Upstreams,
-    /// The upstreams' labels, shared with the cache entries they answered (provenance).
+    /// The upstreams' labels, shared with the cache entries they answered (provenance), and
+    /// whether each is trusted for AD; both by `UpstreamId`, built by `upstream_meta`.
     labels: Vec<Arc<str>>,
+    trusted: Vec<bool>,
     txns: Vec<Option<Txn>>,
     free_txns: Vec<usize>,
     active: usize,
@@ -359,9 +361,11 @@ impl Forwarder {
             cfg.upstreams.iter().map(|u| (u.label.clone(), u.force_tcp)),
             cfg.policy,
         );
+        let (labels, trusted) = upstream_meta(&cfg);
         Forwarder {
             store: Store::new(cfg.cache.size),
-            labels: labels_of(&cfg),
+            labels,
+            trusted,
             limits,
             rng: Rng::from_seed(seed),
             upstreams,
@@ -456,7 +460,7 @@ impl Forwarder {
             }
         }
         self.store.set_max_bytes(cfg.cache.size, self.now);
-        self.labels = labels_of(&cfg);
+        (self.labels, self.trusted) = upstream_meta(&cfg);
         self.cfg = cfg;
     }
 
@@ -589,11 +593,13 @@ impl Forwarder {
     }
 }
 
-fn labels_of(cfg: &Config) -> Vec<Arc<str>> {
+/// Each upstream's label and trust, indexed as the engine's upstream list (`UpstreamId`): in
+/// the order that list is built from the configuration.
+fn upstream_meta(cfg: &Config) -> (Vec<Arc<str>>, Vec<bool>) {
     cfg.upstreams
         .iter()
-        .map(|u| Arc::from(u.label.as_str()))
-        .collect()
+        .map(|u| (Arc::from(u.label.as_str()), u.trusted))
+        .unzip()
 }
 
 fn bit(u: UpstreamId) -> u64 {
