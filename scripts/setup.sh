@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything the tests need, skipping what is already there (a second run takes seconds):
-#   Debian packages  dig (dnsutils), kdig (knot-dnsutils), nsd, knot (knotd) and its dnstap module,
+#   Debian packages  dig (dnsutils), kdig (knot-dnsutils), nsd, unbound (validating resolver for the
+#                    DNSSEC tests), ldnsutils (ldns-signzone), knot (knotd) and its dnstap module,
 #                    fstrm_capture (fstrm-bin: NSD's dnstap collector), dnsperf, chromium, tcpdump and tshark
 #                    (with dumpcap: the capture tests); man-db, script, unshare, ip (the CLI
 #                    tests);
@@ -14,7 +15,7 @@
 #   npm              the workspace's node_modules (binaryen's wasm-opt), when a package.json or the
 #                    lockfile changed
 #   wasm             scripts/setup-wasm.sh (wasm32 toolchain, wasm-bindgen-cli, wasm-opt)
-# Packages' services (nsd, knot) are not started: tests start their own on ports of their choosing.
+# Packages' services (nsd, unbound, knot) are not started: tests start their own on ports of their choosing.
 SCRIPT_NAME=setup
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -24,7 +25,7 @@ t_start=$SECONDS
 # ---- Debian packages ----------------------------------------------------------------------------
 # knot, knot-module-dnstap and fstrm-bin: the per-zone forwarding tests run NSD and Knot side by
 # side and read both servers' query logs (dnstap, read back with `kdig -G`).
-APT_REQUIRED=(dnsutils knot-dnsutils nsd knot knot-module-dnstap fstrm-bin dnsperf chromium fonts-liberation tcpdump tshark
+APT_REQUIRED=(dnsutils knot-dnsutils nsd unbound ldnsutils knot knot-module-dnstap fstrm-bin dnsperf chromium fonts-liberation tcpdump tshark
     podman runc prometheus systemd file binutils iproute2)
 APT_OPTIONAL=()
 # tshark's package asks whether non-root users may capture: answer no, without a prompt.
@@ -39,7 +40,7 @@ apt_install "${APT_REQUIRED[@]}"
 if ((${#APT_OPTIONAL[@]})); then
     apt_install "${APT_OPTIONAL[@]}" || warn "optional packages did not install: ${APT_OPTIONAL[*]}"
 fi
-for tool in dig kdig nsd knotd fstrm_capture dnsperf chromium tcpdump tshark dumpcap podman runc promtool systemd-analyze ip nsenter; do
+for tool in dig kdig nsd unbound ldns-signzone ldns-keygen knotd fstrm_capture dnsperf chromium tcpdump tshark dumpcap podman runc promtool systemd-analyze ip nsenter; do
     command -v "$tool" >/dev/null 2>&1 || [[ -x "/usr/sbin/$tool" ]] || die "$tool is missing after apt-get install"
 done
 

@@ -255,6 +255,7 @@ fn a_cache_hit_with_zones_and_local_data_allocates_only_the_answer_buffer() {
             let up = |l: &str| UpstreamConfig {
                 label: l.into(),
                 force_tcp: false,
+                trusted: false,
             };
             let cfg = Config {
                 upstreams: vec![up("127.0.0.1:53")],

@@ -59,6 +59,8 @@ pub struct File {
     pub hosts_reload: Duration,
     #[serde(default)]
     pub udp: UdpKnobs,
+    #[serde(default)]
+    pub admin: AdminKnobs,
 }
 
 /// `[udp]`: batched datagram IO and the pooled upstream sockets.
@@ -85,6 +87,25 @@ impl Default for UdpKnobs {
             upstream_socket_lifetime: Duration::from_secs(60),
         }
     }
+}
+
+/// The admin API on the metrics listener (native/src/serve/admin.rs, docs/admin-api.md).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AdminKnobs {
+    /// Serve clients that are not on loopback too (off: the metrics listener may be reachable
+    /// by Prometheus from elsewhere; the cache routes stay local).
+    pub allow_remote: bool,
+    /// A file whose first line is a bearer token every admin request must carry; "" for none.
+    pub token_file: String,
+}
+
+/// The admin API's settings in force.
+#[derive(Debug, Clone, Default)]
+pub struct AdminSettings {
+    pub allow_remote: bool,
+    /// The token read from `token_file` (read again on SIGHUP).
+    pub token: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -217,6 +238,7 @@ pub struct Settings {
     pub inline_hosts: usize,
     /// How often the hosts files are checked for changes (zero: only on SIGHUP).
     pub hosts_reload: Duration,
+    pub admin: AdminSettings,
 }
 
 impl Settings {
@@ -618,7 +640,18 @@ fn settle(
     if u.upstream_socket_lifetime.is_zero() {
         return Err(sp.err("udp.upstream_socket_lifetime", "must be above 0"));
     }
+    let admin = AdminSettings {
+        allow_remote: f.admin.allow_remote,
+        token: match f.admin.token_file.as_str() {
+            "" => None,
+            path => Some(
+                crate::serve::read_token(&PathBuf::from(path))
+                    .map_err(|m| sp.err("admin.token_file", m))?,
+            ),
+        },
+    };
     Ok(Settings {
+        admin,
         listen,
         upstreams,
         metrics,
@@ -698,6 +731,7 @@ pub fn parse_forward_flag(v: &str) -> Result<ForwardZone, String> {
             socket(a.trim(), 53).map(|addr| UpstreamConfig {
                 label: addr.to_string(),
                 force_tcp: false,
+                trusted: false,
             })
         })
         .collect::<Result<Vec<_>, _>>()
@@ -729,7 +763,7 @@ fn labels(addrs: &[SocketAddr]) -> Vec<UpstreamConfig> {
         .iter()
         .map(|a| UpstreamConfig {
             label: a.to_string(),
-            force_tcp: false,
+            ..UpstreamConfig::default()
         })
         .collect()
 }

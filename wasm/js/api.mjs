@@ -563,6 +563,42 @@ export function createApi(raw, rawInit) {
       }
     }
 
+    /**
+     * What the cache holds, with each entry's provenance (the same listing as the server's
+     * `GET /cache/entries`): `{ name, suffix, limit, nowMs }`, all optional. Without a name,
+     * every entry; `limit` defaults to 1000; TTLs are aged to `nowMs` (default: the latest time
+     * fed in).
+     */
+    cacheEntries(options) {
+      const fn = "Forwarder.cacheEntries";
+      const o = optionsArg(fn, options, { name: "string", suffix: "boolean", limit: "limit", nowMs: "number" });
+      if (o.nowMs !== undefined) nowArg(fn, o.nowMs);
+      if (o.suffix && o.name === undefined) throw argError(fn, "options.name", "a name when options.suffix is set", o.name);
+      try {
+        return JSON.parse(
+          this.#engine(fn).cacheEntriesJson(o.nowMs ?? 0, o.name, o.suffix ?? false, o.limit ?? 1000),
+        );
+      } catch (e) {
+        rethrow(e, fn);
+      }
+    }
+
+    /**
+     * Flushes the cache: everything (no options), `{ name }` (every type of that name), or
+     * `{ name, suffix: true }` (the name and everything under it). Returns `{ keys }`, the keys
+     * removed.
+     */
+    cacheFlush(options) {
+      const fn = "Forwarder.cacheFlush";
+      const o = optionsArg(fn, options, { name: "string", suffix: "boolean" });
+      if (o.suffix && o.name === undefined) throw argError(fn, "options.name", "a name when options.suffix is set", o.name);
+      try {
+        return { keys: this.#engine(fn).cacheFlush(o.name, o.suffix ?? false) };
+      } catch (e) {
+        rethrow(e, fn);
+      }
+    }
+
     /** Releases the engine's memory now rather than when the object is collected. */
     free() {
       this.#raw?.free();

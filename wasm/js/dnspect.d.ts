@@ -26,11 +26,14 @@ import type {
   WireError,
   // the engine's and simulator's
   AdmissionConfig,
+  CacheListing,
   CachePolicy,
+  ClientSubnetConfig,
   CacheStats,
   ConformanceCounters,
   EngineConfig,
   EngineStats,
+  FlushReport,
   Scenario as ScenarioShape,
   ServeStale,
   SimResult,
@@ -150,9 +153,11 @@ export type LimitsConfig = Partial<AdmissionConfig>;
  * a scenario. Every field has a default; `Config::validate` checks the limits, and an error names
  * the field.
  */
-export type ForwarderConfig = Partial<Omit<EngineConfig, "cache" | "limits">> & {
+export type ForwarderConfig = Partial<Omit<EngineConfig, "cache" | "limits" | "client_subnet">> & {
   cache?: CacheConfig;
   limits?: LimitsConfig;
+  /** EDNS Client Subnet (RFC 7871): off (stripped) unless `passthrough: true`. */
+  client_subnet?: Partial<ClientSubnetConfig>;
 };
 
 export type Transport = "udp" | "tcp";
@@ -315,6 +320,14 @@ export declare class Forwarder {
   handleTick(nowMs: number): void;
   poll(): ForwarderOutput;
   stats(): ForwarderStats;
+  /**
+   * What the cache holds, with each entry's provenance (upstream, lifetime rule, TTLs, kind):
+   * the entries for `name` (every type and DO/CD variant), under it with `suffix`, or all of
+   * them; at most `limit` (1000); TTLs aged to `nowMs` (default: the latest time fed in).
+   */
+  cacheEntries(options?: { name?: string; suffix?: boolean; limit?: number; nowMs?: number }): CacheListing;
+  /** Flushes everything, one name, or a name and everything under it (`suffix`). */
+  cacheFlush(options?: { name?: string; suffix?: boolean }): FlushReport;
   /** Releases the engine's memory now (it is also released when the object is collected). */
   free(): void;
 }

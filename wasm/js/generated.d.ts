@@ -286,7 +286,7 @@ export type EventKind = { "event": "query", client: number, name: Name, qtype: R
 /**
  * None over TCP (no size limit): serialized as "TCP".
  */
-limit_rule: string, } | { "event": "bad_query", client: number, rcode: Rcode | null, why: string, } | { "event": "cache_serve", client: number, name: Name, qtype: RType, rule: string, why: string, ttl: number, } | { "event": "local", client: number, name: Name, qtype: RType, rcode: Rcode, answers: number, source: LocalSource, } | { "event": "zones_moved", dropped: number, } | { "event": "cache_miss", name: Name, qtype: RType, rule: string, why: string, } | { "event": "coalesced", client: number, name: Name, qtype: RType, waiters: number, } | { "event": "forwarded", name: Name, qtype: RType, upstream: string, transport: "UDP" | "TCP", edns: boolean, id: number, attempt: number, purpose: string, why: string, } | { "event": "upstream_response", upstream: string, transport: "UDP" | "TCP", size: number, rcode: Rcode | null, rtt_ms: number, outcome: string, } | { "event": "upstream_timeout", upstream: string, transport: "UDP" | "TCP", id: number, after_ms: number, } | { "event": "dropped", upstream: string, why: string, } | { "event": "nonconforming", upstream: string, what: string, } | { "event": "fallback", upstream: string, rule: string, next: string, why: string, } | { "event": "cached", name: Name, qtype: RType, kind: string, ttl: number, rule: string, why: string, } | { "event": "not_cached", name: Name, qtype: RType, rule: string, why: string, } | { "event": "answered", client: number, name: Name, qtype: RType, rcode: Rcode, size: number, limit: number, source: string, fit: string | null, } | { "event": "gave_up", name: Name, qtype: RType, ede: number, text: string, } | { "event": "probe", upstream: string, healthy: boolean, why: string, };
+limit_rule: string, } | { "event": "bad_query", client: number, rcode: Rcode | null, why: string, } | { "event": "cache_serve", client: number, name: Name, qtype: RType, rule: string, why: string, ttl: number, } | { "event": "local", client: number, name: Name, qtype: RType, rcode: Rcode, answers: number, source: LocalSource, } | { "event": "zones_moved", dropped: number, } | { "event": "cache_miss", name: Name, qtype: RType, rule: string, why: string, } | { "event": "coalesced", client: number, name: Name, qtype: RType, waiters: number, } | { "event": "forwarded", name: Name, qtype: RType, upstream: string, transport: "UDP" | "TCP", edns: boolean, id: number, attempt: number, purpose: string, why: string, } | { "event": "upstream_response", upstream: string, transport: "UDP" | "TCP", size: number, rcode: Rcode | null, rtt_ms: number, outcome: string, } | { "event": "upstream_timeout", upstream: string, transport: "UDP" | "TCP", id: number, after_ms: number, } | { "event": "dropped", upstream: string, why: string, } | { "event": "nonconforming", upstream: string, what: string, } | { "event": "fallback", upstream: string, rule: string, next: string, why: string, } | { "event": "cached", name: Name, qtype: RType, kind: string, ttl: number, rule: string, why: string, } | { "event": "not_cached", name: Name, qtype: RType, rule: string, why: string, } | { "event": "flushed", what: string, keys: number, } | { "event": "answered", client: number, name: Name, qtype: RType, rcode: Rcode, size: number, limit: number, source: string, fit: string | null, } | { "event": "gave_up", name: Name, qtype: RType, ede: number, text: string, } | { "event": "probe", upstream: string, healthy: boolean, why: string, };
 
 /**
  * An event and the time it happened, in milliseconds on the caller's clock.
@@ -295,7 +295,7 @@ export type Event = { at_ms: number, } & ({ "event": "query", client: number, na
 /**
  * None over TCP (no size limit): serialized as "TCP".
  */
-limit_rule: string, } | { "event": "bad_query", client: number, rcode: Rcode | null, why: string, } | { "event": "cache_serve", client: number, name: Name, qtype: RType, rule: string, why: string, ttl: number, } | { "event": "local", client: number, name: Name, qtype: RType, rcode: Rcode, answers: number, source: LocalSource, } | { "event": "zones_moved", dropped: number, } | { "event": "cache_miss", name: Name, qtype: RType, rule: string, why: string, } | { "event": "coalesced", client: number, name: Name, qtype: RType, waiters: number, } | { "event": "forwarded", name: Name, qtype: RType, upstream: string, transport: "UDP" | "TCP", edns: boolean, id: number, attempt: number, purpose: string, why: string, } | { "event": "upstream_response", upstream: string, transport: "UDP" | "TCP", size: number, rcode: Rcode | null, rtt_ms: number, outcome: string, } | { "event": "upstream_timeout", upstream: string, transport: "UDP" | "TCP", id: number, after_ms: number, } | { "event": "dropped", upstream: string, why: string, } | { "event": "nonconforming", upstream: string, what: string, } | { "event": "fallback", upstream: string, rule: string, next: string, why: string, } | { "event": "cached", name: Name, qtype: RType, kind: string, ttl: number, rule: string, why: string, } | { "event": "not_cached", name: Name, qtype: RType, rule: string, why: string, } | { "event": "answered", client: number, name: Name, qtype: RType, rcode: Rcode, size: number, limit: number, source: string, fit: string | null, } | { "event": "gave_up", name: Name, qtype: RType, ede: number, text: string, } | { "event": "probe", upstream: string, healthy: boolean, why: string, });
+limit_rule: string, } | { "event": "bad_query", client: number, rcode: Rcode | null, why: string, } | { "event": "cache_serve", client: number, name: Name, qtype: RType, rule: string, why: string, ttl: number, } | { "event": "local", client: number, name: Name, qtype: RType, rcode: Rcode, answers: number, source: LocalSource, } | { "event": "zones_moved", dropped: number, } | { "event": "cache_miss", name: Name, qtype: RType, rule: string, why: string, } | { "event": "coalesced", client: number, name: Name, qtype: RType, waiters: number, } | { "event": "forwarded", name: Name, qtype: RType, upstream: string, transport: "UDP" | "TCP", edns: boolean, id: number, attempt: number, purpose: string, why: string, } | { "event": "upstream_response", upstream: string, transport: "UDP" | "TCP", size: number, rcode: Rcode | null, rtt_ms: number, outcome: string, } | { "event": "upstream_timeout", upstream: string, transport: "UDP" | "TCP", id: number, after_ms: number, } | { "event": "dropped", upstream: string, why: string, } | { "event": "nonconforming", upstream: string, what: string, } | { "event": "fallback", upstream: string, rule: string, next: string, why: string, } | { "event": "cached", name: Name, qtype: RType, kind: string, ttl: number, rule: string, why: string, } | { "event": "not_cached", name: Name, qtype: RType, rule: string, why: string, } | { "event": "flushed", what: string, keys: number, } | { "event": "answered", client: number, name: Name, qtype: RType, rcode: Rcode, size: number, limit: number, source: string, fit: string | null, } | { "event": "gave_up", name: Name, qtype: RType, ede: number, text: string, } | { "event": "probe", upstream: string, healthy: boolean, why: string, });
 
 /**
  * How the next upstream is chosen.
@@ -304,7 +304,8 @@ export type UpstreamPolicy = "sequential" | "round_robin" | "random" | "fastest"
 
 /**
  * One upstream in the configuration. In a file, its address alone (`"192.0.2.53"`) or a table
- * (`{ label = "192.0.2.53", force_tcp = true }`; `address` is another name for `label`).
+ * (`{ label = "192.0.2.53", force_tcp = true, trusted = true }`; `address` is another name for
+ * `label`, `trust_ad` for `trusted`).
  */
 export type UpstreamConfig = { 
 /**
@@ -314,7 +315,13 @@ label: string,
 /**
  * Always use TCP (CoreDNS `force_tcp`).
  */
-force_tcp?: boolean, };
+force_tcp?: boolean, 
+/**
+ * Its AD bit is believed: a validating resolver reached over a path the operator trusts
+ * (RFC 6840 5.8, RFC 4035 4.9.3). Off by default: AD from an untrusted upstream is cleared
+ * before the answer is cached, so no client ever sees it.
+ */
+trusted?: boolean, };
 
 /**
  * An active health probe: a query whose answer must come back whole or with TC.
@@ -560,6 +567,24 @@ max_clients: number,
 action: LimitAction, };
 
 /**
+ * EDNS Client Subnet (RFC 7871). Off by default: a client's ECS option is dropped (never sent
+ * upstream, never echoed), as a resolver without ECS support does, and every answer is cached
+ * for everyone. With `passthrough`, a query carrying ECS is sent upstream with it (its source
+ * prefix capped at the limits below, RFC 7871 11.1), is answered with the option echoed and the
+ * upstream's scope (RFC 7871 7.2.2), and neither uses nor fills the cache (RFC 7871 7.3 allows
+ * not caching tailored answers); only identical subnets share one upstream query.
+ */
+export type ClientSubnetConfig = { passthrough: boolean, 
+/**
+ * Longest IPv4 source prefix sent upstream: 24 (RFC 7871 11.1). At most 32.
+ */
+max_source_prefix_v4: number, 
+/**
+ * Longest IPv6 source prefix sent upstream: 56 (RFC 7871 11.1). At most 128.
+ */
+max_source_prefix_v6: number, };
+
+/**
  * The engine's configuration. Every knob has a default; docs/configuration.md describes them.
  */
 export type EngineConfig = { 
@@ -629,7 +654,11 @@ forward: Array<ForwardZone>,
 /**
  * Names answered locally: hosts files, records, local zones.
  */
-local: LocalConfig, };
+local: LocalConfig, 
+/**
+ * EDNS Client Subnet: stripped, or passed through (RFC 7871).
+ */
+client_subnet: ClientSubnetConfig, };
 
 /**
  * Upstream messages dropped before they reached a decision, by reason (RFC 5452).
@@ -690,6 +719,14 @@ refreshes_skipped: number,
  * Answers without OPT to a DO or CD query that went out with EDNS, not used (RFC 6840 5.7).
  */
 stripped_edns: number, 
+/**
+ * Cache flushes asked for (the admin API, `dnspect cache flush`, `Forwarder.cacheFlush`).
+ */
+cache_flushes: number, 
+/**
+ * Keys those flushes removed.
+ */
+cache_flushed_keys: number, 
 /**
  * Fallbacks by rule name (a BTreeMap: serialized in a stable order).
  */
@@ -1021,6 +1058,103 @@ captured: Array<CapturedAnswer>,
  * Client queries of the capture that the replay left out (past MAX_REPLAY_QUERIES).
  */
 left_out: number, };
+
+/**
+ * What kind of answer an entry holds; the policy decided it.
+ */
+export type EntryKind = "positive" | "negative" | "suspect_negative" | "failure";
+
+/**
+ * One cache entry as the admin API shows it.
+ */
+export type CacheEntryView = { 
+/**
+ * The name, lowercase, as the cache keys it.
+ */
+name: string, type: string, class: string, 
+/**
+ * The key's DO bit: answers for DNSSEC-aware clients (with RRSIGs) are kept apart.
+ */
+dnssec_ok: boolean, 
+/**
+ * The key's CD bit: answers asked for with checking disabled are kept apart.
+ */
+checking_disabled: boolean, 
+/**
+ * `positive`, `negative`, `suspect_negative` or `failure`.
+ */
+kind: EntryKind, 
+/**
+ * The stored answer's RCODE (`NOERROR`, `NXDOMAIN`, `SERVFAIL`).
+ */
+rcode: string, 
+/**
+ * The upstream that answered; null when the engine wrote the entry (a failure after no
+ * upstream answered usably).
+ */
+upstream: string | null, 
+/**
+ * The rule that set its lifetime (`cache::policy::LifetimeRule`, e.g. `positive-min-ttl`),
+ * and its sentence.
+ */
+rule: string, rule_why: string, 
+/**
+ * The TTL the upstream gave, before the policy clamped it (null for failures).
+ */
+upstream_ttl: number | null, 
+/**
+ * The lifetime the policy gave it, in seconds.
+ */
+ttl: number, 
+/**
+ * Seconds of that lifetime left (0 once expired).
+ */
+remaining: number, 
+/**
+ * When it was stored, in ms on the engine's clock (the shell's epoch), and how long ago.
+ */
+stored_at_ms: number, age_ms: number, 
+/**
+ * Past its lifetime: kept only to serve stale (RFC 8767) or to guard against a suspect
+ * negative (incident 004) until `keep_until_ms`.
+ */
+expired: boolean, keep_until_ms: number, 
+/**
+ * For a failure entry: failures in a row it stands for (RFC 9520 backoff).
+ */
+failures: number, 
+/**
+ * The Extended DNS Error (RFC 8914), as `code: text`: the upstream's, passed on with the
+ * answer; for a failure, why the engine gave up (clients get EDE 13, Cached Error).
+ */
+ede: string | null, 
+/**
+ * The records a client asking now would get, TTLs aged, in presentation form.
+ */
+records: Array<string>, };
+
+/**
+ * A listing: the entries found (at most the limit asked for) and how many there were.
+ */
+export type CacheListing = { entries: Array<CacheEntryView>, 
+/**
+ * Entries that matched, including those left out past the limit.
+ */
+total: number, 
+/**
+ * True when entries were left out.
+ */
+truncated: boolean, };
+
+/**
+ * What a flush removed.
+ */
+export type FlushReport = { 
+/**
+ * Keys (name, type, class, DO, CD) removed, each with its positive and its negative,
+ * suspect or failure entry.
+ */
+keys: number, };
 
 /**
  * One scripted reaction to a query.

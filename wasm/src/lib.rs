@@ -25,7 +25,7 @@ mod ts;
 use core::time::Duration;
 use std::sync::Mutex;
 
-use dnspect_core::engine::forwarder::{ClientId, Config, Forwarder, Input, Output};
+use dnspect_core::engine::forwarder::{ClientId, Config, Flush, Forwarder, Input, Output};
 use dnspect_core::engine::upstreams::Counters;
 use dnspect_core::engine::{Transport, UpstreamId};
 use dnspect_core::examples::EXAMPLES;
@@ -36,7 +36,7 @@ use dnspect_core::wire::inspect::analyze::Analysis;
 use dnspect_core::wire::inspect::dig;
 use dnspect_core::wire::spans::{Field, FieldTree};
 use dnspect_core::wire::{
-    decode_with, fit, Class, Encoder, ErrorKind, Message, Opcode, RType, WireError,
+    decode_with, fit, Class, Encoder, ErrorKind, Message, Name, Opcode, RType, WireError,
 };
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -558,6 +558,19 @@ fn transport(tcp: bool) -> Transport {
     }
 }
 
+/// A name given to the cache methods, parsed (an error names the method and the name).
+fn cache_name(fn_name: &str, name: Option<String>) -> Result<Option<Name>, JsValue> {
+    name.map(|n| {
+        n.parse::<Name>().map_err(|e| {
+            error(
+                "argument",
+                format!("{fn_name}: name {n:?} is not a domain name: {e}"),
+            )
+        })
+    })
+    .transpose()
+}
+
 /// The engine's state machine. The glue's `Forwarder` class wraps it.
 #[wasm_bindgen]
 #[derive(Debug)]
@@ -742,6 +755,38 @@ impl RawForwarder {
             }
         }
         Ok(out)
+    }
+
+    /// JSON text of the core's `CacheListing`: the cache entries for `name` (every type, class
+    /// and DO/CD variant), or under it with `suffix`, or all of them without a name; at most
+    /// `limit`. Each entry's TTLs are aged to `now_ms` (the latest time fed in when earlier).
+    #[wasm_bindgen(js_name = cacheEntriesJson)]
+    pub fn cache_entries_json(
+        &self,
+        now_ms: f64,
+        name: Option<String>,
+        suffix: bool,
+        limit: u32,
+    ) -> Result<String, JsValue> {
+        let name = cache_name("Forwarder.cacheEntries", name)?;
+        let now = self.now.max(millis(now_ms)?);
+        to_json(
+            &self
+                .inner
+                .cache_entries(name.as_ref(), suffix, limit as usize, now),
+        )
+    }
+
+    /// Flushes everything (no name), one name, or a name and everything under it (`suffix`).
+    /// Returns the number of keys removed.
+    #[wasm_bindgen(js_name = cacheFlush)]
+    pub fn cache_flush(&mut self, name: Option<String>, suffix: bool) -> Result<u32, JsValue> {
+        let what = match cache_name("Forwarder.cacheFlush", name)? {
+            None => Flush::All,
+            Some(n) if suffix => Flush::Suffix(n),
+            Some(n) => Flush::Name(n),
+        };
+        Ok(u32::try_from(self.inner.cache_flush(&what).keys).unwrap_or(u32::MAX))
     }
 
     /// JSON text of `{engine, upstreams: [[label, counters]], cache, in_flight}`: the engine's

@@ -106,6 +106,7 @@ fn declarations() -> String {
         dnspect_core::cache::policy::CachePolicy,
         dnspect_core::engine::admission::LimitAction,
         dnspect_core::engine::admission::AdmissionConfig,
+        dnspect_core::engine::forwarder::ClientSubnetConfig,
         dnspect_core::engine::forwarder::Config,
         // the engine's counters (engine::forwarder, engine::upstreams, cache::store)
         dnspect_core::engine::forwarder::Dropped,
@@ -127,6 +128,11 @@ fn declarations() -> String {
         dnspect_core::pcap::replay::CapturedAnswer,
         dnspect_core::pcap::replay::ReplayRow,
         dnspect_core::pcap::replay::Replay,
+        // cache inspection (engine::forwarder::inspect, cache::store)
+        dnspect_core::cache::store::EntryKind,
+        dnspect_core::engine::forwarder::CacheEntryView,
+        dnspect_core::engine::forwarder::CacheListing,
+        dnspect_core::engine::forwarder::FlushReport,
         // the simulator (dnspect_core::sim)
         dnspect_core::sim::Behaviour,
         dnspect_core::sim::Rule,

@@ -379,6 +379,10 @@ rules! {
         /// A referral: the upstream is not recursive for us; nothing to cache.
         Referral => "referral",
             "referral from a recursive upstream is not cached";
+        /// An answer to a query passed through with the client's subnet (RFC 7871 7.3): tailored
+        /// to that subnet, so not kept for others.
+        ClientSubnet => "client-subnet",
+            "answer tailored to a client subnet (RFC 7871 7.3): not cached";
         /// FORMERR, NOTIMP, REFUSED and other RCODEs describe the query or the upstream, not the
         /// name.
         UncacheableRcode => "uncacheable-rcode",

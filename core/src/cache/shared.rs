@@ -150,6 +150,15 @@ impl SharedCache {
             .map(|i| self.lock_shard(i).remove_where(&mut pred))
             .sum()
     }
+
+    /// Removes the keys whose name is `name` (lowercase wire form), or ends with it on a label
+    /// boundary when `suffix` (the root matches every key), shard by shard; returns how many
+    /// went. The admin API's flush.
+    pub fn remove_for(&self, name: &[u8], suffix: bool) -> usize {
+        (0..self.shards.len())
+            .map(|i| self.lock_shard(i).remove_for(name, suffix))
+            .sum()
+    }
 }
 
 #[cfg(test)]

@@ -131,6 +131,7 @@ fn in_place(name: &[u8]) -> bool {
 
 /// What kind of answer an entry holds; the policy decided it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum EntryKind {
     Positive,
@@ -167,6 +168,29 @@ pub struct Entry {
     pub rule: &'static str,
     /// For a failure entry: failures in a row it stands for (RFC 9520 backoff).
     pub failures: u32,
+    /// Where it came from, for the admin API and `dnspect cache show`.
+    pub provenance: Provenance,
+}
+
+/// Where an entry came from, kept beside it so an operator can ask what the cache holds and
+/// why (the admin API, `dnspect cache show`, the npm `Forwarder.cacheEntries`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Provenance {
+    /// The upstream that answered (its label, shared with the upstream list: no allocation per
+    /// entry). None: the engine wrote the entry itself (a failure after giving up).
+    pub upstream: Option<Arc<str>>,
+    /// The TTL the upstream gave before the policy clamped it: the smallest answer TTL, or the
+    /// RFC 2308 SOA TTL of a negative answer. None for failures.
+    pub upstream_ttl: Option<u32>,
+    /// The upstream's first Extended DNS Error (RFC 8914), passed on to clients with the answer.
+    pub ede: Option<(u16, Box<str>)>,
+}
+
+impl Provenance {
+    /// Heap bytes it owns (the upstream label is shared and not counted).
+    pub fn cost(&self) -> usize {
+        self.ede.as_ref().map_or(0, |(_, t)| heap(t.len()))
+    }
 }
 
 /// Fitted forms an entry keeps; a limit past them is fitted for each answer.
@@ -282,11 +306,35 @@ impl Entry {
             keep_until: expires.saturating_add(retention),
             rule,
             failures: 0,
+            provenance: Provenance::default(),
         }
     }
 
+    /// The same entry with its provenance.
+    pub fn with_provenance(mut self, provenance: Provenance) -> Entry {
+        self.provenance = provenance;
+        self
+    }
+
+    /// Sets and clears header flag bits of the stored message (the engine normalizes AA, RA and
+    /// AD before storing: RFC 6840 5.7-5.8, issue 12). Before any fitted form is kept: forms
+    /// carry their own header.
+    pub fn set_flags(&mut self, set: u16, clear: u16) {
+        if let Some(f) = self.data[..self.wire_len].get_mut(2..4) {
+            let v = (u16::from_be_bytes([f[0], f[1]]) & !clear) | set;
+            f.copy_from_slice(&v.to_be_bytes());
+        }
+    }
+
+    /// The stored header flags.
+    pub fn flags(&self) -> u16 {
+        self.wire()
+            .get(2..4)
+            .map_or(0, |f| u16::from_be_bytes([f[0], f[1]]))
+    }
+
     /// Heap bytes this entry owns (its bytes and offsets, its fitted forms, as malloc rounds
-    /// them). The entry itself lives inline in its key's slot, counted by [`key_cost`].
+    /// them, and an upstream EDE text). The entry itself lives inline in its key's slot, counted by [`key_cost`].
     pub fn cost(&self) -> usize {
         heap(self.data.len())
             + if self.forms.is_empty() {
@@ -295,6 +343,7 @@ impl Entry {
                 heap(self.forms.capacity() * core::mem::size_of::<FittedForm>())
                     + self.forms.iter().map(|f| heap(f.data.len())).sum::<usize>()
             }
+            + self.provenance.cost()
     }
 
     /// The stored message (ID zero, no OPT, TTLs as received).
@@ -717,6 +766,27 @@ impl Store {
         gone.len()
     }
 
+    /// Every key and its slot, in no particular order (the admin API's listing: a scan, which
+    /// is fine for an operator's question and never on the per-packet path).
+    pub fn iter(&self) -> impl Iterator<Item = (&Arc<[u8]>, &Slot)> {
+        self.held.iter().map(|h| (&h.key, &h.slot))
+    }
+
+    /// The keys whose name is `name` (lowercase wire form), or ends with it on a label boundary
+    /// when `suffix` (the root matches every key).
+    pub fn keys_for(&self, name: &[u8], suffix: bool) -> Vec<Arc<[u8]>> {
+        self.held
+            .iter()
+            .filter(|h| name_matches(key_name(&h.key), name, suffix))
+            .map(|h| h.key.clone())
+            .collect()
+    }
+
+    /// Removes every key of [`Store::keys_for`]; returns how many went.
+    pub fn remove_for(&mut self, name: &[u8], suffix: bool) -> usize {
+        self.remove_where(|k| name_matches(key_name(k), name, suffix))
+    }
+
     /// Removes a key's slot.
     pub fn remove(&mut self, key: &[u8]) -> Option<Slot> {
         let i = self.index.remove(key)?;
@@ -744,6 +814,31 @@ impl Store {
             return;
         }
     }
+}
+
+/// The name part of a key (lowercase wire form).
+pub fn key_name(key: &[u8]) -> &[u8] {
+    key.get(5..).unwrap_or_default()
+}
+
+/// Whether the wire-form name `name` is `want`, or (with `suffix`) a name at or under it: the
+/// match is on a label boundary, so `ample.com.` does not match `example.com.`. Both lowercase.
+pub fn name_matches(name: &[u8], want: &[u8], suffix: bool) -> bool {
+    if !suffix {
+        return name == want;
+    }
+    let mut i = 0;
+    while i < name.len() {
+        if name[i..] == *want {
+            return true;
+        }
+        let l = usize::from(name[i]);
+        if l == 0 || l & 0xc0 != 0 {
+            return false;
+        }
+        i += 1 + l;
+    }
+    false
 }
 
 /// Splits a response into what the store keeps: the bytes without OPT, the TTL offsets, and
@@ -998,6 +1093,50 @@ mod tests {
             secs(80),
         );
         assert!(s.get(k.as_bytes()).unwrap().positive.is_none());
+    }
+
+    #[test]
+    fn suffix_matches_on_label_boundaries() {
+        let w = |s: &str| s.parse::<crate::wire::Name>().unwrap().as_wire().to_vec();
+        let www = w("www.example.com.");
+        assert!(name_matches(&www, &w("www.example.com."), false));
+        assert!(!name_matches(&www, &w("example.com."), false));
+        assert!(name_matches(&www, &w("example.com."), true));
+        assert!(name_matches(&www, &w("com."), true));
+        assert!(name_matches(&www, &w("."), true));
+        assert!(name_matches(&www, &w("www.example.com."), true));
+        assert!(!name_matches(&www, &w("ample.com."), true));
+        assert!(!name_matches(
+            &w("example.com."),
+            &w("www.example.com."),
+            true
+        ));
+    }
+
+    #[test]
+    fn flush_by_name_suffix_and_all() {
+        let mut s = Store::new(1 << 20);
+        let e = || Entry::new(&seed(), EntryKind::Positive, secs(0), 60, secs(0), "t").unwrap();
+        for n in ["a.example.", "b.example.", "example.", "other.test."] {
+            let k = KeyBuf::for_question(&query(n, 1), false, false).unwrap();
+            s.insert(k.as_bytes(), e(), secs(0));
+            let k = KeyBuf::for_question(&query(n, 1), true, false).unwrap();
+            s.insert(k.as_bytes(), e(), secs(0));
+        }
+        let w = |n: &str| n.parse::<crate::wire::Name>().unwrap().as_wire().to_vec();
+        assert_eq!(s.keys_for(&w("example."), false).len(), 2, "DO and not DO");
+        assert_eq!(s.keys_for(&w("example."), true).len(), 6);
+        let before = s.stats().bytes;
+        assert_eq!(s.remove_for(&w("a.example."), false), 2);
+        assert!(s.stats().bytes < before);
+        assert_eq!(s.remove_for(&w("example."), true), 4);
+        assert_eq!(s.stats().keys, 2);
+        assert_eq!(s.clear(), 2);
+        assert_eq!((s.stats().keys, s.stats().bytes), (0, 0));
+        // Usable after a clear.
+        let k = KeyBuf::for_question(&query("x.", 1), false, false).unwrap();
+        assert!(s.insert(k.as_bytes(), e(), secs(0)));
+        assert!(s.get(k.as_bytes()).is_some());
     }
 
     #[test]

@@ -145,6 +145,8 @@ pub enum EventKind {
         rule: LifetimeRule,
         why: &'static str,
     },
+    /// An operator flushed the cache (everything, a name, or a suffix).
+    Flushed { what: String, keys: usize },
     /// The client got its answer.
     Answered {
         client: u64,
@@ -248,6 +250,7 @@ impl<C: fmt::Display, F: Fn(u64) -> C> fmt::Display for Line<'_, F> {
             E::Fallback { upstream, rule, next, why } => write!(f, "after {upstream}: {next} ({rule}: {why})"),
             E::Cached { name, qtype, kind, ttl, rule, why } => write!(f, "cached {name} {qtype} {kind} for {ttl} s ({rule}: {why})"),
             E::NotCached { name, qtype, rule, why } => write!(f, "not cached {name} {qtype} ({rule}: {why})"),
+            E::Flushed { what, keys } => write!(f, "flushed {what} from the cache: {keys} key(s)"),
             E::Answered { client, name, qtype, rcode, size, limit, source, fit } => write!(
                 f,
                 "reply {name} {qtype} to client {}: {rcode}, {size} B of {limit} from {source}{}",

@@ -338,6 +338,7 @@ pub fn run(s: &Scenario) -> Result<SimResult, String> {
             .map(|u| UpstreamConfig {
                 label: u.label.clone(),
                 force_tcp: u.force_tcp,
+                ..UpstreamConfig::default()
             })
             .collect(),
         forward: forward.clone(),

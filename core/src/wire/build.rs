@@ -70,6 +70,22 @@ pub fn append_opt(out: &mut Vec<u8>, start: usize, opt: &Opt<'_>) {
     }
 }
 
+/// Adds an option to the OPT record that starts at `opt_start` in `out` and ends `out` (as
+/// [`append_opt`] leaves it): the option goes at the end and the OPT's RDLENGTH grows.
+pub fn push_option(out: &mut Vec<u8>, opt_start: usize, code: u16, data: &[u8]) {
+    let Ok(len) = u16::try_from(data.len()) else {
+        return;
+    };
+    let Some(rdlen) = out.get(opt_start + 9..opt_start + 11) else {
+        return;
+    };
+    let grown = u16::from_be_bytes([rdlen[0], rdlen[1]]).saturating_add(4 + len);
+    out[opt_start + 9..opt_start + 11].copy_from_slice(&grown.to_be_bytes());
+    out.extend_from_slice(&code.to_be_bytes());
+    out.extend_from_slice(&len.to_be_bytes());
+    out.extend_from_slice(data);
+}
+
 /// A query: `id`, RD set, CD as given, one question (`question`: the name in wire form, then
 /// type and class), and an OPT when given.
 pub fn query(id: u16, checking_disabled: bool, question: &[u8], opt: Option<&Opt<'_>>) -> Vec<u8> {

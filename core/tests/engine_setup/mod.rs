@@ -10,7 +10,7 @@ pub fn forwarder(label: &str) -> Forwarder {
     let cfg = Config {
         upstreams: vec![UpstreamConfig {
             label: label.into(),
-            force_tcp: false,
+            ..UpstreamConfig::default()
         }],
         events: false,
         ..Config::default()
@@ -27,6 +27,7 @@ pub fn forwarder_with_zones(label: &str) -> Forwarder {
     let up = |l: &str| UpstreamConfig {
         label: l.into(),
         force_tcp: false,
+        trusted: false,
     };
     let cfg = Config {
         upstreams: vec![up(label)],

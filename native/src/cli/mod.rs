@@ -2,6 +2,7 @@
 //! `Cli` is also what the man page and the shell completions are generated from
 //! (`dnspect man`, `dnspect completions SHELL`), so they never drift from the flags.
 
+mod cache;
 mod decode;
 pub mod exit;
 mod generate;
@@ -39,6 +40,8 @@ pub enum Command {
     Serve(serve::ServeArgs),
     /// Check a configuration file; errors name their line and field (exit 78, as `serve`).
     CheckConfig(serve::CheckArgs),
+    /// Inspect and flush a running server's cache through its admin API (docs/admin-api.md).
+    Cache(cache::Args),
     /// Explain a DNS message: dig-style text plus compression, sizes and warnings.
     ///
     /// Accepts hex (plain, spaced, 0x-prefixed), tcpdump -X/-xx, xxd, od, Wireshark hex
@@ -87,6 +90,7 @@ pub fn run() -> ExitCode {
         Command::Serve(a) => serve::serve(a, log),
         Command::CheckConfig(a) => serve::check_config(&a),
         Command::Decode(a) => decode::decode(a),
+        Command::Cache(a) => cache::run(a),
         Command::Web(a) => crate::web::run(&a, log),
         Command::Man(a) => generate::man(&a),
         Command::Completions(a) => generate::completions(&a),

@@ -13,6 +13,7 @@ use dnspect_core::wire::Rcode;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
+use super::admin::Admin;
 use super::Shared;
 
 /// Request duration buckets in seconds (CoreDNS's: 0.25 ms doubling to 8 s).
@@ -76,6 +77,8 @@ impl Metrics {
             cache_keys: cache.keys as u64,
             cache_bytes: cache.bytes as u64,
             cache_evictions: cache.evictions,
+            cache_flushes: st.cache_flushes,
+            cache_flushed_keys: st.cache_flushed_keys,
             cache_hits: st.cache_hits,
             cache_misses: st.cache_misses,
             stale: st.stale_answers,
@@ -111,6 +114,9 @@ pub struct Snapshot {
     pub cache_keys: u64,
     pub cache_bytes: u64,
     pub cache_evictions: u64,
+    /// Flushes through the admin API, and the keys they removed.
+    pub cache_flushes: u64,
+    pub cache_flushed_keys: u64,
     pub cache_hits: u64,
     pub cache_misses: u64,
     pub stale: u64,
@@ -231,7 +237,7 @@ pub fn render(snaps: &[Snapshot]) -> String {
         "",
         count,
     );
-    let simple: [SimpleMetric; 23] = [
+    let simple: [SimpleMetric; 25] = [
         (
             "dnspect_cache_entries",
             "gauge",
@@ -267,6 +273,18 @@ pub fn render(snaps: &[Snapshot]) -> String {
             "counter",
             "Entries evicted for space (CoreDNS: coredns_cache_evictions_total).",
             &|s| s.cache_evictions,
+        ),
+        (
+            "dnspect_cache_flushes_total",
+            "counter",
+            "Cache flushes through the admin API (everything, a name or a suffix; summed over workers).",
+            &|s| s.cache_flushes,
+        ),
+        (
+            "dnspect_cache_flushed_keys_total",
+            "counter",
+            "Cache keys removed by those flushes.",
+            &|s| s.cache_flushed_keys,
         ),
         (
             "dnspect_cache_prefetch_total",
@@ -608,14 +626,15 @@ fn render_health(o: &mut String, shared: &Shared) {
     }
 }
 
-/// A tiny HTTP/1.1 server for /metrics, /health and /ready.
-pub async fn serve(listener: TcpListener, shared: Arc<Shared>) {
+/// A tiny HTTP/1.1 server for /metrics, /health and /ready, and the admin API's /cache routes
+/// (`super::admin`).
+pub async fn serve(listener: TcpListener, shared: Arc<Shared>, admin: Arc<Admin>) {
     let mut backoff = super::tcp::Backoff::default();
     loop {
-        let mut s = match listener.accept().await {
-            Ok((s, _)) => {
+        let (mut s, peer) = match listener.accept().await {
+            Ok(x) => {
                 backoff.reset();
-                s
+                x
             }
             Err(e) => {
                 backoff.failed("metrics", &e).await;
@@ -623,6 +642,7 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>) {
             }
         };
         let shared = shared.clone();
+        let admin = admin.clone();
         tokio::spawn(async move {
             // The request may come in more than one segment: read until the end of the
             // headers (or 2048 bytes), within 5 s.
@@ -641,6 +661,37 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>) {
             }
             let req = String::from_utf8_lossy(&buf[..n]);
             let path = req.split_whitespace().nth(1).unwrap_or("/");
+            if Admin::owns(path) {
+                let mut headers = [httparse::EMPTY_HEADER; 32];
+                let mut r = httparse::Request::new(&mut headers);
+                let (status, body) = match r.parse(&buf[..n]) {
+                    Ok(httparse::Status::Complete(_)) => {
+                        let auth = r
+                            .headers
+                            .iter()
+                            .find(|h| h.name.eq_ignore_ascii_case("authorization"))
+                            .and_then(|h| std::str::from_utf8(h.value).ok());
+                        admin
+                            .handle(r.method.unwrap_or("GET"), r.path.unwrap_or("/"), auth, peer)
+                            .await
+                    }
+                    Ok(httparse::Status::Partial) => (
+                        "400 Bad Request",
+                        "{\"error\": \"incomplete request headers (at most 2048 bytes)\"}\n"
+                            .to_string(),
+                    ),
+                    Err(e) => (
+                        "400 Bad Request",
+                        format!(
+                            "{}\n",
+                            serde_json::json!({ "error": format!("bad request: {e}") })
+                        ),
+                    ),
+                };
+                let resp = format!("HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
+                let _ = s.write_all(resp.as_bytes()).await;
+                return;
+            }
             let (status, body) = match path {
                 "/metrics" => {
                     let snaps = shared
@@ -662,7 +713,7 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>) {
                 },
                 _ => (
                     "404 Not Found",
-                    "see /metrics, /health, /ready\n".to_string(),
+                    "see /metrics, /health, /ready, /cache/entries, /cache/flush\n".to_string(),
                 ),
             };
             let resp = format!("HTTP/1.1 {status}\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());

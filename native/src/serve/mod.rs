@@ -7,6 +7,7 @@
 //! (SIGTERM/SIGINT: leave the reuseport group, drain and stop; SIGHUP: reload the configuration
 //! and the resolv.conf) and serves metrics, /health and /ready.
 
+mod admin;
 mod batch;
 mod metrics;
 mod systemd;
@@ -25,12 +26,15 @@ use socket2::{Domain, Protocol, Socket, Type};
 use tokio::sync::{mpsc, watch};
 
 use crate::config::{self, Settings};
+pub use admin::read_token;
 pub use metrics::Snapshot;
 
 /// What the main thread tells a worker.
 #[derive(Debug)]
 pub enum Control {
     Reload(Box<Settings>),
+    /// An admin API request about the worker's cache.
+    Cache(admin::Request),
 }
 
 /// A worker whose loop has not beaten for this long makes the process unhealthy.
@@ -305,11 +309,12 @@ pub fn run(
         .enable_all()
         .build()?;
     let socket_activated = activated.is_some();
+    let admin = Arc::new(admin::Admin::new(controls.clone(), &settings));
     let drain_limit = rt.block_on(async {
         if let Some(m) = settings.metrics {
             let listener = bind_metrics(m).with_context(|| format!("cannot bind metrics {m}"))?;
-            tracing::info!("metrics on http://{m}/metrics, health on /health and /ready");
-            tokio::spawn(metrics::serve(listener, shared.clone()));
+            tracing::info!("metrics on http://{m}/metrics, health on /health and /ready, cache admin on /cache/entries and /cache/flush");
+            tokio::spawn(metrics::serve(listener, shared.clone(), admin.clone()));
         }
         systemd::ready(&format!("serving DNS on {:?}", settings.listen));
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
@@ -324,6 +329,7 @@ pub fn run(
                 _ = hup.recv() => {
                     let r = Reload { path: config_path.as_deref(), resolv: &resolv_conf, overrides: &overrides, nofile, running: &settings, socket_activated };
                     if let Some(new) = r.apply("SIGHUP", &controls) {
+                        admin.reconfigure(&new);
                         drain = new.drain;
                         hosts = HostsWatch::new(&new);
                         poll = hosts.interval();
@@ -333,6 +339,7 @@ pub fn run(
                     if hosts.changed() {
                         let r = Reload { path: config_path.as_deref(), resolv: &resolv_conf, overrides: &overrides, nofile, running: &settings, socket_activated };
                         if let Some(new) = r.apply("hosts file changed", &controls) {
+                            admin.reconfigure(&new);
                             drain = new.drain;
                             let seen = hosts.seen.clone();
                             hosts = HostsWatch::new(&new);

@@ -550,6 +550,14 @@ pub fn run(
                         // input; their UDP tasks stop through UpstreamDone.
                         st.tick();
                     }
+                    Control::Cache(req) => {
+                        let mut st = state.borrow_mut();
+                        let now = st.now();
+                        let reply = super::admin::answer(&mut st.fwd, now, req.op);
+                        // The engine may have logged the flush.
+                        st.drain();
+                        let _ = req.reply.send(reply);
+                    }
                 },
                 _ = stop.changed() => break,
             }

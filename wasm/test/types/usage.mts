@@ -170,3 +170,18 @@ simulate(tuned);
 new Forwarder({ cache: { size: "32MiB", serve_stale: true }, limits: { client_qps: 100 } }, new Uint8Array(32)).free();
 
 export { label, lateDrops, noUpstreams, badKind, v, id, opcode, optionCodes, re, t, min, text, lost, fits, layers, hits };
+
+// cache inspection and flush
+const cf = new Forwarder({ upstreams: [{ label: "10.0.0.1", trusted: true }], client_subnet: { passthrough: true } }, new Uint8Array(32));
+const listing = cf.cacheEntries({ name: "www.example.", suffix: false, limit: 10, nowMs: 5 });
+const firstEntry = listing.entries[0];
+if (firstEntry) {
+  const kind: "positive" | "negative" | "suspect_negative" | "failure" = firstEntry.kind;
+  const from: string | null = firstEntry.upstream;
+  const left: number = firstEntry.remaining + firstEntry.ttl;
+  const lines: string[] = firstEntry.records;
+}
+const flushed: number = cf.cacheFlush({ name: "example.", suffix: true }).keys + cf.cacheFlush().keys;
+// @ts-expect-error: suffix is a boolean
+cf.cacheFlush({ name: "example.", suffix: "yes" });
+cf.free();

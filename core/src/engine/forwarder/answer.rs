@@ -3,6 +3,7 @@
 //! the answers the engine writes itself.
 
 use super::*;
+use crate::wire::view::flags;
 
 impl Forwarder {
     /// An answer to pass on: cache it by the policy, then answer every waiting client.
@@ -44,7 +45,27 @@ impl Forwarder {
         } else {
             NameHistory::default()
         };
-        let lifetime = policy::lifetime(&facts, &self.zones.get(group).cache, &history, now);
+        let ecs = txn.ecs.is_some();
+        let lifetime = if ecs {
+            Lifetime::DoNotCache {
+                rule: crate::cache::policy::LifetimeRule::ClientSubnet,
+            }
+        } else {
+            policy::lifetime(&facts, &self.zones.get(group).cache, &history, now)
+        };
+        // The upstream's scope for the subnet it was given (RFC 7871 7.2.2), echoed to clients.
+        let scope = msg
+            .edns
+            .as_ref()
+            .and_then(|e| {
+                e.options.iter().find_map(|o| match o {
+                    crate::wire::EdnsOption::ClientSubnet { scope_prefix, .. } => {
+                        Some(*scope_prefix)
+                    }
+                    _ => None,
+                })
+            })
+            .unwrap_or(0);
         let name = if self.cfg.events {
             name_text(&txn.question, 0)
         } else {
@@ -66,6 +87,12 @@ impl Forwarder {
             self.stats.suspect_negatives += 1;
         }
         let rule = lifetime.rule();
+        // The upstream's first Extended DNS Error reaches clients with the answer (RFC 8914).
+        let upstream_ede = msg
+            .edns
+            .as_ref()
+            .and_then(|e| e.extended_error())
+            .map(|(c, t)| (c, t.to_string()));
         if self.enc.is_empty() {
             // The one encode failed (a message over 65535 bytes once re-encoded).
             return self.give_up(
@@ -102,6 +129,37 @@ impl Forwarder {
             retention,
             rule.as_str(),
         );
+        // Our answers are recursive answers, never authoritative ones: RA set, AA cleared
+        // (only local data answers with AA). AD is kept only from an upstream marked trusted
+        // (RFC 6840 5.8), and shown only to clients that set DO or AD (`mask_ad`). The decoded
+        // message gets the same flags: the fitted forms are made from it.
+        let trusted = self
+            .trusted
+            .get(usize::from(from.0))
+            .copied()
+            .unwrap_or(false);
+        let ad = if trusted && msg.header.ad {
+            flags::AD
+        } else {
+            0
+        };
+        entry.set_flags(flags::RA | ad, flags::AA | flags::AD);
+        msg.header.ra = true;
+        msg.header.aa = false;
+        msg.header.ad = ad != 0;
+        let upstream_ttl = match kind {
+            Some(EntryKind::Negative | EntryKind::SuspectNegative) => {
+                facts.soa.map(|(t, m)| t.min(m))
+            }
+            Some(EntryKind::Failure) => None,
+            _ => facts.answer_min_ttl,
+        };
+        let ede = upstream_ede.map(|(c, t)| (c, t.into_boxed_str()));
+        entry.provenance = Provenance {
+            upstream: self.labels.get(usize::from(from.0)).cloned(),
+            upstream_ttl,
+            ede,
+        };
         if !self.cfg.events {
             // Nothing to say.
         } else if let Some(k) = kind {
@@ -186,7 +244,7 @@ impl Forwarder {
                     None,
                 ),
                 None => {
-                    let (a, note) = self.answer_fitted(&entry, w, now, None, None);
+                    let (a, note) = self.answer_fitted(&entry, w, now, None, None, Some(scope));
                     let note = match (&recompressed, note) {
                         (Some(r), Some(n)) => Some(format!("{r}; {n}")),
                         (Some(r), None) => Some(r.clone()),
@@ -231,7 +289,9 @@ impl Forwarder {
         now: Duration,
         fixed_ttl: Option<u32>,
         ede: Option<(u16, &str)>,
+        ecs_scope: Option<u8>,
     ) -> (Vec<u8>, Option<String>) {
+        let ede = ede.or_else(|| upstream_ede(e));
         let opt = w.opt.map(|o| o.opt(e.ext_rcode, ede));
         let opt_len = opt.as_ref().map_or(0, build::Opt::wire_len);
         let body = w.limit.saturating_sub(opt_len);
@@ -239,8 +299,15 @@ impl Forwarder {
         let size = form.map_or(e.wire().len(), |f| f.wire().len());
         let mut answer = Vec::with_capacity(size + opt_len);
         write_answer_form(e, form, &w.query, now, fixed_ttl, &mut answer);
+        mask_ad(&mut answer, &w.query, w.opt.is_some_and(|o| o.dnssec_ok));
         if let Some(o) = &opt {
+            let opt_start = answer.len();
             build::append_opt(&mut answer, 0, o);
+            // The client's subnet echoed with the upstream's scope (RFC 7871 7.2.2).
+            if let (Some(subnet), Some(scope)) = (w.ecs, ecs_scope) {
+                let code = crate::wire::OptCode::CLIENT_SUBNET.0;
+                build::push_option(&mut answer, opt_start, code, &subnet.echo_data(scope));
+            }
         }
         let note = form.map(|f| self.count_fit(&f.steps, e.wire().len() + opt_len));
         (answer, note.flatten())
@@ -341,6 +408,7 @@ impl Forwarder {
         self.waiting = self.waiting.saturating_sub(waiters.len());
         let stale_ok = txn.stale_fallback;
         let purpose = txn.purpose;
+        let ecs = txn.ecs.is_some();
         let name = if self.cfg.events {
             name_text(&txn.question, 0)
         } else {
@@ -356,7 +424,8 @@ impl Forwarder {
                 text: tx,
             });
         }
-        if purpose != Purpose::Probe {
+        // A failure for a client subnet says nothing about the name for everyone else.
+        if purpose != Purpose::Probe && !ecs {
             let prev = self
                 .cache
                 .lock(key.as_bytes())
@@ -386,6 +455,9 @@ impl Forwarder {
                     rule.as_str(),
                 ) {
                     e.failures = prev + 1;
+                    // Why it failed, for `dnspect cache show` (clients get EDE 13, Cached
+                    // Error, for it).
+                    e.provenance.ede = Some((ede_code, text.clone().into_boxed_str()));
                     self.cache
                         .lock(key.as_bytes())
                         .insert(key.as_bytes(), e, now);
@@ -515,8 +587,14 @@ impl Forwarder {
         let question = core::mem::take(&mut txn.question);
         let waiters = core::mem::take(&mut txn.waiters);
         let probe = txn.purpose == Purpose::Probe;
-        // One lookup: the key's transaction is this one (a probe's never is).
-        if !probe {
+        // One lookup: the key's transaction is this one (a probe's never is). A transaction
+        // for a client subnet is pending under its key and subnet.
+        if let Some(e) = txn.ecs.filter(|_| !probe) {
+            let k = e.pending_key(txn.key.as_bytes());
+            if self.pending_ecs.get(&k) == Some(&t) {
+                self.pending_ecs.remove(&k);
+            }
+        } else if !probe {
             if let Some(other) = self.pending.remove(txn.key.as_bytes()) {
                 if other != t {
                     self.pending.insert(txn.key, other);
@@ -547,7 +625,9 @@ pub(super) fn answer_from(
 ) -> Vec<u8> {
     let mut answer = Vec::with_capacity(e.wire().len() + 64);
     write_answer(e, &w.query, now, fixed_ttl, None, &mut answer);
+    mask_ad(&mut answer, &w.query, w.opt.is_some_and(|o| o.dnssec_ok));
     if let Some(o) = w.opt {
+        let ede = ede.or_else(|| upstream_ede(e));
         build::append_opt(&mut answer, 0, &o.opt(e.ext_rcode, ede));
     }
     answer
@@ -567,6 +647,26 @@ pub(super) fn fitted_form(msg: &Message, wire_len: usize, limit: usize) -> Optio
         truncation,
     };
     FittedForm::new(limit, &bytes, steps).ok()
+}
+
+/// The upstream's EDE an entry carries, to pass on (RFC 8914).
+pub(super) fn upstream_ede(e: &Entry) -> Option<(u16, &str)> {
+    e.provenance.ede.as_ref().map(|(c, t)| (*c, &**t))
+}
+
+/// Clears AD in an answer unless the client asked for it by setting DO or AD (RFC 6840 5.7:
+/// "only set the AD bit in a response if ... the request contained either a set DO bit or a
+/// set AD bit").
+pub(super) fn mask_ad(answer: &mut [u8], query: &[u8], dnssec_ok: bool) {
+    let asked_ad = query
+        .get(2..4)
+        .is_some_and(|f| u16::from_be_bytes([f[0], f[1]]) & flags::AD != 0);
+    if !(dnssec_ok || asked_ad) {
+        // AD is in the flags' low byte (0x0020).
+        if let Some(b) = answer.get_mut(3) {
+            *b &= !0x20;
+        }
+    }
 }
 
 /// The name at `start` as text (for events).

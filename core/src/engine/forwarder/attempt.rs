@@ -35,6 +35,7 @@ impl Forwarder {
             None,
             None,
             Some(only),
+            None,
         );
     }
 
@@ -52,6 +53,7 @@ impl Forwarder {
         waiter: Option<Waiter>,
         stale_fallback: Option<StaleFallback>,
         only: Option<UpstreamId>,
+        ecs: Option<subnet::Ecs>,
     ) {
         self.gen = self.gen.wrapping_add(1);
         let gen = self.gen;
@@ -85,6 +87,7 @@ impl Forwarder {
             } else {
                 None
             },
+            ecs,
         };
         let t = match self.free_txns.pop() {
             Some(t) => {
@@ -99,7 +102,14 @@ impl Forwarder {
         self.active += 1;
         self.waiting += usize::from(waiter_count > 0);
         if purpose != Purpose::Probe {
-            self.pending.insert(key, t);
+            match ecs {
+                Some(e) => {
+                    self.pending_ecs.insert(e.pending_key(key.as_bytes()), t);
+                }
+                None => {
+                    self.pending.insert(key, t);
+                }
+            }
         }
         self.schedule(deadline, Timer::Deadline { txn: t, gen });
         if let Some(sf) = stale_fallback {
@@ -189,12 +199,25 @@ impl Forwarder {
             return;
         };
         let opt = build::Opt::new(udp_payload, txn.dnssec_ok);
-        let q = build::query(
+        let mut q = build::query(
             id,
             txn.checking_disabled,
             &txn.question,
             edns.then_some(&opt),
         );
+        // AD in every query (RFC 6840 5.7): a validating upstream then says whether the data
+        // validated even without DO, and the cached answer serves clients that ask with AD as
+        // well as those that do not (`mask_ad` clears it for them).
+        q[3] |= 0x20;
+        if let (true, Some(e)) = (edns, &txn.ecs) {
+            let opt_start = HEADER_LEN + txn.question.len();
+            build::push_option(
+                &mut q,
+                opt_start,
+                crate::wire::OptCode::CLIENT_SUBNET.0,
+                &e.upstream_data(),
+            );
+        }
         let token = self.next_token;
         self.next_token += 1;
         txn.attempts += 1;
@@ -379,7 +402,26 @@ impl Forwarder {
                 why,
             });
         }
-        match fb.next {
+        // An upstream's own Extended DNS Error (a validating resolver's "DNSSEC Bogus", say)
+        // says more than ours: when its SERVFAIL ends the query, the client gets it (RFC 8914).
+        let upstream_ede = msg
+            .as_ref()
+            .filter(|(m, _, _)| m.rcode() == Rcode::SERVFAIL)
+            .and_then(|(m, _, _)| m.edns.as_ref())
+            .and_then(|e| e.extended_error())
+            .map(|(c, t)| {
+                let sep = if t.is_empty() { "" } else { ": " };
+                (c, format!("upstream {label}{sep}{t}"))
+            });
+        let had_ede = upstream_ede.is_some();
+        if let (Some(ue), Some(txn)) = (&upstream_ede, self.txns[t].as_mut()) {
+            txn.last_problem = Some(ue.clone());
+        }
+        let next = match (fb.next, upstream_ede) {
+            (Next::GiveUp { .. }, Some((ede_code, text))) => Next::GiveUp { ede_code, text },
+            (n, _) => n,
+        };
+        match next {
             Next::Accept => {
                 if let Some((m, bytes, kind)) = msg {
                     self.accept(now, t, sent.upstream, m, bytes, kind);
@@ -402,7 +444,7 @@ impl Forwarder {
                 fb.rule.why(),
             ),
             Next::NextUpstream => {
-                if let Some(txn) = self.txns[t].as_mut() {
+                if let Some(txn) = self.txns[t].as_mut().filter(|_| !had_ede) {
                     txn.last_problem = Some((
                         ede::NO_REACHABLE_AUTHORITY,
                         format!("upstream {label}: {}", fb.rule.why()),

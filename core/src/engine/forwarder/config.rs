@@ -12,8 +12,9 @@ use crate::local::{LocalConfig, LocalData};
 pub const MAX_UPSTREAMS: usize = 64;
 
 /// One upstream in the configuration. In a file, its address alone (`"192.0.2.53"`) or a table
-/// (`{ label = "192.0.2.53", force_tcp = true }`; `address` is another name for `label`).
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+/// (`{ label = "192.0.2.53", force_tcp = true, trusted = true }`; `address` is another name for
+/// `label`, `trust_ad` for `trusted`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct UpstreamConfig {
     /// How events name it (its address).
@@ -21,6 +22,11 @@ pub struct UpstreamConfig {
     /// Always use TCP (CoreDNS `force_tcp`).
     #[cfg_attr(feature = "ts", ts(optional = nullable))]
     pub force_tcp: bool,
+    /// Its AD bit is believed: a validating resolver reached over a path the operator trusts
+    /// (RFC 6840 5.8, RFC 4035 4.9.3). Off by default: AD from an untrusted upstream is cleared
+    /// before the answer is cached, so no client ever sees it.
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
+    pub trusted: bool,
 }
 
 impl<'de> serde::Deserialize<'de> for UpstreamConfig {
@@ -32,17 +38,19 @@ impl<'de> serde::Deserialize<'de> for UpstreamConfig {
             label: String,
             #[serde(default)]
             force_tcp: bool,
+            #[serde(default, alias = "trust_ad")]
+            trusted: bool,
         }
         struct V;
         impl<'de> serde::de::Visitor<'de> for V {
             type Value = UpstreamConfig;
             fn expecting(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-                f.write_str("an address or a table { label, force_tcp }")
+                f.write_str("an address or a table { label, force_tcp, trusted }")
             }
             fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<UpstreamConfig, E> {
                 Ok(UpstreamConfig {
                     label: v.to_string(),
-                    force_tcp: false,
+                    ..UpstreamConfig::default()
                 })
             }
             fn visit_map<A: serde::de::MapAccess<'de>>(
@@ -55,6 +63,7 @@ impl<'de> serde::Deserialize<'de> for UpstreamConfig {
                 Ok(UpstreamConfig {
                     label: t.label,
                     force_tcp: t.force_tcp,
+                    trusted: t.trusted,
                 })
             }
         }
@@ -151,6 +160,33 @@ impl ZoneCache {
     }
 }
 
+/// EDNS Client Subnet (RFC 7871). Off by default: a client's ECS option is dropped (never sent
+/// upstream, never echoed), as a resolver without ECS support does, and every answer is cached
+/// for everyone. With `passthrough`, a query carrying ECS is sent upstream with it (its source
+/// prefix capped at the limits below, RFC 7871 11.1), is answered with the option echoed and the
+/// upstream's scope (RFC 7871 7.2.2), and neither uses nor fills the cache (RFC 7871 7.3 allows
+/// not caching tailored answers); only identical subnets share one upstream query.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(default, deny_unknown_fields)]
+pub struct ClientSubnetConfig {
+    pub passthrough: bool,
+    /// Longest IPv4 source prefix sent upstream: 24 (RFC 7871 11.1). At most 32.
+    pub max_source_prefix_v4: u8,
+    /// Longest IPv6 source prefix sent upstream: 56 (RFC 7871 11.1). At most 128.
+    pub max_source_prefix_v6: u8,
+}
+
+impl Default for ClientSubnetConfig {
+    fn default() -> Self {
+        ClientSubnetConfig {
+            passthrough: false,
+            max_source_prefix_v4: 24,
+            max_source_prefix_v6: 56,
+        }
+    }
+}
+
 /// The engine's configuration. Every knob has a default; docs/configuration.md describes them.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
@@ -200,6 +236,8 @@ pub struct Config {
     pub forward: Vec<ForwardZone>,
     /// Names answered locally: hosts files, records, local zones.
     pub local: LocalConfig,
+    /// EDNS Client Subnet: stripped, or passed through (RFC 7871).
+    pub client_subnet: ClientSubnetConfig,
 }
 
 impl Default for Config {
@@ -222,6 +260,7 @@ impl Default for Config {
             limits: AdmissionConfig::default(),
             forward: Vec::new(),
             local: LocalConfig::default(),
+            client_subnet: ClientSubnetConfig::default(),
         }
     }
 }
@@ -349,6 +388,17 @@ impl Config {
         check(l.max_clients >= 1, "limits.max_clients", || {
             "must be at least 1".into()
         })?;
+        let e = &self.client_subnet;
+        check(
+            e.max_source_prefix_v4 <= 32,
+            "client_subnet.max_source_prefix_v4",
+            || format!("must be 0..=32, got {}", e.max_source_prefix_v4),
+        )?;
+        check(
+            e.max_source_prefix_v6 <= 128,
+            "client_subnet.max_source_prefix_v6",
+            || format!("must be 0..=128, got {}", e.max_source_prefix_v6),
+        )?;
         Ok(())
     }
 }
@@ -436,15 +486,12 @@ mod tests {
     fn up(i: usize) -> UpstreamConfig {
         UpstreamConfig {
             label: format!("10.0.0.{i}"),
-            force_tcp: false,
+            ..UpstreamConfig::default()
         }
     }
 
     fn up_empty() -> UpstreamConfig {
-        UpstreamConfig {
-            label: String::new(),
-            force_tcp: false,
-        }
+        UpstreamConfig::default()
     }
 
     fn ms(n: u64) -> Duration {
@@ -542,6 +589,12 @@ mod tests {
                     text: "not-an-address x\n".into(),
                 }]
             }),
+            ("client_subnet.max_source_prefix_v4", |c| {
+                c.client_subnet.max_source_prefix_v4 = 33
+            }),
+            ("client_subnet.max_source_prefix_v6", |c| {
+                c.client_subnet.max_source_prefix_v6 = 129
+            }),
         ];
         for (field, f) in cases {
             assert_eq!(field_of(f), field);
@@ -569,6 +622,7 @@ mod tests {
                 .map(|u| UpstreamConfig {
                     label: u.to_string(),
                     force_tcp: false,
+                    trusted: false,
                 })
                 .collect(),
             policy: None,
@@ -621,7 +675,7 @@ mod tests {
     fn reads_files_with_units_and_shorthands() {
         let c: Config = toml::from_str(
             r#"
-            upstreams = ["192.0.2.1", { address = "192.0.2.2", force_tcp = true }]
+            upstreams = ["192.0.2.1", { address = "192.0.2.2", force_tcp = true, trust_ad = true }]
             attempt_timeout = "500ms"
             query_timeout = "2s"
             probe = { interval = "5s", name = ".", qtype = "NS" }
@@ -637,6 +691,7 @@ mod tests {
         .unwrap();
         assert_eq!(c.upstreams[1].label, "192.0.2.2");
         assert!(c.upstreams[1].force_tcp);
+        assert!(c.upstreams[1].trusted && !c.upstreams[0].trusted);
         assert_eq!(c.attempt_timeout, Duration::from_millis(500));
         assert_eq!(c.cache.size, 2 << 20);
         assert_eq!(c.cache.suspect_window, Duration::from_secs(120));

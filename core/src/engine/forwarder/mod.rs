@@ -26,6 +26,7 @@ use crate::cache::policy::{
 use crate::cache::shared::SharedCache;
 use crate::cache::store::{
     write_answer, write_answer_form, Entry, EntryKind, FitSteps, FittedForm, KeyBuf, OptOut,
+    Provenance,
 };
 use crate::wire::encode::Encoder;
 use crate::wire::fit::fit;
@@ -40,8 +41,10 @@ pub struct ClientId(pub u64);
 mod answer;
 mod attempt;
 mod config;
+mod inspect;
 mod query;
 mod response;
+mod subnet;
 mod timers;
 mod zones;
 
@@ -50,8 +53,10 @@ pub use crate::wire::build::rcode_answer;
 use crate::wire::build::{self as build, header_and_question};
 use answer::{answer_from, fitted_form, name_text};
 pub use config::{
-    Config, ConfigError, ForwardZone, ProbeConfig, UpstreamConfig, ZoneCache, MAX_UPSTREAMS,
+    ClientSubnetConfig, Config, ConfigError, ForwardZone, ProbeConfig, UpstreamConfig, ZoneCache,
+    MAX_UPSTREAMS,
 };
+pub use inspect::{CacheEntryView, CacheListing, Flush, FlushReport};
 use response::is_meta_type;
 use zones::Zones;
 pub use zones::{upstream_labels, zone_name};
@@ -220,6 +225,10 @@ pub struct Stats {
     pub refreshes_skipped: u64,
     /// Answers without OPT to a DO or CD query that went out with EDNS, not used (RFC 6840 5.7).
     pub stripped_edns: u64,
+    /// Cache flushes asked for (the admin API, `dnspect cache flush`, `Forwarder.cacheFlush`).
+    pub cache_flushes: u64,
+    /// Keys those flushes removed.
+    pub cache_flushed_keys: u64,
     /// Fallbacks by rule name (a BTreeMap: serialized in a stable order).
     pub fallbacks: BTreeMap<&'static str, u64>,
 }
@@ -260,6 +269,8 @@ struct Waiter {
     query: Vec<u8>,
     opt: Option<OptOut>,
     limit: usize,
+    /// The client's subnet when it is passed through (RFC 7871): echoed in its answer.
+    ecs: Option<subnet::Ecs>,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -293,6 +304,8 @@ struct Txn {
     last_problem: Option<(u16, String)>,
     /// For a verification: the upstream whose negative answer is being checked.
     verifying: Option<UpstreamId>,
+    /// The client subnet sent upstream (passthrough, RFC 7871): the answer is not cached.
+    ecs: Option<subnet::Ecs>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -335,6 +348,13 @@ pub struct Forwarder {
     zones: Zones,
     /// Hosts files, local records, local zones.
     local: LocalData,
+    /// The upstreams' labels, shared with the cache entries they answered (provenance), and
+    /// whether each is trusted for AD; both by `UpstreamId`, built by `upstream_meta`.
+    labels: Vec<Arc<str>>,
+    trusted: Vec<bool>,
+    /// Client-subnet transactions in flight, by key and subnet (RFC 7871: only queries for the
+    /// same subnet share one); the others are in `pending`.
+    pending_ecs: HashMap<Box<[u8]>, usize, rustc_hash::FxBuildHasher>,
     txns: Vec<Option<Txn>>,
     free_txns: Vec<usize>,
     active: usize,
@@ -388,12 +408,16 @@ impl Forwarder {
             limits.max_attempts = m.max(1);
         }
         let upstreams = Zones::upstreams(&cfg);
+        let (labels, trusted) = upstream_meta(&cfg);
         Forwarder {
             cache,
             zones: Zones::new(&cfg),
             // Shells validate first; an invalid local configuration answers nothing locally.
             local: LocalData::build(&cfg.local).unwrap_or_default(),
             probe_gen: 0,
+            labels,
+            trusted,
+            pending_ecs: HashMap::default(),
             limits,
             rng: Rng::from_seed(seed),
             upstreams,
@@ -455,6 +479,7 @@ impl Forwarder {
             self.zones = new_zones;
         }
         self.cache.set_max_bytes(cfg.cache.size, self.now);
+        (self.labels, self.trusted) = upstream_meta(&cfg);
         self.cfg = cfg;
     }
 
@@ -734,4 +759,14 @@ impl Forwarder {
             bytes,
         }));
     }
+}
+
+/// Each upstream's label and trust, indexed as the engine's upstream list (`UpstreamId`): the
+/// default group's upstreams, then each forward group's ([`upstream_labels`], the order
+/// `Zones::upstreams` builds the list in).
+fn upstream_meta(cfg: &Config) -> (Vec<Arc<str>>, Vec<bool>) {
+    upstream_labels(cfg)
+        .into_iter()
+        .map(|u| (Arc::from(u.label.as_str()), u.trusted))
+        .unzip()
 }

@@ -21,6 +21,8 @@ struct Checked {
     limit_rule: Option<PayloadRule>,
     /// The OPT its answers carry.
     opt: Option<OptOut>,
+    /// Its client subnet, when passed through (RFC 7871).
+    ecs: Option<subnet::Ecs>,
 }
 
 impl Forwarder {
@@ -58,12 +60,20 @@ impl Forwarder {
             query: Vec::new(),
             opt: p.opt,
             limit: p.limit,
+            ecs: p.ecs,
         };
         if !self.local.is_empty() && self.answer_locally(now, &p, &waiter, bytes) {
             return;
         }
-        let Some(stale_fallback) = self.answer_from_cache(now, &p, &waiter, bytes) else {
-            return;
+        // A query with a client subnet passed through neither uses nor fills the cache: its
+        // answer is tailored to the subnet (RFC 7871 7.3).
+        let stale_fallback = if p.ecs.is_some() {
+            None
+        } else {
+            let Some(sf) = self.answer_from_cache(now, &p, &waiter, bytes) else {
+                return;
+            };
+            sf
         };
         self.stats.cache_misses += 1;
         // The header and question only, counts set for one question (reusing a buffer).
@@ -174,6 +184,16 @@ impl Forwarder {
             udp_size: self.cfg.max_udp_payload,
             dnssec_ok,
         });
+        let ecs = match (&scan.opt, self.cfg.client_subnet.passthrough) {
+            (Some(o), true) => {
+                let rdata = bytes.get(o.rdata.clone()).unwrap_or_default();
+                match subnet::Ecs::from_opt(rdata, &self.cfg.client_subnet) {
+                    Ok(e) => e,
+                    Err(why) => return reject(self, Rcode::FORMERR, why),
+                }
+            }
+            _ => None,
+        };
         let cd = view.checking_disabled();
         let Ok(key) = KeyBuf::from_question(bytes, &q, dnssec_ok, cd) else {
             return reject(self, Rcode::FORMERR, "question does not decode".into());
@@ -187,6 +207,7 @@ impl Forwarder {
             limit,
             limit_rule,
             opt,
+            ecs,
         })
     }
 
@@ -319,7 +340,15 @@ impl Forwarder {
                 "too many clients waiting for answers".into(),
             );
         }
-        if let Some(&t) = self.pending.get(key.as_bytes()) {
+        // Only queries for the same client subnet (as sent upstream) share a transaction.
+        let pending = match p.ecs {
+            Some(e) => self
+                .pending_ecs
+                .get(&e.pending_key(key.as_bytes()))
+                .copied(),
+            None => self.pending.get(key.as_bytes()).copied(),
+        };
+        if let Some(t) = pending {
             let max = self.cfg.max_waiters;
             if let Some(txn) = self.txns[t].as_mut() {
                 if txn.waiters.len() < max {
@@ -391,6 +420,7 @@ impl Forwarder {
             waiter,
             stale_fallback,
             None,
+            p.ecs,
         );
     }
 
@@ -493,7 +523,16 @@ fn serve_from(
     let Some(entry) = pick(slot, shadow) else {
         return Found::Forward(d, None);
     };
-    let opt = p.opt.map(|o| o.opt(entry.ext_rcode, ede));
+    // The OPT the client gets: the policy's EDE, else the upstream's own (RFC 8914).
+    fn opt_of<'a>(
+        p: &Checked,
+        e: &'a Entry,
+        ede: Option<(u16, &'a str)>,
+    ) -> Option<build::Opt<'a>> {
+        let ede = ede.or_else(|| answer::upstream_ede(e));
+        p.opt.map(|o| o.opt(e.ext_rcode, ede))
+    }
+    let opt = opt_of(p, entry, ede);
     let opt_len = opt.as_ref().map_or(0, build::Opt::wire_len);
     let body = waiter.limit.saturating_sub(opt_len);
     let whole = entry.wire().len();
@@ -508,17 +547,19 @@ fn serve_from(
                 return Found::Forward(d, None);
             };
             let form = entry.form(body).unwrap_or(&f);
-            return answer_with(entry, Some(form), query, now, fixed_ttl, opt, d, source);
+            let opt = opt_of(p, entry, ede);
+            return answer_with(entry, Some(form), p, query, now, fixed_ttl, opt, d, source);
         }
     }
     let form = (whole > body).then(|| entry.form(body)).flatten();
-    answer_with(entry, form, query, now, fixed_ttl, opt, d, source)
+    answer_with(entry, form, p, query, now, fixed_ttl, opt, d, source)
 }
 
 #[allow(clippy::too_many_arguments)]
 fn answer_with(
     entry: &Entry,
     form: Option<&FittedForm>,
+    p: &Checked,
     query: &[u8],
     now: Duration,
     fixed_ttl: Option<u32>,
@@ -530,6 +571,7 @@ fn answer_with(
     let size = form.map_or(entry.wire().len(), |f| f.wire().len());
     let mut answer = Vec::with_capacity(size + opt_len);
     write_answer_form(entry, form, query, now, fixed_ttl, &mut answer);
+    answer::mask_ad(&mut answer, query, p.dnssec_ok);
     if let Some(o) = &opt {
         build::append_opt(&mut answer, 0, o);
     }

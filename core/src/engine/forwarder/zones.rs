@@ -174,6 +174,7 @@ mod tests {
             upstreams: vec![UpstreamConfig {
                 label: up.into(),
                 force_tcp: false,
+                trusted: false,
             }],
             policy: None,
             force_tcp: false,
@@ -253,6 +254,7 @@ mod tests {
             upstreams: vec![UpstreamConfig {
                 label: "public".into(),
                 force_tcp: false,
+                trusted: false,
             }],
             events: false,
             ..Config::default()
@@ -321,6 +323,7 @@ mod tests {
             upstreams: vec![UpstreamConfig {
                 label: "public".into(),
                 force_tcp: false,
+                trusted: false,
             }],
             forward: vec![tcp],
             events: false,
