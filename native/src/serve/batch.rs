@@ -104,7 +104,8 @@ impl RecvBatch {
                 fd,
                 self.hdrs.as_mut_ptr(),
                 self.hdrs.len() as libc::c_uint,
-                libc::MSG_DONTWAIT,
+                // c_int on glibc, c_uint on musl (the static image): the same bits either way.
+                libc::MSG_DONTWAIT as _,
                 std::ptr::null_mut(),
             )
         };
@@ -254,7 +255,7 @@ impl SendBatch {
                 fd,
                 self.hdrs.as_mut_ptr(),
                 n as libc::c_uint,
-                libc::MSG_DONTWAIT,
+                libc::MSG_DONTWAIT as _,
             )
         };
         if r < 0 {

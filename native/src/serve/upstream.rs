@@ -431,8 +431,24 @@ async fn read_answers(
     gen: u32,
 ) {
     loop {
-        if fd.readable().await.is_err() {
+        // An ICMP unreachable sets the socket's error without making it readable (EPOLLERR
+        // alone), so wait for either.
+        let Ok(ready) = fd.ready(Interest::READABLE | Interest::ERROR).await else {
             return;
+        };
+        if ready.is_error() {
+            // Take the error (SO_ERROR clears it) and tokio's error readiness with it.
+            let mut err = None;
+            let _ = fd.try_io(Interest::ERROR, || {
+                err = fd.take_error().ok().flatten();
+                Err::<(), _>(std::io::ErrorKind::WouldBlock.into())
+            });
+            if let Some(e) = err {
+                socket_failed(&state, addr, slot, gen, &e);
+            }
+            if !ready.is_readable() {
+                continue;
+            }
         }
         let mut rb = recv.borrow_mut();
         let cap = rb.capacity();
@@ -457,17 +473,31 @@ async fn read_answers(
         }
         match r {
             Err(e) if got == 0 && e.kind() != std::io::ErrorKind::WouldBlock => {
-                // An error queued on the socket: an ICMP unreachable from the upstream, most
-                // often. Every query waiting on this socket failed.
-                tracing::debug!("upstream {addr} over UDP: {e}");
-                let max = st.settings.udp.upstream_sockets;
-                let tokens = st.udp.failed(addr, slot, gen, max);
-                for t in tokens {
-                    st.failure(t);
-                }
+                // The error reported by the read itself.
+                drop(st);
+                drop(rb);
+                socket_failed(&state, addr, slot, gen, &e);
             }
             _ => {}
         }
+    }
+}
+
+/// An error queued on a pooled socket: an ICMP unreachable from the upstream, most often.
+/// Every query waiting on this socket failed (a network error, not a timeout).
+fn socket_failed(
+    state: &Rc<RefCell<State>>,
+    addr: SocketAddr,
+    slot: u32,
+    gen: u32,
+    e: &std::io::Error,
+) {
+    tracing::debug!("upstream {addr} over UDP: {e}");
+    let mut st = state.borrow_mut();
+    let max = st.settings.udp.upstream_sockets;
+    let tokens = st.udp.failed(addr, slot, gen, max);
+    for t in tokens {
+        st.failure(t);
     }
 }
 
