@@ -383,10 +383,8 @@ impl WireWriter<'_, '_> {
             let b = *msg.get(pos)?;
             match b {
                 0 => {
+                    // At most 254 bytes before it (checked below): at most 255 with it.
                     self.s.wire.push(0);
-                    if self.s.wire.len() - wire_start > MAX_NAME {
-                        return None;
-                    }
                     break;
                 }
                 1..=0x3f => {
@@ -395,6 +393,7 @@ impl WireWriter<'_, '_> {
                         return None;
                     }
                     self.s.wire.extend_from_slice(label);
+                    // No room left for the root label.
                     if self.s.wire.len() - wire_start >= MAX_NAME {
                         return None;
                     }
@@ -946,6 +945,30 @@ mod tests {
                 == 1
         );
         out.push(("edns options".into(), options));
+        // A question name of 256 bytes (one too many), and of 255 through a pointer to a name
+        // of 254... in place: its last label 60 bytes, then the pointer's target adds `b.`.
+        for (what, last) in [("256-byte name", 62usize), ("255-byte name", 61)] {
+            let mut m = vec![0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0];
+            for len in [63, 63, 63, last] {
+                m.push(len as u8);
+                m.extend(std::iter::repeat_n(b'a', len));
+            }
+            m.extend([0, 0, 1, 0, 1]);
+            out.push((what.into(), m));
+        }
+        for (what, last) in [
+            ("255 bytes through a pointer", 59u8),
+            ("256 bytes through a pointer", 60),
+        ] {
+            // Question 1 is `b.`; question 2 is four labels in place, then a pointer to it.
+            let mut m = vec![0, 1, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 1, b'b', 0, 0, 1, 0, 1];
+            for (k, len) in [63, 63, 63, last].into_iter().enumerate() {
+                m.push(len);
+                m.extend(std::iter::repeat_n(b'c' + k as u8, usize::from(len)));
+            }
+            m.extend([0xc0, 12, 0, 1, 0, 1]);
+            out.push((what.into(), m));
+        }
         // Trailing bytes, OPT in the answer section, two OPTs, an OPT owned by a name.
         let mut trailing = www.clone();
         trailing.push(0);
@@ -1006,6 +1029,8 @@ mod tests {
             "_sip",
             "\tCH\t",
             "aaaaaaa",
+            "255-byte name",
+            "255 bytes through",
         ] {
             let (_, bytes) = corpus.iter().find(|(n, _)| n.contains(what)).expect(what);
             assert!(
@@ -1022,6 +1047,8 @@ mod tests {
             "opt in answers",
             "two opts",
             "opt with an owner",
+            "256-byte name",
+            "256 bytes through",
         ] {
             let (_, bytes) = corpus.iter().find(|(n, _)| n.contains(what)).expect(what);
             assert!(
