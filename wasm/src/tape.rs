@@ -312,7 +312,7 @@ pub struct WireScratch {
 /// [`Message`]: the same tape as `Message::from_wire` then [`write_into`], for the common
 /// messages only. Returns `false` (the tape then holds garbage) for anything else: an error of any
 /// kind, a label that is not plain letters, digits, `-` or `_`, record types other than A, AAAA,
-/// NS, CNAME, PTR and DNAME, EDNS options, unusual classes or TTLs, trailing bytes. The caller
+/// NS, CNAME, PTR, DNAME, MX and SOA, EDNS options, unusual classes or TTLs, trailing bytes. The caller
 /// then takes that path, which reports errors exactly. It accepts only what the core's own fast
 /// path (`decode_fast` in core/src/wire/message.rs) accepts, and the tests compare the two tapes
 /// on every message of the test data and on thousands of mutations of them.
@@ -534,6 +534,25 @@ impl WireWriter<'_, '_> {
                         self.nums.push(KIND_NAME);
                         if self.name(rdata)? != end {
                             return None;
+                        }
+                    }
+                    RType::MX if rdlen > 2 => {
+                        self.nums.push(KIND_MX);
+                        self.nums
+                            .push(u32::from(u16::from_be_bytes([msg[rdata], msg[rdata + 1]])));
+                        if self.name(rdata + 2)? != end {
+                            return None;
+                        }
+                    }
+                    RType::SOA => {
+                        self.nums.push(KIND_SOA);
+                        let at = self.name(rdata)?;
+                        let at = self.name(at)?;
+                        if at + 20 != end {
+                            return None;
+                        }
+                        for f in msg[at..end].chunks_exact(4) {
+                            self.nums.push(u32::from_be_bytes([f[0], f[1], f[2], f[3]]));
                         }
                     }
                     _ => return None,
@@ -913,6 +932,7 @@ mod tests {
             "_sip._tcp.example.com.\t60\tIN\tCNAME\tEXAMPLE.COM.",
             "example.com.\t60\tCH\tA\t192.0.2.3",
             "example.com.\t60\tIN\tMX\t10 mail.example.com.",
+            "example.com.\t60\tIN\tSOA\tns1.example.com. hostmaster.example.com. 1 7200 900 1209600 300",
             "example.com.\t60\tIN\tTXT\t\"hello\"",
         ];
         // 255 bytes in wire form, the most a name may hold.
@@ -1031,6 +1051,9 @@ mod tests {
             "aaaaaaa",
             "255-byte name",
             "255 bytes through",
+            "MX",
+            "SOA",
+            "nodata-soa",
         ] {
             let (_, bytes) = corpus.iter().find(|(n, _)| n.contains(what)).expect(what);
             assert!(
@@ -1040,7 +1063,6 @@ mod tests {
         }
         for what in [
             "a\\.b",
-            "MX",
             "TXT",
             "edns options",
             "trailing",
