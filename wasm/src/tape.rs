@@ -7,6 +7,10 @@
 //! costs one copy each way; the JS side (`wasm/js/api.mjs`, `readMessage`/`writeMessage`) builds
 //! or walks the objects with literals of a fixed shape. bench/npm.mjs measures all three paths.
 //!
+//! Decoding writes the tape of a common message straight from the wire ([`write_wire`]), without
+//! building a core `Message`; anything else, and every error, goes through the core's decode and
+//! [`write_into`]. Both give the same tape (tests below).
+//!
 //! Only the common layouts ride the tape (A, AAAA, NS/CNAME/PTR/DNAME, MX, SOA, TXT): every other
 //! RDATA, and EDNS options, travel as the core's own serde JSON inside the tape, so the object
 //! shapes are the core's by construction. The tests compare the tape with the serde path for
