@@ -59,7 +59,7 @@ pub fn compare(bytes: &[u8]) -> Outcome {
     };
     match (ours, theirs) {
         (Err(_), Err(_)) => Outcome::BothReject,
-        (Ok(m), Err(e)) => diverge(hickory_error_id(&m, &e), e.to_string()),
+        (Ok(m), Err(e)) => diverge(hickory_error_id(&m, &e, bytes), e.to_string()),
         (Err(e), Ok(h)) => diverge(dnspect_error_id(&e, &h, bytes), e.to_string()),
         (Ok(m), Ok(h)) => match (canon_dnspect(&m), canon_hickory(&h)) {
             (Ok(a), Ok(b)) => match first_difference(&a, &b) {
@@ -156,7 +156,17 @@ fn dnspect_error_id(e: &WireError, h: &hop::Message, bytes: &[u8]) -> String {
 /// in wire order, of dnspect's decode that hickory rejects on its own; for SVCB and HTTPS, the
 /// first service parameter), the id names it and the error hickory gives for it alone, so that
 /// one cause gives one id wherever it sits.
-fn hickory_error_id(m: &wire::Message, e: &DecodeError) -> String {
+fn hickory_error_id(m: &wire::Message, e: &DecodeError, bytes: &[u8]) -> String {
+    // A compression pointer whose target's labels run past it (dnspect's analyzer reports it as
+    // an error): hickory's LabelOverlapsWithOther, which inside RDATA surfaces as the record's
+    // IncorrectRDataLengthRead. One cause, one id.
+    let past = dnspect_core::wire::inspect::analyze::analyze(bytes)
+        .warnings
+        .iter()
+        .any(|w| w.message.contains("past the pointer"));
+    if past && first_rejected_record(m).is_none() {
+        return "hickory-rejects:LabelOverlapsWithOther".into();
+    }
     match first_rejected_record(m) {
         // Any type: the rule is about RDLENGTH 0, not about the type.
         Some((_, DecodeError::InvalidEmptyRecord)) => "hickory-rejects:InvalidEmptyRecord".into(),

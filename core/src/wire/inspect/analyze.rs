@@ -176,6 +176,7 @@ pub fn analyze(bytes: &[u8]) -> Analysis {
     let sizes = sizes(bytes, &d.message, d.error.is_none(), d.end);
     warn(&d.message, d.counts, &compression, &sizes, &mut warnings);
     super::conformance::check(bytes, &d, &sizes.records, &mut warnings);
+    super::conformance::pointers(bytes, &tree.pointers, &mut warnings);
     warnings.sort_by_key(|w| w.severity);
     Analysis {
         schema: 1,

@@ -242,6 +242,32 @@ fn option_offsets(bytes: &[u8], opt: usize) -> Vec<usize> {
     out
 }
 
+/// Compression pointers whose target is not a prior occurrence of a name (RFC 1035 4.1.4): the
+/// labels at the target run on to the pointer itself or past it, into bytes written after it.
+/// The decode follows them (each pointer still points backward, so it ends), but strict
+/// decoders such as hickory-dns reject the message. `pointers`: (offset, target) pairs.
+pub(super) fn pointers(bytes: &[u8], pointers: &[(usize, usize)], out: &mut Vec<Warning>) {
+    for &(at, target) in pointers {
+        // The target's labels in place, up to their end (a terminator or another pointer).
+        let mut i = target;
+        while let Some(&len) = bytes.get(i) {
+            if len == 0 || len & 0xC0 != 0 {
+                break;
+            }
+            i += 1 + usize::from(len);
+        }
+        if i >= at {
+            out.push(Warning {
+                offset: Some(at),
+                severity: Severity::Error,
+                message: format!(
+                    "the compression pointer at offset {at} points to offset {target}, whose labels run on to offset {i}, past the pointer: not a prior occurrence of the name (RFC 1035 4.1.4); strict decoders such as hickory-dns reject the message"
+                ),
+            });
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::analyze::{analyze, Analysis, Severity};
@@ -643,6 +669,46 @@ mod tests {
             }
             .to_string(),
             "OPT=65002:"
+        );
+    }
+
+    /// A pointer whose target's labels run over the pointer itself (the shape the hickory oracle
+    /// found): the NS RDATA at 32 is a pointer to 31, the low byte of RDLENGTH (2), read there as
+    /// a 2-byte label holding the pointer's own bytes, ended by the next record's root owner.
+    #[test]
+    fn a_pointer_whose_name_runs_past_it_is_an_error() {
+        let bytes = unhex(
+            "0000 8000 0001 0002 0000 0000 0161 00 0001 0001 \
+             0162 00 0002 0001 0000003c 0002 c01f \
+             00 0001 0001 0000003c 0004 c0000201",
+        )
+        .unwrap();
+        let an = analyze(&bytes);
+        assert_eq!(an.error, None);
+        let e = an
+            .warnings
+            .iter()
+            .find(|w| w.message.contains("past the pointer"))
+            .unwrap_or_else(|| panic!("{:#?}", an.warnings));
+        assert_eq!((e.offset, e.severity), (Some(32), Severity::Error));
+        assert!(e.message.contains("points to offset 31"), "{}", e.message);
+        // An ordinary backward pointer is not flagged.
+        let mut m = Message::default();
+        m.header.qr = true;
+        m.questions.push(Question {
+            name: "www.example.com.".parse().unwrap(),
+            qtype: RType::A,
+            class: Class::IN,
+        });
+        m.answers.push(a("www.example.com."));
+        let ok = analyze(&m.to_wire().unwrap());
+        assert!(!ok.compression.pointers.is_empty());
+        assert!(
+            ok.warnings
+                .iter()
+                .all(|w| !w.message.contains("past the pointer")),
+            "{:#?}",
+            ok.warnings
         );
     }
 }
