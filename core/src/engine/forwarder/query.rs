@@ -337,7 +337,12 @@ impl Forwarder {
                 ttl,
             });
         }
-        self.deliver_noted(now, waiter, bytes, answer, source, note);
+        if note.is_none() && !self.cfg.events && answer.len() <= waiter.limit {
+            // The usual hit: nothing to fit, note or tell.
+            self.send_client(waiter.client, waiter.transport, answer);
+        } else {
+            self.deliver_noted(now, waiter, bytes, answer, source, note);
+        }
         if prefetch && !self.pending.contains_key(key.as_bytes()) && self.refresh_allowed() {
             self.stats.prefetches += 1;
             self.start_for_client(now, p, bytes, Purpose::Prefetch, None, None);

@@ -310,7 +310,11 @@ mod tests {
             };
             let z = Zones::new(&cfg);
             for n in names {
-                assert_eq!(z.group_of(&wire(n)), naive(&cfg, n), "{n} with {count} zones");
+                assert_eq!(
+                    z.group_of(&wire(n)),
+                    naive(&cfg, n),
+                    "{n} with {count} zones"
+                );
             }
             assert_eq!(z.group_of(&wire("a.example.com.")), count + 2);
         }
