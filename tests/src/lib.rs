@@ -14,16 +14,24 @@ use std::time::{Duration, Instant};
 
 use dnspect_core::wire::{Message, Rcode, Record};
 
-/// A port free on 127.0.0.1 for both UDP and TCP (best effort: bound then released).
+/// A port free on 127.0.0.1 for both UDP and TCP (best effort: bound then released), and never
+/// one handed out before in this process: the kernel readily gives a just-released port to the
+/// next bind, so two tests running in parallel could otherwise get the same one.
 pub fn free_port() -> u16 {
-    for _ in 0..100 {
+    static HANDED_OUT: std::sync::Mutex<std::collections::BTreeSet<u16>> =
+        std::sync::Mutex::new(std::collections::BTreeSet::new());
+    for _ in 0..1000 {
         let Ok(t) = TcpListener::bind("127.0.0.1:0") else {
             continue;
         };
         let Ok(port) = t.local_addr().map(|a| a.port()) else {
             continue;
         };
-        if UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+        if UdpSocket::bind(("127.0.0.1", port)).is_err() {
+            continue;
+        }
+        let mut seen = HANDED_OUT.lock().unwrap_or_else(|p| p.into_inner());
+        if seen.insert(port) {
             return port;
         }
     }
@@ -61,6 +69,21 @@ impl Proc {
             std::thread::sleep(Duration::from_millis(20));
         }
         None
+    }
+
+    /// Panics with the log if the process has exited before saying it serves DNS; returns when
+    /// it has said so, or after `limit` (a configuration that logs less says nothing).
+    pub fn expect_started(&mut self, limit: Duration) {
+        let until = Instant::now() + limit;
+        loop {
+            if let Ok(Some(s)) = self.child.try_wait() {
+                panic!("{} exited ({s}) at start:\n{}", self.name, self.log_text());
+            }
+            if self.log_text().contains("serving DNS on") || Instant::now() > until {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     pub fn log_text(&self) -> String {
@@ -167,7 +190,7 @@ pub fn start_dnspect(dir: &Path, config: &str, port: u16, extra: &[&str]) -> Pro
         .stderr(err)
         .spawn()
         .unwrap_or_else(|e| panic!("cannot start dnspect: {e}"));
-    let p = Proc {
+    let mut p = Proc {
         child,
         name: "dnspect".into(),
         log,
@@ -176,6 +199,9 @@ pub fn start_dnspect(dir: &Path, config: &str, port: u16, extra: &[&str]) -> Pro
         SocketAddr::from(([127, 0, 0, 1], port)),
         Duration::from_secs(10),
     );
+    // Something listening is not proof that it is this server (another process may hold the
+    // port, and then this one exits at once): wait for its own start line, or its exit.
+    p.expect_started(Duration::from_secs(5));
     p
 }
 
