@@ -381,8 +381,6 @@ pub struct Forwarder {
     /// emptied waiter lists, reused by the next ones: a miss does not allocate them again.
     spare_bufs: Vec<Vec<u8>>,
     spare_waiters: Vec<Vec<Waiter>>,
-    /// The buffer each client query's key is built in (`query.rs`), reused.
-    key_buf: Option<Box<KeyBuf>>,
 }
 
 /// Spare buffers kept at most (a flash crowd's worth is returned to the allocator).
@@ -441,7 +439,6 @@ impl Forwarder {
             ttls: Vec::with_capacity(32),
             spare_bufs: Vec::new(),
             spare_waiters: Vec::new(),
-            key_buf: Some(Box::new(KeyBuf::EMPTY)),
             cfg,
         }
     }

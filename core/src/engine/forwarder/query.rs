@@ -38,14 +38,10 @@ impl Forwarder {
         transport: Transport,
         bytes: &[u8],
     ) {
-        // The key is built in a buffer the engine keeps (boxed: taking it out and putting it
-        // back moves a pointer, not 260 bytes).
-        let mut key = self
-            .key_buf
-            .take()
-            .unwrap_or_else(|| Box::new(KeyBuf::EMPTY));
+        // The key is built in place in this frame's buffer and lent to the rest of the path:
+        // its 260 bytes are never moved.
+        let mut key = KeyBuf::EMPTY;
         self.on_query_with(now, client, transport, bytes, &mut key);
-        self.key_buf = Some(key);
     }
 
     fn on_query_with(
