@@ -14,18 +14,42 @@ use std::time::{Duration, Instant};
 
 use dnspect_core::wire::{Message, Rcode, Record};
 
-/// A port free on 127.0.0.1 for both UDP and TCP (best effort: bound then released), and never
-/// one handed out before in this process: the kernel readily gives a just-released port to the
-/// next bind, so two tests running in parallel could otherwise get the same one.
+/// A port free on 127.0.0.1 for both UDP and TCP (best effort: bound then released), never one
+/// handed out before in this process, and below the kernel's ephemeral range when there is
+/// room: a port from that range can be taken between the check and the server's bind by any
+/// client's or upstream socket's own port (a test's dig, or dnspect's random upstream ports).
 pub fn free_port() -> u16 {
     static HANDED_OUT: std::sync::Mutex<std::collections::BTreeSet<u16>> =
         std::sync::Mutex::new(std::collections::BTreeSet::new());
+    let low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|t| t.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32768);
+    // Ports 10000 up to the ephemeral range, from a per-process pseudo-random start.
+    let (from, span) = (10_000u32, u32::from(low).saturating_sub(10_000));
+    let mut x = std::process::id()
+        ^ std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos() << 3);
     for _ in 0..1000 {
-        let Ok(t) = TcpListener::bind("127.0.0.1:0") else {
-            continue;
+        let candidate = if span >= 1000 {
+            x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            Some(u16::try_from(from + (x >> 8) % span).unwrap_or(0))
+        } else {
+            None
         };
-        let Ok(port) = t.local_addr().map(|a| a.port()) else {
-            continue;
+        let port = match candidate {
+            Some(p) if TcpListener::bind(("127.0.0.1", p)).is_ok() => p,
+            Some(_) => continue,
+            None => {
+                let Ok(t) = TcpListener::bind("127.0.0.1:0") else {
+                    continue;
+                };
+                let Ok(port) = t.local_addr().map(|a| a.port()) else {
+                    continue;
+                };
+                port
+            }
         };
         if UdpSocket::bind(("127.0.0.1", port)).is_err() {
             continue;
