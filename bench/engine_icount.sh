@@ -3,10 +3,14 @@
 # core/examples/engine_icount.rs runs <mode> N times; (count(HI) - count(LO)) / (HI - LO) is the
 # cost of one operation, setup excluded.
 #   bash bench/engine_icount.sh [modes...]     (default: hit hit-large miss miss-large)
+#   ICOUNT_CONFIG=zones|shared|"zones shared" bash bench/engine_icount.sh
+#     zones: per-zone forwarding and local data configured; shared: the sharded cache of
+#     `dnspect serve` (2 workers) instead of the engine's private one
 set -euo pipefail
 cd "$(dirname "$0")/.."
 LO="${ICOUNT_LO:-200}"
 HI="${ICOUNT_HI:-1200}"
+read -r -a CONFIG <<< "${ICOUNT_CONFIG:-}"
 modes=("$@")
 [ ${#modes[@]} -gt 0 ] || modes=(hit hit-large miss miss-large)
 bin="$(cargo build --release -p dnspect-core --example engine_icount --message-format=json-render-diagnostics \
@@ -18,7 +22,7 @@ for l in sys.stdin:
 TMP="$(mktemp -d)"
 trap 'rm -rf "$TMP"' EXIT
 count() {
-    valgrind --tool=callgrind --callgrind-out-file="$TMP/cg.out" "$bin" "$1" "$2" >/dev/null 2>"$TMP/err"
+    valgrind --tool=callgrind --callgrind-out-file="$TMP/cg.out" "$bin" "$1" "$2" "${CONFIG[@]}" >/dev/null 2>"$TMP/err"
     grep -m1 -oP '^summary: \K[0-9]+' "$TMP/cg.out"
 }
 printf '%-11s %12s\n' mode 'instr/op'

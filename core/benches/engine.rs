@@ -1,6 +1,7 @@
 //! The engine in process, no sockets: ns and heap allocations per client query for a cache hit
-//! and for a miss followed by an upstream answer. Issue 3's target: a hit costs at most 150 ns
-//! and no allocation beyond the outgoing buffer.
+//! and for a miss followed by an upstream answer. Issue 11's target: a hit costs at most 150 ns
+//! and no allocation beyond the outgoing buffer. `hit/zones` is a hit with per-zone forwarding
+//! and local data configured.
 #![allow(clippy::unwrap_used)]
 #![allow(unsafe_code)]
 
@@ -15,7 +16,7 @@ mod engine_setup;
 use dnspect_core::engine::forwarder::{ClientId, Forwarder, Input, Output};
 use dnspect_core::engine::Transport;
 use dnspect_core::wire::{Edns, Message, Question, RType};
-use engine_setup::{add_cdn_answer, forwarder};
+use engine_setup::{add_cdn_answer, forwarder, forwarder_with_zones};
 
 struct Counting;
 static ALLOCS: AtomicU64 = AtomicU64::new(0);
@@ -124,9 +125,19 @@ fn bench(c: &mut Criterion) {
             .measurement_time(Duration::from_millis(300))
             .sample_size(10);
     }
-    for edns in [false, true] {
+    // noedns and edns: the default configuration; zones: per-zone forwarding and local data
+    // configured (`engine_setup::forwarder_with_zones`), a query without EDNS in a forward zone.
+    for (name, edns, zones) in [
+        ("noedns", false, false),
+        ("edns", true, false),
+        ("zones", false, true),
+    ] {
         let q = query("www.example.com.", 4242, edns);
-        let mut f = forwarder("127.0.0.1:53");
+        let mut f = if zones {
+            forwarder_with_zones("127.0.0.1:53")
+        } else {
+            forwarder("127.0.0.1:53")
+        };
         let now = Duration::from_secs(1);
         assert!(miss(&mut f, &q, now) > 0);
         // Allocations per hit, measured outside criterion.
@@ -137,12 +148,9 @@ fn bench(c: &mut Criterion) {
         }
         let per = (ALLOCS.load(Ordering::Relaxed) - before) as f64 / n as f64;
         eprintln!(
-            "engine/hit edns={edns}: {per:.2} heap allocations per query (the answer buffer is 1)"
+            "engine/hit/{name}: {per:.2} heap allocations per query (the answer buffer is 1)"
         );
-        g.bench_function(
-            format!("hit/{}", if edns { "edns" } else { "noedns" }),
-            |b| b.iter(|| hit(&mut f, &q, now)),
-        );
+        g.bench_function(format!("hit/{name}"), |b| b.iter(|| hit(&mut f, &q, now)));
     }
     let mut i = 0u32;
     let mut f = forwarder("127.0.0.1:53");

@@ -18,13 +18,16 @@
 //! operation. A bare number as the first argument means `hit N` (the old form).
 //!
 //! A last argument `zones` configures per-zone forwarding and local data
-//! (`engine_setup::forwarder_with_zones`), e.g. `engine_icount hit 10000 zones`.
+//! (`engine_setup::forwarder_with_zones`), e.g. `engine_icount hit 10000 zones`. A last
+//! argument `shared` (after `zones` if both) uses the sharded cache `dnspect serve` makes for
+//! two workers instead of the engine's private one.
 #![allow(clippy::unwrap_used)]
 use std::time::Duration;
 
 #[path = "../tests/engine_setup/mod.rs"]
 mod engine_setup;
 
+use dnspect_core::cache::shared::SharedCache;
 use dnspect_core::engine::forwarder::{ClientId, Forwarder, Input, Output};
 use dnspect_core::engine::Transport;
 use dnspect_core::wire::{Class, Edns, Message, Question, RData, RType, Record};
@@ -154,6 +157,12 @@ fn format_digits(mut k: usize) -> [u8; 7] {
 
 fn main() {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
+    // `shared`: the cache the server's workers share (2 workers' worth of shards), as
+    // `dnspect serve` makes it, instead of the engine's private one-shard cache.
+    let shared = args.last().map(String::as_str) == Some("shared");
+    if shared {
+        args.pop();
+    }
     let zones = args.last().map(String::as_str) == Some("zones");
     if zones {
         args.pop();
@@ -168,6 +177,11 @@ fn main() {
     } else {
         forwarder("u")
     };
+    if shared {
+        let cfg = f.config().clone();
+        let cache = SharedCache::for_workers(cfg.cache.size, 2, 99);
+        f = Forwarder::with_cache(cfg, [7; 32], std::sync::Arc::new(cache));
+    }
     let now = Duration::from_secs(1);
     let large = Shape::Large {
         records: 20,

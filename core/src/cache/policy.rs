@@ -687,8 +687,17 @@ pub fn serve(lookup: &Lookup, cfg: &CachePolicy, now: Duration) -> ServeDecision
         }
     }
 
-    if let Some(p) = positive.filter(|p| p.is_fresh(now)) {
-        let ttl = p.remaining(now);
+    // The hit path: the expiry is computed once for the check and the remaining TTL.
+    let fresh = positive.and_then(|p| {
+        let expires = p.expires();
+        (now < expires).then(|| {
+            (
+                p,
+                u32::try_from((expires - now).as_secs()).unwrap_or(u32::MAX),
+            )
+        })
+    });
+    if let Some((p, ttl)) = fresh {
         let (prefetch, rule) = match shadow {
             Some(Shadow::Failure(_)) => (false, R::FreshDespiteFailure),
             Some(Shadow::SuspectNegative(_)) => (false, R::FreshDuringSuspicion),
@@ -804,9 +813,11 @@ pub fn should_prefetch(inserted: Duration, ttl: u32, now: Duration) -> bool {
     if ttl == 0 || now < inserted {
         return false;
     }
-    let age = (now - inserted).as_millis();
-    let life = u128::from(ttl) * 1000;
-    age < life && age * 100 >= life * u128::from(100 - PREFETCH_PERCENT)
+    // In u64: `life` is below 2^42 ms, so `life * 100` and (when `age < life`) `age * 100`
+    // cannot overflow; an age past u64 milliseconds is past any lifetime.
+    let age = u64::try_from((now - inserted).as_millis()).unwrap_or(u64::MAX);
+    let life = u64::from(ttl) * 1000;
+    age < life && age * 100 >= life * u64::from(100 - PREFETCH_PERCENT)
 }
 
 fn expiry(inserted: Duration, ttl: u32) -> Duration {

@@ -77,17 +77,39 @@ impl KeyBuf {
         dnssec_ok: bool,
         checking_disabled: bool,
     ) -> Result<KeyBuf, WireError> {
-        let mut k = KeyBuf {
-            buf: [0; MAX_KEY_LEN],
-            len: 0,
-        };
+        let mut k = KeyBuf::EMPTY;
+        k.set_question(msg, q, dnssec_ok, checking_disabled)?;
+        Ok(k)
+    }
+
+    /// No key (length 0): a buffer for [`KeyBuf::set_question`].
+    pub const EMPTY: KeyBuf = KeyBuf {
+        buf: [0; MAX_KEY_LEN],
+        len: 0,
+    };
+
+    /// Makes this buffer the key of an already located question, in place: the per-packet
+    /// path reuses one buffer, so a query neither zeroes nor moves its 260 bytes. On an error
+    /// the buffer holds no key (length 0).
+    #[inline(always)]
+    pub fn set_question(
+        &mut self,
+        msg: &[u8],
+        q: &QuestionRef,
+        dnssec_ok: bool,
+        checking_disabled: bool,
+    ) -> Result<(), WireError> {
+        let k = self;
+        k.len = 0;
         // Fast path: a name written entirely in place (every question at offset 12 without a
         // pointer) is copied once and lowercased in one pass; length bytes are at most 63 and
         // never ASCII letters, so lowercasing them too is harmless.
         let name = msg.get(q.name_start..q.name_end).unwrap_or_default();
         let n = if in_place(name) {
-            k.buf[5..5 + name.len()].copy_from_slice(name);
-            k.buf[5..5 + name.len()].make_ascii_lowercase();
+            // One pass, no call to memcpy (a name is a few dozen bytes).
+            for (d, s) in k.buf[5..5 + name.len()].iter_mut().zip(name) {
+                *d = s.to_ascii_lowercase();
+            }
             name.len()
         } else {
             lowercase_name(msg, q.name_start, &mut k.buf[5..])?
@@ -96,9 +118,10 @@ impl KeyBuf {
         k.buf[0] = u8::from(dnssec_ok) | u8::from(checking_disabled) << 1;
         k.buf[1..3].copy_from_slice(&q.qtype.0.to_be_bytes());
         k.buf[3..5].copy_from_slice(&q.qclass.0.to_be_bytes());
-        Ok(k)
+        Ok(())
     }
 
+    #[inline]
     pub fn as_bytes(&self) -> &[u8] {
         &self.buf[..self.len]
     }
@@ -108,6 +131,7 @@ impl KeyBuf {
     }
 
     /// The lowercased name in wire form.
+    #[inline]
     pub fn name_wire(&self) -> &[u8] {
         &self.buf[5..self.len]
     }
@@ -950,14 +974,30 @@ pub fn write_answer_form(
     // Every record shows the entry's remaining lifetime: the policy already took the smallest
     // TTL, clamped it and capped negatives, so no record outlives what the cache promised.
     let left = (e.ttl > 0).then(|| e.ttl.saturating_sub(aged));
-    let mut age = |at: usize| {
-        let t = u32::from_be_bytes([m[at], m[at + 1], m[at + 2], m[at + 3]]);
-        let new = fixed_ttl.or(left).unwrap_or_else(|| t.saturating_sub(aged));
-        m[at..at + 4].copy_from_slice(&new.to_be_bytes());
+    let (data, wire_len) = match form {
+        Some(f) => (&f.data[..], f.wire_len),
+        None => (&e.data[..], e.wire_len),
     };
-    match form {
-        Some(f) => f.ttl_offsets().for_each(&mut age),
-        None => e.ttl_offsets().for_each(&mut age),
+    let offsets = data.get(wire_len..).unwrap_or_default().chunks_exact(2);
+    let at = |c: &[u8]| usize::from(u16::from_ne_bytes([c[0], c[1]]));
+    match fixed_ttl.or(left) {
+        // The usual case: every record gets the same value, written without reading the old.
+        Some(v) => {
+            let v = v.to_be_bytes();
+            for c in offsets {
+                if let Some(t) = m.get_mut(at(c)..at(c) + 4) {
+                    t.copy_from_slice(&v);
+                }
+            }
+        }
+        None => {
+            for c in offsets {
+                if let Some(t) = m.get_mut(at(c)..at(c) + 4) {
+                    let old = u32::from_be_bytes([t[0], t[1], t[2], t[3]]);
+                    t.copy_from_slice(&old.saturating_sub(aged).to_be_bytes());
+                }
+            }
+        }
     }
 }
 

@@ -171,7 +171,9 @@ impl<'a> MessageView<'a> {
         }
     }
 
-    /// One pass over the whole message.
+    /// One pass over the whole message. Inlined: the result is built where the caller keeps
+    /// it (a query's check on the hit path), not copied out.
+    #[inline]
     pub fn scan(&self) -> Result<Scan, WireError> {
         match scan_fast(self.buf) {
             Some(scan) => Ok(scan),

@@ -9,9 +9,12 @@ use crate::engine::decide::PayloadRule;
 use crate::wire::view::QuestionRef;
 
 /// A client query that passed the checks: what answering or forwarding it needs.
-struct Checked {
+struct Checked<'k> {
     q: QuestionRef,
-    key: KeyBuf,
+    /// The engine's key buffer, filled in place (`Forwarder::key_buf`).
+    key: &'k KeyBuf,
+    /// The forwarding group of the name (`zones::Zones::group_of`), looked up once.
+    group: usize,
     dnssec_ok: bool,
     cd: bool,
     /// The client's EDNS UDP size, when it sent OPT.
@@ -35,8 +38,22 @@ impl Forwarder {
         transport: Transport,
         bytes: &[u8],
     ) {
+        // The key is built in place in this frame's buffer and lent to the rest of the path:
+        // its 260 bytes are never moved.
+        let mut key = KeyBuf::EMPTY;
+        self.on_query_with(now, client, transport, bytes, &mut key);
+    }
+
+    fn on_query_with(
+        &mut self,
+        now: Duration,
+        client: ClientId,
+        transport: Transport,
+        bytes: &[u8],
+        key: &mut KeyBuf,
+    ) {
         self.stats.queries += 1;
-        let Some(p) = self.check_query(now, client, transport, bytes) else {
+        let Some(p) = self.check_query(now, client, transport, bytes, key) else {
             return;
         };
         if self.cfg.events {
@@ -86,16 +103,17 @@ impl Forwarder {
     }
 
     /// Checks a client's message. Returns what the rest of the path needs, or None when the
-    /// message was dropped (no header, QR set) or answered with an error RCODE. Inlined: what
-    /// it returns holds the key (260 bytes), built in place rather than copied.
+    /// message was dropped (no header, QR set) or answered with an error RCODE. The key is
+    /// written into `key` (the engine's buffer), not returned: it is 260 bytes.
     #[inline(always)]
-    fn check_query(
+    fn check_query<'k>(
         &mut self,
         now: Duration,
         client: ClientId,
         transport: Transport,
         bytes: &[u8],
-    ) -> Option<Checked> {
+        key: &'k mut KeyBuf,
+    ) -> Option<Checked<'k>> {
         // Not a query: dropped without an answer.
         let drop = |this: &mut Self, why: String| {
             this.stats.bad_queries += 1;
@@ -195,12 +213,15 @@ impl Forwarder {
             _ => None,
         };
         let cd = view.checking_disabled();
-        let Ok(key) = KeyBuf::from_question(bytes, &q, dnssec_ok, cd) else {
+        if key.set_question(bytes, &q, dnssec_ok, cd).is_err() {
             return reject(self, Rcode::FORMERR, "question does not decode".into());
-        };
+        }
+        let key = &*key;
+        let group = self.zones.group_of(key.name_wire());
         Some(Checked {
             q,
             key,
+            group,
             dnssec_ok,
             cd,
             edns,
@@ -255,9 +276,9 @@ impl Forwarder {
         waiter: &Waiter,
         bytes: &[u8],
     ) -> Option<Option<StaleFallback>> {
-        let (q, key, qtype) = (&p.q, &p.key, p.q.qtype);
+        let (q, key, qtype) = (&p.q, p.key, p.q.qtype);
         // The cache rules of the forwarding group the name belongs to.
-        let group = self.zones.group_of(key.name_wire());
+        let group = p.group;
         // Under the shard's lock: the lookup, the policy's decision and the answer's bytes.
         let found = {
             let mut store = self.cache.lock(key.as_bytes());
@@ -312,7 +333,12 @@ impl Forwarder {
                 ttl,
             });
         }
-        self.deliver_noted(now, waiter, bytes, answer, source, note);
+        if note.is_none() && !self.cfg.events && answer.len() <= waiter.limit {
+            // The usual hit: nothing to fit, note or tell.
+            self.send_client(waiter.client, waiter.transport, answer);
+        } else {
+            self.deliver_noted(now, waiter, bytes, answer, source, note);
+        }
         if prefetch && !self.pending.contains_key(key.as_bytes()) && self.refresh_allowed() {
             self.stats.prefetches += 1;
             self.start_for_client(now, p, bytes, Purpose::Prefetch, None, None);
@@ -330,7 +356,7 @@ impl Forwarder {
         bytes: &[u8],
         stale_fallback: Option<StaleFallback>,
     ) {
-        let (q, key, qtype, client) = (&p.q, &p.key, p.q.qtype, waiter.client);
+        let (q, key, qtype, client) = (&p.q, p.key, p.q.qtype, waiter.client);
         if self.waiting >= self.cfg.max_waiting {
             self.stats.busy += 1;
             return self.servfail(
@@ -379,10 +405,7 @@ impl Forwarder {
                 "too many clients waiting for the same answer".into(),
             );
         }
-        let no_upstreams = self
-            .upstreams
-            .group_len(self.zones.group_of(key.name_wire()))
-            == 0;
+        let no_upstreams = self.upstreams.group_len(p.group) == 0;
         if self.active >= self.cfg.max_inflight || no_upstreams {
             self.stats.busy += 1;
             let why = if no_upstreams {
@@ -410,7 +433,7 @@ impl Forwarder {
         let (dnssec_ok, cd) = (p.dnssec_ok, p.cd);
         self.start_txn(
             now,
-            p.key,
+            *p.key,
             bytes,
             start,
             end,
@@ -556,6 +579,7 @@ fn serve_from(
 }
 
 #[allow(clippy::too_many_arguments)]
+#[inline]
 fn answer_with(
     entry: &Entry,
     form: Option<&FittedForm>,

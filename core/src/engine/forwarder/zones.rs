@@ -27,6 +27,13 @@ pub(super) struct Zones {
     pub groups: Vec<Group>,
     /// Lowercased wire zone -> group. Empty when only the default group exists.
     by_zone: HashMap<Box<[u8]>, u16, rustc_hash::FxBuildHasher>,
+    /// Bit `n` set when some zone in `by_zone` is `n` bytes long in wire form: a suffix of
+    /// another length is not hashed or looked up (most names try one suffix, not one a label).
+    lens: [u64; 4],
+    /// The same zones as a list, searched instead of `by_zone` when there are at most
+    /// [`LINEAR_ZONES`]: comparing a suffix with the one or two zones of its length is cheaper
+    /// than hashing it.
+    list: Vec<(Box<[u8]>, u16)>,
     /// The group of names in no configured zone: 0, or the group that lists `.`.
     default: u16,
 }
@@ -46,6 +53,8 @@ impl Zones {
             max_attempts: attempts(cfg.upstreams.len()),
         }];
         let mut by_zone = HashMap::default();
+        let mut lens = [0u64; 4];
+        let mut list: Vec<(Box<[u8]>, u16)> = Vec::new();
         let mut default = 0;
         for (i, f) in cfg.forward.iter().enumerate() {
             let g = (i + 1) as u16;
@@ -57,7 +66,14 @@ impl Zones {
                     if n.is_root() {
                         default = g;
                     } else {
+                        let len = n.as_wire().len();
+                        lens[len / 64 % 4] |= 1 << (len % 64);
                         by_zone.insert(n.as_wire().into(), g);
+                        // A zone listed twice: the last group wins, as in the map.
+                        match list.iter_mut().find(|(z, _)| &z[..] == n.as_wire()) {
+                            Some((_, at)) => *at = g,
+                            None => list.push((n.as_wire().into(), g)),
+                        }
                     }
                 }
             }
@@ -72,6 +88,8 @@ impl Zones {
         Zones {
             groups,
             by_zone,
+            lens,
+            list,
             default,
         }
     }
@@ -106,8 +124,18 @@ impl Zones {
             if len == 0 {
                 break;
             }
-            if let Some(&g) = self.by_zone.get(&lower[at..]) {
-                return usize::from(g);
+            let n = lower.len() - at;
+            if self.lens[n / 64 % 4] & 1 << (n % 64) != 0 {
+                let suffix = &lower[at..];
+                if self.by_zone.len() <= LINEAR_ZONES {
+                    for (z, g) in &self.list {
+                        if same(z, suffix) {
+                            return usize::from(*g);
+                        }
+                    }
+                } else if let Some(&g) = self.by_zone.get(suffix) {
+                    return usize::from(g);
+                }
             }
             at += 1 + usize::from(len);
         }
@@ -122,6 +150,35 @@ impl Zones {
     pub fn named(&self) -> bool {
         self.groups.len() > 1
     }
+}
+
+/// Zones up to which `group_of` compares a name's suffixes with a list instead of hashing.
+const LINEAR_ZONES: usize = 16;
+
+/// Byte equality of two slices, eight bytes at a time and without a call to `memcmp` (names
+/// are short): whole words, then the last eight bytes (overlapping) for the tail.
+#[inline]
+fn same(a: &[u8], b: &[u8]) -> bool {
+    fn word(s: &[u8], i: usize) -> Option<u64> {
+        s.get(i..i + 8)
+            .and_then(|c| <[u8; 8]>::try_from(c).ok())
+            .map(u64::from_ne_bytes)
+    }
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    if n < 8 {
+        return a.iter().zip(b).all(|(x, y)| x == y);
+    }
+    let mut i = 0;
+    while i + 8 <= n {
+        if word(a, i) != word(b, i) {
+            return false;
+        }
+        i += 8;
+    }
+    i == n || word(a, n - 8) == word(b, n - 8)
 }
 
 /// A zone as configuration writes it: a domain name, or a network in CIDR notation for its
@@ -200,6 +257,81 @@ mod tests {
         assert!(z("2001:db8::/33").unwrap_err().contains("multiple of 4"));
         assert!(z("10.0.0/8").unwrap_err().contains("not an IP address"));
         assert!(z("a..b").unwrap_err().contains("not a domain name"));
+    }
+
+    /// The longest configured zone a name is at or under, the slow way: every suffix against
+    /// every zone (the last group listing a zone wins).
+    fn naive(cfg: &Config, name: &str) -> usize {
+        let n = wire(name);
+        let mut best: Option<(usize, usize)> = None;
+        for (i, f) in cfg.forward.iter().enumerate() {
+            for z in &f.zones {
+                let zw = wire(z);
+                let mut at = 0;
+                while at < n.len() {
+                    if n[at..] == zw[..] && best.is_none_or(|(len, _)| zw.len() >= len) {
+                        best = Some((zw.len(), i + 1));
+                    }
+                    if n[at] == 0 {
+                        break;
+                    }
+                    at += 1 + usize::from(n[at]);
+                }
+            }
+        }
+        best.map_or(0, |(_, g)| g)
+    }
+
+    #[test]
+    fn the_list_and_the_map_find_the_same_groups() {
+        // Few zones (compared as a list) and many (hashed), zones of the same length as the
+        // names' suffixes, one zone listed twice (the last group wins).
+        let names = [
+            "a.example.com.",
+            "example.com.",
+            "xample.com.",
+            "b.exbmple.com.",
+            "deep.a.b.c.zone7.test.",
+            "zone7.test.",
+            "zone17.test.",
+            "other.",
+            ".",
+            "a-very-long-label-name-of-thirty.zone19.test.",
+        ];
+        for count in [3usize, LINEAR_ZONES, LINEAR_ZONES + 4] {
+            let mut forward: Vec<ForwardZone> = (0..count)
+                .map(|i| zone(&[&format!("zone{i}.test")], "u"))
+                .collect();
+            forward.push(zone(&["example.com", "exbmple.com"], "v"));
+            forward.push(zone(&["example.com"], "w"));
+            let cfg = Config {
+                forward,
+                ..Config::default()
+            };
+            let z = Zones::new(&cfg);
+            for n in names {
+                assert_eq!(
+                    z.group_of(&wire(n)),
+                    naive(&cfg, n),
+                    "{n} with {count} zones"
+                );
+            }
+            assert_eq!(z.group_of(&wire("a.example.com.")), count + 2);
+        }
+    }
+
+    #[test]
+    fn same_compares_every_byte() {
+        for len in 0..40usize {
+            let a: Vec<u8> = (0..len as u8).collect();
+            assert!(same(&a, &a.clone()));
+            for i in 0..len {
+                let mut b = a.clone();
+                b[i] ^= 0x20;
+                assert!(!same(&a, &b), "len {len}, byte {i}");
+            }
+            assert!(!same(&a, &a[..len.saturating_sub(1)]) || len == 0);
+        }
     }
 
     #[test]
