@@ -13,7 +13,8 @@
 // the per-round ratios. The machines here share 2 cores with other builds: the ratio of adjacent
 // measurements is far steadier than either time alone.
 //
-// Rows: `dnspect` is the package's public API (decode: the message tape, wasm/src/tape.rs;
+// Rows: `dnspect` is the package's public API (decode: the message tape, wasm/src/tape.rs, written
+// straight from the wire for common messages;
 // encode: the tape the other way). `dnspect via JSON` is the alternative the tape replaced: the
 // core's serde JSON text and JSON.parse (decode) or JSON.stringify and serde (encode), through the
 // raw wasm-bindgen module. dns-packet's encode writes every name in full (it never compresses).
@@ -213,7 +214,8 @@ benchmark's typical answer for www.example.com (124 B: question, CNAME + 2 A, OP
 
 ## decode: wire bytes to JS objects
 
-\`dnspect\` is \`decode(bytes)\` (the core's decode, then the message tape read into objects);
+\`dnspect\` is \`decode(bytes)\` (the message tape, written straight from the wire for these three
+messages, else by the core's decode; then read into objects);
 \`via JSON\` is the core's serde JSON text and \`JSON.parse\`; dns-packet is \`decode(buffer)\`.
 
 | input | dns-packet | dnspect | speed-up | target 3x | dnspect via JSON | speed-up |
@@ -250,6 +252,27 @@ zlib (Node's \`zlib.gzipSync\`, the same level) compresses it to ${wasmSize.zlib
 `;
 
 md += `
+## Decode straight from the wire (2026-12-03, by hand, not re-run by this script)
+
+Before: \`decode\` built the core's \`Message\` (\`Message::from_wire\`), then flattened it onto the
+tape. A profile (\`node --cpu-prof\`, 124-byte answer) put half of the call in the wasm: the
+decode, the tape writer's name handling, and allocating and dropping the message. After:
+\`tape::write_wire\` walks the wire once and writes the tape itself for common messages (plain
+names; A, AAAA, NS, CNAME, PTR, DNAME, MX, SOA; EDNS without options), and falls back to the old
+path for anything else and for every error, so error messages and offsets are the core's.
+
+Measured with this script (\`NO_WRITE=1 node bench/npm.mjs\`, 21 rounds of 1000), three runs each,
+before (wasm/src of branch \`integrate\`, 181b00c) and after (branch \`npmdecode\`), alternating
+builds on the same machine; each cell is the median ratio (dns-packet time / dnspect time) of one run:
+
+| input | before | after |
+|---|---|---|
+| seed000-uncompressed-758 | 3.09 / 2.93 / 3.00 | 5.75 / 5.87 / 5.81 |
+| seed000-compressed-358 | 4.10 / 3.99 / 4.16 | 6.72 / 7.28 / 7.36 |
+| www-example-com-124 | 2.53 / 2.55 / 2.55 | 4.08 / 4.15 / 3.88 |
+
+.wasm gzip -9: 446,675 B before, 448,841 B after (+2.2 KB for the direct path).
+
 ## Alternatives measured while building the package (by hand, not re-run by this script)
 
 Recorded on 2026-11-22 with temporary builds on this machine; single runs, so read them as rough

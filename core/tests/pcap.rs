@@ -199,3 +199,16 @@ proptest::proptest! {
         proptest::prop_assert_eq!(report2, report);
     }
 }
+
+/// Found by the property above: one changed byte in a pcapng timestamp puts a response before
+/// its query, and the report's latency (`response - query`) overflowed.
+#[test]
+fn a_response_stamped_before_its_query_does_not_panic() {
+    let mut data = fixture("real.pcapng");
+    let n = data.len();
+    data[18903 % n] = 128;
+    data.truncate(4824.min(n));
+    let (rows, report) = read_any(&data, data.len());
+    assert!(!rows.is_empty());
+    assert_eq!(read_any(&data, 1).1, report);
+}

@@ -14,16 +14,48 @@ use std::time::{Duration, Instant};
 
 use dnspect_core::wire::{Message, Rcode, Record};
 
-/// A port free on 127.0.0.1 for both UDP and TCP (best effort: bound then released).
+/// A port free on 127.0.0.1 for both UDP and TCP (best effort: bound then released), never one
+/// handed out before in this process, and below the kernel's ephemeral range when there is
+/// room: a port from that range can be taken between the check and the server's bind by any
+/// client's or upstream socket's own port (a test's dig, or dnspect's random upstream ports).
 pub fn free_port() -> u16 {
-    for _ in 0..100 {
-        let Ok(t) = TcpListener::bind("127.0.0.1:0") else {
-            continue;
+    static HANDED_OUT: std::sync::Mutex<std::collections::BTreeSet<u16>> =
+        std::sync::Mutex::new(std::collections::BTreeSet::new());
+    let low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|t| t.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32768);
+    // Ports 10000 up to the ephemeral range, from a per-process pseudo-random start.
+    let (from, span) = (10_000u32, u32::from(low).saturating_sub(10_000));
+    let mut x = std::process::id()
+        ^ std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos() << 3);
+    for _ in 0..1000 {
+        let candidate = if span >= 1000 {
+            x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            Some(u16::try_from(from + (x >> 8) % span).unwrap_or(0))
+        } else {
+            None
         };
-        let Ok(port) = t.local_addr().map(|a| a.port()) else {
-            continue;
+        let port = match candidate {
+            Some(p) if TcpListener::bind(("127.0.0.1", p)).is_ok() => p,
+            Some(_) => continue,
+            None => {
+                let Ok(t) = TcpListener::bind("127.0.0.1:0") else {
+                    continue;
+                };
+                let Ok(port) = t.local_addr().map(|a| a.port()) else {
+                    continue;
+                };
+                port
+            }
         };
-        if UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+        if UdpSocket::bind(("127.0.0.1", port)).is_err() {
+            continue;
+        }
+        let mut seen = HANDED_OUT.lock().unwrap_or_else(|p| p.into_inner());
+        if seen.insert(port) {
             return port;
         }
     }
@@ -61,6 +93,21 @@ impl Proc {
             std::thread::sleep(Duration::from_millis(20));
         }
         None
+    }
+
+    /// Panics with the log if the process has exited before saying it serves DNS; returns when
+    /// it has said so, or after `limit` (a configuration that logs less says nothing).
+    pub fn expect_started(&mut self, limit: Duration) {
+        let until = Instant::now() + limit;
+        loop {
+            if let Ok(Some(s)) = self.child.try_wait() {
+                panic!("{} exited ({s}) at start:\n{}", self.name, self.log_text());
+            }
+            if self.log_text().contains("serving DNS on") || Instant::now() > until {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     pub fn log_text(&self) -> String {
@@ -167,7 +214,7 @@ pub fn start_dnspect(dir: &Path, config: &str, port: u16, extra: &[&str]) -> Pro
         .stderr(err)
         .spawn()
         .unwrap_or_else(|e| panic!("cannot start dnspect: {e}"));
-    let p = Proc {
+    let mut p = Proc {
         child,
         name: "dnspect".into(),
         log,
@@ -176,6 +223,9 @@ pub fn start_dnspect(dir: &Path, config: &str, port: u16, extra: &[&str]) -> Pro
         SocketAddr::from(([127, 0, 0, 1], port)),
         Duration::from_secs(10),
     );
+    // Something listening is not proof that it is this server (another process may hold the
+    // port, and then this one exits at once): wait for its own start line, or its exit.
+    p.expect_started(Duration::from_secs(5));
     p
 }
 

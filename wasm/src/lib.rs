@@ -205,6 +205,7 @@ struct Io {
     /// The last message `encodeIo` encoded.
     out: Vec<u8>,
     scratch: tape::Scratch,
+    wire_scratch: tape::WireScratch,
 }
 
 /// The largest input the shared buffers take (a DNS message is at most 65535 bytes); larger
@@ -246,6 +247,7 @@ pub fn io_setup() -> Result<u32, JsValue> {
             text_in,
             out: Vec::new(),
             scratch: tape::Scratch::default(),
+            wire_scratch: tape::WireScratch::default(),
         }
     });
     Ok(address(&io.desc))
@@ -263,8 +265,12 @@ pub fn decode_io(len: u32) -> Result<(), JsValue> {
         .input
         .get(..len as usize)
         .ok_or_else(|| error("internal", "input longer than the shared buffer"))?;
-    let m = decode_strict("decode", bytes)?;
-    tape::write_into(&m, &mut io.tape).map_err(|e| error("internal", e.to_string()))?;
+    // The common message straight from the wire; anything else (errors included, which this
+    // path then reports exactly) through the core's decode.
+    if !tape::write_wire(bytes, &mut io.tape, &mut io.wire_scratch) {
+        let m = decode_strict("decode", bytes)?;
+        tape::write_into(&m, &mut io.tape).map_err(|e| error("internal", e.to_string()))?;
+    }
     io.desc[tape::DESC_NUMS] = address(&io.tape.nums);
     io.desc[tape::DESC_NUMS_LEN] = io.tape.nums.len() as u32;
     io.desc[tape::DESC_TEXT] = address(&io.tape.text.0);

@@ -97,7 +97,7 @@ pub fn scenario(exchanges: &[Exchange]) -> Replay {
             tc: view.is_some_and(|v| v.truncated()),
         });
         queries.push(ClientQuery {
-            at_ms: ((e.query_ns - start) / 1_000_000).max(0) as u64,
+            at_ms: (e.query_ns.saturating_sub(start) / 1_000_000).max(0) as u64,
             client,
             name: e.name.clone(),
             qtype: e.qtype.to_string(),

@@ -740,7 +740,7 @@ impl State {
             let room = self.asks.len() < MAX_TRACKED;
             match self.asks.get_mut(&ask) {
                 Some((t, answered)) => {
-                    if !*answered && p.time_ns - *t <= self.timeout_ns {
+                    if !*answered && p.time_ns.saturating_sub(*t) <= self.timeout_ns {
                         self.servers[si].r.retries += 1;
                         m.warnings.push("retry of an unanswered query".into());
                     }
@@ -754,7 +754,7 @@ impl State {
             }
             if !udp {
                 if let Some(t) = self.tc_seen.remove(&(client.ip(), server_addr.ip(), qh)) {
-                    if p.time_ns - t <= self.timeout_ns {
+                    if p.time_ns.saturating_sub(t) <= self.timeout_ns {
                         self.servers[si].r.tc_retried_over_tcp += 1;
                     }
                 }
@@ -796,7 +796,8 @@ impl State {
             s.r.responses += 1;
             let query_edns = match query {
                 Some(q) => {
-                    let lat = p.time_ns - q.time_ns;
+                    // Damaged or reordered captures can put a response before its query.
+                    let lat = p.time_ns.saturating_sub(q.time_ns).max(0);
                     s.add_latency(lat);
                     m.latency_ms = Some((lat as f64 / 1000.0).round() / 1000.0);
                     if let Some(a) = self.asks.get_mut(&(client.ip(), si, qh)) {
@@ -818,7 +819,7 @@ impl State {
                 if v.len() < *max {
                     v.push(Exchange {
                         query_ns: query.map_or(p.time_ns, |q| q.time_ns),
-                        latency_ns: query.map_or(0, |q| p.time_ns - q.time_ns),
+                        latency_ns: query.map_or(0, |q| p.time_ns.saturating_sub(q.time_ns)),
                         client,
                         server: server_addr,
                         transport: p.transport,
@@ -925,7 +926,7 @@ impl State {
         st.last_seen = now;
         if positive {
             if let (Some(before), Some((kind, at, ttl))) = (st.last_positive, st.failure) {
-                if now - before <= window {
+                if now.saturating_sub(before) <= window {
                     let s = &mut self.servers[si];
                     s.r.flaps_total += 1;
                     let note = match (kind, ttl) {
@@ -936,7 +937,7 @@ impl State {
                     m.warnings.push(format!(
                         "flap: answered, {kind} {:.3} s later, answered again {:.3} s after that",
                         (at - before) as f64 / 1e9,
-                        (now - at) as f64 / 1e9
+                        now.saturating_sub(at) as f64 / 1e9
                     ));
                     if s.r.flaps.len() < MAX_FLAPS_LISTED {
                         s.r.flaps.push(Flap {
@@ -955,7 +956,7 @@ impl State {
             st.last_positive = Some(now);
             st.failure = None;
         } else if let (Some(kind), Some(before)) = (negative, st.last_positive) {
-            if st.failure.is_none() && now - before <= window {
+            if st.failure.is_none() && now.saturating_sub(before) <= window {
                 let ttl = if kind == "SERVFAIL" {
                     None
                 } else {

@@ -426,21 +426,24 @@ impl Forwarder {
         }
         // A failure for a client subnet says nothing about the name for everyone else.
         if purpose != Purpose::Probe && !ecs {
-            let prev = self
+            // The failures so far, and the positive answer still kept (served stale while the
+            // failure lasts, so the failure lasts the stale recheck time, RFC 8767 5).
+            let history = self
                 .cache
                 .lock(key.as_bytes())
                 .get(key.as_bytes())
-                .and_then(|s| {
-                    s.shadow
+                .map(|s| NameHistory {
+                    last_positive: s.positive.as_ref().map(|p| LastPositive {
+                        received: p.stored_at,
+                        ttl: p.ttl,
+                    }),
+                    consecutive_failures: s
+                        .shadow
                         .as_ref()
                         .filter(|e| e.kind == EntryKind::Failure)
-                        .map(|e| e.failures)
+                        .map_or(0, |e| e.failures),
                 })
-                .unwrap_or(0);
-            let history = NameHistory {
-                last_positive: None,
-                consecutive_failures: prev,
-            };
+                .unwrap_or_default();
             let cache = &self.zones.get(group).cache;
             let lifetime = policy::lifetime(&ResponseFacts::failure(), cache, &history, now);
             if let Lifetime::Failure { ttl, rule } = lifetime {
@@ -454,7 +457,7 @@ impl Forwarder {
                     Duration::ZERO,
                     rule.as_str(),
                 ) {
-                    e.failures = prev + 1;
+                    e.failures = history.consecutive_failures + 1;
                     // Why it failed, for `dnspect cache show` (clients get EDE 13, Cached
                     // Error, for it).
                     e.provenance.ede = Some((ede_code, text.clone().into_boxed_str()));
