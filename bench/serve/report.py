@@ -4,6 +4,14 @@
   report.py latency DNSPERF_V_OUTPUT      -> "n<TAB>avg<TAB>p50<TAB>p99<TAB>max" (microseconds)
   report.py report META RESULTS_TSV       -> the Markdown report on stdout
   report.py check RESULTS_TSV             -> exit 1 when a server answered nothing (smoke use)
+  report.py bursts DNSPERF_V_OUTPUT [MS] [RATE]
+                                          -> the answers slower than MS (1) in send order, grouped
+                                             into bursts (slow answers at most 200 queries apart),
+                                             each with its start, size, worst latency and the
+                                             queries since the previous burst; then the period of
+                                             the bursts of >= 20 answers (median gap, in queries
+                                             and in seconds at RATE q/s, 20000): a stall that
+                                             recurs on a timer shows as a steady period
 """
 import math
 import statistics
@@ -37,6 +45,40 @@ def latency(path):
         return lat[max(0, math.ceil(p * n) - 1)]
 
     print(f"{n}\t{sum(lat) / n:.1f}\t{pct(0.50):.0f}\t{pct(0.99):.0f}\t{lat[-1]:.0f}")
+
+
+def bursts(path, ms=1.0, rate=20000.0):
+    lat = []
+    with open(path, errors="replace") as f:
+        for line in f:
+            if line.startswith("> "):
+                try:
+                    lat.append(float(line.split()[-1]) * 1e3)
+                except ValueError:
+                    pass
+    groups = []  # [first index, last index, count, worst ms]
+    for i, v in enumerate(lat):
+        if v <= ms:
+            continue
+        if groups and i - groups[-1][1] <= 200:
+            g = groups[-1]
+            g[1], g[2], g[3] = i, g[2] + 1, max(g[3], v)
+        else:
+            groups.append([i, i, 1, v])
+    slow = sum(g[2] for g in groups)
+    print(f"{path}: {len(lat)} answers, {slow} slower than {ms:g} ms "
+          f"({100.0 * slow / max(1, len(lat)):.2f}%), in {len(groups)} burst(s)")
+    prev = None
+    for g in groups:
+        gap = "-" if prev is None else str(g[0] - prev)
+        print(f"  query {g[0]:>7} to {g[1]:>7}: {g[2]:>5} slow, worst {g[3]:6.2f} ms, {gap:>6} queries after the previous")
+        prev = g[0]
+    big = [g[0] for g in groups if g[2] >= 20]
+    gaps = [b - a for a, b in zip(big, big[1:])]
+    if gaps:
+        med = statistics.median(gaps)
+        print(f"  bursts of >= 20 slow answers: {len(big)}, median gap {med:.0f} queries "
+              f"= {med / rate:.3f} s at {rate:g} q/s")
 
 
 def load(path):
@@ -400,6 +442,9 @@ if __name__ == "__main__":
         latency(sys.argv[2])
     elif cmd == "report":
         report(sys.argv[2], sys.argv[3])
+    elif cmd == "bursts":
+        bursts(sys.argv[2], float(sys.argv[3]) if len(sys.argv) > 3 else 1.0,
+               float(sys.argv[4]) if len(sys.argv) > 4 else 20000.0)
     elif cmd == "check":
         sys.exit(check(sys.argv[2]))
     else:

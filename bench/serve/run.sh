@@ -12,6 +12,7 @@
 # runs: an older build, same config as "dnspect", for a before/after comparison within one run),
 # DNSPECT_BASE_CONFIG_STYLE ("same", the default; "pre-10": that config in the format of builds
 # before issue 10's one Config, [cache] size_mb = 1024),
+# WORKLOADS (subset of "hit mix miss", the default, in that order; echo runs "hit" whatever it says),
 # KEEP_WORK=1 (keep the scratch directory), MAX_SECS (hard bound on the whole script), DISTURB
 # (foreign CPU, in cores, above which a run is disturbed).
 #
@@ -49,7 +50,7 @@ cd "$ROOT"
 
 # The knobs the caller set, for the report's exact command line.
 CMD_ENV=""
-for v in ROUNDS CAP_SECS LAT_SECS LAT_RATE RETRIES CAP_QS QUIET_WAIT WAIT_BUDGET DISTURB CLIENTS SERVERS MAX_SECS DNSPECT_BIN DNSPECT_BASE_BIN DNSPECT_BASE_CONFIG_STYLE KEEP_WORK OUT; do
+for v in ROUNDS CAP_SECS LAT_SECS LAT_RATE RETRIES CAP_QS QUIET_WAIT WAIT_BUDGET DISTURB CLIENTS SERVERS WORKLOADS MAX_SECS DNSPECT_BIN DNSPECT_BASE_BIN DNSPECT_BASE_CONFIG_STYLE KEEP_WORK OUT; do
     [[ -n "${!v+x}" && -z "${_SERVE_BENCH_INNER:-}" ]] && CMD_ENV+="$v=$(printf '%q' "${!v}") "
 done
 export _SERVE_BENCH_CMD_ENV="${_SERVE_BENCH_CMD_ENV:-$CMD_ENV}"
@@ -84,6 +85,10 @@ CLIENTS="${CLIENTS:-16}"          # dnsperf sockets (one thread): spread over SO
 DISTURB="${DISTURB:-0.10}"        # foreign CPU in cores above which a run counts as disturbed
 MAX_LOSS=0.1                      # percent
 SERVERS="${SERVERS:-dnspect dnsdist unbound dnsmasq kresd echo dnspect-w2}"
+WORKLOADS="${WORKLOADS:-hit mix miss}"
+for w in $WORKLOADS; do
+    case "$w" in hit | mix | miss) ;; *) echo "WORKLOADS: unknown workload '$w' (hit, mix, miss)" >&2; exit 2 ;; esac
+done
 # dnspect-base's config: "same" (dnspect.toml) or "pre-10" (the format before issue 10's one Config).
 DNSPECT_BASE_CONFIG_STYLE="${DNSPECT_BASE_CONFIG_STYLE:-same}"
 DATE="$(date +%F)"
@@ -199,7 +204,7 @@ timeout 120 gcc -O2 -Wall -o "$WORK/echo" "$HERE/echo.c" || die "cannot build th
 {
     echo "mode=$MODE"
     echo "command=${_SERVE_BENCH_CMD_ENV}bench/serve/run.sh $*"
-    echo "env=ROUNDS=$ROUNDS CAP_SECS=$CAP_SECS LAT_SECS=$LAT_SECS LAT_RATE=$LAT_RATE CLIENTS=$CLIENTS RETRIES=$RETRIES CAP_QS='$CAP_QS' QUIET_WAIT=$QUIET_WAIT WAIT_BUDGET=$WAIT_BUDGET DISTURB=$DISTURB"
+    echo "env=ROUNDS=$ROUNDS CAP_SECS=$CAP_SECS LAT_SECS=$LAT_SECS LAT_RATE=$LAT_RATE CLIENTS=$CLIENTS WORKLOADS='$WORKLOADS' RETRIES=$RETRIES CAP_QS='$CAP_QS' QUIET_WAIT=$QUIET_WAIT WAIT_BUDGET=$WAIT_BUDGET DISTURB=$DISTURB"
     echo "started=$(date -u +%FT%TZ)"
     echo "nproc=$(nproc)"
     echo "cpu=$(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)"
@@ -621,7 +626,7 @@ for round in $(seq 1 "$ROUNDS"); do
         server="${run_servers[$(((k + round - 1) % n))]}"
         start_server "$server"
         warm
-        workloads="hit mix miss"
+        workloads="$WORKLOADS"
         [[ "$server" == echo ]] && workloads="hit"
         for w in $workloads; do
             capacity "$round" "$server" "$w"

@@ -8,7 +8,14 @@
 //!
 //! Each shard has `max_bytes / shards` of the budget, so the whole cache never holds more than
 //! `max_bytes`. A lock is held for one lookup and the copy of one answer (or one insert), never
-//! across an await or an upstream exchange; with 16 shards per core two workers rarely meet.
+//! across an await or an upstream exchange; with hundreds of shards two workers rarely meet.
+//!
+//! Shards are small (about [`MIN_SHARD_BYTES`] each, up to [`MAX_SHARDS`]) because a shard's
+//! index grows by rehashing every key it holds, in one go, while its worker waits: 16 shards of
+//! a 1 GiB cache rehashed ~57,000 keys each near 917,000 keys, 5.5 ms per shard, 89 ms in half
+//! a second, and the answers waiting meanwhile were the miss p99 at 20k q/s
+//! (bench/results/serve-2026-12-03-p99.md). A 1 MiB shard holds a few thousand keys: its
+//! rehash is a fraction of a millisecond.
 
 use core::hash::Hasher;
 use core::time::Duration;
@@ -16,11 +23,12 @@ use std::sync::{Mutex, MutexGuard};
 
 use super::store::{Store, StoreStats};
 
-/// Shards of a cache made for `workers` threads: enough that workers rarely wait on each
-/// other, few enough that each shard's budget holds large answers.
-pub const SHARDS_PER_WORKER: usize = 16;
-/// The smallest budget a shard is given when the count is chosen from the budget.
+/// The budget of a shard of a [`SharedCache::for_workers`] cache, and the smallest: small
+/// enough that growing one shard's index (a rehash of every key it holds) takes well under a
+/// millisecond, large enough to hold the largest answers.
 pub const MIN_SHARD_BYTES: usize = 1 << 20;
+/// The most shards a cache has (a larger budget makes larger shards).
+pub const MAX_SHARDS: usize = 1 << 12;
 
 /// The sharded cache.
 pub struct SharedCache {
@@ -57,12 +65,12 @@ impl SharedCache {
         SharedCache::new(max_bytes, 1, 0)
     }
 
-    /// A cache for `workers` threads: [`SHARDS_PER_WORKER`] shards per worker, fewer when the
-    /// budget would leave a shard less than [`MIN_SHARD_BYTES`]. The count is fixed for the
-    /// cache's life; a reload changes each shard's budget, not their number.
-    pub fn for_workers(max_bytes: usize, workers: usize, seed: u64) -> SharedCache {
-        let by_budget = (max_bytes / MIN_SHARD_BYTES).max(1);
-        let n = (workers.max(1) * SHARDS_PER_WORKER).min(by_budget);
+    /// A cache for the workers of a server: shards of [`MIN_SHARD_BYTES`] (up to [`MAX_SHARDS`]
+    /// of them; one when the budget is smaller), whatever the number of workers, which only
+    /// need enough shards to rarely meet (a few per worker). The count is fixed for the cache's
+    /// life; a reload changes each shard's budget, not their number.
+    pub fn for_workers(max_bytes: usize, _workers: usize, seed: u64) -> SharedCache {
+        let n = (max_bytes / MIN_SHARD_BYTES).clamp(1, MAX_SHARDS);
         // Round down to a power of two so no shard falls under the minimum.
         let n = if n.is_power_of_two() {
             n
@@ -244,6 +252,25 @@ mod tests {
             .insert(k.as_bytes(), entry(), Duration::ZERO);
         assert_eq!(c.clear(), 1);
         assert_eq!(c.stats().bytes, 0);
+    }
+
+    /// The regression guard of the miss p99 (bench/results/serve-2026-12-03-p99.md): a shard's
+    /// index grows by rehashing all its keys at once, so the keys a shard can hold bound the
+    /// longest stall. With 16 shards per worker a 1 GiB cache had 64 MiB shards.
+    #[test]
+    fn for_workers_keeps_shards_small() {
+        for mib in [1usize, 2, 3, 64, 100, 1024, 4096] {
+            for workers in [1, 2, 8] {
+                let c = SharedCache::for_workers(mib << 20, workers, 0);
+                let per = (mib << 20) / c.shards();
+                assert!(
+                    per < 2 * MIN_SHARD_BYTES,
+                    "{mib} MiB, {workers} worker(s): {} shards of {per} bytes",
+                    c.shards()
+                );
+                assert!(per >= MIN_SHARD_BYTES, "{mib} MiB: shards of {per} bytes");
+            }
+        }
     }
 
     #[test]
