@@ -247,7 +247,7 @@ const bytesKb = (n) => (n === null ? "–" : `${kb(n)} (${n.toLocaleString("en")
 for (const s of sizes) md += `| ${s.file} | ${bytesKb(s.raw)} | ${bytesKb(s.gzip)} | ${bytesKb(s.zlib)} |\n`;
 const wasmGz = wasmSize.gzip ?? wasmSize.zlib;
 md += `
-.wasm gzipped: ${wasmGz.toLocaleString("en")} B (${wasmSize.gzip === null ? "zlib" : "gzip -9, as scripts/build-wasm.sh prints it"}) against the target of 300 KB, read as 300,000 B: ${verdict(300000 / wasmGz, 1)}.
+.wasm gzipped: ${wasmGz.toLocaleString("en")} B (${wasmSize.gzip === null ? "zlib" : "gzip -9, as scripts/build-wasm.sh prints it"}) against the budget of 460,000 B (scripts/build-wasm.sh fails above it; the first target was 300 KB, before captures, incidents, zones and cache admin): ${verdict(460000 / wasmGz, 1)}.
 zlib (Node's \`zlib.gzipSync\`, the same level) compresses it to ${wasmSize.zlib.toLocaleString("en")} B. pkg/node and pkg/web hold the same .wasm.
 `;
 
@@ -306,7 +306,8 @@ dnspect time, for 758 / 358 / 124 bytes; .wasm after \`wasm-opt -Oz\`, gzip -9):
 | core 3, dnspect-wasm and dependencies z | 322 KB | 1.5 / 1.8 / 1.3 | 1.7 / 2.3 / 1.5 |
 | z | 276 KB | about half the speed of 3 | |
 
-Only s meets the 300 KB target without giving up most of the speed.
+Only s met the 300 KB target of the time without giving up most of the speed (the package has grown
+since: bench/results/wasm-size-2026-12-03.md).
 `;
 
 console.log(md);

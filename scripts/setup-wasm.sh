@@ -124,7 +124,7 @@ cat >"$WASM_ENV_FILE" <<EOF
 # Written by scripts/setup-wasm.sh; scripts/build-wasm.sh detects the same by itself.
 # Source this file to build by hand:
 #   env PATH="/usr/bin:\$PATH" RUSTC="\$WASM_RUSTC" CARGO_TARGET_DIR="\$WASM_TARGET_DIR" \\
-#     "\$WASM_CARGO" build --release --target $WASM_TARGET -p dnspect-wasm
+#     "\$WASM_CARGO" build --profile wasm-release --target $WASM_TARGET -p dnspect-wasm
 export DNSPECT_WASM_ROUTE=$WASM_ROUTE
 export WASM_CARGO=$WASM_CARGO
 export WASM_RUSTC=$WASM_RUSTC
