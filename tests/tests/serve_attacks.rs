@@ -1,7 +1,8 @@
 //! Attacks on the running `dnspect serve` binary over loopback (issue 9): off-path spoofing on
 //! another query's socket, echoed queries and question-less answers, a meta-type FORMERR used to
 //! switch EDNS off, a DO query answered without OPT, a reload that removes an upstream with
-//! queries in flight, a flash crowd of identical queries, and a random-subdomain flood.
+//! queries in flight, a flash crowd of identical queries, and a random-subdomain flood; per-client
+//! limits, also for one client whose source ports spread it over several workers.
 //!
 //! Real clients (dig) where a person would use one; a raw UDP socket where the test needs
 //! hundreds of queries at once. The upstreams are scripted: no real server spoofs or strips OPT
@@ -717,6 +718,75 @@ fn one_client_cannot_hold_more_than_its_share_of_waiting_queries() {
         mport,
         "dnspect_client_limited_total{limit=\"waiting\"}",
         10.0,
+    );
+}
+
+/// One client (127.0.0.1) spreads a burst over 64 source ports, so SO_REUSEPORT hands it to
+/// both workers: the limits are the client's, not each worker's. With per-worker tables each
+/// worker admitted its own bucket (about 2 x 50 here).
+#[test]
+fn a_client_using_many_source_ports_gets_one_bucket_across_workers() {
+    let up = RawUpstream::start(Box::new(|sock, q, _, peer| {
+        let _ = sock.send_to(&a_reply(q, "192.0.2.61", 300), peer);
+    }));
+    let (_server, port, mport, _) = serve_metrics(
+        "admission-workers",
+        &[up.port],
+        "workers = 2\n[engine.limits]\nclient_qps = 50\nclient_burst = 50\nclient_max_waiting = 0\n",
+        true,
+    );
+    // Cache the name from another client (127.0.0.5), so every flood query is a hit.
+    let warm = client_on([127, 0, 0, 5], port);
+    let _ = warm.send(&query(1, "cached.many.test", RType::A, None));
+    let w = collect(&warm, 1, Duration::from_secs(3));
+    assert_eq!(w.get("NOERROR"), Some(&1), "warming query: {w:?}");
+
+    const PORTS: usize = 64;
+    const EACH: usize = 6;
+    let socks: Vec<UdpSocket> = (0..PORTS)
+        .map(|_| client_on([127, 0, 0, 1], port))
+        .collect();
+    let started = Instant::now();
+    for round in 0..EACH {
+        for (i, s) in socks.iter().enumerate() {
+            let id = (round * PORTS + i) as u16;
+            let _ = s.send(&query(id, "cached.many.test", RType::A, None));
+        }
+    }
+    let sent_in = started.elapsed();
+    let mut by: HashMap<String, usize> = HashMap::new();
+    for s in &socks {
+        for (k, v) in collect(s, EACH, Duration::from_secs(2)) {
+            *by.entry(k).or_default() += v;
+        }
+    }
+    let served = by.get("NOERROR").copied().unwrap_or(0);
+    let refused = by.get("REFUSED").copied().unwrap_or(0);
+    println!(
+        "2 workers, client_qps 50, burst 50: {} queries from 127.0.0.1 on {PORTS} ports sent in {} ms: {by:?}",
+        PORTS * EACH,
+        sent_in.as_millis()
+    );
+    assert_eq!(
+        served + refused,
+        PORTS * EACH,
+        "unanswered or other: {by:?}"
+    );
+    // One bucket: 50 at once, plus 50 a second while the burst lasts (well under a second on
+    // an idle machine; the bound allows 0.5 s). Per-worker buckets give about 100.
+    assert!(
+        (40..=75).contains(&served),
+        "{served} answered: the limit is not per client across workers ({by:?})"
+    );
+    // Each refusal counted once, by the worker that refused it.
+    let limited = wait_metric(
+        mport,
+        "dnspect_client_limited_total{limit=\"rate\"}",
+        refused as f64,
+    );
+    assert_eq!(
+        limited, refused as f64,
+        "limited counter vs REFUSED answers"
     );
 }
 

@@ -8,10 +8,21 @@
 //! (full bucket, nothing waiting) are forgotten; if none are idle, an unknown client is admitted
 //! without being tracked, so a flood of spoofed sources cannot lock out real clients by filling
 //! the table.
+//!
+//! A server with several workers shares one [`SharedAdmission`]: the tables split into shards,
+//! each behind its own mutex, a client's shard chosen by a seeded hash of its key (as
+//! [`crate::cache::SharedCache`] does for names). The kernel spreads one client's datagrams over
+//! the workers by 4-tuple (SO_REUSEPORT), so per-worker tables would give a client with many
+//! source ports `workers` times its rate and its waiting allowance; shared ones hold the limits
+//! process-wide. The engine stays sans-io and owns no global: the shell makes one and hands an
+//! `Arc` of it to each worker, with the time as the caller's `now` (one epoch for all workers).
 
+use core::hash::Hasher;
+use core::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use core::time::Duration;
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::{Mutex, MutexGuard};
 
 /// The limits, all per client. In a file they are named as in the native server's `[limits]`
 /// of old: `client_qps`, `client_burst`, `client_max_waiting`, `client_prefix_v4`,
@@ -91,6 +102,26 @@ impl Refusal {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct ClientKey(u128, bool);
 
+impl ClientKey {
+    /// `ip` masked to `prefix_v4` or `prefix_v6` bits.
+    pub fn of(ip: IpAddr, prefix_v4: u8, prefix_v6: u8) -> ClientKey {
+        match ip {
+            IpAddr::V4(a) => {
+                let bits = u32::from(a);
+                let p = u32::from(prefix_v4.min(32));
+                let mask = if p == 0 { 0 } else { u32::MAX << (32 - p) };
+                ClientKey(u128::from(bits & mask), false)
+            }
+            IpAddr::V6(a) => {
+                let bits = u128::from(a);
+                let p = u32::from(prefix_v6.min(128));
+                let mask = if p == 0 { 0 } else { u128::MAX << (128 - p) };
+                ClientKey(bits & mask, true)
+            }
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug)]
 struct Client {
     /// Tokens in thousandths, so slow rates refill smoothly.
@@ -130,20 +161,7 @@ impl Admission {
 
     /// The client an address belongs to.
     pub fn key(&self, ip: IpAddr) -> ClientKey {
-        match ip {
-            IpAddr::V4(a) => {
-                let bits = u32::from(a);
-                let p = u32::from(self.cfg.prefix_v4.min(32));
-                let mask = if p == 0 { 0 } else { u32::MAX << (32 - p) };
-                ClientKey(u128::from(bits & mask), false)
-            }
-            IpAddr::V6(a) => {
-                let bits = u128::from(a);
-                let p = u32::from(self.cfg.prefix_v6.min(128));
-                let mask = if p == 0 { 0 } else { u128::MAX << (128 - p) };
-                ClientKey(bits & mask, true)
-            }
-        }
+        ClientKey::of(ip, self.cfg.prefix_v4, self.cfg.prefix_v6)
     }
 
     fn bucket_size(&self) -> u64 {
@@ -162,6 +180,10 @@ impl Admission {
             return Ok(());
         }
         let key = self.key(ip);
+        self.admit_key(now, key)
+    }
+
+    fn admit_key(&mut self, now: Duration, key: ClientKey) -> Result<(), Refusal> {
         let size = self.bucket_size();
         if !self.clients.contains_key(&key) && self.clients.len() >= self.cfg.max_clients {
             self.forget_idle(now);
@@ -194,6 +216,10 @@ impl Admission {
     /// A query admitted for `ip` was answered (or dropped).
     pub fn done(&mut self, ip: IpAddr) {
         let key = self.key(ip);
+        self.done_key(key);
+    }
+
+    fn done_key(&mut self, key: ClientKey) {
         if let Some(c) = self.clients.get_mut(&key) {
             c.waiting = c.waiting.saturating_sub(1);
         }
@@ -206,6 +232,164 @@ impl Admission {
             let refill = now.saturating_sub(c.at).as_micros() as u64 * qps / 1000;
             c.waiting > 0 || (qps > 0 && c.milli_tokens + refill < size)
         });
+    }
+}
+
+/// The most shards a [`SharedAdmission`] has: enough that workers rarely meet on a lock
+/// (clients spread over them by hash), few enough that a table of a few clients stays small.
+pub const MAX_SHARDS: usize = 64;
+
+/// A shard on its own cache line, so two workers locking neighbouring shards do not share one.
+#[repr(align(64))]
+struct Shard(Mutex<Admission>);
+
+/// One admission table for every worker of a server: [`Admission`]s in shards, a client's
+/// shard chosen by a seeded hash of its [`ClientKey`]. Each [`SharedAdmission::admit`] and
+/// [`SharedAdmission::done`] locks one shard for one table update, never across an await.
+/// With both limits off, neither takes a lock.
+///
+/// `max_clients` is split evenly over the shards (at least one each), so the whole table holds
+/// at most `max_clients` clients when `max_clients` is at least the number of shards (fixed for
+/// the table's life: the largest power of two up to [`MAX_SHARDS`] and the first
+/// `max_clients`), else at most one per shard.
+pub struct SharedAdmission {
+    shards: Box<[Shard]>,
+    /// `shards.len() - 1` (a power of two).
+    mask: usize,
+    seed: usize,
+    /// The prefixes that make a client's key, and whether both limits are off: read without a
+    /// lock before choosing a shard; written by [`SharedAdmission::reconfigure`].
+    prefix_v4: AtomicU8,
+    prefix_v6: AtomicU8,
+    off: AtomicBool,
+}
+
+impl core::fmt::Debug for SharedAdmission {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("SharedAdmission")
+            .field("shards", &self.shards.len())
+            .field("tracked", &self.tracked())
+            .finish_non_exhaustive()
+    }
+}
+
+impl SharedAdmission {
+    /// A table with `cfg`'s limits; `seed` keys the hash that picks a client's shard.
+    pub fn new(cfg: AdmissionConfig, seed: u64) -> SharedAdmission {
+        let most = cfg.max_clients.clamp(1, MAX_SHARDS);
+        // The largest power of two not above `most`.
+        let n = if most.is_power_of_two() {
+            most
+        } else {
+            most.next_power_of_two() / 2
+        };
+        let a = SharedAdmission {
+            shards: (0..n)
+                .map(|_| Shard(Mutex::new(Admission::new(cfg))))
+                .collect(),
+            mask: n - 1,
+            seed: seed as usize,
+            prefix_v4: AtomicU8::new(cfg.prefix_v4),
+            prefix_v6: AtomicU8::new(cfg.prefix_v6),
+            off: AtomicBool::new(false),
+        };
+        a.reconfigure(cfg);
+        a
+    }
+
+    pub fn shards(&self) -> usize {
+        self.shards.len()
+    }
+
+    /// Applies new limits (a reload) to every shard; what is tracked stays, unless the reload
+    /// changes the prefixes (the keys change) or turns both limits off (answers then stop being
+    /// counted): then the tables start afresh, so no client is left with a waiting count its
+    /// answers can no longer take back. Call it once per reload (calling it again with the
+    /// same limits changes nothing).
+    pub fn reconfigure(&self, cfg: AdmissionConfig) {
+        let per = (cfg.max_clients / self.shards.len()).max(1);
+        let afresh = cfg.prefix_v4 != self.prefix_v4.load(Ordering::Relaxed)
+            || cfg.prefix_v6 != self.prefix_v6.load(Ordering::Relaxed)
+            || (cfg.qps == 0 && cfg.max_waiting == 0);
+        for i in 0..self.shards.len() {
+            let mut s = self.lock_shard(i);
+            if afresh {
+                s.clients.clear();
+            }
+            s.reconfigure(AdmissionConfig {
+                max_clients: per,
+                ..cfg
+            });
+        }
+        self.prefix_v4.store(cfg.prefix_v4, Ordering::Relaxed);
+        self.prefix_v6.store(cfg.prefix_v6, Ordering::Relaxed);
+        self.off
+            .store(cfg.qps == 0 && cfg.max_waiting == 0, Ordering::Relaxed);
+    }
+
+    /// The limits (with `max_clients` as one shard's share).
+    pub fn config(&self) -> AdmissionConfig {
+        *self.lock_shard(0).config()
+    }
+
+    /// Clients tracked now, over all shards.
+    pub fn tracked(&self) -> usize {
+        (0..self.shards.len())
+            .map(|i| self.lock_shard(i).tracked())
+            .sum()
+    }
+
+    /// The client an address belongs to.
+    #[inline]
+    pub fn key(&self, ip: IpAddr) -> ClientKey {
+        ClientKey::of(
+            ip,
+            self.prefix_v4.load(Ordering::Relaxed),
+            self.prefix_v6.load(Ordering::Relaxed),
+        )
+    }
+
+    /// Which shard tracks `key`.
+    #[inline]
+    fn shard_of(&self, key: ClientKey) -> usize {
+        if self.mask == 0 {
+            return 0;
+        }
+        let mut h = rustc_hash::FxHasher::with_seed(self.seed);
+        h.write_u128(key.0);
+        h.write_u8(u8::from(key.1));
+        // The high bits: the shard's own table uses the low ones of its (unseeded) hash.
+        (h.finish().rotate_left(20) as usize) & self.mask
+    }
+
+    /// Shard `i`, locked. A poisoned lock is taken as is: a table is consistent between calls.
+    fn lock_shard(&self, i: usize) -> MutexGuard<'_, Admission> {
+        match self.shards[i & self.mask].0.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        }
+    }
+
+    /// Takes a query from `ip` at `now` (one clock for every caller; a `now` older than the
+    /// client's last is taken as that one), or says why not. An admitted query counts as
+    /// waiting until [`SharedAdmission::done`].
+    #[inline]
+    pub fn admit(&self, now: Duration, ip: IpAddr) -> Result<(), Refusal> {
+        if self.off.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        let key = self.key(ip);
+        self.lock_shard(self.shard_of(key)).admit_key(now, key)
+    }
+
+    /// A query admitted for `ip` was answered (or dropped).
+    #[inline]
+    pub fn done(&self, ip: IpAddr) {
+        if self.off.load(Ordering::Relaxed) {
+            return;
+        }
+        let key = self.key(ip);
+        self.lock_shard(self.shard_of(key)).done_key(key);
     }
 }
 
@@ -299,6 +483,121 @@ mod tests {
         assert!(a.tracked() <= 100);
         // A new client still gets in.
         assert_eq!(a.admit(ms(0), ip("192.0.2.9")), Ok(()));
+    }
+
+    /// One client's queries from four threads (workers) share one bucket and one waiting count.
+    #[test]
+    fn shared_table_holds_the_limits_across_threads() {
+        let a = std::sync::Arc::new(SharedAdmission::new(
+            AdmissionConfig {
+                qps: 100,
+                burst: 50,
+                max_waiting: 0,
+                ..AdmissionConfig::default()
+            },
+            7,
+        ));
+        assert_eq!(a.shards(), MAX_SHARDS);
+        let threads: Vec<_> = (0..4)
+            .map(|t| {
+                let a = a.clone();
+                std::thread::spawn(move || {
+                    let mut ok = 0;
+                    for i in 0..200u64 {
+                        // Each thread's clock is a little off the others'.
+                        if a.admit(Duration::from_micros(i + t), ip("10.0.0.1"))
+                            .is_ok()
+                        {
+                            ok += 1;
+                        }
+                    }
+                    ok
+                })
+            })
+            .collect();
+        let ok: u32 = threads.into_iter().map(|t| t.join().unwrap_or(0)).sum();
+        // 50 at once, and at most one more token in the 200 microseconds.
+        assert!((50..=51).contains(&ok), "{ok}");
+        assert_eq!(a.tracked(), 1);
+
+        let w = SharedAdmission::new(
+            AdmissionConfig {
+                max_waiting: 3,
+                ..AdmissionConfig::default()
+            },
+            1,
+        );
+        let c = ip("2001:db8::1");
+        for _ in 0..3 {
+            assert_eq!(w.admit(ms(0), c), Ok(()));
+        }
+        assert_eq!(w.admit(ms(0), c), Err(Refusal::Waiting));
+        // The same /56 is the same client.
+        assert_eq!(
+            w.admit(ms(0), ip("2001:db8:0:ff::1")),
+            Err(Refusal::Waiting)
+        );
+        w.done(c);
+        assert_eq!(w.admit(ms(0), c), Ok(()));
+    }
+
+    #[test]
+    fn shared_table_is_bounded_and_reloads_once() {
+        let cfg = AdmissionConfig {
+            qps: 10,
+            burst: 1,
+            max_waiting: 4,
+            max_clients: 100,
+            ..AdmissionConfig::default()
+        };
+        let a = SharedAdmission::new(cfg, 3);
+        // 100 clients: 64 shards of one each.
+        assert_eq!(a.shards(), 64);
+        for i in 0..10_000u32 {
+            let addr = IpAddr::V4(std::net::Ipv4Addr::from(0x0a00_0000 + i));
+            let _ = a.admit(ms(0), addr);
+        }
+        assert!(a.tracked() <= 100, "{}", a.tracked());
+        assert_eq!(a.admit(ms(0), ip("192.0.2.9")), Ok(()));
+        // A small table has fewer shards, and never more clients than asked.
+        let small = SharedAdmission::new(
+            AdmissionConfig {
+                max_clients: 5,
+                ..cfg
+            },
+            3,
+        );
+        assert_eq!(small.shards(), 4);
+        for i in 0..1000u32 {
+            let _ = small.admit(ms(0), IpAddr::V4(std::net::Ipv4Addr::from(i << 8)));
+        }
+        assert!(small.tracked() <= 5, "{}", small.tracked());
+
+        // A reload keeps the buckets; a new prefix starts afresh.
+        let a = SharedAdmission::new(cfg, 3);
+        let c = ip("192.0.2.9");
+        assert_eq!(a.admit(ms(0), c), Ok(()));
+        assert_eq!(a.admit(ms(0), c), Err(Refusal::Rate));
+        a.reconfigure(AdmissionConfig { qps: 20, ..cfg });
+        assert_eq!(a.config().qps, 20);
+        assert_eq!(a.admit(ms(0), c), Err(Refusal::Rate));
+        a.reconfigure(AdmissionConfig {
+            prefix_v4: 24,
+            ..cfg
+        });
+        assert_eq!(a.tracked(), 0);
+        assert_eq!(a.admit(ms(0), c), Ok(()));
+        assert_eq!(a.admit(ms(0), ip("192.0.2.10")), Err(Refusal::Rate));
+        // Both limits off: no table, no lock.
+        a.reconfigure(AdmissionConfig {
+            qps: 0,
+            max_waiting: 0,
+            ..cfg
+        });
+        for _ in 0..100 {
+            assert_eq!(a.admit(ms(0), c), Ok(()));
+        }
+        assert_eq!(a.tracked(), 0);
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! `dnspect serve`: the tokio shell around the sans-io engine.
 //!
 //! Each worker is an OS thread with a current-thread runtime, its own SO_REUSEPORT sockets and
-//! its own engine and cache, so workers share nothing on the per-packet path. Inside a worker,
+//! its own engine; the workers share one cache and one per-client admission table, each in
+//! shards behind their own locks. Inside a worker,
 //! the UDP receive loops, the TCP connections, the upstream queries and the timer are local
 //! tasks that borrow the worker's state between awaits. The main thread handles signals
 //! (SIGTERM/SIGINT: leave the reuseport group, drain and stop; SIGHUP: reload the configuration
@@ -250,6 +251,14 @@ pub fn run(
         settings.workers,
         u64::from_ne_bytes(cache_seed),
     ));
+    // One admission table for every worker: the kernel spreads one client's datagrams over the
+    // workers by source port, so per-worker tables would multiply its limits by `workers`.
+    let mut admission_seed = [0u8; 8];
+    getrandom::fill(&mut admission_seed).map_err(|e| anyhow::anyhow!("no OS randomness: {e}"))?;
+    let admission = Arc::new(dnspect_core::engine::admission::SharedAdmission::new(
+        settings.engine.limits,
+        u64::from_ne_bytes(admission_seed),
+    ));
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut controls = Vec::new();
     let mut threads = Vec::new();
@@ -283,10 +292,11 @@ pub fn run(
         let sh = shared.clone();
         let stop = stop_rx.clone();
         let c = cache.clone();
+        let adm = admission.clone();
         threads.push(
             std::thread::Builder::new()
                 .name(format!("dnspect-worker-{i}"))
-                .spawn(move || worker::run(i, s, udp, tcp, sh, c, stop, ctl_rx))?,
+                .spawn(move || worker::run(i, s, udp, tcp, sh, c, adm, stop, ctl_rx))?,
         );
     }
     for a in &settings.listen {
@@ -330,6 +340,7 @@ pub fn run(
                     let r = Reload { path: config_path.as_deref(), resolv: &resolv_conf, overrides: &overrides, nofile, running: &settings, socket_activated };
                     if let Some(new) = r.apply("SIGHUP", &controls) {
                         admin.reconfigure(&new);
+                        admission.reconfigure(new.engine.limits);
                         drain = new.drain;
                         hosts = HostsWatch::new(&new);
                         poll = hosts.interval();
@@ -340,6 +351,7 @@ pub fn run(
                         let r = Reload { path: config_path.as_deref(), resolv: &resolv_conf, overrides: &overrides, nofile, running: &settings, socket_activated };
                         if let Some(new) = r.apply("hosts file changed", &controls) {
                             admin.reconfigure(&new);
+                            admission.reconfigure(new.engine.limits);
                             drain = new.drain;
                             let seen = hosts.seen.clone();
                             hosts = HostsWatch::new(&new);

@@ -6,7 +6,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use dnspect_core::engine::admission::Admission;
+use dnspect_core::engine::admission::SharedAdmission;
 use dnspect_core::engine::forwarder::{rcode_answer, ClientId, Forwarder, Input, Output};
 use dnspect_core::engine::Transport;
 use dnspect_core::wire::Rcode;
@@ -44,8 +44,10 @@ struct Pending {
 /// The worker's state, borrowed by its tasks between awaits.
 pub struct State {
     pub fwd: Forwarder,
-    /// Per-client limits, checked before the engine sees a query.
-    admission: Admission,
+    /// Per-client limits, checked before the engine sees a query: one table for all workers
+    /// (reloaded once by the main thread), on the clock of `Shared::epoch`.
+    admission: Arc<SharedAdmission>,
+    admission_epoch: Instant,
     epoch: Instant,
     pub(super) settings: Settings,
     /// The client UDP listeners, each with its answers waiting for the next `sendmmsg`.
@@ -206,7 +208,10 @@ impl State {
             return;
         }
         let now = self.now();
-        if let Err(why) = self.admission.admit(now, peer.ip()) {
+        let at = self
+            .instant()
+            .saturating_duration_since(self.admission_epoch);
+        if let Err(why) = self.admission.admit(at, peer.ip()) {
             self.metrics.limited[why as usize] += 1;
             let drop = self.settings.limit_drop();
             self.turn_away(bytes, reply, tcp, drop);
@@ -428,6 +433,7 @@ pub fn run(
     tcp: Vec<std::net::TcpListener>,
     shared: Arc<Shared>,
     cache: Arc<dnspect_core::cache::SharedCache>,
+    admission: Arc<SharedAdmission>,
     mut stop: watch::Receiver<bool>,
     mut control: mpsc::UnboundedReceiver<Control>,
 ) {
@@ -482,7 +488,8 @@ pub fn run(
         let flusher = Rc::new(Notify::new());
         let state = Rc::new(RefCell::new(State {
             fwd: Forwarder::with_cache(settings.engine.clone(), seed, cache),
-            admission: Admission::new(settings.engine.limits),
+            admission,
+            admission_epoch: shared.epoch,
             epoch: Instant::now(),
             settings: settings.clone(),
             listeners,
@@ -544,7 +551,6 @@ pub fn run(
                     Control::Reload(s) => {
                         let mut st = state.borrow_mut();
                         st.fwd.reconfigure(s.engine.clone());
-                        st.admission.reconfigure(s.engine.limits);
                         st.settings = *s;
                         // Attempts abandoned by the reload are retried now, not at the next
                         // input; their UDP tasks stop through UpstreamDone.
