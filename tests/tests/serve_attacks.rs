@@ -790,6 +790,39 @@ fn a_client_using_many_source_ports_gets_one_bucket_across_workers() {
     );
 }
 
+/// The waiting allowance is the client's too: 20 slow misses from 20 source ports of one
+/// address, spread over two workers, leave 10 waiting and 10 refused (per-worker tables let up
+/// to 20 wait).
+#[test]
+fn a_client_using_many_source_ports_gets_one_waiting_allowance_across_workers() {
+    let up = RawUpstream::slow("192.0.2.62", Duration::from_millis(800));
+    let (_server, port, mport, _) = serve_metrics(
+        "admission-waiting",
+        &[up.port],
+        "workers = 2\n[engine.limits]\nclient_max_waiting = 10\n",
+        true,
+    );
+    let socks: Vec<UdpSocket> = (0..20).map(|_| client_on([127, 0, 0, 1], port)).collect();
+    for (i, s) in socks.iter().enumerate() {
+        let _ = s.send(&query(i as u16, &format!("w{i}.wait.test"), RType::A, None));
+    }
+    let mut by: HashMap<String, usize> = HashMap::new();
+    for s in &socks {
+        for (k, v) in collect(s, 1, Duration::from_secs(3)) {
+            *by.entry(k).or_default() += v;
+        }
+    }
+    println!("2 workers, client_max_waiting 10, 20 slow misses from 20 ports: {by:?}");
+    assert_eq!(by.get("NOERROR"), Some(&10), "{by:?}");
+    assert_eq!(by.get("REFUSED"), Some(&10), "{by:?}");
+    let limited = wait_metric(
+        mport,
+        "dnspect_client_limited_total{limit=\"waiting\"}",
+        10.0,
+    );
+    assert_eq!(limited, 10.0);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Query sanity
 // ---------------------------------------------------------------------------------------------
