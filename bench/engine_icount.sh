@@ -3,6 +3,7 @@
 # core/examples/engine_icount.rs runs <mode> N times; (count(HI) - count(LO)) / (HI - LO) is the
 # cost of one operation, setup excluded.
 #   bash bench/engine_icount.sh [modes...]     (default: hit hit-large miss miss-large)
+#     also admit, admit-shared: one admit+done of the per-client limits, own vs shared table
 #   ICOUNT_CONFIG=zones|shared|"zones shared" bash bench/engine_icount.sh
 #     zones: per-zone forwarding and local data configured; shared: the sharded cache of
 #     `dnspect serve` (2 workers) instead of the engine's private one

@@ -233,10 +233,36 @@ fn main() {
                 total += run(&mut f, &q, &mut a, now);
             }
         }
+        // One client's admit and done, as a worker calls them around each query, with a rate
+        // and a waiting limit on: `admit` on a worker's own table (before the table was
+        // shared), `admit-shared` on the table all workers share.
+        "admit" | "admit-shared" => {
+            use dnspect_core::engine::admission::{Admission, AdmissionConfig, SharedAdmission};
+            let cfg = AdmissionConfig {
+                qps: 1_000_000,
+                burst: 1_000_000,
+                ..AdmissionConfig::default()
+            };
+            let ip = std::net::IpAddr::from([192, 0, 2, 1]);
+            let mut own = Admission::new(cfg);
+            let shared = SharedAdmission::new(cfg, 99);
+            for k in 0..=n {
+                let at = now + Duration::from_micros(k as u64);
+                if mode == "admit" {
+                    total += usize::from(own.admit(at, ip).is_ok());
+                    own.done(ip);
+                } else {
+                    total += usize::from(shared.admit(at, ip).is_ok());
+                    shared.done(ip);
+                }
+            }
+        }
         other => {
-            eprintln!("unknown mode {other}: hit | miss | miss-large | hit-large");
+            eprintln!(
+                "unknown mode {other}: hit | miss | miss-large | hit-large | admit | admit-shared"
+            );
             std::process::exit(2);
         }
     }
-    println!("{mode}: {n} queries, {total} bytes answered");
+    println!("{mode}: {n} queries, {total} bytes answered (admitted, for admit modes)");
 }
