@@ -311,6 +311,14 @@ impl SharedAdmission {
         let afresh = cfg.prefix_v4 != self.prefix_v4.load(Ordering::Relaxed)
             || cfg.prefix_v6 != self.prefix_v6.load(Ordering::Relaxed)
             || (cfg.qps == 0 && cfg.max_waiting == 0);
+        // The keys change before the tables are emptied, so a query admitted after this point
+        // is counted under the key its answer's `done` will use. (A worker that read the old
+        // prefix just before may still count one query under the old key: an entry no query
+        // uses any more, which only takes one slot of the table.)
+        self.prefix_v4.store(cfg.prefix_v4, Ordering::Relaxed);
+        self.prefix_v6.store(cfg.prefix_v6, Ordering::Relaxed);
+        self.off
+            .store(cfg.qps == 0 && cfg.max_waiting == 0, Ordering::Relaxed);
         for i in 0..self.shards.len() {
             let mut s = self.lock_shard(i);
             if afresh {
@@ -321,10 +329,6 @@ impl SharedAdmission {
                 ..cfg
             });
         }
-        self.prefix_v4.store(cfg.prefix_v4, Ordering::Relaxed);
-        self.prefix_v6.store(cfg.prefix_v6, Ordering::Relaxed);
-        self.off
-            .store(cfg.qps == 0 && cfg.max_waiting == 0, Ordering::Relaxed);
     }
 
     /// The limits (with `max_clients` as one shard's share).
