@@ -20,13 +20,10 @@ use std::time::Duration;
 
 mod engine_setup;
 
-use dnspect_core::engine::forwarder::{
-    ClientId, Config, ForwardZone, Forwarder, Input, Output, UpstreamConfig, ZoneCache,
-};
+use dnspect_core::engine::forwarder::{ClientId, Forwarder, Input, Output};
 use dnspect_core::engine::Transport;
-use dnspect_core::local::{HostsText, LocalAnswer, LocalConfig, LocalZone};
 use dnspect_core::wire::{Class, Edns, Message, Question, RType, Rcode, Record};
-use engine_setup::forwarder;
+use engine_setup::{forwarder, forwarder_with_zones};
 
 /// Allocations per miss (query in, upstream query out, upstream answer in, answer out) must stay
 /// under this, counting the upstream answer's buffer (which the harness, like a shell,
@@ -251,43 +248,7 @@ fn a_cache_hit_allocates_only_the_answer_buffer() {
 #[test]
 fn a_cache_hit_with_zones_and_local_data_allocates_only_the_answer_buffer() {
     hits_allocate_once(
-        || {
-            let up = |l: &str| UpstreamConfig {
-                label: l.into(),
-                force_tcp: false,
-                trusted: false,
-            };
-            let cfg = Config {
-                upstreams: vec![up("127.0.0.1:53")],
-                forward: vec![ForwardZone {
-                    zones: vec!["example.com".into(), "in-addr.arpa".into()],
-                    upstreams: vec![up("127.0.0.2:53")],
-                    policy: None,
-                    force_tcp: false,
-                    upstream_udp_payload: None,
-                    probe: None,
-                    cache: ZoneCache {
-                        max_ttl: Some(3600),
-                        ..ZoneCache::default()
-                    },
-                }],
-                local: LocalConfig {
-                    records: vec!["printer.lan. 300 IN A 192.168.1.20".into()],
-                    zones: vec![LocalZone {
-                        zone: "ads.example".into(),
-                        answer: LocalAnswer::Nxdomain,
-                    }],
-                    hosts: vec![HostsText {
-                        name: "hosts".into(),
-                        text: "192.168.1.10 nas.lab nas\n".into(),
-                    }],
-                    ..LocalConfig::default()
-                },
-                events: false,
-                ..Config::default()
-            };
-            Forwarder::new(cfg, [7; 32])
-        },
+        || forwarder_with_zones("127.0.0.1:53"),
         " (zones and local data)",
     );
 }

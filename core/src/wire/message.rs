@@ -256,18 +256,7 @@ impl Message {
     /// cached answer is aged in place without another walk. `enc` is expected empty (a reused
     /// encoder after [`Encoder::clear`]).
     pub fn encode_stored(&self, enc: &mut Encoder, ttls: &mut Vec<u16>) -> Result<(), WireError> {
-        let start = enc.len();
-        enc.u16(self.header.id);
-        enc.u16(self.header.flags());
-        let qd = u16::try_from(self.questions.len())
-            .map_err(|_| WireError::invalid("questions", "more than 65535"))?;
-        enc.u16(qd);
-        enc.bytes(&[0; 6]);
-        for q in &self.questions {
-            enc.name(&q.name, true);
-            enc.u16(q.qtype.0);
-            enc.u16(q.class.0);
-        }
+        let start = self.encode_head(enc)?;
         let mut counts = [0u16; 3];
         for (si, records) in [&self.answers, &self.authority, &self.additional]
             .into_iter()
@@ -289,17 +278,9 @@ impl Message {
         enc.check_size()
     }
 
-    /// Encodes without any compression pointer (what an upstream like incident 000's sends).
-    pub fn to_wire_uncompressed(&self) -> Result<Vec<u8>, WireError> {
-        let mut enc = Encoder::uncompressed();
-        self.encode(&mut enc, usize::MAX)?;
-        Ok(enc.into_bytes())
-    }
-
-    /// Encodes into `enc`, fitting within `limit` bytes by dropping whole RRsets from the end
-    /// (RFC 2181 9). OPT is kept. TC is set when an answer or authority RRset was dropped;
-    /// dropping only additional data does not set it.
-    pub fn encode(&self, enc: &mut Encoder, limit: usize) -> Result<Truncation, WireError> {
+    /// The header (section counts other than QDCOUNT left 0, set by the caller) and the
+    /// questions; returns where the message starts in `enc`.
+    fn encode_head(&self, enc: &mut Encoder) -> Result<usize, WireError> {
         let start = enc.len();
         enc.u16(self.header.id);
         enc.u16(self.header.flags());
@@ -312,6 +293,21 @@ impl Message {
             enc.u16(q.qtype.0);
             enc.u16(q.class.0);
         }
+        Ok(start)
+    }
+
+    /// Encodes without any compression pointer (what an upstream like incident 000's sends).
+    pub fn to_wire_uncompressed(&self) -> Result<Vec<u8>, WireError> {
+        let mut enc = Encoder::uncompressed();
+        self.encode(&mut enc, usize::MAX)?;
+        Ok(enc.into_bytes())
+    }
+
+    /// Encodes into `enc`, fitting within `limit` bytes by dropping whole RRsets from the end
+    /// (RFC 2181 9). OPT is kept. TC is set when an answer or authority RRset was dropped;
+    /// dropping only additional data does not set it.
+    pub fn encode(&self, enc: &mut Encoder, limit: usize) -> Result<Truncation, WireError> {
+        let start = self.encode_head(enc)?;
         let mut t = Truncation::default();
         let mut counts = [0u16; 3];
         if limit == usize::MAX {
