@@ -13,6 +13,7 @@ mod batch;
 mod metrics;
 mod systemd;
 mod tcp;
+mod udp_fd;
 mod upstream;
 mod worker;
 

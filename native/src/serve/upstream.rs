@@ -22,9 +22,11 @@ use std::time::{Duration, Instant};
 use dnspect_core::engine::Transport;
 use rustc_hash::FxHashMap;
 use socket2::{Domain, Protocol, Socket, Type};
-use tokio::io::Interest;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpStream, UdpSocket};
+use tokio::io::{Interest, Ready};
+use tokio::net::TcpStream;
+
+use super::udp_fd::UdpFd;
 use tokio::sync::mpsc;
 
 use super::batch::{self, RecvBatch};
@@ -90,7 +92,7 @@ struct Pool {
 
 #[derive(Debug)]
 struct PooledSocket {
-    fd: Rc<UdpSocket>,
+    fd: Rc<UdpFd>,
     gen: u32,
     /// IDs in flight on this socket -> their tokens.
     ids: FxHashMap<u16, u64>,
@@ -179,12 +181,10 @@ impl UdpPools {
                 // timer bounds the wait).
                 tokio::task::spawn_local(async move {
                     for _ in 0..64 {
-                        if fd.writable().await.is_err() {
+                        if fd.wait_writable().await.is_err() {
                             return;
                         }
-                        match fd.try_io(Interest::WRITABLE, || {
-                            batch::send_connected(fd.as_raw_fd(), &bytes)
-                        }) {
+                        match batch::send_connected(fd.as_raw_fd(), &bytes) {
                             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
                             _ => return,
                         }
@@ -270,7 +270,7 @@ impl UdpPools {
         // Port 0: the kernel draws a random free port from the ephemeral range.
         s.bind(&local.into())?;
         s.connect(&addr.into())?;
-        let fd = Rc::new(UdpSocket::from_std(std::net::UdpSocket::from(s))?);
+        let fd = Rc::new(UdpFd::new(std::net::UdpSocket::from(s))?);
         self.gen = self.gen.wrapping_add(1);
         let gen = self.gen;
         let pool = self.pools.entry(addr).or_default();
@@ -425,7 +425,7 @@ impl UdpPools {
 async fn read_answers(
     state: Rc<RefCell<State>>,
     recv: Rc<RefCell<RecvBatch>>,
-    fd: Rc<UdpSocket>,
+    fd: Rc<UdpFd>,
     addr: SocketAddr,
     slot: u32,
     gen: u32,
@@ -433,20 +433,17 @@ async fn read_answers(
     loop {
         // An ICMP unreachable sets the socket's error without making it readable (EPOLLERR
         // alone), so wait for either.
-        let Ok(ready) = fd.ready(Interest::READABLE | Interest::ERROR).await else {
+        let Ok(mut ready) = fd.ready(Interest::READABLE | Interest::ERROR).await else {
             return;
         };
-        if ready.is_error() {
+        if ready.ready().is_error() {
             // Take the error (SO_ERROR clears it) and tokio's error readiness with it.
-            let mut err = None;
-            let _ = fd.try_io(Interest::ERROR, || {
-                err = fd.take_error().ok().flatten();
-                Err::<(), _>(std::io::ErrorKind::WouldBlock.into())
-            });
+            let err = fd.socket().take_error().ok().flatten();
+            ready.clear_ready_matching(Ready::ERROR);
             if let Some(e) = err {
                 socket_failed(&state, addr, slot, gen, &e);
             }
-            if !ready.is_readable() {
+            if !ready.ready().is_readable() {
                 continue;
             }
         }
@@ -454,8 +451,8 @@ async fn read_answers(
         let cap = rb.capacity();
         // As the listeners: one recvmmsg; a short batch clears tokio's readiness.
         let mut got = 0;
-        let r = fd.try_io(Interest::READABLE, || {
-            got = rb.recv(fd.as_raw_fd(), false)?;
+        let r = ready.try_io(|s| {
+            got = rb.recv(s.as_raw_fd(), false)?;
             if got < cap {
                 return Err(std::io::ErrorKind::WouldBlock.into());
             }
@@ -472,7 +469,7 @@ async fn read_answers(
             st.end_batch_deferred();
         }
         match r {
-            Err(e) if got == 0 && e.kind() != std::io::ErrorKind::WouldBlock => {
+            Ok(Err(e)) if got == 0 && e.kind() != std::io::ErrorKind::WouldBlock => {
                 // The error reported by the read itself.
                 drop(st);
                 drop(rb);

@@ -13,11 +13,12 @@ use dnspect_core::wire::Rcode;
 use std::os::fd::AsRawFd;
 
 use tokio::io::Interest;
-use tokio::net::{TcpListener, UdpSocket};
+use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch, Notify};
 
 use super::batch::{RecvBatch, SendBatch};
 use super::metrics::Metrics;
+use super::udp_fd::UdpFd;
 use super::{tcp, upstream, Control, RunningGuard, Shared};
 use crate::config::Settings;
 
@@ -78,7 +79,7 @@ pub struct State {
 
 /// A client UDP listener and its answers not yet sent.
 struct Listener {
-    fd: Rc<UdpSocket>,
+    fd: Rc<UdpFd>,
     out: Vec<(SocketAddr, Vec<u8>)>,
     send: SendBatch,
 }
@@ -455,9 +456,9 @@ pub fn run(
             tracing::error!("worker {index}: no OS randomness for upstream IDs; refusing to run");
             return;
         }
-        let udp: Vec<Rc<UdpSocket>> = match udp
+        let udp: Vec<Rc<UdpFd>> = match udp
             .into_iter()
-            .map(UdpSocket::from_std)
+            .map(UdpFd::new)
             .collect::<Result<Vec<_>, _>>()
         {
             Ok(v) => v.into_iter().map(Rc::new).collect(),
@@ -597,7 +598,7 @@ async fn stop_and_drain(
     index: usize,
     state: &Rc<RefCell<State>>,
     shared: &Shared,
-    udp: &[Rc<UdpSocket>],
+    udp: &[Rc<UdpFd>],
     udp_tasks: Vec<tokio::task::JoinHandle<()>>,
     tcp_tasks: Vec<tokio::task::JoinHandle<()>>,
 ) {
@@ -617,7 +618,7 @@ async fn stop_and_drain(
             continue;
         };
         match leave_address(local) {
-            Some(to) => match s.connect(to).await {
+            Some(to) => match s.socket().connect(to) {
                 Ok(()) => left += 1,
                 Err(e) => tracing::error!(
                     "worker {index}: {local}: cannot leave the reuseport group ({e}); it is read until the drain ends"
@@ -728,7 +729,7 @@ async fn timer_loop(state: Rc<RefCell<State>>, notify: Rc<Notify>) {
 }
 
 /// Sends answers that met a full socket buffer, when it has room.
-async fn send_later(fd: Rc<UdpSocket>, msgs: Vec<(SocketAddr, Vec<u8>)>) {
+async fn send_later(fd: Rc<UdpFd>, msgs: Vec<(SocketAddr, Vec<u8>)>) {
     let mut send = SendBatch::new(msgs.len().min(super::batch::MAX_BATCH));
     let mut sent = 0;
     // Bounded: each round sends at least one answer, or drops one that cannot be sent.
@@ -736,12 +737,10 @@ async fn send_later(fd: Rc<UdpSocket>, msgs: Vec<(SocketAddr, Vec<u8>)>) {
         if sent >= msgs.len() {
             return;
         }
-        if fd.writable().await.is_err() {
+        if fd.wait_writable().await.is_err() {
             return;
         }
-        match fd.try_io(Interest::WRITABLE, || {
-            send.send(fd.as_raw_fd(), &msgs[sent..])
-        }) {
+        match send.send(fd.as_raw_fd(), &msgs[sent..]) {
             Ok(n) => sent += n.max(1),
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
             Err(_) => sent += 1,
@@ -754,7 +753,7 @@ async fn send_later(fd: Rc<UdpSocket>, msgs: Vec<(SocketAddr, Vec<u8>)>) {
 async fn udp_loop(
     state: Rc<RefCell<State>>,
     recv: Rc<RefCell<RecvBatch>>,
-    fd: Rc<UdpSocket>,
+    fd: Rc<UdpFd>,
     index: usize,
 ) {
     let reply = |addr| Reply::Udp {
@@ -762,16 +761,16 @@ async fn udp_loop(
         addr,
     };
     loop {
-        if fd.readable().await.is_err() {
+        let Ok(mut ready) = fd.ready(Interest::READABLE).await else {
             return;
-        }
+        };
         let mut rb = recv.borrow_mut();
         let cap = rb.capacity();
         // One recvmmsg. A short batch means the queue was emptied: report WouldBlock to tokio
         // so it clears the readiness (no second, empty read) and keep what was read.
         let mut got = 0;
-        let r = fd.try_io(Interest::READABLE, || {
-            got = rb.recv(fd.as_raw_fd(), true)?;
+        let r = ready.try_io(|s| {
+            got = rb.recv(s.as_raw_fd(), true)?;
             if got < cap {
                 return Err(std::io::ErrorKind::WouldBlock.into());
             }
