@@ -325,6 +325,25 @@ fn a_miss_stays_under_its_allocation_bound() {
     );
 }
 
+/// Answered misses leave no timers behind for long: their attempt and deadline timers cannot
+/// be taken out of the heap when the answer comes, so the engine drops them in compactions.
+/// Without that, 20,000 misses within one query timeout left 40,000 timers, each a longer
+/// walk for every later push and pop.
+#[test]
+fn answered_misses_do_not_pile_up_timers() {
+    let s = &SHAPES[2];
+    let mut f = forwarder("127.0.0.1:53");
+    let mut peak = 0;
+    for k in 0..20_000u64 {
+        let now = Duration::from_secs(1) + Duration::from_micros(50 * k);
+        let q = query(&format!("t{k}.example.com."), RType::A, 1, true);
+        miss(&mut f, &q, s, now);
+        peak = peak.max(f.timers_scheduled());
+    }
+    println!("timers after 20,000 answered misses: at most {peak}");
+    assert!(peak <= 2048, "{peak} timers scheduled at once");
+}
+
 /// A UDP hit on an answer larger than the client's limit is served from the fitted form the
 /// cache keeps for that limit (issue 11: "fit re-encodes every large cached answer on each UDP
 /// hit" is gone): one allocation per hit, truncated with TC to the client's 1232 bytes, the
