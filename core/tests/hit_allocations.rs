@@ -187,7 +187,7 @@ const SHAPES: &[Shape] = &[
 ];
 
 /// The outputs after one `handle`: client answers and upstream queries (with their tokens).
-#[derive(Default)]
+#[derive(Debug, Default)]
 struct Polled {
     answers: Vec<Vec<u8>>,
     upstream: Vec<(Vec<u8>, u64)>,
@@ -323,6 +323,38 @@ fn a_miss_stays_under_its_allocation_bound() {
         per <= MISS_BOUND as f64,
         "a miss allocates {per:.1} times, over the bound of {MISS_BOUND}"
     );
+}
+
+/// `handle_query` asks its admission check only for a query about to wait on an upstream: a
+/// hit is answered without it (a server's waiting limit then takes no lock on a hit), and a
+/// miss it refuses leaves nothing behind: no upstream query, no answer, nothing waiting.
+#[test]
+fn a_hit_is_answered_without_asking_admission() {
+    let s = &SHAPES[0];
+    let mut f = forwarder("127.0.0.1:53");
+    let now = Duration::from_secs(1);
+    let q = query(s.name, s.qtype, 7, s.edns);
+    miss(&mut f, &q, s, now);
+    let mut asked = 0;
+    let taken = f.handle_query(now, ClientId(2), Transport::Udp, &q, || {
+        asked += 1;
+        false
+    });
+    let p = drain(&mut f);
+    assert!(taken);
+    assert_eq!(asked, 0, "a hit asked for admission");
+    assert_eq!(p.answers.len(), 1, "the hit is answered");
+    let q2 = query("other.example.com.", RType::A, 8, true);
+    let taken = f.handle_query(now, ClientId(3), Transport::Udp, &q2, || {
+        asked += 1;
+        false
+    });
+    let p = drain(&mut f);
+    assert!(!taken);
+    assert_eq!(asked, 1, "a miss asks once");
+    assert!(p.answers.is_empty() && p.upstream.is_empty(), "{p:?}");
+    assert_eq!(f.waiting(), 0);
+    assert_eq!(f.in_flight(), 0);
 }
 
 /// Answered misses leave no timers behind for long: their attempt and deadline timers cannot

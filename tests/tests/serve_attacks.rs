@@ -700,19 +700,25 @@ fn a_flooding_client_is_rate_limited_and_others_are_served() {
     );
 }
 
+/// The waiting limit counts queries waiting on an upstream: at its limit, the greedy client
+/// still gets a cache hit (which waits on nothing), and its further misses are refused.
 #[test]
 fn one_client_cannot_hold_more_than_its_share_of_waiting_queries() {
     let (_up, _server, port, mport) = fairness_setup("client_max_waiting = 10\n");
     let greedy = client_on([127, 0, 0, 4], port);
+    let _ = greedy.send(&query(100, "cached.test", RType::A, None));
+    let warm = collect(&greedy, 1, Duration::from_secs(3));
+    assert_eq!(warm.get("NOERROR"), Some(&1), "{warm:?}");
     for i in 0..20u16 {
         let _ = greedy.send(&query(i, &format!("slow{i}.test"), RType::A, None));
     }
+    let _ = greedy.send(&query(101, "cached.test", RType::A, None));
     // Another client is served while the greedy one waits.
     let other = dig(port, &["quick.test", "A"]);
     assert!(other.contains("192.0.2.60"), "{other}");
-    let w = collect(&greedy, 20, Duration::from_secs(3));
-    println!("client_max_waiting 10, 20 slow misses at once: {w:?}");
-    assert_eq!(w.get("NOERROR"), Some(&10), "{w:?}");
+    let w = collect(&greedy, 21, Duration::from_secs(3));
+    println!("client_max_waiting 10, 20 slow misses and a hit at once: {w:?}");
+    assert_eq!(w.get("NOERROR"), Some(&11), "10 misses and the hit: {w:?}");
     assert_eq!(w.get("REFUSED"), Some(&10), "{w:?}");
     expect_metric(
         mport,

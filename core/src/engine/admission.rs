@@ -262,6 +262,8 @@ pub struct SharedAdmission {
     prefix_v4: AtomicU8,
     prefix_v6: AtomicU8,
     off: AtomicBool,
+    /// A query rate limit is set: every query must be admitted, cache hits included.
+    rate: AtomicBool,
 }
 
 impl core::fmt::Debug for SharedAdmission {
@@ -292,6 +294,7 @@ impl SharedAdmission {
             prefix_v4: AtomicU8::new(cfg.prefix_v4),
             prefix_v6: AtomicU8::new(cfg.prefix_v6),
             off: AtomicBool::new(false),
+            rate: AtomicBool::new(false),
         };
         a.reconfigure(cfg);
         a
@@ -319,6 +322,7 @@ impl SharedAdmission {
         self.prefix_v6.store(cfg.prefix_v6, Ordering::Relaxed);
         self.off
             .store(cfg.qps == 0 && cfg.max_waiting == 0, Ordering::Relaxed);
+        self.rate.store(cfg.qps > 0, Ordering::Relaxed);
         for i in 0..self.shards.len() {
             let mut s = self.lock_shard(i);
             if afresh {
@@ -329,6 +333,15 @@ impl SharedAdmission {
                 ..cfg
             });
         }
+    }
+
+    /// Whether a query rate limit is set. Without one, only the waiting limit is left, and a
+    /// query answered at once never waits: a server admits a query only when it is about to
+    /// wait on an upstream ([`crate::engine::forwarder::Forwarder::handle_query`]), so a cache
+    /// hit takes no lock.
+    #[inline]
+    pub fn rate_limited(&self) -> bool {
+        self.rate.load(Ordering::Relaxed)
     }
 
     /// The limits (with `max_clients` as one shard's share).

@@ -40,6 +40,8 @@ struct Pending {
     tcp: bool,
     /// The client's address and port: its admission count, and its name in the query log.
     peer: SocketAddr,
+    /// Counted as waiting in the admission table: its answer takes the count back.
+    admitted: bool,
 }
 
 /// The worker's state, borrowed by its tasks between awaits.
@@ -177,7 +179,9 @@ impl State {
         }
         let p = self.clients.get_mut(slot)?.take()?;
         self.free.push(slot as u32);
-        self.admission.done(p.peer.ip());
+        if p.admitted {
+            self.admission.done(p.peer.ip());
+        }
         Some(p)
     }
 
@@ -212,31 +216,76 @@ impl State {
         let at = self
             .instant()
             .saturating_duration_since(self.admission_epoch);
-        if let Err(why) = self.admission.admit(at, peer.ip()) {
-            self.metrics.limited[why as usize] += 1;
-            let drop = self.settings.limit_drop();
-            self.turn_away(bytes, reply, tcp, drop);
-            if self.settings.log_queries {
-                tracing::info!(target: "query", "limited {peer}: over its {} limit", why.as_str());
+        // With a rate limit every query is admitted first. Without one only the waiting limit
+        // is left, and the engine asks for it only when the query is about to wait on an
+        // upstream: a cache hit takes no lock of the shared table.
+        let early = self.admission.rate_limited();
+        if early {
+            if let Err(why) = self.admission.admit(at, peer.ip()) {
+                self.limited(bytes, reply, peer, tcp, why);
+                return;
             }
-            return;
         }
-        // The engine answers every query by its deadline, or says it dropped it (no header,
-        // QR set): either way the slot is freed in `drain`.
+        // The engine answers every query it takes by its deadline, or says it dropped it (no
+        // header, QR set): either way the slot is freed in `drain`.
         let id = self.client(Pending {
             reply,
             started: self.instant(),
             tcp,
             peer,
+            admitted: early,
         });
         let transport = if tcp { Transport::Tcp } else { Transport::Udp };
-        self.fwd.handle(Input::Query {
-            now,
-            client: id,
-            transport,
-            bytes,
-        });
+        if early {
+            self.fwd.handle(Input::Query {
+                now,
+                client: id,
+                transport,
+                bytes,
+            });
+        } else {
+            // None: answered at once, never asked.
+            let mut verdict = None;
+            let admission = &self.admission;
+            self.fwd.handle_query(now, id, transport, bytes, || {
+                let v = admission.admit(at, peer.ip());
+                verdict = Some(v);
+                v.is_ok()
+            });
+            match verdict {
+                // Waiting on an upstream: its answer takes the count back.
+                Some(Ok(())) => {
+                    if let Some(Some(p)) = self.clients.get_mut((id.0 & 0xffff_ffff) as usize) {
+                        p.admitted = true;
+                    }
+                }
+                // The engine keeps nothing of it: free the slot, then turn it away.
+                Some(Err(why)) => {
+                    if let Some(p) = self.take_client(id) {
+                        self.limited(bytes, p.reply, peer, tcp, why);
+                    }
+                }
+                None => {}
+            }
+        }
         self.drain();
+    }
+
+    /// A query over a per-client limit: counted, answered REFUSED (or dropped) and logged.
+    fn limited(
+        &mut self,
+        bytes: &[u8],
+        reply: Reply,
+        peer: SocketAddr,
+        tcp: bool,
+        why: dnspect_core::engine::admission::Refusal,
+    ) {
+        self.metrics.limited[why as usize] += 1;
+        let drop = self.settings.limit_drop();
+        self.turn_away(bytes, reply, tcp, drop);
+        if self.settings.log_queries {
+            tracing::info!(target: "query", "limited {peer}: over its {} limit", why.as_str());
+        }
     }
 
     /// Bytes that arrived for the upstream transmit `token` (on its UDP socket, or with its ID

@@ -689,6 +689,48 @@ impl Forwarder {
             | Input::Failure { now, .. }
             | Input::Tick { now } => now,
         };
+        let now = self.advance(given);
+        match input {
+            Input::Query {
+                client,
+                transport,
+                bytes,
+                ..
+            } => {
+                self.on_query(now, client, transport, bytes, || true);
+            }
+            Input::Response {
+                token,
+                transport,
+                bytes,
+                ..
+            } => self.on_response(now, token, transport, bytes),
+            Input::Failure { token, .. } => self.on_failure(now, token),
+            Input::Tick { .. } => {}
+        }
+    }
+
+    /// A client's query, as [`Input::Query`], with a check for the queries that would wait on
+    /// an upstream: `admit` is called only when the query is not answered at once (from local
+    /// data, the cache, or with an error), before it joins or starts a transaction. When it
+    /// says no, the engine does nothing more with the query (no answer for `client` will come)
+    /// and this returns false: the caller answers it. A server's per-client limit on queries
+    /// waiting thus costs nothing on a cache hit.
+    pub fn handle_query(
+        &mut self,
+        now: Duration,
+        client: ClientId,
+        transport: Transport,
+        bytes: &[u8],
+        admit: impl FnOnce() -> bool,
+    ) -> bool {
+        let now = self.advance(now);
+        self.on_query(now, client, transport, bytes, admit)
+    }
+
+    /// Takes the time an input carries, starts the probes on the first input and runs the
+    /// timers due. Returns the engine's time.
+    fn advance(&mut self, given: Duration) -> Duration {
         // Time never runs backwards inside the engine, whatever clock the shell reads: an
         // earlier `now` is taken as the latest one seen (timers, TTLs and deadlines are
         // computed from it).
@@ -708,22 +750,7 @@ impl Forwarder {
         if matches!(self.timers.peek(), Some(Reverse((at, _, _))) if *at <= now) {
             self.run_timers(now);
         }
-        match input {
-            Input::Query {
-                client,
-                transport,
-                bytes,
-                ..
-            } => self.on_query(now, client, transport, bytes),
-            Input::Response {
-                token,
-                transport,
-                bytes,
-                ..
-            } => self.on_response(now, token, transport, bytes),
-            Input::Failure { token, .. } => self.on_failure(now, token),
-            Input::Tick { .. } => {}
-        }
+        now
     }
 
     fn event(&mut self, now: Duration, kind: impl FnOnce() -> EventKind) {

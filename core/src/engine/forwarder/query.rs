@@ -29,19 +29,21 @@ struct Checked<'k> {
 }
 
 impl Forwarder {
-    /// A client query: checked, then answered from the cache, or joined to the transaction in
-    /// flight for its key, or forwarded in a new one.
+    /// A client query: checked, then answered from the cache, or (if `admit` says yes) joined
+    /// to the transaction in flight for its key, or forwarded in a new one. False: `admit`
+    /// said no.
     pub(super) fn on_query(
         &mut self,
         now: Duration,
         client: ClientId,
         transport: Transport,
         bytes: &[u8],
-    ) {
+        admit: impl FnOnce() -> bool,
+    ) -> bool {
         // The key is built in place in this frame's buffer and lent to the rest of the path:
         // its 260 bytes are never moved.
         let mut key = KeyBuf::EMPTY;
-        self.on_query_with(now, client, transport, bytes, &mut key);
+        self.on_query_with(now, client, transport, bytes, &mut key, admit)
     }
 
     fn on_query_with(
@@ -51,10 +53,11 @@ impl Forwarder {
         transport: Transport,
         bytes: &[u8],
         key: &mut KeyBuf,
-    ) {
+        admit: impl FnOnce() -> bool,
+    ) -> bool {
         self.stats.queries += 1;
         let Some(p) = self.check_query(now, client, transport, bytes, key) else {
-            return;
+            return true;
         };
         if self.cfg.events {
             let name = name_text(bytes, p.q.name_start);
@@ -80,7 +83,7 @@ impl Forwarder {
             ecs: p.ecs,
         };
         if !self.local.is_empty() && self.answer_locally(now, &p, &waiter, bytes) {
-            return;
+            return true;
         }
         // A query with a client subnet passed through neither uses nor fills the cache: its
         // answer is tailored to the subnet (RFC 7871 7.3).
@@ -88,10 +91,13 @@ impl Forwarder {
             None
         } else {
             let Some(sf) = self.answer_from_cache(now, &p, &waiter, bytes) else {
-                return;
+                return true;
             };
             sf
         };
+        if !admit() {
+            return false;
+        }
         self.stats.cache_misses += 1;
         // The header and question only, counts set for one question (reusing a buffer).
         let mut query = self.buf_from(&bytes[..p.q.end.min(bytes.len())]);
@@ -100,6 +106,7 @@ impl Forwarder {
         }
         let waiter = Waiter { query, ..waiter };
         self.forward(now, &p, waiter, bytes, stale_fallback);
+        true
     }
 
     /// Checks a client's message. Returns what the rest of the path needs, or None when the
