@@ -30,9 +30,14 @@ pub const MIN_SHARD_BYTES: usize = 1 << 20;
 /// The most shards a cache has (a larger budget makes larger shards).
 pub const MAX_SHARDS: usize = 1 << 12;
 
+/// A shard on its own cache line(s), so two workers locking neighbouring shards do not share
+/// a line.
+#[repr(align(64))]
+struct Shard(Mutex<Store>);
+
 /// The sharded cache.
 pub struct SharedCache {
-    shards: Box<[Mutex<Store>]>,
+    shards: Box<[Shard]>,
     /// `shards.len() - 1` (a power of two).
     mask: usize,
     seed: usize,
@@ -54,7 +59,7 @@ impl SharedCache {
         let n = shards.clamp(1, 1 << 12).next_power_of_two();
         let per = max_bytes / n;
         SharedCache {
-            shards: (0..n).map(|_| Mutex::new(Store::new(per))).collect(),
+            shards: (0..n).map(|_| Shard(Mutex::new(Store::new(per)))).collect(),
             mask: n - 1,
             seed: seed as usize,
         }
@@ -105,7 +110,7 @@ impl SharedCache {
     /// Shard `i`, locked. A poisoned lock is taken as is: the store's state is consistent
     /// between calls (a panic inside aborts `serve` anyway).
     pub fn lock_shard(&self, i: usize) -> MutexGuard<'_, Store> {
-        match self.shards[i & self.mask].lock() {
+        match self.shards[i & self.mask].0.lock() {
             Ok(g) => g,
             Err(p) => p.into_inner(),
         }

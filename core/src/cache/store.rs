@@ -647,7 +647,11 @@ impl Store {
     pub fn get_touched(&mut self, key: &[u8]) -> Option<&Slot> {
         let &i = self.index.get(key)?;
         let h = self.held.at_mut(i).as_mut()?;
-        h.referenced = true;
+        // Written only when it changes: a hot entry read by several workers keeps its cache
+        // line shared instead of bouncing between their cores on every hit.
+        if !h.referenced {
+            h.referenced = true;
+        }
         Some(&h.slot)
     }
 
@@ -655,7 +659,7 @@ impl Store {
     #[inline]
     pub fn touch(&mut self, key: &[u8]) {
         if let Some(&i) = self.index.get(key) {
-            if let Some(h) = self.held.at_mut(i) {
+            if let Some(h) = self.held.at_mut(i).as_mut().filter(|h| !h.referenced) {
                 h.referenced = true;
             }
         }
