@@ -1,8 +1,12 @@
 //! Admission: whether a client's query is taken at all, before the engine sees it. Per client
 //! (an address grouped by a prefix length, so one host with many source ports, or a configured
 //! subnet, is one client): a token bucket for the query rate and a count of queries waiting on
-//! answers. Pure: time comes in as a [`Duration`], addresses as [`IpAddr`]; the runtime calls
-//! [`Admission::admit`] for each query and [`Admission::done`] when its answer leaves.
+//! answers. Pure: time comes in as a [`Duration`], addresses as [`IpAddr`]. The rate applies to
+//! every query, the waiting count only to queries that wait on an upstream: a server checks
+//! the rate ([`SharedAdmission::admit_rate`]) when a query arrives, and the waiting limit
+//! ([`SharedAdmission::admit_waiting`]) only when the engine is about to make the query wait
+//! (`Forwarder::handle_query`), with [`SharedAdmission::done`] when that query's answer leaves.
+//! [`Admission::admit`] checks both at once.
 //!
 //! Memory is bounded: at most `max_clients` are tracked. When the table is full, idle clients
 //! (full bucket, nothing waiting) are forgotten; if none are idle, an unknown client is admitted
@@ -184,6 +188,18 @@ impl Admission {
     }
 
     fn admit_key(&mut self, now: Duration, key: ClientKey) -> Result<(), Refusal> {
+        self.admit_parts(now, key, true, true)
+    }
+
+    /// The rate (`rate`), the waiting limit (`wait`), or both. Only `wait` counts the query as
+    /// waiting.
+    fn admit_parts(
+        &mut self,
+        now: Duration,
+        key: ClientKey,
+        rate: bool,
+        wait: bool,
+    ) -> Result<(), Refusal> {
         let size = self.bucket_size();
         if !self.clients.contains_key(&key) && self.clients.len() >= self.cfg.max_clients {
             self.forget_idle(now);
@@ -196,10 +212,10 @@ impl Admission {
             at: now,
             waiting: 0,
         });
-        if self.cfg.max_waiting > 0 && c.waiting >= self.cfg.max_waiting {
+        if wait && self.cfg.max_waiting > 0 && c.waiting >= self.cfg.max_waiting {
             return Err(Refusal::Waiting);
         }
-        if self.cfg.qps > 0 {
+        if rate && self.cfg.qps > 0 {
             let elapsed = now.saturating_sub(c.at);
             c.at = c.at.max(now);
             let refill = elapsed.as_micros() as u64 * u64::from(self.cfg.qps) / 1000;
@@ -209,7 +225,9 @@ impl Admission {
             }
             c.milli_tokens -= 1000;
         }
-        c.waiting += 1;
+        if wait {
+            c.waiting += 1;
+        }
         Ok(())
     }
 
@@ -335,10 +353,8 @@ impl SharedAdmission {
         }
     }
 
-    /// Whether a query rate limit is set. Without one, only the waiting limit is left, and a
-    /// query answered at once never waits: a server admits a query only when it is about to
-    /// wait on an upstream ([`crate::engine::forwarder::Forwarder::handle_query`]), so a cache
-    /// hit takes no lock.
+    /// Whether a query rate limit is set: without one, [`SharedAdmission::admit_rate`] takes no
+    /// lock, so a cache hit takes none.
     #[inline]
     pub fn rate_limited(&self) -> bool {
         self.rate.load(Ordering::Relaxed)
@@ -397,6 +413,30 @@ impl SharedAdmission {
         }
         let key = self.key(ip);
         self.lock_shard(self.shard_of(key)).admit_key(now, key)
+    }
+
+    /// The query rate alone, for a query from `ip` that just arrived (a cache hit included);
+    /// nothing is counted as waiting. No lock without a rate limit.
+    #[inline]
+    pub fn admit_rate(&self, now: Duration, ip: IpAddr) -> Result<(), Refusal> {
+        if !self.rate_limited() {
+            return Ok(());
+        }
+        let key = self.key(ip);
+        self.lock_shard(self.shard_of(key))
+            .admit_parts(now, key, true, false)
+    }
+
+    /// The waiting limit alone, for a query from `ip` about to wait on an upstream: counted as
+    /// waiting until [`SharedAdmission::done`]. No lock with both limits off.
+    #[inline]
+    pub fn admit_waiting(&self, now: Duration, ip: IpAddr) -> Result<(), Refusal> {
+        if self.off.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        let key = self.key(ip);
+        self.lock_shard(self.shard_of(key))
+            .admit_parts(now, key, false, true)
     }
 
     /// A query admitted for `ip` was answered (or dropped).

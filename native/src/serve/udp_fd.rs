@@ -8,28 +8,41 @@
 //! instead of the 0.41 that the reads need (`bench/results/serve-2026-12-03-epoll.md`).
 //!
 //! So [`UdpFd`] registers for reading only, and the kernel drops those wake-ups in the
-//! callback. The rare full send buffer is waited on through a duplicate descriptor, registered
-//! for writing only while that wait lasts ([`UdpFd::wait_writable`]).
+//! callback. The rare full send buffer is waited on through a duplicate descriptor registered
+//! for writing only while some task waits ([`UdpFd::send_when_writable`]): one registration
+//! per socket, shared by its waiting tasks and dropped with the last, so a send buffer that
+//! stays full costs one descriptor, not one per waiting answer.
 
+use std::cell::RefCell;
 use std::io;
 use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, RawFd};
+use std::rc::{Rc, Weak};
 
 use tokio::io::unix::{AsyncFd, AsyncFdReadyGuard, AsyncFdRegisterError};
 use tokio::io::Interest;
 
+type Registered = AsyncFd<std::net::UdpSocket>;
+
 #[derive(Debug)]
-pub struct UdpFd(AsyncFd<std::net::UdpSocket>);
+pub struct UdpFd {
+    io: Registered,
+    /// The write registration while tasks wait for room to send.
+    writer: RefCell<Weak<Registered>>,
+}
 
 impl UdpFd {
     /// Registers `s` (made non-blocking) with the current runtime, for reading.
     pub fn new(s: std::net::UdpSocket) -> io::Result<UdpFd> {
         s.set_nonblocking(true)?;
-        Ok(UdpFd(register(s, Interest::READABLE)?))
+        Ok(UdpFd {
+            io: register(s, Interest::READABLE)?,
+            writer: RefCell::new(Weak::new()),
+        })
     }
 
     pub fn socket(&self) -> &std::net::UdpSocket {
-        self.0.get_ref()
+        self.io.get_ref()
     }
 
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
@@ -43,24 +56,38 @@ impl UdpFd {
         &self,
         interest: Interest,
     ) -> io::Result<AsyncFdReadyGuard<'_, std::net::UdpSocket>> {
-        self.0.ready(interest).await
+        self.io.ready(interest).await
     }
 
-    /// Waits until the socket's send buffer has room: a duplicate of the descriptor is
-    /// registered for writing for this wait only (epoll keys an entry by descriptor number as
-    /// well as by socket, so the two registrations do not collide).
-    pub async fn wait_writable(&self) -> io::Result<()> {
-        let dup = self.socket().try_clone()?;
-        let w = register(dup, Interest::WRITABLE)?;
-        let _ready = w.writable().await?;
-        Ok(())
+    /// Runs `send` (a send on this socket) once the socket has room, as many times as it
+    /// reports `WouldBlock`, each after the next sign of room. The room is watched through a
+    /// duplicate descriptor registered for writing (epoll keys an entry by descriptor number
+    /// as well as by socket, so the two registrations do not collide), shared by every task
+    /// waiting on this socket and closed when the last one is done.
+    pub async fn send_when_writable<R>(
+        &self,
+        mut send: impl FnMut() -> io::Result<R>,
+    ) -> io::Result<R> {
+        let w = self.writer()?;
+        loop {
+            let mut ready = w.writable().await?;
+            if let Ok(r) = ready.try_io(|_| send()) {
+                return r;
+            }
+        }
+    }
+
+    fn writer(&self) -> io::Result<Rc<Registered>> {
+        if let Some(w) = self.writer.borrow().upgrade() {
+            return Ok(w);
+        }
+        let w = Rc::new(register(self.socket().try_clone()?, Interest::WRITABLE)?);
+        *self.writer.borrow_mut() = Rc::downgrade(&w);
+        Ok(w)
     }
 }
 
-fn register(
-    s: std::net::UdpSocket,
-    interest: Interest,
-) -> io::Result<AsyncFd<std::net::UdpSocket>> {
+fn register(s: std::net::UdpSocket, interest: Interest) -> io::Result<Registered> {
     // SAFETY: the `UdpSocket` owns its descriptor; the `AsyncFd` takes the socket by value and
     // neither closes nor replaces the descriptor while it owns it, so it stays valid, open and
     // the same for the `AsyncFd`'s lifetime.
@@ -72,7 +99,7 @@ fn register(
 
 impl AsRawFd for UdpFd {
     fn as_raw_fd(&self) -> RawFd {
-        self.0.as_raw_fd()
+        self.io.as_raw_fd()
     }
 }
 
@@ -144,10 +171,18 @@ mod tests {
         .expect("the datagram is read");
         assert_eq!(&buf[..got.0], b"ping");
         assert_eq!(got.1, tx.local_addr().unwrap());
-        // An empty send buffer has room at once, through the duplicate.
-        tokio::time::timeout(Duration::from_secs(5), rx.wait_writable())
-            .await
-            .expect("writable at once")
-            .unwrap();
+        // An empty send buffer has room at once, through the duplicate, which is closed after.
+        let to = tx.local_addr().unwrap();
+        let sent = tokio::time::timeout(
+            Duration::from_secs(5),
+            rx.send_when_writable(|| rx.socket().send_to(b"pong", to)),
+        )
+        .await
+        .expect("writable at once")
+        .unwrap();
+        assert_eq!(sent, 4);
+        assert!(rx.writer.borrow().upgrade().is_none());
+        let n = tx.recv(&mut buf).unwrap();
+        assert_eq!(&buf[..n], b"pong");
     }
 }

@@ -180,15 +180,9 @@ impl UdpPools {
                 // The socket's buffer is full: send when it has room (the engine's attempt
                 // timer bounds the wait).
                 tokio::task::spawn_local(async move {
-                    for _ in 0..64 {
-                        if fd.wait_writable().await.is_err() {
-                            return;
-                        }
-                        match batch::send_connected(fd.as_raw_fd(), &bytes) {
-                            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-                            _ => return,
-                        }
-                    }
+                    let _ = fd
+                        .send_when_writable(|| batch::send_connected(fd.as_raw_fd(), &bytes))
+                        .await;
                 });
                 Ok(())
             }

@@ -129,6 +129,15 @@ impl State {
         }
     }
 
+    /// Before a batch of client queries: the answers of upstream batches still waiting for the
+    /// flush task go out first. They are done, and the client batch may take a while (each of
+    /// its misses sends an upstream query); the flush task then finds nothing to send.
+    fn flush_deferred(&mut self) {
+        if self.flush_queued {
+            self.flush();
+        }
+    }
+
     /// Forgets the pooled connection to `addr` if it is still `queue` (not a newer one).
     pub fn tcp_pool_remove(&mut self, addr: SocketAddr, queue: &upstream::TcpQueue) {
         if self
@@ -216,15 +225,12 @@ impl State {
         let at = self
             .instant()
             .saturating_duration_since(self.admission_epoch);
-        // With a rate limit every query is admitted first. Without one only the waiting limit
-        // is left, and the engine asks for it only when the query is about to wait on an
-        // upstream: a cache hit takes no lock of the shared table.
-        let early = self.admission.rate_limited();
-        if early {
-            if let Err(why) = self.admission.admit(at, peer.ip()) {
-                self.limited(bytes, reply, peer, tcp, why);
-                return;
-            }
+        // The rate applies to every query, cache hits included (no lock without a rate
+        // limit). The waiting limit applies only to a query about to wait on an upstream: the
+        // engine asks for it after its cache lookup, so a hit never takes that lock.
+        if let Err(why) = self.admission.admit_rate(at, peer.ip()) {
+            self.limited(bytes, reply, peer, tcp, why);
+            return;
         }
         // The engine answers every query it takes by its deadline, or says it dropped it (no
         // header, QR set): either way the slot is freed in `drain`.
@@ -233,40 +239,33 @@ impl State {
             started: self.instant(),
             tcp,
             peer,
-            admitted: early,
+            admitted: false,
         });
         let transport = if tcp { Transport::Tcp } else { Transport::Udp };
-        if early {
-            self.fwd.handle(Input::Query {
-                now,
-                client: id,
-                transport,
-                bytes,
-            });
-        } else {
-            // None: answered at once, never asked.
-            let mut verdict = None;
-            let admission = &self.admission;
-            self.fwd.handle_query(now, id, transport, bytes, || {
-                let v = admission.admit(at, peer.ip());
-                verdict = Some(v);
-                v.is_ok()
-            });
-            match verdict {
-                // Waiting on an upstream: its answer takes the count back.
-                Some(Ok(())) => {
-                    if let Some(Some(p)) = self.clients.get_mut((id.0 & 0xffff_ffff) as usize) {
-                        p.admitted = true;
-                    }
+        // None: answered at once, never asked.
+        let mut verdict = None;
+        let admission = &self.admission;
+        self.fwd.handle_query(now, id, transport, bytes, || {
+            let v = admission.admit_waiting(at, peer.ip());
+            verdict = Some(v);
+            v.is_ok()
+        });
+        match verdict {
+            // Waiting on an upstream: its answer takes the count back.
+            Some(Ok(())) => {
+                if let Some(Some(p)) = self.clients.get_mut((id.0 & 0xffff_ffff) as usize) {
+                    p.admitted = true;
                 }
-                // The engine keeps nothing of it: free the slot, then turn it away.
-                Some(Err(why)) => {
-                    if let Some(p) = self.take_client(id) {
-                        self.limited(bytes, p.reply, peer, tcp, why);
-                    }
-                }
-                None => {}
             }
+            // The engine keeps nothing of it. Its query-log lines (written while the slot
+            // still names the client), then the slot is freed and the query turned away.
+            Some(Err(why)) => {
+                self.drain_outputs();
+                if let Some(p) = self.take_client(id) {
+                    self.limited(bytes, p.reply, peer, tcp, why);
+                }
+            }
+            None => {}
         }
         self.drain();
     }
@@ -786,10 +785,10 @@ async fn send_later(fd: Rc<UdpFd>, msgs: Vec<(SocketAddr, Vec<u8>)>) {
         if sent >= msgs.len() {
             return;
         }
-        if fd.wait_writable().await.is_err() {
-            return;
-        }
-        match send.send(fd.as_raw_fd(), &msgs[sent..]) {
+        match fd
+            .send_when_writable(|| send.send(fd.as_raw_fd(), &msgs[sent..]))
+            .await
+        {
             Ok(n) => sent += n.max(1),
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
             Err(_) => sent += 1,
@@ -827,6 +826,7 @@ async fn udp_loop(
         });
         if got > 0 {
             let mut st = state.borrow_mut();
+            st.flush_deferred();
             st.begin_batch();
             for i in 0..got {
                 if let Some(peer) = rb.addr(i) {

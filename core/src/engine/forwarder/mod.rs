@@ -657,13 +657,13 @@ impl Forwarder {
         self.outstanding.contains_key(&token)
     }
 
-    /// Clients waiting on transactions (for metrics).
     /// Timers in the engine's heap, including those of ended transactions not yet dropped by
     /// a compaction: at most about twice the live ones, or 1024.
     pub fn timers_scheduled(&self) -> usize {
         self.timers.len()
     }
 
+    /// Clients waiting on transactions (for metrics).
     pub fn waiting(&self) -> usize {
         self.waiting
     }
