@@ -704,7 +704,18 @@ fn a_flooding_client_is_rate_limited_and_others_are_served() {
 /// still gets a cache hit (which waits on nothing), and its further misses are refused.
 #[test]
 fn one_client_cannot_hold_more_than_its_share_of_waiting_queries() {
-    let (_up, _server, port, mport) = fairness_setup("client_max_waiting = 10\n");
+    waiting_share("client_max_waiting = 10\n");
+}
+
+/// The same with a (generous) rate limit on: the rate is checked for every query, the waiting
+/// limit still only for queries that wait.
+#[test]
+fn with_a_rate_limit_too_a_hit_is_not_refused_for_waiting() {
+    waiting_share("client_max_waiting = 10\nclient_qps = 10000\n");
+}
+
+fn waiting_share(limits: &str) {
+    let (_up, _server, port, mport) = fairness_setup(limits);
     let greedy = client_on([127, 0, 0, 4], port);
     let _ = greedy.send(&query(100, "cached.test", RType::A, None));
     let warm = collect(&greedy, 1, Duration::from_secs(3));
