@@ -2,6 +2,8 @@
 # System calls per query of one dnspect build, by name (issue 11: batching).
 #
 #   bench/serve/syscalls.sh WORK BIN hit|miss [SECS]
+#   RATE=20000 bench/serve/syscalls.sh ...   (dnsperf at a fixed rate instead of saturation: most
+#                                             wake-ups then carry one datagram)
 #
 # WORK: a scratch directory kept by `KEEP_WORK=1 bench/serve/run.sh` (its NSD config, zone,
 # dnspect.toml and q/hit.txt). Starts NSD (CPU 1) and BIN (CPU 0) on the bench ports, warms the
@@ -30,7 +32,7 @@ else
     Q=$WORK/q/hit.txt N=()
 fi
 perf stat -e 'syscalls:sys_enter_*' -p "$S" -o "$OUT/sys.txt" -- sleep "$SECS" >/dev/null 2>&1 & P=$!
-timeout $((SECS + 30)) taskset -c 1 dnsperf -s 127.0.0.1 -p "$PORT" -d "$Q" -c 16 -T 1 -t 2 -b 4096 -q 200 -l "$SECS" "${N[@]}" >"$OUT/dnsperf.txt" 2>&1 || true
+timeout $((SECS + 30)) taskset -c 1 dnsperf -s 127.0.0.1 -p "$PORT" -d "$Q" -c 16 -T 1 -t 2 -b 4096 -q 200 ${RATE:+-Q "$RATE"} -l "$SECS" "${N[@]}" >"$OUT/dnsperf.txt" 2>&1 || true
 wait "$P" || true
 done=$(awk '/Queries completed:/ { print $3 }' "$OUT/dnsperf.txt")
 echo "$WL $(basename "$BIN"): $done queries completed; system calls per query:"
