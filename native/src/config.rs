@@ -90,7 +90,7 @@ impl Default for UdpKnobs {
 }
 
 /// The admin API on the metrics listener (native/src/serve/admin.rs, docs/admin-api.md).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AdminKnobs {
     /// Serve clients that are not on loopback too (off: the metrics listener may be reachable
@@ -98,6 +98,23 @@ pub struct AdminKnobs {
     pub allow_remote: bool,
     /// A file whose first line is a bearer token every admin request must carry; "" for none.
     pub token_file: String,
+    /// Connections the metrics listener serves at once; more are closed at accept.
+    pub max_connections: usize,
+    /// How long a connection to the metrics listener may take to send its request, and then
+    /// to take its answer.
+    #[serde(with = "units::duration")]
+    pub timeout: Duration,
+}
+
+impl Default for AdminKnobs {
+    fn default() -> Self {
+        AdminKnobs {
+            allow_remote: false,
+            token_file: String::new(),
+            max_connections: 64,
+            timeout: Duration::from_secs(5),
+        }
+    }
 }
 
 /// The admin API's settings in force.
@@ -106,6 +123,9 @@ pub struct AdminSettings {
     pub allow_remote: bool,
     /// The token read from `token_file` (read again on SIGHUP).
     pub token: Option<String>,
+    /// The metrics listener's bounds (applied at start).
+    pub max_connections: usize,
+    pub timeout: Duration,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -640,7 +660,15 @@ fn settle(
     if u.upstream_socket_lifetime.is_zero() {
         return Err(sp.err("udp.upstream_socket_lifetime", "must be above 0"));
     }
+    if f.admin.max_connections == 0 {
+        return Err(sp.err("admin.max_connections", "must be at least 1"));
+    }
+    if f.admin.timeout.is_zero() {
+        return Err(sp.err("admin.timeout", "must be above 0"));
+    }
     let admin = AdminSettings {
+        max_connections: f.admin.max_connections,
+        timeout: f.admin.timeout,
         allow_remote: f.admin.allow_remote,
         token: match f.admin.token_file.as_str() {
             "" => None,
@@ -930,6 +958,11 @@ mod tests {
             err("[udp]\nupstream_socket_lifetime = \"0s\"\n"),
             at(2, "udp.upstream_socket_lifetime")
         );
+        assert_eq!(
+            err("[admin]\nmax_connections = 0\n"),
+            at(2, "admin.max_connections")
+        );
+        assert_eq!(err("[admin]\ntimeout = \"0s\"\n"), at(2, "admin.timeout"));
         assert_eq!(err("\n[engine]\nevents = true\n"), at(3, "engine.events"));
         assert_eq!(
             err("[engine]\nupstreams = [\"192.0.2.1\"]\n"),

@@ -367,3 +367,109 @@ fn suspect_negatives_count_the_incident_004_guard() {
         "{text}"
     );
 }
+
+/// The metrics listener is bounded like the DNS ports: `admin.max_connections` at once (more
+/// are closed at accept) and `admin.timeout` to send a request. Two silent connections fill a
+/// listener of two; a third is closed at once; after the timeout both are gone, counted, and
+/// /metrics answers again.
+#[test]
+fn the_metrics_listener_bounds_connections_and_counts_what_it_closes() {
+    use std::io::Read;
+    let fake = FakeUpstream::start(|_, _, _| None);
+    let (_server, _port, mport) = serve_with_metrics(
+        "metrics-http-bounds",
+        &[fake.port],
+        "[admin]\nmax_connections = 2\ntimeout = \"1s\"\n",
+    );
+    let at = SocketAddr::from(([127, 0, 0, 1], mport));
+    // The accept loop runs (the connection `serve_with_metrics` waited with is done).
+    assert_eq!(http_get(mport, "/health").0, 200);
+    let silent: Vec<std::net::TcpStream> = (0..2)
+        .map(|_| std::net::TcpStream::connect(at).unwrap())
+        .collect();
+    // Let the listener take both before the third.
+    std::thread::sleep(Duration::from_millis(200));
+    let mut third = std::net::TcpStream::connect(at).unwrap();
+    third
+        .set_read_timeout(Some(Duration::from_millis(900)))
+        .unwrap();
+    let mut buf = [0u8; 64];
+    let started = Instant::now();
+    let r = third.read(&mut buf);
+    assert!(
+        matches!(r, Ok(0))
+            || matches!(&r, Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset),
+        "the connection over the limit is closed at once: {r:?} after {:?}",
+        started.elapsed()
+    );
+    // The silent two time out after 1 s; then a scrape gets through.
+    std::thread::sleep(Duration::from_millis(1300));
+    let body = scrape_until(
+        mport,
+        "dnspect_http_connections_rejected_total{reason=\"timeout\"}",
+        |v| v >= 2.0,
+    );
+    let limit = scraped(
+        &body,
+        "dnspect_http_connections_rejected_total{reason=\"limit\"}",
+    );
+    let timeout = scraped(
+        &body,
+        "dnspect_http_connections_rejected_total{reason=\"timeout\"}",
+    );
+    println!("closed unserved: limit {limit:?}, timeout {timeout:?}");
+    assert!(limit.is_some_and(|v| v >= 1.0), "{body}");
+    assert!(timeout.is_some_and(|v| v >= 2.0), "{body}");
+    drop(silent);
+}
+
+/// Reloads are counted by result, and a rejected one leaves the load time of the configuration
+/// in force as it was: what the DnspectConfigReloadRejected alert and the dashboard read.
+#[test]
+fn reloads_are_counted_and_a_rejected_one_keeps_the_load_time() {
+    let fake = FakeUpstream::start(|_, _, _| None);
+    let dir = temp_dir("metrics-reloads");
+    let (port, mport) = (free_port(), free_port());
+    let good = config(port, &[fake.port], "");
+    let metrics = format!("127.0.0.1:{mport}");
+    let server = start_dnspect(&dir, &good, port, &["--metrics", &metrics]);
+    wait_tcp(
+        SocketAddr::from(([127, 0, 0, 1], mport)),
+        Duration::from_secs(10),
+    );
+    let loaded = |body: &str| {
+        scraped(body, "dnspect_config_last_load_success_timestamp_seconds").unwrap_or(-1.0)
+    };
+    let (_, body) = http_get(mport, "/metrics");
+    let started = loaded(&body);
+    assert!(started > 1.7e9, "{body}");
+    assert_eq!(
+        scraped(&body, "dnspect_reloads_total{result=\"ok\"}"),
+        Some(0.0)
+    );
+    // A bad file: rejected, counted, the load time unchanged.
+    std::fs::write(
+        dir.join("dnspect.toml"),
+        format!("{good}\nno_such_key = 1\n"),
+    )
+    .unwrap();
+    server.reload_expecting("configuration rejected");
+    let body = scrape_until(mport, "dnspect_reloads_total{result=\"rejected\"}", |v| {
+        v >= 1.0
+    });
+    assert_eq!(
+        scraped(&body, "dnspect_reloads_total{result=\"rejected\"}"),
+        Some(1.0)
+    );
+    assert_eq!(loaded(&body), started, "{body}");
+    // Mended: applied, counted, loaded again (at least one second later).
+    std::thread::sleep(Duration::from_millis(1100));
+    std::fs::write(dir.join("dnspect.toml"), &good).unwrap();
+    server.reload_expecting("configuration reloaded");
+    let body = scrape_until(mport, "dnspect_reloads_total{result=\"ok\"}", |v| v >= 1.0);
+    assert_eq!(
+        scraped(&body, "dnspect_reloads_total{result=\"ok\"}"),
+        Some(1.0)
+    );
+    assert!(loaded(&body) > started, "{body}");
+}

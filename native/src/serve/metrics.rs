@@ -616,6 +616,43 @@ fn render_health(o: &mut String, shared: &Shared) {
     );
     family(
         o,
+        "dnspect_reloads_total",
+        "counter",
+        "Configuration reloads (SIGHUP, a hosts file changed) applied (ok) and rejected (the running configuration kept).",
+    );
+    for (i, result) in ["ok", "rejected"].iter().enumerate() {
+        let n = shared.reloads[i].load(Ordering::Relaxed);
+        sample(
+            o,
+            "dnspect_reloads_total",
+            &format!("result=\"{result}\""),
+            n,
+        );
+    }
+    single(
+        o,
+        "dnspect_config_last_load_success_timestamp_seconds",
+        "gauge",
+        "When the configuration in force was loaded (at start or by the last reload applied), Unix seconds.",
+        shared.last_load.load(Ordering::Relaxed),
+    );
+    family(
+        o,
+        "dnspect_http_connections_rejected_total",
+        "counter",
+        "Metrics/admin listener connections closed unserved: over admin.max_connections (limit) or past admin.timeout (timeout).",
+    );
+    for (i, reason) in ["limit", "timeout"].iter().enumerate() {
+        let n = shared.http_rejected[i].load(Ordering::Relaxed);
+        sample(
+            o,
+            "dnspect_http_connections_rejected_total",
+            &format!("reason=\"{reason}\""),
+            n,
+        );
+    }
+    family(
+        o,
         "dnspect_upstreams_usable",
         "gauge",
         "Upstreams not marked down, by worker.",
@@ -628,8 +665,18 @@ fn render_health(o: &mut String, shared: &Shared) {
 
 /// A tiny HTTP/1.1 server for /metrics, /health and /ready, and the admin API's /cache routes
 /// (`super::admin`).
-pub async fn serve(listener: TcpListener, shared: Arc<Shared>, admin: Arc<Admin>) {
+///
+/// At most `max_connections` at once (more are closed at accept); each has `timeout` to send
+/// its request and `timeout` again to take its answer. Both are counted when they close one.
+pub async fn serve(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    admin: Arc<Admin>,
+    max_connections: usize,
+    timeout: Duration,
+) {
     let mut backoff = super::tcp::Backoff::default();
+    let slots = Arc::new(tokio::sync::Semaphore::new(max_connections));
     loop {
         let (mut s, peer) = match listener.accept().await {
             Ok(x) => {
@@ -641,14 +688,20 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>, admin: Arc<Admin>
                 continue;
             }
         };
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            shared.http_rejected[0].fetch_add(1, Ordering::Relaxed);
+            drop(s);
+            continue;
+        };
         let shared = shared.clone();
         let admin = admin.clone();
         tokio::spawn(async move {
+            let _slot = slot;
             // The request may come in more than one segment: read until the end of the
-            // headers (or 2048 bytes), within 5 s.
+            // headers (or 2048 bytes), within the timeout.
             let mut buf = [0u8; 2048];
             let mut n = 0;
-            let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+            let deadline = tokio::time::Instant::now() + timeout;
             let done = |b: &[u8]| {
                 b.windows(4).any(|w| w == b"\r\n\r\n") || b.windows(2).any(|w| w == b"\n\n")
             };
@@ -656,7 +709,11 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>, admin: Arc<Admin>
                 match tokio::time::timeout_at(deadline, s.read(&mut buf[n..])).await {
                     Ok(Ok(0)) => break,
                     Ok(Ok(k)) => n += k,
-                    _ => return,
+                    Ok(Err(_)) => return,
+                    Err(_) => {
+                        shared.http_rejected[1].fetch_add(1, Ordering::Relaxed);
+                        return;
+                    }
                 }
             }
             let req = String::from_utf8_lossy(&buf[..n]);
@@ -689,7 +746,7 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>, admin: Arc<Admin>
                     ),
                 };
                 let resp = format!("HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
-                let _ = s.write_all(resp.as_bytes()).await;
+                write_within(&mut s, resp.as_bytes(), timeout, &shared).await;
                 return;
             }
             let (status, body) = match path {
@@ -717,7 +774,22 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>, admin: Arc<Admin>
                 ),
             };
             let resp = format!("HTTP/1.1 {status}\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
-            let _ = s.write_all(resp.as_bytes()).await;
+            write_within(&mut s, resp.as_bytes(), timeout, &shared).await;
         });
+    }
+}
+
+/// Writes an answer, giving up (counted) when the client does not take it within `timeout`.
+async fn write_within(
+    s: &mut tokio::net::TcpStream,
+    bytes: &[u8],
+    timeout: Duration,
+    shared: &Shared,
+) {
+    if tokio::time::timeout(timeout, s.write_all(bytes))
+        .await
+        .is_err()
+    {
+        shared.http_rejected[1].fetch_add(1, Ordering::Relaxed);
     }
 }

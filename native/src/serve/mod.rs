@@ -107,6 +107,21 @@ pub struct Shared {
     pub draining: AtomicBool,
     /// Client TCP connections by client address (checked at accept only).
     pub tcp: tcp::Counts,
+    /// Metrics-listener connections closed unserved: over `admin.max_connections`, and
+    /// past `admin.timeout`.
+    pub http_rejected: [AtomicU64; 2],
+    /// Reloads (SIGHUP, a hosts file changed) applied and rejected.
+    pub reloads: [AtomicU64; 2],
+    /// When the configuration was last loaded whole (at start, or a reload applied), in
+    /// seconds since the Unix epoch.
+    pub last_load: AtomicU64,
+}
+
+/// Seconds since the Unix epoch (0 if the clock is before it).
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 impl Shared {
@@ -117,6 +132,9 @@ impl Shared {
             workers: (0..workers).map(|_| WorkerHealth::default()).collect(),
             draining: AtomicBool::new(false),
             tcp: tcp::Counts::default(),
+            http_rejected: Default::default(),
+            reloads: Default::default(),
+            last_load: AtomicU64::new(unix_now()),
         }
     }
 
@@ -325,7 +343,13 @@ pub fn run(
         if let Some(m) = settings.metrics {
             let listener = bind_metrics(m).with_context(|| format!("cannot bind metrics {m}"))?;
             tracing::info!("metrics on http://{m}/metrics, health on /health and /ready, cache admin on /cache/entries and /cache/flush");
-            tokio::spawn(metrics::serve(listener, shared.clone(), admin.clone()));
+            tokio::spawn(metrics::serve(
+                listener,
+                shared.clone(),
+                admin.clone(),
+                settings.admin.max_connections,
+                settings.admin.timeout,
+            ));
         }
         systemd::ready(&format!("serving DNS on {:?}", settings.listen));
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
@@ -338,7 +362,7 @@ pub fn run(
                 _ = tokio::signal::ctrl_c() => break,
                 _ = term.recv() => break,
                 _ = hup.recv() => {
-                    let r = Reload { path: config_path.as_deref(), resolv: &resolv_conf, overrides: &overrides, nofile, running: &settings, socket_activated };
+                    let r = Reload { path: config_path.as_deref(), resolv: &resolv_conf, overrides: &overrides, nofile, running: &settings, socket_activated, shared: &shared };
                     if let Some(new) = r.apply("SIGHUP", &controls) {
                         admin.reconfigure(&new);
                         admission.reconfigure(new.engine.limits);
@@ -349,7 +373,7 @@ pub fn run(
                 }
                 _ = poll.tick(), if hosts.active() => {
                     if hosts.changed() {
-                        let r = Reload { path: config_path.as_deref(), resolv: &resolv_conf, overrides: &overrides, nofile, running: &settings, socket_activated };
+                        let r = Reload { path: config_path.as_deref(), resolv: &resolv_conf, overrides: &overrides, nofile, running: &settings, socket_activated, shared: &shared };
                         if let Some(new) = r.apply("hosts file changed", &controls) {
                             admin.reconfigure(&new);
                             admission.reconfigure(new.engine.limits);
@@ -416,6 +440,8 @@ struct Reload<'a> {
     running: &'a Settings,
     /// With systemd's sockets, `listen` is not ours to compare.
     socket_activated: bool,
+    /// Counts the reloads applied and rejected.
+    shared: &'a Shared,
 }
 
 impl Reload<'_> {
@@ -452,12 +478,15 @@ impl Reload<'_> {
                     let _ = c.send(Control::Reload(Box::new(new.clone())));
                 }
                 tracing::info!("{why}: configuration reloaded from {from}, {ups}; {local}; cache and queries in flight kept");
+                self.shared.reloads[0].fetch_add(1, Ordering::Relaxed);
+                self.shared.last_load.store(unix_now(), Ordering::Relaxed);
                 Some(new)
             }
             Err(e) => {
                 tracing::error!(
                     "{why}: configuration rejected, keeping the running one: {from}: {e}"
                 );
+                self.shared.reloads[1].fetch_add(1, Ordering::Relaxed);
                 None
             }
         }
