@@ -891,3 +891,31 @@ fn oversized_queries_and_queries_with_records_get_formerr() {
         big.len()
     );
 }
+
+/// More busy clients than `max_clients`: the table keeps those it has (each has queries
+/// waiting, so none can be forgotten) and admits the others unchecked rather than locking them
+/// out. That bypass of the limits is counted, so an operator sees the table is too small.
+#[test]
+fn clients_over_max_clients_are_admitted_untracked_and_counted() {
+    let (_up, _server, port, mport) = fairness_setup("client_max_waiting = 5\nmax_clients = 2\n");
+    let clients: Vec<UdpSocket> = (2..6u8).map(|i| client_on([127, 0, 0, i], port)).collect();
+    for (c, sock) in clients.iter().enumerate() {
+        for i in 0..3u16 {
+            let _ = sock.send(&query(i, &format!("slow{c}-{i}.test"), RType::A, None));
+        }
+    }
+    // 4 clients, a table of 2: at least 2 clients' 3 queries each are admitted untracked.
+    let untracked = expect_metric(mport, "dnspect_clients_untracked_total", 6.0);
+    let body = http_get(mport, "/metrics").1;
+    let tracked = metric(&body, "dnspect_clients_tracked");
+    println!("max_clients 2, 4 busy clients: {tracked} tracked, {untracked} queries untracked");
+    assert!((1.0..=2.0).contains(&tracked), "{body}");
+    for sock in &clients {
+        let got = collect(sock, 3, Duration::from_secs(3));
+        assert_eq!(
+            got.get("NOERROR"),
+            Some(&3),
+            "every client is served: {got:?}"
+        );
+    }
+}

@@ -139,6 +139,8 @@ struct Client {
 pub struct Admission {
     cfg: AdmissionConfig,
     clients: HashMap<ClientKey, Client, rustc_hash::FxBuildHasher>,
+    /// Queries admitted without a check because the table was full of busy clients.
+    untracked: u64,
 }
 
 impl Admission {
@@ -146,6 +148,7 @@ impl Admission {
         Admission {
             cfg,
             clients: HashMap::default(),
+            untracked: 0,
         }
     }
 
@@ -161,6 +164,12 @@ impl Admission {
     /// Clients tracked now.
     pub fn tracked(&self) -> usize {
         self.clients.len()
+    }
+
+    /// Queries admitted unchecked so far: the table was full (`max_clients`) and none of its
+    /// clients idle.
+    pub fn untracked(&self) -> u64 {
+        self.untracked
     }
 
     /// The client an address belongs to.
@@ -204,6 +213,7 @@ impl Admission {
         if !self.clients.contains_key(&key) && self.clients.len() >= self.cfg.max_clients {
             self.forget_idle(now);
             if self.clients.len() >= self.cfg.max_clients {
+                self.untracked += 1;
                 return Ok(());
             }
         }
@@ -369,6 +379,13 @@ impl SharedAdmission {
     pub fn tracked(&self) -> usize {
         (0..self.shards.len())
             .map(|i| self.lock_shard(i).tracked())
+            .sum()
+    }
+
+    /// Queries admitted unchecked so far, over all shards (see [`Admission::untracked`]).
+    pub fn untracked(&self) -> u64 {
+        (0..self.shards.len())
+            .map(|i| self.lock_shard(i).untracked())
             .sum()
     }
 

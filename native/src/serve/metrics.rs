@@ -614,6 +614,22 @@ fn render_health(o: &mut String, shared: &Shared) {
         "1 after SIGTERM, while queries queued and in flight are answered.",
         ok(shared.draining.load(Ordering::SeqCst)),
     );
+    if let Some(a) = shared.admission.get() {
+        single(
+            o,
+            "dnspect_clients_tracked",
+            "gauge",
+            "Clients in the per-client admission table (at most engine.limits.max_clients).",
+            a.tracked(),
+        );
+        single(
+            o,
+            "dnspect_clients_untracked_total",
+            "counter",
+            "Queries admitted without the per-client limits because the table was full of busy clients (raise engine.limits.max_clients).",
+            a.untracked(),
+        );
+    }
     family(
         o,
         "dnspect_reloads_total",

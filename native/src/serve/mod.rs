@@ -115,6 +115,8 @@ pub struct Shared {
     /// When the configuration was last loaded whole (at start, or a reload applied), in
     /// seconds since the Unix epoch.
     pub last_load: AtomicU64,
+    /// The per-client admission table, for its gauges.
+    pub admission: std::sync::OnceLock<Arc<dnspect_core::engine::admission::SharedAdmission>>,
 }
 
 /// Seconds since the Unix epoch (0 if the clock is before it).
@@ -135,6 +137,7 @@ impl Shared {
             http_rejected: Default::default(),
             reloads: Default::default(),
             last_load: AtomicU64::new(unix_now()),
+            admission: std::sync::OnceLock::new(),
         }
     }
 
@@ -278,6 +281,7 @@ pub fn run(
         settings.engine.limits,
         u64::from_ne_bytes(admission_seed),
     ));
+    let _ = shared.admission.set(admission.clone());
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut controls = Vec::new();
     let mut threads = Vec::new();
