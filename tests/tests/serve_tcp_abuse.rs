@@ -381,3 +381,45 @@ fn acl_drop_closes_at_accept_and_refused_clients_are_bounded() {
         assert!(fds(srv.pid()) <= before, "{refuse}");
     }
 }
+
+/// A TCP connection from `ip` to the server.
+fn connect_from(ip: [u8; 4], port: u16) -> TcpStream {
+    let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    s.bind(&std::net::SocketAddr::from((ip, 0)).into()).unwrap();
+    s.connect(&std::net::SocketAddr::from(([127, 0, 0, 1], port)).into())
+        .unwrap();
+    s.into()
+}
+
+/// The per-client TCP cap groups addresses by the client prefix, as the rate and waiting
+/// limits do: with `client_prefix_v4 = 24`, 127.0.0.2 and 127.0.0.3 are one client and share
+/// one cap (with the default /32 each would have its own, and a host with many addresses, such
+/// as an IPv6 /64, would multiply the cap).
+#[test]
+fn per_client_cap_groups_addresses_by_the_client_prefix() {
+    const CAP: usize = 4;
+    let up = upstream();
+    let (_srv, port, mport, _dir) = server(
+        "tcp-cap-prefix",
+        &up,
+        &format!(
+            "idle_timeout = \"10s\"\nmax_connections_per_client = {CAP}\n[engine.limits]\nclient_prefix_v4 = 24\n"
+        ),
+    );
+    let conns: Vec<TcpStream> = (0..CAP + 4)
+        .map(|i| connect_from([127, 0, 0, 2 + (i % 2) as u8], port))
+        .collect();
+    std::thread::sleep(Duration::from_millis(500));
+    let closed = conns.iter().filter(|c| closed_by_server(c)).count();
+    let m = scrape(mport);
+    let rejected = metric(
+        &m,
+        "dnspect_tcp_connections_rejected_total{reason=\"client_limit\"}",
+    );
+    println!(
+        "cap {CAP} per /24: {} connections from two addresses, {closed} closed, rejected {rejected}",
+        conns.len()
+    );
+    assert_eq!(closed, 4, "the two addresses share one cap of {CAP}");
+    assert_eq!(rejected, 4, "{m}");
+}

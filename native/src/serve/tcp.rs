@@ -150,11 +150,26 @@ impl Drop for Slot {
     }
 }
 
-/// The client address a cap counts against (IPv4-mapped IPv6 counts as the IPv4 address).
-fn client_key(ip: IpAddr) -> IpAddr {
-    match ip {
+/// The client a cap counts against: its address masked to the per-client prefix lengths
+/// (`engine.limits.client_prefix_v4`/`_v6`, as the rate and waiting limits group clients, so
+/// a host with a /64 of addresses is one client here too); an IPv4-mapped IPv6 address counts
+/// as the IPv4 address.
+fn client_key(ip: IpAddr, prefix_v4: u8, prefix_v6: u8) -> IpAddr {
+    let ip = match ip {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
         v4 => v4,
+    };
+    match ip {
+        IpAddr::V4(a) => {
+            let p = u32::from(prefix_v4.min(32));
+            let mask = if p == 0 { 0 } else { u32::MAX << (32 - p) };
+            IpAddr::V4((u32::from(a) & mask).into())
+        }
+        IpAddr::V6(a) => {
+            let p = u32::from(prefix_v6.min(128));
+            let mask = if p == 0 { 0 } else { u128::MAX << (128 - p) };
+            IpAddr::V6((u128::from(a) & mask).into())
+        }
     }
 }
 
@@ -231,21 +246,23 @@ pub(super) async fn accept(state: Rc<RefCell<State>>, listener: TcpListener, sha
                 continue;
             }
         };
-        let (max, per_client, allowed, drop_refused, limits) = {
+        let (max, per_client, allowed, drop_refused, limits, client) = {
             let st = state.borrow();
             let s = &st.settings;
+            let l = &s.engine.limits;
             (
                 s.tcp_max_connections,
                 s.tcp_max_per_client,
                 st.allowed(peer),
                 s.refuse_drop,
                 Limits::new(s),
+                client_key(peer.ip(), l.prefix_v4, l.prefix_v6),
             )
         };
         let admitted = if !allowed && drop_refused {
             Err(REJECT_ACL)
         } else {
-            Counts::admit(&shared, client_key(peer.ip()), max, per_client)
+            Counts::admit(&shared, client, max, per_client)
         };
         let slot = match admitted {
             Ok(slot) => slot,
@@ -471,6 +488,24 @@ mod tests {
         .unwrap();
         s.workers = 1;
         s
+    }
+
+    #[test]
+    fn a_client_is_its_address_masked_to_the_prefix() {
+        let k = |ip: &str, v4, v6| client_key(ip.parse().unwrap(), v4, v6);
+        // One host's /64 (and a site's /56) is one client, as for the rate limits.
+        assert_eq!(k("2001:db8:0:1::1", 32, 56), k("2001:db8:0:1::ff", 32, 56));
+        assert_eq!(k("2001:db8:0:1::1", 32, 56), k("2001:db8:0:2::1", 32, 56));
+        assert_ne!(k("2001:db8:0:1::1", 32, 64), k("2001:db8:0:2::1", 32, 64));
+        assert_eq!(
+            k("2001:db8::1", 32, 128),
+            "2001:db8::1".parse::<IpAddr>().unwrap()
+        );
+        // IPv4, and IPv4-mapped IPv6 as IPv4.
+        assert_ne!(k("192.0.2.1", 32, 56), k("192.0.2.2", 32, 56));
+        assert_eq!(k("192.0.2.1", 24, 56), k("192.0.2.200", 24, 56));
+        assert_eq!(k("::ffff:192.0.2.1", 32, 56), k("192.0.2.1", 32, 56));
+        assert_eq!(k("10.1.2.3", 0, 0), k("192.0.2.1", 0, 0));
     }
 
     #[test]
