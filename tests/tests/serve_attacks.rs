@@ -919,3 +919,32 @@ fn clients_over_max_clients_are_admitted_untracked_and_counted() {
         );
     }
 }
+
+/// The engine's own caps, hit against the binary and told apart in `dnspect_busy_total`:
+/// `max_inflight = 2` with slow answers turns the third distinct miss into SERVFAIL at once
+/// (`reason="inflight"`), and `max_waiters = 2` the third client waiting on one question
+/// (`reason="waiters"`); the queries under the caps get their answers.
+#[test]
+fn inflight_and_waiters_caps_answer_servfail_and_are_counted_by_reason() {
+    let (_up, _server, port, mport) =
+        fairness_setup("client_max_waiting = 0\n[engine]\nmax_inflight = 2\nmax_waiters = 2\n");
+    let c = client_on([127, 0, 0, 7], port);
+    for i in 0..5u16 {
+        let _ = c.send(&query(i, &format!("slow{i}.test"), RType::A, None));
+    }
+    for i in 5..8u16 {
+        let _ = c.send(&query(i, "slow0.test", RType::A, None));
+    }
+    let got = collect(&c, 8, Duration::from_secs(3));
+    println!("max_inflight 2, max_waiters 2: {got:?}");
+    assert_eq!(got.get("SERVFAIL"), Some(&5), "{got:?}");
+    assert_eq!(got.get("NOERROR"), Some(&3), "{got:?}");
+    expect_metric(mport, "dnspect_busy_total{reason=\"inflight\"}", 3.0);
+    expect_metric(mport, "dnspect_busy_total{reason=\"waiters\"}", 2.0);
+    let body = http_get(mport, "/metrics").1;
+    assert_eq!(
+        metric(&body, "dnspect_busy_total{reason=\"waiting\"}"),
+        0.0,
+        "{body}"
+    );
+}

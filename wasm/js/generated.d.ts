@@ -695,6 +695,27 @@ qdcount: number,
 question: number, };
 
 /**
+ * Queries answered SERVFAIL because a limit was reached, by limit.
+ */
+export type BusyAnswers = { 
+/**
+ * `max_inflight` transactions were in flight.
+ */
+inflight: number, 
+/**
+ * `max_waiters` clients already waited on the transaction for the same question.
+ */
+waiters: number, 
+/**
+ * `max_waiting` clients already waited on all transactions.
+ */
+waiting: number, 
+/**
+ * The name's forwarding group has no upstream.
+ */
+no_upstreams: number, };
+
+/**
  * Counters for metrics.
  */
 export type EngineStats = { queries: number, bad_queries: number, cache_hits: number, cache_misses: number, 
@@ -710,7 +731,11 @@ suspect_negatives: number, answers_by_rcode: [number, number, number, number, nu
 /**
  * `dropped_responses` by reason.
  */
-dropped: DroppedResponses, busy: number, 
+dropped: DroppedResponses, 
+/**
+ * SERVFAIL answers because a limit was reached; `busy_by` splits them by limit.
+ */
+busy: number, busy_by: BusyAnswers, 
 /**
  * Prefetches and verifications skipped because the in-flight budget was used up.
  */

@@ -110,6 +110,7 @@ fn declarations() -> String {
         dnspect_core::engine::forwarder::Config,
         // the engine's counters (engine::forwarder, engine::upstreams, cache::store)
         dnspect_core::engine::forwarder::Dropped,
+        dnspect_core::engine::forwarder::Busy,
         dnspect_core::engine::forwarder::Stats,
         dnspect_core::engine::upstreams::Counters,
         dnspect_core::cache::store::StoreStats,

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use dnspect_core::engine::decide::FallbackRule;
-use dnspect_core::engine::forwarder::{Dropped, Forwarder};
+use dnspect_core::engine::forwarder::{Busy, Dropped, Forwarder};
 use dnspect_core::engine::upstreams::Counters;
 use dnspect_core::wire::Rcode;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -97,7 +97,7 @@ impl Metrics {
             upstreams: fwd.upstream_counters(),
             engine: EngineGauges {
                 dropped: st.dropped,
-                busy: st.busy,
+                busy: st.busy_by,
                 refreshes_skipped: st.refreshes_skipped,
                 stripped_edns: st.stripped_edns,
                 waiting: fwd.waiting() as u64,
@@ -136,7 +136,7 @@ pub struct Snapshot {
 #[derive(Debug, Default, Clone)]
 pub struct EngineGauges {
     pub dropped: Dropped,
-    pub busy: u64,
+    pub busy: Busy,
     pub refreshes_skipped: u64,
     pub stripped_edns: u64,
     pub waiting: u64,
@@ -475,13 +475,13 @@ pub fn render(snaps: &[Snapshot]) -> String {
         let labels = format!("reason=\"{reason}\"");
         sample(&mut o, "dnspect_upstream_dropped_total", &labels, n);
     }
-    let limits: [SimpleMetric; 5] = [
-        (
-            "dnspect_busy_total",
-            "counter",
-            "Queries answered SERVFAIL because an in-flight or waiting-clients limit was reached.",
-            &|s| s.engine.busy,
-        ),
+    family(&mut o, "dnspect_busy_total", "counter", "Queries answered SERVFAIL because a limit was reached, by limit (engine.max_inflight: inflight, max_waiters: waiters, max_waiting: waiting; no_upstreams: the name's group has none).");
+    for (i, (reason, _)) in Busy::default().by_reason().iter().enumerate() {
+        let n = sum(&|s| s.engine.busy.by_reason()[i].1);
+        let labels = format!("reason=\"{reason}\"");
+        sample(&mut o, "dnspect_busy_total", &labels, n);
+    }
+    let limits: [SimpleMetric; 4] = [
         (
             "dnspect_refreshes_skipped_total",
             "counter",

@@ -158,6 +158,33 @@ pub(super) enum DropReason {
     Question,
 }
 
+/// Queries answered SERVFAIL because a limit was reached, by limit.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(rename = "BusyAnswers"))]
+pub struct Busy {
+    /// `max_inflight` transactions were in flight.
+    pub inflight: u64,
+    /// `max_waiters` clients already waited on the transaction for the same question.
+    pub waiters: u64,
+    /// `max_waiting` clients already waited on all transactions.
+    pub waiting: u64,
+    /// The name's forwarding group has no upstream.
+    pub no_upstreams: u64,
+}
+
+impl Busy {
+    /// (reason, count) pairs for metrics.
+    pub fn by_reason(&self) -> [(&'static str, u64); 4] {
+        [
+            ("inflight", self.inflight),
+            ("waiters", self.waiters),
+            ("waiting", self.waiting),
+            ("no_upstreams", self.no_upstreams),
+        ]
+    }
+}
+
 impl Dropped {
     fn counter(&mut self, r: DropReason) -> &mut u64 {
         match r {
@@ -220,7 +247,9 @@ pub struct Stats {
     pub dropped_responses: u64,
     /// `dropped_responses` by reason.
     pub dropped: Dropped,
+    /// SERVFAIL answers because a limit was reached; `busy_by` splits them by limit.
     pub busy: u64,
+    pub busy_by: Busy,
     /// Prefetches and verifications skipped because the in-flight budget was used up.
     pub refreshes_skipped: u64,
     /// Answers without OPT to a DO or CD query that went out with EDNS, not used (RFC 6840 5.7).

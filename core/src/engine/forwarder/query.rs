@@ -366,6 +366,7 @@ impl Forwarder {
         let (q, key, qtype, client) = (&p.q, p.key, p.q.qtype, waiter.client);
         if self.waiting >= self.cfg.max_waiting {
             self.stats.busy += 1;
+            self.stats.busy_by.waiting += 1;
             return self.servfail(
                 now,
                 &waiter,
@@ -405,6 +406,7 @@ impl Forwarder {
                 }
             }
             self.stats.busy += 1;
+            self.stats.busy_by.waiters += 1;
             return self.servfail(
                 now,
                 &waiter,
@@ -416,8 +418,10 @@ impl Forwarder {
         if self.active >= self.cfg.max_inflight || no_upstreams {
             self.stats.busy += 1;
             let why = if no_upstreams {
+                self.stats.busy_by.no_upstreams += 1;
                 "no upstreams configured"
             } else {
+                self.stats.busy_by.inflight += 1;
                 "too many queries in flight"
             };
             return self.servfail(now, &waiter, ede::OTHER, why.into());
