@@ -392,8 +392,9 @@ fn connect_from(ip: [u8; 4], port: u16) -> TcpStream {
 }
 
 /// The per-client TCP cap groups addresses by the client prefix, as the rate and waiting
-/// limits do: with `client_prefix_v4 = 24`, 127.0.0.2 and 127.0.0.3 are one client and share
-/// one cap (with the default /32 each would have its own, and a host with many addresses, such
+/// limits do: with `client_prefix_v4 = 24`, 127.0.1.2 and 127.0.1.3 are one client and share
+/// one cap (not 127.0.0.x: the harness's own connection from 127.0.0.1, checking that the port
+/// is open, may still hold a slot of that /24) (with the default /32 each would have its own, and a host with many addresses, such
 /// as an IPv6 /64, would multiply the cap).
 #[test]
 fn per_client_cap_groups_addresses_by_the_client_prefix() {
@@ -407,7 +408,7 @@ fn per_client_cap_groups_addresses_by_the_client_prefix() {
         ),
     );
     let conns: Vec<TcpStream> = (0..CAP + 4)
-        .map(|i| connect_from([127, 0, 0, 2 + (i % 2) as u8], port))
+        .map(|i| connect_from([127, 0, 1, 2 + (i % 2) as u8], port))
         .collect();
     std::thread::sleep(Duration::from_millis(500));
     let closed = conns.iter().filter(|c| closed_by_server(c)).count();
