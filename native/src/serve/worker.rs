@@ -180,6 +180,15 @@ impl State {
         self.clients.len() - self.free.len()
     }
 
+    /// A waiting client, by its engine token.
+    fn pending_mut(&mut self, id: ClientId) -> Option<&mut Pending> {
+        let (slot, gen) = ((id.0 & 0xffff_ffff) as usize, (id.0 >> 32) as u32);
+        if self.gens.get(slot) != Some(&gen) {
+            return None;
+        }
+        self.clients.get_mut(slot)?.as_mut()
+    }
+
     fn take_client(&mut self, id: ClientId) -> Option<Pending> {
         let slot = (id.0 & 0xffff_ffff) as usize;
         let gen = (id.0 >> 32) as u32;
@@ -253,7 +262,7 @@ impl State {
         match verdict {
             // Waiting on an upstream: its answer takes the count back.
             Some(Ok(())) => {
-                if let Some(Some(p)) = self.clients.get_mut((id.0 & 0xffff_ffff) as usize) {
+                if let Some(p) = self.pending_mut(id) {
                     p.admitted = true;
                 }
             }
