@@ -141,6 +141,17 @@ pub struct TcpKnobs {
     pub write_timeout: Duration,
     pub max_queued: usize,
     pub send_buffer_bytes: usize,
+    /// How long a connection to an upstream may take to open.
+    #[serde(with = "units::duration")]
+    pub upstream_connect_timeout: Duration,
+    /// How long a pooled upstream connection stays open with no query on it (three times this
+    /// while queries wait on it); also the time the rest of an answer may take once its length
+    /// has arrived.
+    #[serde(with = "units::duration")]
+    pub upstream_idle_timeout: Duration,
+    /// Queries queued on one upstream connection before new ones fail at once (to the next
+    /// attempt).
+    pub upstream_max_queued: usize,
 }
 
 impl Default for TcpKnobs {
@@ -153,6 +164,9 @@ impl Default for TcpKnobs {
             write_timeout: Duration::from_secs(5),
             max_queued: 32,
             send_buffer_bytes: 256 * 1024,
+            upstream_connect_timeout: Duration::from_secs(3),
+            upstream_idle_timeout: Duration::from_secs(10),
+            upstream_max_queued: 1024,
         }
     }
 }
@@ -251,6 +265,10 @@ pub struct Settings {
     pub tcp_max_queued: usize,
     /// SO_SNDBUF of a client connection; 0 leaves the kernel's autotuning.
     pub tcp_send_buffer: usize,
+    /// `[tcp] upstream_*`: the pooled upstream connections.
+    pub tcp_upstream_connect: Duration,
+    pub tcp_upstream_idle: Duration,
+    pub tcp_upstream_queued: usize,
     /// `[udp]`: datagrams per recvmmsg/sendmmsg, and the upstream socket pool.
     pub udp: UdpKnobs,
     /// Hosts files, read into `engine.local.hosts` after the `inline_hosts` given in the file.
@@ -647,6 +665,15 @@ fn settle(
     if !(1..=4096).contains(&t.max_queued) {
         return Err(sp.err("tcp.max_queued", "must be 1..=4096"));
     }
+    if t.upstream_connect_timeout.is_zero() {
+        return Err(sp.err("tcp.upstream_connect_timeout", "must be above 0"));
+    }
+    if t.upstream_idle_timeout.is_zero() {
+        return Err(sp.err("tcp.upstream_idle_timeout", "must be above 0"));
+    }
+    if !(1..=65536).contains(&t.upstream_max_queued) {
+        return Err(sp.err("tcp.upstream_max_queued", "must be 1..=65536"));
+    }
     let u = &f.udp;
     if !(1..=1024).contains(&u.batch) {
         return Err(sp.err("udp.batch", "must be 1..=1024"));
@@ -697,6 +724,9 @@ fn settle(
         tcp_write_timeout: t.write_timeout,
         tcp_max_queued: t.max_queued,
         tcp_send_buffer: t.send_buffer_bytes,
+        tcp_upstream_connect: t.upstream_connect_timeout,
+        tcp_upstream_idle: t.upstream_idle_timeout,
+        tcp_upstream_queued: t.upstream_max_queued,
         udp: f.udp.clone(),
         hosts: f.hosts,
         inline_hosts,
@@ -944,6 +974,18 @@ mod tests {
         assert_eq!((e.line, e.field.as_str()), (Some(2), "upstreams"));
         assert!(e.message.contains("at most 64"), "{e}");
         assert_eq!(err("[tcp]\nmax_queued = 0\n"), at(2, "tcp.max_queued"));
+        assert_eq!(
+            err("[tcp]\nupstream_connect_timeout = \"0s\"\n"),
+            at(2, "tcp.upstream_connect_timeout")
+        );
+        assert_eq!(
+            err("[tcp]\nupstream_idle_timeout = \"0s\"\n"),
+            at(2, "tcp.upstream_idle_timeout")
+        );
+        assert_eq!(
+            err("[tcp]\nupstream_max_queued = 0\n"),
+            at(2, "tcp.upstream_max_queued")
+        );
         assert_eq!(err("[udp]\nbatch = 0\n"), at(2, "udp.batch"));
         assert_eq!(err("[udp]\nbatch = 1025\n"), at(2, "udp.batch"));
         assert_eq!(

@@ -210,3 +210,66 @@ fn reload_shutdown_and_idle_tcp_connections() {
     assert_eq!(status(&dig(port, &["after.test", "A", "+tcp"])), "NOERROR");
     // SIGTERM with queries in flight: serve_lifecycle.rs.
 }
+
+/// ESTABLISHED TCP connections on this host (`/proc/net/tcp`, `tcp6`) to `port` on the remote
+/// side: dnspect's end of its pooled connections to the upstream listening there.
+fn established_to(port: u16) -> usize {
+    let mut n = 0;
+    for f in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let text = std::fs::read_to_string(f).unwrap_or_default();
+        for line in text.lines().skip(1) {
+            let w: Vec<&str> = line.split_whitespace().collect();
+            let remote_port = w
+                .get(2)
+                .and_then(|a| a.rsplit(':').next())
+                .and_then(|p| u16::from_str_radix(p, 16).ok());
+            if remote_port == Some(port) && w.get(3) == Some(&"01") {
+                n += 1;
+            }
+        }
+    }
+    n
+}
+
+/// `[tcp] upstream_idle_timeout`: the pooled connection to an upstream, opened for the TCP
+/// retry of a truncated answer, is closed by dnspect once it has carried no query for that long
+/// (10 s by default; 1 s here). NSD is the upstream: it keeps an idle connection open far
+/// longer (its own `tcp-timeout`), so only dnspect's timeout closes it.
+#[test]
+fn an_idle_upstream_tcp_connection_is_closed_after_its_idle_timeout() {
+    require("nsd");
+    let dir = temp_dir("upstream-tcp-idle-nsd");
+    let up_port = free_port();
+    let mut zone = String::from(
+        "$ORIGIN big.test.\n$TTL 300\n@ IN SOA ns hostmaster 1 3600 900 604800 60\n@ IN NS ns\nns IN A 192.0.2.53\n",
+    );
+    // About 3 KB of TXT: truncated over UDP at dnspect's 1232-byte EDNS size.
+    for i in 0..40 {
+        zone.push_str(&format!(
+            "txt IN TXT \"record {i:02} {}\"\n",
+            "x".repeat(60)
+        ));
+    }
+    let _nsd = start_nsd(&dir, up_port, &[("big.test", zone)]);
+    let (_server, port, _dir) = serve(
+        "upstream-tcp-idle",
+        &[up_port],
+        "[tcp]\nupstream_idle_timeout = \"1s\"\n",
+    );
+    let out = dig(port, &["txt.big.test", "TXT", "+tcp"]);
+    assert!(out.contains("record 39"), "{out}");
+    let open = established_to(up_port);
+    assert!(
+        open >= 1,
+        "the upstream connection is open after the query: {open}"
+    );
+    let until = std::time::Instant::now() + Duration::from_secs(5);
+    while established_to(up_port) > 0 && std::time::Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let left = established_to(up_port);
+    println!(
+        "upstream TCP connections: {open} after the query, {left} once 1 s idle (at most 5 s)"
+    );
+    assert_eq!(left, 0, "closed after its 1 s idle timeout");
+}

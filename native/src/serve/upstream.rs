@@ -33,14 +33,15 @@ use super::batch::{self, RecvBatch};
 use super::worker::State;
 use crate::config::UdpKnobs;
 
-/// How long an upstream TCP connection stays open with no query waiting on it.
-const TCP_IDLE: Duration = Duration::from_secs(10);
-/// How long a TCP connect may take.
-const TCP_CONNECT: Duration = Duration::from_secs(3);
-/// How long the rest of a frame may take once its length has arrived.
-const TCP_FRAME: Duration = Duration::from_secs(3);
-/// Queries queued on one connection before new ones fail at once.
-const TCP_QUEUE: usize = 1024;
+/// The bounds of one pooled upstream TCP connection (`[tcp] upstream_*`), read when it opens.
+#[derive(Debug, Clone, Copy)]
+struct TcpBounds {
+    /// How long the connect may take.
+    connect: Duration,
+    /// How long the connection stays open with no query waiting on it (three times this while
+    /// queries wait), and how long the rest of a frame may take once its length has arrived.
+    idle: Duration,
+}
 
 /// The pooled, connected UDP sockets of one worker, per upstream address.
 ///
@@ -496,9 +497,18 @@ fn socket_failed(
 pub type TcpQueue = mpsc::Sender<(Vec<u8>, u64)>;
 
 /// Opens the pooled connection to an upstream address; returns its queue.
-pub fn connect_tcp(state: Rc<RefCell<State>>, addr: SocketAddr) -> TcpQueue {
-    let (tx, rx) = mpsc::channel(TCP_QUEUE);
-    tokio::task::spawn_local(tcp_connection(state, addr, tx.clone(), rx));
+/// `settings` are the worker's (its `State` is borrowed by the caller).
+pub fn connect_tcp(
+    state: Rc<RefCell<State>>,
+    settings: &crate::config::Settings,
+    addr: SocketAddr,
+) -> TcpQueue {
+    let bounds = TcpBounds {
+        connect: settings.tcp_upstream_connect,
+        idle: settings.tcp_upstream_idle,
+    };
+    let (tx, rx) = mpsc::channel(settings.tcp_upstream_queued.max(1));
+    tokio::task::spawn_local(tcp_connection(state, addr, bounds, tx.clone(), rx));
     tx
 }
 
@@ -508,10 +518,11 @@ type Waiting = Rc<RefCell<HashMap<u16, u64>>>;
 async fn tcp_connection(
     state: Rc<RefCell<State>>,
     addr: SocketAddr,
+    bounds: TcpBounds,
     me: TcpQueue,
     mut rx: mpsc::Receiver<(Vec<u8>, u64)>,
 ) {
-    let stream = match tokio::time::timeout(TCP_CONNECT, TcpStream::connect(addr)).await {
+    let stream = match tokio::time::timeout(bounds.connect, TcpStream::connect(addr)).await {
         Ok(Ok(s)) => s,
         other => {
             tracing::debug!("upstream {addr} over TCP: cannot connect: {other:?}");
@@ -554,7 +565,7 @@ async fn tcp_connection(
         }
         let _ = wr.shutdown().await;
     });
-    let why = read_frames(&state, rd, &waiting).await;
+    let why = read_frames(&state, rd, &waiting, bounds.idle).await;
     tracing::debug!("upstream {addr} over TCP: connection closed: {why}");
     writer.abort();
     let failed: Vec<u64> = waiting.borrow_mut().drain().map(|(_, t)| t).collect();
@@ -570,6 +581,7 @@ async fn read_frames(
     state: &Rc<RefCell<State>>,
     mut rd: tokio::net::tcp::OwnedReadHalf,
     waiting: &Waiting,
+    idle_for: Duration,
 ) -> &'static str {
     let mut buf = vec![0u8; 65535];
     loop {
@@ -579,9 +591,9 @@ async fn read_frames(
             waiting.borrow_mut().retain(|_, t| st.fwd.awaits(*t));
         }
         let idle = if waiting.borrow().is_empty() {
-            TCP_IDLE
+            idle_for
         } else {
-            TCP_IDLE * 3
+            idle_for * 3
         };
         let mut len = [0u8; 2];
         match tokio::time::timeout(idle, rd.read_exact(&mut len)).await {
@@ -591,7 +603,7 @@ async fn read_frames(
             Err(_) => return "no answer in time",
         }
         let n = usize::from(u16::from_be_bytes(len));
-        match tokio::time::timeout(TCP_FRAME, rd.read_exact(&mut buf[..n])).await {
+        match tokio::time::timeout(idle_for, rd.read_exact(&mut buf[..n])).await {
             Ok(Ok(_)) => {}
             _ => return "frame cut short",
         }

@@ -436,7 +436,7 @@ impl State {
                                 let queue = match live {
                                     Some(c) => c.clone(),
                                     None => {
-                                        let c = upstream::connect_tcp(me, addr);
+                                        let c = upstream::connect_tcp(me, &self.settings, addr);
                                         self.tcp_pool.insert(addr, c.clone());
                                         c
                                     }
