@@ -57,6 +57,9 @@ pub struct File {
     /// How often hosts files are checked for changes; "0s": only on SIGHUP.
     #[serde(default = "default_hosts_reload", with = "units::duration")]
     pub hosts_reload: Duration,
+    /// The largest hosts file read; a larger one is an error naming it.
+    #[serde(default = "default_hosts_max_size", with = "units::bytes")]
+    pub hosts_max_size: usize,
     #[serde(default)]
     pub udp: UdpKnobs,
     #[serde(default)]
@@ -196,6 +199,9 @@ fn cores() -> usize {
 fn default_drain() -> Duration {
     Duration::from_secs(5)
 }
+fn default_hosts_max_size() -> usize {
+    64 << 20
+}
 fn default_hosts_reload() -> Duration {
     Duration::from_secs(2)
 }
@@ -276,6 +282,8 @@ pub struct Settings {
     pub inline_hosts: usize,
     /// How often the hosts files are checked for changes (zero: only on SIGHUP).
     pub hosts_reload: Duration,
+    /// The largest hosts file read (`hosts_max_size`).
+    pub hosts_max_size: usize,
     pub admin: AdminSettings,
 }
 
@@ -611,7 +619,9 @@ fn settle(
         engine.upstreams = labels(&upstreams);
     }
     let inline_hosts = engine.local.hosts.len();
-    let files = read_hosts(&f.hosts, |j| sp.err(&format!("hosts[{j}]"), ""))?;
+    let files = read_hosts(&f.hosts, f.hosts_max_size, |j| {
+        sp.err(&format!("hosts[{j}]"), "")
+    })?;
     engine.local.hosts.extend(files);
     engine
         .validate()
@@ -731,6 +741,7 @@ fn settle(
         hosts: f.hosts,
         inline_hosts,
         hosts_reload: f.hosts_reload,
+        hosts_max_size: f.hosts_max_size,
     })
 }
 
@@ -756,18 +767,33 @@ fn flat_upstreams(engine: &EngineConfig) -> Result<Vec<SocketAddr>, String> {
 
 /// Reads hosts files; an unreadable or bad file is an error naming it, its line and field.
 /// `at(j)` is the error for the j-th path (its field and line in the configuration).
+/// A file over `max` bytes is an error (checked while reading, so a file that grows meanwhile
+/// is caught too).
 fn read_hosts(
     paths: &[PathBuf],
+    max: usize,
     at: impl Fn(usize) -> ConfigError,
 ) -> Result<Vec<HostsText>, ConfigError> {
+    use std::io::Read;
     let mut out = Vec::new();
     for (j, p) in paths.iter().enumerate() {
         let fail = |m: String| ConfigError {
             message: m,
             ..at(j)
         };
-        let text = std::fs::read_to_string(p)
-            .map_err(|e| fail(format!("cannot read hosts file {}: {e}", p.display())))?;
+        let cannot =
+            |e: std::io::Error| fail(format!("cannot read hosts file {}: {e}", p.display()));
+        let mut text = String::new();
+        std::fs::File::open(p)
+            .and_then(|f| f.take(max as u64 + 1).read_to_string(&mut text))
+            .map_err(cannot)?;
+        if text.len() > max {
+            return Err(fail(format!(
+                "hosts file {} is larger than hosts_max_size ({})",
+                p.display(),
+                units::format_bytes(max)
+            )));
+        }
         parse_hosts(&text).map_err(|e| fail(format!("hosts file {}: {e}", p.display())))?;
         out.push(HostsText {
             name: p.display().to_string(),
@@ -1150,6 +1176,14 @@ mod tests {
         assert_eq!((e.line, e.field.as_str()), (Some(2), "hosts[0]"));
         assert!(e.message.contains("line 3, field 1"), "{e}");
         assert!(e.message.contains("10.0.0.999"), "{e}");
+        // A hosts file over hosts_max_size: named, with the limit; at the limit it is read.
+        let e = parse(&format!("hosts_max_size = \"16B\"\n{text}"), rc).unwrap_err();
+        assert_eq!((e.line, e.field.as_str()), (Some(3), "hosts[0]"));
+        assert!(
+            e.message.contains("larger than hosts_max_size (16B)"),
+            "{e}"
+        );
+        assert!(parse(&format!("hosts_max_size = \"25B\"\n{text}"), rc).is_ok());
         // A forward upstream that is no address, a zone twice: named in the file.
         let e = parse(&text.replace("10.96.0.11:5353", "kube-dns"), rc).unwrap_err();
         assert_eq!(
@@ -1325,7 +1359,9 @@ impl Overrides {
         }
         if !self.hosts.is_empty() {
             s.engine.local.hosts.truncate(s.inline_hosts);
-            let files = read_hosts(&self.hosts, |_| flag("hosts", String::new()))?;
+            let files = read_hosts(&self.hosts, s.hosts_max_size, |_| {
+                flag("hosts", String::new())
+            })?;
             s.engine.local.hosts.extend(files);
             s.hosts = self.hosts.clone();
         }

@@ -548,3 +548,41 @@ fn version_names_the_commit() {
         _ => assert!(v.contains("commit unknown"), "{v}"),
     }
 }
+
+/// A hosts file over `hosts_max_size` is a configuration error naming the file, the limit and
+/// the config line that lists it (exit 78), not a file read whole into memory.
+#[test]
+fn a_hosts_file_over_its_size_limit_is_a_config_error() {
+    let dir = temp_dir("cli-hosts-max");
+    let hosts = dir.join("big.hosts");
+    let mut text = String::new();
+    for i in 0..200 {
+        text.push_str(&format!("10.0.{}.{} host{i}.lab\n", i / 250, i % 250));
+    }
+    std::fs::write(&hosts, &text).unwrap();
+    let f = dir.join("dnspect.toml");
+    std::fs::write(
+        &f,
+        format!(
+            "upstreams = [\"127.0.0.1:53\"]\nhosts = [{:?}]\nhosts_max_size = \"1KiB\"\n",
+            hosts.display().to_string()
+        ),
+    )
+    .unwrap();
+    let out = dnspect(&["check-config", f.to_str().unwrap()]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(78), "{out:?}");
+    assert!(err.contains("hosts[0]") && err.contains("line 2"), "{err}");
+    assert!(err.contains("larger than hosts_max_size (1KiB)"), "{err}");
+    // With room for it, the same file is fine.
+    std::fs::write(
+        &f,
+        format!(
+            "upstreams = [\"127.0.0.1:53\"]\nhosts = [{:?}]\nhosts_max_size = \"1MiB\"\n",
+            hosts.display().to_string()
+        ),
+    )
+    .unwrap();
+    let out = dnspect(&["check-config", f.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+}
