@@ -555,11 +555,11 @@ fn version_names_the_commit() {
 fn a_hosts_file_over_its_size_limit_is_a_config_error() {
     let dir = temp_dir("cli-hosts-max");
     let hosts = dir.join("big.hosts");
-    let mut text = String::new();
+    let mut lines = String::new();
     for i in 0..200 {
-        text.push_str(&format!("10.0.{}.{} host{i}.lab\n", i / 250, i % 250));
+        lines.push_str(&format!("10.0.{}.{} host{i}.lab\n", i / 250, i % 250));
     }
-    std::fs::write(&hosts, &text).unwrap();
+    std::fs::write(&hosts, &lines).unwrap();
     let f = dir.join("dnspect.toml");
     std::fs::write(
         &f,
