@@ -107,8 +107,14 @@ impl Refusal {
 pub struct ClientKey(u128, bool);
 
 impl ClientKey {
-    /// `ip` masked to `prefix_v4` or `prefix_v6` bits.
+    /// `ip` masked to `prefix_v4` or `prefix_v6` bits. An IPv4-mapped IPv6 address (an IPv4
+    /// client on a dual-stack socket, such as one systemd passes) is its IPv4 address: masked
+    /// to the IPv6 prefix, every IPv4 client would be one.
     pub fn of(ip: IpAddr, prefix_v4: u8, prefix_v6: u8) -> ClientKey {
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
+            v4 => v4,
+        };
         match ip {
             IpAddr::V4(a) => {
                 let bits = u32::from(a);
@@ -672,6 +678,15 @@ mod tests {
             assert_eq!(a.admit(ms(0), c), Ok(()));
         }
         assert_eq!(a.tracked(), 0);
+    }
+
+    #[test]
+    fn an_ipv4_mapped_address_is_its_ipv4_client() {
+        let k = |ip: &str| ClientKey::of(ip.parse().unwrap(), 32, 56);
+        assert_eq!(k("::ffff:192.0.2.1"), k("192.0.2.1"));
+        // Under the IPv6 /56 they would all be one client.
+        assert_ne!(k("::ffff:192.0.2.1"), k("::ffff:198.51.100.7"));
+        assert_eq!(k("2001:db8:0:1::1"), k("2001:db8:0:2::1"));
     }
 
     #[test]

@@ -25,6 +25,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio::time::{timeout, Instant};
 
+use dnspect_core::engine::admission::ClientKey;
+
 use super::worker::{Reply, State};
 use super::Shared;
 use crate::config::Settings;
@@ -98,14 +100,14 @@ pub struct Counts {
 #[derive(Debug, Default)]
 struct CountsInner {
     total: usize,
-    per_client: HashMap<IpAddr, usize>,
+    per_client: HashMap<ClientKey, usize>,
 }
 
 impl Counts {
     /// Takes a slot for a connection from `ip`, or says which cap it hits.
     fn admit(
         shared: &Arc<Shared>,
-        ip: IpAddr,
+        ip: ClientKey,
         max: usize,
         per_client: usize,
     ) -> Result<Slot, usize> {
@@ -133,7 +135,7 @@ impl Counts {
 #[derive(Debug)]
 struct Slot {
     shared: Arc<Shared>,
-    ip: IpAddr,
+    ip: ClientKey,
 }
 
 impl Drop for Slot {
@@ -151,26 +153,11 @@ impl Drop for Slot {
 }
 
 /// The client a cap counts against: its address masked to the per-client prefix lengths
-/// (`engine.limits.client_prefix_v4`/`_v6`, as the rate and waiting limits group clients, so
-/// a host with a /64 of addresses is one client here too); an IPv4-mapped IPv6 address counts
+/// (`engine.limits.client_prefix_v4`/`_v6`), as the rate and waiting limits group clients, so
+/// a host with a /64 of addresses is one client here too; an IPv4-mapped IPv6 address counts
 /// as the IPv4 address.
-fn client_key(ip: IpAddr, prefix_v4: u8, prefix_v6: u8) -> IpAddr {
-    let ip = match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
-        v4 => v4,
-    };
-    match ip {
-        IpAddr::V4(a) => {
-            let p = u32::from(prefix_v4.min(32));
-            let mask = if p == 0 { 0 } else { u32::MAX << (32 - p) };
-            IpAddr::V4((u32::from(a) & mask).into())
-        }
-        IpAddr::V6(a) => {
-            let p = u32::from(prefix_v6.min(128));
-            let mask = if p == 0 { 0 } else { u128::MAX << (128 - p) };
-            IpAddr::V6((u128::from(a) & mask).into())
-        }
-    }
+fn client_key(ip: IpAddr, prefix_v4: u8, prefix_v6: u8) -> ClientKey {
+    ClientKey::of(ip, prefix_v4, prefix_v6)
 }
 
 /// Accept-error backoff: 10 ms doubling to 1 s while accept keeps failing; reset on success.
@@ -497,10 +484,7 @@ mod tests {
         assert_eq!(k("2001:db8:0:1::1", 32, 56), k("2001:db8:0:1::ff", 32, 56));
         assert_eq!(k("2001:db8:0:1::1", 32, 56), k("2001:db8:0:2::1", 32, 56));
         assert_ne!(k("2001:db8:0:1::1", 32, 64), k("2001:db8:0:2::1", 32, 64));
-        assert_eq!(
-            k("2001:db8::1", 32, 128),
-            "2001:db8::1".parse::<IpAddr>().unwrap()
-        );
+        assert_ne!(k("2001:db8::1", 32, 128), k("2001:db8::2", 32, 128));
         // IPv4, and IPv4-mapped IPv6 as IPv4.
         assert_ne!(k("192.0.2.1", 32, 56), k("192.0.2.2", 32, 56));
         assert_eq!(k("192.0.2.1", 24, 56), k("192.0.2.200", 24, 56));
