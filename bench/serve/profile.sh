@@ -13,29 +13,13 @@
 #   bench/serve/profile.sh $W dnspect miss 4 -- target/release/dnspect serve --config $W/dnspect.toml
 #   bench/serve/profile.sh $W dnsdist miss 4 -- dnsdist --supervised --disable-syslog -C $W/dnsdist.conf
 set -uo pipefail
-WORK=$1 NAME=$2 WL=$3 SECS=$4
-shift 4
-[[ ${1:-} == -- ]] && shift
-[[ -d $WORK/nsd && -f $WORK/dnspect.toml && -f $WORK/q/hit.txt && $# -gt 0 ]] || { echo "usage: $0 WORK NAME hit|miss SECS -- COMMAND..." >&2; exit 2; }
-[[ $WL == hit || $WL == miss ]] || { echo "workload: hit or miss" >&2; exit 2; }
-PORT=$(awk -F'[:"]' '/^listen/ { print $(NF-1) }' "$WORK/dnspect.toml")
-OUT=$(mktemp -d)
-cleanup() { [[ -n ${S:-} ]] && kill "$S" 2>/dev/null; [[ -n ${NSD:-} ]] && kill "$NSD" 2>/dev/null; wait 2>/dev/null; rm -rf "$OUT"; }
-trap cleanup EXIT
-taskset -c 1 nsd -d -c "$WORK/nsd/nsd.conf" >"$OUT/nsd.log" 2>&1 & NSD=$!
-sleep 0.5
-taskset -c 0 "$@" >"$OUT/srv.log" 2>&1 </dev/null & S=$!
-sleep 1
-timeout 60 dnsperf -s 127.0.0.1 -p "$PORT" -d "$WORK/q/hit.txt" -n 4 -Q 20000 -t 2 >/dev/null 2>&1 || true
-if [[ $WL == miss ]]; then
-    python3 -c "
-import random
-for i in range(100000 * $SECS): print(f's{random.getrandbits(48):x}.miss.bench A')" >"$OUT/q.txt"
-    Q=$OUT/q.txt N=(-n 1)
-else
-    Q=$WORK/q/hit.txt N=()
-fi
+[[ $# -ge 6 && $5 == -- ]] || { echo "usage: $0 WORK NAME hit|miss SECS -- COMMAND..." >&2; exit 2; }
+NAME=$2
+source "$(dirname "$0")/under-load.sh"
+under_load_setup "$1" "$3" "$4"
+shift 5
+under_load_start "$@"
 perf record -F 4999 -C 0 -o "/tmp/perf.$NAME.$WL.data" -- sleep "$SECS" >/dev/null 2>&1 & P=$!
-timeout $((SECS + 30)) taskset -c 1 dnsperf -s 127.0.0.1 -p "$PORT" -d "$Q" -c 16 -T 1 -t 2 -b 4096 -q 200 -l "$SECS" "${N[@]}" >"$OUT/dnsperf.txt" 2>&1 || true
+done=$(under_load_run)
 wait "$P" || true
-echo "$NAME $WL: $(awk '/Queries completed:/ { print $3 }' "$OUT/dnsperf.txt") queries completed; samples in /tmp/perf.$NAME.$WL.data"
+echo "$NAME $WL: $done queries completed; samples in /tmp/perf.$NAME.$WL.data"

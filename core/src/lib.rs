@@ -13,6 +13,7 @@ pub mod examples;
 pub mod incidents;
 pub mod local;
 pub mod pcap;
+pub mod shards;
 pub mod sim;
 pub mod units;
 pub mod wire;

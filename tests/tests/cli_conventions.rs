@@ -561,28 +561,20 @@ fn a_hosts_file_over_its_size_limit_is_a_config_error() {
     }
     std::fs::write(&hosts, &lines).unwrap();
     let f = dir.join("dnspect.toml");
-    std::fs::write(
-        &f,
-        format!(
-            "upstreams = [\"127.0.0.1:53\"]\nhosts = [{:?}]\nhosts_max_size = \"1KiB\"\n",
+    let check = |limit: &str| {
+        let conf = format!(
+            "upstreams = [\"127.0.0.1:53\"]\nhosts = [{:?}]\nhosts_max_size = \"{limit}\"\n",
             hosts.display().to_string()
-        ),
-    )
-    .unwrap();
-    let out = dnspect(&["check-config", f.to_str().unwrap()]);
+        );
+        std::fs::write(&f, conf).unwrap();
+        dnspect(&["check-config", f.to_str().unwrap()])
+    };
+    let out = check("1KiB");
     let err = text(&out.stderr);
     assert_eq!(out.status.code(), Some(78), "{out:?}");
     assert!(err.contains("hosts[0]") && err.contains("line 2"), "{err}");
     assert!(err.contains("larger than hosts_max_size (1KiB)"), "{err}");
     // With room for it, the same file is fine.
-    std::fs::write(
-        &f,
-        format!(
-            "upstreams = [\"127.0.0.1:53\"]\nhosts = [{:?}]\nhosts_max_size = \"1MiB\"\n",
-            hosts.display().to_string()
-        ),
-    )
-    .unwrap();
-    let out = dnspect(&["check-config", f.to_str().unwrap()]);
+    let out = check("1MiB");
     assert_eq!(out.status.code(), Some(0), "{out:?}");
 }

@@ -19,7 +19,9 @@
 
 use core::hash::Hasher;
 use core::time::Duration;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::MutexGuard;
+
+use crate::shards::Shards;
 
 use super::store::{Store, StoreStats};
 
@@ -30,17 +32,9 @@ pub const MIN_SHARD_BYTES: usize = 1 << 20;
 /// The most shards a cache has (a larger budget makes larger shards).
 pub const MAX_SHARDS: usize = 1 << 12;
 
-/// A shard on its own cache line(s), so two workers locking neighbouring shards do not share
-/// a line.
-#[repr(align(64))]
-struct Shard(Mutex<Store>);
-
 /// The sharded cache.
 pub struct SharedCache {
-    shards: Box<[Shard]>,
-    /// `shards.len() - 1` (a power of two).
-    mask: usize,
-    seed: usize,
+    shards: Shards<Store>,
 }
 
 impl core::fmt::Debug for SharedCache {
@@ -59,9 +53,7 @@ impl SharedCache {
         let n = shards.clamp(1, 1 << 12).next_power_of_two();
         let per = max_bytes / n;
         SharedCache {
-            shards: (0..n).map(|_| Shard(Mutex::new(Store::new(per)))).collect(),
-            mask: n - 1,
-            seed: seed as usize,
+            shards: Shards::new(n, seed, || Store::new(per)),
         }
     }
 
@@ -92,13 +84,7 @@ impl SharedCache {
     /// Which shard holds `key`.
     #[inline]
     pub fn shard_of(&self, key: &[u8]) -> usize {
-        if self.mask == 0 {
-            return 0;
-        }
-        let mut h = rustc_hash::FxHasher::with_seed(self.seed);
-        h.write(key);
-        // The high bits: the store's own table uses the low ones of its (unseeded) hash.
-        (h.finish().rotate_left(20) as usize) & self.mask
+        self.shards.index(|h| h.write(key))
     }
 
     /// The shard that holds `key`, locked. Hold it briefly: one lookup and one answer's copy.
@@ -107,13 +93,9 @@ impl SharedCache {
         self.lock_shard(self.shard_of(key))
     }
 
-    /// Shard `i`, locked. A poisoned lock is taken as is: the store's state is consistent
-    /// between calls (a panic inside aborts `serve` anyway).
+    /// Shard `i`, locked.
     pub fn lock_shard(&self, i: usize) -> MutexGuard<'_, Store> {
-        match self.shards[i & self.mask].0.lock() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        }
+        self.shards.lock(i)
     }
 
     /// Counters summed over the shards.

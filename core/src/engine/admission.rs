@@ -26,7 +26,9 @@ use core::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use core::time::Duration;
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::MutexGuard;
+
+use crate::shards::Shards;
 
 /// The limits, all per client. In a file they are named as in the native server's `[limits]`
 /// of old: `client_qps`, `client_burst`, `client_max_waiting`, `client_prefix_v4`,
@@ -273,10 +275,6 @@ impl Admission {
 /// (clients spread over them by hash), few enough that a table of a few clients stays small.
 pub const MAX_SHARDS: usize = 64;
 
-/// A shard on its own cache line, so two workers locking neighbouring shards do not share one.
-#[repr(align(64))]
-struct Shard(Mutex<Admission>);
-
 /// One admission table for every worker of a server: [`Admission`]s in shards, a client's
 /// shard chosen by a seeded hash of its [`ClientKey`]. Each [`SharedAdmission::admit`] and
 /// [`SharedAdmission::done`] locks one shard for one table update, never across an await.
@@ -287,10 +285,7 @@ struct Shard(Mutex<Admission>);
 /// the table's life: the largest power of two up to [`MAX_SHARDS`] and the first
 /// `max_clients`), else at most one per shard.
 pub struct SharedAdmission {
-    shards: Box<[Shard]>,
-    /// `shards.len() - 1` (a power of two).
-    mask: usize,
-    seed: usize,
+    shards: Shards<Admission>,
     /// The prefixes that make a client's key, and whether both limits are off: read without a
     /// lock before choosing a shard; written by [`SharedAdmission::reconfigure`].
     prefix_v4: AtomicU8,
@@ -320,11 +315,7 @@ impl SharedAdmission {
             most.next_power_of_two() / 2
         };
         let a = SharedAdmission {
-            shards: (0..n)
-                .map(|_| Shard(Mutex::new(Admission::new(cfg))))
-                .collect(),
-            mask: n - 1,
-            seed: seed as usize,
+            shards: Shards::new(n, seed, || Admission::new(cfg)),
             prefix_v4: AtomicU8::new(cfg.prefix_v4),
             prefix_v6: AtomicU8::new(cfg.prefix_v6),
             off: AtomicBool::new(false),
@@ -408,22 +399,15 @@ impl SharedAdmission {
     /// Which shard tracks `key`.
     #[inline]
     fn shard_of(&self, key: ClientKey) -> usize {
-        if self.mask == 0 {
-            return 0;
-        }
-        let mut h = rustc_hash::FxHasher::with_seed(self.seed);
-        h.write_u128(key.0);
-        h.write_u8(u8::from(key.1));
-        // The high bits: the shard's own table uses the low ones of its (unseeded) hash.
-        (h.finish().rotate_left(20) as usize) & self.mask
+        self.shards.index(|h| {
+            h.write_u128(key.0);
+            h.write_u8(u8::from(key.1));
+        })
     }
 
-    /// Shard `i`, locked. A poisoned lock is taken as is: a table is consistent between calls.
+    /// Shard `i`, locked.
     fn lock_shard(&self, i: usize) -> MutexGuard<'_, Admission> {
-        match self.shards[i & self.mask].0.lock() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        }
+        self.shards.lock(i)
     }
 
     /// Takes a query from `ip` at `now` (one clock for every caller; a `now` older than the

@@ -2,7 +2,7 @@
 //! one exists (docs/metrics.md maps them), with the `dnspect_` prefix.
 
 use std::fmt::Write;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -173,6 +173,21 @@ fn sample(o: &mut String, name: &str, labels: &str, value: impl std::fmt::Displa
 fn single(o: &mut String, name: &str, kind: &str, help: &str, value: impl std::fmt::Display) {
     family(o, name, kind, help);
     sample(o, name, "", value);
+}
+
+/// A family whose samples differ by one label: `label="value"` for each (value, count).
+fn by_label<'a>(
+    o: &mut String,
+    name: &str,
+    kind: &str,
+    help: &str,
+    label: &str,
+    samples: impl IntoIterator<Item = (&'a str, u64)>,
+) {
+    family(o, name, kind, help);
+    for (value, n) in samples {
+        sample(o, name, &format!("{label}=\"{value}\""), n);
+    }
 }
 
 /// The Prometheus text exposition of all workers' snapshots.
@@ -469,18 +484,30 @@ pub fn render(snaps: &[Snapshot]) -> String {
         let labels = format!("limit=\"{limit}\"");
         sample(&mut o, "dnspect_client_limited_total", &labels, n);
     }
-    family(&mut o, "dnspect_upstream_dropped_total", "counter", "Upstream messages dropped before use, by reason (RFC 5452: late, short, wrong_id, not_response, opcode, qdcount, question).");
-    for (i, (reason, _)) in Dropped::default().by_reason().iter().enumerate() {
-        let n = sum(&|s| s.engine.dropped.by_reason()[i].1);
-        let labels = format!("reason=\"{reason}\"");
-        sample(&mut o, "dnspect_upstream_dropped_total", &labels, n);
-    }
-    family(&mut o, "dnspect_busy_total", "counter", "Queries answered SERVFAIL because a limit was reached, by limit (engine.max_inflight: inflight, max_waiters: waiters, max_waiting: waiting; no_upstreams: the name's group has none).");
-    for (i, (reason, _)) in Busy::default().by_reason().iter().enumerate() {
-        let n = sum(&|s| s.engine.busy.by_reason()[i].1);
-        let labels = format!("reason=\"{reason}\"");
-        sample(&mut o, "dnspect_busy_total", &labels, n);
-    }
+    by_label(
+        &mut o,
+        "dnspect_upstream_dropped_total",
+        "counter",
+        "Upstream messages dropped before use, by reason (RFC 5452: late, short, wrong_id, not_response, opcode, qdcount, question).",
+        "reason",
+        Dropped::default()
+            .by_reason()
+            .iter()
+            .enumerate()
+            .map(|(i, (reason, _))| (*reason, sum(&|s| s.engine.dropped.by_reason()[i].1))),
+    );
+    by_label(
+        &mut o,
+        "dnspect_busy_total",
+        "counter",
+        "Queries answered SERVFAIL because a limit was reached, by limit (engine.max_inflight: inflight, max_waiters: waiters, max_waiting: waiting; no_upstreams: the name's group has none).",
+        "reason",
+        Busy::default()
+            .by_reason()
+            .iter()
+            .enumerate()
+            .map(|(i, (reason, _))| (*reason, sum(&|s| s.engine.busy.by_reason()[i].1))),
+    );
     let limits: [SimpleMetric; 4] = [
         (
             "dnspect_refreshes_skipped_total",
@@ -630,21 +657,15 @@ fn render_health(o: &mut String, shared: &Shared) {
             a.untracked(),
         );
     }
-    family(
+    let load = |a: &[AtomicU64; 2], i: usize| a[i].load(Ordering::Relaxed);
+    by_label(
         o,
         "dnspect_reloads_total",
         "counter",
         "Configuration reloads (SIGHUP, a hosts file changed) applied (ok) and rejected (the running configuration kept).",
+        "result",
+        [("ok", load(&shared.reloads, 0)), ("rejected", load(&shared.reloads, 1))],
     );
-    for (i, result) in ["ok", "rejected"].iter().enumerate() {
-        let n = shared.reloads[i].load(Ordering::Relaxed);
-        sample(
-            o,
-            "dnspect_reloads_total",
-            &format!("result=\"{result}\""),
-            n,
-        );
-    }
     single(
         o,
         "dnspect_config_last_load_success_timestamp_seconds",
@@ -652,21 +673,17 @@ fn render_health(o: &mut String, shared: &Shared) {
         "When the configuration in force was loaded (at start or by the last reload applied), Unix seconds.",
         shared.last_load.load(Ordering::Relaxed),
     );
-    family(
+    by_label(
         o,
         "dnspect_http_connections_rejected_total",
         "counter",
         "Metrics/admin listener connections closed unserved: over admin.max_connections (limit) or past admin.timeout (timeout).",
+        "reason",
+        [
+            ("limit", load(&shared.http_rejected, 0)),
+            ("timeout", load(&shared.http_rejected, 1)),
+        ],
     );
-    for (i, reason) in ["limit", "timeout"].iter().enumerate() {
-        let n = shared.http_rejected[i].load(Ordering::Relaxed);
-        sample(
-            o,
-            "dnspect_http_connections_rejected_total",
-            &format!("reason=\"{reason}\""),
-            n,
-        );
-    }
     family(
         o,
         "dnspect_upstreams_usable",
