@@ -519,11 +519,19 @@ impl core::fmt::Debug for Held {
 
 /// Slots per chunk of [`Slots`].
 const CHUNK: usize = 64;
+/// Slots of a store's first allocation: the last chunk grows by doubling from here up to
+/// [`CHUNK`].
+const FIRST_SLOTS: usize = 4;
 
-/// The store's slots, indexed from 0, grown a chunk at a time.
+/// The store's slots, indexed from 0, in chunks of [`CHUNK`]; only the last chunk may be
+/// partly filled. It grows by doubling up to a whole chunk, so the spare capacity stays under
+/// one chunk (a doubling vector could leave half of it unused, uncounted), and a shard holding
+/// a few keys keeps them in a few hundred bytes next to their other allocations rather than
+/// in a whole 22 KB chunk: with a thousand shards and as many hot names, each hit would
+/// otherwise touch a page of its own.
 #[derive(Debug, Default)]
 struct Slots {
-    chunks: Vec<Box<[Option<Held>]>>,
+    chunks: Vec<Vec<Option<Held>>>,
     len: usize,
 }
 
@@ -544,13 +552,25 @@ impl Slots {
 
     /// Adds a slot at the end; returns its index.
     fn push(&mut self, h: Held) -> usize {
-        if self.len == self.chunks.len() * CHUNK {
-            self.chunks.push((0..CHUNK).map(|_| None).collect());
+        match self.chunks.last_mut() {
+            Some(last) if last.len() < CHUNK => {
+                if last.len() == last.capacity() {
+                    last.reserve_exact((2 * last.len()).min(CHUNK) - last.len());
+                }
+                last.push(Some(h));
+            }
+            _ => {
+                let mut chunk = Vec::with_capacity(if self.chunks.is_empty() {
+                    FIRST_SLOTS
+                } else {
+                    CHUNK
+                });
+                chunk.push(Some(h));
+                self.chunks.push(chunk);
+            }
         }
-        let i = self.len;
         self.len += 1;
-        *self.at_mut(i) = Some(h);
-        i
+        self.len - 1
     }
 
     fn clear(&mut self) {
