@@ -521,14 +521,14 @@ impl core::fmt::Debug for Held {
 const CHUNK: usize = 64;
 /// Slots of a store's first allocation: the last chunk grows by doubling from here up to
 /// [`CHUNK`].
-const FIRST_SLOTS: usize = 4;
+const FIRST_SLOTS: usize = 1;
 
 /// The store's slots, indexed from 0, in chunks of [`CHUNK`]; only the last chunk may be
 /// partly filled. It grows by doubling up to a whole chunk, so the spare capacity stays under
 /// one chunk (a doubling vector could leave half of it unused, uncounted), and a shard holding
-/// a few keys keeps them in a few hundred bytes next to their other allocations rather than
-/// in a whole 22 KB chunk: with a thousand shards and as many hot names, each hit would
-/// otherwise touch a page of its own.
+/// a few keys takes a few hundred bytes for them rather than a whole 22 KB chunk: a server's
+/// 1 GiB cache has 1,024 shards, which took 22 MB before they held anything worth it
+/// (`tests/store_memory.rs`).
 #[derive(Debug, Default)]
 struct Slots {
     chunks: Vec<Vec<Option<Held>>>,
