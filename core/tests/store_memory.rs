@@ -66,6 +66,22 @@ fn answer(i: usize) -> (Vec<u8>, Vec<u8>) {
     (q, wire)
 }
 
+/// Stores answer `i` as a positive entry; its temporaries are freed before it returns.
+fn insert(store: &mut Store, i: usize, now: Duration) -> bool {
+    let (q, wire) = answer(i);
+    let key = KeyBuf::for_question(&q, false, false).unwrap();
+    let e = Entry::new(
+        &wire,
+        EntryKind::Positive,
+        Duration::ZERO,
+        300,
+        Duration::ZERO,
+        "test",
+    )
+    .unwrap();
+    store.insert(key.as_bytes(), e, now)
+}
+
 #[test]
 fn budget_counts_real_heap() {
     let _turn = TURN.lock().unwrap_or_else(|p| p.into_inner());
@@ -78,20 +94,7 @@ fn budget_counts_real_heap() {
     let mut worst: f64 = 1.0;
     for i in 0..n {
         let before = LIVE.load(Ordering::Relaxed);
-        {
-            let (q, wire) = answer(i);
-            let key = KeyBuf::for_question(&q, false, false).unwrap();
-            let e = Entry::new(
-                &wire,
-                EntryKind::Positive,
-                Duration::ZERO,
-                300,
-                Duration::ZERO,
-                "test",
-            )
-            .unwrap();
-            store.insert(key.as_bytes(), e, Duration::from_millis(i as u64));
-        }
+        insert(&mut store, i, Duration::from_millis(i as u64));
         held += LIVE.load(Ordering::Relaxed) - before;
         if i % 2000 == 1999 {
             let live = held as f64;
@@ -128,20 +131,7 @@ fn a_store_with_one_key_holds_about_what_it_counts() {
     for i in 0..1024 {
         let before = LIVE.load(Ordering::Relaxed);
         let mut store = Store::new(1 << 20);
-        {
-            let (q, wire) = answer(i);
-            let key = KeyBuf::for_question(&q, false, false).unwrap();
-            let e = Entry::new(
-                &wire,
-                EntryKind::Positive,
-                Duration::ZERO,
-                300,
-                Duration::ZERO,
-                "test",
-            )
-            .unwrap();
-            assert!(store.insert(key.as_bytes(), e, Duration::ZERO));
-        }
+        assert!(insert(&mut store, i, Duration::ZERO));
         counted += store.stats().bytes;
         stores.push(store);
         held += LIVE.load(Ordering::Relaxed) - before;

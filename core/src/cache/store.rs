@@ -709,37 +709,12 @@ impl Store {
             EntryKind::SuspectNegative | EntryKind::Failure => slot.shadow = Some(entry),
         }
         let total = slot.cost() + key_cost(key.len());
-        while self.bytes + total > self.max_bytes && !self.index.is_empty() {
-            self.evict_one(now);
-        }
-        self.bytes += total;
-        self.inserts += 1;
-        let key: Arc<[u8]> = Arc::from(key);
-        let held = Held {
-            key: key.clone(),
-            slot,
-            referenced: false,
-        };
-        let i = match self.free.pop() {
-            Some(i) => {
-                *self.held.at_mut(i) = Some(held);
-                i
-            }
-            None => self.held.push(held),
-        };
-        self.index.insert(key, i);
-        true
+        self.place(key, slot, total, now)
     }
 
     /// [`Store::insert`] for a key not held: its slot holds only `entry` (`cost`: its cost
     /// with the key's), built in place.
     fn insert_new(&mut self, key: &[u8], entry: Entry, cost: usize, now: Duration) -> bool {
-        while self.bytes + cost > self.max_bytes && !self.index.is_empty() {
-            self.evict_one(now);
-        }
-        self.bytes += cost;
-        self.inserts += 1;
-        let key: Arc<[u8]> = Arc::from(key);
         let slot = match entry.kind {
             EntryKind::Positive => Slot {
                 positive: Some(entry),
@@ -750,6 +725,18 @@ impl Store {
                 shadow: Some(entry),
             },
         };
+        self.place(key, slot, cost, now)
+    }
+
+    /// Holds `slot` for a key the index does not have, costing `cost` with the key: evicts
+    /// until the budget has room, then takes a free slot or a new one.
+    fn place(&mut self, key: &[u8], slot: Slot, cost: usize, now: Duration) -> bool {
+        while self.bytes + cost > self.max_bytes && !self.index.is_empty() {
+            self.evict_one(now);
+        }
+        self.bytes += cost;
+        self.inserts += 1;
+        let key: Arc<[u8]> = Arc::from(key);
         let held = Held {
             key: key.clone(),
             slot,
