@@ -267,7 +267,7 @@ impl Forwarder {
         self.schedule(now + timeout, Timer::Attempt { txn: t, gen, token });
     }
 
-    pub(super) fn on_failure(&mut self, now: Duration, token: u64) {
+    pub(super) fn on_failure(&mut self, now: Duration, token: u64, why: Option<&str>) {
         let Some(&(t, gen)) = self.outstanding.get(&token) else {
             return;
         };
@@ -285,6 +285,8 @@ impl Forwarder {
             .get_mut(sent.upstream)
             .counters
             .network_errors += 1;
+        // Read (and cleared) by `after_attempt`, which words the EDE.
+        self.failure_why = why.map(String::from);
         self.after_attempt(now, t, sent, Outcome::NetworkError, None);
     }
 
@@ -413,6 +415,13 @@ impl Forwarder {
                 let sep = if t.is_empty() { "" } else { ": " };
                 (c, format!("upstream {label}{sep}{t}"))
             });
+        // A network error the shell could name (a TLS certificate not valid for the name, say)
+        // says more than "network error": it is the query's problem, as an upstream's EDE is.
+        let why = self.failure_why.take();
+        let upstream_ede = upstream_ede.or_else(|| {
+            why.filter(|_| outcome == Outcome::NetworkError)
+                .map(|w| (ede::NETWORK_ERROR, format!("upstream {label}: {w}")))
+        });
         let had_ede = upstream_ede.is_some();
         if let (Some(ue), Some(txn)) = (&upstream_ede, self.txns[t].as_mut()) {
             txn.last_problem = Some(ue.clone());

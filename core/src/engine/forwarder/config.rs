@@ -29,6 +29,26 @@ pub struct UpstreamConfig {
     pub trusted: bool,
 }
 
+impl UpstreamConfig {
+    /// A DNS-over-TLS upstream (RFC 7858), written `tls://ADDR[:PORT][#SERVER_NAME]`. TLS is
+    /// the shell's; the engine only knows such an upstream is asked over the stream, never UDP.
+    pub fn is_tls(&self) -> bool {
+        is_tls_label(&self.label)
+    }
+
+    /// Asked only over the stream (TCP or TLS): `force_tcp`, or a TLS upstream.
+    pub fn stream_only(&self) -> bool {
+        self.force_tcp || self.is_tls()
+    }
+}
+
+/// Whether an upstream label names a DNS-over-TLS upstream (`tls://...`, any case).
+pub fn is_tls_label(label: &str) -> bool {
+    label
+        .get(..6)
+        .is_some_and(|p| p.eq_ignore_ascii_case("tls://"))
+}
+
 impl<'de> serde::Deserialize<'de> for UpstreamConfig {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         #[derive(serde::Deserialize)]

@@ -83,6 +83,14 @@ pub enum Input<'a> {
     },
     /// The transmit with this token could not be delivered (ICMP unreachable, refused, reset).
     Failure { now: Duration, token: u64 },
+    /// As [`Input::Failure`], with what the shell knows of why (a TLS handshake's error, say:
+    /// "TLS: certificate not valid for dns.example"). A network error for the upstream; if the
+    /// query ends on it, the SERVFAIL's EDE 23 (Network Error) carries this text.
+    FailureWhy {
+        now: Duration,
+        token: u64,
+        why: &'a str,
+    },
     /// Time passed.
     Tick { now: Duration },
 }
@@ -417,6 +425,9 @@ pub struct Forwarder {
     /// emptied waiter lists, reused by the next ones: a miss does not allocate them again.
     spare_bufs: Vec<Vec<u8>>,
     spare_waiters: Vec<Vec<Waiter>>,
+    /// Why the network error being handled happened ([`Input::FailureWhy`]), from
+    /// `on_failure` to the `after_attempt` it calls.
+    failure_why: Option<String>,
 }
 
 /// Spare buffers kept at most (a flash crowd's worth is returned to the allocator).
@@ -476,6 +487,7 @@ impl Forwarder {
             ttls: Vec::with_capacity(32),
             spare_bufs: Vec::new(),
             spare_waiters: Vec::new(),
+            failure_why: None,
             cfg,
         }
     }
@@ -716,6 +728,7 @@ impl Forwarder {
             Input::Query { now, .. }
             | Input::Response { now, .. }
             | Input::Failure { now, .. }
+            | Input::FailureWhy { now, .. }
             | Input::Tick { now } => now,
         };
         let now = self.advance(given);
@@ -734,7 +747,8 @@ impl Forwarder {
                 bytes,
                 ..
             } => self.on_response(now, token, transport, bytes),
-            Input::Failure { token, .. } => self.on_failure(now, token),
+            Input::Failure { token, .. } => self.on_failure(now, token, None),
+            Input::FailureWhy { token, why, .. } => self.on_failure(now, token, Some(why)),
             Input::Tick { .. } => {}
         }
     }

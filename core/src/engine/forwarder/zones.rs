@@ -98,7 +98,7 @@ impl Zones {
     pub fn upstreams(cfg: &Config) -> Upstreams {
         let group = |ups: &[UpstreamConfig], force: bool| -> Vec<(String, bool)> {
             ups.iter()
-                .map(|u| (u.label.clone(), u.force_tcp || force))
+                .map(|u| (u.label.clone(), u.stream_only() || force))
                 .collect()
         };
         Upstreams::grouped(
