@@ -4,7 +4,12 @@
 use std::net::{IpAddr, SocketAddr};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
+
+use tokio_rustls::rustls::ClientConfig;
+
+use crate::tls::{parse_target, Target, TlsName};
 
 use dnspect_core::engine::admission::LimitAction;
 use dnspect_core::engine::forwarder::{
@@ -25,11 +30,16 @@ pub const DEFAULT_TOML: &str = include_str!("default.toml");
 pub struct File {
     #[serde(default = "default_listen")]
     pub listen: Vec<String>,
-    /// The engine's upstreams, given by address (`"IP"`, `"IP:PORT"` or a table with
-    /// `address` and `force_tcp`); empty: the nameservers of /etc/resolv.conf. They live here,
-    /// not in `[engine]`, because the server resolves them to addresses.
+    /// The engine's upstreams, given by address (`"IP"`, `"IP:PORT"`,
+    /// `"tls://ADDR[:PORT][#SERVER_NAME]"` or a table with `address` and `force_tcp`); empty:
+    /// the nameservers of /etc/resolv.conf. They live here, not in `[engine]`, because the
+    /// server resolves them to addresses.
     #[serde(default)]
     pub upstreams: Vec<UpstreamConfig>,
+    /// A PEM file of the CA certificates TLS upstreams are checked against, instead of the
+    /// public roots built in (`webpki-roots`). For every TLS upstream, of every group.
+    #[serde(default)]
+    pub tls_ca: Option<PathBuf>,
     #[serde(default = "default_metrics")]
     pub metrics: String,
     #[serde(default = "default_allow")]
@@ -249,6 +259,12 @@ impl Net {
 pub struct Settings {
     pub listen: Vec<SocketAddr>,
     pub upstreams: Vec<SocketAddr>,
+    /// For each of `upstreams`: the name a TLS upstream's certificate must match; None: plain
+    /// UDP/TCP.
+    pub upstream_tls: Vec<Option<TlsName>>,
+    /// `tls_ca`, and the client configuration of TLS upstreams (built when there is one).
+    pub tls_ca: Option<PathBuf>,
+    pub tls: Option<Arc<ClientConfig>>,
     pub metrics: Option<SocketAddr>,
     pub allow: Vec<Net>,
     pub refuse_drop: bool,
@@ -590,15 +606,14 @@ fn settle(
     engine.upstreams = f.upstreams;
     let mut upstreams = Vec::new();
     for (i, u) in engine.upstreams.iter_mut().enumerate() {
-        let addr = socket(&u.label, 53).map_err(|m| sp.err(&format!("upstreams[{i}]"), m))?;
-        upstreams.push(addr);
-        u.label = addr.to_string();
+        let t = target(&u.label).map_err(|m| sp.err(&format!("upstreams[{i}]"), m))?;
+        upstreams.push(t.addr);
+        u.label = t.label();
     }
     for (i, g) in engine.forward.iter_mut().enumerate() {
         for (j, u) in g.upstreams.iter_mut().enumerate() {
             let field = format!("engine.forward[{i}].upstreams[{j}]");
-            let addr = socket(&u.label, 53).map_err(|m| sp.err(&field, m))?;
-            u.label = addr.to_string();
+            u.label = target(&u.label).map_err(|m| sp.err(&field, m))?.label();
         }
     }
     let from_resolv = upstreams.is_empty() && !forwards_root(&engine.forward);
@@ -626,7 +641,9 @@ fn settle(
     engine
         .validate()
         .map_err(|e| sp.err(&file_field(&e.field), e.message))?;
-    let upstreams = flat_upstreams(&engine).map_err(|m| sp.err("engine.forward", m))?;
+    let (upstreams, upstream_tls) =
+        flat_upstreams(&engine).map_err(|m| sp.err("engine.forward", m))?;
+    let tls = tls_config(&upstream_tls, f.tls_ca.as_deref()).map_err(|m| sp.err("tls_ca", m))?;
     let metrics = if f.metrics.is_empty() {
         None
     } else {
@@ -719,6 +736,9 @@ fn settle(
         admin,
         listen,
         upstreams,
+        upstream_tls,
+        tls_ca: f.tls_ca,
+        tls,
         metrics,
         allow,
         refuse_drop,
@@ -758,11 +778,31 @@ fn forwards_root(forward: &[ForwardZone]) -> bool {
 /// forward group): what the workers send an engine query to. Labels are addresses here.
 ///
 /// [`UpstreamId`]: dnspect_core::engine::UpstreamId
-fn flat_upstreams(engine: &EngineConfig) -> Result<Vec<SocketAddr>, String> {
-    upstream_labels(engine)
+fn flat_upstreams(
+    engine: &EngineConfig,
+) -> Result<(Vec<SocketAddr>, Vec<Option<TlsName>>), String> {
+    let targets = upstream_labels(engine)
         .iter()
-        .map(|u| socket(&u.label, 53))
-        .collect()
+        .map(|u| target(&u.label))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(targets.into_iter().map(|t| (t.addr, t.tls)).unzip())
+}
+
+/// An upstream as written: an address, or `tls://ADDR[:PORT][#SERVER_NAME]`.
+fn target(s: &str) -> Result<Target, String> {
+    parse_target(s, socket)
+}
+
+/// The TLS client configuration when some upstream is a TLS one (the CA file is read only
+/// then, so a `tls_ca` left in place while no upstream uses TLS costs nothing).
+fn tls_config(
+    tls: &[Option<TlsName>],
+    ca: Option<&Path>,
+) -> Result<Option<Arc<ClientConfig>>, String> {
+    if tls.iter().all(Option::is_none) {
+        return Ok(None);
+    }
+    crate::tls::client_config(ca).map(Some)
 }
 
 /// Reads hosts files; an unreadable or bad file is an error naming it, its line and field.
@@ -812,8 +852,8 @@ pub fn parse_forward_flag(v: &str) -> Result<ForwardZone, String> {
     let upstreams = addrs
         .split(',')
         .map(|a| {
-            socket(a.trim(), 53).map(|addr| UpstreamConfig {
-                label: addr.to_string(),
+            target(a.trim()).map(|t| UpstreamConfig {
+                label: t.label(),
                 force_tcp: false,
                 trusted: false,
             })
@@ -847,6 +887,17 @@ fn labels(addrs: &[SocketAddr]) -> Vec<UpstreamConfig> {
         .iter()
         .map(|a| UpstreamConfig {
             label: a.to_string(),
+            ..UpstreamConfig::default()
+        })
+        .collect()
+}
+
+/// The engine's upstreams, labelled as [`Target::label`] says.
+fn target_labels(targets: &[Target]) -> Vec<UpstreamConfig> {
+    targets
+        .iter()
+        .map(|t| UpstreamConfig {
+            label: t.label(),
             ..UpstreamConfig::default()
         })
         .collect()
@@ -1332,14 +1383,14 @@ impl Overrides {
                 .map(|a| socket(a, 53).map_err(|m| flag("listen", m)))
                 .collect::<Result<_, _>>()?;
         }
-        let mut root: Vec<SocketAddr> = Vec::new();
+        let mut root: Vec<Target> = Vec::new();
         if !self.forward.is_empty() {
             let mut groups = Vec::new();
             for v in &self.forward {
                 let g = parse_forward_flag(v).map_err(|m| flag("forward", m))?;
                 if g.zones[0] == "." {
                     for u in &g.upstreams {
-                        root.push(socket(&u.label, 53).map_err(|m| flag("forward", m))?);
+                        root.push(target(&u.label).map_err(|m| flag("forward", m))?);
                     }
                 } else {
                     groups.push(g);
@@ -1349,13 +1400,13 @@ impl Overrides {
         }
         if !self.upstreams.is_empty() || !root.is_empty() {
             s.resolv_conf = None;
-            let mut ups: Vec<SocketAddr> = self
+            let mut ups: Vec<Target> = self
                 .upstreams
                 .iter()
-                .map(|a| socket(a, 53).map_err(|m| flag("upstream", m)))
+                .map(|a| target(a).map_err(|m| flag("upstream", m)))
                 .collect::<Result<_, _>>()?;
             ups.extend(root);
-            s.engine.upstreams = labels(&ups);
+            s.engine.upstreams = target_labels(&ups);
         }
         if !self.hosts.is_empty() {
             s.engine.local.hosts.truncate(s.inline_hosts);
@@ -1374,7 +1425,9 @@ impl Overrides {
                 "hosts"
             };
             s.engine.validate().map_err(|e| flag(name, e.to_string()))?;
-            s.upstreams = flat_upstreams(&s.engine).map_err(|m| flag(name, m))?;
+            (s.upstreams, s.upstream_tls) =
+                flat_upstreams(&s.engine).map_err(|m| flag(name, m))?;
+            s.tls = tls_config(&s.upstream_tls, s.tls_ca.as_deref()).map_err(|m| flag(name, m))?;
         }
         if !self.allow.is_empty() {
             s.allow = self

@@ -6,6 +6,7 @@ mod config;
 mod health;
 mod incidents;
 mod serve;
+mod tls;
 mod web;
 
 fn main() -> std::process::ExitCode {

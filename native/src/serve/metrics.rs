@@ -57,7 +57,13 @@ pub struct Metrics {
     pub upstream_udp_replaced: [u64; 3],
     pub upstream_udp_no_socket: u64,
     pub upstream_udp_send_errors: u64,
+    /// TLS handshakes with upstreams, by [`TLS_HANDSHAKE`] result.
+    pub upstream_tls_handshakes: [u64; 2],
 }
+
+/// How a TLS handshake with an upstream ended: done, or failed (certificate, protocol,
+/// timeout: the query log and the SERVFAIL's EDE say which).
+pub const TLS_HANDSHAKE: [&str; 2] = ["ok", "failed"];
 
 impl Metrics {
     pub fn observe(&mut self, d: Duration) {
@@ -419,7 +425,7 @@ pub fn render(snaps: &[Snapshot]) -> String {
         };
         single(&mut o, name, kind, help, v);
     }
-    let labelled: [LabelledMetric; 4] = [
+    let labelled: [LabelledMetric; 5] = [
         (
             "dnspect_upstream_udp_sockets_replaced_total",
             "Upstream UDP sockets retired for a new one, by reason: [udp] upstream_socket_queries reached, upstream_socket_lifetime passed, or a socket error (an ICMP unreachable).",
@@ -443,6 +449,12 @@ pub fn render(snaps: &[Snapshot]) -> String {
             "Answers not sent to a TCP client, by reason (never counted in dnspect_dns_responses_total).",
             &super::tcp::DROP,
             &|s, i| s.worker.tcp_answers_dropped[i],
+        ),
+        (
+            "dnspect_upstream_tls_handshakes_total",
+            "TLS handshakes with DNS-over-TLS upstreams, by result: ok, or failed (certificate not valid for the name, untrusted issuer, protocol error, [tcp] upstream_connect_timeout). One per connection: pooled connections are reused.",
+            &TLS_HANDSHAKE,
+            &|s, i| s.worker.upstream_tls_handshakes[i],
         ),
     ];
     for (name, help, reasons, f) in labelled {

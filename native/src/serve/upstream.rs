@@ -11,6 +11,12 @@
 //! A reader task owns the read half and reads whole frames (2-byte length, then the message)
 //! without racing anything, so the framing cannot be lost to a cancelled read; a writer task
 //! owns the write half. When the connection dies, exactly the queries still waiting on it fail.
+//!
+//! TLS (RFC 7858): the same connection with TLS around it (tokio-rustls), once the handshake
+//! checked the certificate against the upstream's name within the connect timeout; the same
+//! framing, reuse, pipelining, idle timeout and queue bound. A handshake that fails fails the
+//! queries queued on it as network errors with the reason (`State::failure_why`), which the
+//! SERVFAIL's EDE text carries.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -22,7 +28,7 @@ use std::time::{Duration, Instant};
 use dnspect_core::engine::Transport;
 use rustc_hash::FxHashMap;
 use socket2::{Domain, Protocol, Socket, Type};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::io::{Interest, Ready};
 use tokio::net::TcpStream;
 
@@ -30,6 +36,10 @@ use super::udp_fd::UdpFd;
 use tokio::sync::mpsc;
 
 use super::batch::{self, RecvBatch};
+use crate::tls::TlsName;
+use std::sync::Arc;
+use tokio_rustls::rustls::ClientConfig;
+use tokio_rustls::TlsConnector;
 use super::worker::State;
 use crate::config::UdpKnobs;
 
@@ -496,51 +506,118 @@ fn socket_failed(
 /// Where queries for one upstream TCP connection are queued: (message, token).
 pub type TcpQueue = mpsc::Sender<(Vec<u8>, u64)>;
 
-/// Opens the pooled connection to an upstream address; returns its queue.
-/// `settings` are the worker's (its `State` is borrowed by the caller).
+/// What a pooled stream connection is for: the upstream's address and, for a TLS upstream,
+/// the name its certificate must match (a TLS and a plain TCP upstream on one address are two
+/// connections).
+pub type StreamKey = (SocketAddr, Option<TlsName>);
+
+/// Opens the pooled connection to an upstream (TLS around it when `key` has a name); returns
+/// its queue. `settings` are the worker's (its `State` is borrowed by the caller).
 pub fn connect_tcp(
     state: Rc<RefCell<State>>,
     settings: &crate::config::Settings,
-    addr: SocketAddr,
+    key: StreamKey,
 ) -> TcpQueue {
     let bounds = TcpBounds {
         connect: settings.tcp_upstream_connect,
         idle: settings.tcp_upstream_idle,
     };
     let (tx, rx) = mpsc::channel(settings.tcp_upstream_queued.max(1));
-    tokio::task::spawn_local(tcp_connection(state, addr, bounds, tx.clone(), rx));
+    let tls = key
+        .1
+        .clone()
+        .and_then(|name| Some((settings.tls.clone()?, name)));
+    tokio::task::spawn_local(tcp_connection(state, key, tls, bounds, tx.clone(), rx));
     tx
 }
 
 /// The queries waiting on one connection: ID -> token.
 type Waiting = Rc<RefCell<HashMap<u16, u64>>>;
 
+/// Fails every query queued on a connection that never opened; `why` words a TLS handshake's
+/// failure for the EDE (None: a plain network error).
+fn fail_queued(
+    state: &Rc<RefCell<State>>,
+    key: &StreamKey,
+    me: &TcpQueue,
+    rx: &mut mpsc::Receiver<(Vec<u8>, u64)>,
+    why: Option<&str>,
+) {
+    rx.close();
+    let mut failed = Vec::new();
+    while let Ok((_, token)) = rx.try_recv() {
+        failed.push(token);
+    }
+    let mut st = state.borrow_mut();
+    st.tcp_pool_remove(key, me);
+    for token in failed {
+        match why {
+            Some(why) => st.failure_why(token, why),
+            None => st.failure(token),
+        }
+    }
+}
+
 async fn tcp_connection(
     state: Rc<RefCell<State>>,
-    addr: SocketAddr,
+    key: StreamKey,
+    tls: Option<(Arc<ClientConfig>, TlsName)>,
     bounds: TcpBounds,
     me: TcpQueue,
     mut rx: mpsc::Receiver<(Vec<u8>, u64)>,
 ) {
+    let addr = key.0;
     let stream = match tokio::time::timeout(bounds.connect, TcpStream::connect(addr)).await {
         Ok(Ok(s)) => s,
         other => {
             tracing::debug!("upstream {addr} over TCP: cannot connect: {other:?}");
-            rx.close();
-            let mut failed = Vec::new();
-            while let Ok((_, token)) = rx.try_recv() {
-                failed.push(token);
-            }
-            let mut st = state.borrow_mut();
-            st.tcp_pool_remove(addr, &me);
-            for token in failed {
-                st.failure(token);
-            }
+            fail_queued(&state, &key, &me, &mut rx, None);
             return;
         }
     };
     let _ = stream.set_nodelay(true);
-    let (rd, mut wr) = stream.into_split();
+    let Some((config, name)) = tls else {
+        let (rd, wr) = stream.into_split();
+        serve_stream(state, key, bounds, me, rx, rd, wr).await;
+        return;
+    };
+    let connector = TlsConnector::from(config);
+    let shake = tokio::time::timeout(bounds.connect, connector.connect(name.clone(), stream));
+    let stream = match shake.await {
+        Ok(Ok(s)) => {
+            state.borrow_mut().metrics.upstream_tls_handshakes[0] += 1;
+            s
+        }
+        other => {
+            let why = match other {
+                Ok(Err(e)) => crate::tls::handshake_error(&e, &name),
+                _ => format!("TLS handshake timed out after {:?}", bounds.connect),
+            };
+            tracing::debug!("upstream {addr} over TLS: {why}");
+            state.borrow_mut().metrics.upstream_tls_handshakes[1] += 1;
+            fail_queued(&state, &key, &me, &mut rx, Some(&why));
+            return;
+        }
+    };
+    let (rd, wr) = tokio::io::split(stream);
+    serve_stream(state, key, bounds, me, rx, rd, wr).await;
+}
+
+/// Carries queries and answers over one open connection (TCP, or TLS around it) until it
+/// ends; then exactly the queries still waiting on it fail.
+async fn serve_stream<R, W>(
+    state: Rc<RefCell<State>>,
+    key: StreamKey,
+    bounds: TcpBounds,
+    me: TcpQueue,
+    mut rx: mpsc::Receiver<(Vec<u8>, u64)>,
+    rd: R,
+    mut wr: W,
+) where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin + 'static,
+{
+    let addr = key.0;
     let waiting: Waiting = Rc::default();
     let w2 = waiting.clone();
     let st2 = state.clone();
@@ -559,27 +636,29 @@ async fn tcp_connection(
             let mut framed = Vec::with_capacity(bytes.len() + 2);
             framed.extend_from_slice(&(bytes.len() as u16).to_be_bytes());
             framed.extend_from_slice(&bytes);
-            if wr.write_all(&framed).await.is_err() {
+            // One write per query: a TLS stream buffers it into one record, which flush sends.
+            if wr.write_all(&framed).await.is_err() || wr.flush().await.is_err() {
                 break;
             }
         }
         let _ = wr.shutdown().await;
     });
     let why = read_frames(&state, rd, &waiting, bounds.idle).await;
-    tracing::debug!("upstream {addr} over TCP: connection closed: {why}");
+    let how = if key.1.is_some() { "TLS" } else { "TCP" };
+    tracing::debug!("upstream {addr} over {how}: connection closed: {why}");
     writer.abort();
     let failed: Vec<u64> = waiting.borrow_mut().drain().map(|(_, t)| t).collect();
     let mut st = state.borrow_mut();
-    st.tcp_pool_remove(addr, &me);
+    st.tcp_pool_remove(&key, &me);
     for token in failed {
         st.failure(token);
     }
 }
 
 /// Reads whole frames until the connection ends, is idle, or breaks framing; says why.
-async fn read_frames(
+async fn read_frames<R: AsyncRead + Unpin>(
     state: &Rc<RefCell<State>>,
-    mut rd: tokio::net::tcp::OwnedReadHalf,
+    mut rd: R,
     waiting: &Waiting,
     idle_for: Duration,
 ) -> &'static str {

@@ -76,7 +76,8 @@ pub struct State {
     flush_queued: bool,
     me: Option<std::rc::Weak<RefCell<State>>>,
     /// One reused, pipelined TCP connection per upstream address (RFC 7766 6.2.1).
-    tcp_pool: std::collections::HashMap<SocketAddr, upstream::TcpQueue>,
+    /// Keyed by address and TLS name: a TLS upstream's connection is its own.
+    tcp_pool: std::collections::HashMap<upstream::StreamKey, upstream::TcpQueue>,
 }
 
 /// A client UDP listener and its answers not yet sent.
@@ -139,13 +140,13 @@ impl State {
     }
 
     /// Forgets the pooled connection to `addr` if it is still `queue` (not a newer one).
-    pub fn tcp_pool_remove(&mut self, addr: SocketAddr, queue: &upstream::TcpQueue) {
+    pub fn tcp_pool_remove(&mut self, key: &upstream::StreamKey, queue: &upstream::TcpQueue) {
         if self
             .tcp_pool
-            .get(&addr)
+            .get(key)
             .is_some_and(|q| q.same_channel(queue))
         {
-            self.tcp_pool.remove(&addr);
+            self.tcp_pool.remove(key);
         }
     }
 
@@ -315,6 +316,13 @@ impl State {
         self.drain();
     }
 
+    /// A network error the shell can word (a TLS handshake's): the EDE text says it.
+    pub fn failure_why(&mut self, token: u64, why: &str) {
+        let now = self.now();
+        self.fwd.handle(Input::FailureWhy { now, token, why });
+        self.drain();
+    }
+
     fn tick(&mut self) {
         let now = self.now();
         self.fwd.handle(Input::Tick { now });
@@ -432,17 +440,28 @@ impl State {
                                 }
                             }
                             Transport::Tcp => {
-                                let live = self.tcp_pool.get(&addr).filter(|c| !c.is_closed());
+                                let tls = self
+                                    .settings
+                                    .upstream_tls
+                                    .get(usize::from(u.0))
+                                    .cloned()
+                                    .flatten();
+                                let key = (addr, tls);
+                                let live = self.tcp_pool.get(&key).filter(|c| !c.is_closed());
                                 let queue = match live {
                                     Some(c) => c.clone(),
                                     None => {
-                                        let c = upstream::connect_tcp(me, &self.settings, addr);
-                                        self.tcp_pool.insert(addr, c.clone());
+                                        let c = upstream::connect_tcp(
+                                            me,
+                                            &self.settings,
+                                            key.clone(),
+                                        );
+                                        self.tcp_pool.insert(key, c.clone());
                                         c
                                     }
                                 };
                                 if let Err(e) = queue.try_send((t.bytes, t.token)) {
-                                    tracing::debug!("upstream {addr} over TCP: {e}");
+                                    tracing::debug!("upstream {addr} over the stream: {e}");
                                     let now = self.now();
                                     self.fwd.handle(Input::Failure {
                                         now,
