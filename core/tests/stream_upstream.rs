@@ -67,7 +67,11 @@ fn a_tls_upstream_is_asked_over_the_stream_and_its_named_failure_is_the_ede() {
     // Every attempt goes over the stream; each fails as the shell's TLS handshake would.
     let mut attempts = 0;
     while let Some(q) = queries.pop() {
-        assert_eq!(q.transport, Transport::Tcp, "a TLS upstream is never asked over UDP");
+        assert_eq!(
+            q.transport,
+            Transport::Tcp,
+            "a TLS upstream is never asked over UDP"
+        );
         attempts += 1;
         f.handle(Input::FailureWhy {
             now,

@@ -1425,8 +1425,7 @@ impl Overrides {
                 "hosts"
             };
             s.engine.validate().map_err(|e| flag(name, e.to_string()))?;
-            (s.upstreams, s.upstream_tls) =
-                flat_upstreams(&s.engine).map_err(|m| flag(name, m))?;
+            (s.upstreams, s.upstream_tls) = flat_upstreams(&s.engine).map_err(|m| flag(name, m))?;
             s.tls = tls_config(&s.upstream_tls, s.tls_ca.as_deref()).map_err(|m| flag(name, m))?;
         }
         if !self.allow.is_empty() {

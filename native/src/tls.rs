@@ -46,7 +46,11 @@ pub fn parse_target(
     s: &str,
     parse_addr: impl Fn(&str, u16) -> Result<SocketAddr, String>,
 ) -> Result<Target, String> {
-    let Some(rest) = s.get(..6).filter(|p| p.eq_ignore_ascii_case("tls://")).map(|_| &s[6..]) else {
+    let Some(rest) = s
+        .get(..6)
+        .filter(|p| p.eq_ignore_ascii_case("tls://"))
+        .map(|_| &s[6..])
+    else {
         if s.contains("://") {
             return Err(format!(
                 "{s:?}: unknown scheme (expected an address, or tls://ADDR[:PORT][#SERVER_NAME])"
@@ -128,9 +132,7 @@ pub fn handshake_error(e: &std::io::Error, name: &TlsName) -> String {
         ServerName::IpAddress(ip) => IpAddr::from(*ip).to_string(),
         other => format!("{other:?}"),
     };
-    let tls = e
-        .get_ref()
-        .and_then(|i| i.downcast_ref::<rustls::Error>());
+    let tls = e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>());
     match tls {
         Some(rustls::Error::InvalidCertificate(c)) => match c {
             CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
@@ -184,7 +186,10 @@ mod tests {
     #[test]
     fn bad_upstreams_say_what_is_wrong() {
         let e = parse_target("tls://9.9.9.9#bad_name!", addr).unwrap_err();
-        assert!(e.contains("server name \"bad_name!\" is not a valid host name"), "{e}");
+        assert!(
+            e.contains("server name \"bad_name!\" is not a valid host name"),
+            "{e}"
+        );
         let e = parse_target("tls://9.9.9.9#", addr).unwrap_err();
         assert!(e.contains("empty"), "{e}");
         let e = parse_target("tls://dns.quad9.net#dns.quad9.net", addr).unwrap_err();

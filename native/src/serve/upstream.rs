@@ -36,12 +36,12 @@ use super::udp_fd::UdpFd;
 use tokio::sync::mpsc;
 
 use super::batch::{self, RecvBatch};
+use super::worker::State;
+use crate::config::UdpKnobs;
 use crate::tls::TlsName;
 use std::sync::Arc;
 use tokio_rustls::rustls::ClientConfig;
 use tokio_rustls::TlsConnector;
-use super::worker::State;
-use crate::config::UdpKnobs;
 
 /// The bounds of one pooled upstream TCP connection (`[tcp] upstream_*`), read when it opens.
 #[derive(Debug, Clone, Copy)]

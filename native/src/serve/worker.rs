@@ -451,11 +451,8 @@ impl State {
                                 let queue = match live {
                                     Some(c) => c.clone(),
                                     None => {
-                                        let c = upstream::connect_tcp(
-                                            me,
-                                            &self.settings,
-                                            key.clone(),
-                                        );
+                                        let c =
+                                            upstream::connect_tcp(me, &self.settings, key.clone());
                                         self.tcp_pool.insert(key, c.clone());
                                         c
                                     }
