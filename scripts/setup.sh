@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything the tests need, skipping what is already there (a second run takes seconds):
 #   Debian packages  dig (dnsutils), kdig (knot-dnsutils), nsd, unbound (validating resolver for the
-#                    DNSSEC tests), ldnsutils (ldns-signzone), knot (knotd) and its dnstap module,
+#                    DNSSEC tests; the DNS-over-TLS upstream of serve_tls_upstream), openssl (that
+#                    test's CA), ldnsutils (ldns-signzone), knot (knotd) and its dnstap module,
 #                    fstrm_capture (fstrm-bin: NSD's dnstap collector), dnsperf, chromium, tcpdump and tshark
 #                    (with dumpcap: the capture tests); man-db, script, unshare, ip (the CLI
 #                    tests);
@@ -25,7 +26,7 @@ t_start=$SECONDS
 # ---- Debian packages ----------------------------------------------------------------------------
 # knot, knot-module-dnstap and fstrm-bin: the per-zone forwarding tests run NSD and Knot side by
 # side and read both servers' query logs (dnstap, read back with `kdig -G`).
-APT_REQUIRED=(dnsutils knot-dnsutils nsd unbound ldnsutils knot knot-module-dnstap fstrm-bin dnsperf chromium fonts-liberation tcpdump tshark
+APT_REQUIRED=(dnsutils knot-dnsutils nsd unbound openssl ldnsutils knot knot-module-dnstap fstrm-bin dnsperf chromium fonts-liberation tcpdump tshark
     podman runc prometheus systemd file binutils iproute2)
 APT_OPTIONAL=()
 # tshark's package asks whether non-root users may capture: answer no, without a prompt.
@@ -40,7 +41,7 @@ apt_install "${APT_REQUIRED[@]}"
 if ((${#APT_OPTIONAL[@]})); then
     apt_install "${APT_OPTIONAL[@]}" || warn "optional packages did not install: ${APT_OPTIONAL[*]}"
 fi
-for tool in dig kdig nsd unbound ldns-signzone ldns-keygen knotd fstrm_capture dnsperf chromium tcpdump tshark dumpcap podman runc promtool systemd-analyze ip nsenter; do
+for tool in dig kdig nsd unbound unbound-control openssl ldns-signzone ldns-keygen knotd fstrm_capture dnsperf chromium tcpdump tshark dumpcap podman runc promtool systemd-analyze ip nsenter; do
     command -v "$tool" >/dev/null 2>&1 || [[ -x "/usr/sbin/$tool" ]] || die "$tool is missing after apt-get install"
 done
 

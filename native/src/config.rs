@@ -1150,6 +1150,72 @@ mod tests {
     }
 
     #[test]
+    fn tls_upstreams_in_the_file_groups_and_flags() {
+        let text = "upstreams = [\"tls://9.9.9.9#dns.quad9.net\", \"192.0.2.1\"]\n\n[[engine.forward]]\nzones = [\"corp.example\"]\nupstreams = [\"tls://10.0.0.53:8853\"]\n";
+        let s = parse(text, rc).unwrap();
+        let ups: Vec<String> = s.upstreams.iter().map(ToString::to_string).collect();
+        assert_eq!(ups, ["9.9.9.9:853", "192.0.2.1:53", "10.0.0.53:8853"]);
+        assert_eq!(
+            s.engine.upstreams[0].label,
+            "tls://9.9.9.9:853#dns.quad9.net"
+        );
+        assert!(s.engine.upstreams[0].stream_only() && !s.engine.upstreams[1].stream_only());
+        assert_eq!(
+            s.engine.forward[0].upstreams[0].label,
+            "tls://10.0.0.53:8853"
+        );
+        let tls: Vec<bool> = s.upstream_tls.iter().map(Option::is_some).collect();
+        assert_eq!(tls, [true, false, true]);
+        assert!(
+            s.tls.is_some(),
+            "the client configuration is built for TLS upstreams"
+        );
+        assert!(parse("upstreams = [\"192.0.2.1\"]\n", rc)
+            .unwrap()
+            .tls
+            .is_none());
+        // Errors name the field and say what is wrong.
+        let e = parse("\nupstreams = [\"tls://9.9.9.9#not a name\"]\n", rc).unwrap_err();
+        assert_eq!((e.line, e.field.as_str()), (Some(2), "upstreams[0]"));
+        assert!(
+            e.message
+                .contains("server name \"not a name\" is not a valid host name"),
+            "{e}"
+        );
+        let e = parse(
+            "[[engine.forward]]\nzones = [\"x.example\"]\nupstreams = [\"tls://dns.example\"]\n",
+            rc,
+        )
+        .unwrap_err();
+        assert_eq!(e.field, "engine.forward[0].upstreams[0]", "{e}");
+        let e = parse(
+            "upstreams = [\"tls://9.9.9.9#dns.quad9.net\"]\ntls_ca = \"/nonexistent/ca.pem\"\n",
+            rc,
+        )
+        .unwrap_err();
+        assert_eq!((e.line, e.field.as_str()), (Some(2), "tls_ca"));
+        assert!(e.message.contains("cannot read /nonexistent/ca.pem"), "{e}");
+        // --upstream takes the same syntax, and its errors name the flag.
+        let flags = Overrides {
+            upstreams: vec!["tls://127.0.0.1:8853#dns.example".into()],
+            ..Overrides::default()
+        };
+        let s = flags.apply(parse(DEFAULT_TOML, rc).unwrap()).unwrap();
+        assert_eq!(
+            s.upstreams,
+            ["127.0.0.1:8853".parse::<SocketAddr>().unwrap()]
+        );
+        assert!(s.upstream_tls[0].is_some() && s.tls.is_some());
+        let flags = Overrides {
+            upstreams: vec!["tls://127.0.0.1#".into()],
+            ..Overrides::default()
+        };
+        let e = flags.apply(parse(DEFAULT_TOML, rc).unwrap()).unwrap_err();
+        assert_eq!(e.field, "--upstream");
+        assert!(e.message.contains("empty"), "{e}");
+    }
+
+    #[test]
     fn allow_flags_replace_the_list_and_exposure_is_warned() {
         let s = parse(DEFAULT_TOML, rc).unwrap();
         assert_eq!(exposure_warning(&s), None, "the defaults are loopback only");
