@@ -161,7 +161,11 @@ mod tests {
 
     fn addr(s: &str, port: u16) -> Result<SocketAddr, String> {
         s.parse::<SocketAddr>()
-            .or_else(|_| s.parse::<IpAddr>().map(|ip| SocketAddr::new(ip, port)))
+            .or_else(|_| {
+                s.trim_matches(|c| c == '[' || c == ']')
+                    .parse::<IpAddr>()
+                    .map(|ip| SocketAddr::new(ip, port))
+            })
             .map_err(|_| format!("{s:?} is not an address"))
     }
 
@@ -175,6 +179,8 @@ mod tests {
         let t = parse_target("tls://1.1.1.1", addr).unwrap();
         assert_eq!(t.label(), "tls://1.1.1.1:853");
         assert!(matches!(t.tls, Some(ServerName::IpAddress(_))));
+        let t = parse_target("tls://[2001:db8::53]#dns.example", addr).unwrap();
+        assert_eq!(t.label(), "tls://[2001:db8::53]:853#dns.example");
         let t = parse_target("192.0.2.1", addr).unwrap();
         assert_eq!((t.label(), t.tls), ("192.0.2.1:53".into(), None));
         // Reading a label back gives the same upstream.
