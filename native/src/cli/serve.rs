@@ -17,7 +17,8 @@ pub struct ServeArgs {
     /// Address to serve on, UDP and TCP (repeatable; replaces the file's `listen`).
     #[arg(long, value_name = "ADDR:PORT")]
     listen: Vec<String>,
-    /// Upstream resolver (repeatable; replaces the file's `upstreams`).
+    /// Upstream resolver (repeatable; replaces the file's `upstreams`); DNS over TLS as
+    /// `tls://ADDR[:PORT]#SERVER_NAME` (port 853; the certificate must match SERVER_NAME).
     #[arg(long, value_name = "ADDR[:PORT]")]
     upstream: Vec<String>,
     /// Forward a zone to its own upstreams (repeatable; replaces the file's
