@@ -622,27 +622,41 @@ async fn serve_stream<R, W>(
     let w2 = waiting.clone();
     let st2 = state.clone();
     let writer = tokio::task::spawn_local(async move {
-        while let Some((bytes, token)) = rx.recv().await {
-            if bytes.len() < 2 || bytes.len() > usize::from(u16::MAX) {
-                st2.borrow_mut().failure(token);
+        let mut framed: Vec<u8> = Vec::with_capacity(4096);
+        while let Some(first) = rx.recv().await {
+            // The queries queued by now go out together: one write, one flush (one TLS record,
+            // one system call) for all of them, up to 16 KiB.
+            let mut next = Some(first);
+            while let Some((bytes, token)) = next.take() {
+                if bytes.len() < 2 || bytes.len() > usize::from(u16::MAX) {
+                    st2.borrow_mut().failure(token);
+                } else {
+                    let id = u16::from_be_bytes([bytes[0], bytes[1]]);
+                    // Two queries with one ID on one connection could not be told apart: the
+                    // older one fails now rather than take the newer one's answer.
+                    let old = w2.borrow_mut().insert(id, token);
+                    if let Some(old) = old {
+                        st2.borrow_mut().failure(old);
+                    }
+                    framed.extend_from_slice(&(bytes.len() as u16).to_be_bytes());
+                    framed.extend_from_slice(&bytes);
+                }
+                if framed.len() < 16 * 1024 {
+                    next = rx.try_recv().ok();
+                }
+            }
+            if framed.is_empty() {
                 continue;
             }
-            let id = u16::from_be_bytes([bytes[0], bytes[1]]);
-            // Two queries with one ID on one connection could not be told apart: the older
-            // one fails now rather than take the newer one's answer.
-            if let Some(old) = w2.borrow_mut().insert(id, token) {
-                st2.borrow_mut().failure(old);
-            }
-            let mut framed = Vec::with_capacity(bytes.len() + 2);
-            framed.extend_from_slice(&(bytes.len() as u16).to_be_bytes());
-            framed.extend_from_slice(&bytes);
-            // One write per query: a TLS stream buffers it into one record, which flush sends.
             if wr.write_all(&framed).await.is_err() || wr.flush().await.is_err() {
                 break;
             }
+            framed.clear();
         }
         let _ = wr.shutdown().await;
     });
+    // Buffered: a read takes every answer that has arrived, not two system calls per answer.
+    let rd = tokio::io::BufReader::with_capacity(16 * 1024, rd);
     let why = read_frames(&state, rd, &waiting, bounds.idle).await;
     let how = if key.1.is_some() { "TLS" } else { "TCP" };
     tracing::debug!("upstream {addr} over {how}: connection closed: {why}");
