@@ -8,9 +8,10 @@
 # The upstream is Unbound answering every name under miss.bench. from local data (a redirect
 # zone), over plain DNS on one port and DNS over TLS on another (a test CA made here by
 # openssl). dnsperf sends unique names (every query a cache miss) from one closed loop with
-# Q queries outstanding (300,000 names per run, 4,000,000 in all: ROUNDS x 4 runs at most 13).
+# Q queries outstanding (300,000 names per run).
 # Servers have one worker / thread. Environment: ROUNDS, SECS, Q,
-# DNSPECT_BIN (skip the release build).
+# DNSPECT_BIN (skip the release build), DNSPECT_BASE_BIN (another build, run as base-tcp and
+# base-tls with the same settings: a before/after comparison within the run).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROUNDS=${ROUNDS:-3}
@@ -64,30 +65,24 @@ unbound -d -c up.conf >up.out 2>&1 &
 PIDS+=($!)
 sleep 1
 
-# Unique names, more than any run sends.
-python3 -c "
-import random
-r = random.Random(7)
-with open('names', 'w') as f:
-    for i in range(4_000_000):
-        f.write('q%d-%d.miss.bench A\n' % (i, r.randrange(1 << 30)))
-"
 
 start() { # mode -> starts the server on $SRV, sets SPID
     local mode=$1
     SRV=$(port)
     case $mode in
-    dnspect-udp | dnspect-tcp | dnspect-tls)
-        local up
+    dnspect-* | base-*)
+        local up bin=$DNSPECT_BIN
+        [[ $mode == base-* ]] && bin=$DNSPECT_BASE_BIN
         case $mode in
-        dnspect-udp) up="\"127.0.0.1:$PLAIN\"" ;;
-        dnspect-tcp) up="{ address = \"127.0.0.1:$PLAIN\", force_tcp = true }" ;;
-        dnspect-tls) up="\"tls://127.0.0.1:$TLS#dns.example\"" ;;
+        *-udp) up="\"127.0.0.1:$PLAIN\"" ;;
+        *-tcp) up="{ address = \"127.0.0.1:$PLAIN\", force_tcp = true }" ;;
+        *-tls) up="\"tls://127.0.0.1:$TLS#dns.example\"" ;;
         esac
         MPORT=$(port)
         printf 'listen = ["127.0.0.1:%s"]\nupstreams = [%s]\ntls_ca = "%s/ca.pem"\nmetrics = "127.0.0.1:%s"\nworkers = 1\n' \
             "$SRV" "$up" "$W" "$MPORT" >"$mode.toml"
-        "$OLDPWD/$DNSPECT_BIN" serve --config "$mode.toml" >"$mode.log" 2>&1 &
+        [[ $bin == /* ]] || bin=$OLDPWD/$bin
+        "$bin" serve --config "$mode.toml" >"$mode.log" 2>&1 &
         ;;
     unbound-tls)
         cat >fwd.conf <<EOF
@@ -127,6 +122,16 @@ EOF
 }
 
 MODES="dnspect-udp dnspect-tcp dnspect-tls unbound-tls"
+[[ -n "${DNSPECT_BASE_BIN:-}" ]] && MODES="$MODES base-tcp base-tls"
+RUNS=$((ROUNDS * $(wc -w <<<"$MODES")))
+# Unique names: 300,000 per run, more than one sends in SECS.
+python3 -c "
+import random
+r = random.Random(7)
+with open('names', 'w') as f:
+    for i in range($RUNS * 300_000):
+        f.write('q%d-%d.miss.bench A\n' % (i, r.randrange(1 << 30)))
+"
 OFFSET=0
 for r in $(seq "$ROUNDS"); do
     for mode in $MODES; do
@@ -139,7 +144,7 @@ for r in $(seq "$ROUNDS"); do
         lat=$(awk '/Average Latency/ {print $4}' <<<"$out")
         lost=$(awk '/Queries lost/ {print $3}' <<<"$out")
         hs=""
-        if [[ $mode == dnspect-tls ]]; then
+        if [[ $mode == *-tls && $mode != unbound-tls ]]; then
             hs=$(curl -s "http://127.0.0.1:$MPORT/metrics" 2>/dev/null | awk '/^dnspect_upstream_tls_handshakes_total\{reason="ok"\}/ {print $2}' || true)
         fi
         echo "$r $mode $qps $lat $lost $hs" | tee -a results
