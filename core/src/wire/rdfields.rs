@@ -1,0 +1,639 @@
+//! RDATA of the less common types, read field by field: RFC 1035's mail types (MB, MG, MR, MD,
+//! MF, MINFO), AFSDB, RT, KX, PX, RP, NSAP-PTR, LP, TALINK, X25, ISDN, GPOS, WKS, LOC, CERT, APL,
+//! NSAP, DHCID, OPENPGPKEY, CSYNC, ZONEMD, L32, L64, NID, EUI48, EUI64 and URI.
+//!
+//! These types have no variant of their own in [`RData`](super::rdata::RData): each is a list of
+//! [`RdField`]s in wire order, which decodes with spans like every other RDATA, prints as dig
+//! prints the type and encodes back to the same bytes. Reading them (rather than keeping them as
+//! RFC 3597 opaque bytes) matters beyond presentation: the mail types may carry compressed names
+//! (RFC 3597 4), and RP, AFSDB, RT and PX names may arrive compressed from old servers; opaque
+//! bytes would keep the pointers, meaningless in any other message.
+
+use core::fmt::{self, Write};
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use super::encode::Encoder;
+use super::error::WireError;
+use super::name::Name;
+use super::rdata::Reader;
+use super::spans::Sink;
+use super::text::{self, serde_bytes, write_quoted};
+use super::types::RType;
+
+/// One field of a field-by-field RDATA.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "field", rename_all = "snake_case")]
+pub enum RdField {
+    U8 {
+        value: u8,
+    },
+    U16 {
+        value: u16,
+    },
+    U32 {
+        value: u32,
+    },
+    Name {
+        name: Name,
+    },
+    /// A character-string (a length byte, then the octets), printed quoted.
+    Text {
+        #[serde(with = "serde_bytes::escaped")]
+        #[cfg_attr(feature = "ts", ts(type = "string"))]
+        text: Vec<u8>,
+    },
+    /// The rest of the RDATA as one string without a length byte (URI's target), printed quoted.
+    Rest {
+        #[serde(with = "serde_bytes::escaped")]
+        #[cfg_attr(feature = "ts", ts(type = "string"))]
+        text: Vec<u8>,
+    },
+    /// The rest of the RDATA, printed in uppercase hex as dig prints digests.
+    Hex {
+        #[serde(with = "serde_bytes::hex")]
+        #[cfg_attr(feature = "ts", ts(type = "string"))]
+        data: Vec<u8>,
+    },
+    /// The rest of the RDATA, printed in base64.
+    Base64 {
+        #[serde(with = "serde_bytes::base64")]
+        #[cfg_attr(feature = "ts", ts(type = "string"))]
+        data: Vec<u8>,
+    },
+    /// NSAP (RFC 1706): the rest of the RDATA as `0x` and hex.
+    Nsap {
+        #[serde(with = "serde_bytes::hex")]
+        #[cfg_attr(feature = "ts", ts(type = "string"))]
+        data: Vec<u8>,
+    },
+    Ipv4 {
+        address: Ipv4Addr,
+    },
+    /// An NSEC-style type bitmap (CSYNC).
+    Types {
+        types: Vec<RType>,
+    },
+    /// WKS's port bitmap (RFC 1035 3.4.2): bit N set means port N.
+    Ports {
+        ports: Vec<u16>,
+    },
+    /// EUI48/EUI64 (RFC 7043): hex bytes joined by `-`.
+    Eui {
+        #[serde(with = "serde_bytes::hex")]
+        #[cfg_attr(feature = "ts", ts(type = "string"))]
+        data: Vec<u8>,
+    },
+    /// A 64-bit ILNP locator or node ID (RFC 6742): four groups of four hex digits.
+    Locator {
+        value: u64,
+    },
+    /// CERT's certificate type (RFC 4398 2.1), by mnemonic where it has one.
+    CertType {
+        value: u16,
+    },
+    /// A DNSSEC algorithm number (CERT), by mnemonic where it has one.
+    Algorithm {
+        value: u8,
+    },
+    /// LOC (RFC 1876): the whole 16-byte version 0 RDATA.
+    Loc {
+        size: u8,
+        horizontal_precision: u8,
+        vertical_precision: u8,
+        latitude: u32,
+        longitude: u32,
+        altitude: u32,
+    },
+    /// APL (RFC 3123): address prefix items.
+    Apl {
+        items: Vec<AplItem>,
+    },
+}
+
+/// One APL item (RFC 3123 4).
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct AplItem {
+    pub family: u16,
+    pub prefix: u8,
+    pub negation: bool,
+    /// The address octets as sent (trailing zero octets omitted).
+    #[serde(with = "serde_bytes::hex")]
+    #[cfg_attr(feature = "ts", ts(type = "string"))]
+    pub address: Vec<u8>,
+}
+
+/// Whether `rtype` is read field by field here.
+pub(crate) fn handles(rtype: RType) -> bool {
+    matches!(
+        rtype.0,
+        3 | 4 | 7 | 8 | 9 | 11 | 14 | 17..=23 | 26 | 27 | 29 | 36 | 37 | 42 | 49 | 58 | 61..=63
+            | 104..=109 | 256
+    )
+}
+
+fn show_hex(b: &[u8]) -> String {
+    text::hex_upper(b)
+}
+fn show_b64(b: &[u8]) -> String {
+    text::base64(b)
+}
+
+/// Reads the RDATA of `rtype` (one [`handles`] accepts) field by field.
+pub(crate) fn decode<S: Sink>(r: &mut Reader<'_, '_, S>) -> Result<Vec<RdField>, WireError> {
+    let name = |r: &mut Reader<'_, '_, S>, label| r.name(label).map(|name| RdField::Name { name });
+    let u16f = |r: &mut Reader<'_, '_, S>, label| r.u16(label).map(|value| RdField::U16 { value });
+    let text =
+        |r: &mut Reader<'_, '_, S>, label| r.char_string(label).map(|text| RdField::Text { text });
+    let rtype = r.rtype;
+    Ok(match rtype.0 {
+        // MD, MF, MB, MG, MR (RFC 1035 3.3), NSAP-PTR (RFC 1348).
+        3 | 4 | 7 | 8 | 9 | 23 => vec![name(r, "name")?],
+        // MINFO (RFC 1035 3.3.7), RP (RFC 1183 2.2), TALINK.
+        14 => vec![name(r, "rmailbx")?, name(r, "emailbx")?],
+        17 => vec![name(r, "mbox")?, name(r, "txt")?],
+        58 => vec![name(r, "previous")?, name(r, "next")?],
+        // AFSDB (RFC 1183 1), RT (RFC 1183 3.3), KX (RFC 2230), LP (RFC 6742).
+        18 => vec![u16f(r, "subtype")?, name(r, "hostname")?],
+        21 | 36 | 107 => vec![u16f(r, "preference")?, name(r, "host")?],
+        // PX (RFC 2163).
+        26 => vec![
+            u16f(r, "preference")?,
+            name(r, "map822")?,
+            name(r, "mapx400")?,
+        ],
+        // X25, ISDN (RFC 1183 3.1, 3.2), GPOS (RFC 1712).
+        19 => vec![text(r, "PSDN address")?],
+        20 => {
+            let mut v = vec![text(r, "ISDN address")?];
+            if r.remaining() > 0 {
+                v.push(text(r, "subaddress")?);
+            }
+            v
+        }
+        27 => vec![
+            text(r, "longitude")?,
+            text(r, "latitude")?,
+            text(r, "altitude")?,
+        ],
+        11 => {
+            let b = r.array::<4>("address", |b| {
+                Ipv4Addr::new(b[0], b[1], b[2], b[3]).to_string()
+            })?;
+            let protocol = r.u8("protocol")?;
+            let bitmap = r.rest("port bitmap", |b| {
+                let n = b.iter().map(|x| x.count_ones()).sum::<u32>();
+                format!("{n} port(s)")
+            })?;
+            let ports = (0..bitmap.len() * 8)
+                .filter(|i| bitmap[i / 8] & (0x80 >> (i % 8)) != 0)
+                .map(|i| i as u16)
+                .collect();
+            vec![
+                RdField::Ipv4 {
+                    address: Ipv4Addr::from(b),
+                },
+                RdField::U8 { value: protocol },
+                RdField::Ports { ports },
+            ]
+        }
+        22 => vec![RdField::Nsap {
+            data: r.rest("NSAP", |b| format!("0x{}", text::hex(b)))?,
+        }],
+        29 => vec![loc(r)?],
+        37 => vec![
+            RdField::CertType {
+                value: r.u16("certificate type")?,
+            },
+            u16f(r, "key tag")?,
+            RdField::Algorithm {
+                value: r.u8("algorithm")?,
+            },
+            RdField::Base64 {
+                data: r.rest("certificate", show_b64)?,
+            },
+        ],
+        42 => vec![apl(r)?],
+        // DHCID (RFC 4701), OPENPGPKEY (RFC 7929).
+        49 | 61 => vec![RdField::Base64 {
+            data: r.rest(
+                if rtype.0 == 49 {
+                    "digest"
+                } else {
+                    "public key"
+                },
+                show_b64,
+            )?,
+        }],
+        // CSYNC (RFC 7477).
+        62 => vec![
+            RdField::U32 {
+                value: r.u32("SOA serial")?,
+            },
+            u16f(r, "flags")?,
+            RdField::Types {
+                types: r.type_bitmap()?,
+            },
+        ],
+        // ZONEMD (RFC 8976).
+        63 => vec![
+            RdField::U32 {
+                value: r.u32("serial")?,
+            },
+            RdField::U8 {
+                value: r.u8("scheme")?,
+            },
+            RdField::U8 {
+                value: r.u8("hash algorithm")?,
+            },
+            RdField::Hex {
+                data: r.rest("digest", show_hex)?,
+            },
+        ],
+        // NID, L64 (RFC 6742).
+        104 | 106 => {
+            let pref = u16f(r, "preference")?;
+            let b = r.array::<8>(if rtype.0 == 104 { "node ID" } else { "locator" }, |b| {
+                locator_text(u64::from_be_bytes(b.try_into().unwrap_or([0; 8])))
+            })?;
+            vec![
+                pref,
+                RdField::Locator {
+                    value: u64::from_be_bytes(b),
+                },
+            ]
+        }
+        105 => {
+            let pref = u16f(r, "preference")?;
+            let b = r.array::<4>("locator", |b| {
+                Ipv4Addr::new(b[0], b[1], b[2], b[3]).to_string()
+            })?;
+            vec![
+                pref,
+                RdField::Ipv4 {
+                    address: Ipv4Addr::from(b),
+                },
+            ]
+        }
+        // EUI48, EUI64 (RFC 7043): exactly 6 or 8 bytes.
+        108 | 109 => {
+            let want = if rtype.0 == 108 { 6 } else { 8 };
+            if r.remaining() != want {
+                return Err(WireError::rdata(
+                    r.pos,
+                    rtype,
+                    format!(
+                        "an {rtype} address is {want} bytes (RFC 7043), this RDATA has {}",
+                        r.remaining()
+                    ),
+                ));
+            }
+            vec![RdField::Eui {
+                data: r.rest("address", eui_text)?,
+            }]
+        }
+        // URI (RFC 7553).
+        256 => vec![
+            u16f(r, "priority")?,
+            u16f(r, "weight")?,
+            RdField::Rest {
+                text: r.rest("target", |b| {
+                    let mut s = String::new();
+                    let _ = write_quoted(&mut s, b);
+                    s
+                })?,
+            },
+        ],
+        _ => {
+            return Err(WireError::rdata(
+                r.pos,
+                rtype,
+                "no field-by-field layout for this type",
+            ))
+        }
+    })
+}
+
+/// LOC (RFC 1876 2): version 0 only (the caller keeps other versions opaque).
+fn loc<S: Sink>(r: &mut Reader<'_, '_, S>) -> Result<RdField, WireError> {
+    let at = r.pos;
+    let version = r.u8("version")?;
+    if version != 0 {
+        return Err(WireError::rdata(
+            at,
+            r.rtype,
+            format!("LOC version {version}: only version 0 is defined (RFC 1876 2)"),
+        ));
+    }
+    let mut sizes = [0u8; 3];
+    for (i, label) in ["size", "horizontal precision", "vertical precision"]
+        .into_iter()
+        .enumerate()
+    {
+        let p = r.pos;
+        let v = r.u8(label)?;
+        if v >> 4 > 9 || v & 0xf > 9 {
+            return Err(WireError::rdata(
+                p,
+                r.rtype,
+                format!(
+                    "LOC {label} {v:#04x}: base and exponent are decimal digits 0 to 9 (RFC 1876 2)"
+                ),
+            ));
+        }
+        sizes[i] = v;
+    }
+    Ok(RdField::Loc {
+        size: sizes[0],
+        horizontal_precision: sizes[1],
+        vertical_precision: sizes[2],
+        latitude: r.u32("latitude")?,
+        longitude: r.u32("longitude")?,
+        altitude: r.u32("altitude")?,
+    })
+}
+
+/// APL (RFC 3123 4): items until the end of the RDATA.
+fn apl<S: Sink>(r: &mut Reader<'_, '_, S>) -> Result<RdField, WireError> {
+    let mut items = Vec::new();
+    while r.remaining() > 0 {
+        let family = r.u16("address family")?;
+        let prefix = r.u8("prefix")?;
+        let at = r.pos;
+        let nl = r.u8("negation and AFD length")?;
+        let len = usize::from(nl & 0x7f);
+        let max = match family {
+            1 => Some(4),
+            2 => Some(16),
+            _ => None,
+        };
+        if max.is_some_and(|m| len > m) {
+            return Err(WireError::rdata(
+                at,
+                r.rtype,
+                format!("APL address of {len} bytes for address family {family} (RFC 3123 4)"),
+            ));
+        }
+        let address = r.bytes(len, "address part", |b| text::hex(b))?;
+        items.push(AplItem {
+            family,
+            prefix,
+            negation: nl & 0x80 != 0,
+            address,
+        });
+    }
+    Ok(RdField::Apl { items })
+}
+
+/// Writes the fields back in wire order (names uncompressed).
+pub(crate) fn encode(fields: &[RdField], enc: &mut Encoder) -> Result<(), WireError> {
+    for f in fields {
+        match f {
+            RdField::U8 { value } | RdField::Algorithm { value } => enc.u8(*value),
+            RdField::U16 { value } | RdField::CertType { value } => enc.u16(*value),
+            RdField::U32 { value } => enc.u32(*value),
+            RdField::Name { name } => enc.name(name, false),
+            RdField::Text { text } => enc.char_string(text, "character-string")?,
+            RdField::Rest { text: data }
+            | RdField::Hex { data }
+            | RdField::Base64 { data }
+            | RdField::Nsap { data }
+            | RdField::Eui { data } => enc.bytes(data),
+            RdField::Ipv4 { address } => enc.bytes(&address.octets()),
+            RdField::Types { types } => super::rdata::encode_type_bitmap(types, enc),
+            RdField::Ports { ports } => {
+                let Some(max) = ports.iter().max() else {
+                    continue;
+                };
+                let mut bits = vec![0u8; usize::from(*max) / 8 + 1];
+                for p in ports {
+                    bits[usize::from(*p) / 8] |= 0x80 >> (p % 8);
+                }
+                enc.bytes(&bits);
+            }
+            RdField::Locator { value } => enc.bytes(&value.to_be_bytes()),
+            RdField::Loc {
+                size,
+                horizontal_precision,
+                vertical_precision,
+                latitude,
+                longitude,
+                altitude,
+            } => {
+                enc.bytes(&[0, *size, *horizontal_precision, *vertical_precision]);
+                enc.u32(*latitude);
+                enc.u32(*longitude);
+                enc.u32(*altitude);
+            }
+            RdField::Apl { items } => {
+                for i in items {
+                    let len = u8::try_from(i.address.len())
+                        .ok()
+                        .filter(|l| *l < 0x80)
+                        .ok_or_else(|| WireError::invalid("APL", "address part over 127 bytes"))?;
+                    enc.u16(i.family);
+                    enc.u8(i.prefix);
+                    enc.u8(len | if i.negation { 0x80 } else { 0 });
+                    enc.bytes(&i.address);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn eui_text(b: &[u8]) -> String {
+    b.iter()
+        .map(|x| format!("{x:02x}"))
+        .collect::<Vec<_>>()
+        .join("-")
+}
+
+fn locator_text(v: u64) -> String {
+    format!(
+        "{:04x}:{:04x}:{:04x}:{:04x}",
+        v >> 48,
+        (v >> 32) & 0xffff,
+        (v >> 16) & 0xffff,
+        v & 0xffff
+    )
+}
+
+/// CERT types (RFC 4398 2.1), as dig and dnspython name them.
+fn cert_type(v: u16) -> Option<&'static str> {
+    Some(match v {
+        1 => "PKIX",
+        2 => "SPKI",
+        3 => "PGP",
+        4 => "IPKIX",
+        5 => "ISPKI",
+        6 => "IPGP",
+        7 => "ACPKIX",
+        8 => "IACPKIX",
+        253 => "URI",
+        254 => "OID",
+        _ => return None,
+    })
+}
+
+/// DNSSEC algorithm mnemonics (IANA "DNS Security Algorithm Numbers").
+fn algorithm(v: u8) -> Option<&'static str> {
+    Some(match v {
+        1 => "RSAMD5",
+        2 => "DH",
+        3 => "DSA",
+        5 => "RSASHA1",
+        6 => "DSA-NSEC3-SHA1",
+        7 => "RSASHA1-NSEC3-SHA1",
+        8 => "RSASHA256",
+        10 => "RSASHA512",
+        12 => "ECC-GOST",
+        13 => "ECDSAP256SHA256",
+        14 => "ECDSAP384SHA384",
+        15 => "ED25519",
+        16 => "ED448",
+        252 => "INDIRECT",
+        253 => "PRIVATEDNS",
+        254 => "PRIVATEOID",
+        _ => return None,
+    })
+}
+
+/// A LOC size or precision byte (base and power of ten, in centimetres) in metres, as dig
+/// writes it: whole metres without decimals, less than a metre as `0.NN`.
+fn loc_size(v: u8) -> String {
+    let (base, exp) = (u64::from(v >> 4), u32::from(v & 0xf));
+    if exp >= 2 {
+        format!("{}", base * 10u64.pow(exp - 2))
+    } else {
+        format!("0.{:02}", base * 10u64.pow(exp))
+    }
+}
+
+/// A LOC latitude or longitude: degrees, minutes, seconds with milliseconds and hemisphere.
+fn loc_angle(v: u32, pos: char, neg: char) -> String {
+    let (hemi, mut x) = if v >= 0x8000_0000 {
+        (pos, v - 0x8000_0000)
+    } else {
+        (neg, 0x8000_0000 - v)
+    };
+    let deg = x / 3_600_000;
+    x %= 3_600_000;
+    let min = x / 60_000;
+    x %= 60_000;
+    format!("{deg} {min} {}.{:03} {hemi}", x / 1000, x % 1000)
+}
+
+impl fmt::Display for RdField {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RdField::U8 { value } => write!(f, "{value}"),
+            RdField::U16 { value } => write!(f, "{value}"),
+            RdField::U32 { value } => write!(f, "{value}"),
+            RdField::Name { name } => write!(f, "{name}"),
+            RdField::Text { text } | RdField::Rest { text } => write_quoted(f, text),
+            RdField::Hex { data } => f.write_str(&text::hex_upper(data)),
+            RdField::Base64 { data } => f.write_str(&text::base64(data)),
+            RdField::Nsap { data } => write!(f, "0x{}", text::hex(data)),
+            RdField::Ipv4 { address } => write!(f, "{address}"),
+            RdField::Types { types } => {
+                for (i, t) in types.iter().enumerate() {
+                    if i > 0 {
+                        f.write_char(' ')?;
+                    }
+                    write!(f, "{t}")?;
+                }
+                Ok(())
+            }
+            RdField::Ports { ports } => {
+                for (i, p) in ports.iter().enumerate() {
+                    if i > 0 {
+                        f.write_char(' ')?;
+                    }
+                    write!(f, "{p}")?;
+                }
+                Ok(())
+            }
+            RdField::Eui { data } => f.write_str(&eui_text(data)),
+            RdField::Locator { value } => f.write_str(&locator_text(*value)),
+            RdField::CertType { value } => match cert_type(*value) {
+                Some(m) => f.write_str(m),
+                None => write!(f, "{value}"),
+            },
+            RdField::Algorithm { value } => match algorithm(*value) {
+                Some(m) => f.write_str(m),
+                None => write!(f, "{value}"),
+            },
+            RdField::Loc {
+                size,
+                horizontal_precision,
+                vertical_precision,
+                latitude,
+                longitude,
+                altitude,
+            } => {
+                // RFC 1876 3 / dig: altitude in metres above 100,000 m below the WGS 84 spheroid.
+                let (sign, cm) = if *altitude < 10_000_000 {
+                    ("-", 10_000_000 - altitude)
+                } else {
+                    ("", altitude - 10_000_000)
+                };
+                write!(
+                    f,
+                    "{} {} {sign}{}.{:02}m {}m {}m {}m",
+                    loc_angle(*latitude, 'N', 'S'),
+                    loc_angle(*longitude, 'E', 'W'),
+                    cm / 100,
+                    cm % 100,
+                    loc_size(*size),
+                    loc_size(*horizontal_precision),
+                    loc_size(*vertical_precision)
+                )
+            }
+            RdField::Apl { items } => {
+                for (i, it) in items.iter().enumerate() {
+                    if i > 0 {
+                        f.write_char(' ')?;
+                    }
+                    if it.negation {
+                        f.write_char('!')?;
+                    }
+                    let mut a = it.address.clone();
+                    match it.family {
+                        1 => {
+                            a.resize(4, 0);
+                            write!(f, "1:{}", Ipv4Addr::new(a[0], a[1], a[2], a[3]))?;
+                        }
+                        2 => {
+                            a.resize(16, 0);
+                            let mut b = [0u8; 16];
+                            b.copy_from_slice(&a);
+                            write!(f, "2:{}", Ipv6Addr::from(b))?;
+                        }
+                        fam => write!(f, "{fam}:{}", text::hex(&a))?,
+                    }
+                    write!(f, "/{}", it.prefix)?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// The fields of one RDATA, separated by spaces (empty fields, as an empty bitmap, add nothing).
+pub(crate) fn write_fields(f: &mut fmt::Formatter<'_>, fields: &[RdField]) -> fmt::Result {
+    let mut first = true;
+    for field in fields {
+        let s = field.to_string();
+        if s.is_empty() {
+            continue;
+        }
+        if !first {
+            f.write_char(' ')?;
+        }
+        f.write_str(&s)?;
+        first = false;
+    }
+    Ok(())
+}
