@@ -84,9 +84,12 @@ pub enum RdField {
         #[cfg_attr(feature = "ts", ts(type = "string"))]
         data: Vec<u8>,
     },
-    /// A 64-bit ILNP locator or node ID (RFC 6742): four groups of four hex digits.
+    /// A 64-bit ILNP locator or node ID (RFC 6742): four groups of four hex digits. Held as
+    /// its 8 bytes (hex in JSON: a JavaScript number cannot hold 64 bits).
     Locator {
-        value: u64,
+        #[serde(with = "serde_bytes::hex")]
+        #[cfg_attr(feature = "ts", ts(type = "string"))]
+        data: Vec<u8>,
     },
     /// CERT's certificate type (RFC 4398 2.1), by mnemonic where it has one.
     CertType {
@@ -257,12 +260,7 @@ pub(crate) fn decode<S: Sink>(r: &mut Reader<'_, '_, S>) -> Result<Vec<RdField>,
             let b = r.array::<8>(if rtype.0 == 104 { "node ID" } else { "locator" }, |b| {
                 locator_text(u64::from_be_bytes(b.try_into().unwrap_or([0; 8])))
             })?;
-            vec![
-                pref,
-                RdField::Locator {
-                    value: u64::from_be_bytes(b),
-                },
-            ]
+            vec![pref, RdField::Locator { data: b.to_vec() }]
         }
         105 => {
             let pref = u16f(r, "preference")?;
@@ -375,7 +373,7 @@ fn apl<S: Sink>(r: &mut Reader<'_, '_, S>) -> Result<RdField, WireError> {
                 format!("APL address of {len} bytes for address family {family} (RFC 3123 4)"),
             ));
         }
-        let address = r.bytes(len, "address part", |b| text::hex(b))?;
+        let address = r.bytes(len, "address part", text::hex)?;
         items.push(AplItem {
             family,
             prefix,
@@ -412,7 +410,7 @@ pub(crate) fn encode(fields: &[RdField], enc: &mut Encoder) -> Result<(), WireEr
                 }
                 enc.bytes(&bits);
             }
-            RdField::Locator { value } => enc.bytes(&value.to_be_bytes()),
+            RdField::Locator { data } => enc.bytes(data),
             RdField::Loc {
                 size,
                 horizontal_precision,
@@ -556,7 +554,12 @@ impl fmt::Display for RdField {
                 Ok(())
             }
             RdField::Eui { data } => f.write_str(&eui_text(data)),
-            RdField::Locator { value } => f.write_str(&locator_text(*value)),
+            RdField::Locator { data } => {
+                let mut b = [0u8; 8];
+                let n = data.len().min(8);
+                b[8 - n..].copy_from_slice(&data[data.len() - n..]);
+                f.write_str(&locator_text(u64::from_be_bytes(b)))
+            }
             RdField::CertType { value } => match cert_type(*value) {
                 Some(m) => f.write_str(m),
                 None => write!(f, "{value}"),
@@ -636,4 +639,100 @@ pub(crate) fn write_fields(f: &mut fmt::Formatter<'_>, fields: &[RdField]) -> fm
         first = false;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::wire::text::unhex;
+    use crate::wire::{Message, RData, RType};
+
+    /// A response to `a. IN <type>` with one answer whose RDATA is `rdata` (hex; `c00c` points
+    /// to the owner `a.` at offset 12).
+    fn answer(rtype: u16, rdata: &str) -> Vec<u8> {
+        let rd = unhex(rdata).unwrap_or_default();
+        let mut m = unhex("000081000001000100000000").unwrap_or_default();
+        m.extend_from_slice(&[1, b'a', 0]);
+        m.extend_from_slice(&rtype.to_be_bytes());
+        m.extend_from_slice(&[0, 1, 0xc0, 12]);
+        m.extend_from_slice(&rtype.to_be_bytes());
+        m.extend_from_slice(&[0, 1, 0, 0, 0x0e, 0x10]);
+        m.extend_from_slice(&(rd.len() as u16).to_be_bytes());
+        m.extend_from_slice(&rd);
+        m
+    }
+
+    fn text(rtype: u16, rdata: &str) -> String {
+        match Message::from_wire(&answer(rtype, rdata)) {
+            Ok(m) => m.answers[0].rdata.to_string(),
+            Err(e) => format!("error: {e}"),
+        }
+    }
+
+    #[test]
+    fn compressed_names_in_mail_types_and_rp_are_followed_and_written_out() {
+        // MINFO (RFC 1035 3.3.7) and RP (RFC 1183 2.2) pointing at the owner: RFC 3597 4 lets
+        // these be compressed; the bytes of the pointer are not the name.
+        for (t, rd, want) in [
+            (14u16, "c00cc00c", "a. a."),
+            (7, "c00c", "a."),
+            (17, "0162c00c00", "b.a. ."),
+            (18, "0001c00c", "1 a."),
+        ] {
+            let wire = answer(t, rd);
+            let m = Message::from_wire(&wire).unwrap_or_else(|e| panic!("type {t}: {e}"));
+            assert_eq!(m.answers[0].rdata.to_string(), want, "type {t}");
+            assert!(matches!(m.answers[0].rdata, RData::Fields { .. }));
+            // Written uncompressed, the name is whole: the copy decodes alone, the same.
+            let plain = m.to_wire_uncompressed().unwrap_or_default();
+            let again = Message::from_wire(&plain).unwrap_or_else(|e| panic!("type {t}: {e}"));
+            assert_eq!(again, m, "type {t}");
+        }
+    }
+
+    #[test]
+    fn rare_types_print_as_dig_prints_them() {
+        // RFC 1876 appendix A's example (cambridge-net.kei.com), as dig shows it.
+        assert_eq!(
+            text(29, "0012161389172dd070be15f000988d20"),
+            "42 21 54.000 N 71 6 18.000 W -24.00m 1m 10000m 10m"
+        );
+        assert_eq!(text(11, "0a00000106e0000500"), "10.0.0.1 6 0 1 2 21 23");
+        assert_eq!(
+            text(42, "00011503c0a82000011c83c0a826"),
+            "1:192.168.32.0/21 !1:192.168.38.0/28"
+        );
+        assert_eq!(text(108, "0123456789ab"), "01-23-45-67-89-ab");
+        assert_eq!(text(104, "000a00144fffff20ee64"), "10 0014:4fff:ff20:ee64");
+        assert_eq!(
+            text(256, "000a0014687474703a2f2f612f"),
+            "10 20 \"http://a/\""
+        );
+        assert_eq!(text(37, "fffeffffaa0102"), "65534 65535 170 AQI=");
+        assert_eq!(text(37, "00010001080102"), "PKIX 1 RSASHA256 AQI=");
+        assert_eq!(text(22, "4700"), "0x4700");
+        assert_eq!(text(62, "000000010003000460000008"), "1 3 A NS AAAA");
+    }
+
+    #[test]
+    fn rare_types_that_break_their_layout_are_errors_with_the_offset() {
+        // An RT record with no RDATA (dpkt's `invalid_rr`), an EUI48 of 5 bytes, a LOC size
+        // with a base above 9: each an error naming the record's RDATA.
+        for (t, rd, what) in [
+            (21u16, "", "preference"),
+            (108, "0123456789", "6 bytes"),
+            (29, "00a0161313899968e88ab4a1b6009896a0", "decimal digits"),
+        ] {
+            let e = Message::from_wire(&answer(t, rd)).expect_err("malformed");
+            let s = e.to_string();
+            assert!(s.contains(what), "type {t}: {s}");
+            assert!(s.contains(&RType(t).to_string()), "type {t}: {s}");
+            assert!(
+                e.offset >= 29,
+                "type {t}: offset {} is not in the RDATA",
+                e.offset
+            );
+        }
+        // A LOC of another version has no known layout: shown opaque, not an error.
+        assert_eq!(text(29, "01"), "\\# 1 01");
+    }
 }
