@@ -1027,3 +1027,52 @@ fn real_packets_decode_like_dnspython() {
         "dnspect and dnspython disagree on real packets (details above)"
     );
 }
+
+/// `dnspect decode` (the CLI a person runs) on every real packet whose records include a type
+/// read field by field, and on the first packet of each source: exit 0 (1 for a packet the
+/// decoder rejects, with the offset in the message), and every record's RDATA text in its output.
+#[test]
+fn real_packets_through_the_cli() {
+    let bin = dnspect_tests::dnspect_bin();
+    let mut seen_sources = std::collections::BTreeSet::new();
+    let mut ran = 0;
+    for (label, wire) in real_packets() {
+        let decoded = Message::from_wire(&wire);
+        let rare = decoded.as_ref().is_ok_and(|m| {
+            m.answers
+                .iter()
+                .any(|r| matches!(r.rdata, RData::Fields { .. }))
+        });
+        let source = label.split('/').next().unwrap_or("").to_string();
+        if !rare && !seen_sources.insert(source) && decoded.is_ok() {
+            continue;
+        }
+        ran += 1;
+        let out = Command::new(&bin)
+            .args(["decode", &text::hex(&wire)])
+            .output()
+            .expect("run dnspect decode");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked"), "{label}: {stderr}");
+        match decoded {
+            Ok(m) => {
+                assert_eq!(out.status.code(), Some(0), "{label}: {stderr}");
+                for r in m.answers.iter().chain(&m.authority).chain(&m.additional) {
+                    let t = r.rdata.to_string();
+                    assert!(stdout.contains(&t), "{label}: no {t:?} in\n{stdout}");
+                }
+            }
+            Err(e) => {
+                assert_eq!(out.status.code(), Some(1), "{label}: {stdout}{stderr}");
+                let both = format!("{stdout}{stderr}");
+                assert!(
+                    both.contains(&format!("offset {}", e.offset)),
+                    "{label}: the error's offset {} is not shown:\n{both}",
+                    e.offset
+                );
+            }
+        }
+    }
+    assert!(ran >= 60, "only {ran} packets through the CLI");
+}
