@@ -88,7 +88,9 @@ pub fn walk_chain<'a>(msg: &'a Message, mut visit: impl FnMut(&'a Name)) {
     visit(&q.name);
     let mut current = &q.name;
     while len <= msg.answers.len() {
-        if q.qtype == RType::CNAME && len == 1 {
+        // QTYPE CNAME or ANY matches the CNAME itself: the chain is not followed (RFC 1034
+        // 4.3.2 step 3a restarts only when QTYPE does not match CNAME).
+        if matches!(q.qtype, RType::CNAME | RType::ANY) && len == 1 {
             break;
         }
         let next = msg.answers.iter().find_map(|r| {
@@ -208,6 +210,13 @@ mod tests {
                 "SERVFAIL",
                 msg(RType::A, Rcode::SERVFAIL, &[], &[]),
                 AnswerKind::Error,
+            ),
+            // The name's CNAME is data of type ANY: the chain is not followed (RFC 1034 4.3.2
+            // 3a), as IANA's servers answered www.iana.org ANY with its CNAME and RRSIG only.
+            (
+                "ANY answered with the CNAME",
+                msg(RType::ANY, Rcode::NOERROR, &CHAIN[..1], &[]),
+                AnswerKind::Positive,
             ),
             (
                 "ANY with data",

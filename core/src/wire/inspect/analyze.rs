@@ -509,19 +509,28 @@ fn warn(msg: &Message, counts: [u16; 4], c: &Compression, s: &Sizes, w: &mut Vec
         && !msg.header.tc
         && kind == crate::wire::AnswerKind::NoData
         && soa.is_none()
-        && msg.header.aa
         && chain.len() > 1
     {
         // RFC 1034 4.3.2 step 3a: an authoritative server follows a CNAME only within its own
         // data; when the target is elsewhere it answers with the chain so far and the resolver
-        // asks on for the last name. Not a negative answer.
+        // asks on for the last name. Not a negative answer; from a recursive server, an
+        // incomplete one.
         if let Some(last) = chain.last() {
-            note(
-                None,
-                format!(
-                    "the CNAME chain leaves this server's data at {last}: an authoritative answer stops there and a resolver asks on for {last} (RFC 1034 4.3.2); not a negative answer"
-                ),
-            );
+            if msg.header.aa {
+                note(
+                    None,
+                    format!(
+                        "the CNAME chain leaves this server's data at {last}: an authoritative answer stops there and a resolver asks on for {last} (RFC 1034 4.3.2); not a negative answer"
+                    ),
+                );
+            } else {
+                add(
+                    None,
+                    format!(
+                        "the CNAME chain ends at {last} with no data there and no SOA: an incomplete answer (a recursive server follows the chain to its end, RFC 1034 4.3.2); not a negative answer a cache could keep (RFC 2308 5)"
+                    ),
+                );
+            }
         }
     } else if msg.header.qr && !msg.header.tc && kind.is_negative() {
         match soa {
