@@ -281,6 +281,14 @@ impl<'a, S: Sink> Reader<'a, '_, S> {
         Ok(s)
     }
 
+    /// `N` bytes without a span (the caller reports the field).
+    pub fn take_array<const N: usize>(&mut self, what: &'static str) -> Result<[u8; N], WireError> {
+        let b = self.take(N, what)?;
+        let mut a = [0u8; N];
+        a.copy_from_slice(b);
+        Ok(a)
+    }
+
     pub fn u8(&mut self, label: &'static str) -> Result<u8, WireError> {
         let at = self.pos;
         let v = self.take(1, label)?[0];

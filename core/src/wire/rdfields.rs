@@ -112,6 +112,37 @@ pub enum RdField {
     Apl {
         items: Vec<AplItem>,
     },
+    /// A 48-bit number (TSIG's time signed, RFC 8945 4.2).
+    U48 {
+        value: u64,
+    },
+    /// Octets after a 16-bit length (TSIG's MAC and other data), printed as the length and, if
+    /// any, base64.
+    Sized {
+        #[serde(with = "serde_bytes::base64")]
+        #[cfg_attr(feature = "ts", ts(type = "string"))]
+        data: Vec<u8>,
+    },
+    /// An RCODE, by mnemonic (TSIG's error: 16 is BADSIG here, RFC 8945 4.2).
+    Rcode {
+        value: u16,
+    },
+    Ipv6 {
+        address: Ipv6Addr,
+    },
+    /// IPSECKEY's gateway of type 0 (RFC 4025 2.3): no bytes, printed `.`.
+    NoGateway,
+    /// HIP's fixed part (RFC 8005 5): PK algorithm, HIT and public key, each HIT/key length on
+    /// the wire before them.
+    Hip {
+        algorithm: u8,
+        #[serde(with = "serde_bytes::hex")]
+        #[cfg_attr(feature = "ts", ts(type = "string"))]
+        hit: Vec<u8>,
+        #[serde(with = "serde_bytes::base64")]
+        #[cfg_attr(feature = "ts", ts(type = "string"))]
+        public_key: Vec<u8>,
+    },
 }
 
 /// One APL item (RFC 3123 4).
@@ -131,8 +162,28 @@ pub struct AplItem {
 pub(crate) fn handles(rtype: RType) -> bool {
     matches!(
         rtype.0,
-        3 | 4 | 7 | 8 | 9 | 11 | 14 | 17..=23 | 26 | 27 | 29 | 36 | 37 | 42 | 49 | 58 | 61..=63
-            | 104..=109 | 256
+        3 | 4
+            | 7
+            | 8
+            | 9
+            | 11
+            | 14
+            | 17..=23
+            | 26
+            | 27
+            | 29
+            | 36
+            | 37
+            | 42
+            | 45
+            | 49
+            | 55
+            | 58
+            | 61..=63
+            | 104..=109
+            | 250
+            | 256
+            | 260
     )
 }
 
@@ -291,6 +342,77 @@ pub(crate) fn decode<S: Sink>(r: &mut Reader<'_, '_, S>) -> Result<Vec<RdField>,
                 data: r.rest("address", eui_text)?,
             }]
         }
+        // IPSECKEY (RFC 4025 2): precedence, gateway type, algorithm, gateway, key.
+        45 => {
+            let precedence = r.u8("precedence")?;
+            let at = r.pos;
+            let kind = r.u8("gateway type")?;
+            let algorithm = r.u8("algorithm")?;
+            let gateway = gateway(r, kind, at)?;
+            vec![
+                RdField::U8 { value: precedence },
+                RdField::U8 { value: kind },
+                RdField::U8 { value: algorithm },
+                gateway,
+                RdField::Base64 {
+                    data: r.rest("public key", show_b64)?,
+                },
+            ]
+        }
+        // AMTRELAY (RFC 8777 4): precedence, discovery-optional bit and type, relay.
+        260 => {
+            let precedence = r.u8("precedence")?;
+            let at = r.pos;
+            let dt = r.u8("D and relay type")?;
+            let relay = gateway(r, dt & 0x7f, at)?;
+            vec![
+                RdField::U8 { value: precedence },
+                RdField::U8 { value: dt >> 7 },
+                RdField::U8 { value: dt & 0x7f },
+                relay,
+            ]
+        }
+        // HIP (RFC 8005 5).
+        55 => {
+            let hit_len = usize::from(r.u8("HIT length")?);
+            let algorithm = r.u8("PK algorithm")?;
+            let pk_len = usize::from(r.u16("PK length")?);
+            let hit = r.bytes(hit_len, "HIT", show_hex)?;
+            let public_key = r.bytes(pk_len, "public key", show_b64)?;
+            let mut v = vec![RdField::Hip {
+                algorithm,
+                hit,
+                public_key,
+            }];
+            while r.remaining() > 0 {
+                v.push(name(r, "rendezvous server")?);
+            }
+            v
+        }
+        // TSIG (RFC 8945 4.2).
+        250 => {
+            let algorithm = name(r, "algorithm")?;
+            let at = r.pos;
+            let hi = r.take_array::<6>("time signed")?;
+            let time = hi.iter().fold(0u64, |a, &b| a << 8 | u64::from(b));
+            r.sink.leaf(at, 6, "time signed", || time.to_string());
+            let fudge = u16f(r, "fudge")?;
+            let mac_len = usize::from(r.u16("MAC size")?);
+            let mac = r.bytes(mac_len, "MAC", show_b64)?;
+            let original = u16f(r, "original ID")?;
+            let error = r.u16("error")?;
+            let other_len = usize::from(r.u16("other length")?);
+            let other = r.bytes(other_len, "other data", show_hex)?;
+            vec![
+                algorithm,
+                RdField::U48 { value: time },
+                fudge,
+                RdField::Sized { data: mac },
+                original,
+                RdField::Rcode { value: error },
+                RdField::Sized { data: other },
+            ]
+        }
         // URI (RFC 7553).
         256 => vec![
             u16f(r, "priority")?,
@@ -308,6 +430,42 @@ pub(crate) fn decode<S: Sink>(r: &mut Reader<'_, '_, S>) -> Result<Vec<RdField>,
                 r.pos,
                 rtype,
                 "no field-by-field layout for this type",
+            ))
+        }
+    })
+}
+
+/// An IPSECKEY gateway or AMTRELAY relay of `kind` (RFC 4025 2.3, RFC 8777 4.2): none, IPv4,
+/// IPv6 or a name; `at` is the offset of the type byte.
+fn gateway<S: Sink>(r: &mut Reader<'_, '_, S>, kind: u8, at: usize) -> Result<RdField, WireError> {
+    Ok(match kind {
+        0 => RdField::NoGateway,
+        1 => {
+            let b = r.array::<4>("gateway", |b| {
+                Ipv4Addr::new(b[0], b[1], b[2], b[3]).to_string()
+            })?;
+            RdField::Ipv4 {
+                address: Ipv4Addr::from(b),
+            }
+        }
+        2 => {
+            let b = r.array::<16>("gateway", |b| {
+                let mut a = [0u8; 16];
+                a.copy_from_slice(b);
+                Ipv6Addr::from(a).to_string()
+            })?;
+            RdField::Ipv6 {
+                address: Ipv6Addr::from(b),
+            }
+        }
+        3 => RdField::Name {
+            name: r.name("gateway")?,
+        },
+        k => {
+            return Err(WireError::rdata(
+                at,
+                r.rtype,
+                format!("gateway type {k}: 0 to 3 are defined (RFC 4025 2.3, RFC 8777 4.2.3)"),
             ))
         }
     })
@@ -423,6 +581,31 @@ pub(crate) fn encode(fields: &[RdField], enc: &mut Encoder) -> Result<(), WireEr
                 enc.u32(*latitude);
                 enc.u32(*longitude);
                 enc.u32(*altitude);
+            }
+            RdField::U48 { value } => enc.bytes(&value.to_be_bytes()[2..]),
+            RdField::Sized { data } => {
+                let len = u16::try_from(data.len())
+                    .map_err(|_| WireError::invalid("TSIG", "field over 65535 bytes"))?;
+                enc.u16(len);
+                enc.bytes(data);
+            }
+            RdField::Rcode { value } => enc.u16(*value),
+            RdField::Ipv6 { address } => enc.bytes(&address.octets()),
+            RdField::NoGateway => {}
+            RdField::Hip {
+                algorithm,
+                hit,
+                public_key,
+            } => {
+                let hl = u8::try_from(hit.len())
+                    .map_err(|_| WireError::invalid("HIP", "HIT over 255 bytes"))?;
+                let pl = u16::try_from(public_key.len())
+                    .map_err(|_| WireError::invalid("HIP", "public key over 65535 bytes"))?;
+                enc.u8(hl);
+                enc.u8(*algorithm);
+                enc.u16(pl);
+                enc.bytes(hit);
+                enc.bytes(public_key);
             }
             RdField::Apl { items } => {
                 for i in items {
@@ -594,6 +777,25 @@ impl fmt::Display for RdField {
                     loc_size(*vertical_precision)
                 )
             }
+            RdField::U48 { value } => write!(f, "{value}"),
+            RdField::Sized { data } if data.is_empty() => f.write_str("0"),
+            RdField::Sized { data } => write!(f, "{} {}", data.len(), text::base64(data)),
+            RdField::Rcode { value } => match value {
+                16 => f.write_str("BADSIG"),
+                v => write!(f, "{}", super::types::Rcode(*v)),
+            },
+            RdField::Ipv6 { address } => write!(f, "{address}"),
+            RdField::NoGateway => f.write_char('.'),
+            RdField::Hip {
+                algorithm,
+                hit,
+                public_key,
+            } => write!(
+                f,
+                "{algorithm} {} {}",
+                text::hex_upper(hit),
+                text::base64(public_key)
+            ),
             RdField::Apl { items } => {
                 for (i, it) in items.iter().enumerate() {
                     if i > 0 {

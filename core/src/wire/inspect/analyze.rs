@@ -500,7 +500,12 @@ fn warn(msg: &Message, counts: [u16; 4], c: &Compression, s: &Sizes, w: &mut Vec
     if msg.header.z {
         add(Some(3), "the reserved Z bit is set".into());
     }
-    let kind = msg.classify();
+    // Only a QUERY's answer is about a name: an UPDATE's or NOTIFY's NOERROR is no NODATA.
+    let kind = if msg.header.opcode == crate::wire::Opcode::QUERY {
+        msg.classify()
+    } else {
+        crate::wire::AnswerKind::Error
+    };
     // A truncated answer is incomplete (the TCP retry carries the rest): it says nothing about
     // the name, as the capture report counts it (`CaptureMessage::negative_kind`).
     let soa = msg.authority.iter().find(|r| r.rtype == RType::SOA);
