@@ -131,7 +131,7 @@ printf '    %-62s %9s %9s\n' file raw gzip-9
 for f in "$wasm_in" "$pkg/web/dnspect_bg.wasm" "$pkg/node/dnspect.js" "$pkg/web/dnspect.js"; do
     printf '    %-62s %9d %9d\n' "${f#"$REPO_ROOT"/}" "$(size "$f")" "$(gz "$f")"
 done
-# The size budget (wasm/README.md, "Size and speed"): 449 KB gzipped on 2026-12-03, 460,000 B
+# The size budget (wasm/README.md, "Size and speed"): 483 KB gzipped on 2026-12-03 (449 KB before the field-by-field RDATA types), 490,000 B
 # allowed. Only the wasm-opt'd module is held to it (an unoptimised build is larger by design).
 budget="${DNSPECT_WASM_GZIP_BUDGET:-490000}"
 if [[ -n "${optimised:-}" ]]; then
