@@ -305,9 +305,20 @@ pub struct ConfigError {
 
 impl std::fmt::Display for ConfigError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.line {
-            Some(l) => write!(f, "line {l}, field `{}`: {}", self.field, self.message),
-            None => write!(f, "field `{}`: {}", self.field, self.message),
+        // One line, whatever the parser said (toml's messages can span lines), and no empty
+        // field name when the error is not about one field (an unreadable file, a bad header).
+        let message = self
+            .message
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect::<Vec<_>>()
+            .join(": ");
+        match (self.line, self.field.is_empty()) {
+            (Some(l), false) => write!(f, "line {l}, field `{}`: {message}", self.field),
+            (Some(l), true) => write!(f, "line {l}: {message}"),
+            (None, false) => write!(f, "field `{}`: {message}", self.field),
+            (None, true) => f.write_str(&message),
         }
     }
 }
