@@ -1,0 +1,361 @@
+//! The documentation and the binary agree, checked the way an operator who follows the docs
+//! literally would find out they do not: every subcommand the binary has is in docs/cli.md,
+//! every fenced example configuration in README.md and docs/*.md (and every shipped `.toml`
+//! under deploy/) passes `dnspect check-config`, configuration errors read as one line naming a
+//! line and field only when there is one, `dnspect health` exits as docs/cli.md says and shows
+//! why a server is not ready, `dnspect cache show` says why a failure is cached, and `dnspect
+//! capture` says why it listed nothing. (Metric names in the docs: metrics_exposition.rs.)
+#![allow(clippy::unwrap_used)]
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use dnspect_tests::{
+    config, dig, dnspect_bin, free_port, run, start_dnspect, status, temp_dir, wait_tcp,
+};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn dnspect(args: &[&str]) -> Output {
+    run(
+        Command::new(dnspect_bin()).args(args),
+        Duration::from_secs(30),
+    )
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn read(rel: &str) -> String {
+    std::fs::read_to_string(repo().join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
+}
+
+/// README.md and every docs/*.md, as (path, text).
+fn doc_files() -> Vec<(String, String)> {
+    let mut files = vec![("README.md".to_string(), read("README.md"))];
+    let mut docs: Vec<PathBuf> = std::fs::read_dir(repo().join("docs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "md"))
+        .collect();
+    docs.sort();
+    for p in docs {
+        let rel = format!("docs/{}", p.file_name().unwrap().to_string_lossy());
+        files.push((rel.clone(), read(&rel)));
+    }
+    files
+}
+
+/// The subcommands `dnspect --help` lists (clap's "Commands:" section), without `help`.
+fn commands() -> Vec<String> {
+    let help = text(&dnspect(&["--help"]).stdout);
+    let section = help
+        .split("Commands:\n")
+        .nth(1)
+        .and_then(|s| s.split("\n\n").next())
+        .unwrap_or_else(|| panic!("no Commands: section in\n{help}"));
+    section
+        .lines()
+        .filter(|l| l.starts_with("  ") && !l.starts_with("   "))
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|c| *c != "help")
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn every_subcommand_is_in_the_cli_docs_and_the_readme() {
+    let cmds = commands();
+    assert!(cmds.len() >= 10, "{cmds:?}");
+    let cli = read("docs/cli.md");
+    let readme = read("README.md");
+    for c in &cmds {
+        assert!(
+            cli.contains(&format!("\n| `{c} ")) || cli.contains(&format!("\n| `{c}`")),
+            "docs/cli.md's command table has no row for `{c}` (dnspect --help lists it)"
+        );
+        assert!(
+            readme.contains(&format!("dnspect {c}")) || readme.contains(&format!("`{c}`")),
+            "README.md never mentions `{c}`"
+        );
+    }
+    // And no row for a command the binary does not have.
+    let table = cli
+        .split("| command | what it does |")
+        .nth(1)
+        .and_then(|s| s.split("\n\n").next())
+        .expect("docs/cli.md's command table");
+    for row in table.lines().filter(|l| l.starts_with("| `")) {
+        let name = row[3..].split([' ', '`']).next().unwrap();
+        assert!(
+            cmds.iter().any(|c| c == name),
+            "docs/cli.md has a row for `{name}`, which dnspect --help does not list"
+        );
+    }
+}
+
+/// The ```toml blocks of a Markdown text, each with the line its fence opens on.
+fn toml_blocks(md: &str) -> Vec<(usize, String)> {
+    let mut out = Vec::new();
+    let mut lines = md.lines().enumerate();
+    while let Some((i, l)) = lines.next() {
+        if l.trim_start() == "```toml" {
+            let mut body = String::new();
+            for (_, l) in lines.by_ref() {
+                if l.trim_start().starts_with("```") {
+                    break;
+                }
+                body.push_str(l);
+                body.push('\n');
+            }
+            out.push((i + 1, body));
+        }
+    }
+    out
+}
+
+/// Points every path of a `hosts = [...]` line at a hosts file in `dir` (the examples name
+/// /etc/dnspect/... files the test machine does not have), one line of that format each.
+fn local_hosts_files(toml: &str, dir: &Path) -> String {
+    let mut out = String::new();
+    for l in toml.lines() {
+        if l.trim_start().starts_with("hosts = [") {
+            let mut line = l.to_string();
+            let quoted: Vec<String> = l
+                .split('"')
+                .skip(1)
+                .step_by(2)
+                .map(str::to_string)
+                .collect();
+            for (i, path) in quoted.iter().enumerate() {
+                let local = dir.join(format!("example-{i}.hosts"));
+                std::fs::write(&local, "192.168.1.10 nas.lab nas\n").unwrap();
+                line = line.replace(
+                    &format!("\"{path}\""),
+                    &format!("{:?}", local.display().to_string()),
+                );
+            }
+            out.push_str(&line);
+        } else {
+            out.push_str(l);
+        }
+        out.push('\n');
+    }
+    out
+}
+
+#[test]
+fn every_example_configuration_in_the_docs_passes_check_config() {
+    let dir = temp_dir("docs-toml");
+    // Examples with `upstreams = []` take the resolv.conf's nameservers, as on a real host.
+    let resolv = dir.join("resolv.conf");
+    std::fs::write(&resolv, "nameserver 127.0.0.1\n").unwrap();
+    let resolv = resolv.to_str().unwrap().to_string();
+    let mut checked: Vec<String> = Vec::new();
+    let mut failures = Vec::new();
+    let mut check = |checked: &mut Vec<String>, what: String, body: &str| {
+        let file = dir.join(format!("example-{}.toml", checked.len()));
+        std::fs::write(&file, local_hosts_files(body, &dir)).unwrap();
+        let out = dnspect(&[
+            "check-config",
+            file.to_str().unwrap(),
+            "--resolv-conf",
+            &resolv,
+        ]);
+        if out.status.code() != Some(0) || !text(&out.stdout).contains(": OK (") {
+            failures.push(format!(
+                "{what}: exit {:?}: {}{}",
+                out.status.code(),
+                text(&out.stdout),
+                text(&out.stderr)
+            ));
+        }
+        checked.push(what);
+    };
+    for (path, md) in doc_files() {
+        for (line, body) in toml_blocks(&md) {
+            check(&mut checked, format!("{path}:{line}"), &body);
+        }
+    }
+    let in_docs = checked.len();
+    for rel in [
+        "deploy/container/dnspect.toml",
+        "deploy/kubernetes/deployment/dnspect.toml",
+        "deploy/kubernetes/node-local/dnspect.toml",
+        "native/src/default.toml",
+    ] {
+        check(&mut checked, rel.to_string(), &read(rel));
+    }
+    // The extraction found the examples (configuration.md alone has four).
+    assert!(
+        in_docs >= 6,
+        "only {in_docs} ```toml blocks found: {checked:?}"
+    );
+    assert!(
+        failures.is_empty(),
+        "examples that `dnspect check-config` rejects:\n{}",
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn configuration_errors_are_one_line_naming_a_field_only_when_there_is_one() {
+    let dir = temp_dir("docs-config-errors");
+    let write = |name: &str, body: &str| {
+        let p = dir.join(name);
+        std::fs::write(&p, body).unwrap();
+        p.to_str().unwrap().to_string()
+    };
+    let missing = dir.join("missing.toml").to_str().unwrap().to_string();
+    let cases = [
+        // An unreadable file: no line, no field.
+        (missing.clone(), "cannot read ".to_string()),
+        // A table given twice: the parser's two-line message, on one line with its line.
+        (
+            write(
+                "twice.toml",
+                "[engine.cache]\nmax_ttl = 5\n[engine.cache]\nmin_ttl = 1\n",
+            ),
+            "twice.toml: line 3: ".to_string(),
+        ),
+        // A value: line and field.
+        (
+            write(
+                "value.toml",
+                "upstreams = [\"127.0.0.1:1\"]\n[engine]\nattempt_timeout = \"0s\"\n",
+            ),
+            "value.toml: line 3, field `engine.attempt_timeout`: must be above 0".to_string(),
+        ),
+    ];
+    for (file, says) in cases {
+        let out = dnspect(&["check-config", &file, "--resolv-conf", "/dev/null"]);
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(78), "{file}: {err}");
+        assert!(err.contains(&says), "{file}: expected {says:?} in {err:?}");
+        assert!(!err.contains("field ``"), "{file}: an empty field: {err:?}");
+        assert_eq!(
+            err.trim_end().lines().count(),
+            1,
+            "{file}: not one line: {err:?}"
+        );
+    }
+}
+
+/// A server whose one upstream is a closed port, with its metrics listener and failures
+/// cached long enough to look at: (process, DNS port, metrics port).
+fn server_with_a_dead_upstream(name: &str) -> (dnspect_tests::Proc, u16, u16) {
+    let dir = temp_dir(name);
+    let (port, mport, dead) = (free_port(), free_port(), free_port());
+    let metrics = format!("127.0.0.1:{mport}");
+    let p = start_dnspect(
+        &dir,
+        &config(
+            port,
+            &[dead],
+            "[engine]\nattempt_timeout = \"300ms\"\nquery_timeout = \"1s\"\n[engine.cache]\nfailure_min_ttl = 120\n",
+        ),
+        port,
+        &["--metrics", &metrics, "--workers", "1"],
+    );
+    wait_tcp(
+        SocketAddr::from(([127, 0, 0, 1], mport)),
+        Duration::from_secs(10),
+    );
+    (p, port, mport)
+}
+
+#[test]
+fn health_exits_as_documented_and_says_why_a_server_is_not_ready() {
+    // Usage errors (exit 2): a timeout of 0 or without meaning, a URL that is not http.
+    for args in [
+        &["health", "--timeout", "0"][..],
+        &["health", "--timeout", "soon"],
+        &["health", "--url", "ftp://127.0.0.1:9153/health"],
+    ] {
+        let out = dnspect(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {out:?}");
+    }
+    // Nothing listening: exit 1, naming the address, within the timeout (a duration, or
+    // seconds as the flag first took).
+    let closed = free_port();
+    for timeout in ["500ms", "0.5"] {
+        let url = format!("http://127.0.0.1:{closed}/ready");
+        let out = dnspect(&["health", "--url", &url, "--timeout", timeout]);
+        assert_eq!(out.status.code(), Some(1), "{out:?}");
+        assert!(
+            text(&out.stderr).contains(&format!("cannot connect to 127.0.0.1:{closed}")),
+            "{out:?}"
+        );
+    }
+
+    let (_server, port, mport) = server_with_a_dead_upstream("docs-health");
+    let health = format!("http://127.0.0.1:{mport}/health");
+    let ready = format!("http://127.0.0.1:{mport}/ready");
+    let out = dnspect(&["health", "--url", &health, "--timeout", "3s"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(text(&out.stdout).trim(), format!("{health}: OK"));
+    // One query fails on the dead upstream; the worker then has no usable upstream, and /ready
+    // says so (workers publish twice a second).
+    let answer = dig(port, &["www.example.test", "A"]);
+    assert_eq!(status(&answer), "SERVFAIL", "{answer}");
+    let until = Instant::now() + Duration::from_secs(10);
+    let out = loop {
+        let out = dnspect(&["health", "--url", &ready]);
+        if out.status.code() != Some(0) || Instant::now() > until {
+            break out;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("503 Service Unavailable: not ready: 0 of 1 upstreams usable"),
+        "the status and the reason, apart: {err}"
+    );
+
+    // `dnspect cache show` on that name: a failure dnspect recorded, and why (the EDE the
+    // client got), not an "upstream EDE" from an upstream that never answered.
+    let server = format!("127.0.0.1:{mport}");
+    let out = dnspect(&["cache", "show", "www.example.test", "--server", &server]);
+    let shown = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(
+        shown.contains("failure  SERVFAIL recorded by dnspect after its attempts")
+            && shown.contains("why (EDE sent to clients) 23")
+            && !shown.contains("upstream EDE"),
+        "{shown}"
+    );
+}
+
+#[test]
+fn capture_says_why_it_listed_nothing() {
+    // The test capture's DNS runs on loopback test ports, not 53 or 5353.
+    let pcap = repo().join("core/tests/captures/real.pcap");
+    let pcap = pcap.to_str().unwrap();
+    let out = dnspect(&["capture", pcap]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(out.stdout.is_empty(), "{out:?}");
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("no DNS messages in 81 frame(s)")
+            && err.contains("81 not DNS on ports 53 and 5353")
+            && err.contains("--any-port"),
+        "{err}"
+    );
+    // With every port it lists them, and says nothing on stderr.
+    let out = dnspect(&["capture", pcap, "--any-port"]);
+    assert!(text(&out.stdout).lines().count() > 10, "{out:?}");
+    assert!(out.stderr.is_empty(), "{out:?}");
+    // A filter that matches nothing is named.
+    let out = dnspect(&["capture", pcap, "--any-port", "--name", "nothing.invalid"]);
+    assert!(out.stdout.is_empty(), "{out:?}");
+    assert!(
+        text(&out.stderr).contains("no DNS message matching --name nothing.invalid"),
+        "{out:?}"
+    );
+}
