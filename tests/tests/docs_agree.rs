@@ -359,3 +359,55 @@ fn capture_says_why_it_listed_nothing() {
         "{out:?}"
     );
 }
+
+/// The repository paths a doc names (in backticks or as a Markdown link): those under a
+/// top-level directory of the repository, and links to other Markdown files.
+fn paths_named(md: &str) -> Vec<String> {
+    const ROOTS: [&str; 10] = [
+        "core/", "native/", "wasm/", "www/", "tests/", "bench/", "deploy/", "scripts/", "fuzz/",
+        "docs/",
+    ];
+    let mut out = Vec::new();
+    let backticked = md.split('`').skip(1).step_by(2);
+    let linked = md.split("](").skip(1).filter_map(|s| s.split(')').next());
+    for c in backticked.chain(linked) {
+        let c = c.split('#').next().unwrap_or("");
+        let c = c.trim_end_matches(['.', ',', ':', ';']);
+        if c.is_empty() || c.contains(char::is_whitespace) || c.starts_with("http") {
+            continue;
+        }
+        if ROOTS.iter().any(|r| c.starts_with(r)) || c.ends_with(".md") {
+            out.push(c.to_string());
+        }
+    }
+    out
+}
+
+#[test]
+fn every_repository_path_the_docs_name_exists() {
+    // Build outputs, named as where things appear once built.
+    let built = ["www/dist", "wasm/pkg"];
+    let mut missing = Vec::new();
+    let mut named = 0;
+    for (rel, md) in doc_files() {
+        let base = Path::new(&rel).parent().unwrap().to_path_buf();
+        for p in paths_named(&md) {
+            if built.iter().any(|b| p.starts_with(b)) {
+                continue;
+            }
+            named += 1;
+            // A `file.rs:123` or `dir/*.rs` form names the file or the directory.
+            let p = p.split(':').next().unwrap();
+            let p = p.split('*').next().unwrap();
+            let here = repo().join(&base).join(p);
+            if !repo().join(p).exists() && !here.exists() {
+                missing.push(format!("{rel}: {p}"));
+            }
+        }
+    }
+    assert!(named > 60, "only {named} paths found");
+    assert!(
+        missing.is_empty(),
+        "paths the docs name that are not in the repository: {missing:?}"
+    );
+}
