@@ -411,3 +411,27 @@ fn every_repository_path_the_docs_name_exists() {
         "paths the docs name that are not in the repository: {missing:?}"
     );
 }
+
+/// The start and reload lines say which upstreams serve which zone (configuration.md, Reload):
+/// with `--forward`, the default group and each zone's group apart, not one merged list in
+/// which the same address appears once per group.
+#[test]
+fn the_start_and_reload_lines_name_each_zone_with_its_upstreams() {
+    let dir = temp_dir("docs-routes");
+    let (port, a, b) = (free_port(), free_port(), free_port());
+    let fwd = format!("example.test=127.0.0.1:{a},127.0.0.1:{b}");
+    let rev = format!("10.0.0.0/8=127.0.0.1:{a}");
+    let s = start_dnspect(
+        &dir,
+        &config(port, &[a], ""),
+        port,
+        &["--forward", &fwd, "--forward", &rev],
+    );
+    let want = format!(
+        "forwarding to [127.0.0.1:{a}]; zone example.test. to [127.0.0.1:{a}, 127.0.0.1:{b}]; zone 10.in-addr.arpa. to [127.0.0.1:{a}]"
+    );
+    assert!(s.log_text().contains(&want), "{}", s.log_text());
+    s.reload_expecting(&format!(
+        "upstreams [127.0.0.1:{a}]; zone example.test. to [127.0.0.1:{a}, 127.0.0.1:{b}]; zone 10.in-addr.arpa. to [127.0.0.1:{a}]; 2 forward group(s)"
+    ));
+}

@@ -324,14 +324,14 @@ pub fn run(
     }
     for a in &settings.listen {
         tracing::info!(
-            "serving DNS on {a} (UDP and TCP{}) with {} worker(s), forwarding to {:?}{}",
+            "serving DNS on {a} (UDP and TCP{}) with {} worker(s), forwarding to {}{}",
             if activated.is_some() {
                 ", sockets from systemd"
             } else {
                 ""
             },
             settings.workers,
-            settings.upstreams,
+            routes(&settings.engine),
             settings
                 .resolv_conf
                 .as_ref()
@@ -463,11 +463,11 @@ impl Reload<'_> {
                 }
                 let ups = match &new.resolv_conf {
                     Some(p) => format!(
-                        "upstreams {:?} read again from {}",
-                        new.upstreams,
+                        "upstreams {} read again from {}",
+                        routes(&new.engine),
                         p.display()
                     ),
-                    None => format!("upstreams {:?}", new.upstreams),
+                    None => format!("upstreams {}", routes(&new.engine)),
                 };
                 let e = &new.engine;
                 let local = format!(
@@ -608,4 +608,27 @@ mod tests {
         );
         assert!(sh.ready().unwrap_err().starts_with("not ready: unhealthy"));
     }
+}
+
+/// Where names go, for the start and reload log lines: the default group's upstreams, then each
+/// forward group's zones and upstreams (`[192.0.2.53:53]; zone cluster.local. in-addr.arpa. to
+/// [10.96.0.10:53]`), so an operator sees which upstream serves which zone rather than one
+/// merged list.
+fn routes(e: &dnspect_core::engine::forwarder::Config) -> String {
+    let list = |ups: &[dnspect_core::engine::forwarder::UpstreamConfig]| {
+        let l: Vec<&str> = ups.iter().map(|u| u.label.as_str()).collect();
+        format!("[{}]", l.join(", "))
+    };
+    let mut parts = Vec::new();
+    if !e.upstreams.is_empty() || e.forward.is_empty() {
+        parts.push(list(&e.upstreams));
+    }
+    for g in &e.forward {
+        parts.push(format!(
+            "zone {} to {}",
+            g.zones.join(" "),
+            list(&g.upstreams)
+        ));
+    }
+    parts.join("; ")
 }
