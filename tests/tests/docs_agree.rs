@@ -435,3 +435,45 @@ fn the_start_and_reload_lines_name_each_zone_with_its_upstreams() {
         "upstreams [127.0.0.1:{a}]; zone example.test. to [127.0.0.1:{a}, 127.0.0.1:{b}]; zone 10.in-addr.arpa. to [127.0.0.1:{a}]; 2 forward group(s)"
     ));
 }
+
+/// `dnspect decode --example list` (README) prints the examples on standard output, so it can
+/// be piped, and every example the docs name by `--example NAME` or in the incident library's
+/// backticked lists decodes.
+#[test]
+fn the_examples_the_docs_name_exist_and_the_list_is_on_stdout() {
+    let out = dnspect(&["decode", "--example", "list"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let list = text(&out.stdout);
+    let names: Vec<&str> = list
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert!(
+        names.len() >= 8 && names.contains(&"incident-000"),
+        "{list}"
+    );
+    let mut named = Vec::new();
+    for (_, md) in doc_files() {
+        for part in md.split("--example ").skip(1) {
+            let n: String = part
+                .chars()
+                .take_while(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-')
+                .collect();
+            if !n.is_empty() && n != "list" {
+                named.push(n);
+            }
+        }
+    }
+    // docs/incidents.md also names the packets as `decode --example incident-000`,
+    // `incident-000-compressed` and `nodata`.
+    named.extend(["incident-000-compressed".to_string(), "nodata".to_string()]);
+    for n in &named {
+        assert!(
+            names.contains(&n.as_str()),
+            "the docs name example {n}: {list}"
+        );
+        let out = dnspect(&["decode", "--example", n]);
+        assert_eq!(out.status.code(), Some(0), "decode --example {n}: {out:?}");
+    }
+}
