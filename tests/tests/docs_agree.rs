@@ -477,3 +477,58 @@ fn the_examples_the_docs_name_exist_and_the_list_is_on_stdout() {
         assert_eq!(out.status.code(), Some(0), "decode --example {n}: {out:?}");
     }
 }
+
+/// The backticked names in the first column of the first table under `heading`.
+fn table_fields(md: &str, heading: &str) -> std::collections::BTreeSet<String> {
+    let section = md
+        .split(heading)
+        .nth(1)
+        .unwrap_or_else(|| panic!("no {heading:?}"));
+    let table = section
+        .lines()
+        .skip_while(|l| !l.starts_with('|'))
+        .take_while(|l| l.starts_with('|'));
+    let mut out = std::collections::BTreeSet::new();
+    for row in table.skip(2) {
+        let first = row.split('|').nth(1).unwrap_or("");
+        for name in first.split('`').skip(1).step_by(2) {
+            out.insert(name.to_string());
+        }
+    }
+    out
+}
+
+/// docs/capture.md's tables of a message's fields and a server report's fields are the keys
+/// `dnspect capture --json` and `--report --json` write, no more and no fewer.
+#[test]
+fn capture_json_has_exactly_the_fields_docs_capture_md_lists() {
+    let md = read("docs/capture.md");
+    let pcap = repo().join("core/tests/captures/real.pcap");
+    let pcap = pcap.to_str().unwrap();
+    let out = dnspect(&["capture", pcap, "--any-port", "--json"]);
+    let mut keys = std::collections::BTreeSet::new();
+    for l in text(&out.stdout).lines() {
+        let v: serde_json::Value = serde_json::from_str(l).unwrap();
+        keys.extend(v.as_object().unwrap().keys().cloned());
+    }
+    assert_eq!(
+        keys,
+        table_fields(&md, "## One message"),
+        "dnspect capture --json keys (left) against docs/capture.md (right)"
+    );
+    let out = dnspect(&["capture", pcap, "--any-port", "--json", "--report"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut keys: std::collections::BTreeSet<String> = v["servers"][0]
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect();
+    // The server's own address heads each report; the table lists what is counted for it.
+    assert!(keys.remove("server"), "{keys:?}");
+    assert_eq!(
+        keys,
+        table_fields(&md, "## The report"),
+        "dnspect capture --report --json servers[] keys (left) against docs/capture.md (right)"
+    );
+}
