@@ -13,7 +13,7 @@ use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use dnspect_tests::{
-    config, dig, dnspect_bin, free_port, run, start_dnspect, status, temp_dir, wait_tcp,
+    config, dig, dnspect_bin, free_port, http_get, run, start_dnspect, status, temp_dir, wait_tcp,
 };
 
 fn repo() -> PathBuf {
@@ -329,6 +329,21 @@ fn health_exits_as_documented_and_says_why_a_server_is_not_ready() {
             && shown.contains("why (EDE sent to clients) 23")
             && !shown.contains("upstream EDE"),
         "{shown}"
+    );
+    // The admin API's entry has exactly the fields docs/admin-api.md's table explains.
+    let (code, body) = http_get(mport, "/cache/entries?name=www.example.test");
+    assert_eq!(code, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let keys: std::collections::BTreeSet<String> = v["entries"][0]
+        .as_object()
+        .unwrap_or_else(|| panic!("{body}"))
+        .keys()
+        .cloned()
+        .collect();
+    assert_eq!(
+        keys,
+        table_fields(&read("docs/admin-api.md"), "### A listing"),
+        "GET /cache/entries keys (left) against docs/admin-api.md (right)"
     );
 }
 
