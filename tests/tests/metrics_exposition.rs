@@ -230,6 +230,58 @@ for f in text_string_to_metric_families(text):
         unexported.is_empty(),
         "documented but not exported by a running server: {unexported:?}"
     );
+    // docs/metrics.md's tables give each family's labels (second column, backticked; values
+    // in parentheses): the scrape has exactly those.
+    let mut labels_scraped: std::collections::BTreeMap<String, BTreeSet<String>> =
+        Default::default();
+    for l in text.lines().filter(|l| !l.starts_with('#')) {
+        let name_end = l.find(['{', ' ']).unwrap_or(l.len());
+        let mut name = &l[..name_end];
+        for suffix in ["_bucket", "_sum", "_count"] {
+            if let Some(base) = name.strip_suffix(suffix) {
+                if families.contains(base) {
+                    name = base;
+                }
+            }
+        }
+        let set = labels_scraped.entry(name.to_string()).or_default();
+        if let Some(inner) = l[name_end..]
+            .strip_prefix('{')
+            .and_then(|r| r.split('}').next())
+        {
+            for kv in inner.split(',') {
+                let k = kv.split('=').next().unwrap_or("");
+                if k != "le" && !k.is_empty() {
+                    set.insert(k.to_string());
+                }
+            }
+        }
+    }
+    let mut rows = 0;
+    for row in doc.lines().filter(|l| l.starts_with("| `dnspect_")) {
+        let cols: Vec<&str> = row.split('|').collect();
+        let name = cols[1].trim().trim_matches('`');
+        let mut col = cols[2].to_string();
+        while let (Some(a), Some(b)) = (col.find('('), col.find(')')) {
+            if b < a {
+                break;
+            }
+            col.replace_range(a..=b, "");
+        }
+        let documented: BTreeSet<String> = col
+            .split('`')
+            .skip(1)
+            .step_by(2)
+            .map(str::to_string)
+            .collect();
+        let scraped = labels_scraped.get(name).cloned().unwrap_or_default();
+        assert_eq!(
+            scraped, documented,
+            "labels of {name}: the scrape (left) against docs/metrics.md (right)"
+        );
+        rows += 1;
+    }
+    assert!(rows > 60, "only {rows} rows in docs/metrics.md's tables");
 
     // The dashboard is Grafana JSON: unique panel ids, every target with an expression.
     let dash: serde_json::Value = serde_json::from_str(&dashboard).expect("dashboard JSON");
