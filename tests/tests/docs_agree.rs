@@ -547,3 +547,40 @@ fn capture_json_has_exactly_the_fields_docs_capture_md_lists() {
         "dnspect capture --report --json servers[] keys (left) against docs/capture.md (right)"
     );
 }
+
+/// configuration.md, Reload: what SIGHUP cannot change is named in the log when the file
+/// changes it (an edited `metrics` address used to be ignored without a word), and the running
+/// listener stays.
+#[test]
+fn a_reload_names_the_settings_that_change_only_on_restart() {
+    let dir = temp_dir("docs-restart-only");
+    let (port, mport, other) = (free_port(), free_port(), free_port());
+    let conf = |metrics: u16, extra: &str| {
+        config(port, &[free_port()], extra).replace(
+            "metrics = \"\"",
+            &format!("metrics = \"127.0.0.1:{metrics}\""),
+        )
+    };
+    let s = start_dnspect(&dir, &conf(mport, "workers = 1\n"), port, &[]);
+    wait_tcp(
+        SocketAddr::from(([127, 0, 0, 1], mport)),
+        Duration::from_secs(10),
+    );
+    std::fs::write(
+        dir.join("dnspect.toml"),
+        conf(
+            other,
+            "workers = 2\n[udp]\nbatch = 8\n[admin]\ntimeout = \"1s\"\n",
+        ),
+    )
+    .unwrap();
+    s.reload_expecting(
+        "workers, metrics, udp.batch, admin.timeout changed in the file but change only on restart",
+    );
+    assert!(
+        s.wait_log("configuration reloaded", Duration::from_secs(3)),
+        "{}",
+        s.log_text()
+    );
+    assert_eq!(http_get(mport, "/health").0, 200);
+}
