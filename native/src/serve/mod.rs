@@ -576,7 +576,7 @@ fn bind_metrics(addr: SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
 /// forward group's zones and upstreams (`[192.0.2.53:53]; zone cluster.local. in-addr.arpa. to
 /// [10.96.0.10:53]`), so an operator sees which upstream serves which zone rather than one
 /// merged list.
-fn routes(e: &dnspect_core::engine::forwarder::Config) -> String {
+pub fn routes(e: &dnspect_core::engine::forwarder::Config) -> String {
     let list = |ups: &[dnspect_core::engine::forwarder::UpstreamConfig]| {
         let l: Vec<&str> = ups.iter().map(|u| u.label.as_str()).collect();
         format!("[{}]", l.join(", "))
