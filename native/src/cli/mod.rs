@@ -47,6 +47,8 @@ pub enum Command {
     /// Accepts hex (plain, spaced, 0x-prefixed), tcpdump -X/-xx, xxd, od, Wireshark hex
     /// streams and dumps, base64 and base64url (DoH ?dns=), with Ethernet/IP/UDP/TCP headers
     /// stripped. Exits 1 when the message does not decode, 2 when the input cannot be read.
+    /// `analyze` is the same command (the npm package and the page call it the analyzer).
+    #[command(visible_alias = "analyze")]
     Decode(decode::DecodeArgs),
     /// Serve the web page (embedded in this binary) on loopback and print its URL.
     ///
