@@ -584,3 +584,24 @@ fn a_reload_names_the_settings_that_change_only_on_restart() {
     );
     assert_eq!(http_get(mport, "/health").0, 200);
 }
+
+/// Every `dig @127.0.0.1 -p PORT` the docs show queries the port `serve` listens on by default
+/// (docs/dnssec-edns.md's worked example once used 5353, mDNS's port, which cli.md explains
+/// dnspect avoids).
+#[test]
+fn every_dig_in_the_docs_queries_the_default_port() {
+    let conf = text(&dnspect(&["serve", "--print-default-config"]).stdout);
+    assert!(conf.contains("listen = [\"127.0.0.1:8553\"]"), "{conf}");
+    let mut digs = 0;
+    for (rel, md) in doc_files() {
+        for part in md.split("dig @127.0.0.1").skip(1) {
+            digs += 1;
+            assert!(
+                part.starts_with(" -p 8553"),
+                "{rel}: dig @127.0.0.1{}",
+                part.lines().next().unwrap_or("")
+            );
+        }
+    }
+    assert!(digs >= 5, "only {digs} dig commands found");
+}
