@@ -605,3 +605,73 @@ fn every_dig_in_the_docs_queries_the_default_port() {
     }
     assert!(digs >= 5, "only {digs} dig commands found");
 }
+
+/// The embedded default configuration (`serve --print-default-config`, what operators copy)
+/// shows optional settings as commented-out `# key = value` lines and tables: uncommented all
+/// at once, as they stand, the file still passes `check-config`.
+#[test]
+fn the_default_configurations_commented_out_settings_are_valid_when_uncommented() {
+    let conf = text(&dnspect(&["serve", "--print-default-config"]).stdout);
+    let is_setting = |l: &str| {
+        let Some(rest) = l.strip_prefix("# ") else {
+            return false;
+        };
+        if rest.starts_with("[[engine.") || rest.starts_with("[engine.") {
+            return rest.ends_with(']');
+        }
+        let key: String = rest
+            .chars()
+            .take_while(|c| c.is_ascii_lowercase() || *c == '_')
+            .collect();
+        !key.is_empty() && rest[key.len()..].starts_with(" = ")
+    };
+    // An example of a key the file already sets (`records = []` above `# records = [...]`)
+    // takes that line's place, as an operator would use it.
+    let mut lines: Vec<String> = Vec::new();
+    let mut table_start = 0;
+    let mut uncommented = 0;
+    for l in conf.lines() {
+        if l.starts_with('[') {
+            table_start = lines.len();
+        }
+        if is_setting(l) {
+            uncommented += 1;
+            let setting = &l[2..];
+            if let Some((key, _)) = setting.split_once(" = ") {
+                for prev in lines[table_start..].iter_mut() {
+                    if prev.starts_with(&format!("{key} = ")) {
+                        *prev = format!("# {prev}");
+                    }
+                }
+            }
+            if setting.starts_with('[') {
+                table_start = lines.len();
+            }
+            lines.push(setting.to_string());
+        } else {
+            lines.push(l.to_string());
+        }
+    }
+    let file = lines.join("\n") + "\n";
+    assert!(
+        uncommented >= 10,
+        "only {uncommented} commented-out settings"
+    );
+    let dir = temp_dir("docs-uncommented");
+    let path = dir.join("dnspect.toml");
+    std::fs::write(&path, &file).unwrap();
+    let resolv = dir.join("resolv.conf");
+    std::fs::write(&resolv, "nameserver 127.0.0.1\n").unwrap();
+    let out = dnspect(&[
+        "check-config",
+        path.to_str().unwrap(),
+        "--resolv-conf",
+        resolv.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "uncommented default configuration: {}\n{file}",
+        text(&out.stderr)
+    );
+}
