@@ -675,3 +675,76 @@ fn the_default_configurations_commented_out_settings_are_valid_when_uncommented(
         text(&out.stderr)
     );
 }
+
+/// Every key `dnspect decode --json` writes, at any depth.
+fn json_keys(v: &serde_json::Value, out: &mut std::collections::BTreeSet<String>) {
+    match v {
+        serde_json::Value::Object(m) => {
+            for (k, v) in m {
+                out.insert(k.clone());
+                json_keys(v, out);
+            }
+        }
+        serde_json::Value::Array(a) => a.iter().for_each(|v| json_keys(v, out)),
+        _ => {}
+    }
+}
+
+/// docs/json-schema.md against `decode --json` on every built-in example and a tcpdump paste:
+/// the top-level keys are exactly the ones its first block shows, and every key at any depth
+/// is a word the page explains (a renamed or added field shows up as undocumented).
+#[test]
+fn decode_json_keys_are_the_ones_docs_json_schema_md_explains() {
+    let md = read("docs/json-schema.md");
+    let block = md
+        .split("```jsonc\n")
+        .nth(1)
+        .and_then(|b| b.split("```").next())
+        .expect("the first jsonc block");
+    let top: std::collections::BTreeSet<String> = block
+        .lines()
+        .filter_map(|l| l.strip_prefix("  \""))
+        .filter_map(|l| l.split('"').next())
+        .map(str::to_string)
+        .collect();
+    let words: std::collections::BTreeSet<&str> = md
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .collect();
+    let list = text(&dnspect(&["decode", "--example", "list"]).stdout);
+    let examples: Vec<String> = list
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_whitespace().next())
+        .map(str::to_string)
+        .collect();
+    let paste = "0x0000:  4500 0055 9a1c 0000 4011 e279 7f00 0001  E..U....@..y....\n\
+                 0x0010:  7f00 0001 e68f 2169 0041 fe54 c51a 0120  ......!i.A.T....\n\
+                 0x0020:  0001 0000 0000 0001 0377 7777 0765 7861  .........www.exa\n\
+                 0x0030:  6d70 6c65 0474 6573 7400 0001 0001 0000  mple.test.......\n\
+                 0x0040:  2904 d000 0000 0000 0c00 0a00 083e 7911  )............>y.\n\
+                 0x0050:  4412 33bd 6e                             D.3.n\n";
+    let mut runs: Vec<Output> = examples
+        .iter()
+        .map(|e| dnspect(&["decode", "--json", "--example", e]))
+        .collect();
+    runs.push(dnspect(&["decode", "--json", paste]));
+    let mut undocumented = std::collections::BTreeSet::new();
+    for out in &runs {
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}", text(&out.stdout)));
+        let keys: std::collections::BTreeSet<String> =
+            v.as_object().unwrap().keys().cloned().collect();
+        assert_eq!(
+            keys, top,
+            "decode --json top-level keys (left) against docs/json-schema.md (right)"
+        );
+        let mut all = std::collections::BTreeSet::new();
+        json_keys(&v, &mut all);
+        undocumented.extend(all.into_iter().filter(|k| !words.contains(k.as_str())));
+    }
+    assert!(runs.len() >= 9, "{examples:?}");
+    assert!(
+        undocumented.is_empty(),
+        "decode --json keys docs/json-schema.md never mentions: {undocumented:?}"
+    );
+}
