@@ -643,6 +643,9 @@ fn settle(
     } else {
         Some(socket(&f.metrics, 9153).map_err(|m| sp.err("metrics", m))?)
     };
+    if let Some(m) = metrics_clash(&listen, metrics) {
+        return Err(sp.err("metrics", m));
+    }
     let allow = f
         .allow
         .iter()
@@ -861,6 +864,21 @@ fn labels(addrs: &[SocketAddr]) -> Vec<UpstreamConfig> {
             ..UpstreamConfig::default()
         })
         .collect()
+}
+
+/// The metrics listener (HTTP over TCP) on a port a DNS listener also holds, on the same
+/// address or where either is a wildcard: both bind with SO_REUSEPORT, so the kernel would hand
+/// HTTP connections to the DNS listener and DNS connections to the HTTP one.
+fn metrics_clash(listen: &[SocketAddr], metrics: Option<SocketAddr>) -> Option<String> {
+    let m = metrics?;
+    let l = listen.iter().find(|l| {
+        l.port() == m.port()
+            && l.is_ipv4() == m.is_ipv4()
+            && (l.ip() == m.ip() || l.ip().is_unspecified() || m.ip().is_unspecified())
+    })?;
+    Some(format!(
+        "{m} is also a DNS listener ({l} in `listen`): the metrics, health and admin listener needs a port of its own"
+    ))
 }
 
 /// Reads a config file; `resolv` is the resolv.conf read when it configures no upstream.
@@ -1400,6 +1418,16 @@ impl Overrides {
             } else {
                 Some(socket(m, 9153).map_err(|m| flag("metrics", m))?)
             };
+        }
+        if !self.listen.is_empty() || self.metrics.is_some() {
+            if let Some(m) = metrics_clash(&s.listen, s.metrics) {
+                let name = if self.metrics.is_some() {
+                    "metrics"
+                } else {
+                    "listen"
+                };
+                return Err(flag(name, m));
+            }
         }
         if self.log_queries {
             s.log_queries = true;

@@ -244,6 +244,21 @@ fn configuration_errors_are_one_line_naming_a_field_only_when_there_is_one() {
             "{file}: not one line: {err:?}"
         );
     }
+    // The same clash from flags is a usage error naming the flag.
+    let out = dnspect(&[
+        "serve",
+        "--listen",
+        "127.0.0.1:29181",
+        "--metrics",
+        "127.0.0.1:29181",
+        "--upstream",
+        "127.0.0.1:1",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(
+        text(&out.stderr).contains("field `--metrics`: 127.0.0.1:29181 is also a DNS listener"),
+        "{out:?}"
+    );
 }
 
 /// A server whose one upstream is a closed port, with its metrics listener and failures
