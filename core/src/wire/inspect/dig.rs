@@ -92,8 +92,9 @@ pub fn analysis_text(a: &Analysis) -> String {
     if let Some(src) = &a.source {
         let _ = writeln!(
             o,
-            ";; INPUT: {:?}, {} bytes decoded",
-            src.format, src.raw_len
+            ";; INPUT: {}, {} bytes decoded",
+            src.format.as_str(),
+            src.raw_len
         );
         for l in &src.layers {
             let _ = writeln!(
