@@ -66,7 +66,15 @@ pub fn run(a: CaptureArgs) -> ExitCode {
     }
     let mut analyzer = match CaptureAnalyzer::new(opts) {
         Ok(x) => x,
-        Err(e) => return fail(&e),
+        // The core names the option as the npm package spells it (`rcode: ...`); here it is a
+        // flag (`--rcode: ...`).
+        Err(e) => {
+            let flagged = ["name: ", "server: ", "rcode: "]
+                .iter()
+                .find(|p| e.starts_with(*p))
+                .map_or(e.clone(), |_| format!("--{e}"));
+            return fail(&flagged);
+        }
     };
     if a.replay {
         analyzer.keep_exchanges(replay::MAX_REPLAY_QUERIES * 4);

@@ -381,6 +381,13 @@ fn capture_says_why_it_listed_nothing() {
     let out = dnspect(&["capture", pcap, "--any-port"]);
     assert!(text(&out.stdout).lines().count() > 10, "{out:?}");
     assert!(out.stderr.is_empty(), "{out:?}");
+    // A bad filter value is a usage error naming the flag.
+    let out = dnspect(&["capture", pcap, "--rcode", "servfial"]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(
+        text(&out.stderr).starts_with("dnspect: --rcode: \"servfial\" is not an RCODE"),
+        "{out:?}"
+    );
     // A filter that matches nothing is named.
     let out = dnspect(&["capture", pcap, "--any-port", "--name", "nothing.invalid"]);
     assert!(out.stdout.is_empty(), "{out:?}");
