@@ -918,6 +918,21 @@ fn with_resolv(s: Result<Settings, ConfigError>, resolv: &Path) -> Result<Settin
         }
         s
     })
+    .map_err(|mut e| {
+        // parse() does not know which file it read the nameservers from; name it, so that
+        // `--resolv-conf PATH` (or a container's empty one) is seen in the error.
+        // (An unreadable one is already named by the I/O error.)
+        if e.field == "upstreams"
+            && e.message == "none configured and resolv.conf lists no nameserver"
+        {
+            e.message = e.message.replacen(
+                "resolv.conf",
+                &format!("the resolv.conf {}", resolv.display()),
+                1,
+            );
+        }
+        e
+    })
 }
 
 #[cfg(test)]

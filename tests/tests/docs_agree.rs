@@ -223,6 +223,11 @@ fn configuration_errors_are_one_line_naming_a_field_only_when_there_is_one() {
             ),
             "twice.toml: line 3: ".to_string(),
         ),
+        // No upstream and a resolv.conf without nameservers: which resolv.conf.
+        (
+            write("none.toml", "listen = [\"127.0.0.1:29182\"]\n"),
+            "none.toml: field `upstreams`: none configured and the resolv.conf /dev/null lists no nameserver".to_string(),
+        ),
         // A value: line and field.
         (
             write(
