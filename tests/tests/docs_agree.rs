@@ -775,3 +775,36 @@ fn decode_json_keys_are_the_ones_docs_json_schema_md_explains() {
         "decode --json keys docs/json-schema.md never mentions: {undocumented:?}"
     );
 }
+
+/// The error examples docs/configuration.md quotes are what `check-config` prints for files
+/// that set those fields on those lines.
+#[test]
+fn the_quoted_configuration_errors_are_the_binarys() {
+    let md = read("docs/configuration.md");
+    let dir = temp_dir("docs-quoted-errors");
+    for (body, quoted) in [
+        (
+            "upstreams = [\"127.0.0.1:1\"]\n\n[engine.cache]\nmax_ttl = \"x\"\n",
+            "line 4, field \\`engine.cache.max_ttl\\`: invalid type: string \"x\", expected u32",
+        ),
+        (
+            "upstreams = [\"127.0.0.1:1\"]\n[engine]\nattempt_timeout = \"0s\"\n",
+            "line 3, field \\`engine.attempt_timeout\\`: must be above 0",
+        ),
+    ] {
+        assert!(
+            md.contains(quoted),
+            "docs/configuration.md no longer quotes {quoted}"
+        );
+        let file = dir.join("quoted.toml");
+        std::fs::write(&file, body).unwrap();
+        let out = dnspect(&["check-config", file.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(78), "{out:?}");
+        let said = quoted.replace("\\`", "`");
+        assert!(
+            text(&out.stderr).contains(&said),
+            "check-config says {:?}, the docs {said:?}",
+            text(&out.stderr)
+        );
+    }
+}
