@@ -808,3 +808,22 @@ fn the_quoted_configuration_errors_are_the_binarys() {
         );
     }
 }
+
+/// docs/admin-api.md's example of `dnspect cache` without a server is what it prints (with the
+/// port of a closed one), and exits 2 as the page says.
+#[test]
+fn the_quoted_cache_error_is_the_binarys() {
+    let md = read("docs/admin-api.md");
+    let quoted = md
+        .lines()
+        .find(|l| l.starts_with("dnspect: cache: cannot reach the admin API at 127.0.0.1:9999"))
+        .expect("docs/admin-api.md quotes the unreachable-server error");
+    let closed = free_port();
+    let server = format!("127.0.0.1:{closed}");
+    let out = dnspect(&["cache", "show", "x", "--server", &server]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert_eq!(
+        text(&out.stderr).trim_end(),
+        quoted.replace("127.0.0.1:9999", &server)
+    );
+}
