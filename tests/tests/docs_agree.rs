@@ -365,6 +365,27 @@ fn health_exits_as_documented_and_says_why_a_server_is_not_ready() {
         table_fields(&read("docs/admin-api.md"), "### A listing"),
         "GET /cache/entries keys (left) against docs/admin-api.md (right)"
     );
+    // And the listing looks like the page's example: the same keys in the same order, at the
+    // same indentation (what `curl -s` shows).
+    let keys_in_order = |s: &str| -> Vec<String> {
+        s.lines()
+            .filter_map(|l| l.strip_prefix("  "))
+            .filter(|l| l.starts_with('"') || l.starts_with("    \""))
+            .filter_map(|l| l.trim_start().strip_prefix('"'))
+            .filter_map(|l| l.split_once("\":").map(|(k, _)| k.to_string()))
+            .collect()
+    };
+    let md = read("docs/admin-api.md");
+    let example = md
+        .split("$ curl -s 'http://127.0.0.1:9153/cache/entries?name=repo1.maven.org'\n")
+        .nth(1)
+        .and_then(|s| s.split("\n```").next())
+        .expect("docs/admin-api.md's listing example");
+    assert_eq!(
+        keys_in_order(&body),
+        keys_in_order(example),
+        "GET /cache/entries (left) against docs/admin-api.md's example (right)\n{body}"
+    );
 }
 
 #[test]
