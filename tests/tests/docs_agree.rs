@@ -1,10 +1,16 @@
 //! The documentation and the binary agree, checked the way an operator who follows the docs
-//! literally would find out they do not: every subcommand the binary has is in docs/cli.md,
-//! every fenced example configuration in README.md and docs/*.md (and every shipped `.toml`
-//! under deploy/) passes `dnspect check-config`, configuration errors read as one line naming a
-//! line and field only when there is one, `dnspect health` exits as docs/cli.md says and shows
-//! why a server is not ready, `dnspect cache show` says why a failure is cached, and `dnspect
-//! capture` says why it listed nothing. (Metric names in the docs: metrics_exposition.rs.)
+//! literally would find out they do not. Commands: every subcommand of `dnspect --help` has a
+//! row in docs/cli.md and is named in the README; the examples the docs name exist. Files: every
+//! fenced ```toml example in README.md and docs/*.md, every shipped `.toml` and the default
+//! configuration with its commented-out settings uncommented pass `check-config`; every
+//! repository path the docs name exists. Output: configuration errors are one line, naming a
+//! line and field only when there is one, and the ones the docs quote are the binary's; `health`
+//! exits as docs/cli.md says and shows why a server is not ready; `cache show` says why a
+//! failure is cached, and the admin API's listing has the fields and order admin-api.md shows;
+//! `capture` says why it listed nothing, and its JSON has exactly capture.md's fields; `decode
+//! --json` has only keys json-schema.md explains; the start and reload lines name each zone's
+//! upstreams, and a reload names the settings it cannot change; every `dig` in the docs asks
+//! the default port. (Metric names and labels in the docs: metrics_exposition.rs.)
 #![allow(clippy::unwrap_used)]
 
 use std::net::SocketAddr;
