@@ -37,6 +37,9 @@ export DEBIAN_FRONTEND=noninteractive
 # tests/tests/cli_conventions.rs: man -l (man-db), a terminal for the colour check (script, from
 # bsdutils), a network namespace for the default port (unshare from util-linux, ip from iproute2).
 APT_REQUIRED+=(man-db bsdutils util-linux iproute2)
+# The static musl binary of the image compiles ring's C and assembly (the TLS of DNS-over-TLS
+# upstreams) with musl-gcc.
+APT_REQUIRED+=(musl-tools)
 apt_install "${APT_REQUIRED[@]}"
 if ((${#APT_OPTIONAL[@]})); then
     apt_install "${APT_OPTIONAL[@]}" || warn "optional packages did not install: ${APT_OPTIONAL[*]}"
