@@ -56,7 +56,7 @@ impl Forwarder {
                 DropReason::Opcode,
                 format!("opcode {} is not QUERY", v.opcode()),
             )),
-            Ok(v) if v.qdcount() != 1 => Some((
+            Ok(v) if v.qdcount() != 1 && !(v.qdcount() == 0 && bare_failure(&v)) => Some((
                 DropReason::Qdcount,
                 format!(
                     "QDCOUNT {}: an answer repeats the one question",
@@ -73,6 +73,8 @@ impl Forwarder {
                     // A question that does not decode is a broken answer from the upstream
                     // asked, with its ID, on its socket: the fallback rules deal with it.
                     (Err(_), _) => true,
+                    // No question (checked above: an error RCODE or TC, see `bare_failure`).
+                    (Ok(None), _) => v.qdcount() == 0,
                     _ => false,
                 };
                 (!same).then(|| {
@@ -227,6 +229,24 @@ impl Forwarder {
             }
         }
     }
+}
+
+/// Whether a response without a question (QDCOUNT=0) from the socket and with the ID of a
+/// query is still taken, as the failure it reports: an error RCODE (FORMERR, SERVFAIL, NOTIMP,
+/// REFUSED) or TC=1. Old and minimal servers answer what they cannot parse (a query with OPT,
+/// say) with a bare header; BIND acts on these RCODEs before it compares questions
+/// (`resquery_response`) and takes an empty question with TC=1 as truncated (`same_question`),
+/// and Unbound falls back to no EDNS on a FORMERR or NOTIMP whatever its question. Such a
+/// response only ever leads to a retry or a failure (never `Outcome::Answer`), so it cannot
+/// put data in the cache; one with NOERROR or NXDOMAIN and no TC is still dropped.
+fn bare_failure(v: &MessageView<'_>) -> bool {
+    let flags = v.flags();
+    let tc = flags & crate::wire::view::flags::TC != 0;
+    let rcode = flags & 0xf;
+    tc || matches!(
+        Rcode(rcode),
+        Rcode::FORMERR | Rcode::SERVFAIL | Rcode::NOTIMP | Rcode::REFUSED
+    )
 }
 
 /// Meta and unknown-range query types (RFC 6895 3.1: 0, OPT, 128-255; private use from
