@@ -412,3 +412,290 @@ fn tcp_retry_after_tc_fails_fast_and_the_pool_recovers() {
     assert!(!out.contains("192.0.2.66"), "{out}");
     assert!(took < Duration::from_millis(2500), "{took:?}\n{log}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Odd client messages
+// ---------------------------------------------------------------------------------------------
+
+/// A raw UDP client connected to the server, with a 1.5 s read timeout.
+fn raw_client(port: u16) -> UdpSocket {
+    let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+    s.set_read_timeout(Some(Duration::from_millis(1500)))
+        .unwrap();
+    s.connect(("127.0.0.1", port)).unwrap();
+    s
+}
+
+/// A query message for `name` and `qtype`, with RD.
+fn query(id: u16, name: &str, qtype: RType) -> Message {
+    let mut m = Message::default();
+    m.header.id = id;
+    m.header.rd = true;
+    m.questions = vec![dnspect_core::wire::Question {
+        name: name.parse().unwrap(),
+        qtype,
+        class: dnspect_core::wire::Class::IN,
+    }];
+    m
+}
+
+/// Sends `bytes` and returns the answer with ID `id`, if one comes within the timeout.
+fn ask_raw(s: &UdpSocket, bytes: &[u8], id: u16) -> Option<Message> {
+    s.send(bytes).unwrap();
+    let mut buf = [0u8; 4096];
+    while let Ok(n) = s.recv(&mut buf) {
+        if n >= 2 && u16::from_be_bytes([buf[0], buf[1]]) == id {
+            return Message::from_wire(&buf[..n]).ok();
+        }
+    }
+    None
+}
+
+/// Messages a forwarder must not pass on, each answered as Unbound's `worker_check_request`
+/// answers it: a response (QR=1) is dropped without an answer (no reflection, RFC 5358 spirit;
+/// Unbound drops "request bad, has QR bit on"); a bare 12-byte header and a query with two
+/// questions get FORMERR (RFC 1035 4.1.2 has one question; Unbound: FORMERR when QDCOUNT is
+/// not 1); UPDATE and NOTIFY get NOTIMP (RFC 2136 3, RFC 1996 3.7: a server that does not
+/// implement them answers NOTIMP; Unbound checks the opcode before the section counts, so an
+/// UPDATE with records in its update section is NOTIMP, not FORMERR). Nothing reaches the
+/// upstream; a normal query on the same socket is answered after all of it.
+#[test]
+fn odd_client_messages_are_dropped_or_answered_never_forwarded() {
+    let up = Scripted::start(false, |q, _| vec![Act::Send(a_answer(q, "192.0.2.1", 60))]);
+    let (server, port, _) = serve("odd-clients", &[up.port], "");
+    let s = raw_client(port);
+    // A response sent to the server.
+    let mut resp = query(0x1111, "reflect.test", RType::A);
+    resp.header.qr = true;
+    assert!(
+        ask_raw(&s, &resp.to_wire().unwrap(), 0x1111).is_none(),
+        "a response was answered"
+    );
+    // A bare header.
+    let r = ask_raw(&s, &[0x22, 0x22, 0x01, 0, 0, 0, 0, 0, 0, 0, 0, 0], 0x2222).expect("answer");
+    assert_eq!(r.rcode(), Rcode::FORMERR, "{r:?}");
+    // Two questions.
+    let mut two = query(0x3333, "one.test", RType::A);
+    two.questions
+        .push(query(0, "two.test", RType::A).questions[0].clone());
+    let r = ask_raw(&s, &two.to_wire().unwrap(), 0x3333).expect("answer");
+    assert_eq!(r.rcode(), Rcode::FORMERR, "{r:?}");
+    // UPDATE (nsupdate's message: zone, no prerequisites, one update) and NOTIFY (with the
+    // SOA in its answer section, RFC 1996 3.7), from dnspython.
+    let script = format!(
+        r#"
+import dns.update, dns.message, dns.query, dns.opcode, dns.rcode, dns.rrset, dns.flags
+u = dns.update.UpdateMessage('zone.test')
+u.add('host', 300, 'A', '192.0.2.44')
+r = dns.query.udp(u, '127.0.0.1', port={port}, timeout=3)
+print('update', dns.opcode.to_text(r.opcode()), dns.rcode.to_text(r.rcode()))
+n = dns.message.make_query('zone.test', 'SOA')
+n.set_opcode(dns.opcode.NOTIFY)
+n.flags &= ~dns.flags.RD
+n.answer.append(dns.rrset.from_text('zone.test.', 300, 'IN', 'SOA', 'ns.zone.test. h.zone.test. 2 3600 900 604800 60'))
+r = dns.query.udp(n, '127.0.0.1', port={port}, timeout=3)
+print('notify', dns.opcode.to_text(r.opcode()), dns.rcode.to_text(r.rcode()))
+"#
+    );
+    let out = python(&script);
+    let log = server.log_text();
+    assert!(out.contains("update UPDATE NOTIMP"), "{out}\n{log}");
+    assert!(out.contains("notify NOTIFY NOTIMP"), "{out}\n{log}");
+    assert_eq!(
+        up.count(),
+        0,
+        "nothing was forwarded: {:?}",
+        up.seen.lock().unwrap()
+    );
+    // Still serving the same socket.
+    let r = ask_raw(
+        &s,
+        &query(0x4444, "fine.test", RType::A).to_wire().unwrap(),
+        0x4444,
+    )
+    .expect("answer");
+    assert_eq!(r.rcode(), Rcode::NOERROR, "{r:?}");
+}
+
+/// Zone transfers are not a forwarder's business: AXFR (over TCP) and IXFR (over UDP) are
+/// answered REFUSED and never forwarded, as Unbound answers them ("refused zone transfer").
+/// Forwarded, an AXFR's answer is a stream of messages: the forwarder passed on the first one
+/// only, so the client got part of a zone, and cached it as the answer to the name.
+#[test]
+fn zone_transfers_are_refused_not_forwarded() {
+    let up = Scripted::start(true, |q, _| {
+        let soa = "zone.test. 300 IN SOA ns.zone.test. h.zone.test. 1 3600 900 604800 60";
+        vec![
+            Act::Send(reply(
+                q,
+                &[soa, "a.zone.test. 300 IN A 192.0.2.1"],
+                &[],
+                Rcode::NOERROR,
+                true,
+            )),
+            Act::Send(reply(
+                q,
+                &["b.zone.test. 300 IN A 192.0.2.2", soa],
+                &[],
+                Rcode::NOERROR,
+                true,
+            )),
+        ]
+    });
+    let (server, port, _) = serve("xfr", &[up.port], "");
+    let axfr = dig(port, &["zone.test", "AXFR"]);
+    let log = server.log_text();
+    assert!(
+        axfr.contains("Transfer failed") || axfr.contains("REFUSED"),
+        "{axfr}\n{log}"
+    );
+    assert!(
+        !axfr.contains("192.0.2.1"),
+        "part of a zone transfer: {axfr}"
+    );
+    // IXFR over UDP (RFC 1995 2), with the client's SOA in the authority section.
+    let mut ixfr = query(0x5555, "zone.test", RType::IXFR);
+    ixfr.authority.push(
+        dnspect_core::wire::Record::from_text(
+            "zone.test. 300 IN SOA ns.zone.test. h.zone.test. 1 3600 900 604800 60",
+        )
+        .unwrap(),
+    );
+    let r = ask_raw(&raw_client(port), &ixfr.to_wire().unwrap(), 0x5555).expect("answer");
+    assert_eq!(r.rcode(), Rcode::REFUSED, "{r:?}\n{log}");
+    let log = server.log_text();
+    assert!(
+        log.contains("AXFR: a zone transfer") && log.contains("IXFR: a zone"),
+        "{log}"
+    );
+    assert_eq!(up.count(), 0, "forwarded: {:?}", up.seen.lock().unwrap());
+}
+
+/// Header bits and the question are the client's (RFC 1035 4.1.1: ID and RD are copied from
+/// the query into the response): a query without RD gets an answer without RD, from the
+/// upstream and from the cache; an upstream answer whose question differs from the query only
+/// in letter case (DNS 0x20, RFC 5452 9.1: names compare case-insensitively) is accepted, and
+/// the client sees its question as it asked it (Unbound restores the client's case).
+#[test]
+fn rd_and_the_question_case_are_the_clients() {
+    let up = Scripted::start(false, |q, _| {
+        let mut m = Message::from_wire(&a_answer(q, "192.0.2.5", 300)).unwrap();
+        let upper: String = q.questions[0].name.to_string().to_uppercase();
+        m.questions[0].name = upper.parse().unwrap();
+        vec![Act::Send(m.to_wire().unwrap())]
+    });
+    let (server, port, _) = serve("rd-case", &[up.port], "");
+    for round in ["upstream", "cache"] {
+        let out = dig(port, &["MiXeD.CaSe.test", "A", "+nord"]);
+        let log = server.log_text();
+        assert!(out.contains("192.0.2.5"), "{round}: {out}\n{log}");
+        assert!(!flags(&out).contains(&"rd".to_string()), "{round}: {out}");
+        assert!(out.contains(";MiXeD.CaSe.test.\t"), "{round}: {out}");
+        let rd = dig(port, &["MiXeD.CaSe.test", "A"]);
+        assert!(flags(&rd).contains(&"rd".to_string()), "{round}: {rd}");
+    }
+    assert_eq!(up.count(), 1, "the second round came from the cache");
+}
+
+// ---------------------------------------------------------------------------------------------
+// TTLs and sizes
+// ---------------------------------------------------------------------------------------------
+
+/// A TTL with the top bit set (2^31 + 1) is read as 0 (RFC 2181 8), so the answer is passed on
+/// but not cached, and the client sees TTL 0, as Unbound gives it (`rdata_copy` reads such a
+/// TTL as 0), whether the upstream compressed its answer (kept as sent) or not (re-encoded).
+/// A large valid TTL (2^31 - 1) is capped by `max_ttl` (86400 by default) for the client too.
+#[test]
+fn ttls_with_the_top_bit_set_reach_the_client_as_zero_and_are_not_cached() {
+    let up = Scripted::start(false, |q, _| {
+        let name = q.questions[0].name.to_string();
+        let ttl: u32 = if name.starts_with("big") {
+            0x7fff_ffff
+        } else {
+            0x8000_0001
+        };
+        let rec = format!("{name} {ttl} IN A 192.0.2.11");
+        let other = format!("{name} 300 IN A 192.0.2.12");
+        let compressed = !name.starts_with("plain");
+        vec![Act::Send(reply(
+            q,
+            &[&rec, &other],
+            &[],
+            Rcode::NOERROR,
+            compressed,
+        ))]
+    });
+    let (server, port, _) = serve("ttl-msb", &[up.port], "");
+    for name in ["msb.test", "plain.test"] {
+        for _ in 0..2 {
+            let out = dig(port, &[name, "A", "+noall", "+answer"]);
+            let log = server.log_text();
+            let ttls: Vec<u64> = out
+                .lines()
+                .filter_map(|l| l.split_whitespace().nth(1)?.parse().ok())
+                .collect();
+            assert_eq!(ttls.len(), 2, "{name}: {out}\n{log}");
+            assert!(
+                ttls.iter().all(|&t| t <= 300),
+                "{name}: TTLs {ttls:?}\n{out}"
+            );
+            assert!(ttls.contains(&0), "{name}: TTLs {ttls:?}\n{out}");
+        }
+        assert_eq!(
+            up.seen_for(&format!("{name}.")).len(),
+            2,
+            "{name}: not cached"
+        );
+    }
+    let out = dig(port, &["big.test", "A", "+noall", "+answer"]);
+    let ttls: Vec<u64> = out
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(1)?.parse().ok())
+        .collect();
+    assert!(
+        !ttls.is_empty() && ttls.iter().all(|&t| t <= 86400),
+        "{ttls:?}\n{out}"
+    );
+}
+
+/// The answer exactly at the client's advertised size is sent whole; one byte more and it is
+/// truncated (RFC 6891 6.2.5: a response over UDP is at most the requestor's payload size, and
+/// what does not fit is cut with TC, RFC 2181 9). dig +ignore shows what came over UDP.
+#[test]
+fn an_answer_at_the_clients_size_is_whole_and_one_byte_over_is_truncated() {
+    // A TXT answer of exactly `size` bytes (with the upstream's 11-byte OPT, which dnspect
+    // replaces by its own 11-byte OPT: the client's answer has the same size).
+    fn sized(q: &Message, size: usize) -> Vec<u8> {
+        let name = q.questions[0].name.to_string();
+        for n in 1..2000usize {
+            let strings: Vec<String> = (0..n.div_ceil(200))
+                .map(|i| format!("\"{}\"", "x".repeat((n - i * 200).min(200))))
+                .collect();
+            let rec = format!("{name} 60 IN TXT {}", strings.join(" "));
+            let r = reply(q, &[&rec], &[], Rcode::NOERROR, true);
+            if r.len() == size {
+                return r;
+            }
+        }
+        panic!("no TXT answer of {size} B");
+    }
+    let up = Scripted::start(true, |q, _| {
+        let size = if q.questions[0].name.to_string().starts_with("exact") {
+            1232
+        } else {
+            1233
+        };
+        vec![Act::Send(sized(q, size))]
+    });
+    let (server, port, _) = serve("size-edge", &[up.port], "");
+    let exact = dig(port, &["exact.test", "TXT", "+bufsize=1232", "+ignore"]);
+    let log = server.log_text();
+    assert_eq!(rcvd(&exact), 1232, "{exact}\n{log}");
+    assert!(!flags(&exact).contains(&"tc".to_string()), "{exact}");
+    let over = dig(port, &["over.test", "TXT", "+bufsize=1232", "+ignore"]);
+    assert!(flags(&over).contains(&"tc".to_string()), "{over}\n{log}");
+    assert!(rcvd(&over) <= 1232, "{over}");
+    // Over TCP the whole answer.
+    let tcp = dig(port, &["over.test", "TXT", "+tcp"]);
+    assert_eq!(rcvd(&tcp), 1233, "{tcp}");
+}

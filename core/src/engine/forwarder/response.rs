@@ -335,6 +335,10 @@ fn kept_as_sent(bytes: &[u8], enc: &mut Encoder, ttls: &mut Vec<u16>) -> bool {
         }
         if rtype == usize::from(RType::OPT.0) {
             opt_at = Some(pos);
+        } else if bytes.get(after + 4).is_some_and(|b| b & 0x80 != 0) {
+            // A TTL with the top bit set: the re-encode writes it as the 0 it means (RFC 2181
+            // 8), so clients never see 2^31 or more.
+            return false;
         } else if compressed {
             ttls.push((after + 4) as u16);
         } else {
