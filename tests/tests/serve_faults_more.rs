@@ -699,3 +699,258 @@ fn an_answer_at_the_clients_size_is_whole_and_one_byte_over_is_truncated() {
     let tcp = dig(port, &["over.test", "TXT", "+tcp"]);
     assert_eq!(rcvd(&tcp), 1233, "{tcp}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Odd upstream answers
+// ---------------------------------------------------------------------------------------------
+
+/// An OPT record (root owner, 1232, no options) as bytes.
+const RAW_OPT: [u8; 11] = [0, 0, 41, 0x04, 0xd0, 0, 0, 0, 0, 0, 0];
+
+/// Adds 1 to the 16-bit count at `at` of a message.
+fn bump(msg: &mut [u8], at: usize) {
+    let n = u16::from_be_bytes([msg[at], msg[at + 1]]) + 1;
+    msg[at..at + 2].copy_from_slice(&n.to_be_bytes());
+}
+
+/// What the first of two upstreams does wrong with EDNS, and what the client gets: an OPT in
+/// the answer section, or two OPT records, break RFC 6891 6.1.1 (one OPT, in the additional
+/// section): the answer is not used (Unbound's parser rejects both), the other upstream is
+/// asked, and the client never sees the misplaced OPT. An SERVFAIL with an Extended DNS Error
+/// from the first is not the final word either: the second's answer reaches the client
+/// without that EDE (RFC 8914 3: an EDE describes the answer it is in). The upstream's own
+/// options (here an unknown one, 65001) stay with the upstream: the client gets dnspect's OPT.
+#[test]
+fn broken_edns_or_servfail_from_one_upstream_and_the_other_answers() {
+    let bad = Scripted::start(true, |q, _| {
+        let name = q.questions[0].name.to_string();
+        let mut m = Message::from_wire(&a_answer(q, "198.51.100.1", 60)).unwrap();
+        match name.as_str() {
+            "opt-in-answer.test." => {
+                m.edns = None;
+                let mut b = m.to_wire().unwrap();
+                b.extend_from_slice(&RAW_OPT);
+                bump(&mut b, 6);
+                vec![Act::Send(b)]
+            }
+            "two-opts.test." => {
+                let mut b = m.to_wire().unwrap();
+                b.extend_from_slice(&RAW_OPT);
+                bump(&mut b, 10);
+                vec![Act::Send(b)]
+            }
+            _ => {
+                let mut f = Message::from_wire(&reply(q, &[], &[], Rcode::SERVFAIL, true)).unwrap();
+                if let Some(e) = f.edns.as_mut() {
+                    e.options
+                        .push(dnspect_core::wire::EdnsOption::ExtendedError {
+                            code: 6,
+                            text: "bogus here".into(),
+                        });
+                }
+                vec![Act::Send(f.to_wire().unwrap())]
+            }
+        }
+    });
+    let good = Scripted::start(true, |q, _| {
+        let mut m = Message::from_wire(&a_answer(q, "192.0.2.20", 60)).unwrap();
+        if let Some(e) = m.edns.as_mut() {
+            e.options.push(dnspect_core::wire::EdnsOption::Unknown {
+                code: 65001,
+                data: vec![1, 2, 3],
+            });
+        }
+        vec![Act::Send(m.to_wire().unwrap())]
+    });
+    let (server, port, _) = serve(
+        "broken-edns",
+        &[bad.port, good.port],
+        "[engine]\npolicy = \"sequential\"\n",
+    );
+    for name in ["opt-in-answer.test", "two-opts.test", "servfail-ede.test"] {
+        let out = dig(port, &[name, "A"]);
+        let log = server.log_text();
+        assert_eq!(status(&out), "NOERROR", "{name}: {out}\n{log}");
+        assert!(out.contains("192.0.2.20"), "{name}: {out}\n{log}");
+        assert!(!out.contains("198.51.100.1"), "{name}: {out}");
+        assert!(
+            !out.contains("EDE"),
+            "{name}: another upstream's EDE: {out}"
+        );
+        assert!(
+            !out.contains("65001"),
+            "{name}: the upstream's option: {out}"
+        );
+        assert_eq!(answer_lines(&out).len(), 1, "{name}: {out}");
+        assert!(
+            !bad.seen_for(&format!("{name}.")).is_empty(),
+            "{name}: the bad one was asked first"
+        );
+    }
+}
+
+/// BADVERS (extended RCODE 16) to our version-0 OPT says the upstream cannot take our EDNS:
+/// asked again without OPT (RFC 6891 7: a responder that rejects EDNS; BIND and Unbound fall
+/// back the same way for FORMERR/NOTIMP), and the client gets the answer.
+#[test]
+fn badvers_from_the_upstream_falls_back_without_edns() {
+    let up = Scripted::start(false, |q, _| {
+        if q.edns.is_some() {
+            let mut m = Message::from_wire(&reply(q, &[], &[], Rcode::NOERROR, true)).unwrap();
+            m.questions = q.questions.clone();
+            m.set_rcode(Rcode::BADVERS);
+            vec![Act::Send(m.to_wire().unwrap())]
+        } else {
+            vec![Act::Send(a_answer(q, "192.0.2.30", 60))]
+        }
+    });
+    let (server, port, _) = serve("badvers", &[up.port], "");
+    let out = dig(port, &["v.test", "A"]);
+    let log = server.log_text();
+    assert!(out.contains("192.0.2.30"), "{out}\n{log}");
+    let seen = up.seen_for("v.test.");
+    assert_eq!(
+        seen.iter().map(|s| s.3).collect::<Vec<_>>(),
+        [true, false],
+        "{seen:?}"
+    );
+}
+
+/// An answer that arrives twice (a duplicate, here with other data) is used once: the first
+/// is the answer, the second finds no query waiting and is dropped (RFC 5452 9.1), so the
+/// cache keeps the first.
+#[test]
+fn an_answer_arriving_twice_is_used_once() {
+    let up = Scripted::start(false, |q, _| {
+        vec![
+            Act::Send(a_answer(q, "192.0.2.40", 300)),
+            Act::Send(a_answer(q, "198.51.100.40", 300)),
+        ]
+    });
+    let (server, port, _) = serve("twice", &[up.port], "");
+    let first = dig(port, &["twice.test", "A"]);
+    assert!(first.contains("192.0.2.40"), "{first}");
+    std::thread::sleep(Duration::from_millis(200));
+    let again = dig(port, &["twice.test", "A"]);
+    let log = server.log_text();
+    assert!(
+        again.contains("192.0.2.40") && !again.contains("198.51.100.40"),
+        "{again}\n{log}"
+    );
+    assert_eq!(up.count(), 1);
+    assert!(log.contains("for no query in flight"), "{log}");
+}
+
+/// A positive answer with TTL 0 is passed on but not cached (RFC 1035 3.2.1: TTL 0 means
+/// "only for the transaction in progress"): the next query goes upstream again. A chain of
+/// 20 CNAMEs (more than any real one) reaches the client whole and is cached for its smallest
+/// TTL, one link's 2 s (RFC 2181 5.2: the chain is as fresh as its shortest-lived record).
+#[test]
+fn ttl_zero_is_not_cached_and_a_long_cname_chain_lives_as_long_as_its_shortest_link() {
+    let up = Scripted::start(false, |q, _| {
+        let name = q.questions[0].name.to_string();
+        if name == "zero.test." {
+            return vec![Act::Send(a_answer(q, "192.0.2.50", 0))];
+        }
+        let mut lines = Vec::new();
+        let mut owner = name.clone();
+        for i in 0..20 {
+            let ttl = if i == 7 { 2 } else { 300 };
+            let target = format!("link{i}.chain.test.");
+            lines.push(format!("{owner} {ttl} IN CNAME {target}"));
+            owner = target;
+        }
+        lines.push(format!("{owner} 300 IN A 192.0.2.51"));
+        let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+        vec![Act::Send(reply(q, &refs, &[], Rcode::NOERROR, true))]
+    });
+    let (server, port, _) = serve("ttl0-chain", &[up.port], "");
+    for _ in 0..2 {
+        let out = dig(port, &["zero.test", "A"]);
+        assert!(out.contains("192.0.2.50"), "{out}");
+    }
+    assert_eq!(up.seen_for("zero.test.").len(), 2, "TTL 0 was cached");
+    let out = dig(port, &["start.chain.test", "A"]);
+    let log = server.log_text();
+    assert_eq!(answer_lines(&out).len(), 21, "{out}\n{log}");
+    let cached = dig(port, &["start.chain.test", "A"]);
+    assert_eq!(answer_lines(&cached).len(), 21, "{cached}");
+    assert_eq!(up.seen_for("start.chain.test.").len(), 1, "from the cache");
+    let ttls: Vec<u64> = answer_lines(&cached)
+        .iter()
+        .filter_map(|l| l.split_whitespace().nth(1)?.parse().ok())
+        .collect();
+    assert!(
+        ttls.iter().all(|&t| t <= 2),
+        "cached past the chain's shortest TTL: {ttls:?}"
+    );
+    std::thread::sleep(Duration::from_millis(3000));
+    let later = dig(port, &["start.chain.test", "A"]);
+    assert_eq!(answer_lines(&later).len(), 21, "{later}");
+    assert!(
+        up.seen_for("start.chain.test.").len() >= 2,
+        "expired after 2 s:\n{}",
+        server.log_text()
+    );
+}
+
+/// A burst of queries pipelined on one upstream TCP connection, and an upstream that closes
+/// the connection after each answer: real NSD with `tcp-query-count: 1` (RFC 7766 6.2.3 lets a
+/// server close a connection whenever it likes; RFC 1035 4.2.2 only asks it to wait for
+/// outstanding queries). dnspect asks it over TCP only (`force_tcp`). Every query is answered
+/// with its own record: one NSD closed the connection under is sent again on a new one, as
+/// CoreDNS retries a cached connection the upstream closed (`ErrCachedClosed`). Before, the
+/// queries behind the first failed at once (the connection closed) or waited out their
+/// attempt (still queued when the writer stopped) and got SERVFAIL.
+#[test]
+fn nsd_closing_tcp_after_each_query_loses_no_pipelined_query() {
+    require("nsd");
+    let dir = temp_dir("nsd-tcp-query-count");
+    let nsd_port = free_port();
+    let mut zone = String::from(
+        "$ORIGIN pipe.test.\n$TTL 300\n@ IN SOA ns hostmaster 1 3600 900 604800 60\n@ IN NS ns\nns IN A 192.0.2.53\n",
+    );
+    for i in 0..20 {
+        zone.push_str(&format!("p{i} IN A 192.0.2.{}\n", 100 + i));
+    }
+    let _nsd = start_nsd_with(
+        &dir,
+        nsd_port,
+        &[("pipe.test", zone)],
+        "server:\n  tcp-query-count: 1\n",
+    );
+    let port = free_port();
+    let conf = format!(
+        "listen = [\"127.0.0.1:{port}\"]\nupstreams = [{{ address = \"127.0.0.1:{nsd_port}\", force_tcp = true }}]\nmetrics = \"\"\nlog_queries = true\nworkers = 1\n"
+    );
+    let server = start_dnspect(&dir, &conf, port, &[]);
+    let s = raw_client(port);
+    s.set_read_timeout(Some(Duration::from_secs(6))).unwrap();
+    for i in 0..20u16 {
+        s.send(
+            &query(i, &format!("p{i}.pipe.test"), RType::A)
+                .to_wire()
+                .unwrap(),
+        )
+        .unwrap();
+    }
+    let mut good = 0;
+    let mut bad = Vec::new();
+    let mut buf = [0u8; 4096];
+    for _ in 0..20 {
+        let Ok(k) = s.recv(&mut buf) else { break };
+        let r = Message::from_wire(&buf[..k]).unwrap();
+        let want = format!("192.0.2.{}", 100 + r.header.id);
+        let got = r
+            .answers
+            .first()
+            .map(|a| a.rdata.to_string())
+            .unwrap_or_default();
+        if r.rcode() == Rcode::NOERROR && got == want {
+            good += 1;
+        } else {
+            bad.push(format!("{}: {:?} {got}", r.header.id, r.rcode()));
+        }
+    }
+    assert_eq!(good, 20, "{bad:?}\n{}", server.log_text());
+}
