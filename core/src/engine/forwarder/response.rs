@@ -375,3 +375,40 @@ fn skip_owner(msg: &[u8], start: usize) -> Option<(bool, usize)> {
         at += 1 + usize::from(l);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A bare header: QR=1, the RCODE, TC as given, every count 0.
+    fn bare(rcode: u8, tc: bool) -> Vec<u8> {
+        vec![
+            0x12,
+            0x34,
+            0x80 | if tc { 0x02 } else { 0 },
+            rcode,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+        ]
+    }
+
+    #[test]
+    fn a_bare_header_is_taken_only_as_a_failure_or_a_truncation() {
+        let taken = |b: &[u8]| bare_failure(&MessageView::new(b).unwrap());
+        // FORMERR, SERVFAIL, NOTIMP, REFUSED: acted on (BIND, Unbound).
+        for rcode in [1, 2, 4, 5] {
+            assert!(taken(&bare(rcode, false)), "rcode {rcode}");
+        }
+        // NOERROR and NXDOMAIN without a question are no answer (RFC 5452 9.1)...
+        assert!(!taken(&bare(0, false)));
+        assert!(!taken(&bare(3, false)));
+        // ...unless truncated: then a retry over TCP (BIND's `same_question`).
+        assert!(taken(&bare(0, true)));
+    }
+}
