@@ -925,3 +925,59 @@ fn nsd_closing_tcp_after_each_query_loses_no_pipelined_query() {
     }
     assert_eq!(good, 20, "{bad:?}\n{}", server.log_text());
 }
+
+/// Over TCP a client's message is read whole whatever its length, so the stream keeps its
+/// framing (RFC 7766 8: the 2-byte length delimits every message): a 65535-byte message (over
+/// `max_query_size`) gets FORMERR, an empty frame and a 5-byte one are dropped, and the query
+/// pipelined after them on the same connection is answered. (Unbound reads a whole message of
+/// any length before checking it, too.)
+#[test]
+fn a_tcp_client_keeps_its_framing_through_huge_empty_and_short_messages() {
+    let up = Scripted::start(false, |q, _| vec![Act::Send(a_answer(q, "192.0.2.70", 60))]);
+    let (server, port, _) = serve("tcp-framing", &[up.port], "");
+    let mut c = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    // A query with a 65535-byte total length: its question, then an OPT with padding.
+    let mut huge = query(0x0101, "huge.test", RType::A);
+    huge.edns = Some(dnspect_core::wire::Edns::new(1232));
+    let base = huge.to_wire().unwrap().len();
+    if let Some(e) = huge.edns.as_mut() {
+        e.options.push(dnspect_core::wire::EdnsOption::Padding {
+            data: vec![0; 65535 - base - 4],
+        });
+    }
+    let huge = huge.to_wire().unwrap();
+    assert_eq!(huge.len(), 65535);
+    let mut stream = Vec::new();
+    let mut frame = |b: &[u8]| {
+        stream.extend_from_slice(&(b.len() as u16).to_be_bytes());
+        stream.extend_from_slice(b);
+    };
+    frame(&huge);
+    frame(&[]);
+    frame(&[1, 2, 3, 4, 5]);
+    frame(&query(0x0202, "after.test", RType::A).to_wire().unwrap());
+    c.write_all(&stream).unwrap();
+    let mut answers = Vec::new();
+    for _ in 0..2 {
+        let mut len = [0u8; 2];
+        if c.read_exact(&mut len).is_err() {
+            break;
+        }
+        let mut m = vec![0u8; usize::from(u16::from_be_bytes(len))];
+        c.read_exact(&mut m).unwrap();
+        answers.push(Message::from_wire(&m).unwrap());
+    }
+    let log = server.log_text();
+    assert_eq!(answers.len(), 2, "{answers:?}\n{log}");
+    let by_id = |id: u16| answers.iter().find(|m| m.header.id == id);
+    assert_eq!(
+        by_id(0x0101).map(Message::rcode),
+        Some(Rcode::FORMERR),
+        "{log}"
+    );
+    let after = by_id(0x0202).expect("the query after is answered");
+    assert_eq!(after.rcode(), Rcode::NOERROR);
+    assert!(after.answers[0].rdata.to_string().contains("192.0.2.70"));
+    assert_eq!(up.count(), 1, "only the last query went upstream");
+}
