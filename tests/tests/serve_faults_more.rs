@@ -29,6 +29,8 @@ enum Act {
     Raw(Vec<u8>),
     /// Close the TCP connection (over UDP: nothing).
     Close,
+    /// Wait before the next act (the upstream's thread for UDP, or the connection's).
+    Wait(Duration),
 }
 
 /// One query the upstream saw: (name lowercased, type, over TCP, with OPT).
@@ -88,6 +90,7 @@ impl Scripted {
                             let _ = udp.send_to(&b, peer);
                         }
                         Act::Close => {}
+                        Act::Wait(d) => std::thread::sleep(d),
                     }
                 }
             }
@@ -128,6 +131,7 @@ impl Scripted {
                                         let _ = c.write_all(&b);
                                     }
                                     Act::Close => break 'conn,
+                                    Act::Wait(d) => std::thread::sleep(d),
                                 }
                             }
                         }
@@ -980,4 +984,26 @@ fn a_tcp_client_keeps_its_framing_through_huge_empty_and_short_messages() {
     assert_eq!(after.rcode(), Rcode::NOERROR);
     assert!(after.answers[0].rdata.to_string().contains("192.0.2.70"));
     assert_eq!(up.count(), 1, "only the last query went upstream");
+}
+
+/// An upstream slower than the attempt timeout: every answer comes 2.5 s after its query, and
+/// dnspect gives each attempt 1.5 s (the default) within 4 s. The answer to the first attempt
+/// arrives while the second is in flight, from the upstream asked, with the ID and question
+/// sent on that socket: it is used (dnsmasq keeps a forwarded query open for any of its
+/// answers the same way). Dropped as late, the query waited for the second attempt's answer
+/// (5 s) past its deadline, and the client got SERVFAIL for an upstream that answers.
+#[test]
+fn an_answer_to_an_earlier_attempt_is_used_while_the_query_waits() {
+    let up = Scripted::start(false, |q, _| {
+        vec![
+            Act::Wait(Duration::from_millis(2500)),
+            Act::Send(a_answer(q, "192.0.2.80", 60)),
+        ]
+    });
+    let (server, port, _) = serve("slow-upstream", &[up.port], "");
+    let (out, took) = timed_dig(port, &["slow.test", "A", "+time=8"]);
+    let log = server.log_text();
+    assert!(out.contains("192.0.2.80"), "{out}\n{log}");
+    assert!(took < Duration::from_millis(3800), "{took:?}\n{log}");
+    assert_eq!(up.seen_for("slow.test.").len(), 2, "{log}");
 }

@@ -80,6 +80,7 @@ impl Forwarder {
             attempts: 0,
             tried: 0,
             current: None,
+            earlier: Vec::new(),
             stale_fallback,
             last_problem: None,
             verifying: if purpose == Purpose::Verify {

@@ -19,15 +19,19 @@ impl Forwarder {
         transport: Transport,
         bytes: &[u8],
     ) {
+        // The attempt in flight, or one that timed out while its transaction still waits.
         let found = self.outstanding.get(&token).and_then(|&(t, gen)| {
-            self.txns[t]
-                .as_ref()
-                .filter(|x| x.gen == gen)
-                .and_then(|x| x.current)
-                .filter(|s| s.token == token)
-                .map(|s| (t, s))
+            let x = self.txns[t].as_ref().filter(|x| x.gen == gen)?;
+            match x.current.filter(|s| s.token == token) {
+                Some(s) => Some((t, s, false)),
+                None => x
+                    .earlier
+                    .iter()
+                    .find(|s| s.token == token)
+                    .map(|&s| (t, s, true)),
+            }
         });
-        let Some((t, sent)) = found else {
+        let Some((t, sent, late)) = found else {
             self.stats.drop_response(DropReason::Late);
             self.event(now, || EventKind::Dropped {
                 upstream: String::from("?"),
@@ -93,6 +97,11 @@ impl Forwarder {
             return;
         }
         self.release(&sent);
+        if late {
+            if let Some(x) = self.txns[t].as_mut() {
+                x.earlier.retain(|s| s.token != token);
+            }
+        }
         // The one decode and the one encode of this answer: the encode (the cache's form,
         // compressed, without OPT, with its TTL offsets) serves the conformance check here
         // and the cache entry in `accept`.
@@ -132,6 +141,24 @@ impl Forwarder {
             (_, o) => o,
         };
         let rtt = now.saturating_sub(sent.at);
+        if late && outcome != Outcome::Answer {
+            // A late answer is used only when it is the answer: anything else (a failure, TC)
+            // came after its attempt was already given up, and the one in flight decides.
+            if self.cfg.events {
+                let l = self.upstreams.get(upstream).label.clone();
+                self.event(now, || EventKind::Dropped {
+                    upstream: l,
+                    why: format!("late reply to a timed-out attempt, not an answer: {outcome:?}"),
+                });
+            }
+            return;
+        }
+        if late {
+            // The attempt in flight is no longer needed: this answer ends the transaction.
+            if let Some(c) = self.txns[t].as_mut().and_then(|x| x.current.take()) {
+                self.release(&c);
+            }
+        }
         // Classified once, for the conformance counters and the cache.
         let kind = msg.as_ref().map(Message::classify);
         let classified = msg.as_ref().zip(kind);
