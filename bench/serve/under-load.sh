@@ -1,4 +1,4 @@
-# Sourced by syscalls.sh and profile.sh: NSD on CPU 1 and a server on CPU 0 on the ports of a
+# Sourced by syscalls.sh, profile.sh and cpu.sh: NSD on CPU 1 and a server on CPU 0 on the ports of a
 # kept bench scratch directory, the hit names warmed, then dnsperf (CPU 1, 16 sockets, 200
 # outstanding, or RATE q/s) on hits or unique miss names while the caller measures the server.
 #

@@ -425,6 +425,75 @@ fn sigterm_under_load_answers_everything_sent_before_it() {
     assert!(log.contains("drain 3/3: every query answered"), "{log}");
 }
 
+/// SIGTERM while clients wait on an upstream that does not answer: when the drain deadline
+/// passes, each gets SERVFAIL with EDE 0 saying why, over UDP and TCP, instead of silence until
+/// its own timeout (a stub then asks its next server at once). Before, they got nothing.
+#[test]
+fn clients_still_waiting_at_the_drain_deadline_get_servfail_with_the_reason() {
+    let _serial = serial();
+    // Counts the queries and never answers.
+    let up = SlowUpstream::local(Duration::from_millis(10), "192.0.2.1");
+    up.silent.store(true, Ordering::Relaxed);
+    let dir = temp_dir("lifecycle-drain-deadline");
+    let port = free_port();
+    let mut server = start_dnspect(
+        &dir,
+        &conf(
+            port,
+            &[up.addr],
+            "drain_timeout = \"1s\"\n[engine]\nquery_timeout = \"15s\"\n",
+        ),
+        port,
+        &[],
+    );
+    let dig = |args: Vec<String>| {
+        std::thread::spawn(move || {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            dig(port, &args)
+        })
+    };
+    let udp = dig(vec![
+        "slow-udp.example.".into(),
+        "+tries=1".into(),
+        "+timeout=10".into(),
+    ]);
+    let tcp = dig(vec![
+        "slow-tcp.example.".into(),
+        "+tcp".into(),
+        "+tries=1".into(),
+        "+timeout=10".into(),
+    ]);
+    // Both queries reach the upstream before SIGTERM.
+    let until = Instant::now() + Duration::from_secs(5);
+    while up.count() < 2 && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(up.count() >= 2, "the upstream saw {} queries", up.count());
+    let term_at = Instant::now();
+    server.signal("TERM");
+    let st = server.wait_exit(Duration::from_secs(8));
+    let (udp, tcp) = (udp.join().unwrap(), tcp.join().unwrap());
+    let answered_after = term_at.elapsed();
+    let log = server.log_text();
+    println!("UDP:\n{udp}\nTCP:\n{tcp}\nanswered {answered_after:?} after SIGTERM");
+    for l in log.lines().filter(|l| l.contains("drain")) {
+        println!("  {l}");
+    }
+    for (transport, out) in [("UDP", &udp), ("TCP", &tcp)] {
+        assert_eq!(status(out), "SERVFAIL", "{transport}: {out}");
+        assert!(
+            out.contains("EDE: 0 (Other)") && out.contains("shutting down"),
+            "{transport}: {out}"
+        );
+    }
+    assert!(
+        answered_after < Duration::from_secs(4),
+        "{answered_after:?} after SIGTERM"
+    );
+    assert!(st.expect("dnspect did not exit").success(), "{log}");
+    assert!(log.contains("still waiting answered SERVFAIL"), "{log}");
+}
+
 #[test]
 fn rolling_restart_loses_no_query() {
     let _serial = serial();

@@ -738,15 +738,27 @@ async fn stop_and_drain(
         tokio::time::sleep(Duration::from_millis(10)).await;
         shared.beat(index);
     }
-    let waiting = state.borrow().waiting();
-    // Answers that met a full send buffer are sent by tasks of their own: let them run.
+    // The deadline passed with clients waiting: they get SERVFAIL (or a stale answer) now,
+    // with the reason, rather than their own timeout: a stub moves to its next server at once.
+    let answered = {
+        let mut st = state.borrow_mut();
+        let now = st.now();
+        let n = st.fwd.answer_waiting_now(
+            now,
+            "dnspect is shutting down: no upstream answer before the drain deadline",
+        );
+        st.drain();
+        n
+    };
+    // Answers that met a full send buffer are sent by tasks of their own, and TCP answers by
+    // their connections' tasks: let them run.
     tokio::time::sleep(Duration::from_millis(20)).await;
     for t in udp_tasks {
         t.abort();
     }
-    if waiting > 0 {
+    if answered > 0 {
         tracing::warn!(
-            "worker {index}: drain 3/3: deadline reached after {} ms with {waiting} client(s) unanswered",
+            "worker {index}: drain 3/3: deadline reached after {} ms; {answered} client(s) still waiting answered SERVFAIL (or stale) now",
             started.elapsed().as_millis()
         );
     } else {

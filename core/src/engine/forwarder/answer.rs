@@ -398,6 +398,34 @@ impl Forwarder {
     /// The engine stops trying: cache the failure (RFC 9520) and answer SERVFAIL with an EDE,
     /// or the stale answer when there is one (RFC 8767).
     pub(super) fn give_up(&mut self, now: Duration, t: usize, ede_code: u16, text: String) {
+        self.give_up_caching(now, t, ede_code, text, true);
+    }
+
+    /// The shell is stopping and its drain deadline has passed: every client still waiting
+    /// gets its answer now (the stale answer where its group serves stale on failure, else
+    /// SERVFAIL with EDE 0 and `why`) instead of its own timeout, so a stub resolver moves to
+    /// its next server at once. Nothing is cached: the upstreams did not fail. Returns the
+    /// number of clients answered.
+    pub fn answer_waiting_now(&mut self, now: Duration, why: &str) -> usize {
+        let before = self.waiting;
+        for t in 0..self.txns.len() {
+            if self.txns[t].as_ref().is_some_and(|x| !x.waiters.is_empty()) {
+                self.give_up_caching(now, t, ede::OTHER, why.to_string(), false);
+            }
+        }
+        before - self.waiting
+    }
+
+    /// Gives up on transaction `t`: its waiters get the stale answer or SERVFAIL; with
+    /// `cache_failure`, the failure is cached by the policy (RFC 9520).
+    fn give_up_caching(
+        &mut self,
+        now: Duration,
+        t: usize,
+        ede_code: u16,
+        text: String,
+        cache_failure: bool,
+    ) {
         self.stats.gave_up += 1;
         let Some(txn) = self.txns[t].as_mut() else {
             return;
@@ -425,7 +453,7 @@ impl Forwarder {
             });
         }
         // A failure for a client subnet says nothing about the name for everyone else.
-        if purpose != Purpose::Probe && !ecs {
+        if cache_failure && purpose != Purpose::Probe && !ecs {
             // The failures so far, and the positive answer still kept (served stale while the
             // failure lasts, so the failure lasts the stale recheck time, RFC 8767 5).
             let history = self
