@@ -1007,3 +1007,43 @@ fn an_answer_to_an_earlier_attempt_is_used_while_the_query_waits() {
     assert!(took < Duration::from_millis(3800), "{took:?}\n{log}");
     assert_eq!(up.seen_for("slow.test.").len(), 2, "{log}");
 }
+
+/// An upstream that rejects some queries whatever their OPT (NOTIMP to type HTTPS, which an
+/// old server or appliance may not implement, with OPT and without) says nothing about its EDNS: after many such
+/// queries, the next ordinary one still goes with OPT. Only a query rejected with OPT and
+/// answered without is evidence (BIND marks a server as not speaking EDNS only after the plain
+/// query was answered; RFC 6891 7, RFC 8906). Counted as evidence, four NOTIMPs switched EDNS
+/// off for that upstream for ten minutes, and answers over 512 bytes needed TCP.
+#[test]
+fn rejections_with_and_without_opt_keep_edns_on() {
+    // HTTPS is an ordinary type (RFC 9460), not a meta type: its FORMERR or NOTIMP would count.
+    let up = Scripted::start(false, |q, _| {
+        if q.questions[0].qtype == RType(65) {
+            // Without OPT, as a server that does not implement the query would answer.
+            let mut m = Message::from_wire(&reply(q, &[], &[], Rcode::NOERROR, true)).unwrap();
+            m.edns = None;
+            m.set_rcode(Rcode::NOTIMP);
+            vec![Act::Send(m.to_wire().unwrap())]
+        } else {
+            vec![Act::Send(a_answer(q, "192.0.2.95", 60))]
+        }
+    });
+    // One worker: each worker keeps its own view of an upstream's EDNS.
+    let (server, port, _) = serve("notimp-https", &[up.port], "workers = 1\n");
+    for i in 0..4 {
+        let out = dig(port, &[&format!("any{i}.test"), "TYPE65"]);
+        assert_eq!(status(&out), "SERVFAIL", "{out}");
+    }
+    let seen = up.seen_for("any0.test.");
+    assert_eq!(
+        seen.iter().map(|s| s.3).collect::<Vec<_>>(),
+        [true, false],
+        "{seen:?}"
+    );
+    let out = dig(port, &["plain.test", "A"]);
+    let log = server.log_text();
+    assert!(out.contains("192.0.2.95"), "{out}\n{log}");
+    let seen = up.seen_for("plain.test.");
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert!(seen[0].3, "the ordinary query went without OPT:\n{log}");
+}
