@@ -716,7 +716,8 @@ fn bump(msg: &mut [u8], at: usize) {
 /// What the first of two upstreams does wrong with EDNS, and what the client gets: an OPT in
 /// the answer section, or two OPT records, break RFC 6891 6.1.1 (one OPT, in the additional
 /// section): the answer is not used (Unbound's parser rejects both), the other upstream is
-/// asked, and the client never sees the misplaced OPT. An SERVFAIL with an Extended DNS Error
+/// asked, and the client never sees the misplaced OPT. FORMERR or NOTIMP to the query with OPT
+/// and again without: the other upstream is asked (BIND: a broken server, next one). A SERVFAIL with an Extended DNS Error
 /// from the first is not the final word either: the second's answer reaches the client
 /// without that EDE (RFC 8914 3: an EDE describes the answer it is in). The upstream's own
 /// options (here an unknown one, 65001) stay with the upstream: the client gets dnspect's OPT.
@@ -738,6 +739,15 @@ fn broken_edns_or_servfail_from_one_upstream_and_the_other_answers() {
                 b.extend_from_slice(&RAW_OPT);
                 bump(&mut b, 10);
                 vec![Act::Send(b)]
+            }
+            // Rejected with OPT and without: not an EDNS problem, this upstream cannot answer.
+            "formerr.test." | "notimp.test." => {
+                let rcode = if name.starts_with("formerr") {
+                    Rcode::FORMERR
+                } else {
+                    Rcode::NOTIMP
+                };
+                vec![Act::Send(reply(q, &[], &[], rcode, true))]
             }
             _ => {
                 let mut f = Message::from_wire(&reply(q, &[], &[], Rcode::SERVFAIL, true)).unwrap();
@@ -767,7 +777,13 @@ fn broken_edns_or_servfail_from_one_upstream_and_the_other_answers() {
         &[bad.port, good.port],
         "[engine]\npolicy = \"sequential\"\n",
     );
-    for name in ["opt-in-answer.test", "two-opts.test", "servfail-ede.test"] {
+    for name in [
+        "opt-in-answer.test",
+        "two-opts.test",
+        "formerr.test",
+        "notimp.test",
+        "servfail-ede.test",
+    ] {
         let out = dig(port, &[name, "A"]);
         let log = server.log_text();
         assert_eq!(status(&out), "NOERROR", "{name}: {out}\n{log}");
@@ -1004,7 +1020,8 @@ fn an_answer_to_an_earlier_attempt_is_used_while_the_query_waits() {
     let (out, took) = timed_dig(port, &["slow.test", "A", "+time=8"]);
     let log = server.log_text();
     assert!(out.contains("192.0.2.80"), "{out}\n{log}");
-    assert!(took < Duration::from_millis(3800), "{took:?}\n{log}");
+    // Before the 4 s deadline: the first attempt's answer (the second's comes at 5 s).
+    assert!(took < Duration::from_secs(4), "{took:?}\n{log}");
     assert_eq!(up.seen_for("slow.test.").len(), 2, "{log}");
 }
 
