@@ -455,7 +455,8 @@ fn ask_raw(s: &UdpSocket, bytes: &[u8], id: u16) -> Option<Message> {
 /// answers it: a response (QR=1) is dropped without an answer (no reflection, RFC 5358 spirit;
 /// Unbound drops "request bad, has QR bit on"); a bare 12-byte header and a query with two
 /// questions get FORMERR (RFC 1035 4.1.2 has one question; Unbound: FORMERR when QDCOUNT is
-/// not 1); UPDATE and NOTIFY get NOTIMP (RFC 2136 3, RFC 1996 3.7: a server that does not
+/// not 1); two OPT records get FORMERR and an OPT of version 1 BADVERS (RFC 6891 6.1.1,
+/// 6.1.3); UPDATE and NOTIFY get NOTIMP (RFC 2136 3, RFC 1996 3.7: a server that does not
 /// implement them answers NOTIMP; Unbound checks the opcode before the section counts, so an
 /// UPDATE with records in its update section is NOTIMP, not FORMERR). Nothing reaches the
 /// upstream; a normal query on the same socket is answered after all of it.
@@ -480,6 +481,20 @@ fn odd_client_messages_are_dropped_or_answered_never_forwarded() {
         .push(query(0, "two.test", RType::A).questions[0].clone());
     let r = ask_raw(&s, &two.to_wire().unwrap(), 0x3333).expect("answer");
     assert_eq!(r.rcode(), Rcode::FORMERR, "{r:?}");
+    // Two OPT records (RFC 6891 6.1.1: FORMERR), an OPT of version 1 (6.1.3: BADVERS).
+    let mut two_opts = query(0x6666, "two-opts.test", RType::A);
+    two_opts.edns = Some(dnspect_core::wire::Edns::new(1232));
+    let mut b = two_opts.to_wire().unwrap();
+    b.extend_from_slice(&RAW_OPT);
+    bump(&mut b, 10);
+    let r = ask_raw(&s, &b, 0x6666).expect("answer");
+    assert_eq!(r.rcode(), Rcode::FORMERR, "{r:?}");
+    let mut v1 = query(0x7777, "v1.test", RType::A);
+    let mut e = dnspect_core::wire::Edns::new(1232);
+    e.version = 1;
+    v1.edns = Some(e);
+    let r = ask_raw(&s, &v1.to_wire().unwrap(), 0x7777).expect("answer");
+    assert_eq!(r.rcode(), Rcode::BADVERS, "{r:?}");
     // UPDATE (nsupdate's message: zone, no prerequisites, one update) and NOTIFY (with the
     // SOA in its answer section, RFC 1996 3.7), from dnspython.
     let script = format!(
