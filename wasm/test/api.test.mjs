@@ -354,7 +354,7 @@ test("analysisText() and analysisJson() give the CLI's text and JSON", () => {
   const text = analysisText(seed758);
   assert.match(text, /MISSED COMPRESSION: 20 name\(s\) written in full, 400 bytes lost/);
   assert.match(text, /512: /);
-  assert.match(analysisText(toHex(seed358)), /;; INPUT: HexStream/);
+  assert.match(analysisText(toHex(seed358)), /;; INPUT: hex_stream,/);
   assert.deepEqual(JSON.parse(analysisJson(seed758)), analyze(seed758));
   const pretty = analysisJson(seed758, { pretty: true });
   assert.match(pretty, /^\{\n {2}"schema": 1,/);

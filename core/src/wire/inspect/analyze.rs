@@ -174,7 +174,11 @@ pub fn analyze(bytes: &[u8]) -> Analysis {
     }
     let compression = compression(bytes, &tree.pointers, d.end);
     let sizes = sizes(bytes, &d.message, d.error.is_none(), d.end);
-    warn(&d.message, d.counts, &compression, &sizes, &mut warnings);
+    // Under 12 bytes there is no header: its counts and flags are defaults, not the message's,
+    // and warnings about them ("QDCOUNT is 0") would describe bytes that were never read.
+    if bytes.len() >= crate::wire::view::HEADER_LEN {
+        warn(&d.message, d.counts, &compression, &sizes, &mut warnings);
+    }
     super::conformance::check(bytes, &d, &sizes.records, &mut warnings);
     super::conformance::pointers(bytes, &tree.pointers, &mut warnings);
     warnings.sort_by_key(|w| w.severity);
