@@ -14,9 +14,9 @@
 //!
 //! TLS (RFC 7858): the same connection with TLS around it (tokio-rustls), once the handshake
 //! checked the certificate against the upstream's name within the connect timeout; the same
-//! framing, reuse, pipelining, idle timeout and queue bound. A handshake that fails fails the
-//! queries queued on it as network errors with the reason (`State::failure_why`), which the
-//! SERVFAIL's EDE text carries.
+//! framing, reuse, pipelining, idle timeout, queue bound and resending. A handshake that fails
+//! fails the queries queued on it as network errors with the reason (`State::failure_why`),
+//! which the SERVFAIL's EDE text carries.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -503,8 +503,18 @@ fn socket_failed(
     }
 }
 
-/// Where queries for one upstream TCP connection are queued: (message, token).
-pub type TcpQueue = mpsc::Sender<(Vec<u8>, u64)>;
+/// A query for an upstream TCP connection.
+#[derive(Debug)]
+pub struct TcpQuery {
+    pub bytes: Vec<u8>,
+    pub token: u64,
+    /// Sent once already, on a connection the upstream closed before answering it: it fails,
+    /// not goes again, if this one closes too.
+    pub resent: bool,
+}
+
+/// Where queries for one upstream TCP connection are queued.
+pub type TcpQueue = mpsc::Sender<TcpQuery>;
 
 /// What a pooled stream connection is for: the upstream's address and, for a TLS upstream,
 /// the name its certificate must match (a TLS and a plain TCP upstream on one address are two
@@ -531,8 +541,8 @@ pub fn connect_tcp(
     tx
 }
 
-/// The queries waiting on one connection: ID -> token.
-type Waiting = Rc<RefCell<HashMap<u16, u64>>>;
+/// The queries waiting on one connection, by ID.
+type Waiting = Rc<RefCell<HashMap<u16, TcpQuery>>>;
 
 /// Fails every query queued on a connection that never opened; `why` words a TLS handshake's
 /// failure for the EDE (None: a plain network error).
@@ -540,13 +550,13 @@ fn fail_queued(
     state: &Rc<RefCell<State>>,
     key: &StreamKey,
     me: &TcpQueue,
-    rx: &mut mpsc::Receiver<(Vec<u8>, u64)>,
+    rx: &mut mpsc::Receiver<TcpQuery>,
     why: Option<&str>,
 ) {
     rx.close();
     let mut failed = Vec::new();
-    while let Ok((_, token)) = rx.try_recv() {
-        failed.push(token);
+    while let Ok(q) = rx.try_recv() {
+        failed.push(q.token);
     }
     let mut st = state.borrow_mut();
     st.tcp_pool_remove(key, me);
@@ -564,7 +574,7 @@ async fn tcp_connection(
     tls: Option<(Arc<ClientConfig>, TlsName)>,
     bounds: TcpBounds,
     me: TcpQueue,
-    mut rx: mpsc::Receiver<(Vec<u8>, u64)>,
+    mut rx: mpsc::Receiver<TcpQuery>,
 ) {
     let addr = key.0;
     let stream = match tokio::time::timeout(bounds.connect, TcpStream::connect(addr)).await {
@@ -604,13 +614,13 @@ async fn tcp_connection(
 }
 
 /// Carries queries and answers over one open connection (TCP, or TLS around it) until it
-/// ends; then exactly the queries still waiting on it fail.
+/// ends; then the queries still waiting on it go again or fail (below).
 async fn serve_stream<R, W>(
     state: Rc<RefCell<State>>,
     key: StreamKey,
     bounds: TcpBounds,
     me: TcpQueue,
-    mut rx: mpsc::Receiver<(Vec<u8>, u64)>,
+    mut rx: mpsc::Receiver<TcpQuery>,
     rd: R,
     mut wr: W,
 ) where
@@ -618,28 +628,41 @@ async fn serve_stream<R, W>(
     W: AsyncWrite + Unpin + 'static,
 {
     let addr = key.0;
+    let how = if key.1.is_some() { "TLS" } else { "TCP" };
     let waiting: Waiting = Rc::default();
     let w2 = waiting.clone();
     let st2 = state.clone();
+    // The writer stops when told (the reader is done) or when a write fails, and hands the
+    // queue back: what is still queued was never sent, and goes on another connection or
+    // fails (dropped with the task, it waited out its attempt timeout).
+    let stop = Rc::new(tokio::sync::Notify::new());
+    let stop2 = stop.clone();
     let writer = tokio::task::spawn_local(async move {
         let mut framed: Vec<u8> = Vec::with_capacity(4096);
-        while let Some(first) = rx.recv().await {
-            // The queries queued by now go out together: one write, one flush (one TLS record,
-            // one system call) for all of them, up to 16 KiB.
+        loop {
+            let first = tokio::select! {
+                q = rx.recv() => match q {
+                    Some(q) => q,
+                    None => break,
+                },
+                () = stop2.notified() => break,
+            };
+            // The queries queued by now go out together: one write and one flush (one TLS
+            // record, one system call) for all of them, up to 16 KiB.
             let mut next = Some(first);
-            while let Some((bytes, token)) = next.take() {
-                if bytes.len() < 2 || bytes.len() > usize::from(u16::MAX) {
-                    st2.borrow_mut().failure(token);
+            while let Some(q) = next.take() {
+                if q.bytes.len() < 2 || q.bytes.len() > usize::from(u16::MAX) {
+                    st2.borrow_mut().failure(q.token);
                 } else {
-                    let id = u16::from_be_bytes([bytes[0], bytes[1]]);
+                    let id = u16::from_be_bytes([q.bytes[0], q.bytes[1]]);
+                    framed.extend_from_slice(&(q.bytes.len() as u16).to_be_bytes());
+                    framed.extend_from_slice(&q.bytes);
                     // Two queries with one ID on one connection could not be told apart: the
                     // older one fails now rather than take the newer one's answer.
-                    let old = w2.borrow_mut().insert(id, token);
+                    let old = w2.borrow_mut().insert(id, q);
                     if let Some(old) = old {
-                        st2.borrow_mut().failure(old);
+                        st2.borrow_mut().failure(old.token);
                     }
-                    framed.extend_from_slice(&(bytes.len() as u16).to_be_bytes());
-                    framed.extend_from_slice(&bytes);
                 }
                 if framed.len() < 16 * 1024 {
                     next = rx.try_recv().ok();
@@ -648,24 +671,88 @@ async fn serve_stream<R, W>(
             if framed.is_empty() {
                 continue;
             }
-            if wr.write_all(&framed).await.is_err() || wr.flush().await.is_err() {
+            let written = tokio::select! {
+                r = async {
+                    wr.write_all(&framed).await?;
+                    wr.flush().await
+                } => r.is_ok(),
+                () = stop2.notified() => false,
+            };
+            if !written {
                 break;
             }
             framed.clear();
         }
         let _ = wr.shutdown().await;
+        rx
     });
     // Buffered: a read takes every answer that has arrived, not two system calls per answer.
     let rd = tokio::io::BufReader::with_capacity(16 * 1024, rd);
-    let why = read_frames(&state, rd, &waiting, bounds.idle).await;
-    let how = if key.1.is_some() { "TLS" } else { "TCP" };
-    tracing::debug!("upstream {addr} over {how}: connection closed: {why}");
-    writer.abort();
-    let failed: Vec<u64> = waiting.borrow_mut().drain().map(|(_, t)| t).collect();
+    let (why, answered) = read_frames(&state, rd, &waiting, bounds.idle).await;
+    tracing::debug!(
+        "upstream {addr} over {how}: connection closed: {}",
+        why.as_str()
+    );
+    stop.notify_one();
+    let unsent: Vec<TcpQuery> = match writer.await {
+        Ok(mut rx) => {
+            rx.close();
+            std::iter::from_fn(|| rx.try_recv().ok()).collect()
+        }
+        Err(_) => Vec::new(),
+    };
+    let sent: Vec<TcpQuery> = waiting.borrow_mut().drain().map(|(_, q)| q).collect();
     let mut st = state.borrow_mut();
     st.tcp_pool_remove(&key, &me);
-    for token in failed {
-        st.failure(token);
+    let progress = why == Closed::Clean && answered > 0;
+    let unsent = unsent.into_iter().map(|q| (!q.resent || progress, q));
+    for (resend, q) in sent
+        .into_iter()
+        .map(|q| (why == Closed::Clean && (answered > 0 || !q.resent), q))
+        .chain(unsent)
+    {
+        // The upstream closed the connection cleanly, between messages, with this query
+        // unanswered: a server may close a connection at any time (RFC 7766 6.2.3; NSD after
+        // `tcp-query-count` queries, or at its `tcp-timeout`), so a query pipelined behind
+        // the last one it answered goes again on a new connection (CoreDNS retries a closed
+        // cached connection the same way, `ErrCachedClosed`). Again after every connection
+        // that answered something (progress: a server answering one query per connection
+        // answers them all in turn), once after one that answered nothing; and only while
+        // the engine still waits for it. A broken frame or a silence fails it. A query never
+        // sent on this connection goes on another one, once (again after progress).
+        if resend && st.fwd.awaits(q.token) {
+            let token = q.token;
+            let again = TcpQuery { resent: true, ..q };
+            if !st.tcp_send(state.clone(), key.clone(), again) {
+                st.failure(token);
+            }
+        } else {
+            st.failure(q.token);
+        }
+    }
+}
+
+/// Why a pooled upstream connection ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Closed {
+    /// The upstream closed or reset it between messages (where a length would start).
+    Clean,
+    /// Closed or broken inside a length or a message.
+    CutShort,
+    /// Idle with no query waiting.
+    Idle,
+    /// Queries waiting and nothing came in time.
+    Silent,
+}
+
+impl Closed {
+    fn as_str(self) -> &'static str {
+        match self {
+            Closed::Clean => "closed by the upstream between messages",
+            Closed::CutShort => "frame cut short",
+            Closed::Idle => "idle",
+            Closed::Silent => "no answer in time",
+        }
     }
 }
 
@@ -675,13 +762,14 @@ async fn read_frames<R: AsyncRead + Unpin>(
     mut rd: R,
     waiting: &Waiting,
     idle_for: Duration,
-) -> &'static str {
+) -> (Closed, u64) {
     let mut buf = vec![0u8; 65535];
+    let mut answered = 0;
     loop {
         // Forget queries the engine stopped waiting for (timed out, answered over UDP...).
         {
             let st = state.borrow();
-            waiting.borrow_mut().retain(|_, t| st.fwd.awaits(*t));
+            waiting.borrow_mut().retain(|_, q| st.fwd.awaits(q.token));
         }
         let idle = if waiting.borrow().is_empty() {
             idle_for
@@ -689,27 +777,38 @@ async fn read_frames<R: AsyncRead + Unpin>(
             idle_for * 3
         };
         let mut len = [0u8; 2];
-        match tokio::time::timeout(idle, rd.read_exact(&mut len)).await {
+        // The first byte alone: an end of the stream here, or a reset (a server closing with
+        // our later queries unread resets the connection), is a close between messages; one
+        // after it (inside the length) is not.
+        match tokio::time::timeout(idle, rd.read(&mut len[..1])).await {
+            Ok(Ok(1)) => {}
+            Ok(Ok(_) | Err(_)) => return (Closed::Clean, answered),
+            Err(_) if waiting.borrow().is_empty() => return (Closed::Idle, answered),
+            Err(_) => return (Closed::Silent, answered),
+        }
+        match tokio::time::timeout(idle_for, rd.read_exact(&mut len[1..])).await {
             Ok(Ok(_)) => {}
-            Ok(Err(_)) => return "closed by the upstream",
-            Err(_) if waiting.borrow().is_empty() => return "idle",
-            Err(_) => return "no answer in time",
+            _ => return (Closed::CutShort, answered),
         }
         let n = usize::from(u16::from_be_bytes(len));
         match tokio::time::timeout(idle_for, rd.read_exact(&mut buf[..n])).await {
             Ok(Ok(_)) => {}
-            _ => return "frame cut short",
+            _ => return (Closed::CutShort, answered),
         }
         let token = if n >= 2 {
             waiting
                 .borrow_mut()
                 .remove(&u16::from_be_bytes([buf[0], buf[1]]))
+                .map(|q| q.token)
         } else {
             None
         };
         let mut st = state.borrow_mut();
         match token {
-            Some(token) => st.response(token, Transport::Tcp, &buf[..n]),
+            Some(token) => {
+                answered += 1;
+                st.response(token, Transport::Tcp, &buf[..n]);
+            }
             // An ID no query on this connection has: late, or not ours. Token 0 is never
             // issued, so the engine drops it and counts it as late.
             None => st.response(0, Transport::Tcp, &buf[..n]),

@@ -139,6 +139,33 @@ impl State {
         }
     }
 
+    /// Queues a query on the pooled TCP connection to `addr`, opening one when there is none
+    /// (or it closed). False: it could not be queued (the queue is full), and the engine
+    /// should count a transport failure.
+    pub fn tcp_send(
+        &mut self,
+        me: Rc<RefCell<State>>,
+        key: upstream::StreamKey,
+        q: upstream::TcpQuery,
+    ) -> bool {
+        let live = self.tcp_pool.get(&key).filter(|c| !c.is_closed());
+        let queue = match live {
+            Some(c) => c.clone(),
+            None => {
+                let c = upstream::connect_tcp(me, &self.settings, key.clone());
+                self.tcp_pool.insert(key.clone(), c.clone());
+                c
+            }
+        };
+        match queue.try_send(q) {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::debug!("upstream {} over the stream: {e}", key.0);
+                false
+            }
+        }
+    }
+
     /// Forgets the pooled connection to `addr` if it is still `queue` (not a newer one).
     pub fn tcp_pool_remove(&mut self, key: &upstream::StreamKey, queue: &upstream::TcpQueue) {
         if self
@@ -440,25 +467,18 @@ impl State {
                                 }
                             }
                             Transport::Tcp => {
+                                let q = upstream::TcpQuery {
+                                    bytes: t.bytes,
+                                    token: t.token,
+                                    resent: false,
+                                };
                                 let tls = self
                                     .settings
                                     .upstream_tls
                                     .get(usize::from(u.0))
                                     .cloned()
                                     .flatten();
-                                let key = (addr, tls);
-                                let live = self.tcp_pool.get(&key).filter(|c| !c.is_closed());
-                                let queue = match live {
-                                    Some(c) => c.clone(),
-                                    None => {
-                                        let c =
-                                            upstream::connect_tcp(me, &self.settings, key.clone());
-                                        self.tcp_pool.insert(key, c.clone());
-                                        c
-                                    }
-                                };
-                                if let Err(e) = queue.try_send((t.bytes, t.token)) {
-                                    tracing::debug!("upstream {addr} over the stream: {e}");
+                                if !self.tcp_send(me, (addr, tls), q) {
                                     let now = self.now();
                                     self.fwd.handle(Input::Failure {
                                         now,
