@@ -105,12 +105,10 @@ impl LoopTable {
 
     /// Marks an upstream; false when it was marked already.
     fn mark(&self, key: UpstreamKey, how: String) -> bool {
-        let new = {
-            let mut g = self.lock();
-            if g.looping.contains_key(&key) {
-                false
-            } else {
-                g.looping.insert(key, how);
+        let new = match self.lock().looping.entry(key) {
+            std::collections::btree_map::Entry::Occupied(_) => false,
+            std::collections::btree_map::Entry::Vacant(v) => {
+                v.insert(how);
                 true
             }
         };
@@ -443,6 +441,7 @@ impl Forwarder {
     /// A client query for one of the probe names of any engine sharing the table: the
     /// upstream it was sent to loops back here. Answered SERVFAIL at once with the reason (so
     /// the loop stops here). False: not a probe name.
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn on_looped_probe(
         &mut self,
         now: Duration,
