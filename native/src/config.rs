@@ -1011,6 +1011,50 @@ fn with_resolv(s: Result<Settings, ConfigError>, resolv: &Path) -> Result<Settin
 mod tests {
     use super::*;
 
+    #[test]
+    fn an_upstream_equal_to_a_listen_address_is_an_error_and_a_wildcard_one_a_warning() {
+        let with = |listen: &str, ups: &str| {
+            parse(&format!("listen = [{listen}]\nupstreams = [{ups}]\n"), rc).unwrap()
+        };
+        // Same IP and port: an error naming both fields and lines.
+        let s = with("\"127.0.0.1:5300\"", "\"192.0.2.1\", \"127.0.0.1:5300\"");
+        let e = check_loops(&s).unwrap_err();
+        assert_eq!((e.line, e.field.as_str()), (Some(2), "upstreams[1]"));
+        assert!(e.message.contains("(listen[0], line 1)"), "{e}");
+        // An IPv4-mapped upstream is the same address.
+        let s = with("\"127.0.0.1:5300\"", "\"[::ffff:127.0.0.1]:5300\"");
+        assert!(check_loops(&s).is_err());
+        // Another port, another loopback address: no loop known.
+        for ups in ["\"127.0.0.1:5301\"", "\"127.0.0.2:5300\""] {
+            let s = with("\"127.0.0.1:5300\"", ups);
+            assert!(check_loops(&s).is_ok(), "{ups}");
+            assert!(loop_warnings(&s).is_empty(), "{ups}");
+        }
+        // A wildcard listener: a loopback upstream on its port is a warning, not an error; the
+        // other family's wildcard does not take it.
+        let s = with("\"0.0.0.0:5300\"", "\"127.0.0.1:5300\"");
+        assert!(check_loops(&s).is_ok());
+        let w = loop_warnings(&s);
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(w[0].starts_with("upstreams[0] = 127.0.0.1:5300 is a local address on the port of the wildcard listener listen[0] = 0.0.0.0:5300"), "{w:?}");
+        assert!(loop_warnings(&with("\"[::]:5300\"", "\"127.0.0.1:5300\"")).is_empty());
+        assert_eq!(loop_warnings(&with("\"[::]:5300\"", "\"[::1]:5300\"")).len(), 1);
+        // A documentation address is not this host's: no warning.
+        assert!(loop_warnings(&with("\"0.0.0.0:5300\"", "\"192.0.2.1:5300\"")).is_empty());
+        // From the resolv.conf: named as such.
+        let s = parse("listen = [\"192.0.2.53:53\"]\n", rc).unwrap();
+        let e = check_loops(&s).unwrap_err();
+        assert!(e.field.contains("nameserver 1 of /etc/resolv.conf"), "{e}");
+        // Flags: the flag is the field.
+        let o = Overrides {
+            upstreams: vec!["127.0.0.1:5300".into()],
+            listen: vec!["127.0.0.1:5300".into()],
+            ..Overrides::default()
+        };
+        let s = o.apply(parse(DEFAULT_TOML, rc).unwrap()).unwrap();
+        assert_eq!(check_loops(&s).unwrap_err().field, "--upstream");
+    }
+
     fn rc() -> std::io::Result<String> {
         Ok("nameserver 192.0.2.53\nnameserver 2001:db8::53\n".into())
     }

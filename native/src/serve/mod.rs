@@ -608,6 +608,13 @@ mod tests {
             Err("not ready: 0 of 2 upstreams usable in worker 1".to_string())
         );
         sh.workers[1].upstreams_usable.store(1, Ordering::SeqCst);
+        *sh.workers[0].loop_verdict.lock().unwrap() =
+            Some("forwarding loop via 127.0.0.1:53".into());
+        assert_eq!(
+            sh.ready(),
+            Err("not ready: forwarding loop via 127.0.0.1:53".to_string())
+        );
+        *sh.workers[0].loop_verdict.lock().unwrap() = None;
         sh.draining.store(true, Ordering::SeqCst);
         assert_eq!(
             sh.ready(),
