@@ -130,7 +130,10 @@ fn a_probe_that_comes_back_marks_its_upstream_and_misses_are_answered_at_once() 
     assert_eq!(m.rcode(), Rcode::SERVFAIL);
     let (code, text) = ede(m).expect("an EDE says why");
     assert_eq!(code, 0);
-    assert!(text.starts_with("forwarding loop via 127.0.0.1:53"), "{text}");
+    assert!(
+        text.starts_with("forwarding loop via 127.0.0.1:53"),
+        "{text}"
+    );
     let detected: Vec<_> = back
         .events
         .iter()
@@ -156,9 +159,10 @@ fn a_probe_that_comes_back_marks_its_upstream_and_misses_are_answered_at_once() 
     });
     let o = drain(&mut f);
     assert!(
-        !o.events
-            .iter()
-            .any(|e| matches!(e, EventKind::LoopCheck { .. } | EventKind::LoopDetected { .. })),
+        !o.events.iter().any(|e| matches!(
+            e,
+            EventKind::LoopCheck { .. } | EventKind::LoopDetected { .. }
+        )),
         "{o:?}"
     );
     assert_eq!(f.stats().loops_detected, 1);
@@ -171,7 +175,11 @@ fn a_probe_that_comes_back_marks_its_upstream_and_misses_are_answered_at_once() 
     let (code, text) = ede(m).unwrap();
     assert_eq!(code, 22);
     assert!(text.contains("forwarding loop via 127.0.0.1:53"), "{text}");
-    assert_eq!(f.cache_stats().keys, 0, "neither the probe nor the failure is cached");
+    assert_eq!(
+        f.cache_stats().keys,
+        0,
+        "neither the probe nor the failure is cached"
+    );
     assert_eq!(f.stats().loop_answers, 2);
 
     // A reload clears the mark and probes again, with a new name.
@@ -195,10 +203,19 @@ fn one_looping_upstream_of_two_is_skipped_and_the_other_answers() {
     assert_eq!(p.len(), 2);
     let looping = p.iter().find(|q| q.upstream.0 == 0).unwrap();
     ask(&mut f, ms(1), 5, &looping.bytes);
-    assert_eq!(f.loop_verdict(), None, "the group still has a usable upstream");
+    assert_eq!(
+        f.loop_verdict(),
+        None,
+        "the group still has a usable upstream"
+    );
     assert_eq!(f.upstreams_usable(), 1);
     for i in 0..20u16 {
-        let o = ask(&mut f, ms(2 + u64::from(i)), 100 + u64::from(i), &query(&format!("n{i}.example."), i));
+        let o = ask(
+            &mut f,
+            ms(2 + u64::from(i)),
+            100 + u64::from(i),
+            &query(&format!("n{i}.example."), i),
+        );
         assert_eq!(o.queries.len(), 1);
         assert_eq!(o.queries[0].upstream.0, 1, "never the looping upstream");
     }
@@ -214,7 +231,11 @@ fn a_query_in_flight_when_the_loop_is_found_gets_servfail_at_its_next_attempt() 
     // The attempt times out (1.5 s); the next one finds no upstream to ask.
     let o = tick(&mut f, ms(1600));
     let mine: Vec<_> = o.answers.iter().filter(|(c, _)| c.0 == 1).collect();
-    assert_eq!(mine.len(), 1, "answered at the first timeout, not the 4 s deadline: {o:?}");
+    assert_eq!(
+        mine.len(),
+        1,
+        "answered at the first timeout, not the 4 s deadline: {o:?}"
+    );
     assert_eq!(mine[0].1.rcode(), Rcode::SERVFAIL);
     assert!(ede(&mine[0].1).unwrap().1.contains("forwarding loop via"));
     assert!(o.queries.iter().all(|q| !question(q).0.starts_with("www")));
@@ -323,9 +344,9 @@ fn an_upstream_reporting_a_loop_is_marked_too() {
     });
     let o = drain(&mut f);
     assert!(
-        o.events
-            .iter()
-            .any(|e| matches!(e, EventKind::LoopDetected { upstream, .. } if upstream == "127.0.0.2:53")),
+        o.events.iter().any(
+            |e| matches!(e, EventKind::LoopDetected { upstream, .. } if upstream == "127.0.0.2:53")
+        ),
         "{o:?}"
     );
     assert_eq!(
@@ -355,13 +376,24 @@ fn probes_go_under_the_groups_zone_and_local_data_never_answers_one() {
     c.events = false;
     let mut f = Forwarder::new(c, [9; 32]);
     let o = tick(&mut f, ms(0));
-    let names: Vec<(u16, String)> = o.queries.iter().map(|q| (q.upstream.0, question(q).0)).collect();
+    let names: Vec<(u16, String)> = o
+        .queries
+        .iter()
+        .map(|q| (q.upstream.0, question(q).0))
+        .collect();
     assert_eq!(names.len(), 2);
     let (_, kube) = names.iter().find(|(u, _)| *u == 1).unwrap();
-    assert!(kube.ends_with(".dnspect-loop-check.cluster.local."), "{kube}");
+    assert!(
+        kube.ends_with(".dnspect-loop-check.cluster.local."),
+        "{kube}"
+    );
     let probe = o.queries.iter().find(|q| q.upstream.0 == 1).unwrap();
     let back = ask(&mut f, ms(1), 3, &probe.bytes);
-    assert_eq!(back.answers[0].1.rcode(), Rcode::SERVFAIL, "not the local NXDOMAIN");
+    assert_eq!(
+        back.answers[0].1.rcode(),
+        Rcode::SERVFAIL,
+        "not the local NXDOMAIN"
+    );
     assert!(!back.answers[0].1.header.aa);
     // Events are off, yet the loop is told.
     assert!(back

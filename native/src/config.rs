@@ -770,7 +770,13 @@ fn upstream_fields(
     let mut out = Vec::new();
     for i in 0..engine.upstreams.len() {
         if from_resolv {
-            out.push((format!("upstreams (none configured: nameserver {} of {RESOLV_CONF})", i + 1), line("upstreams")));
+            out.push((
+                format!(
+                    "upstreams (none configured: nameserver {} of {RESOLV_CONF})",
+                    i + 1
+                ),
+                line("upstreams"),
+            ));
         } else {
             let f = format!("upstreams[{i}]");
             let l = line(&f);
@@ -1038,7 +1044,10 @@ mod tests {
         assert_eq!(w.len(), 1, "{w:?}");
         assert!(w[0].starts_with("upstreams[0] = 127.0.0.1:5300 is a local address on the port of the wildcard listener listen[0] = 0.0.0.0:5300"), "{w:?}");
         assert!(loop_warnings(&with("\"[::]:5300\"", "\"127.0.0.1:5300\"")).is_empty());
-        assert_eq!(loop_warnings(&with("\"[::]:5300\"", "\"[::1]:5300\"")).len(), 1);
+        assert_eq!(
+            loop_warnings(&with("\"[::]:5300\"", "\"[::1]:5300\"")).len(),
+            1
+        );
         // A documentation address is not this host's: no warning.
         assert!(loop_warnings(&with("\"0.0.0.0:5300\"", "\"192.0.2.1:5300\"")).is_empty());
         // From the resolv.conf: named as such.

@@ -39,11 +39,14 @@ fn an_upstream_that_is_this_server_through_a_wildcard_listener_is_found_and_answ
     // could hold 127.0.0.1:P itself), with a warning; the probes find the loop. No query log:
     // the loop must be logged all the same.
     let conf = format!(
-        "listen = [\"0.0.0.0:{port}\"]\nupstreams = [\"127.0.0.1:{port}\"]\nmetrics = \"127.0.0.1:{metrics}\"\nworkers = 2\n"
+        "listen = [\"0.0.0.0:{port}\"]\nupstreams = [\"127.0.0.1:{port}\"]\nmetrics = \"127.0.0.1:{metrics}\"\nworkers = 2\n[engine]\nloop_check = true\n"
     );
     let server = start_dnspect(&dir, &conf, port, &[]);
     assert!(
-        server.wait_log("is a local address on the port of the wildcard listener", Duration::from_secs(2)),
+        server.wait_log(
+            "is a local address on the port of the wildcard listener",
+            Duration::from_secs(2)
+        ),
         "{}",
         server.log_text()
     );
@@ -51,8 +54,16 @@ fn an_upstream_that_is_this_server_through_a_wildcard_listener_is_found_and_answ
     let (code, body) = ready_until(metrics, &via);
     assert_eq!(code, 503, "{body}\n{}", server.log_text());
     assert_eq!(body.trim(), format!("not ready: {via}"));
-    assert!(server.wait_log(&via, Duration::from_secs(2)), "{}", server.log_text());
-    assert!(server.log_text().contains("ERROR"), "logged as an error:\n{}", server.log_text());
+    assert!(
+        server.wait_log(&via, Duration::from_secs(2)),
+        "{}",
+        server.log_text()
+    );
+    assert!(
+        server.log_text().contains("ERROR"),
+        "logged as an error:\n{}",
+        server.log_text()
+    );
     let (_, scrape) = http_get(metrics, "/metrics");
     let series = format!("dnspect_upstream_loop{{to=\"127.0.0.1:{port}\"}}");
     assert_eq!(scraped(&scrape, &series), Some(1.0), "{scrape}");
@@ -64,7 +75,10 @@ fn an_upstream_that_is_this_server_through_a_wildcard_listener_is_found_and_answ
     assert!(out.contains(&via), "the EDE names the loop:\n{out}");
     assert!(took < Duration::from_millis(1500), "took {took:?}:\n{out}");
     let (_, scrape) = http_get(metrics, "/metrics");
-    assert!(scraped(&scrape, "dnspect_loop_answers_total").unwrap() >= 1.0, "{scrape}");
+    assert!(
+        scraped(&scrape, "dnspect_loop_answers_total").unwrap() >= 1.0,
+        "{scrape}"
+    );
     stop(server);
 }
 
@@ -72,7 +86,7 @@ fn an_upstream_that_is_this_server_through_a_wildcard_listener_is_found_and_answ
 fn two_servers_forwarding_to_each_other_both_find_the_loop() {
     let (pa, pb, ma, mb) = (free_port(), free_port(), free_port(), free_port());
     let conf = |me: u16, other: u16, m: u16| {
-        format!("listen = [\"127.0.0.1:{me}\"]\nupstreams = [\"127.0.0.1:{other}\"]\nmetrics = \"127.0.0.1:{m}\"\nlog_queries = true\n")
+        format!("listen = [\"127.0.0.1:{me}\"]\nupstreams = [\"127.0.0.1:{other}\"]\nmetrics = \"127.0.0.1:{m}\"\nlog_queries = true\n[engine]\nloop_check = true\n")
     };
     let da = temp_dir("loop-pair-a");
     let db = temp_dir("loop-pair-b");
@@ -106,18 +120,32 @@ fn a_real_authoritative_upstream_is_probed_without_a_loop_and_answers_stay_right
     let nsd = start_nsd(&dir, nsd_port, &[("example.test.", zone)]);
     let (port, metrics) = (free_port(), free_port());
     let conf = format!(
-        "listen = [\"127.0.0.1:{port}\"]\nmetrics = \"127.0.0.1:{metrics}\"\nlog_queries = true\n[[engine.forward]]\nzones = [\"example.test\"]\nupstreams = [\"127.0.0.1:{nsd_port}\"]\n"
+        "listen = [\"127.0.0.1:{port}\"]\nmetrics = \"127.0.0.1:{metrics}\"\nlog_queries = true\n[engine]\nloop_check = true\n[[engine.forward]]\nzones = [\"example.test\"]\nupstreams = [\"127.0.0.1:{nsd_port}\"]\n"
     );
-    let server = start_dnspect(&dir, &conf, port, &["--upstream", &format!("127.0.0.1:{nsd_port}")]);
+    let server = start_dnspect(
+        &dir,
+        &conf,
+        port,
+        &["--upstream", &format!("127.0.0.1:{nsd_port}")],
+    );
     // Both groups' probes come back answered by NSD, not through dnspect.
     assert!(
-        server.wait_log("(zone example.test.): the probe came back answered", Duration::from_secs(5)),
+        server.wait_log(
+            "(zone example.test.): the probe came back answered",
+            Duration::from_secs(5)
+        ),
         "{}",
         server.log_text()
     );
-    assert!(server.wait_log("(zone .): the probe came back answered", Duration::from_secs(5)));
+    assert!(server.wait_log(
+        "(zone .): the probe came back answered",
+        Duration::from_secs(5)
+    ));
     let log = server.log_text();
-    assert!(log.contains(".dnspect-loop-check.example.test. HINFO"), "{log}");
+    assert!(
+        log.contains(".dnspect-loop-check.example.test. HINFO"),
+        "{log}"
+    );
     assert!(!log.contains("forwarding loop via"), "{log}");
     let (code, body) = http_get(metrics, "/ready");
     assert_eq!(code, 200, "{body}");
@@ -142,7 +170,11 @@ fn a_real_authoritative_upstream_is_probed_without_a_loop_and_answers_stay_right
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    assert_eq!(scraped(&scrape, "dnspect_cache_entries"), Some(2.0), "{scrape}");
+    assert_eq!(
+        scraped(&scrape, "dnspect_cache_entries"),
+        Some(2.0),
+        "{scrape}"
+    );
     stop(server);
     stop(nsd);
 }
@@ -182,7 +214,10 @@ fn an_upstream_that_is_the_listen_address_is_a_configuration_error() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(78), "{err}");
     assert!(err.contains("nameserver 2 of /etc/resolv.conf"), "{err}");
-    assert!(err.contains("169.254.20.10:53 is this server's own listen address"), "{err}");
+    assert!(
+        err.contains("169.254.20.10:53 is this server's own listen address"),
+        "{err}"
+    );
     // The same through flags: a usage error naming the flag, and nothing is bound.
     let out = run(
         Command::new(dnspect_bin()).args([

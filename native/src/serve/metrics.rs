@@ -635,7 +635,12 @@ pub fn render(snaps: &[Snapshot]) -> String {
         }
     }
     for (to, l) in looping {
-        sample(&mut o, "dnspect_upstream_loop", &format!("to=\"{to}\""), u8::from(l));
+        sample(
+            &mut o,
+            "dnspect_upstream_loop",
+            &format!("to=\"{to}\""),
+            u8::from(l),
+        );
     }
     for (name, help, f) in per {
         family(&mut o, name, "counter", help);

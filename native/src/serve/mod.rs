@@ -304,6 +304,9 @@ pub fn run(
         settings.listen = a.addrs();
         settings.listen.sort();
         settings.listen.dedup();
+        // The static loop check again, against the addresses systemd bound.
+        settings.listen_at = vec![("systemd socket".to_string(), None); settings.listen.len()];
+        config::check_loops(&settings).map_err(|e| anyhow::anyhow!("configuration: {e}"))?;
     }
     for i in 0..settings.workers {
         let mut udp = Vec::new();

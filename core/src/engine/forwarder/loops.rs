@@ -186,7 +186,10 @@ impl Forwarder {
                 .list
                 .iter()
                 .map(|u| {
-                    let key = (self.zones.get(usize::from(u.group)).name.clone(), u.label.clone());
+                    let key = (
+                        self.zones.get(usize::from(u.group)).name.clone(),
+                        u.label.clone(),
+                    );
                     g.looping.contains_key(&key)
                 })
                 .collect()
@@ -204,7 +207,12 @@ impl Forwarder {
             return None;
         }
         let mut labels = Vec::new();
-        for u in self.upstreams.list.iter().filter(|u| usize::from(u.group) == g) {
+        for u in self
+            .upstreams
+            .list
+            .iter()
+            .filter(|u| usize::from(u.group) == g)
+        {
             if !u.looping {
                 return None;
             }
@@ -466,9 +474,10 @@ impl Forwarder {
         );
         // Mark it in this engine's list when the upstream is one of ours (it is, unless a
         // reload in another worker changed the table's configuration meanwhile).
-        let up = self.upstreams.list.iter().position(|u| {
-            u.label == key.1 && self.zones.get(usize::from(u.group)).name == key.0
-        });
+        let up =
+            self.upstreams.list.iter().position(|u| {
+                u.label == key.1 && self.zones.get(usize::from(u.group)).name == key.0
+            });
         match up {
             Some(i) => self.loop_found(now, UpstreamId(i as u16), how, Some(client.0)),
             None => {

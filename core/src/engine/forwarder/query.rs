@@ -394,7 +394,10 @@ impl Forwarder {
         // query back (and make every client wait for the query timeout).
         if let Some(via) = self.group_loops(p.group) {
             self.stats.loop_answers += 1;
-            let text = format!("{}{via}: every upstream for this name forwards back to dnspect", super::loops::LOOP_TEXT);
+            let text = format!(
+                "{}{via}: every upstream for this name forwards back to dnspect",
+                super::loops::LOOP_TEXT
+            );
             return self.servfail(now, &waiter, ede::NO_REACHABLE_AUTHORITY, text);
         }
         // Only queries for the same client subnet (as sent upstream) share a transaction.
