@@ -171,43 +171,48 @@ pub enum EntryKind {
 /// Its bytes and the offsets of its TTL fields share one allocation: the stored message, then
 /// the offsets as native-endian `u16`s. A large answer also keeps its fitted forms, one per
 /// client size limit it was asked for, so a UDP hit never re-encodes.
+// `repr(C)`: the fields a cache hit reads come first, so they share the entry's first cache
+// line or two (a hit's lines are cold: the kernel's network stack ran since the last batch).
 #[derive(Debug, Clone)]
+#[repr(C)]
 pub struct Entry {
     /// The response without OPT, ID zero, question name lowercased; then the TTL offsets.
     data: Box<[u8]>,
     /// Where the message ends in `data`.
     wire_len: usize,
-    /// Forms fitted to client limits (at most [`MAX_FORMS`]), made on first need.
-    forms: Vec<FittedForm>,
-    /// The response's extended RCODE bits (from its OPT, which is not stored).
-    pub ext_rcode: u8,
-    pub kind: EntryKind,
     /// When it was stored, on the caller's clock.
     pub stored_at: Duration,
     /// Its lifetime in seconds, as the policy set it.
     pub ttl: u32,
+    /// For a failure entry: failures in a row it stands for (RFC 9520 backoff).
+    pub failures: u32,
+    pub kind: EntryKind,
+    /// The response's extended RCODE bits (from its OPT, which is not stored).
+    pub ext_rcode: u8,
+    /// Where it came from, for the admin API and `dnspect cache show`.
+    pub provenance: Provenance,
+    /// Forms fitted to client limits (at most [`MAX_FORMS`]), made on first need.
+    forms: Vec<FittedForm>,
     /// Until when the store keeps it (expiry plus the stale or suspect window).
     pub keep_until: Duration,
     /// The rule that set the lifetime, for events.
     pub rule: &'static str,
-    /// For a failure entry: failures in a row it stands for (RFC 9520 backoff).
-    pub failures: u32,
-    /// Where it came from, for the admin API and `dnspect cache show`.
-    pub provenance: Provenance,
 }
 
 /// Where an entry came from, kept beside it so an operator can ask what the cache holds and
 /// why (the admin API, `dnspect cache show`, the npm `Forwarder.cacheEntries`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[repr(C)]
 pub struct Provenance {
+    /// The upstream's first Extended DNS Error (RFC 8914), passed on to clients with the answer
+    /// (first: a cache hit reads it).
+    pub ede: Option<(u16, Box<str>)>,
     /// The upstream that answered (its label, shared with the upstream list: no allocation per
     /// entry). None: the engine wrote the entry itself (a failure after giving up).
     pub upstream: Option<Arc<str>>,
     /// The TTL the upstream gave before the policy clamped it: the smallest answer TTL, or the
     /// RFC 2308 SOA TTL of a negative answer. None for failures.
     pub upstream_ttl: Option<u32>,
-    /// The upstream's first Extended DNS Error (RFC 8914), passed on to clients with the answer.
-    pub ede: Option<(u16, Box<str>)>,
 }
 
 impl Provenance {
@@ -455,15 +460,23 @@ impl FittedForm {
 /// What a key holds: its positive answer, and a negative, suspect-negative or failure entry
 /// beside it (the policy's "shadow"). Keeping both is what lets a failure or a suspect negative
 /// never hide a usable positive answer.
+///
+/// The shadow is boxed: most keys have none, and inline it would double every slot and push
+/// the fields a hit reads apart.
 #[derive(Debug, Clone, Default)]
+#[repr(C)]
 pub struct Slot {
     pub positive: Option<Entry>,
-    pub shadow: Option<Entry>,
+    pub shadow: Option<Box<Entry>>,
 }
 
 impl Slot {
     fn cost(&self) -> usize {
-        self.positive.as_ref().map_or(0, Entry::cost) + self.shadow.as_ref().map_or(0, Entry::cost)
+        self.positive.as_ref().map_or(0, Entry::cost)
+            + self
+                .shadow
+                .as_ref()
+                .map_or(0, |e| e.cost() + heap(core::mem::size_of::<Entry>()))
     }
 
     fn keep_until(&self) -> Duration {
@@ -502,11 +515,13 @@ pub struct StoreStats {
     pub inserts: u64,
 }
 
+// `repr(C)`, like [`Entry`]: the CLOCK bit and the positive entry's hot fields first.
+#[repr(C)]
 struct Held {
+    referenced: bool,
+    slot: Slot,
     /// The key, shared with the index (one allocation).
     key: Arc<[u8]>,
-    slot: Slot,
-    referenced: bool,
 }
 
 impl core::fmt::Debug for Held {
@@ -689,7 +704,12 @@ impl Store {
     /// shadow that is older); any other kind replaces the shadow. A confirmed negative also
     /// drops the positive entry. Returns false if the entry alone exceeds the budget.
     pub fn insert(&mut self, key: &[u8], entry: Entry, now: Duration) -> bool {
-        let cost = entry.cost() + key_cost(key.len());
+        // A shadow entry is boxed (see [`Slot`]).
+        let boxed = match entry.kind {
+            EntryKind::Positive => 0,
+            _ => heap(core::mem::size_of::<Entry>()),
+        };
+        let cost = entry.cost() + boxed + key_cost(key.len());
         if cost > self.max_bytes {
             return false;
         }
@@ -704,9 +724,9 @@ impl Store {
             }
             EntryKind::Negative => {
                 slot.positive = None;
-                slot.shadow = Some(entry);
+                slot.shadow = Some(Box::new(entry));
             }
-            EntryKind::SuspectNegative | EntryKind::Failure => slot.shadow = Some(entry),
+            EntryKind::SuspectNegative | EntryKind::Failure => slot.shadow = Some(Box::new(entry)),
         }
         let total = slot.cost() + key_cost(key.len());
         self.place(key, slot, total, now)
@@ -722,7 +742,7 @@ impl Store {
             },
             _ => Slot {
                 positive: None,
-                shadow: Some(entry),
+                shadow: Some(Box::new(entry)),
             },
         };
         self.place(key, slot, cost, now)
@@ -767,7 +787,7 @@ impl Store {
             return;
         };
         let e = if shadow {
-            h.slot.shadow.as_mut()
+            h.slot.shadow.as_deref_mut()
         } else {
             h.slot.positive.as_mut()
         };

@@ -151,7 +151,7 @@ impl Forwarder {
                 let store = self.cache.lock(k);
                 let slot = store.get(k)?;
                 let e = if *shadow {
-                    slot.shadow.as_ref()
+                    slot.shadow.as_deref()
                 } else {
                     slot.positive.as_ref()
                 }?;

@@ -575,7 +575,7 @@ fn serve_from(
     };
     fn pick(slot: &crate::cache::store::Slot, shadow: bool) -> Option<&Entry> {
         if shadow {
-            slot.shadow.as_ref()
+            slot.shadow.as_deref()
         } else {
             slot.positive.as_ref()
         }
