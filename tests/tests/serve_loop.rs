@@ -12,12 +12,12 @@ use std::time::{Duration, Instant};
 
 use dnspect_tests::*;
 
-/// Polls /ready until `want` is in its body (or 10 s pass); the last (status, body).
+/// Polls /ready until its body starts with `want` (or 10 s pass); the last (status, body).
 fn ready_until(metrics: u16, want: &str) -> (u16, String) {
     let until = Instant::now() + Duration::from_secs(10);
     loop {
         let (code, body) = http_get(metrics, "/ready");
-        if body.contains(want) || Instant::now() > until {
+        if body.starts_with(want) || Instant::now() > until {
             return (code, body);
         }
         std::thread::sleep(Duration::from_millis(100));
@@ -51,7 +51,7 @@ fn an_upstream_that_is_this_server_through_a_wildcard_listener_is_found_and_answ
         server.log_text()
     );
     let via = format!("forwarding loop via 127.0.0.1:{port}");
-    let (code, body) = ready_until(metrics, &via);
+    let (code, body) = ready_until(metrics, &format!("not ready: {via}"));
     assert_eq!(code, 503, "{body}\n{}", server.log_text());
     assert_eq!(body.trim(), format!("not ready: {via}"));
     assert!(
@@ -79,6 +79,21 @@ fn an_upstream_that_is_this_server_through_a_wildcard_listener_is_found_and_answ
         scraped(&scrape, "dnspect_loop_answers_total").unwrap() >= 1.0,
         "{scrape}"
     );
+    // The operator fixes the upstream and reloads: the marks are cleared, the new upstream is
+    // probed (and answers it), the server is ready and answers again.
+    let up = a_record_upstream(60);
+    let fixed = conf.replace(
+        &format!("upstreams = [\"127.0.0.1:{port}\"]"),
+        &format!("upstreams = [\"127.0.0.1:{}\"]", up.port),
+    );
+    assert_ne!(fixed, conf);
+    std::fs::write(dir.join("dnspect.toml"), fixed).unwrap();
+    server.reload_expecting("configuration reloaded");
+    let (code, body) = ready_until(metrics, "ready: 1 of 1");
+    assert_eq!(code, 200, "{body}\n{}", server.log_text());
+    let out = dig(port, &["www.example.", "A"]);
+    assert_eq!(status(&out), "NOERROR", "{out}");
+    assert!(out.contains("192.0.2.1"), "{out}");
     stop(server);
 }
 
@@ -95,7 +110,7 @@ fn two_servers_forwarding_to_each_other_both_find_the_loop() {
     let b = start_dnspect(&db, &conf(pb, pa, mb), pb, &[]);
     for (name, m, other, p) in [("A", ma, pb, &a), ("B", mb, pa, &b)] {
         let via = format!("forwarding loop via 127.0.0.1:{other}");
-        let (code, body) = ready_until(m, &via);
+        let (code, body) = ready_until(m, &format!("not ready: {via}"));
         assert_eq!(code, 503, "{name}: {body}\n{}", p.log_text());
         assert!(body.contains(&via), "{name}: {body}");
         let (_, scrape) = http_get(m, "/metrics");
@@ -147,7 +162,8 @@ fn a_real_authoritative_upstream_is_probed_without_a_loop_and_answers_stay_right
         "{log}"
     );
     assert!(!log.contains("forwarding loop via"), "{log}");
-    let (code, body) = http_get(metrics, "/ready");
+    // (The workers publish their upstream counts twice a second.)
+    let (code, body) = ready_until(metrics, "ready: 2 of 2");
     assert_eq!(code, 200, "{body}");
     let (_, scrape) = http_get(metrics, "/metrics");
     let series = format!("dnspect_upstream_loop{{to=\"127.0.0.1:{nsd_port}\"}}");

@@ -728,7 +728,7 @@ fn render_health(o: &mut String, shared: &Shared) {
         o,
         "dnspect_upstreams_usable",
         "gauge",
-        "Upstreams not marked down, by worker.",
+        "Upstreams not marked down nor looping back here, by worker.",
     );
     for (i, w) in shared.workers.iter().enumerate() {
         let n = w.upstreams_usable.load(Ordering::Relaxed);
