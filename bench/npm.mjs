@@ -247,7 +247,7 @@ const bytesKb = (n) => (n === null ? "–" : `${kb(n)} (${n.toLocaleString("en")
 for (const s of sizes) md += `| ${s.file} | ${bytesKb(s.raw)} | ${bytesKb(s.gzip)} | ${bytesKb(s.zlib)} |\n`;
 const wasmGz = wasmSize.gzip ?? wasmSize.zlib;
 md += `
-.wasm gzipped: ${wasmGz.toLocaleString("en")} B (${wasmSize.gzip === null ? "zlib" : "gzip -9, as scripts/build-wasm.sh prints it"}) against the budget of 460,000 B (scripts/build-wasm.sh fails above it; the first target was 300 KB, before captures, incidents, zones and cache admin): ${verdict(460000 / wasmGz, 1)}.
+.wasm gzipped: ${wasmGz.toLocaleString("en")} B (${wasmSize.gzip === null ? "zlib" : "gzip -9, as scripts/build-wasm.sh prints it"}) against the budget of 490,000 B (scripts/build-wasm.sh fails above it; the first target was 300 KB, before captures, incidents, zones and cache admin): ${verdict(490000 / wasmGz, 1)}.
 zlib (Node's \`zlib.gzipSync\`, the same level) compresses it to ${wasmSize.zlib.toLocaleString("en")} B. pkg/node and pkg/web hold the same .wasm.
 `;
 

@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used)]
 
 use dnspect_core::wire::inspect::analyze::analyze;
+use dnspect_core::wire::inspect::dig::analysis_text;
 use dnspect_core::wire::spans::NoSpans;
 use dnspect_core::wire::{decode_with, ErrorKind, Message, MessageView, RData, RType, WireError};
 
@@ -390,6 +391,16 @@ fn short_headers() {
         let a = analyze(m);
         assert!(a.fields.is_empty());
         assert!(MessageView::new(m).is_err());
+        // No header was read, so none is shown and nothing is said about its counts: `dnspect
+        // decode 78fd8180` once printed "id: 0, status: NOERROR" and "QDCOUNT is 0" for bytes
+        // that say id 0x78fd and were never decoded.
+        assert!(a.warnings.is_empty(), "{n} bytes: {:?}", a.warnings);
+        let text = analysis_text(&a);
+        assert!(
+            !text.contains("->>HEADER<<-") && text.contains(";; no DNS header: "),
+            "{n} bytes:\n{text}"
+        );
+        assert!(text.contains(";; ERROR: at offset 0"), "{text}");
     }
 }
 

@@ -212,3 +212,83 @@ fn a_response_stamped_before_its_query_does_not_panic() {
     assert!(!rows.is_empty());
     assert_eq!(read_any(&data, 1).1, report);
 }
+
+/// The pcapng test files of python-pcapng 2.1.1 (`test_data/*.ntar`, Apache-2.0; in
+/// `tests/captures/pcapng-suite/`): empty sections, interfaces without packets, options, an
+/// obsolete packet block, several sections, big- and little-endian. dnspect reads each without
+/// error, in any chunk size, except the three whose block length is not a multiple of 4 (the
+/// pcapng draft: "MUST be a multiple of 4"; python-pcapng fails on them too, Wireshark reads
+/// test006 leniently): those are errors at the byte where the bad block starts.
+#[test]
+fn the_python_pcapng_test_files_read_or_fail_at_the_bad_block() {
+    let bad = [
+        ("test006.ntar", "at byte 96"),
+        ("test007.ntar", "at byte 96"),
+        ("test010.ntar", "at byte 96"),
+    ];
+    let dir = format!("{}/tests/captures/pcapng-suite", env!("CARGO_MANIFEST_DIR"));
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".ntar"))
+        .collect();
+    names.sort();
+    assert_eq!(names.len(), 11, "{names:?}");
+    for name in &names {
+        let bytes = fixture(&format!("pcapng-suite/{name}"));
+        assert_eq!(sniff(&bytes), Some(Format::Pcapng), "{name}");
+        let want = bad.iter().find(|(n, _)| n == name).map(|(_, at)| *at);
+        for chunk in [bytes.len(), 1, 7, 64] {
+            let (rows, _, err) = read(&bytes, chunk);
+            assert!(rows.is_empty(), "{name}: no DNS in these files");
+            match (want, &err) {
+                (None, None) => {}
+                (Some(at), Some(e)) => {
+                    assert!(e.contains(at) && e.contains("block"), "{name}: {e}")
+                }
+                _ => panic!("{name} chunk {chunk}: expected {want:?}, got {err:?}"),
+            }
+        }
+    }
+}
+
+/// `knot-unbound.pcap`: tcpdump on loopback while dig 9.18 and kdig 3.2 asked Knot DNS 3.2
+/// (port 53530, a signed zone, NSID, cookies, ECS) and Unbound 1.17 (port 53531); its messages
+/// are also in `tests/data/real/knot-unbound-dig.txt`. Every frame is a DNS message read
+/// without error and equal to the stored one, queries paired with answers, whatever the chunks.
+#[test]
+fn the_knot_and_unbound_capture_reads_every_message() {
+    let bytes = fixture("knot-unbound.pcap");
+    let text = std::fs::read_to_string(format!(
+        "{}/tests/data/real/knot-unbound-dig.txt",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    let stored: Vec<Vec<u8>> = text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .map(|l| dnspect_core::wire::text::unhex(l.split_once(' ').unwrap().1).unwrap())
+        .collect();
+    assert_eq!(stored.len(), 111);
+    let opts = || CaptureOptions {
+        ports: vec![53530, 53531],
+        ..CaptureOptions::default()
+    };
+    for chunk in [bytes.len(), 1, 100] {
+        let mut a = CaptureAnalyzer::new(opts()).unwrap();
+        let mut got = Vec::new();
+        for c in bytes.chunks(chunk) {
+            a.feed(c, &mut |m, b| {
+                assert!(m.error.is_none(), "{m:?}");
+                got.push(b.to_vec());
+            })
+            .unwrap();
+        }
+        a.finish().unwrap();
+        assert_eq!(got, stored, "chunk {chunk}");
+        let r = a.report();
+        assert_eq!(r.messages, 111);
+        assert_eq!(r.queries, 57, "{r:?}");
+        assert_eq!(r.responses, 54, "{r:?}");
+    }
+}

@@ -18,7 +18,9 @@ use proptest::sample::select;
 use dnspect_core::wire::fit::{fit, recompress, truncate};
 use dnspect_core::wire::inspect::analyze::analyze;
 use dnspect_core::wire::spans::NoSpans;
-use dnspect_core::wire::{decode_with, Header, Message, MessageView, Name, RData, RType, SvcParam};
+use dnspect_core::wire::{
+    decode_with, Class, Header, Message, MessageView, Name, RData, RType, Record, SvcParam,
+};
 
 mod gen;
 
@@ -59,16 +61,16 @@ impl Profile for Full {
     ];
     const TYPED_WEIGHT: u32 = 8;
 
-    /// A type the decoder keeps as opaque bytes (RFC 3597): RP, LOC, URI, CSYNC, 0, private
-    /// use, 65535, or any other.
+    /// A type the decoder keeps as opaque bytes (RFC 3597): NULL, IPSECKEY, HIP, TSIG, 0,
+    /// private use, 65535, or any other it has no layout for.
     fn opaque_type() -> BoxedStrategy<RType> {
         prop_oneof![
             select(
                 &[
-                    RType::RP,
-                    RType(29),
-                    RType::URI,
-                    RType::CSYNC,
+                    RType::NULL,
+                    RType::IPSECKEY,
+                    RType::HIP,
+                    RType::TSIG,
                     RType(0),
                     RType(65280),
                     RType(65535)
@@ -77,7 +79,7 @@ impl Profile for Full {
             any::<u16>().prop_map(RType),
         ]
         .prop_filter("typed or OPT", |t| {
-            !Self::TYPES.contains(t) && *t != RType::OPT
+            !Self::TYPES.contains(t) && *t != RType::OPT && !has_layout(*t)
         })
         .boxed()
     }
@@ -85,6 +87,29 @@ impl Profile for Full {
 
 fn rtype() -> BoxedStrategy<RType> {
     Full::rtype()
+}
+
+/// Whether dnspect reads `t` with a layout (random bytes would not decode as opaque data).
+fn has_layout(t: RType) -> bool {
+    // A record of type t with 1 byte of RDATA: opaque types decode it, typed ones reject it
+    // or read fields.
+    let m = Message {
+        answers: vec![Record {
+            name: Name::root(),
+            rtype: t,
+            class: Class::IN,
+            ttl: 0,
+            rdata: RData::Unknown { data: vec![0] },
+        }],
+        ..Message::default()
+    };
+    match m.to_wire_uncompressed() {
+        Ok(w) => !matches!(
+            Message::from_wire(&w).map(|m| m.answers[0].rdata.clone()),
+            Ok(RData::Unknown { .. })
+        ),
+        Err(_) => true,
+    }
 }
 
 fn rdata_for(t: RType) -> BoxedStrategy<RData> {

@@ -66,7 +66,15 @@ pub fn run(a: CaptureArgs) -> ExitCode {
     }
     let mut analyzer = match CaptureAnalyzer::new(opts) {
         Ok(x) => x,
-        Err(e) => return fail(&e),
+        // The core names the option as the npm package spells it (`rcode: ...`); here it is a
+        // flag (`--rcode: ...`).
+        Err(e) => {
+            let flagged = ["name: ", "server: ", "rcode: "]
+                .iter()
+                .find(|p| e.starts_with(*p))
+                .map_or(e.clone(), |_| format!("--{e}"));
+            return fail(&flagged);
+        }
     };
     if a.replay {
         analyzer.keep_exchanges(replay::MAX_REPLAY_QUERIES * 4);
@@ -149,6 +157,10 @@ pub fn run(a: CaptureArgs) -> ExitCode {
         return ExitCode::SUCCESS;
     }
     drop(out);
+    if lines && report.shown == 0 && capture_error.is_none() {
+        // An empty listing with exit 0 looks like a broken tool; say why nothing was shown.
+        eprintln!("{}", nothing_shown(&a, &report));
+    }
     if let Some(e) = capture_error {
         eprintln!(
             "dnspect: {}: {e} ({} DNS messages read before it are shown)",
@@ -158,6 +170,45 @@ pub fn run(a: CaptureArgs) -> ExitCode {
         return ExitCode::from(1);
     }
     ExitCode::SUCCESS
+}
+
+/// Why the listing is empty: no DNS at all (with what the network layers skipped, and the
+/// ports that were read), or DNS that the filters left out.
+fn nothing_shown(a: &CaptureArgs, r: &dnspect_core::pcap::CaptureReport) -> String {
+    let file = a.file.display();
+    if r.messages > 0 {
+        return format!(
+            "dnspect: {file}: {} DNS message(s), no response with --rcode {}",
+            r.messages,
+            a.rcode.as_deref().unwrap_or("")
+        );
+    }
+    if a.name.is_some() || a.server.is_some() {
+        let mut filters = Vec::new();
+        if let Some(n) = &a.name {
+            filters.push(format!("--name {n}"));
+        }
+        if let Some(s) = &a.server {
+            filters.push(format!("--server {s}"));
+        }
+        return format!(
+            "dnspect: {file}: no DNS message matching {} in {} frame(s)",
+            filters.join(" "),
+            r.frames
+        );
+    }
+    let ports = if a.any_port {
+        "any port".to_string()
+    } else if a.port.is_empty() {
+        "ports 53 and 5353".to_string()
+    } else {
+        let p: Vec<String> = a.port.iter().map(u16::to_string).collect();
+        format!("port(s) {}", p.join(", "))
+    };
+    format!(
+        "dnspect: {file}: no DNS messages in {} frame(s) ({} not DNS on {ports}: see --port or --any-port; {} not IP, {} of an unsupported link type, {} malformed)",
+        r.frames, r.skipped.not_dns, r.skipped.not_ip, r.skipped.unsupported_link, r.skipped.malformed
+    )
 }
 
 fn progress_bar(size: Option<u64>) -> Option<indicatif::ProgressBar> {

@@ -310,9 +310,20 @@ pub struct ConfigError {
 
 impl std::fmt::Display for ConfigError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.line {
-            Some(l) => write!(f, "line {l}, field `{}`: {}", self.field, self.message),
-            None => write!(f, "field `{}`: {}", self.field, self.message),
+        // One line, whatever the parser said (toml's messages can span lines), and no empty
+        // field name when the error is not about one field (an unreadable file, a bad header).
+        let message = self
+            .message
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect::<Vec<_>>()
+            .join(": ");
+        match (self.line, self.field.is_empty()) {
+            (Some(l), false) => write!(f, "line {l}, field `{}`: {message}", self.field),
+            (Some(l), true) => write!(f, "line {l}: {message}"),
+            (None, false) => write!(f, "field `{}`: {message}", self.field),
+            (None, true) => f.write_str(&message),
         }
     }
 }
@@ -637,6 +648,9 @@ fn settle(
     } else {
         Some(socket(&f.metrics, 9153).map_err(|m| sp.err("metrics", m))?)
     };
+    if let Some(m) = metrics_clash(&listen, metrics) {
+        return Err(sp.err("metrics", m));
+    }
     let allow = f
         .allow
         .iter()
@@ -972,6 +986,21 @@ fn labels(addrs: &[SocketAddr]) -> Vec<UpstreamConfig> {
         .collect()
 }
 
+/// The metrics listener (HTTP over TCP) on a port a DNS listener also holds, on the same
+/// address or where either is a wildcard: both bind with SO_REUSEPORT, so the kernel would hand
+/// HTTP connections to the DNS listener and DNS connections to the HTTP one.
+fn metrics_clash(listen: &[SocketAddr], metrics: Option<SocketAddr>) -> Option<String> {
+    let m = metrics?;
+    let l = listen.iter().find(|l| {
+        l.port() == m.port()
+            && l.is_ipv4() == m.is_ipv4()
+            && (l.ip() == m.ip() || l.ip().is_unspecified() || m.ip().is_unspecified())
+    })?;
+    Some(format!(
+        "{m} is also a DNS listener ({l} in `listen`): the metrics, health and admin listener needs a port of its own"
+    ))
+}
+
 /// Reads a config file; `resolv` is the resolv.conf read when it configures no upstream.
 pub fn load(path: &Path, resolv: &Path) -> Result<Settings, ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
@@ -1010,6 +1039,21 @@ fn with_resolv(s: Result<Settings, ConfigError>, resolv: &Path) -> Result<Settin
             s.resolv_conf = Some(resolv.to_path_buf());
         }
         s
+    })
+    .map_err(|mut e| {
+        // parse() does not know which file it read the nameservers from; name it, so that
+        // `--resolv-conf PATH` (or a container's empty one) is seen in the error.
+        // (An unreadable one is already named by the I/O error.)
+        if e.field == "upstreams"
+            && e.message == "none configured and resolv.conf lists no nameserver"
+        {
+            e.message = e.message.replacen(
+                "resolv.conf",
+                &format!("the resolv.conf {}", resolv.display()),
+                1,
+            );
+        }
+        e
     })
 }
 
@@ -1586,6 +1630,16 @@ impl Overrides {
             } else {
                 Some(socket(m, 9153).map_err(|m| flag("metrics", m))?)
             };
+        }
+        if !self.listen.is_empty() || self.metrics.is_some() {
+            if let Some(m) = metrics_clash(&s.listen, s.metrics) {
+                let name = if self.metrics.is_some() {
+                    "metrics"
+                } else {
+                    "listen"
+                };
+                return Err(flag(name, m));
+            }
         }
         if self.log_queries {
             s.log_queries = true;

@@ -26,9 +26,27 @@ fn parse_url(url: &str) -> anyhow::Result<(SocketAddr, String, String)> {
     Ok((addr, hostport.to_string(), path))
 }
 
+/// Why a check failed: the URL is not one we can ask (a usage error, exit 2), or the server
+/// did not answer 200 (exit 1).
+#[derive(Debug)]
+pub enum Error {
+    Usage(anyhow::Error),
+    Failed(anyhow::Error),
+}
+
 /// The status line and body of one GET, within `timeout` in all.
-pub fn check(url: &str, timeout: Duration) -> anyhow::Result<String> {
-    let (addr, host, path) = parse_url(url)?;
+pub fn check(url: &str, timeout: Duration) -> Result<String, Error> {
+    let (addr, host, path) = parse_url(url).map_err(Error::Usage)?;
+    get(url, addr, &host, &path, timeout).map_err(Error::Failed)
+}
+
+fn get(
+    url: &str,
+    addr: SocketAddr,
+    host: &str,
+    path: &str,
+    timeout: Duration,
+) -> anyhow::Result<String> {
     let mut s = TcpStream::connect_timeout(&addr, timeout)
         .with_context(|| format!("cannot connect to {addr}"))?;
     s.set_read_timeout(Some(timeout))?;
@@ -48,14 +66,15 @@ pub fn check(url: &str, timeout: Duration) -> anyhow::Result<String> {
     let body = text.split_once("\r\n\r\n").map_or("", |(_, b)| b).trim();
     let code = status.split_whitespace().nth(1).unwrap_or("");
     if code != "200" {
-        bail!(
-            "{url}: {} {body}",
-            if status.is_empty() {
-                "empty answer"
-            } else {
-                status
-            }
-        );
+        let status = if status.is_empty() {
+            "empty answer"
+        } else {
+            status
+        };
+        if body.is_empty() {
+            bail!("{url}: {status}");
+        }
+        bail!("{url}: {status}: {body}");
     }
     Ok(format!("{url}: {body}"))
 }

@@ -51,7 +51,8 @@ IN = dns.rdataclass.IN
 
 
 def record_view(rrset, rd):
-    rdclass = int(rrset.rdclass)
+    # In an UPDATE, dnspython keeps class ANY or NONE (deletions, prerequisites) apart.
+    rdclass = int(rrset.deleting if getattr(rrset, "deleting", None) is not None else rrset.rdclass)
     rdtype = int(rrset.rdtype)
     return [
         rrset.name.to_text(),
@@ -60,9 +61,19 @@ def record_view(rrset, rd):
         dns.rdatatype.to_text(rdtype),
         rdtype,
         rdclass,
-        rd.to_text(),
-        rd.to_generic().to_text(),
+        rd.to_text() if rd is not None else "",
+        rd.to_generic().to_text() if rd is not None else "\\# 0",
     ]
+
+
+def section_view(section):
+    """One view per record; an UPDATE's RRset without RDATA (RFC 2136 2.4, 2.5) is one record."""
+    out = []
+    for rrset in section:
+        if len(rrset) == 0:
+            out.append(record_view(rrset, None))
+        out += [record_view(rrset, rd) for rd in rrset]
+    return out
 
 
 def view(msg, wire):
@@ -83,7 +94,10 @@ def view(msg, wire):
         ],
     }
     for key, section in (("answer", msg.answer), ("authority", msg.authority), ("additional", msg.additional)):
-        v[key] = [record_view(rrset, rd) for rrset in section for rd in rrset]
+        v[key] = section_view(section)
+    # dnspython keeps a TSIG record (the last of the additional section) apart from the section.
+    if msg.tsig is not None:
+        v["additional"] += [record_view(msg.tsig, rd) for rd in msg.tsig]
     if msg.opt is not None:
         v["edns"] = {
             "payload": msg.payload,
@@ -449,14 +463,21 @@ def generate(count, seed):
         out.write(json.dumps(view(parsed, wire)) + "\n")
 
 
-def decode():
+def decode(real=False):
+    """`real`: packets from elsewhere: TSIG read without a key, one view per record even where
+    dnspython would merge an RRset (an AXFR's closing SOA repeats its first)."""
     for line in sys.stdin:
         line = line.strip()
         if not line:
             continue
         wire = bytes.fromhex(line)
         try:
-            v = view(dns.message.from_wire(wire), wire)
+            if real:
+                # keyring=False: read TSIG records without verifying them (no key here).
+                m = dns.message.from_wire(wire, keyring=False, one_rr_per_rrset=True)
+            else:
+                m = dns.message.from_wire(wire)
+            v = view(m, wire)
         except Exception as e:  # noqa: BLE001 - report any rejection to the caller
             v = {"error": f"{type(e).__name__}: {e}"}
         sys.stdout.write(json.dumps(v) + "\n")
@@ -468,9 +489,10 @@ def main():
     p.add_argument("--count", type=int, default=1200)
     p.add_argument("--seed", type=int, default=0xD15EC7)
     p.add_argument("--decode", action="store_true", help="read hex messages on stdin, print dnspython's view")
+    p.add_argument("--real", action="store_true", help="with --decode: TSIG unverified, one view per record")
     a = p.parse_args()
     if a.decode:
-        decode()
+        decode(a.real)
     else:
         generate(a.count, a.seed)
 

@@ -254,18 +254,35 @@ pub fn run(cmd: &mut Command, limit: Duration) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    // The pipes are read while the child runs: a child writing more than the pipe buffer
+    // (64 KiB) would otherwise block until the limit and be killed with its output cut.
+    let drain = |pipe: Option<Box<dyn std::io::Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            if let Some(mut p) = pipe {
+                let _ = p.read_to_end(&mut buf);
+            }
+            buf
+        })
+    };
+    let out = drain(child.stdout.take().map(|p| Box::new(p) as _));
+    let err = drain(child.stderr.take().map(|p| Box::new(p) as _));
     let until = Instant::now() + limit;
-    loop {
-        if let Ok(Some(_)) = child.try_wait() {
-            break;
+    let status = loop {
+        if let Ok(Some(s)) = child.try_wait() {
+            break s;
         }
         if Instant::now() > until {
             let _ = child.kill();
-            break;
+            break child.wait().unwrap_or_else(|e| panic!("{e}"));
         }
         std::thread::sleep(Duration::from_millis(10));
+    };
+    Output {
+        status,
+        stdout: out.join().unwrap_or_default(),
+        stderr: err.join().unwrap_or_default(),
     }
-    child.wait_with_output().unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// `dig @127.0.0.1 -p PORT args...`, stdout as text.

@@ -215,8 +215,12 @@ fn the_query_log_names_clients_by_address_and_port() {
     let up = a_record_upstream(300);
     let dir = temp_dir("cli-qlog");
     let port = free_port();
-    let s = start_dnspect(&dir, &config(port, &[up.port], ""), port, &[]);
+    // A local record too: its `local` line names the client like every other line.
+    let local = "[engine.local]\nrecords = [\"printer.lan. 300 IN A 192.168.1.20\"]\n";
+    let s = start_dnspect(&dir, &config(port, &[up.port], local), port, &[]);
     let (me, r) = query_from_own_port(port, "who.example.");
+    assert_eq!(r.rcode(), Rcode::NOERROR);
+    let (me_local, r) = query_from_own_port(port, "printer.lan.");
     assert_eq!(r.rcode(), Rcode::NOERROR);
     let _ = dig(port, &["+tcp", "tcp.example", "A"]);
     assert!(
@@ -231,6 +235,12 @@ fn the_query_log_names_clients_by_address_and_port() {
     );
     assert!(
         log.contains(&format!("reply who.example. A to client {me}: NOERROR")),
+        "{log}"
+    );
+    assert!(
+        log.contains(&format!(
+            "local printer.lan. A to client {me_local}: NOERROR, 1 answer record(s) from local record local.records[0]"
+        )),
         "{log}"
     );
     let tcp_line = log
@@ -250,7 +260,7 @@ fn the_query_log_names_clients_by_address_and_port() {
             from.chain(l.split("to client ").skip(1))
         })
         .collect();
-    assert!(named.len() >= 4, "{log}");
+    assert!(named.len() >= 6, "{log}");
     for after in named {
         assert!(
             after.starts_with("127.0.0.1:"),

@@ -152,7 +152,10 @@ const TYPE_MNEMONICS: &str = "type mnemonics in RRSIG/NSEC/NSEC3 (tables differ)
 const SVC_KEYS: &str = "SvcParamKey mnemonics (ohttp = key8)";
 const SVC_QUOTES: &str = "SVCB value quoting";
 const SVC_ESCAPES: &str = "SVCB value escapes";
-const RULES: [&str; 7] = [
+const GPOS_QUOTES: &str = "GPOS strings quoted (dig) or bare (dnspython)";
+const LOC_METRES: &str = "LOC metres: 20m (dig) or 20.00m and defaults left out (dnspython)";
+const TSIG_EMPTY_MAC: &str = "TSIG empty MAC: \"\" (dnspython) or nothing (dig)";
+const RULES: [&str; 10] = [
     CHUNKING,
     HEX_CASE,
     IPV6,
@@ -160,6 +163,9 @@ const RULES: [&str; 7] = [
     SVC_KEYS,
     SVC_QUOTES,
     SVC_ESCAPES,
+    GPOS_QUOTES,
+    LOC_METRES,
+    TSIG_EMPTY_MAC,
 ];
 
 /// Canonicalization context: dnspython's tables, the side that printed the text, and one rule
@@ -328,6 +334,59 @@ fn svcb(s: &str, cx: &Cx<'_>) -> String {
     out.join(" ")
 }
 
+/// TSIG (RFC 8945 4.2) with an empty MAC (an error answer): dnspython writes the MAC as `""`,
+/// dig (BIND's totext) writes nothing for it; drops the `""`.
+fn tsig(toks: &[&str], cx: &Cx<'_>) -> String {
+    if !cx.on(TSIG_EMPTY_MAC) {
+        return toks.join(" ");
+    }
+    toks.iter()
+        .filter(|t| **t != "\"\"")
+        .copied()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// GPOS (RFC 1712 3): three character-strings. dig quotes them (`"-22.6882"`), dnspython prints
+/// them bare; removes the quotes.
+fn gpos(toks: &[&str], cx: &Cx<'_>) -> String {
+    if !cx.on(GPOS_QUOTES) {
+        return toks.join(" ");
+    }
+    toks.iter()
+        .map(|t| t.trim_matches('"'))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// LOC (RFC 1876 3): dig writes size and precisions in whole metres when they are (`20m`) and
+/// always all three; dnspython writes `20.00m` and leaves out the three when they are the
+/// defaults (1m 10000m 10m). Reads the metre values as centimetres and fills in the defaults.
+fn loc(toks: &[&str], cx: &Cx<'_>) -> String {
+    if !cx.on(LOC_METRES) {
+        return toks.join(" ");
+    }
+    let cm = |t: &str| -> String {
+        let v = t.trim_end_matches('m');
+        let (whole, frac) = v.split_once('.').unwrap_or((v, "0"));
+        let frac: String = format!("{frac:0<2}").chars().take(2).collect();
+        match (whole.parse::<i64>(), frac.parse::<i64>()) {
+            (Ok(w), Ok(f)) => format!(
+                "{}cm",
+                w * 100 + if w < 0 || v.starts_with('-') { -f } else { f }
+            ),
+            _ => format!("<bad LOC metres {t}>"),
+        }
+    };
+    let mut out: Vec<String> = toks.iter().take(8).map(|t| t.to_string()).collect();
+    let metres: Vec<&str> = toks.iter().skip(8).copied().collect();
+    let defaults = ["0m", "1m", "10000m", "10m"];
+    for (i, d) in defaults.iter().enumerate() {
+        out.push(cm(metres.get(i).copied().unwrap_or(d)));
+    }
+    out.join(" ")
+}
+
 /// The RFC 3597 generic form `\# len hex`, with the blob joined and lowercased.
 fn generic(s: &str, cx: &Cx<'_>) -> String {
     let toks: Vec<&str> = s.split_whitespace().collect();
@@ -348,11 +407,28 @@ fn canonical(rtype: RType, s: &str, cx: &Cx<'_>) -> String {
     match rtype {
         RType::AAAA => ipv6(s.trim(), cx),
         // key tag, algorithm, digest type, digest (hex).
-        RType::DS | RType::CDS => format!("{} {}", head(3), lower(&join_blob(&toks, 3, cx), cx)),
-        // flags, protocol, algorithm, key (base64: case matters).
-        RType::DNSKEY | RType::CDNSKEY => format!("{} {}", head(3), join_blob(&toks, 3, cx)),
+        RType::DS | RType::CDS | RType::DLV | RType::TA => {
+            format!("{} {}", head(3), lower(&join_blob(&toks, 3, cx), cx))
+        }
+        // flags, protocol, algorithm, key (base64: case matters); CERT: type, tag, algorithm, blob.
+        RType::DNSKEY | RType::CDNSKEY | RType::KEY | RType::CERT => {
+            format!("{} {}", head(3), join_blob(&toks, 3, cx))
+        }
+        RType::DHCID | RType::OPENPGPKEY => join_blob(&toks, 0, cx),
+        // precedence, gateway type, algorithm, gateway, key (base64).
+        RType::IPSECKEY => format!("{} {}", head(4), join_blob(&toks, 4, cx)),
+        // algorithm, HIT (hex), key (base64), servers.
+        RType::HIP => {
+            let rest = toks.get(2..).map(|t| t.join(" ")).unwrap_or_default();
+            let hit = toks.get(1).map(|h| lower(h, cx)).unwrap_or_default();
+            format!("{} {hit} {rest}", head(1))
+        }
+        // serial, scheme, algorithm, digest (hex).
+        RType::ZONEMD => format!("{} {}", head(3), lower(&join_blob(&toks, 3, cx), cx)),
+        RType::GPOS => gpos(&toks, cx),
+        RType::LOC => loc(&toks, cx),
         // type covered, 6 numbers, signer, signature (base64).
-        RType::RRSIG => {
+        RType::RRSIG | RType::SIG => {
             let covered = toks.first().map(|c| type_token(c, cx)).unwrap_or_default();
             let mid = toks.get(1..8).map(|m| m.join(" ")).unwrap_or_default();
             format!("{covered} {mid} {}", join_blob(&toks, 8, cx))
@@ -378,6 +454,7 @@ fn canonical(rtype: RType, s: &str, cx: &Cx<'_>) -> String {
             toks.get(3).map(|x| lower(x, cx)).unwrap_or_default()
         ),
         RType::SVCB | RType::HTTPS => svcb(s, cx),
+        RType::TSIG => tsig(&toks, cx),
         // Everything else (names, quoted character-strings, numbers) must match exactly, but for
         // trailing whitespace.
         _ => s.trim_end().to_string(),
@@ -747,4 +824,345 @@ fn dnspect_decodes_like_dnspython() {
         0,
         "dnspect and dnspython disagree (details above)"
     );
+}
+
+// ---- real packets -------------------------------------------------------------------------------
+
+/// Where the real packets live: `core/tests/data/real/*.txt`, one message a line (`label hex`),
+/// sources and licences in the README there.
+fn real_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../core/tests/data/real")
+}
+
+/// Every `label hex` line of every `.txt` file in `core/tests/data/real`, in file order.
+fn real_packets() -> Vec<(String, Vec<u8>)> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(real_dir())
+        .expect("core/tests/data/real")
+        .map(|e| e.expect("dir entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "txt"))
+        .collect();
+    files.sort();
+    let mut out = Vec::new();
+    for f in files {
+        let text = std::fs::read_to_string(&f).expect("read packet file");
+        for (i, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let (label, hex) = line
+                .split_once(' ')
+                .unwrap_or_else(|| panic!("{}:{}: want `label hex`", f.display(), i + 1));
+            let wire = text::unhex(hex.trim())
+                .unwrap_or_else(|e| panic!("{}:{}: bad hex: {e}", f.display(), i + 1));
+            out.push((label.to_string(), wire));
+        }
+    }
+    out
+}
+
+/// Checks that the leaves of the field tree explain every byte of `wire` exactly once (in order,
+/// no gap, no overlap) and that every group spans exactly its children. Returns what is wrong.
+fn span_problems(fields: &[dnspect_core::wire::spans::Field], len: usize) -> Vec<String> {
+    fn walk(
+        f: &dnspect_core::wire::spans::Field,
+        leaves: &mut Vec<(usize, usize, String)>,
+        bad: &mut Vec<String>,
+    ) {
+        // The flag bits share their two bytes: the flags field is one leaf here.
+        if f.children.is_empty() || f.kind == dnspect_core::wire::spans::FieldKind::Flags {
+            leaves.push((f.offset, f.len, f.label.clone()));
+            return;
+        }
+        let first = f.children.first().map_or(f.offset, |c| c.offset);
+        let end = f.children.last().map_or(f.offset, |c| c.offset + c.len);
+        if first != f.offset || end != f.offset + f.len {
+            bad.push(format!(
+                "group {:?} at {}+{} but its children span {first}..{end}",
+                f.label, f.offset, f.len
+            ));
+        }
+        for c in &f.children {
+            walk(c, leaves, bad);
+        }
+    }
+    let mut leaves = Vec::new();
+    let mut bad = Vec::new();
+    for f in fields {
+        walk(f, &mut leaves, &mut bad);
+    }
+    let mut at = 0;
+    for (offset, l, label) in &leaves {
+        if *offset != at {
+            bad.push(format!(
+                "leaf {label:?} at {offset} but the previous field ended at {at} ({})",
+                if *offset > at { "gap" } else { "overlap" }
+            ));
+        }
+        // A leaf of no bytes (an empty RDATA, bitmap or CAA value) explains nothing and is
+        // allowed: it shows the field is there and empty.
+        let _ = label;
+        at = offset + l;
+    }
+    if at != len {
+        bad.push(format!("the fields end at {at}, the message at {len}"));
+    }
+    bad
+}
+
+/// Packets of the collection that dnspython rejects and dnspect reads, each with the reason the
+/// difference is legitimate; dnspect must still flag each with an `error`-severity warning.
+const DNSPYTHON_REJECTS: &[(&str, &str)] = &[];
+
+/// Real packets dnspect decodes but flags with an `error` warning while dnspython accepts them:
+/// each with the RFC that makes the packet wrong.
+const FLAGGED_VALID_BY_DNSPYTHON: &[(&str, &str)] = &[];
+
+/// What the analyzer must (true) or must not (false) say about some real packets: findings that
+/// were wrong on them once.
+const FINDINGS: &[(&str, &str, bool)] = &[
+    // Knot's answer to x.dname.example.test A: DNAME, the synthesized CNAME to x.example.net,
+    // which Knot does not serve. Not NODATA (RFC 1034 4.3.2: the resolver asks on).
+    (
+        "knot-unbound/058-",
+        "the CNAME chain leaves this server's data at x.example.net.",
+        true,
+    ),
+    ("knot-unbound/058-", "negative answer (", false),
+    // Knot's truncated answers (TC, no records): incomplete, not negative.
+    ("knot-unbound/062-", "negative answer (", false),
+    ("knot-unbound/064-", "negative answer (", false),
+    ("knot-unbound/062-", "TC is set", true),
+    // IANA's answer to www.iana.org ANY: its CNAME and RRSIG. The CNAME is data of type ANY
+    // (RFC 1034 4.3.2 3a): a positive answer, not NODATA.
+    (
+        "dnslib/www.iana.org-ANY-dnssec/response",
+        "negative answer (",
+        false,
+    ),
+    (
+        "dnslib/www.iana.org-ANY-dnssec/response",
+        "CNAME chain",
+        false,
+    ),
+    // A recursive server's answer with the CNAME and not the A at its target (dpkt): incomplete,
+    // said so, not NODATA.
+    (
+        "dpkt/cname_resp",
+        "the CNAME chain ends at mail.google.com.",
+        true,
+    ),
+    ("dpkt/cname_resp", "negative answer (", false),
+    // Knot's AXFR and IXFR answers (the zone; the SOA alone: up to date) and its NOERROR to an
+    // UPDATE are not negative answers.
+    ("knot-tsig/008-", "negative answer (", false),
+    ("knot-tsig/026-", "negative answer (", false),
+    ("knot-tsig/020-", "negative answer (", false),
+    ("knot-tsig2/010-", "negative answer (", false),
+    ("knot-tsig2/024-", "negative answer (", false),
+    // Its NODATA with SOA through the empty wildcard parent: negative, cacheable 60 s.
+    ("knot-unbound/052-", "cacheable for 60 s", true),
+];
+
+#[test]
+fn real_packets_decode_like_dnspython() {
+    use dnspect_core::wire::inspect::analyze::Severity;
+    use dnspect_core::wire::inspect::dig::analysis_text;
+
+    require_dnspython();
+    let packets = real_packets();
+    assert!(
+        packets.len() >= 450,
+        "only {} real packets in {}",
+        packets.len(),
+        real_dir().display()
+    );
+    // dnspython's view of each, through the corpus script's --decode mode.
+    let input: String = packets
+        .iter()
+        .map(|(_, w)| format!("{}\n", text::hex(w)))
+        .collect();
+    let views: Vec<Value> = run_script(&["--decode", "--real"], Some(&input))
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("view JSON"))
+        .collect();
+    assert_eq!(views.len(), packets.len(), "one view per packet");
+    let preamble: Value = serde_json::from_str(
+        run_script(&["--count", "0"], None)
+            .lines()
+            .next()
+            .expect("preamble"),
+    )
+    .expect("preamble JSON");
+    let tables = Tables {
+        types: table(&preamble["types"]),
+        classes: table(&preamble["classes"]),
+        svc_keys: table(&preamble["svc_keys"]),
+    };
+
+    let mut tally = Tally::default();
+    let mut per_source: BTreeMap<String, usize> = BTreeMap::new();
+    for ((label, wire), v) in packets.iter().zip(&views) {
+        *per_source
+            .entry(label.split('/').next().unwrap_or("").to_string())
+            .or_default() += 1;
+        let a = analyze(wire);
+        // Every byte explained once, whatever the outcome of the decode.
+        tally.check("field trees (every byte once)");
+        let problems = span_problems(&a.fields, wire.len());
+        if !problems.is_empty() {
+            tally.mismatch("field tree", format!("{label}: {}", problems.join("; ")));
+        }
+        // The dig-style text renders (the CLI's output).
+        tally.check("dig-style text");
+        let dig = analysis_text(&a);
+        let errors: Vec<&str> = a
+            .warnings
+            .iter()
+            .filter(|w| w.severity == Severity::Error)
+            .map(|w| w.message.as_str())
+            .collect();
+        for (prefix, text, present) in FINDINGS {
+            if label.starts_with(prefix) {
+                tally.check("expected findings");
+                let said = a.warnings.iter().any(|w| w.message.contains(text));
+                if said != *present {
+                    tally.mismatch(
+                        "finding",
+                        format!(
+                            "{label}: {} {text:?}; the analyzer said {:?}",
+                            if *present {
+                                "should say"
+                            } else {
+                                "should not say"
+                            },
+                            a.warnings.iter().map(|w| &w.message).collect::<Vec<_>>()
+                        ),
+                    );
+                }
+            }
+        }
+        let py_error = v.get("error").and_then(Value::as_str);
+        let decoded = Message::from_wire(wire);
+        match (py_error, &decoded) {
+            (Some(pe), Ok(_)) => {
+                tally.check("rejected by dnspython");
+                let documented = DNSPYTHON_REJECTS.iter().any(|(l, _)| l == label);
+                if errors.is_empty() {
+                    tally.mismatch(
+                        "dnspython rejects, dnspect reads it without an error warning",
+                        format!("{label}: dnspython {pe}"),
+                    );
+                } else if !documented {
+                    tally.mismatch(
+                        "dnspython rejects, dnspect flags it (undocumented)",
+                        format!("{label}: dnspython {pe}; dnspect {errors:?}"),
+                    );
+                }
+            }
+            (Some(_), Err(_)) => tally.check("rejected by both"),
+            (None, Err(e)) => tally.mismatch(
+                "dnspect rejects a packet dnspython reads",
+                format!("{label}: {e}"),
+            ),
+            (None, Ok(m)) => {
+                compare_message(label, v, m, &tables, &mut tally);
+                if a.error.is_some() || a.message != *m {
+                    tally.mismatch("analyze", format!("{label}: error {:?}", a.error));
+                }
+                let documented = FLAGGED_VALID_BY_DNSPYTHON.iter().any(|(l, _)| l == label);
+                if !errors.is_empty() && !documented {
+                    tally.mismatch(
+                        "error warning on a packet dnspython reads",
+                        format!("{label}: {errors:?}"),
+                    );
+                }
+                for r in m.answers.iter().chain(&m.authority).chain(&m.additional) {
+                    if !dig.contains(&r.rdata.to_string()) {
+                        tally.mismatch(
+                            "dig-style text",
+                            format!("{label}: no {:?} in\n{dig}", r.rdata.to_string()),
+                        );
+                    }
+                }
+            }
+        }
+    }
+    eprintln!("real packets per source: {per_source:?}");
+    eprintln!("compared: {:?}", tally.checked);
+    eprintln!("normalizations needed (values that matched only with the rule; first example):");
+    let short = |s: &str| -> String {
+        if s.len() > 400 {
+            format!(
+                "{}... ({} bytes)",
+                &s[..s.floor_char_boundary(400)],
+                s.len()
+            )
+        } else {
+            s.to_string()
+        }
+    };
+    for (rule, (count, example)) in &tally.normalized {
+        eprintln!("  {count:>5}  {rule}\n         e.g. {}", short(example));
+    }
+    for (what, list) in &tally.mismatches {
+        eprintln!("MISMATCH {what}: {} case(s)", list.len());
+        for d in list.iter().take(40) {
+            eprintln!("  {}", short(d));
+        }
+    }
+    assert_eq!(
+        tally.total_mismatches(),
+        0,
+        "dnspect and dnspython disagree on real packets (details above)"
+    );
+}
+
+/// `dnspect decode` (the CLI a person runs) on every real packet whose records include a type
+/// read field by field, and on the first packet of each source: exit 0 (1 for a packet the
+/// decoder rejects, with the offset in the message), and every record's RDATA text in its output.
+#[test]
+fn real_packets_through_the_cli() {
+    let bin = dnspect_tests::dnspect_bin();
+    let mut seen_sources = std::collections::BTreeSet::new();
+    let mut ran = 0;
+    for (label, wire) in real_packets() {
+        let decoded = Message::from_wire(&wire);
+        let rare = decoded.as_ref().is_ok_and(|m| {
+            m.answers
+                .iter()
+                .any(|r| matches!(r.rdata, RData::Fields { .. }))
+        });
+        let source = label.split('/').next().unwrap_or("").to_string();
+        if !rare && !seen_sources.insert(source) && decoded.is_ok() {
+            continue;
+        }
+        ran += 1;
+        let out = Command::new(&bin)
+            .args(["decode", &text::hex(&wire)])
+            .output()
+            .expect("run dnspect decode");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked"), "{label}: {stderr}");
+        match decoded {
+            Ok(m) => {
+                assert_eq!(out.status.code(), Some(0), "{label}: {stderr}");
+                for r in m.answers.iter().chain(&m.authority).chain(&m.additional) {
+                    let t = r.rdata.to_string();
+                    assert!(stdout.contains(&t), "{label}: no {t:?} in\n{stdout}");
+                }
+            }
+            Err(e) => {
+                assert_eq!(out.status.code(), Some(1), "{label}: {stdout}{stderr}");
+                let both = format!("{stdout}{stderr}");
+                assert!(
+                    both.contains(&format!("offset {}", e.offset)),
+                    "{label}: the error's offset {} is not shown:\n{both}",
+                    e.offset
+                );
+            }
+        }
+    }
+    assert!(ran >= 60, "only {ran} packets through the CLI");
 }

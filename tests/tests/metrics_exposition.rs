@@ -191,6 +191,97 @@ for f in text_string_to_metric_families(text):
         undocumented.is_empty(),
         "not in docs/metrics.md: {undocumented:?}"
     );
+    // And the other way round: every metric name the operator's documents mention (README,
+    // docs/*.md, the default configuration's comments, ARCHITECTURE.md) is one a server
+    // exports, as a family or a sample (`_bucket`, `_sum`, `_count`), so an alert or a query
+    // written from the docs finds its series.
+    let mut docs = vec![
+        "README.md".to_string(),
+        "ARCHITECTURE.md".to_string(),
+        "native/src/default.toml".to_string(),
+    ];
+    for e in std::fs::read_dir(repo().join("docs")).expect("docs/") {
+        let p = e.expect("docs/ entry").path();
+        if p.extension().is_some_and(|x| x == "md") {
+            docs.push(format!("docs/{}", p.file_name().unwrap().to_string_lossy()));
+        }
+    }
+    let mut unexported = Vec::new();
+    let mut mentioned = 0;
+    for rel in &docs {
+        let text = std::fs::read_to_string(repo().join(rel)).expect("doc");
+        // Rust paths (`dnspect_core::engine`) are crates, not metrics.
+        let paths: BTreeSet<String> = names_in(&text)
+            .into_iter()
+            .filter(|n| text.contains(&format!("{n}::")))
+            .collect();
+        for n in names_in(&text).difference(&paths) {
+            mentioned += 1;
+            if !families.contains(n) && !samples.contains(n) {
+                unexported.push(format!("{rel}: {n}"));
+            }
+        }
+    }
+    assert!(
+        mentioned > 60,
+        "only {mentioned} metric names found in {docs:?}"
+    );
+    assert!(
+        unexported.is_empty(),
+        "documented but not exported by a running server: {unexported:?}"
+    );
+    // docs/metrics.md's tables give each family's labels (second column, backticked; values
+    // in parentheses): the scrape has exactly those.
+    let mut labels_scraped: std::collections::BTreeMap<String, BTreeSet<String>> =
+        Default::default();
+    for l in text.lines().filter(|l| !l.starts_with('#')) {
+        let name_end = l.find(['{', ' ']).unwrap_or(l.len());
+        let mut name = &l[..name_end];
+        for suffix in ["_bucket", "_sum", "_count"] {
+            if let Some(base) = name.strip_suffix(suffix) {
+                if families.contains(base) {
+                    name = base;
+                }
+            }
+        }
+        let set = labels_scraped.entry(name.to_string()).or_default();
+        if let Some(inner) = l[name_end..]
+            .strip_prefix('{')
+            .and_then(|r| r.split('}').next())
+        {
+            for kv in inner.split(',') {
+                let k = kv.split('=').next().unwrap_or("");
+                if k != "le" && !k.is_empty() {
+                    set.insert(k.to_string());
+                }
+            }
+        }
+    }
+    let mut rows = 0;
+    for row in doc.lines().filter(|l| l.starts_with("| `dnspect_")) {
+        let cols: Vec<&str> = row.split('|').collect();
+        let name = cols[1].trim().trim_matches('`');
+        let mut col = cols[2].to_string();
+        while let (Some(a), Some(b)) = (col.find('('), col.find(')')) {
+            if b < a {
+                break;
+            }
+            col.replace_range(a..=b, "");
+        }
+        let documented: BTreeSet<String> = col
+            .split('`')
+            .skip(1)
+            .step_by(2)
+            .map(str::to_string)
+            .collect();
+        let scraped = labels_scraped.get(name).cloned().unwrap_or_default();
+        assert_eq!(
+            scraped, documented,
+            "labels of {name}: the scrape (left) against docs/metrics.md (right)"
+        );
+        rows += 1;
+    }
+    assert!(rows > 60, "only {rows} rows in docs/metrics.md's tables");
 
     // The dashboard is Grafana JSON: unique panel ids, every target with an expression.
     let dash: serde_json::Value = serde_json::from_str(&dashboard).expect("dashboard JSON");

@@ -453,6 +453,13 @@ fn kubernetes_layouts_render_with_kustomize_and_validate_against_the_api_schemas
         .expect("node-local/dnspect.toml");
     assert_eq!(toml, file);
     assert!(toml.contains("listen = [\"169.254.20.10:53\", \"10.96.0.10:53\"]"));
+    // Prometheus scrapes the pod IP, which on the host network is the node's: the metrics
+    // listener must be on every address, at the annotated port (169.254.20.10 alone is
+    // reachable from the node itself only).
+    assert!(
+        toml.contains("\nmetrics = \"0.0.0.0:9253\"\n"),
+        "the scrape annotations point at the node IP, port 9253"
+    );
     let up = find(&objs, "Service", "kube-dns-upstream");
     assert_eq!(up["spec"]["selector"]["k8s-app"], "kube-dns");
     let ip = up["spec"]["clusterIP"].as_str().unwrap_or("");

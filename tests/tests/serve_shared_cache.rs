@@ -98,7 +98,7 @@ fn run(name: &str, nsd_port: u16, workers: usize) -> Run {
     let misses = metric_at_least(metrics, "dnspect_cache_misses_total", NAMES as f64);
     let entries = metric_at_least(metrics, "dnspect_cache_entries", NAMES as f64);
     // Lines look like `... INFO dnspect-worker-1 dnspect::...: cached h3.shared.test. A positive
-    // for 300 s (...)` when worker 1 stores the answer, `... cached h3.shared.test. A TTL 299
+    // for 300 s (...)` when worker 1 stores the answer, `... from cache h3.shared.test. A TTL 299
     // (...)` when a worker serves it from the cache, `... miss h3.shared.test. A (...)`.
     let log = server.log_text();
     let worker = |line: &str| {
@@ -115,7 +115,7 @@ fn run(name: &str, nsd_port: u16, workers: usize) -> Run {
             let n = format!("h{i}.shared.test.");
             if line.contains(&format!("cached {n} A positive")) {
                 stored_by.insert(n.clone(), w.clone());
-            } else if line.contains(&format!("cached {n} A TTL")) {
+            } else if line.contains(&format!("from cache {n} A TTL")) {
                 served_by.entry(n.clone()).or_default().push(w.clone());
             } else if line.contains(&format!("miss {n} A")) {
                 *misses_by_name.entry(n.clone()).or_default() += 1;

@@ -19,6 +19,7 @@ use dnspect_core::wire::inspect::analyze::{
     Warning,
 };
 use dnspect_core::wire::message::Truncation;
+use dnspect_core::wire::rdfields::{AplItem, RdField};
 use dnspect_core::wire::spans::{Field, FieldKind};
 use dnspect_core::wire::{
     Class, Edns, EdnsOption, ErrorKind, Header, Message, Name, Opcode, Question, RData, RType,
@@ -64,6 +65,8 @@ fn declarations() -> String {
         Question,
         Record,
         RData,
+        RdField,
+        AplItem,
         SvcParam,
         EdnsOption,
         Edns,

@@ -354,7 +354,7 @@ test("analysisText() and analysisJson() give the CLI's text and JSON", () => {
   const text = analysisText(seed758);
   assert.match(text, /MISSED COMPRESSION: 20 name\(s\) written in full, 400 bytes lost/);
   assert.match(text, /512: /);
-  assert.match(analysisText(toHex(seed358)), /;; INPUT: HexStream/);
+  assert.match(analysisText(toHex(seed358)), /;; INPUT: hex_stream,/);
   assert.deepEqual(JSON.parse(analysisJson(seed758)), analyze(seed758));
   const pretty = analysisJson(seed758, { pretty: true });
   assert.match(pretty, /^\{\n {2}"schema": 1,/);
@@ -422,4 +422,22 @@ test("decode() and the core's serde form agree on 3000 mutated packets, includin
     }
   }
   assert.ok(ok > 100, `${ok} of 3000 mutations still decode`);
+});
+
+test("rare record types come typed, as dig prints them: a LOC answer Knot signed (core/tests/data/real)", () => {
+  const bytes = fromHex("e59385000001000200000001036c6f63076578616d706c65047465737400001d0001c00c001d00010000012c0010000016138b3cf018810cbce0009895b8c00c002e00010000012c0060001d0d030000012c6b239cca6b1112b208e7076578616d706c65047465737400db568e3419bb59e00a6ce4cc13f6554c687851e2bf5fcacd8a680697bb7ff1ae7a98008879bf4b5cbbbb7c3c84b21697a08fb220112a6af41c2ef26ab2a681ac00002904d0000080000000");
+  const m = decode(bytes);
+  const loc = m.answers[0];
+  assert.equal(loc.type, "LOC");
+  assert.equal(loc.rdata.kind, "fields");
+  assert.equal(loc.rdata.fields[0].field, "loc");
+  assert.ok(toText(bytes).includes("LOC\t52 22 23.000 N 4 53 32.000 E -2.00m 0.00m 10000m 10m"), toText(bytes));
+  // The field tree names the LOC fields at their offsets.
+  const a = analyze(bytes);
+  const flat = (fs) => fs.flatMap((f) => [f, ...flat(f.children ?? [])]);
+  const lat = flat(a.fields).find((f) => f.label === "latitude");
+  assert.equal(lat.len, 4);
+  assert.equal(lat.offset, 12 + 22 + 12 + 4); // header, question, owner to RDLENGTH, version and sizes
+  // And it encodes back to the same bytes' message.
+  assert.deepEqual(decode(encode(m)), m);
 });

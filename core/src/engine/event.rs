@@ -201,6 +201,7 @@ impl Event {
             | E::BadQuery { client, .. }
             | E::CacheServe { client, .. }
             | E::Coalesced { client, .. }
+            | E::Local { client, .. }
             | E::Answered { client, .. } => Some(*client),
             _ => None,
         }
@@ -244,8 +245,8 @@ impl<C: fmt::Display, F: Fn(u64) -> C> fmt::Display for Line<'_, F> {
                 write!(f, "query[{qtype}] {name} from client {client} over {transport} ({edns}; answer limit {limit} B: {rule})")
             }
             E::BadQuery { client, rcode, why } => write!(f, "bad query from client {}: {why}{}", (self.client)(*client), rcode.map_or(String::new(), |r| format!(" -> {r}"))),
-            E::CacheServe { name, qtype, rule, why, ttl, .. } => write!(f, "cached {name} {qtype} TTL {ttl} ({rule}: {why})"),
-            E::Local { client, name, qtype, rcode, answers, source } => write!(f, "local {name} {qtype} to client {client}: {rcode}, {answers} answer record(s) from {source}"),
+            E::CacheServe { name, qtype, rule, why, ttl, .. } => write!(f, "from cache {name} {qtype} TTL {ttl} ({rule}: {why})"),
+            E::Local { client, name, qtype, rcode, answers, source } => write!(f, "local {name} {qtype} to client {}: {rcode}, {answers} answer record(s) from {source}", (self.client)(*client)),
             E::ZonesMoved { dropped } => write!(f, "reload: {dropped} cached name(s) now forwarded to other upstreams, dropped from the cache"),
             E::CacheMiss { name, qtype, rule, why } => write!(f, "miss {name} {qtype} ({rule}: {why})"),
             E::Coalesced { name, qtype, waiters, .. } => write!(f, "coalesced {name} {qtype} with a query in flight ({waiters} waiting)"),

@@ -88,7 +88,14 @@ pub fn walk_chain<'a>(msg: &'a Message, mut visit: impl FnMut(&'a Name)) {
     visit(&q.name);
     let mut current = &q.name;
     while len <= msg.answers.len() {
-        if q.qtype == RType::CNAME && len == 1 {
+        // QTYPE CNAME or ANY matches the CNAME itself: the chain is not followed (RFC 1034
+        // 4.3.2 step 3a restarts only when QTYPE does not match CNAME); a zone transfer's
+        // answer is the zone's records, no chain at all.
+        if matches!(
+            q.qtype,
+            RType::CNAME | RType::ANY | RType::AXFR | RType::IXFR
+        ) && len == 1
+        {
             break;
         }
         let next = msg.answers.iter().find_map(|r| {
@@ -125,7 +132,9 @@ fn has_data(msg: &Message) -> bool {
     };
     msg.answers.iter().any(|r| {
         r.name.eq_ignore_case(last)
-            && (r.rtype == q.qtype || (q.qtype == RType::ANY && r.rtype != RType::RRSIG))
+            && (r.rtype == q.qtype
+                || (q.qtype == RType::ANY && r.rtype != RType::RRSIG)
+                || (matches!(q.qtype, RType::AXFR | RType::IXFR) && r.rtype == RType::SOA))
     })
 }
 
@@ -208,6 +217,38 @@ mod tests {
                 "SERVFAIL",
                 msg(RType::A, Rcode::SERVFAIL, &[], &[]),
                 AnswerKind::Error,
+            ),
+            // The name's CNAME is data of type ANY: the chain is not followed (RFC 1034 4.3.2
+            // 3a), as IANA's servers answered www.iana.org ANY with its CNAME and RRSIG only.
+            (
+                "ANY answered with the CNAME",
+                msg(RType::ANY, Rcode::NOERROR, &CHAIN[..1], &[]),
+                AnswerKind::Positive,
+            ),
+            // A zone transfer's answer begins with the zone's SOA (RFC 5936 2.2); an IXFR
+            // answer of the SOA alone says the client is up to date (RFC 1995 4).
+            (
+                "AXFR",
+                msg(
+                    RType::AXFR,
+                    Rcode::NOERROR,
+                    &[
+                        "repo1.maven.org. 30 IN SOA a. b. 1 2 3 4 5",
+                        "repo1.maven.org. 30 IN TXT \"x\"",
+                    ],
+                    &[],
+                ),
+                AnswerKind::Positive,
+            ),
+            (
+                "IXFR, up to date",
+                msg(
+                    RType::IXFR,
+                    Rcode::NOERROR,
+                    &["repo1.maven.org. 30 IN SOA a. b. 1 2 3 4 5"],
+                    &[],
+                ),
+                AnswerKind::Positive,
             ),
             (
                 "ANY with data",

@@ -14,6 +14,7 @@ pub mod inspect;
 pub mod message;
 pub mod name;
 pub mod rdata;
+pub mod rdfields;
 pub mod spans;
 pub mod text;
 pub mod types;

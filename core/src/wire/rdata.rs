@@ -8,6 +8,7 @@ use super::edns::EdnsOption;
 use super::encode::Encoder;
 use super::error::WireError;
 use super::name::{read_name, walk_name, Name, Step};
+use super::rdfields::{self, RdField};
 use super::spans::{FieldKind, Sink};
 use super::text::{self, serde_bytes, write_quoted};
 use super::types::RType;
@@ -168,6 +169,11 @@ pub enum RData {
     /// No RDATA at all, as RFC 2136 UPDATE prerequisites and deletions carry it with class ANY or
     /// NONE ("RRset exists", "delete an RRset"...). Printed as nothing, as dig does.
     Empty,
+    /// The less common types dnspect reads field by field (`rdfields`: AFSDB, RP, LOC, WKS,
+    /// CERT, APL, URI, ZONEMD, CSYNC, EUI48...).
+    Fields {
+        fields: Vec<RdField>,
+    },
     /// Any other type, as opaque bytes (RFC 3597).
     Unknown {
         #[serde(with = "serde_bytes::hex")]
@@ -273,6 +279,14 @@ impl<'a, S: Sink> Reader<'a, '_, S> {
         let s = &self.msg[self.pos..self.pos + n];
         self.pos += n;
         Ok(s)
+    }
+
+    /// `N` bytes without a span (the caller reports the field).
+    pub fn take_array<const N: usize>(&mut self, what: &'static str) -> Result<[u8; N], WireError> {
+        let b = self.take(N, what)?;
+        let mut a = [0u8; N];
+        a.copy_from_slice(b);
+        Ok(a)
     }
 
     pub fn u8(&mut self, label: &'static str) -> Result<u8, WireError> {
@@ -526,7 +540,7 @@ pub(crate) fn decode_rdata<S: Sink>(
             preference: r.u16("preference")?,
             exchange: r.name("exchange")?,
         },
-        RType::TXT | RType::SPF => {
+        RType::TXT | RType::SPF | RType::NINFO | RType::AVC | RType::RESINFO | RType::WALLET => {
             let mut strings = Vec::new();
             while r.remaining() > 0 || strings.is_empty() {
                 strings.push(r.char_string("string")?);
@@ -560,19 +574,19 @@ pub(crate) fn decode_rdata<S: Sink>(
                 value: r.rest("value", show_escaped)?,
             }
         }
-        RType::DS | RType::CDS => RData::Ds {
+        RType::DS | RType::CDS | RType::TA | RType::DLV => RData::Ds {
             key_tag: r.u16("key tag")?,
             algorithm: r.u8("algorithm")?,
             digest_type: r.u8("digest type")?,
             digest: r.rest("digest", show_hex)?,
         },
-        RType::DNSKEY | RType::CDNSKEY => RData::Dnskey {
+        RType::DNSKEY | RType::CDNSKEY | RType::KEY => RData::Dnskey {
             flags: r.u16("flags")?,
             protocol: r.u8("protocol")?,
             algorithm: r.u8("algorithm")?,
             public_key: r.rest("public key", show_b64)?,
         },
-        RType::RRSIG => RData::Rrsig {
+        RType::RRSIG | RType::SIG => RData::Rrsig {
             type_covered: RType(r.u16("type covered")?),
             algorithm: r.u8("algorithm")?,
             labels: r.u8("labels")?,
@@ -646,6 +660,13 @@ pub(crate) fn decode_rdata<S: Sink>(
         }
         RType::OPT => RData::Opt {
             options: super::edns::decode_options(&mut r)?,
+        },
+        // LOC of a version other than 0 has no known layout (RFC 1876 2).
+        RType::LOC if msg.get(start) != Some(&0) && start < end => RData::Unknown {
+            data: r.rest("data", show_hex)?,
+        },
+        t if rdfields::handles(t) => RData::Fields {
+            fields: rdfields::decode(&mut r)?,
         },
         _ => RData::Unknown {
             data: r.rest("data", show_hex)?,
@@ -770,7 +791,7 @@ pub(crate) fn decode_type_bitmap(b: &[u8]) -> Result<Vec<RType>, (usize, String)
     Ok(types)
 }
 
-fn encode_type_bitmap(types: &[RType], enc: &mut Encoder) {
+pub(crate) fn encode_type_bitmap(types: &[RType], enc: &mut Encoder) {
     let mut sorted: Vec<u16> = types.iter().map(|t| t.0).collect();
     sorted.sort_unstable();
     sorted.dedup();
@@ -979,6 +1000,7 @@ impl RData {
                     o.encode(enc)?;
                 }
             }
+            RData::Fields { fields } => rdfields::encode(fields, enc)?,
             RData::Unknown { data } => enc.bytes(data),
             RData::Empty => {}
         }
@@ -995,14 +1017,22 @@ impl RData {
             }
             RData::Soa { .. } => rtype == RType::SOA,
             RData::Mx { .. } => rtype == RType::MX,
-            RData::Txt { .. } => matches!(rtype, RType::TXT | RType::SPF),
+            RData::Txt { .. } => matches!(
+                rtype,
+                RType::TXT
+                    | RType::SPF
+                    | RType::NINFO
+                    | RType::AVC
+                    | RType::RESINFO
+                    | RType::WALLET
+            ),
             RData::Hinfo { .. } => rtype == RType::HINFO,
             RData::Srv { .. } => rtype == RType::SRV,
             RData::Naptr { .. } => rtype == RType::NAPTR,
             RData::Caa { .. } => rtype == RType::CAA,
-            RData::Ds { .. } => matches!(rtype, RType::DS | RType::CDS),
-            RData::Dnskey { .. } => matches!(rtype, RType::DNSKEY | RType::CDNSKEY),
-            RData::Rrsig { .. } => rtype == RType::RRSIG,
+            RData::Ds { .. } => matches!(rtype, RType::DS | RType::CDS | RType::TA | RType::DLV),
+            RData::Dnskey { .. } => matches!(rtype, RType::DNSKEY | RType::CDNSKEY | RType::KEY),
+            RData::Rrsig { .. } => matches!(rtype, RType::RRSIG | RType::SIG),
             RData::Nsec { .. } => rtype == RType::NSEC,
             RData::Nsec3 { .. } => rtype == RType::NSEC3,
             RData::Nsec3param { .. } => rtype == RType::NSEC3PARAM,
@@ -1010,6 +1040,9 @@ impl RData {
             RData::Sshfp { .. } => rtype == RType::SSHFP,
             RData::Svcb { .. } => matches!(rtype, RType::SVCB | RType::HTTPS),
             RData::Opt { .. } => rtype == RType::OPT,
+            // Only the type is checked: a field list that breaks the type's layout encodes to
+            // RDATA that then fails to decode, with the offset.
+            RData::Fields { .. } => rdfields::handles(rtype),
             RData::Unknown { .. } | RData::Empty => true,
         }
     }
@@ -1330,6 +1363,7 @@ impl fmt::Display for RData {
                 }
                 Ok(())
             }
+            RData::Fields { fields } => rdfields::write_fields(f, fields),
             RData::Empty => Ok(()),
             RData::Unknown { data } => {
                 write!(f, "\\# {}", data.len())?;

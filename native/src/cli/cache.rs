@@ -255,9 +255,17 @@ fn print_entries(
         } else {
             format!(" +{}", bits.join("+"))
         };
-        let from = e["upstream"]
-            .as_str()
-            .map_or("no upstream answered".to_string(), |u| format!("from {u}"));
+        // A failure has no upstream answer behind it (the engine gave up: timeouts, network
+        // errors, REFUSED or SERVFAIL from every upstream it tried); its `ede` says why.
+        let failure = e["kind"].as_str() == Some("failure");
+        let from = e["upstream"].as_str().map_or(
+            if failure {
+                "recorded by dnspect after its attempts".to_string()
+            } else {
+                "no upstream".to_string()
+            },
+            |u| format!("from {u}"),
+        );
         let up_ttl = e["upstream_ttl"]
             .as_u64()
             .map_or(String::new(), |t| format!(", upstream TTL {t}"));
@@ -284,7 +292,11 @@ fn print_entries(
             println!("  failures in a row: {}", n("failures"));
         }
         if let Some(ede) = e["ede"].as_str() {
-            println!("  upstream EDE {ede}");
+            if failure {
+                println!("  why (EDE sent to clients) {ede}");
+            } else {
+                println!("  upstream EDE {ede}");
+            }
         }
         for r in e["records"].as_array().into_iter().flatten() {
             println!("  {}", r.as_str().unwrap_or(""));

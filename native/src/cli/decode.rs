@@ -34,19 +34,21 @@ pub fn decode(a: DecodeArgs) -> ExitCode {
         Some(name) => match dnspect_core::examples::example(&name) {
             Some(e) => analyze(Some(e.hex.to_string()), None, false, a.json),
             None => {
-                let known: Vec<String> = dnspect_core::examples::EXAMPLES
+                let examples = dnspect_core::examples::EXAMPLES;
+                let width = examples.iter().map(|e| e.name.len()).max().unwrap_or(0);
+                let known: Vec<String> = examples
                     .iter()
-                    .map(|e| format!("  {:<24} {}", e.name, e.title))
+                    .map(|e| format!("  {:<width$}  {}", e.name, e.title))
                     .collect();
-                if name != "list" {
-                    eprintln!("dnspect: no example named {name:?}");
-                }
-                eprintln!("examples:\n{}", known.join("\n"));
-                ExitCode::from(if name == "list" {
-                    exit::OK
+                let list = format!("examples:\n{}", known.join("\n"));
+                if name == "list" {
+                    // Asked for: standard output, so it can be piped (`| grep incident`).
+                    println!("{list}");
+                    ExitCode::from(exit::OK)
                 } else {
-                    exit::USAGE
-                })
+                    eprintln!("dnspect: no example named {name:?}\n{list}");
+                    ExitCode::from(exit::USAGE)
+                }
             }
         },
         None => analyze(a.text, a.file, a.binary, a.json),

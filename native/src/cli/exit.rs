@@ -31,10 +31,10 @@ pub const EXIT_STATUS_ROFF: &str = r#".SH "EXIT STATUS"
 Success: \fBserve\fR stopped cleanly (SIGTERM or SIGINT, after draining), \fBcheck\-config\fR found the file valid, \fBdecode\fR decoded the message, \fBweb\fR stopped by SIGTERM or SIGINT.
 .TP
 .B 1
-Runtime error: a socket could not be bound, a worker could not start; for \fBdecode\fR, the message does not decode (what could be read is printed with the byte offset of the error).
+Runtime error: a socket could not be bound, a worker could not start; for \fBdecode\fR, the message does not decode (what could be read is printed with the byte offset of the error); for \fBcapture\fR, the file is cut or corrupt (after everything before the bad byte); for \fBcache show\fR, nothing is cached for the name; for \fBhealth\fR, the server did not answer 200 or could not be reached.
 .TP
 .B 2
-Usage error: unknown flag or subcommand, malformed flag value (\fB\-\-listen\fR, \fB\-\-allow\fR, \fB\-\-log\-level\fR), unreadable input for \fBdecode\fR.
+Usage error: unknown flag or subcommand, malformed flag value (\fB\-\-listen\fR, \fB\-\-allow\fR, \fB\-\-log\-level\fR, \fBhealth \-\-url\fR, \fBhealth \-\-timeout\fR), unreadable input for \fBdecode\fR and \fBcapture\fR; for \fBcache\fR, any error (the admin API unreachable or refusing).
 .TP
 .B 78
 Configuration error (EX_CONFIG): the configuration file is missing, unreadable or invalid (the message names its line and field), or no upstream is configured and the resolv.conf lists none. \fBserve\fR and \fBcheck\-config\fR return the same code for the same file.

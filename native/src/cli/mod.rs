@@ -47,6 +47,8 @@ pub enum Command {
     /// Accepts hex (plain, spaced, 0x-prefixed), tcpdump -X/-xx, xxd, od, Wireshark hex
     /// streams and dumps, base64 and base64url (DoH ?dns=), with Ethernet/IP/UDP/TCP headers
     /// stripped. Exits 1 when the message does not decode, 2 when the input cannot be read.
+    /// `analyze` is the same command (the npm package and the page call it the analyzer).
+    #[command(visible_alias = "analyze")]
     Decode(decode::DecodeArgs),
     /// Serve the web page (embedded in this binary) on loopback and print its URL.
     ///
@@ -72,9 +74,10 @@ pub enum Command {
         /// The URL to ask (plain http).
         #[arg(long, default_value = "http://127.0.0.1:9153/health")]
         url: String,
-        /// How long to wait for the answer, in seconds.
-        #[arg(long, default_value_t = 3.0)]
-        timeout: f64,
+        /// How long to wait for the answer: a duration ("3s", "500ms") or a number of
+        /// seconds ("3", "0.5"); above 0.
+        #[arg(long, default_value = "3s", value_name = "DURATION", value_parser = health_timeout)]
+        timeout: std::time::Duration,
     },
     /// Print the man page (roff) on stdout, or write one page per subcommand to --dir.
     Man(generate::ManArgs),
@@ -96,18 +99,30 @@ pub fn run() -> ExitCode {
         Command::Completions(a) => generate::completions(&a),
         Command::Capture(a) => crate::capture::run(a),
         Command::Incidents { id, json } => crate::incidents::main(id.as_deref(), json),
-        Command::Health { url, timeout } => {
-            let timeout = std::time::Duration::try_from_secs_f64(timeout)
-                .ok()
-                .filter(|t| !t.is_zero())
-                .unwrap_or(std::time::Duration::from_secs(3));
-            match crate::health::check(&url, timeout) {
-                Ok(line) => {
-                    println!("{line}");
-                    ExitCode::SUCCESS
-                }
-                Err(e) => exit::fail(exit::RUNTIME, &format!("health: {e:#}")),
+        Command::Health { url, timeout } => match crate::health::check(&url, timeout) {
+            Ok(line) => {
+                println!("{line}");
+                ExitCode::SUCCESS
             }
-        }
+            Err(crate::health::Error::Usage(e)) => exit::fail(exit::USAGE, &format!("health: {e}")),
+            Err(crate::health::Error::Failed(e)) => {
+                exit::fail(exit::RUNTIME, &format!("health: {e:#}"))
+            }
+        },
     }
+}
+
+/// `health --timeout`: a duration with its unit, as everywhere else, or (as the flag was first
+/// documented) a number of seconds; zero, negative and non-finite values are usage errors rather
+/// than a silent default.
+fn health_timeout(s: &str) -> Result<std::time::Duration, String> {
+    let d = match s.trim().parse::<f64>() {
+        Ok(secs) => std::time::Duration::try_from_secs_f64(secs)
+            .map_err(|_| format!("{s:?} is not a number of seconds above 0"))?,
+        Err(_) => dnspect_core::units::parse_duration(s.trim())?,
+    };
+    if d.is_zero() {
+        return Err(format!("{s:?}: the timeout must be above 0"));
+    }
+    Ok(d)
 }

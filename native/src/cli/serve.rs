@@ -116,10 +116,10 @@ pub fn check_config(a: &CheckArgs) -> ExitCode {
     match config::load(&a.file, &a.resolv_conf).and_then(|s| config::check_loops(&s).map(|()| s)) {
         Ok(s) => {
             println!(
-                "{}: OK (listen {:?}, upstreams {:?}, {} worker(s))",
+                "{}: OK (listen {:?}, upstreams {}, {} worker(s))",
                 a.file.display(),
                 s.listen,
-                s.upstreams,
+                crate::serve::routes(&s.engine),
                 s.workers
             );
             if let Some(w) = config::exposure_warning(&s) {

@@ -339,14 +339,14 @@ pub fn run(
     }
     for a in &settings.listen {
         tracing::info!(
-            "serving DNS on {a} (UDP and TCP{}) with {} worker(s), forwarding to {:?}{}",
+            "serving DNS on {a} (UDP and TCP{}) with {} worker(s), forwarding to {}{}",
             if activated.is_some() {
                 ", sockets from systemd"
             } else {
                 ""
             },
             settings.workers,
-            settings.upstreams,
+            routes(&settings.engine),
             settings
                 .resolv_conf
                 .as_ref()
@@ -475,17 +475,20 @@ impl Reload<'_> {
                 for w in config::loop_warnings(&new) {
                     tracing::warn!("{why}: {w}");
                 }
-                let moved = new.listen != self.running.listen && !self.socket_activated;
-                if moved || new.workers != self.running.workers {
-                    tracing::warn!("{why}: listen addresses and workers change only on restart");
+                let unapplied = restart_only_changes(self.running, &new, self.socket_activated);
+                if !unapplied.is_empty() {
+                    tracing::warn!(
+                        "{why}: {} changed in the file but change only on restart; the running values stay",
+                        unapplied.join(", ")
+                    );
                 }
                 let ups = match &new.resolv_conf {
                     Some(p) => format!(
-                        "upstreams {:?} read again from {}",
-                        new.upstreams,
+                        "upstreams {} read again from {}",
+                        routes(&new.engine),
                         p.display()
                     ),
-                    None => format!("upstreams {:?}", new.upstreams),
+                    None => format!("upstreams {}", routes(&new.engine)),
                 };
                 let e = &new.engine;
                 let local = format!(
@@ -585,6 +588,58 @@ impl HostsWatch {
 fn bind_metrics(addr: SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
     let l = bind_tcp(addr)?;
     Ok(tokio::net::TcpListener::from_std(l)?)
+}
+
+/// Where names go, for the start and reload log lines: the default group's upstreams, then each
+/// forward group's zones and upstreams (`[192.0.2.53:53]; zone cluster.local. in-addr.arpa. to
+/// [10.96.0.10:53]`), so an operator sees which upstream serves which zone rather than one
+/// merged list.
+pub fn routes(e: &dnspect_core::engine::forwarder::Config) -> String {
+    let list = |ups: &[dnspect_core::engine::forwarder::UpstreamConfig]| {
+        let l: Vec<&str> = ups.iter().map(|u| u.label.as_str()).collect();
+        format!("[{}]", l.join(", "))
+    };
+    let mut parts = Vec::new();
+    if !e.upstreams.is_empty() || e.forward.is_empty() {
+        parts.push(list(&e.upstreams));
+    }
+    for g in &e.forward {
+        parts.push(format!(
+            "zone {} to {}",
+            g.zones.join(" "),
+            list(&g.upstreams)
+        ));
+    }
+    parts.join("; ")
+}
+
+/// The settings a reload does not apply (they hold sockets, threads or buffers made at start)
+/// that differ between the running configuration and a reloaded one, by their names in the file.
+fn restart_only_changes(
+    running: &Settings,
+    new: &Settings,
+    socket_activated: bool,
+) -> Vec<&'static str> {
+    let mut out = Vec::new();
+    if new.listen != running.listen && !socket_activated {
+        out.push("listen");
+    }
+    if new.workers != running.workers {
+        out.push("workers");
+    }
+    if new.metrics != running.metrics {
+        out.push("metrics");
+    }
+    if new.udp.batch != running.udp.batch {
+        out.push("udp.batch");
+    }
+    if new.admin.max_connections != running.admin.max_connections {
+        out.push("admin.max_connections");
+    }
+    if new.admin.timeout != running.admin.timeout {
+        out.push("admin.timeout");
+    }
+    out
 }
 
 #[cfg(test)]

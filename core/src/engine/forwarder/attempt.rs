@@ -357,7 +357,12 @@ impl Forwarder {
                 Outcome::Undecodable { size, offset } => {
                     format!("answer of {size} B does not decode at offset {offset}")
                 }
-                o => format!("{o:?}").to_lowercase(),
+                Outcome::Rejected { rcode } => format!("answered {rcode}"),
+                Outcome::ServFail => "answered SERVFAIL".to_string(),
+                Outcome::Refused => "answered REFUSED".to_string(),
+                Outcome::Timeout => format!("no answer over {}", sent.transport),
+                Outcome::NetworkError => format!("network error over {}", sent.transport),
+                Outcome::EdnsStripped => "answered a DO/CD query without OPT".to_string(),
             };
             self.event(now, || EventKind::Probe {
                 upstream: label,

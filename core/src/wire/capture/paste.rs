@@ -70,6 +70,24 @@ pub enum PasteFormat {
     Binary,
 }
 
+impl PasteFormat {
+    /// The name the JSON analysis uses (`source.format`, docs/json-schema.md), also in the text
+    /// analysis's `;; INPUT:` line, so both say the same.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PasteFormat::Hex => "hex",
+            PasteFormat::TcpdumpX => "tcpdump_x",
+            PasteFormat::Xxd => "xxd",
+            PasteFormat::Od => "od",
+            PasteFormat::HexStream => "hex_stream",
+            PasteFormat::HexDump => "hex_dump",
+            PasteFormat::Base64 => "base64",
+            PasteFormat::Base64Url => "base64_url",
+            PasteFormat::Binary => "binary",
+        }
+    }
+}
+
 /// One header (or trailer) stripped from in front of (or behind) the DNS message.
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -1956,6 +1974,34 @@ mod tests {
     const DNS_BIG: &[u8] = include_bytes!("../../../tests/data/paste/dns-uncompressed.bin");
     const SERVER: [u8; 4] = [192, 0, 2, 1];
     const CLIENT: [u8; 4] = [10, 0, 0, 53];
+
+    /// The text analysis's `;; INPUT:` name is the JSON's `source.format`, for every format.
+    #[test]
+    fn format_names_are_the_json_names() {
+        use PasteFormat as F;
+        let all = [
+            F::Hex,
+            F::TcpdumpX,
+            F::Xxd,
+            F::Od,
+            F::HexStream,
+            F::HexDump,
+            F::Base64,
+            F::Base64Url,
+            F::Binary,
+        ];
+        for f in all {
+            // A new variant must be added above (the match makes the compiler say so).
+            match f {
+                F::Hex | F::TcpdumpX | F::Xxd | F::Od | F::HexStream | F::HexDump => {}
+                F::Base64 | F::Base64Url | F::Binary => {}
+            }
+            assert_eq!(
+                serde_json::to_value(f).unwrap(),
+                serde_json::Value::from(f.as_str())
+            );
+        }
+    }
 
     // ---- packet builders ------------------------------------------------------------------------
 

@@ -174,7 +174,11 @@ pub fn analyze(bytes: &[u8]) -> Analysis {
     }
     let compression = compression(bytes, &tree.pointers, d.end);
     let sizes = sizes(bytes, &d.message, d.error.is_none(), d.end);
-    warn(&d.message, d.counts, &compression, &sizes, &mut warnings);
+    // Under 12 bytes there is no header: its counts and flags are defaults, not the message's,
+    // and warnings about them ("QDCOUNT is 0") would describe bytes that were never read.
+    if bytes.len() >= crate::wire::view::HEADER_LEN {
+        warn(&d.message, d.counts, &compression, &sizes, &mut warnings);
+    }
     super::conformance::check(bytes, &d, &sizes.records, &mut warnings);
     super::conformance::pointers(bytes, &tree.pointers, &mut warnings);
     warnings.sort_by_key(|w| w.severity);
@@ -500,9 +504,44 @@ fn warn(msg: &Message, counts: [u16; 4], c: &Compression, s: &Sizes, w: &mut Vec
     if msg.header.z {
         add(Some(3), "the reserved Z bit is set".into());
     }
-    let kind = msg.classify();
-    if msg.header.qr && kind.is_negative() {
-        let soa = msg.authority.iter().find(|r| r.rtype == RType::SOA);
+    // Only a QUERY's answer is about a name: an UPDATE's or NOTIFY's NOERROR is no NODATA.
+    let kind = if msg.header.opcode == crate::wire::Opcode::QUERY {
+        msg.classify()
+    } else {
+        crate::wire::AnswerKind::Error
+    };
+    // A truncated answer is incomplete (the TCP retry carries the rest): it says nothing about
+    // the name, as the capture report counts it (`CaptureMessage::negative_kind`).
+    let soa = msg.authority.iter().find(|r| r.rtype == RType::SOA);
+    let chain = crate::wire::classify::cname_chain(msg);
+    if msg.header.qr
+        && !msg.header.tc
+        && kind == crate::wire::AnswerKind::NoData
+        && soa.is_none()
+        && chain.len() > 1
+    {
+        // RFC 1034 4.3.2 step 3a: an authoritative server follows a CNAME only within its own
+        // data; when the target is elsewhere it answers with the chain so far and the resolver
+        // asks on for the last name. Not a negative answer; from a recursive server, an
+        // incomplete one.
+        if let Some(last) = chain.last() {
+            if msg.header.aa {
+                note(
+                    None,
+                    format!(
+                        "the CNAME chain leaves this server's data at {last}: an authoritative answer stops there and a resolver asks on for {last} (RFC 1034 4.3.2); not a negative answer"
+                    ),
+                );
+            } else {
+                add(
+                    None,
+                    format!(
+                        "the CNAME chain ends at {last} with no data there and no SOA: an incomplete answer (a recursive server follows the chain to its end, RFC 1034 4.3.2); not a negative answer a cache could keep (RFC 2308 5)"
+                    ),
+                );
+            }
+        }
+    } else if msg.header.qr && !msg.header.tc && kind.is_negative() {
         match soa {
             None => add(
                 None,

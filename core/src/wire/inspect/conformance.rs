@@ -550,7 +550,8 @@ mod tests {
                 RType::TSIG,
                 Class::ANY,
                 0,
-                RData::Unknown { data: vec![0; 8] },
+                // Root algorithm name, time, fudge, empty MAC, ID, error, no other data.
+                RData::Unknown { data: vec![0; 17] },
             )
         };
         let last = analyze(&response(

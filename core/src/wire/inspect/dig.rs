@@ -92,8 +92,9 @@ pub fn analysis_text(a: &Analysis) -> String {
     if let Some(src) = &a.source {
         let _ = writeln!(
             o,
-            ";; INPUT: {:?}, {} bytes decoded",
-            src.format, src.raw_len
+            ";; INPUT: {}, {} bytes decoded",
+            src.format.as_str(),
+            src.raw_len
         );
         for l in &src.layers {
             let _ = writeln!(
@@ -104,7 +105,18 @@ pub fn analysis_text(a: &Analysis) -> String {
         }
         o.push('\n');
     }
-    o.push_str(&message_text(&a.message, Some(a.len)));
+    if a.len < crate::wire::view::HEADER_LEN {
+        // Nothing was read: printing the default header (id 0, NOERROR) would show a message
+        // that is not there. The ERROR line below says what is missing.
+        let _ = writeln!(
+            o,
+            ";; no DNS header: {} byte(s), a header is {}",
+            a.len,
+            crate::wire::view::HEADER_LEN
+        );
+    } else {
+        o.push_str(&message_text(&a.message, Some(a.len)));
+    }
     let c = &a.compression;
     let _ = writeln!(
         o,
