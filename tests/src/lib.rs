@@ -348,7 +348,7 @@ pub fn start_nsd(dir: &Path, port: u16, zones: &[(&str, String)]) -> Proc {
 }
 
 /// NSD with `extra` configuration clauses.
-fn start_nsd_with(dir: &Path, port: u16, zones: &[(&str, String)], extra: &str) -> Proc {
+pub fn start_nsd_with(dir: &Path, port: u16, zones: &[(&str, String)], extra: &str) -> Proc {
     let nsd = require("nsd");
     let mut conf = format!(
         "server:\n  ip-address: 127.0.0.1@{port}\n  port: {port}\n  username: \"\"\n  chroot: \"\"\n  zonesdir: \"{d}\"\n  pidfile: \"{d}/nsd.pid\"\n  database: \"\"\n  zonelistfile: \"{d}/zone.list\"\n  xfrdfile: \"{d}/xfrd.state\"\n  xfrdir: \"{d}\"\n  logfile: \"{d}/nsd.log\"\n  server-count: 1\n  verbosity: 1\n  hide-version: yes\n  tcp-count: 100\nremote-control:\n  control-enable: no\n",

@@ -493,8 +493,18 @@ fn socket_failed(
     }
 }
 
-/// Where queries for one upstream TCP connection are queued: (message, token).
-pub type TcpQueue = mpsc::Sender<(Vec<u8>, u64)>;
+/// A query for an upstream TCP connection.
+#[derive(Debug)]
+pub struct TcpQuery {
+    pub bytes: Vec<u8>,
+    pub token: u64,
+    /// Sent once already, on a connection the upstream closed before answering it: it fails,
+    /// not goes again, if this one closes too.
+    pub resent: bool,
+}
+
+/// Where queries for one upstream TCP connection are queued.
+pub type TcpQueue = mpsc::Sender<TcpQuery>;
 
 /// Opens the pooled connection to an upstream address; returns its queue.
 /// `settings` are the worker's (its `State` is borrowed by the caller).
@@ -512,15 +522,15 @@ pub fn connect_tcp(
     tx
 }
 
-/// The queries waiting on one connection: ID -> token.
-type Waiting = Rc<RefCell<HashMap<u16, u64>>>;
+/// The queries waiting on one connection, by ID.
+type Waiting = Rc<RefCell<HashMap<u16, TcpQuery>>>;
 
 async fn tcp_connection(
     state: Rc<RefCell<State>>,
     addr: SocketAddr,
     bounds: TcpBounds,
     me: TcpQueue,
-    mut rx: mpsc::Receiver<(Vec<u8>, u64)>,
+    mut rx: mpsc::Receiver<TcpQuery>,
 ) {
     let stream = match tokio::time::timeout(bounds.connect, TcpStream::connect(addr)).await {
         Ok(Ok(s)) => s,
@@ -528,8 +538,8 @@ async fn tcp_connection(
             tracing::debug!("upstream {addr} over TCP: cannot connect: {other:?}");
             rx.close();
             let mut failed = Vec::new();
-            while let Ok((_, token)) = rx.try_recv() {
-                failed.push(token);
+            while let Ok(q) = rx.try_recv() {
+                failed.push(q.token);
             }
             let mut st = state.borrow_mut();
             st.tcp_pool_remove(addr, &me);
@@ -544,35 +554,110 @@ async fn tcp_connection(
     let waiting: Waiting = Rc::default();
     let w2 = waiting.clone();
     let st2 = state.clone();
+    // The writer stops when told (the reader is done) or when a write fails, and hands the
+    // queue back: what is still queued was never sent, and goes on another connection or
+    // fails (dropped with the task, it waited out its attempt timeout).
+    let stop = Rc::new(tokio::sync::Notify::new());
+    let stop2 = stop.clone();
     let writer = tokio::task::spawn_local(async move {
-        while let Some((bytes, token)) = rx.recv().await {
-            if bytes.len() < 2 || bytes.len() > usize::from(u16::MAX) {
-                st2.borrow_mut().failure(token);
+        loop {
+            let q = tokio::select! {
+                q = rx.recv() => match q {
+                    Some(q) => q,
+                    None => break,
+                },
+                () = stop2.notified() => break,
+            };
+            if q.bytes.len() < 2 || q.bytes.len() > usize::from(u16::MAX) {
+                st2.borrow_mut().failure(q.token);
                 continue;
             }
-            let id = u16::from_be_bytes([bytes[0], bytes[1]]);
+            let id = u16::from_be_bytes([q.bytes[0], q.bytes[1]]);
+            let mut framed = Vec::with_capacity(q.bytes.len() + 2);
+            framed.extend_from_slice(&(q.bytes.len() as u16).to_be_bytes());
+            framed.extend_from_slice(&q.bytes);
             // Two queries with one ID on one connection could not be told apart: the older
             // one fails now rather than take the newer one's answer.
-            if let Some(old) = w2.borrow_mut().insert(id, token) {
-                st2.borrow_mut().failure(old);
+            let old = w2.borrow_mut().insert(id, q);
+            if let Some(old) = old {
+                st2.borrow_mut().failure(old.token);
             }
-            let mut framed = Vec::with_capacity(bytes.len() + 2);
-            framed.extend_from_slice(&(bytes.len() as u16).to_be_bytes());
-            framed.extend_from_slice(&bytes);
-            if wr.write_all(&framed).await.is_err() {
+            let written = tokio::select! {
+                r = wr.write_all(&framed) => r.is_ok(),
+                () = stop2.notified() => false,
+            };
+            if !written {
                 break;
             }
         }
         let _ = wr.shutdown().await;
+        rx
     });
-    let why = read_frames(&state, rd, &waiting, bounds.idle).await;
-    tracing::debug!("upstream {addr} over TCP: connection closed: {why}");
-    writer.abort();
-    let failed: Vec<u64> = waiting.borrow_mut().drain().map(|(_, t)| t).collect();
+    let (why, answered) = read_frames(&state, rd, &waiting, bounds.idle).await;
+    tracing::debug!(
+        "upstream {addr} over TCP: connection closed: {}",
+        why.as_str()
+    );
+    stop.notify_one();
+    let unsent: Vec<TcpQuery> = match writer.await {
+        Ok(mut rx) => {
+            rx.close();
+            std::iter::from_fn(|| rx.try_recv().ok()).collect()
+        }
+        Err(_) => Vec::new(),
+    };
+    let sent: Vec<TcpQuery> = waiting.borrow_mut().drain().map(|(_, q)| q).collect();
     let mut st = state.borrow_mut();
     st.tcp_pool_remove(addr, &me);
-    for token in failed {
-        st.failure(token);
+    let progress = why == Closed::Clean && answered > 0;
+    let unsent = unsent.into_iter().map(|q| (!q.resent || progress, q));
+    for (resend, q) in sent
+        .into_iter()
+        .map(|q| (why == Closed::Clean && (answered > 0 || !q.resent), q))
+        .chain(unsent)
+    {
+        // The upstream closed the connection cleanly, between messages, with this query
+        // unanswered: a server may close a connection at any time (RFC 7766 6.2.3; NSD after
+        // `tcp-query-count` queries, or at its `tcp-timeout`), so a query pipelined behind
+        // the last one it answered goes again on a new connection (CoreDNS retries a closed
+        // cached connection the same way, `ErrCachedClosed`). Again after every connection
+        // that answered something (progress: a server answering one query per connection
+        // answers them all in turn), once after one that answered nothing; and only while
+        // the engine still waits for it. A broken frame or a silence fails it. A query never
+        // sent on this connection goes on another one, once (again after progress).
+        if resend && st.fwd.awaits(q.token) {
+            let token = q.token;
+            let again = TcpQuery { resent: true, ..q };
+            if !st.tcp_send(state.clone(), addr, again) {
+                st.failure(token);
+            }
+        } else {
+            st.failure(q.token);
+        }
+    }
+}
+
+/// Why a pooled upstream connection ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Closed {
+    /// The upstream closed or reset it between messages (where a length would start).
+    Clean,
+    /// Closed or broken inside a length or a message.
+    CutShort,
+    /// Idle with no query waiting.
+    Idle,
+    /// Queries waiting and nothing came in time.
+    Silent,
+}
+
+impl Closed {
+    fn as_str(self) -> &'static str {
+        match self {
+            Closed::Clean => "closed by the upstream between messages",
+            Closed::CutShort => "frame cut short",
+            Closed::Idle => "idle",
+            Closed::Silent => "no answer in time",
+        }
     }
 }
 
@@ -582,13 +667,14 @@ async fn read_frames(
     mut rd: tokio::net::tcp::OwnedReadHalf,
     waiting: &Waiting,
     idle_for: Duration,
-) -> &'static str {
+) -> (Closed, u64) {
     let mut buf = vec![0u8; 65535];
+    let mut answered = 0;
     loop {
         // Forget queries the engine stopped waiting for (timed out, answered over UDP...).
         {
             let st = state.borrow();
-            waiting.borrow_mut().retain(|_, t| st.fwd.awaits(*t));
+            waiting.borrow_mut().retain(|_, q| st.fwd.awaits(q.token));
         }
         let idle = if waiting.borrow().is_empty() {
             idle_for
@@ -596,27 +682,38 @@ async fn read_frames(
             idle_for * 3
         };
         let mut len = [0u8; 2];
-        match tokio::time::timeout(idle, rd.read_exact(&mut len)).await {
+        // The first byte alone: an end of the stream here, or a reset (a server closing with
+        // our later queries unread resets the connection), is a close between messages; one
+        // after it (inside the length) is not.
+        match tokio::time::timeout(idle, rd.read(&mut len[..1])).await {
+            Ok(Ok(1)) => {}
+            Ok(Ok(_) | Err(_)) => return (Closed::Clean, answered),
+            Err(_) if waiting.borrow().is_empty() => return (Closed::Idle, answered),
+            Err(_) => return (Closed::Silent, answered),
+        }
+        match tokio::time::timeout(idle_for, rd.read_exact(&mut len[1..])).await {
             Ok(Ok(_)) => {}
-            Ok(Err(_)) => return "closed by the upstream",
-            Err(_) if waiting.borrow().is_empty() => return "idle",
-            Err(_) => return "no answer in time",
+            _ => return (Closed::CutShort, answered),
         }
         let n = usize::from(u16::from_be_bytes(len));
         match tokio::time::timeout(idle_for, rd.read_exact(&mut buf[..n])).await {
             Ok(Ok(_)) => {}
-            _ => return "frame cut short",
+            _ => return (Closed::CutShort, answered),
         }
         let token = if n >= 2 {
             waiting
                 .borrow_mut()
                 .remove(&u16::from_be_bytes([buf[0], buf[1]]))
+                .map(|q| q.token)
         } else {
             None
         };
         let mut st = state.borrow_mut();
         match token {
-            Some(token) => st.response(token, Transport::Tcp, &buf[..n]),
+            Some(token) => {
+                answered += 1;
+                st.response(token, Transport::Tcp, &buf[..n]);
+            }
             // An ID no query on this connection has: late, or not ours. Token 0 is never
             // issued, so the engine drops it and counts it as late.
             None => st.response(0, Transport::Tcp, &buf[..n]),

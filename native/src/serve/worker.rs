@@ -139,6 +139,33 @@ impl State {
         }
     }
 
+    /// Queues a query on the pooled TCP connection to `addr`, opening one when there is none
+    /// (or it closed). False: it could not be queued (the queue is full), and the engine
+    /// should count a transport failure.
+    pub fn tcp_send(
+        &mut self,
+        me: Rc<RefCell<State>>,
+        addr: SocketAddr,
+        q: upstream::TcpQuery,
+    ) -> bool {
+        let live = self.tcp_pool.get(&addr).filter(|c| !c.is_closed());
+        let queue = match live {
+            Some(c) => c.clone(),
+            None => {
+                let c = upstream::connect_tcp(me, &self.settings, addr);
+                self.tcp_pool.insert(addr, c.clone());
+                c
+            }
+        };
+        match queue.try_send(q) {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::debug!("upstream {addr} over TCP: {e}");
+                false
+            }
+        }
+    }
+
     /// Forgets the pooled connection to `addr` if it is still `queue` (not a newer one).
     pub fn tcp_pool_remove(&mut self, addr: SocketAddr, queue: &upstream::TcpQueue) {
         if self
@@ -433,17 +460,12 @@ impl State {
                                 }
                             }
                             Transport::Tcp => {
-                                let live = self.tcp_pool.get(&addr).filter(|c| !c.is_closed());
-                                let queue = match live {
-                                    Some(c) => c.clone(),
-                                    None => {
-                                        let c = upstream::connect_tcp(me, &self.settings, addr);
-                                        self.tcp_pool.insert(addr, c.clone());
-                                        c
-                                    }
+                                let q = upstream::TcpQuery {
+                                    bytes: t.bytes,
+                                    token: t.token,
+                                    resent: false,
                                 };
-                                if let Err(e) = queue.try_send((t.bytes, t.token)) {
-                                    tracing::debug!("upstream {addr} over TCP: {e}");
+                                if !self.tcp_send(me, addr, q) {
                                     let now = self.now();
                                     self.fwd.handle(Input::Failure {
                                         now,

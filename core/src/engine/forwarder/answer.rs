@@ -615,6 +615,7 @@ impl Forwarder {
             return;
         };
         let current = txn.current.take();
+        let earlier = core::mem::take(&mut txn.earlier);
         let question = core::mem::take(&mut txn.question);
         let waiters = core::mem::take(&mut txn.waiters);
         let probe = txn.purpose.is_probe();
@@ -635,6 +636,9 @@ impl Forwarder {
         self.txns[t] = None;
         if let Some(s) = current {
             self.release(&s);
+        }
+        for s in &earlier {
+            self.release(s);
         }
         self.waiting = self.waiting.saturating_sub(waiters.len());
         self.free_txns.push(t);

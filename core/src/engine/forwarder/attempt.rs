@@ -80,6 +80,7 @@ impl Forwarder {
             attempts: 0,
             tried: 0,
             current: None,
+            earlier: Vec::new(),
             stale_fallback,
             last_problem: None,
             verifying: if purpose == Purpose::Verify {
@@ -396,13 +397,26 @@ impl Forwarder {
             Outcome::Timeout | Outcome::NetworkError => None,
             _ => Some(now.saturating_sub(sent.at)),
         };
-        // One query's FORMERR says nothing about the upstream's EDNS when the query is of a
-        // meta or unknown type (RFC 8906 8): the fallback stays per query then.
+        // A rejection of a query with OPT is not yet evidence against the upstream's EDNS: the
+        // same query without OPT must then be answered (BIND caches "no EDNS" for a server
+        // only after such an answer). An upstream that rejects a query whatever its OPT
+        // (NOTIMP for a type it does not know, say) keeps EDNS. One query of a meta or unknown
+        // type says nothing either way (RFC 8906 8): the fallback stays per query then.
         let verdict = match fb.verdict {
-            UpstreamVerdict::NoEdns if meta_query => UpstreamVerdict::CouldNotAnswer,
+            UpstreamVerdict::NoEdns => UpstreamVerdict::CouldNotAnswer,
             v => v,
         };
         self.upstreams.record(sent.upstream, verdict, rtt, now);
+        // The answer to the retry without OPT (only that retry goes without OPT to an upstream
+        // believed to take EDNS): the evidence.
+        if outcome == Outcome::Answer
+            && !sent.edns
+            && !meta_query
+            && self.upstreams.edns_ok(sent.upstream, now)
+        {
+            self.upstreams
+                .record(sent.upstream, UpstreamVerdict::NoEdns, None, now);
+        }
         if sent.edns && msg.as_ref().is_some_and(|(m, _, _)| m.edns.is_some()) {
             self.upstreams.edns_works(sent.upstream);
         }

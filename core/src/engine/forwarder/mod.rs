@@ -345,6 +345,10 @@ struct Txn {
     attempts: u16,
     tried: u64,
     current: Option<Sent>,
+    /// Attempts that timed out, still open to a late answer until the transaction ends: an
+    /// upstream slower than the attempt timeout still answers the query (dnsmasq keeps a
+    /// forwarded query open to any of its answers the same way). At most `max_attempts`.
+    earlier: Vec<Sent>,
     stale_fallback: Option<StaleFallback>,
     /// The last attempt's give-up text, for the EDE if the deadline ends it.
     last_problem: Option<(u16, String)>,
@@ -620,6 +624,7 @@ impl Forwarder {
         }
         let remap = |u: UpstreamId| moved.get(usize::from(u.0)).copied().flatten();
         let mut abandoned = Vec::new();
+        let mut forgotten = Vec::new();
         let mut finished = Vec::new();
         for (i, slot) in self.txns.iter_mut().enumerate() {
             let Some(txn) = slot.as_mut() else { continue };
@@ -649,6 +654,10 @@ impl Forwarder {
             txn.tried = tried;
             txn.group = group;
             txn.verifying = txn.verifying.and_then(remap);
+            // Late answers are not awaited across a reload.
+            for s in txn.earlier.drain(..) {
+                forgotten.push(s.token);
+            }
             if let Some(sent) = txn.current.as_mut() {
                 match remap(sent.upstream).filter(|to| self.upstreams.get(*to).group == group) {
                     Some(to) => sent.upstream = to,
@@ -661,6 +670,11 @@ impl Forwarder {
         }
         for t in finished {
             self.finish(t);
+        }
+        for token in forgotten {
+            if self.outstanding.remove(&token).is_some() {
+                self.out.push_back(Output::UpstreamDone { token });
+            }
         }
         for (t, gen, token) in abandoned {
             self.outstanding.remove(&token);
@@ -705,8 +719,13 @@ impl Forwarder {
             self.txns[t]
                 .as_ref()
                 .filter(|x| x.gen == gen)
-                .and_then(|x| x.current)
-                .filter(|s| s.upstream == upstream && s.id == id && s.token == token)
+                .and_then(|x| {
+                    x.current
+                        .iter()
+                        .chain(&x.earlier)
+                        .find(|s| s.token == token)
+                })
+                .filter(|s| s.upstream == upstream && s.id == id)
                 .map(|_| token)
         })
     }

@@ -171,9 +171,29 @@ impl Forwarder {
                 ),
             );
         }
+        // Before the section counts: an UPDATE (records in its update section) or a NOTIFY (the
+        // SOA in its answer section) is NOTIMP, not FORMERR (RFC 2136 3, RFC 1996; Unbound's
+        // `worker_check_request` checks the opcode first too).
+        if view.opcode() != Opcode::QUERY {
+            return reject(
+                self,
+                Rcode::NOTIMP,
+                format!("opcode {} is not supported", view.opcode()),
+            );
+        }
         // A query carries one question, no answer or authority records, and at most an OPT and
         // a signature (TSIG or SIG(0)) in the additional section (RFC 1035 4.1.2, RFC 6891).
         if view.ancount() != 0 || view.nscount() != 0 || view.arcount() > 2 {
+            // An IXFR carries the client's SOA in its authority section (RFC 1995 3): refused
+            // as a zone transfer (below), not FORMERR.
+            if view.nscount() == 1 && view.ancount() == 0 {
+                if let Ok(Some(q)) = view.question() {
+                    if q.qtype == RType::IXFR {
+                        let why = "IXFR: a zone transfer is not forwarded".to_string();
+                        return reject(self, Rcode::REFUSED, why);
+                    }
+                }
+            }
             return reject(
                 self,
                 Rcode::FORMERR,
@@ -191,13 +211,6 @@ impl Forwarder {
             Ok(s) => s,
             Err(e) => return reject(self, Rcode::FORMERR, format!("query does not decode: {e}")),
         };
-        if view.opcode() != Opcode::QUERY {
-            return reject(
-                self,
-                Rcode::NOTIMP,
-                format!("opcode {} is not supported", view.opcode()),
-            );
-        }
         let Some(q) = scan.question.filter(|_| view.qdcount() == 1) else {
             return reject(
                 self,
@@ -205,6 +218,16 @@ impl Forwarder {
                 format!("{} questions: exactly one is supported", view.qdcount()),
             );
         };
+        // A zone transfer is a stream of messages between a secondary and its primary, not a
+        // question for a forwarder: REFUSED, never forwarded (Unbound: "refused zone
+        // transfer"). Forwarded, the client got the stream's first message only.
+        if matches!(q.qtype, RType::AXFR | RType::IXFR) {
+            return reject(
+                self,
+                Rcode::REFUSED,
+                format!("{}: a zone transfer is not forwarded", q.qtype),
+            );
+        }
         if let Some(o) = &scan.opt {
             if o.version != 0 {
                 return reject(

@@ -19,15 +19,19 @@ impl Forwarder {
         transport: Transport,
         bytes: &[u8],
     ) {
+        // The attempt in flight, or one that timed out while its transaction still waits.
         let found = self.outstanding.get(&token).and_then(|&(t, gen)| {
-            self.txns[t]
-                .as_ref()
-                .filter(|x| x.gen == gen)
-                .and_then(|x| x.current)
-                .filter(|s| s.token == token)
-                .map(|s| (t, s))
+            let x = self.txns[t].as_ref().filter(|x| x.gen == gen)?;
+            match x.current.filter(|s| s.token == token) {
+                Some(s) => Some((t, s, false)),
+                None => x
+                    .earlier
+                    .iter()
+                    .find(|s| s.token == token)
+                    .map(|&s| (t, s, true)),
+            }
         });
-        let Some((t, sent)) = found else {
+        let Some((t, sent, late)) = found else {
             self.stats.drop_response(DropReason::Late);
             self.event(now, || EventKind::Dropped {
                 upstream: String::from("?"),
@@ -56,7 +60,7 @@ impl Forwarder {
                 DropReason::Opcode,
                 format!("opcode {} is not QUERY", v.opcode()),
             )),
-            Ok(v) if v.qdcount() != 1 => Some((
+            Ok(v) if v.qdcount() != 1 && !(v.qdcount() == 0 && bare_failure(&v)) => Some((
                 DropReason::Qdcount,
                 format!(
                     "QDCOUNT {}: an answer repeats the one question",
@@ -73,6 +77,8 @@ impl Forwarder {
                     // A question that does not decode is a broken answer from the upstream
                     // asked, with its ID, on its socket: the fallback rules deal with it.
                     (Err(_), _) => true,
+                    // No question (checked above: an error RCODE or TC, see `bare_failure`).
+                    (Ok(None), _) => v.qdcount() == 0,
                     _ => false,
                 };
                 (!same).then(|| {
@@ -91,6 +97,11 @@ impl Forwarder {
             return;
         }
         self.release(&sent);
+        if late {
+            if let Some(x) = self.txns[t].as_mut() {
+                x.earlier.retain(|s| s.token != token);
+            }
+        }
         // The one decode and the one encode of this answer: the encode (the cache's form,
         // compressed, without OPT, with its TTL offsets) serves the conformance check here
         // and the cache entry in `accept`.
@@ -130,6 +141,24 @@ impl Forwarder {
             (_, o) => o,
         };
         let rtt = now.saturating_sub(sent.at);
+        if late && outcome != Outcome::Answer {
+            // A late answer is used only when it is the answer: anything else (a failure, TC)
+            // came after its attempt was already given up, and the one in flight decides.
+            if self.cfg.events {
+                let l = self.upstreams.get(upstream).label.clone();
+                self.event(now, || EventKind::Dropped {
+                    upstream: l,
+                    why: format!("late reply to a timed-out attempt, not an answer: {outcome:?}"),
+                });
+            }
+            return;
+        }
+        if late {
+            // The attempt in flight is no longer needed: this answer ends the transaction.
+            if let Some(c) = self.txns[t].as_mut().and_then(|x| x.current.take()) {
+                self.release(&c);
+            }
+        }
         // Classified once, for the conformance counters and the cache.
         let kind = msg.as_ref().map(Message::classify);
         let classified = msg.as_ref().zip(kind);
@@ -229,6 +258,24 @@ impl Forwarder {
     }
 }
 
+/// Whether a response without a question (QDCOUNT=0) from the socket and with the ID of a
+/// query is still taken, as the failure it reports: an error RCODE (FORMERR, SERVFAIL, NOTIMP,
+/// REFUSED) or TC=1. Old and minimal servers answer what they cannot parse (a query with OPT,
+/// say) with a bare header; BIND acts on these RCODEs before it compares questions
+/// (`resquery_response`) and takes an empty question with TC=1 as truncated (`same_question`),
+/// and Unbound falls back to no EDNS on a FORMERR or NOTIMP whatever its question. Such a
+/// response only ever leads to a retry or a failure (never `Outcome::Answer`), so it cannot
+/// put data in the cache; one with NOERROR or NXDOMAIN and no TC is still dropped.
+fn bare_failure(v: &MessageView<'_>) -> bool {
+    let flags = v.flags();
+    let tc = flags & crate::wire::view::flags::TC != 0;
+    let rcode = flags & 0xf;
+    tc || matches!(
+        Rcode(rcode),
+        Rcode::FORMERR | Rcode::SERVFAIL | Rcode::NOTIMP | Rcode::REFUSED
+    )
+}
+
 /// Meta and unknown-range query types (RFC 6895 3.1: 0, OPT, 128-255; private use from
 /// 65280): an upstream may reject a query for its type alone.
 pub(super) fn is_meta_type(t: RType) -> bool {
@@ -315,6 +362,10 @@ fn kept_as_sent(bytes: &[u8], enc: &mut Encoder, ttls: &mut Vec<u16>) -> bool {
         }
         if rtype == usize::from(RType::OPT.0) {
             opt_at = Some(pos);
+        } else if bytes.get(after + 4).is_some_and(|b| b & 0x80 != 0) {
+            // A TTL with the top bit set: the re-encode writes it as the 0 it means (RFC 2181
+            // 8), so clients never see 2^31 or more.
+            return false;
         } else if compressed {
             ttls.push((after + 4) as u16);
         } else {
@@ -349,5 +400,42 @@ fn skip_owner(msg: &[u8], start: usize) -> Option<(bool, usize)> {
             return None;
         }
         at += 1 + usize::from(l);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A bare header: QR=1, the RCODE, TC as given, every count 0.
+    fn bare(rcode: u8, tc: bool) -> Vec<u8> {
+        vec![
+            0x12,
+            0x34,
+            0x80 | if tc { 0x02 } else { 0 },
+            rcode,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+        ]
+    }
+
+    #[test]
+    fn a_bare_header_is_taken_only_as_a_failure_or_a_truncation() {
+        let taken = |b: &[u8]| bare_failure(&MessageView::new(b).unwrap());
+        // FORMERR, SERVFAIL, NOTIMP, REFUSED: acted on (BIND, Unbound).
+        for rcode in [1, 2, 4, 5] {
+            assert!(taken(&bare(rcode, false)), "rcode {rcode}");
+        }
+        // NOERROR and NXDOMAIN without a question are no answer (RFC 5452 9.1)...
+        assert!(!taken(&bare(0, false)));
+        assert!(!taken(&bare(3, false)));
+        // ...unless truncated: then a retry over TCP (BIND's `same_question`).
+        assert!(taken(&bare(0, true)));
     }
 }

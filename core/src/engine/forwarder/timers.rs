@@ -45,7 +45,11 @@ impl Forwarder {
                 else {
                     return;
                 };
-                self.release(&sent);
+                // Still awaited: its answer, if it comes while the transaction waits, is used
+                // (`on_response`); released when the transaction ends.
+                if let Some(x) = self.txns[t].as_mut() {
+                    x.earlier.push(sent);
+                }
                 self.upstreams.get_mut(sent.upstream).counters.timeouts += 1;
                 let label = self.upstreams.get(sent.upstream).label.clone();
                 let after = ms(now.saturating_sub(sent.at));
