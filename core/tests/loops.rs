@@ -24,10 +24,12 @@ fn up(label: &str) -> UpstreamConfig {
     }
 }
 
+/// The loop check is off by default: these engines turn it on.
 fn cfg(labels: &[&str]) -> Config {
     Config {
         upstreams: labels.iter().map(|l| up(l)).collect(),
         events: true,
+        loop_check: true,
         ..Config::default()
     }
 }

@@ -683,9 +683,11 @@ local: LocalConfig,
 client_subnet: ClientSubnetConfig, 
 /**
  * Probe every upstream for a forwarding loop back to this server at start and after each
- * reload (`HINFO <random>.dnspect-loop-check.<zone>`, as CoreDNS's `loop` plugin): on by
- * default. An upstream found looping is not asked until a reload. The simulator turns it
- * off (its scripted upstreams never forward back).
+ * reload (`HINFO <random>.dnspect-loop-check.<zone>`, as CoreDNS's `loop` plugin). Off by
+ * default, as that plugin is a line of the Corefile: the probes are queries of our own to
+ * every upstream; the shipped Kubernetes layouts turn it on. An upstream found looping is
+ * not asked until a reload. The simulator keeps it off (its scripted upstreams never
+ * forward back).
  */
 loop_check: boolean, };
 

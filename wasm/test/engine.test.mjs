@@ -165,8 +165,8 @@ test("Forwarder: a query goes upstream, the answer comes back to the client and 
   f.free();
 });
 
-test("Forwarder: a loop probe that comes back as a client query marks its upstream (loop_check, on by default)", () => {
-  const f = new Forwarder({ upstreams: [{ label: "127.0.0.1:53" }] }, new Uint8Array(32).fill(5));
+test("Forwarder: a loop probe that comes back as a client query marks its upstream (loop_check on)", () => {
+  const f = new Forwarder({ upstreams: [{ label: "127.0.0.1:53" }], loop_check: true }, new Uint8Array(32).fill(5));
   f.handleTick(0);
   const probes = drain(f).out.filter((o) => o.type === "transmit");
   assert.equal(probes.length, 1, "one probe per upstream at the first input");
