@@ -197,27 +197,10 @@ pub fn wait_tcp(addr: SocketAddr, limit: Duration) {
     panic!("nothing listens on {addr} after {limit:?}");
 }
 
-/// `config` with the loop check off unless it sets `loop_check` itself: its probes (one per
-/// upstream and worker at start and after each reload) would be counted by the tests that
-/// count the queries an upstream sees. `serve_loop.rs` turns it on.
-pub fn without_loop_check(config: &str) -> String {
-    if config.contains("loop_check") {
-        return config.to_string();
-    }
-    match config.find("[engine]\n") {
-        Some(at) => {
-            let end = at + "[engine]\n".len();
-            format!("{}loop_check = false\n{}", &config[..end], &config[end..])
-        }
-        None => format!("{config}\n[engine]\nloop_check = false\n"),
-    }
-}
-
-/// Starts `dnspect serve` with a config file and flags; waits until it listens. The loop
-/// check is off unless the config sets it ([`without_loop_check`]).
+/// Starts `dnspect serve` with a config file and flags; waits until it listens.
 pub fn start_dnspect(dir: &Path, config: &str, port: u16, extra: &[&str]) -> Proc {
     let conf = dir.join("dnspect.toml");
-    std::fs::write(&conf, without_loop_check(config)).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(&conf, config).unwrap_or_else(|e| panic!("{e}"));
     let log = dir.join("dnspect.log");
     let out = std::fs::File::create(&log).unwrap_or_else(|e| panic!("{e}"));
     let err = out.try_clone().unwrap_or_else(|e| panic!("{e}"));
@@ -696,13 +679,13 @@ pub fn reply(
     b.unwrap_or_else(|e| panic!("{e}"))
 }
 
-/// The minimal config for a test server (the loop check off: [`without_loop_check`]).
+/// The minimal config for a test server.
 pub fn config(port: u16, upstreams: &[u16], extra: &str) -> String {
     let ups: Vec<String> = upstreams
         .iter()
         .map(|p| format!("\"127.0.0.1:{p}\""))
         .collect();
-    without_loop_check(&format!("listen = [\"127.0.0.1:{port}\"]\nupstreams = [{}]\nmetrics = \"\"\nlog_queries = true\n{extra}\n", ups.join(", ")))
+    format!("listen = [\"127.0.0.1:{port}\"]\nupstreams = [{}]\nmetrics = \"\"\nlog_queries = true\n{extra}\n", ups.join(", "))
 }
 
 /// A dnspect serving on a free port with `config(port, upstreams, extra)`, in a fresh
