@@ -11,7 +11,7 @@
 #   DNSPECT_SKIP_WASM_OPT=1                 skip wasm-opt
 #   DNSPECT_WASM_OPT=/path/to/wasm-opt      use this wasm-opt
 #   CARGO_PROFILE_WASM_RELEASE_*            override Cargo.toml's [profile.wasm-release] settings
-#   DNSPECT_WASM_GZIP_BUDGET=BYTES          fail when the optimised .wasm gzips (-9) to more (490000)
+#   DNSPECT_WASM_GZIP_BUDGET=BYTES          fail when the optimised .wasm gzips (-9) to more (496000)
 SCRIPT_NAME=build-wasm
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -133,7 +133,7 @@ for f in "$wasm_in" "$pkg/web/dnspect_bg.wasm" "$pkg/node/dnspect.js" "$pkg/web/
 done
 # The size budget (wasm/README.md, "Size and speed"): 483 KB gzipped on 2026-12-03 (449 KB before the field-by-field RDATA types), 490,000 B
 # allowed. Only the wasm-opt'd module is held to it (an unoptimised build is larger by design).
-budget="${DNSPECT_WASM_GZIP_BUDGET:-490000}"
+budget="${DNSPECT_WASM_GZIP_BUDGET:-496000}"
 if [[ -n "${optimised:-}" ]]; then
     got="$(gz "$pkg/web/dnspect_bg.wasm")"
     ((got <= budget)) ||

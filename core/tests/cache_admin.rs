@@ -31,6 +31,8 @@ fn engine(trusted: bool) -> Forwarder {
             },
         ],
         events: true,
+        // No loop probe among the upstream queries counted here.
+        loop_check: false,
         ..Config::default()
     };
     Forwarder::new(cfg, [9; 32])
@@ -583,6 +585,8 @@ fn ecs_passthrough_sends_the_capped_subnet_echoes_the_scope_and_caches_nothing()
             label: "192.0.2.53:53".into(),
             ..UpstreamConfig::default()
         }],
+        // No loop probe among the upstream queries counted here.
+        loop_check: false,
         ..Config::default()
     };
     cfg.client_subnet.passthrough = true;

@@ -301,6 +301,11 @@ pub struct Settings {
     /// The largest hosts file read (`hosts_max_size`).
     pub hosts_max_size: usize,
     pub admin: AdminSettings,
+    /// Where each listen address and each upstream (in `upstreams`' order) was set: its field
+    /// (`listen[0]`, `upstreams[1]`, `engine.forward[0].upstreams[0]`, a flag) and line, for
+    /// [`check_loops`].
+    pub listen_at: Vec<(String, Option<usize>)>,
+    pub upstream_at: Vec<(String, Option<usize>)>,
 }
 
 impl Settings {
@@ -746,7 +751,17 @@ fn settle(
             ),
         },
     };
+    let listen_at = (0..listen.len())
+        .map(|i| {
+            let f = format!("listen[{i}]");
+            let line = sp.line_of(&f);
+            (f, line)
+        })
+        .collect();
+    let upstream_at = upstream_fields(&engine, from_resolv, |f| sp.line_of(f));
     Ok(Settings {
+        listen_at,
+        upstream_at,
         admin,
         listen,
         upstreams,
@@ -777,6 +792,111 @@ fn settle(
         hosts_reload: f.hosts_reload,
         hosts_max_size: f.hosts_max_size,
     })
+}
+
+/// The field (and line) of every upstream in the engine's flat order: the default group's
+/// (`upstreams[i]`, or the resolv.conf's nameservers), then each forward group's.
+fn upstream_fields(
+    engine: &EngineConfig,
+    from_resolv: bool,
+    line: impl Fn(&str) -> Option<usize>,
+) -> Vec<(String, Option<usize>)> {
+    let mut out = Vec::new();
+    for i in 0..engine.upstreams.len() {
+        if from_resolv {
+            out.push((
+                format!(
+                    "upstreams (none configured: nameserver {} of {RESOLV_CONF})",
+                    i + 1
+                ),
+                line("upstreams"),
+            ));
+        } else {
+            let f = format!("upstreams[{i}]");
+            let l = line(&f);
+            out.push((f, l));
+        }
+    }
+    for (g, f) in engine.forward.iter().enumerate() {
+        for j in 0..f.upstreams.len() {
+            let field = format!("engine.forward[{g}].upstreams[{j}]");
+            let l = line(&field);
+            out.push((field, l));
+        }
+    }
+    out
+}
+
+/// Whether `ip` is an address of this host: loopback, unspecified, or one a socket can be
+/// bound to (the kernel's own answer; with `net.ipv4.ip_nonlocal_bind` any address binds,
+/// which only makes [`loop_warnings`] warn more).
+fn is_local(ip: IpAddr) -> bool {
+    ip.is_loopback()
+        || ip.is_unspecified()
+        || std::net::UdpSocket::bind(SocketAddr::new(ip, 0)).is_ok()
+}
+
+/// The address as the kernel matches it: an IPv4-mapped IPv6 address is its IPv4 one.
+fn canonical(a: SocketAddr) -> SocketAddr {
+    SocketAddr::new(a.ip().to_canonical(), a.port())
+}
+
+/// The static half of the loop check (the engine's probes are the dynamic half,
+/// `forwarder::loops`): an upstream that is one of this server's own listen addresses (same
+/// IP and port) forwards every query back to it. Always a mistake (the resolv.conf of a node
+/// whose nameserver is this cache, an `upstreams` copied from `listen`), so it is an error
+/// naming both fields and their lines: `check-config` fails, `serve` does not start, a reload
+/// keeps the running configuration. Wildcard listeners are [`loop_warnings`].
+pub fn check_loops(s: &Settings) -> Result<(), ConfigError> {
+    for (i, u) in s.upstreams.iter().enumerate() {
+        let u = canonical(*u);
+        for (j, l) in s.listen.iter().enumerate() {
+            let l = canonical(*l);
+            if l.ip().is_unspecified() || l != u {
+                continue;
+            }
+            let (field, line) = s.upstream_at.get(i).cloned().unwrap_or_default();
+            let (lfield, lline) = s.listen_at.get(j).cloned().unwrap_or_default();
+            let at = lline.map_or(String::new(), |n| format!(", line {n}"));
+            return Err(ConfigError {
+                line,
+                field,
+                message: format!(
+                    "{u} is this server's own listen address ({lfield}{at}): every query would be forwarded back to dnspect (a forwarding loop); upstreams must be the resolvers dnspect asks, not dnspect itself"
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Upstreams that may be this server through a wildcard listener: `0.0.0.0:P` (or `[::]:P`)
+/// takes every local address of its family on port P, so an upstream on port P at a loopback
+/// or local address reaches it, unless another server is bound to that very address (with
+/// SO_REUSEPORT as the same user, the more specific socket wins): legitimate, if rare, so a
+/// warning (logged at start and on reload, printed by `check-config`). The loop probes settle
+/// it at run time.
+pub fn loop_warnings(s: &Settings) -> Vec<String> {
+    let mut out = Vec::new();
+    for (i, u) in s.upstreams.iter().enumerate() {
+        let u = canonical(*u);
+        for (j, l) in s.listen.iter().enumerate() {
+            let l = canonical(*l);
+            if !l.ip().is_unspecified()
+                || l.port() != u.port()
+                || l.is_ipv4() != u.is_ipv4()
+                || !is_local(u.ip())
+            {
+                continue;
+            }
+            let (field, _) = s.upstream_at.get(i).cloned().unwrap_or_default();
+            let (lfield, _) = s.listen_at.get(j).cloned().unwrap_or_default();
+            out.push(format!(
+                "{field} = {u} is a local address on the port of the wildcard listener {lfield} = {l}: unless another server is bound to {u} itself, queries forwarded there come back to dnspect (a forwarding loop); the loop check will tell"
+            ));
+        }
+    }
+    out
 }
 
 /// Whether a forward group serves `.` (then it is the default group, and no resolv.conf is
@@ -954,7 +1074,9 @@ pub fn load_settings(
         Some(p) => load(p, resolv)?,
         None => with_resolv(parse(DEFAULT_TOML, || read_resolv(resolv)), resolv)?,
     };
-    overrides.apply(s)
+    let s = overrides.apply(s)?;
+    check_loops(&s)?;
+    Ok(s)
 }
 
 fn read_resolv(path: &Path) -> std::io::Result<String> {
@@ -989,6 +1111,53 @@ fn with_resolv(s: Result<Settings, ConfigError>, resolv: &Path) -> Result<Settin
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_upstream_equal_to_a_listen_address_is_an_error_and_a_wildcard_one_a_warning() {
+        let with = |listen: &str, ups: &str| {
+            parse(&format!("listen = [{listen}]\nupstreams = [{ups}]\n"), rc).unwrap()
+        };
+        // Same IP and port: an error naming both fields and lines.
+        let s = with("\"127.0.0.1:5300\"", "\"192.0.2.1\", \"127.0.0.1:5300\"");
+        let e = check_loops(&s).unwrap_err();
+        assert_eq!((e.line, e.field.as_str()), (Some(2), "upstreams[1]"));
+        assert!(e.message.contains("(listen[0], line 1)"), "{e}");
+        // An IPv4-mapped upstream is the same address.
+        let s = with("\"127.0.0.1:5300\"", "\"[::ffff:127.0.0.1]:5300\"");
+        assert!(check_loops(&s).is_err());
+        // Another port, another loopback address: no loop known.
+        for ups in ["\"127.0.0.1:5301\"", "\"127.0.0.2:5300\""] {
+            let s = with("\"127.0.0.1:5300\"", ups);
+            assert!(check_loops(&s).is_ok(), "{ups}");
+            assert!(loop_warnings(&s).is_empty(), "{ups}");
+        }
+        // A wildcard listener: a loopback upstream on its port is a warning, not an error; the
+        // other family's wildcard does not take it.
+        let s = with("\"0.0.0.0:5300\"", "\"127.0.0.1:5300\"");
+        assert!(check_loops(&s).is_ok());
+        let w = loop_warnings(&s);
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(w[0].starts_with("upstreams[0] = 127.0.0.1:5300 is a local address on the port of the wildcard listener listen[0] = 0.0.0.0:5300"), "{w:?}");
+        assert!(loop_warnings(&with("\"[::]:5300\"", "\"127.0.0.1:5300\"")).is_empty());
+        assert_eq!(
+            loop_warnings(&with("\"[::]:5300\"", "\"[::1]:5300\"")).len(),
+            1
+        );
+        // A documentation address is not this host's: no warning.
+        assert!(loop_warnings(&with("\"0.0.0.0:5300\"", "\"192.0.2.1:5300\"")).is_empty());
+        // From the resolv.conf: named as such.
+        let s = parse("listen = [\"192.0.2.53:53\"]\n", rc).unwrap();
+        let e = check_loops(&s).unwrap_err();
+        assert!(e.field.contains("nameserver 1 of /etc/resolv.conf"), "{e}");
+        // Flags: the flag is the field.
+        let o = Overrides {
+            upstreams: vec!["127.0.0.1:5300".into()],
+            listen: vec!["127.0.0.1:5300".into()],
+            ..Overrides::default()
+        };
+        let s = o.apply(parse(DEFAULT_TOML, rc).unwrap()).unwrap();
+        assert_eq!(check_loops(&s).unwrap_err().field, "--upstream");
+    }
 
     fn rc() -> std::io::Result<String> {
         Ok("nameserver 192.0.2.53\nnameserver 2001:db8::53\n".into())
@@ -1492,6 +1661,7 @@ impl Overrides {
                 .iter()
                 .map(|a| socket(a, 53).map_err(|m| flag("listen", m)))
                 .collect::<Result<_, _>>()?;
+            s.listen_at = vec![("--listen".into(), None); s.listen.len()];
         }
         let mut root: Vec<Target> = Vec::new();
         if !self.forward.is_empty() {
@@ -1508,6 +1678,13 @@ impl Overrides {
             }
             s.engine.forward = groups;
         }
+        let default_flag = if !self.upstreams.is_empty() {
+            Some("--upstream")
+        } else if !root.is_empty() {
+            Some("--forward")
+        } else {
+            None
+        };
         if !self.upstreams.is_empty() || !root.is_empty() {
             s.resolv_conf = None;
             let mut ups: Vec<Target> = self
@@ -1537,6 +1714,26 @@ impl Overrides {
             s.engine.validate().map_err(|e| flag(name, e.to_string()))?;
             (s.upstreams, s.upstream_tls) = flat_upstreams(&s.engine).map_err(|m| flag(name, m))?;
             s.tls = tls_config(&s.upstream_tls, s.tls_ca.as_deref()).map_err(|m| flag(name, m))?;
+            // Where each upstream now comes from: a flag, or the file as before.
+            let file = core::mem::take(&mut s.upstream_at);
+            let from_resolv = s.resolv_conf.is_some();
+            let n = s.engine.upstreams.len();
+            let mut at = upstream_fields(&s.engine, from_resolv, |_| None);
+            for (k, a) in at.iter_mut().enumerate() {
+                let flagged = match (k < n, default_flag) {
+                    (true, f) => f,
+                    (false, _) => (!self.forward.is_empty()).then_some("--forward"),
+                };
+                match flagged {
+                    Some(f) => *a = (f.to_string(), None),
+                    None => {
+                        if let Some(f) = file.iter().find(|f| f.0 == a.0) {
+                            *a = f.clone();
+                        }
+                    }
+                }
+            }
+            s.upstream_at = at;
         }
         if !self.allow.is_empty() {
             s.allow = self

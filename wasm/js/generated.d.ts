@@ -300,7 +300,11 @@ export type EventKind = { "event": "query", client: number, name: Name, qtype: R
 /**
  * None over TCP (no size limit): serialized as "TCP".
  */
-limit_rule: string, } | { "event": "bad_query", client: number, rcode: Rcode | null, why: string, } | { "event": "cache_serve", client: number, name: Name, qtype: RType, rule: string, why: string, ttl: number, } | { "event": "local", client: number, name: Name, qtype: RType, rcode: Rcode, answers: number, source: LocalSource, } | { "event": "zones_moved", dropped: number, } | { "event": "cache_miss", name: Name, qtype: RType, rule: string, why: string, } | { "event": "coalesced", client: number, name: Name, qtype: RType, waiters: number, } | { "event": "forwarded", name: Name, qtype: RType, upstream: string, transport: "UDP" | "TCP", edns: boolean, id: number, attempt: number, purpose: string, why: string, } | { "event": "upstream_response", upstream: string, transport: "UDP" | "TCP", size: number, rcode: Rcode | null, rtt_ms: number, outcome: string, } | { "event": "upstream_timeout", upstream: string, transport: "UDP" | "TCP", id: number, after_ms: number, } | { "event": "dropped", upstream: string, why: string, } | { "event": "nonconforming", upstream: string, what: string, } | { "event": "fallback", upstream: string, rule: string, next: string, why: string, } | { "event": "cached", name: Name, qtype: RType, kind: string, ttl: number, rule: string, why: string, } | { "event": "not_cached", name: Name, qtype: RType, rule: string, why: string, } | { "event": "flushed", what: string, keys: number, } | { "event": "answered", client: number, name: Name, qtype: RType, rcode: Rcode, size: number, limit: number, source: string, fit: string | null, } | { "event": "gave_up", name: Name, qtype: RType, ede: number, text: string, } | { "event": "probe", upstream: string, healthy: boolean, why: string, };
+limit_rule: string, } | { "event": "bad_query", client: number, rcode: Rcode | null, why: string, } | { "event": "cache_serve", client: number, name: Name, qtype: RType, rule: string, why: string, ttl: number, } | { "event": "local", client: number, name: Name, qtype: RType, rcode: Rcode, answers: number, source: LocalSource, } | { "event": "zones_moved", dropped: number, } | { "event": "cache_miss", name: Name, qtype: RType, rule: string, why: string, } | { "event": "coalesced", client: number, name: Name, qtype: RType, waiters: number, } | { "event": "forwarded", name: Name, qtype: RType, upstream: string, transport: "UDP" | "TCP", edns: boolean, id: number, attempt: number, purpose: string, why: string, } | { "event": "upstream_response", upstream: string, transport: "UDP" | "TCP", size: number, rcode: Rcode | null, rtt_ms: number, outcome: string, } | { "event": "upstream_timeout", upstream: string, transport: "UDP" | "TCP", id: number, after_ms: number, } | { "event": "dropped", upstream: string, why: string, } | { "event": "nonconforming", upstream: string, what: string, } | { "event": "fallback", upstream: string, rule: string, next: string, why: string, } | { "event": "cached", name: Name, qtype: RType, kind: string, ttl: number, rule: string, why: string, } | { "event": "not_cached", name: Name, qtype: RType, rule: string, why: string, } | { "event": "flushed", what: string, keys: number, } | { "event": "answered", client: number, name: Name, qtype: RType, rcode: Rcode, size: number, limit: number, source: string, fit: string | null, } | { "event": "gave_up", name: Name, qtype: RType, ede: number, text: string, } | { "event": "probe", upstream: string, healthy: boolean, why: string, } | { "event": "loop_detected", upstream: string, zone: string, how: string, 
+/**
+ * The client (the looped query's sender) when a probe came back as a query.
+ */
+client: number | null, } | { "event": "loop_check", upstream: string, zone: string, result: string, };
 
 /**
  * An event and the time it happened, in milliseconds on the caller's clock.
@@ -309,7 +313,11 @@ export type Event = { at_ms: number, } & ({ "event": "query", client: number, na
 /**
  * None over TCP (no size limit): serialized as "TCP".
  */
-limit_rule: string, } | { "event": "bad_query", client: number, rcode: Rcode | null, why: string, } | { "event": "cache_serve", client: number, name: Name, qtype: RType, rule: string, why: string, ttl: number, } | { "event": "local", client: number, name: Name, qtype: RType, rcode: Rcode, answers: number, source: LocalSource, } | { "event": "zones_moved", dropped: number, } | { "event": "cache_miss", name: Name, qtype: RType, rule: string, why: string, } | { "event": "coalesced", client: number, name: Name, qtype: RType, waiters: number, } | { "event": "forwarded", name: Name, qtype: RType, upstream: string, transport: "UDP" | "TCP", edns: boolean, id: number, attempt: number, purpose: string, why: string, } | { "event": "upstream_response", upstream: string, transport: "UDP" | "TCP", size: number, rcode: Rcode | null, rtt_ms: number, outcome: string, } | { "event": "upstream_timeout", upstream: string, transport: "UDP" | "TCP", id: number, after_ms: number, } | { "event": "dropped", upstream: string, why: string, } | { "event": "nonconforming", upstream: string, what: string, } | { "event": "fallback", upstream: string, rule: string, next: string, why: string, } | { "event": "cached", name: Name, qtype: RType, kind: string, ttl: number, rule: string, why: string, } | { "event": "not_cached", name: Name, qtype: RType, rule: string, why: string, } | { "event": "flushed", what: string, keys: number, } | { "event": "answered", client: number, name: Name, qtype: RType, rcode: Rcode, size: number, limit: number, source: string, fit: string | null, } | { "event": "gave_up", name: Name, qtype: RType, ede: number, text: string, } | { "event": "probe", upstream: string, healthy: boolean, why: string, });
+limit_rule: string, } | { "event": "bad_query", client: number, rcode: Rcode | null, why: string, } | { "event": "cache_serve", client: number, name: Name, qtype: RType, rule: string, why: string, ttl: number, } | { "event": "local", client: number, name: Name, qtype: RType, rcode: Rcode, answers: number, source: LocalSource, } | { "event": "zones_moved", dropped: number, } | { "event": "cache_miss", name: Name, qtype: RType, rule: string, why: string, } | { "event": "coalesced", client: number, name: Name, qtype: RType, waiters: number, } | { "event": "forwarded", name: Name, qtype: RType, upstream: string, transport: "UDP" | "TCP", edns: boolean, id: number, attempt: number, purpose: string, why: string, } | { "event": "upstream_response", upstream: string, transport: "UDP" | "TCP", size: number, rcode: Rcode | null, rtt_ms: number, outcome: string, } | { "event": "upstream_timeout", upstream: string, transport: "UDP" | "TCP", id: number, after_ms: number, } | { "event": "dropped", upstream: string, why: string, } | { "event": "nonconforming", upstream: string, what: string, } | { "event": "fallback", upstream: string, rule: string, next: string, why: string, } | { "event": "cached", name: Name, qtype: RType, kind: string, ttl: number, rule: string, why: string, } | { "event": "not_cached", name: Name, qtype: RType, rule: string, why: string, } | { "event": "flushed", what: string, keys: number, } | { "event": "answered", client: number, name: Name, qtype: RType, rcode: Rcode, size: number, limit: number, source: string, fit: string | null, } | { "event": "gave_up", name: Name, qtype: RType, ede: number, text: string, } | { "event": "probe", upstream: string, healthy: boolean, why: string, } | { "event": "loop_detected", upstream: string, zone: string, how: string, 
+/**
+ * The client (the looped query's sender) when a probe came back as a query.
+ */
+client: number | null, } | { "event": "loop_check", upstream: string, zone: string, result: string, });
 
 /**
  * How the next upstream is chosen.
@@ -672,7 +680,16 @@ local: LocalConfig,
 /**
  * EDNS Client Subnet: stripped, or passed through (RFC 7871).
  */
-client_subnet: ClientSubnetConfig, };
+client_subnet: ClientSubnetConfig, 
+/**
+ * Probe every upstream for a forwarding loop back to this server at start and after each
+ * reload (`HINFO <random>.dnspect-loop-check.<zone>`, as CoreDNS's `loop` plugin). Off by
+ * default, as that plugin is a line of the Corefile: the probes are queries of our own to
+ * every upstream; the shipped Kubernetes layouts turn it on. An upstream found looping is
+ * not asked until a reload. The simulator keeps it off (its scripted upstreams never
+ * forward back).
+ */
+loop_check: boolean, };
 
 /**
  * Upstream messages dropped before they reached a decision, by reason (RFC 5452).
@@ -769,7 +786,17 @@ cache_flushed_keys: number,
 /**
  * Fallbacks by rule name (a BTreeMap: serialized in a stable order).
  */
-fallbacks: { [key in string]: number }, };
+fallbacks: { [key in string]: number }, 
+/**
+ * Forwarding loops found: a loop probe back as a client query, or an upstream answering
+ * one with a loop of its own (`forwarder::loops`).
+ */
+loops_detected: number, 
+/**
+ * Queries answered SERVFAIL at once because of a forwarding loop: loop probes that came
+ * back, and misses whose every upstream loops.
+ */
+loop_answers: number, };
 
 /**
  * What an upstream did wrong (and right): the per-upstream conformance counters.
@@ -1314,7 +1341,8 @@ log_contains?: Array<string>, log_lacks?: Array<string>, no_servfail?: boolean, 
 export type Scenario = { title: string, description?: string, seed?: number, 
 /**
  * The engine's configuration, as every shell reads it. Its `upstreams` must stay empty:
- * they are the scripted upstreams below. `events` is always on.
+ * they are the scripted upstreams below. `events` is always on, `loop_check` always off
+ * (a scripted upstream never forwards back).
  */
 config?: EngineConfig, upstreams: Array<ScriptedUpstream>, queries: Array<ClientQuery>, 
 /**

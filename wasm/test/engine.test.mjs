@@ -108,7 +108,7 @@ function drain(f) {
 }
 
 test("Forwarder: a query goes upstream, the answer comes back to the client and is cached", () => {
-  const f = new Forwarder({ upstreams: [{ label: "192.0.2.53" }], policy: "sequential" }, new Uint8Array(32).fill(7));
+  const f = new Forwarder({ upstreams: [{ label: "192.0.2.53" }], policy: "sequential", loop_check: false }, new Uint8Array(32).fill(7));
   f.handleQuery(1000, 42, "udp", query(0xabcd, "www.example."));
   const first = drain(f);
   const sends = first.out.filter((o) => o.type === "transmit");
@@ -165,6 +165,35 @@ test("Forwarder: a query goes upstream, the answer comes back to the client and 
   f.free();
 });
 
+test("Forwarder: a loop probe that comes back as a client query marks its upstream (loop_check on)", () => {
+  const f = new Forwarder({ upstreams: [{ label: "127.0.0.1:53" }], loop_check: true }, new Uint8Array(32).fill(5));
+  f.handleTick(0);
+  const probes = drain(f).out.filter((o) => o.type === "transmit");
+  assert.equal(probes.length, 1, "one probe per upstream at the first input");
+  const q = decode(probes[0].bytes);
+  assert.equal(q.questions[0].type, "HINFO");
+  assert.match(q.questions[0].name, /^[0-9a-f]{16}\.dnspect-loop-check\.$/);
+  // The upstream is this forwarder: the probe comes back as a client query.
+  f.handleQuery(5, 9, "udp", probes[0].bytes);
+  const back = drain(f).out;
+  const reply = back.find((o) => o.type === "transmit");
+  assert.deepEqual(reply.to, { client: 9 });
+  const m = decode(reply.bytes);
+  assert.equal(m.header.rcode, 2, "SERVFAIL");
+  const ede = m.edns.options.find((o) => o.option === "extended_error");
+  assert.match(ede.text, /^forwarding loop via 127\.0\.0\.1:53/);
+  assert.ok(back.some((o) => o.type === "event" && o.event.event === "loop_detected" && o.event.upstream === "127.0.0.1:53"));
+  // A client's miss: answered at once, nothing sent upstream.
+  f.handleQuery(6, 10, "udp", query(3, "www.example."));
+  const sent = drain(f).out.filter((o) => o.type === "transmit");
+  assert.deepEqual(sent.map((o) => o.to), [{ client: 10 }]);
+  assert.equal(decode(sent[0].bytes).header.rcode, 2);
+  const s = f.stats();
+  assert.equal(s.loops_detected, 1);
+  assert.equal(s.loop_answers, 2);
+  f.free();
+});
+
 test("Forwarder: timeouts and delivery failures move on to the next upstream, then SERVFAIL", () => {
   const f = new Forwarder(
     {
@@ -173,6 +202,7 @@ test("Forwarder: timeouts and delivery failures move on to the next upstream, th
       attempt_timeout: "100ms",
       query_timeout: "1s",
       cache: { serve_stale: false },
+      loop_check: false,
     },
     new Uint8Array(32),
   );
@@ -203,7 +233,7 @@ test("Forwarder: timeouts and delivery failures move on to the next upstream, th
 });
 
 test("Forwarder: a malformed client packet is answered or dropped, never thrown", () => {
-  const f = new Forwarder({ upstreams: [{ label: "a" }] }, new Uint8Array(32));
+  const f = new Forwarder({ upstreams: [{ label: "a" }], loop_check: false }, new Uint8Array(32));
   f.handleQuery(0, 9, "udp", new Uint8Array([1, 2, 3]));
   f.handleQuery(0, 9, "udp", seed758);
   const { out } = drain(f);
@@ -220,6 +250,8 @@ test("Forwarder: per-zone forwarding groups and local data (the engine's serde c
     {
       upstreams: [{ label: "192.0.2.53" }],
       forward: [{ zones: ["cluster.local", "in-addr.arpa"], upstreams: ["10.96.0.10"], policy: "sequential" }],
+      // No loop probes among the transmits counted here (the next test has them).
+      loop_check: false,
       local: {
         records: ["printer.lan. 300 IN A 192.168.1.20"],
         zones: [{ zone: "ads.example", answer: "nxdomain" }],

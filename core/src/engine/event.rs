@@ -171,6 +171,21 @@ pub enum EventKind {
         healthy: bool,
         why: String,
     },
+    /// A forwarding loop: `upstream` (of the group `zone`) forwards back to this server. It is
+    /// no longer asked until a reload. Emitted even when events are off (the query log).
+    LoopDetected {
+        upstream: String,
+        zone: String,
+        how: String,
+        /// The client (the looped query's sender) when a probe came back as a query.
+        client: Option<u64>,
+    },
+    /// A loop check ended without finding a loop (the probe answered, or never).
+    LoopCheck {
+        upstream: String,
+        zone: String,
+        result: String,
+    },
 }
 
 fn limit_rule_name<S: serde::Serializer>(r: &Option<PayloadRule>, s: S) -> Result<S::Ok, S::Error> {
@@ -260,6 +275,12 @@ impl<C: fmt::Display, F: Fn(u64) -> C> fmt::Display for Line<'_, F> {
             ),
             E::GaveUp { name, qtype, ede, text } => write!(f, "gave up on {name} {qtype}: SERVFAIL with EDE {ede} ({text})"),
             E::Probe { upstream, healthy, why } => write!(f, "probe {upstream}: {} ({why})", if *healthy { "healthy" } else { "unhealthy" }),
+            E::LoopDetected { upstream, zone, how, client } => write!(
+                f,
+                "forwarding loop via {upstream} (zone {zone}): {how}{}; {upstream} is not asked until a reload, and queries only it could answer get SERVFAIL at once",
+                client.map_or(String::new(), |c| format!(" from client {}", (self.client)(c)))
+            ),
+            E::LoopCheck { upstream, zone, result } => write!(f, "loop check {upstream} (zone {zone}): {result}"),
         }?;
         Ok(())
     }

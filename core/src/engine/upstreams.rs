@@ -74,6 +74,9 @@ pub struct UpstreamState {
     /// Down (skipped) until this time.
     #[serde(skip)]
     pub down_until: Option<Duration>,
+    /// It forwards back to this server (a loop probe came back): never picked until a reload
+    /// (`forwarder::loops`).
+    pub looping: bool,
     pub counters: Counters,
 }
 
@@ -127,6 +130,7 @@ impl Upstreams {
                 srtt_us: None,
                 consecutive_failures: 0,
                 down_until: None,
+                looping: false,
                 counters: Counters::default(),
             }));
             sel.push(Selection {
@@ -204,7 +208,9 @@ impl Upstreams {
             Some(s) if s.len > 0 => (s.start, s.len, s.policy),
             _ => return None,
         };
-        let untried = |i: usize| i >= 64 || tried & (1 << i) == 0;
+        // An upstream that loops back here is never a candidate.
+        let usable = |i: usize| !self.list[base + i].looping;
+        let untried = |i: usize| usable(i) && (i >= 64 || tried & (1 << i) == 0);
         // The candidates as a bit set (the configuration allows at most 64 upstreams; past
         // 64 a list is built).
         let set =
@@ -223,8 +229,11 @@ impl Upstreams {
                 why = ", all untried upstreams are down";
             }
             if m == 0 {
-                m = mask_of(&|_| true);
+                m = mask_of(&usable);
                 why = ", every upstream tried already";
+            }
+            if m == 0 {
+                return None;
             }
             Candidates::Mask(m)
         } else {
@@ -234,8 +243,11 @@ impl Upstreams {
                 why = ", all untried upstreams are down";
             }
             if v.is_empty() {
-                v = set(&|_| true);
+                v = set(&usable);
                 why = ", every upstream tried already";
+            }
+            if v.is_empty() {
+                return None;
             }
             Candidates::List(v)
         };

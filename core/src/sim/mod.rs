@@ -28,7 +28,8 @@ pub struct Scenario {
     #[cfg_attr(feature = "ts", ts(optional = nullable))]
     pub seed: u64,
     /// The engine's configuration, as every shell reads it. Its `upstreams` must stay empty:
-    /// they are the scripted upstreams below. `events` is always on.
+    /// they are the scripted upstreams below. `events` is always on, `loop_check` always off
+    /// (a scripted upstream never forwards back).
     #[serde(default)]
     #[cfg_attr(feature = "ts", ts(optional = nullable))]
     pub config: Config,
@@ -331,6 +332,9 @@ pub fn run(s: &Scenario) -> Result<SimResult, String> {
     };
     let cfg = Config {
         events: true,
+        // Scripted upstreams never forward a query back: a loop probe could only consume
+        // their scripted behaviours.
+        loop_check: false,
         upstreams: s
             .upstreams
             .iter()

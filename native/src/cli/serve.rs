@@ -104,6 +104,9 @@ pub fn serve(a: ServeArgs, (format, level): (LogFormat, Option<&str>)) -> ExitCo
     if let Some(w) = config::exposure_warning(&settings) {
         tracing::warn!("{w}");
     }
+    for w in config::loop_warnings(&settings) {
+        tracing::warn!("{w}");
+    }
     match crate::serve::run(settings, a.config, a.resolv_conf, overrides) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(exit::RUNTIME, &format!("{e:#}")),
@@ -111,7 +114,7 @@ pub fn serve(a: ServeArgs, (format, level): (LogFormat, Option<&str>)) -> ExitCo
 }
 
 pub fn check_config(a: &CheckArgs) -> ExitCode {
-    match config::load(&a.file, &a.resolv_conf) {
+    match config::load(&a.file, &a.resolv_conf).and_then(|s| config::check_loops(&s).map(|()| s)) {
         Ok(s) => {
             println!(
                 "{}: OK (listen {:?}, upstreams {}, {} worker(s))",
@@ -121,6 +124,9 @@ pub fn check_config(a: &CheckArgs) -> ExitCode {
                 s.workers
             );
             if let Some(w) = config::exposure_warning(&s) {
+                eprintln!("{}: warning: {w}", a.file.display());
+            }
+            for w in config::loop_warnings(&s) {
                 eprintln!("{}: warning: {w}", a.file.display());
             }
             ExitCode::SUCCESS

@@ -75,7 +75,8 @@ impl Metrics {
         self.duration_sum += s;
     }
 
-    pub fn snapshot(&self, fwd: &Forwarder) -> Snapshot {
+    pub fn snapshot(&self, fwd: &mut Forwarder) -> Snapshot {
+        let upstream_loops = fwd.upstream_loops();
         let st = fwd.stats();
         let cache = fwd.cache_stats();
         Snapshot {
@@ -101,6 +102,9 @@ impl Metrics {
                 .map(|(k, v)| (k.to_string(), *v))
                 .collect(),
             upstreams: fwd.upstream_counters(),
+            upstream_loops,
+            loops_detected: st.loops_detected,
+            loop_answers: st.loop_answers,
             engine: EngineGauges {
                 dropped: st.dropped,
                 busy: st.busy_by,
@@ -135,6 +139,10 @@ pub struct Snapshot {
     pub verifications: u64,
     pub fallbacks: Vec<(String, u64)>,
     pub upstreams: Vec<(String, Counters)>,
+    /// Each upstream and whether it loops back here (`forwarder::loops`).
+    pub upstream_loops: Vec<(String, bool)>,
+    pub loops_detected: u64,
+    pub loop_answers: u64,
     pub engine: EngineGauges,
 }
 
@@ -258,7 +266,19 @@ pub fn render(snaps: &[Snapshot]) -> String {
         "",
         count,
     );
-    let simple: [SimpleMetric; 25] = [
+    let simple: [SimpleMetric; 27] = [
+        (
+            "dnspect_loops_detected_total",
+            "counter",
+            "Forwarding loops found: a loop probe back as a client query, or an upstream answering one with a loop of its own (the upstream is then dnspect_upstream_loop 1).",
+            &|s| s.loops_detected,
+        ),
+        (
+            "dnspect_loop_answers_total",
+            "counter",
+            "Queries answered SERVFAIL at once because of a forwarding loop: loop probes that came back, and misses whose every upstream loops.",
+            &|s| s.loop_answers,
+        ),
         (
             "dnspect_cache_entries",
             "gauge",
@@ -614,6 +634,26 @@ pub fn render(snaps: &[Snapshot]) -> String {
             c.truncated
         }),
     ];
+    family(
+        &mut o,
+        "dnspect_upstream_loop",
+        "gauge",
+        "1 while the upstream forwards back to this server (a loop probe came back); it is not asked until a reload.",
+    );
+    let mut looping: std::collections::BTreeMap<&str, bool> = std::collections::BTreeMap::new();
+    for s in snaps {
+        for (label, l) in &s.upstream_loops {
+            *looping.entry(label.as_str()).or_default() |= *l;
+        }
+    }
+    for (to, l) in looping {
+        sample(
+            &mut o,
+            "dnspect_upstream_loop",
+            &format!("to=\"{to}\""),
+            u8::from(l),
+        );
+    }
     for (name, help, f) in per {
         family(&mut o, name, "counter", help);
         let mut by: std::collections::BTreeMap<String, u64> = std::collections::BTreeMap::new();
@@ -700,7 +740,7 @@ fn render_health(o: &mut String, shared: &Shared) {
         o,
         "dnspect_upstreams_usable",
         "gauge",
-        "Upstreams not marked down, by worker.",
+        "Upstreams not marked down nor looping back here, by worker.",
     );
     for (i, w) in shared.workers.iter().enumerate() {
         let n = w.upstreams_usable.load(Ordering::Relaxed);

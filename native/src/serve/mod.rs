@@ -52,6 +52,8 @@ pub struct WorkerHealth {
     /// Upstreams this worker's engine considers usable, and how many it has.
     pub upstreams_usable: AtomicU64,
     pub upstreams_total: AtomicU64,
+    /// A forwarding group whose every upstream loops back here, in words (`Forwarder::loop_verdict`).
+    pub loop_verdict: Mutex<Option<String>>,
 }
 
 /// Raises the RLIMIT_NOFILE soft limit to the hard limit; returns the limit in force.
@@ -117,6 +119,9 @@ pub struct Shared {
     pub last_load: AtomicU64,
     /// The per-client admission table, for its gauges.
     pub admission: std::sync::OnceLock<Arc<dnspect_core::engine::admission::SharedAdmission>>,
+    /// The loop probes and looping upstreams of every worker's engine: a looped probe reaches
+    /// whichever worker the kernel picks, and a loop one finds all skip.
+    pub loops: Arc<dnspect_core::engine::forwarder::LoopTable>,
 }
 
 /// Seconds since the Unix epoch (0 if the clock is before it).
@@ -138,6 +143,7 @@ impl Shared {
             reloads: Default::default(),
             last_load: AtomicU64::new(unix_now()),
             admission: std::sync::OnceLock::new(),
+            loops: Arc::new(dnspect_core::engine::forwarder::LoopTable::new()),
         }
     }
 
@@ -170,12 +176,18 @@ impl Shared {
         Ok(())
     }
 
-    /// Ok while healthy, not draining, and every worker has at least one usable upstream.
+    /// Ok while healthy, not draining, no forwarding group loops back here (every upstream of
+    /// it found looping), and every worker has at least one usable upstream.
     /// The error says why not, in one line.
     pub fn ready(&self) -> Result<String, String> {
         self.health().map_err(|e| format!("not ready: {e}"))?;
         if self.draining.load(Ordering::SeqCst) {
             return Err("not ready: draining (shutting down)".into());
+        }
+        for w in &self.workers {
+            if let Some(v) = w.loop_verdict.lock().ok().and_then(|v| v.clone()) {
+                return Err(format!("not ready: {v}"));
+            }
         }
         let mut worst = (u64::MAX, 0, 0);
         for (i, w) in self.workers.iter().enumerate() {
@@ -292,6 +304,9 @@ pub fn run(
         settings.listen = a.addrs();
         settings.listen.sort();
         settings.listen.dedup();
+        // The static loop check again, against the addresses systemd bound.
+        settings.listen_at = vec![("systemd socket".to_string(), None); settings.listen.len()];
+        config::check_loops(&settings).map_err(|e| anyhow::anyhow!("configuration: {e}"))?;
     }
     for i in 0..settings.workers {
         let mut udp = Vec::new();
@@ -457,6 +472,9 @@ impl Reload<'_> {
         match config::load_settings(self.path, self.resolv, self.overrides) {
             Ok(mut new) => {
                 fit_caps(&mut new, self.nofile);
+                for w in config::loop_warnings(&new) {
+                    tracing::warn!("{why}: {w}");
+                }
                 let unapplied = restart_only_changes(self.running, &new, self.socket_activated);
                 if !unapplied.is_empty() {
                     tracing::warn!(
@@ -648,6 +666,13 @@ mod tests {
             Err("not ready: 0 of 2 upstreams usable in worker 1".to_string())
         );
         sh.workers[1].upstreams_usable.store(1, Ordering::SeqCst);
+        *sh.workers[0].loop_verdict.lock().unwrap() =
+            Some("forwarding loop via 127.0.0.1:53".into());
+        assert_eq!(
+            sh.ready(),
+            Err("not ready: forwarding loop via 127.0.0.1:53".to_string())
+        );
+        *sh.workers[0].loop_verdict.lock().unwrap() = None;
         sh.draining.store(true, Ordering::SeqCst);
         assert_eq!(
             sh.ready(),

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use dnspect_core::engine::admission::SharedAdmission;
+use dnspect_core::engine::event::EventKind;
 use dnspect_core::engine::forwarder::{rcode_answer, ClientId, Forwarder, Input, Output};
 use dnspect_core::engine::Transport;
 use dnspect_core::wire::Rcode;
@@ -496,7 +497,15 @@ impl State {
                     }
                 }
                 Output::Event(e) => {
-                    if self.settings.log_queries {
+                    // A forwarding loop is logged whether the query log is on or not: the
+                    // engine emits it even with events off (`forwarder::loops`).
+                    if matches!(e.kind, EventKind::LoopDetected { .. }) {
+                        let line = e.line(|c| match self.client_addr(c) {
+                            Some(a) => a.to_string(),
+                            None => format!("#{c}"),
+                        });
+                        tracing::error!("{line}");
+                    } else if self.settings.log_queries {
                         // Events come before the answer that frees the client's slot, so a
                         // client named in one is still waiting; `#token` if not.
                         let line = e.line(|c| match self.client_addr(c) {
@@ -581,7 +590,8 @@ pub fn run(
         let timer = Rc::new(Notify::new());
         let flusher = Rc::new(Notify::new());
         let state = Rc::new(RefCell::new(State {
-            fwd: Forwarder::with_cache(settings.engine.clone(), seed, cache),
+            fwd: Forwarder::with_cache(settings.engine.clone(), seed, cache)
+                .with_loop_table(shared.loops.clone()),
             admission,
             admission_epoch: shared.epoch,
             epoch: Instant::now(),
@@ -785,8 +795,12 @@ async fn stop_and_drain(
 }
 
 fn publish_snapshot(state: &Rc<RefCell<State>>, shared: &Shared, index: usize) {
-    let st = state.borrow();
+    let mut st = state.borrow_mut();
+    let verdict = st.fwd.loop_verdict();
     if let Some(w) = shared.workers.get(index) {
+        if let Ok(mut v) = w.loop_verdict.lock() {
+            *v = verdict;
+        }
         w.upstreams_usable.store(
             st.fwd.upstreams_usable() as u64,
             std::sync::atomic::Ordering::Relaxed,
@@ -802,7 +816,7 @@ fn publish_snapshot(state: &Rc<RefCell<State>>, shared: &Shared, index: usize) {
     m.upstream_udp_replaced = st.udp.replaced;
     m.upstream_udp_no_socket = st.udp.no_socket;
     m.upstream_udp_send_errors = st.udp.send_errors;
-    let snap = m.snapshot(&st.fwd);
+    let snap = m.snapshot(&mut st.fwd);
     if let Ok(mut v) = shared.snapshots.lock() {
         if let Some(x) = v.get_mut(index) {
             *x = snap;

@@ -418,7 +418,7 @@ impl Forwarder {
 
     /// Gives up on transaction `t`: its waiters get the stale answer or SERVFAIL; with
     /// `cache_failure`, the failure is cached by the policy (RFC 9520).
-    fn give_up_caching(
+    pub(super) fn give_up_caching(
         &mut self,
         now: Duration,
         t: usize,
@@ -453,7 +453,7 @@ impl Forwarder {
             });
         }
         // A failure for a client subnet says nothing about the name for everyone else.
-        if cache_failure && purpose != Purpose::Probe && !ecs {
+        if cache_failure && !purpose.is_probe() && !ecs {
             // The failures so far, and the positive answer still kept (served stale while the
             // failure lasts, so the failure lasts the stale recheck time, RFC 8767 5).
             let history = self
@@ -618,7 +618,7 @@ impl Forwarder {
         let earlier = core::mem::take(&mut txn.earlier);
         let question = core::mem::take(&mut txn.question);
         let waiters = core::mem::take(&mut txn.waiters);
-        let probe = txn.purpose == Purpose::Probe;
+        let probe = txn.purpose.is_probe();
         // One lookup: the key's transaction is this one (a probe's never is). A transaction
         // for a client subnet is pending under its key and subnet.
         if let Some(e) = txn.ecs.filter(|_| !probe) {

@@ -64,7 +64,7 @@ impl Forwarder {
         waiters.extend(waiter);
         // A probe asks its upstream's group; everything else the group of its name.
         let group = match (purpose, only) {
-            (Purpose::Probe, Some(u)) => self.upstreams.get(u).group,
+            (Purpose::Probe | Purpose::LoopCheck, Some(u)) => self.upstreams.get(u).group,
             _ => self.zones.group_of(key.name_wire()) as u16,
         };
         let txn = Txn {
@@ -102,7 +102,7 @@ impl Forwarder {
         };
         self.active += 1;
         self.waiting += usize::from(waiter_count > 0);
-        if purpose != Purpose::Probe {
+        if !purpose.is_probe() {
             match ecs {
                 Some(e) => {
                     self.pending_ecs.insert(e.pending_key(key.as_bytes()), t);
@@ -129,10 +129,10 @@ impl Forwarder {
             }
             self.attempt(now, t, None, None, None, "verify with another upstream");
         } else {
-            let why = if purpose == Purpose::Probe {
-                "the answer must come back whole or with TC"
-            } else {
-                ""
+            let why = match purpose {
+                Purpose::Probe => "the answer must come back whole or with TC",
+                Purpose::LoopCheck => "a random name: it comes back here only through a loop",
+                _ => "",
             };
             self.attempt(now, t, only, None, None, why);
         }
@@ -154,10 +154,22 @@ impl Forwarder {
         let (tried, group) = (txn.tried, usize::from(txn.group));
         let (up, rule, rule_why) = match upstream {
             Some(u) => (u, "", ""),
-            None => match self.upstreams.pick_why(group, tried, now, &mut self.rng) {
-                Some(p) => p,
-                None => return,
-            },
+            None => {
+                self.sync_loops();
+                match self.upstreams.pick_why(group, tried, now, &mut self.rng) {
+                    Some(p) => p,
+                    None => {
+                        // Every upstream of the group loops back here (found while this
+                        // query was in flight): nothing to ask.
+                        if let Some(via) = self.group_loops(group) {
+                            self.stats.loop_answers += 1;
+                            let text = format!("{}{via}", super::loops::LOOP_TEXT);
+                            self.give_up_caching(now, t, ede::NO_REACHABLE_AUTHORITY, text, false);
+                        }
+                        return;
+                    }
+                }
+            }
         };
         // The reason in words, only for the event.
         let why = if !self.cfg.events {
@@ -322,6 +334,10 @@ impl Forwarder {
             return;
         };
         txn.current = None;
+        if txn.purpose == Purpose::LoopCheck {
+            let m = msg.as_ref().map(|(m, _, _)| m);
+            return self.loop_probe_done(now, t, sent, outcome, m);
+        }
         if txn.purpose == Purpose::Probe {
             let label = self.upstreams.get(sent.upstream).label.clone();
             let healthy = matches!(outcome, Outcome::Answer | Outcome::Truncated);

@@ -258,6 +258,13 @@ pub struct Config {
     pub local: LocalConfig,
     /// EDNS Client Subnet: stripped, or passed through (RFC 7871).
     pub client_subnet: ClientSubnetConfig,
+    /// Probe every upstream for a forwarding loop back to this server at start and after each
+    /// reload (`HINFO <random>.dnspect-loop-check.<zone>`, as CoreDNS's `loop` plugin). Off by
+    /// default, as that plugin is a line of the Corefile: the probes are queries of our own to
+    /// every upstream; the shipped Kubernetes layouts turn it on. An upstream found looping is
+    /// not asked until a reload. The simulator keeps it off (its scripted upstreams never
+    /// forward back).
+    pub loop_check: bool,
 }
 
 impl Default for Config {
@@ -281,6 +288,7 @@ impl Default for Config {
             forward: Vec::new(),
             local: LocalConfig::default(),
             client_subnet: ClientSubnetConfig::default(),
+            loop_check: false,
         }
     }
 }

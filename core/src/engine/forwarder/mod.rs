@@ -42,6 +42,7 @@ mod answer;
 mod attempt;
 mod config;
 mod inspect;
+mod loops;
 mod query;
 mod response;
 mod subnet;
@@ -57,6 +58,7 @@ pub use config::{
     MAX_UPSTREAMS,
 };
 pub use inspect::{CacheEntryView, CacheListing, Flush, FlushReport};
+pub use loops::{LoopTable, LoopingUpstream, LOOP_LABEL};
 use response::is_meta_type;
 use zones::Zones;
 pub use zones::{upstream_labels, zone_name};
@@ -268,6 +270,12 @@ pub struct Stats {
     pub cache_flushed_keys: u64,
     /// Fallbacks by rule name (a BTreeMap: serialized in a stable order).
     pub fallbacks: BTreeMap<&'static str, u64>,
+    /// Forwarding loops found: a loop probe back as a client query, or an upstream answering
+    /// one with a loop of its own (`forwarder::loops`).
+    pub loops_detected: u64,
+    /// Queries answered SERVFAIL at once because of a forwarding loop: loop probes that came
+    /// back, and misses whose every upstream loops.
+    pub loop_answers: u64,
 }
 
 impl Stats {
@@ -284,6 +292,8 @@ enum Purpose {
     Prefetch,
     Verify,
     Probe,
+    /// A forwarding-loop probe (`loops.rs`).
+    LoopCheck,
 }
 
 impl Purpose {
@@ -293,7 +303,14 @@ impl Purpose {
             Purpose::Prefetch => "prefetch",
             Purpose::Verify => "verifying a suspect negative",
             Purpose::Probe => "health probe",
+            Purpose::LoopCheck => "loop check",
         }
+    }
+
+    /// A probe (health or loop): sent to one upstream for itself, never joined by clients,
+    /// never cached.
+    fn is_probe(self) -> bool {
+        matches!(self, Purpose::Probe | Purpose::LoopCheck)
     }
 }
 
@@ -377,6 +394,11 @@ enum Timer {
         group: u16,
         gen: u32,
     },
+    /// Send the loop probe of an upstream; `gen` is the loop check's generation.
+    LoopCheck {
+        upstream: u16,
+        gen: u32,
+    },
 }
 
 /// The forwarding engine.
@@ -432,6 +454,8 @@ pub struct Forwarder {
     /// Why the network error being handled happened ([`Input::FailureWhy`]), from
     /// `on_failure` to the `after_attempt` it calls.
     failure_why: Option<String>,
+    /// The forwarding-loop check (`loops.rs`).
+    loops: loops::Loops,
 }
 
 /// Spare buffers kept at most (a flash crowd's worth is returned to the allocator).
@@ -492,6 +516,7 @@ impl Forwarder {
             spare_bufs: Vec::new(),
             spare_waiters: Vec::new(),
             failure_why: None,
+            loops: loops::Loops::new(Arc::new(LoopTable::new())),
             cfg,
         }
     }
@@ -517,6 +542,9 @@ impl Forwarder {
         if cfg.local != self.cfg.local {
             self.local = LocalData::build(&cfg.local).unwrap_or_default();
         }
+        // Every reload checks for loops anew: the upstreams, or what they forward to, may
+        // have changed.
+        self.restart_loop_check();
         let routing_changed = cfg.upstreams != self.cfg.upstreams
             || cfg.policy != self.cfg.policy
             || cfg.forward != self.cfg.forward;
@@ -612,7 +640,7 @@ impl Forwarder {
         let mut finished = Vec::new();
         for (i, slot) in self.txns.iter_mut().enumerate() {
             let Some(txn) = slot.as_mut() else { continue };
-            let group = if txn.purpose == Purpose::Probe {
+            let group = if txn.purpose.is_probe() {
                 match txn.current.and_then(|s| remap(s.upstream)) {
                     Some(to) => self.upstreams.get(to).group,
                     None => {
@@ -672,13 +700,15 @@ impl Forwarder {
         self.upstreams.len()
     }
 
-    /// Upstreams usable now: not marked down by consecutive failed attempts. A down upstream
+    /// Upstreams usable now: not marked down by consecutive failed attempts, nor looping back
+    /// here (`loops.rs`). A down upstream
     /// whose backoff has expired stays unusable until an attempt to it succeeds (readiness).
-    pub fn upstreams_usable(&self) -> usize {
+    pub fn upstreams_usable(&mut self) -> usize {
+        self.sync_loops();
         self.upstreams
             .list
             .iter()
-            .filter(|u| u.consecutive_failures < super::upstreams::MAX_FAILS)
+            .filter(|u| u.consecutive_failures < super::upstreams::MAX_FAILS && !u.looping)
             .count()
     }
 
@@ -808,6 +838,9 @@ impl Forwarder {
                 }
             }
         }
+        if !self.loops.started {
+            self.start_loop_check(now);
+        }
         // Most inputs find no timer due: checked here, without a call.
         if matches!(self.timers.peek(), Some(Reverse((at, _, _))) if *at <= now) {
             self.run_timers(now);
@@ -876,7 +909,7 @@ impl Forwarder {
             Timer::Deadline { txn: t, gen }
             | Timer::StaleAnswer { txn: t, gen }
             | Timer::Retry { txn: t, gen } => txn(t, gen).is_some(),
-            Timer::Probe { .. } => true,
+            Timer::Probe { .. } | Timer::LoopCheck { .. } => true,
         });
         self.timers_compact_at = (self.timers.len() * 2).max(MIN_TIMER_COMPACTION);
     }

@@ -74,6 +74,22 @@ impl Forwarder {
                 limit_rule,
             });
         }
+        // A loop probe back (this server's, or another worker's): answered before local data
+        // and the cache can, and the loop stops here. One compare for every other query.
+        if p.q.qtype == RType::HINFO
+            && self.on_looped_probe(
+                now,
+                client,
+                transport,
+                bytes,
+                p.key.name_wire(),
+                p.q.end,
+                p.opt,
+                p.limit,
+            )
+        {
+            return true;
+        }
         let waiter = Waiter {
             client,
             transport,
@@ -396,6 +412,16 @@ impl Forwarder {
                 ede::OTHER,
                 "too many clients waiting for answers".into(),
             );
+        }
+        // Every upstream of the name's group loops back here: asking would only bring the
+        // query back (and make every client wait for the query timeout).
+        if let Some(via) = self.group_loops(p.group) {
+            self.stats.loop_answers += 1;
+            let text = format!(
+                "{}{via}: every upstream for this name forwards back to dnspect",
+                super::loops::LOOP_TEXT
+            );
+            return self.servfail(now, &waiter, ede::NO_REACHABLE_AUTHORITY, text);
         }
         // Only queries for the same client subnet (as sent upstream) share a transaction.
         let pending = match p.ecs {

@@ -115,7 +115,7 @@ impl Forwarder {
                 if txn.gen != gen || txn.current.is_some() {
                     return;
                 }
-                if txn.purpose == Purpose::Probe {
+                if txn.purpose.is_probe() {
                     return self.finish(t);
                 }
                 let max = self.zones.get(usize::from(txn.group)).max_attempts;
@@ -136,6 +136,7 @@ impl Forwarder {
                     "the upstream asked was removed by a reload",
                 );
             }
+            Timer::LoopCheck { upstream, gen } => self.fire_loop_check(now, upstream, gen),
             Timer::Probe { group, gen } => {
                 if gen != self.probe_gen {
                     return;

@@ -306,6 +306,8 @@ mod tests {
             forward.push(zone(&["example.com"], "w"));
             let cfg = Config {
                 forward,
+                // No loop probe among the upstream queries counted here.
+                loop_check: false,
                 ..Config::default()
             };
             let z = Zones::new(&cfg);
@@ -342,6 +344,8 @@ mod tests {
                 zone(&["svc.cluster.local"], "10.96.0.11"),
                 zone(&["10.in-addr.arpa"], "10.96.0.12"),
             ],
+            // No loop probe among the upstream queries counted here.
+            loop_check: false,
             ..Config::default()
         };
         let z = Zones::new(&cfg);
@@ -362,6 +366,8 @@ mod tests {
         // `.` in a forward group makes it the default.
         let cfg = Config {
             forward: vec![zone(&["."], "192.0.2.1"), zone(&["lan"], "192.168.1.1")],
+            // No loop probe among the upstream queries counted here.
+            loop_check: false,
             ..Config::default()
         };
         let z = Zones::new(&cfg);
@@ -389,6 +395,8 @@ mod tests {
                 trusted: false,
             }],
             events: false,
+            // No loop probe among the upstream queries counted here.
+            loop_check: false,
             ..Config::default()
         };
         let mut f = Forwarder::new(base.clone(), [7; 32]);
@@ -459,6 +467,8 @@ mod tests {
             }],
             forward: vec![tcp],
             events: false,
+            // No loop probe among the upstream queries counted here.
+            loop_check: false,
             ..Config::default()
         };
         let mut f = Forwarder::new(cfg, [3; 32]);
