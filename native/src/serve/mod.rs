@@ -331,6 +331,12 @@ pub fn run(
         let stop = stop_rx.clone();
         let c = cache.clone();
         let adm = admission.clone();
+        // Running from now: the thread may not have run its first line by the time the
+        // metrics listener (bound next) answers /health; its guard clears this when it ends.
+        if let Some(w) = shared.workers.get(i) {
+            w.running.store(true, Ordering::SeqCst);
+        }
+        shared.beat(i);
         threads.push(
             std::thread::Builder::new()
                 .name(format!("dnspect-worker-{i}"))
