@@ -15,8 +15,8 @@ mod engine_setup;
 
 use dnspect_core::engine::forwarder::{ClientId, Forwarder, Input, Output};
 use dnspect_core::engine::Transport;
-use dnspect_core::wire::{Edns, Message, Question, RType};
-use engine_setup::{add_cdn_answer, forwarder, forwarder_with_zones};
+use dnspect_core::wire::Message;
+use engine_setup::{add_cdn_answer, forwarder, forwarder_with_zones, query};
 
 struct Counting;
 static ALLOCS: AtomicU64 = AtomicU64::new(0);
@@ -38,21 +38,6 @@ unsafe impl GlobalAlloc for Counting {
 
 #[global_allocator]
 static GLOBAL: Counting = Counting;
-
-fn query(name: &str, id: u16, edns: bool) -> Vec<u8> {
-    let mut m = Message::default();
-    m.header.id = id;
-    m.header.rd = true;
-    m.questions.push(Question {
-        name: name.parse().unwrap(),
-        qtype: RType::A,
-        class: dnspect_core::wire::Class::IN,
-    });
-    if edns {
-        m.edns = Some(Edns::new(1232));
-    }
-    m.to_wire().unwrap()
-}
 
 fn answer_for(q: &[u8]) -> Vec<u8> {
     let mut m = Message::from_wire(q).unwrap();

@@ -30,23 +30,8 @@ mod engine_setup;
 use dnspect_core::cache::shared::SharedCache;
 use dnspect_core::engine::forwarder::{ClientId, Forwarder, Input, Output};
 use dnspect_core::engine::Transport;
-use dnspect_core::wire::{Class, Edns, Message, Question, RData, RType, Record};
-use engine_setup::{forwarder, forwarder_with_zones};
-
-fn query(name: &str, id: u16, edns: bool) -> Vec<u8> {
-    let mut m = Message::default();
-    m.header.id = id;
-    m.header.rd = true;
-    m.questions.push(Question {
-        name: name.parse().unwrap(),
-        qtype: RType::A,
-        class: Class::IN,
-    });
-    if edns {
-        m.edns = Some(Edns::new(1232));
-    }
-    m.to_wire().unwrap()
-}
+use dnspect_core::wire::{Class, Edns, Message, RData, RType, Record};
+use engine_setup::{forwarder, forwarder_with_zones, query};
 
 #[derive(Clone, Copy, PartialEq)]
 enum Shape {

@@ -5,6 +5,8 @@
 //! bytes are fed back as the client query a loop delivers.
 #![allow(clippy::unwrap_used)]
 
+mod engine_setup;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,7 +17,7 @@ use dnspect_core::engine::forwarder::{
 };
 use dnspect_core::engine::Transport;
 use dnspect_core::local::{LocalAnswer, LocalZone};
-use dnspect_core::wire::{Class, Edns, EdnsOption, Message, Question, RType, Rcode};
+use dnspect_core::wire::{Edns, EdnsOption, Message, RType, Rcode};
 
 fn up(label: &str) -> UpstreamConfig {
     UpstreamConfig {
@@ -38,17 +40,9 @@ fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
 }
 
+/// A query for `name` A with ID `id`, RD and EDNS (1232).
 fn query(name: &str, id: u16) -> Vec<u8> {
-    let mut m = Message::default();
-    m.header.id = id;
-    m.header.rd = true;
-    m.questions.push(Question {
-        name: name.parse().unwrap(),
-        qtype: RType::A,
-        class: Class::IN,
-    });
-    m.edns = Some(Edns::new(1232));
-    m.to_wire().unwrap()
+    engine_setup::query(name, id, true)
 }
 
 #[derive(Default, Debug)]

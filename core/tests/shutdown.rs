@@ -3,11 +3,13 @@
 //! the stale answer where serving stale on failure is on, and caches nothing for it.
 #![allow(clippy::unwrap_used)]
 
+mod engine_setup;
+
 use std::time::Duration;
 
 use dnspect_core::engine::forwarder::{ClientId, Config, Forwarder, Input, Output, UpstreamConfig};
 use dnspect_core::engine::Transport;
-use dnspect_core::wire::{Class, Edns, Message, Question, RType, Rcode};
+use dnspect_core::wire::{Message, Rcode};
 
 fn engine() -> Forwarder {
     let cfg = Config {
@@ -22,17 +24,9 @@ fn engine() -> Forwarder {
     Forwarder::new(cfg, [3; 32])
 }
 
+/// A query for `name` A with ID `id`, RD and EDNS (1232).
 fn query(name: &str, id: u16) -> Vec<u8> {
-    let mut m = Message::default();
-    m.header.id = id;
-    m.header.rd = true;
-    m.questions.push(Question {
-        name: name.parse().unwrap(),
-        qtype: RType::A,
-        class: Class::IN,
-    });
-    m.edns = Some(Edns::new(1232));
-    m.to_wire().unwrap()
+    engine_setup::query(name, id, true)
 }
 
 /// Client answers and upstream queries the engine has for the shell now.

@@ -4,13 +4,15 @@
 //! that text, after the other upstreams were tried.
 #![allow(clippy::unwrap_used)]
 
+mod engine_setup;
+
 use std::time::Duration;
 
 use dnspect_core::engine::forwarder::{
     ClientId, Config, Forwarder, Input, Output, UpstreamConfig, UpstreamQuery,
 };
 use dnspect_core::engine::Transport;
-use dnspect_core::wire::{Class, Edns, Message, Question, RType, Rcode};
+use dnspect_core::wire::{Message, Rcode};
 
 fn engine(labels: &[&str]) -> Forwarder {
     let cfg = Config {
@@ -26,17 +28,9 @@ fn engine(labels: &[&str]) -> Forwarder {
     Forwarder::new(cfg, [7; 32])
 }
 
+/// A query for `name` A with ID `id`, RD and EDNS (1232).
 fn query(name: &str, id: u16) -> Vec<u8> {
-    let mut m = Message::default();
-    m.header.id = id;
-    m.header.rd = true;
-    m.questions.push(Question {
-        name: name.parse().unwrap(),
-        qtype: RType::A,
-        class: Class::IN,
-    });
-    m.edns = Some(Edns::new(1232));
-    m.to_wire().unwrap()
+    engine_setup::query(name, id, true)
 }
 
 fn poll(f: &mut Forwarder) -> (Vec<Vec<u8>>, Vec<UpstreamQuery>) {

@@ -90,3 +90,20 @@ pub fn add_cdn_answer(m: &mut Message) {
         m.answers.push(Record::from_text(r).unwrap());
     }
 }
+
+/// A client query for `name` A with ID `id` and RD set; `edns`: with an OPT of 1232 bytes.
+pub fn query(name: &str, id: u16, edns: bool) -> Vec<u8> {
+    use dnspect_core::wire::{Class, Edns, Question, RType};
+    let mut m = Message::default();
+    m.header.id = id;
+    m.header.rd = true;
+    m.questions.push(Question {
+        name: name.parse().unwrap(),
+        qtype: RType::A,
+        class: Class::IN,
+    });
+    if edns {
+        m.edns = Some(Edns::new(1232));
+    }
+    m.to_wire().unwrap()
+}
