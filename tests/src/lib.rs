@@ -496,6 +496,42 @@ pub fn start_nsd_logged(dir: &Path, port: u16, zones: &[(&str, String)], tap: &D
     start_nsd_with(dir, port, zones, &extra)
 }
 
+/// Unbound in the foreground with `conf` written to `dir/unbound.conf` (checked by
+/// `unbound-checkconf` first), its output in `dir/unbound.stderr`; waits until each of `ports`
+/// accepts TCP on 127.0.0.1.
+pub fn start_unbound_with(dir: &Path, conf: &str, ports: &[u16]) -> Proc {
+    let cf = dir.join("unbound.conf");
+    std::fs::write(&cf, conf).unwrap_or_else(|e| panic!("{}: {e}", cf.display()));
+    let check = run(
+        Command::new(require("unbound-checkconf")).arg(&cf),
+        Duration::from_secs(10),
+    );
+    assert!(check.status.success(), "unbound-checkconf: {check:?}");
+    let log = dir.join("unbound.stderr");
+    let out = std::fs::File::create(&log).unwrap_or_else(|e| panic!("{e}"));
+    let child = Command::new(require("unbound"))
+        .arg("-d")
+        .arg("-c")
+        .arg(&cf)
+        .stdin(Stdio::null())
+        .stdout(out.try_clone().unwrap_or_else(|e| panic!("{e}")))
+        .stderr(out)
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start unbound: {e}"));
+    let p = Proc {
+        child,
+        name: "unbound".into(),
+        log,
+    };
+    for &port in ports {
+        wait_tcp(
+            SocketAddr::from(([127, 0, 0, 1], port)),
+            Duration::from_secs(10),
+        );
+    }
+    p
+}
+
 /// Knot (knotd) serving zones on 127.0.0.1:port, logging every query it receives to a dnstap
 /// file (`mod-dnstap`): the process and its query log.
 pub fn start_knot(dir: &Path, port: u16, zones: &[(&str, String)]) -> (Proc, DnstapLog) {

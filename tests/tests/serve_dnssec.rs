@@ -6,7 +6,7 @@
 #![allow(clippy::unwrap_used)]
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use dnspect_tests::*;
@@ -62,34 +62,7 @@ fn start_unbound(dir: &Path, port: u16, nsd_port: u16, anchor: &str) -> Proc {
     let conf = format!(
         "server:\n  interface: 127.0.0.1@{port}\n  port: {port}\n  username: \"\"\n  chroot: \"\"\n  directory: \"{d}\"\n  pidfile: \"{d}/unbound.pid\"\n  use-syslog: no\n  logfile: \"{d}/unbound.log\"\n  verbosity: 1\n  do-ip6: no\n  do-daemonize: no\n  do-not-query-localhost: no\n  trust-anchor: \"{anchor}\"\n  ede: yes\n  val-log-level: 2\n  local-zone: \"test.\" nodefault\n  qname-minimisation: no\n  target-fetch-policy: \"0 0 0 0 0\"\nremote-control:\n  control-enable: no\nstub-zone:\n  name: \"secure.test.\"\n  stub-addr: 127.0.0.1@{nsd_port}\nstub-zone:\n  name: \".\"\n  stub-addr: 127.0.0.1@{nsd_port}\n"
     );
-    let cf = dir.join("unbound.conf");
-    std::fs::write(&cf, conf).unwrap();
-    let check = run(
-        Command::new(require("unbound-checkconf")).arg(&cf),
-        Duration::from_secs(10),
-    );
-    assert!(check.status.success(), "unbound-checkconf: {check:?}");
-    let log = dir.join("unbound.stderr");
-    let out = std::fs::File::create(&log).unwrap();
-    let child = Command::new(require("unbound"))
-        .arg("-d")
-        .arg("-c")
-        .arg(&cf)
-        .stdin(Stdio::null())
-        .stdout(out.try_clone().unwrap())
-        .stderr(out)
-        .spawn()
-        .unwrap();
-    let p = Proc {
-        child,
-        name: "unbound".into(),
-        log,
-    };
-    wait_tcp(
-        SocketAddr::from(([127, 0, 0, 1], port)),
-        Duration::from_secs(10),
-    );
-    p
+    start_unbound_with(dir, &conf, &[port])
 }
 
 fn flags(dig_out: &str) -> Vec<String> {

@@ -4,9 +4,8 @@
 //! directory; no key is committed). dig asks through `dnspect serve`; Unbound's own statistics
 //! (`unbound-control stats_noreset`: `num.query.tls`) say the queries came over TLS.
 #![allow(clippy::unwrap_used)]
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use dnspect_tests::*;
@@ -103,38 +102,10 @@ fn start_unbound(dir: &Path) -> Unbound {
     let conf = format!(
         "server:\n  interface: 127.0.0.1@{tls_port}\n  interface: 127.0.0.1@{plain_port}\n  tls-port: {tls_port}\n  tls-service-key: \"{d}/server.key\"\n  tls-service-pem: \"{d}/server.pem\"\n  port: {plain_port}\n  username: \"\"\n  chroot: \"\"\n  directory: \"{d}\"\n  pidfile: \"{d}/unbound.pid\"\n  use-syslog: no\n  logfile: \"{d}/unbound.log\"\n  verbosity: 1\n  do-ip6: no\n  do-daemonize: no\n  num-threads: 1\n  statistics-cumulative: yes\n  extended-statistics: yes\n  local-zone: \"dot.test.\" static\n  local-data: \"www.dot.test. 300 IN A 192.0.2.53\"\n{data}remote-control:\n  control-enable: yes\n  control-interface: \"{d}/unbound.ctl\"\n  control-use-cert: no\n"
     );
-    let cf = dir.join("unbound.conf");
-    std::fs::write(&cf, conf).unwrap();
-    let check = run(
-        Command::new(require("unbound-checkconf")).arg(&cf),
-        Duration::from_secs(10),
-    );
-    assert!(check.status.success(), "unbound-checkconf: {check:?}");
-    let log = dir.join("unbound.stderr");
-    let out = std::fs::File::create(&log).unwrap();
-    let child = Command::new(require("unbound"))
-        .arg("-d")
-        .arg("-c")
-        .arg(&cf)
-        .stdin(Stdio::null())
-        .stdout(out.try_clone().unwrap())
-        .stderr(out)
-        .spawn()
-        .unwrap();
-    let proc = Proc {
-        child,
-        name: "unbound".into(),
-        log,
-    };
-    for p in [tls_port, plain_port] {
-        wait_tcp(
-            SocketAddr::from(([127, 0, 0, 1], p)),
-            Duration::from_secs(10),
-        );
-    }
+    let proc = start_unbound_with(dir, &conf, &[tls_port, plain_port]);
     Unbound {
         proc,
-        conf: cf,
+        conf: dir.join("unbound.conf"),
         tls_port,
         plain_port,
     }
